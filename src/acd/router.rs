@@ -1,0 +1,1835 @@
+//! The routing state machine.
+//!
+//! Invariants (checked by `tests/routing_invariants.rs` over random operation
+//! sequences):
+//! - an agent holds at most one offer or call at a time (`AgentSlot::call`);
+//! - a call is in exactly one place: a queue's waiting set, one agent's
+//!   preferred set, offered to one agent, or connected to one agent;
+//! - an offer made by the router (not a transfer or preferred-agent offer) goes
+//!   to an agent satisfying the requirements in force at that moment;
+//! - a free agent takes the best-ranked waiting call it qualifies for, so within
+//!   one tier calls are served oldest first, and since rank = enqueue time minus
+//!   a bounded tier head start, no call starves;
+//! - every call ends exactly once, as answered, abandoned, overflowed or rejected.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+use slab::Slab;
+
+use super::event::Event;
+use super::model::*;
+use super::settings::{NoAgentsPolicy, QueueSettings, RouterConfig, Strategy};
+use crate::ids::{AgentId, CallId, CustomerId, QueueName, SkillName};
+use crate::time::{duration_ms, Timestamp};
+
+/// Routing decisions kept per call; older ones are dropped first.
+const MAX_DECISIONS_PER_CALL: usize = 32;
+/// Passed-over candidates recorded per decision.
+const MAX_PASSED_OVER: usize = 16;
+/// Overflow hops a call may take before it ends, so a cycle of overflow
+/// queues cannot bounce a call forever.
+const MAX_OVERFLOW_HOPS: u8 = 8;
+
+/// Errors the routing core reports for an input it cannot apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("unknown agent {0}")]
+    UnknownAgent(AgentId),
+    #[error("unknown call {0}")]
+    UnknownCall(CallId),
+    #[error("unknown queue {0}")]
+    UnknownQueue(QueueName),
+    #[error("unknown skill {0}")]
+    UnknownSkill(SkillName),
+    #[error("proficiency {value} for skill {skill} is outside 1..=10")]
+    InvalidProficiency { skill: SkillName, value: u32 },
+    #[error("call {0} already exists")]
+    DuplicateCall(CallId),
+    #[error("agent {agent} is {state}: cannot {action}", state = state.as_str())]
+    WrongAgentState {
+        agent: AgentId,
+        state: AgentState,
+        action: &'static str,
+    },
+    #[error("call {call} is not offered to agent {agent}")]
+    NotOffered { call: CallId, agent: AgentId },
+    #[error("call {call} is not connected to agent {agent}")]
+    NotConnected { call: CallId, agent: AgentId },
+    #[error("agent {agent} is not wrapping up call {call}")]
+    NotWrappingUp { call: CallId, agent: AgentId },
+    #[error("invalid configuration at {key}: {reason}")]
+    Config { key: String, reason: String },
+}
+
+/// An agent signing in.
+#[derive(Clone, Debug)]
+pub struct AgentLogin {
+    pub id: AgentId,
+    pub display_name: String,
+    pub skills: Vec<SkillLevel>,
+    pub start_available: bool,
+}
+
+/// A call arriving.
+#[derive(Clone, Debug)]
+pub struct IncomingCall {
+    pub id: CallId,
+    pub ani: String,
+    pub dnis: String,
+    pub customer: Option<CustomerId>,
+    pub tier: Tier,
+    pub queue: QueueName,
+    /// Requirements of this call on top of the queue's.
+    pub extra_requirements: Vec<Requirement>,
+    /// Owner of the customer's open issue (first-contact ownership).
+    pub preferred_agent: Option<AgentId>,
+}
+
+/// Where a transferred call goes.
+#[derive(Clone, Debug)]
+pub enum TransferTarget {
+    Queue(QueueName),
+    Agent(AgentId),
+}
+
+/// A requirement with its skill interned.
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    skill: u16,
+    min: u8,
+    optional: bool,
+}
+
+/// Queue order: rank (enqueue time minus tier head start) then arrival serial,
+/// so ties break by arrival and the order is total and deterministic.
+type Rank = (i64, u64);
+
+struct QueueState {
+    settings: QueueSettings,
+    name: QueueName,
+    reqs: Vec<Req>,
+    /// Index of the overflow queue, resolved once.
+    overflow_to: Option<usize>,
+    waiting: BTreeSet<(Rank, usize)>,
+    /// Calls ringing at an agent.
+    offering: u32,
+    /// Logged-in agents eligible at full relaxation; drives `when_no_agents`.
+    eligible_logged_in: u32,
+    /// Last agent index served, for round-robin.
+    rr_cursor: usize,
+    counters: QueueCounters,
+}
+
+/// Per-queue counters since the last `reset_daily_counters`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounters {
+    pub offered: u32,
+    pub answered: u32,
+    pub answered_within_threshold: u32,
+    pub abandoned: u32,
+    pub overflowed: u32,
+    pub rejected: u32,
+}
+
+/// A queue's live figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueView {
+    pub name: QueueName,
+    pub waiting: u32,
+    pub offering: u32,
+    pub oldest_wait: Duration,
+    /// Logged-in agents eligible for this queue, by state.
+    pub agents_by_state: Vec<(AgentState, u32)>,
+    pub counters: QueueCounters,
+    pub service_level_threshold_secs: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Waiting,
+    /// Held for the owner of the customer's open issue until `until`.
+    PreferredWait {
+        agent: usize,
+    },
+    Offering {
+        agent: usize,
+        seq: u32,
+    },
+    Connected {
+        agent: usize,
+        leg_answered_at: Timestamp,
+        hold_since: Option<Timestamp>,
+    },
+}
+
+struct CallSlot {
+    /// Unique across the router's life; timers carry it to detect reuse of the slab index.
+    serial: u64,
+    record: CallRecord,
+    queue: usize,
+    /// Queue requirements plus the call's own, interned.
+    reqs: Vec<Req>,
+    /// The call's own requirements, kept to rebuild `reqs` when it changes queue.
+    extra: Vec<Req>,
+    rank: Rank,
+    /// Entry into the current queue: relaxation and maximum wait count from here.
+    queue_entered_at: Timestamp,
+    phase: Phase,
+    /// Agents who declined or missed this call, and until when they are skipped.
+    passed: Vec<(usize, Timestamp)>,
+    offer_seq: u32,
+    overflow_hops: u8,
+}
+
+struct WrapUpState {
+    contact: ContactRecord,
+    seq: u32,
+}
+
+struct AgentSlot {
+    record: AgentRecord,
+    /// Sorted by skill index for binary search.
+    skills: Vec<(u16, u8)>,
+    /// Queues this agent can serve at full relaxation.
+    eligible_queues: Vec<usize>,
+    /// The call offered to or connected with this agent (slab index).
+    call: Option<usize>,
+    wrap: Option<WrapUpState>,
+    wrap_seq: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Re-try routing a waiting call (relaxation step or re-offer delay passed).
+    CallCheck {
+        call: usize,
+        serial: u64,
+    },
+    RingTimeout {
+        call: usize,
+        serial: u64,
+        seq: u32,
+    },
+    MaxWait {
+        call: usize,
+        serial: u64,
+        hops: u8,
+    },
+    PreferredExpired {
+        call: usize,
+        serial: u64,
+    },
+    WrapUpEnd {
+        agent: usize,
+        seq: u32,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: Timestamp,
+    /// Insertion order, so timers due together fire in a deterministic order.
+    seq: u64,
+    kind: TimerKind,
+}
+
+/// Why an agent cannot take a call.
+enum Unqualified {
+    Missing(u16),
+    Low { skill: u16, has: u8, needs: u8 },
+}
+
+/// The relaxation in force for a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Relax {
+    step: u32,
+    lower: u8,
+    drop_optional: bool,
+}
+
+/// The skill-based ACD. Feed it inputs with `handle_*`, carry out what
+/// `poll_event` returns, and call `handle_timeout` at `poll_timeout`.
+pub struct Router {
+    skill_names: Vec<SkillName>,
+    skill_index: HashMap<SkillName, u16>,
+    queues: Vec<QueueState>,
+    queue_index: HashMap<QueueName, usize>,
+    agents: Vec<AgentSlot>,
+    agent_index: HashMap<AgentId, usize>,
+    /// Available agents having each skill, longest idle first.
+    available_by_skill: Vec<BTreeSet<(Timestamp, usize)>>,
+    /// All available agents, longest idle first (for calls with no requirements).
+    available_all: BTreeSet<(Timestamp, usize)>,
+    calls: Slab<CallSlot>,
+    call_index: HashMap<CallId, usize>,
+    /// Calls held for their preferred agent, by agent.
+    preferred_waiting: HashMap<usize, BTreeSet<(Rank, usize)>>,
+    timers: BinaryHeap<Reverse<Timer>>,
+    events: VecDeque<Event>,
+    next_serial: u64,
+}
+
+impl Router {
+    /// Builds a router; rejects settings that name unknown skills or queues.
+    pub fn new(config: RouterConfig) -> Result<Self, RouteError> {
+        let mut skill_index = HashMap::new();
+        for (i, s) in config.skills.iter().enumerate() {
+            let i = u16::try_from(i).map_err(|_| RouteError::Config {
+                key: "skills".into(),
+                reason: "more than 65535 skills".into(),
+            })?;
+            if skill_index.insert(s.clone(), i).is_some() {
+                return Err(RouteError::Config {
+                    key: "skills".into(),
+                    reason: format!("skill {s} listed twice"),
+                });
+            }
+        }
+        let mut queue_index = HashMap::new();
+        for (i, q) in config.queues.iter().enumerate() {
+            let name = q.name.clone().ok_or_else(|| RouteError::Config {
+                key: format!("queues[{i}]"),
+                reason: "queue has no name".into(),
+            })?;
+            if queue_index.insert(name.clone(), i).is_some() {
+                return Err(RouteError::Config {
+                    key: format!("queues.{name}"),
+                    reason: "queue defined twice".into(),
+                });
+            }
+        }
+        let mut queues = Vec::with_capacity(config.queues.len());
+        for q in &config.queues {
+            let name = q.name.clone().unwrap_or_else(|| QueueName::new(""));
+            let key = |field: &str| format!("queues.{name}.{field}");
+            let mut reqs = Vec::new();
+            for r in &q.required_skills {
+                let skill = *skill_index.get(&r.skill).ok_or_else(|| RouteError::Config {
+                    key: key("required_skills"),
+                    reason: format!("unknown skill {}", r.skill),
+                })?;
+                if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&r.min_proficiency) {
+                    return Err(RouteError::Config {
+                        key: key("required_skills"),
+                        reason: format!(
+                            "min_proficiency {} for {} is outside 1..=10",
+                            r.min_proficiency, r.skill
+                        ),
+                    });
+                }
+                reqs.push(Req {
+                    skill,
+                    min: r.min_proficiency,
+                    optional: r.optional,
+                });
+            }
+            let overflow_to = match &q.overflow_queue {
+                None => None,
+                Some(o) => Some(*queue_index.get(o).ok_or_else(|| RouteError::Config {
+                    key: key("overflow_queue"),
+                    reason: format!("unknown queue {o}"),
+                })?),
+            };
+            if q.ring_timeout_secs == 0 {
+                return Err(RouteError::Config {
+                    key: key("ring_timeout_secs"),
+                    reason: "must be at least 1".into(),
+                });
+            }
+            if q.max_queue_len == 0 {
+                return Err(RouteError::Config {
+                    key: key("max_queue_len"),
+                    reason: "must be at least 1".into(),
+                });
+            }
+            if q.max_consecutive_misses == 0 {
+                return Err(RouteError::Config {
+                    key: key("max_consecutive_misses"),
+                    reason: "must be at least 1".into(),
+                });
+            }
+            if q.relaxation
+                .windows(2)
+                .any(|w| w[0].after_secs >= w[1].after_secs)
+            {
+                return Err(RouteError::Config {
+                    key: key("relaxation"),
+                    reason: "steps must be in increasing after_secs order".into(),
+                });
+            }
+            queues.push(QueueState {
+                settings: q.clone(),
+                name: name.clone(),
+                reqs,
+                overflow_to,
+                waiting: BTreeSet::new(),
+                offering: 0,
+                eligible_logged_in: 0,
+                rr_cursor: 0,
+                counters: QueueCounters::default(),
+            });
+        }
+        Ok(Router {
+            available_by_skill: vec![BTreeSet::new(); config.skills.len()],
+            skill_names: config.skills,
+            skill_index,
+            queues,
+            queue_index,
+            agents: Vec::new(),
+            agent_index: HashMap::new(),
+            available_all: BTreeSet::new(),
+            calls: Slab::new(),
+            call_index: HashMap::new(),
+            preferred_waiting: HashMap::new(),
+            timers: BinaryHeap::new(),
+            events: VecDeque::new(),
+            next_serial: 0,
+        })
+    }
+
+    // ----- outputs ---------------------------------------------------------
+
+    /// The next thing the driver must carry out, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.timers.peek().map(|Reverse(t)| t.at)
+    }
+
+    // ----- queries ---------------------------------------------------------
+
+    pub fn agent(&self, id: &AgentId) -> Option<&AgentRecord> {
+        self.agent_index.get(id).map(|&i| &self.agents[i].record)
+    }
+
+    pub fn call(&self, id: &CallId) -> Option<CallRecord> {
+        self.call_index.get(id).map(|&c| self.snapshot(c))
+    }
+
+    pub fn queue_names(&self) -> impl Iterator<Item = &QueueName> {
+        self.queues.iter().map(|q| &q.name)
+    }
+
+    pub fn has_queue(&self, name: &QueueName) -> bool {
+        self.queue_index.contains_key(name)
+    }
+
+    pub fn has_skill(&self, name: &SkillName) -> bool {
+        self.skill_index.contains_key(name)
+    }
+
+    /// The queue's settings, for adapters (wrap-up countdowns, SL thresholds).
+    pub fn queue_settings(&self, name: &QueueName) -> Option<&QueueSettings> {
+        self.queue_index.get(name).map(|&q| &self.queues[q].settings)
+    }
+
+    /// Waiting calls of a queue in the order they will be served.
+    pub fn waiting_calls(&self, queue: &QueueName) -> Vec<CallId> {
+        self.queue_index
+            .get(queue)
+            .map(|&q| {
+                self.queues[q]
+                    .waiting
+                    .iter()
+                    .map(|&(_, c)| self.calls[c].record.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Live figures of every queue.
+    pub fn queue_views(&self, now: Timestamp) -> Vec<QueueView> {
+        let mut by_state = vec![[0u32; 6]; self.queues.len()];
+        for a in &self.agents {
+            if a.record.state == AgentState::LoggedOut {
+                continue;
+            }
+            let s = state_slot(a.record.state);
+            for &q in &a.eligible_queues {
+                by_state[q][s] += 1;
+            }
+        }
+        self.queues
+            .iter()
+            .enumerate()
+            .map(|(qi, q)| {
+                let oldest = q
+                    .waiting
+                    .iter()
+                    .map(|&(_, c)| self.calls[c].queue_entered_at)
+                    .min()
+                    .map(|t| now.since(t))
+                    .unwrap_or_default();
+                QueueView {
+                    name: q.name.clone(),
+                    waiting: q.waiting.len() as u32,
+                    offering: q.offering,
+                    oldest_wait: oldest,
+                    agents_by_state: AgentState::ALL
+                        .iter()
+                        .filter(|s| **s != AgentState::LoggedOut)
+                        .map(|s| (*s, by_state[qi][state_slot(*s)]))
+                        .collect(),
+                    counters: q.counters,
+                    service_level_threshold_secs: q.settings.service_level_secs,
+                }
+            })
+            .collect()
+    }
+
+    /// Starts a new counting period (the driver calls this at midnight).
+    pub fn reset_daily_counters(&mut self) {
+        for q in &mut self.queues {
+            q.counters = QueueCounters::default();
+        }
+    }
+
+    // ----- agent inputs ----------------------------------------------------
+
+    /// Signs an agent in. Signing in again while logged in changes nothing.
+    pub fn handle_agent_login(&mut self, now: Timestamp, login: AgentLogin) -> Result<(), RouteError> {
+        let mut skills = Vec::with_capacity(login.skills.len());
+        for s in &login.skills {
+            let idx = *self
+                .skill_index
+                .get(&s.skill)
+                .ok_or_else(|| RouteError::UnknownSkill(s.skill.clone()))?;
+            if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&s.proficiency) {
+                return Err(RouteError::InvalidProficiency {
+                    skill: s.skill.clone(),
+                    value: u32::from(s.proficiency),
+                });
+            }
+            skills.push((idx, s.proficiency));
+        }
+        skills.sort_unstable();
+        skills.dedup_by_key(|s| s.0);
+        let aidx = match self.agent_index.get(&login.id) {
+            Some(&a) if self.agents[a].record.state != AgentState::LoggedOut => return Ok(()),
+            Some(&a) => a,
+            None => {
+                let a = self.agents.len();
+                self.agents.push(AgentSlot {
+                    record: AgentRecord {
+                        id: login.id.clone(),
+                        display_name: String::new(),
+                        skills: Vec::new(),
+                        state: AgentState::LoggedOut,
+                        not_ready_reason: None,
+                        state_reason: String::new(),
+                        current_call: None,
+                        state_since: now,
+                        idle_since: now,
+                        calls_handled: 0,
+                        consecutive_misses: 0,
+                        pending_not_ready: None,
+                    },
+                    skills: Vec::new(),
+                    eligible_queues: Vec::new(),
+                    call: None,
+                    wrap: None,
+                    wrap_seq: 0,
+                });
+                self.agent_index.insert(login.id.clone(), a);
+                a
+            }
+        };
+        let eligible: Vec<usize> = (0..self.queues.len())
+            .filter(|&q| self.eligible_for_queue(&skills, q))
+            .collect();
+        for &q in &eligible {
+            self.queues[q].eligible_logged_in += 1;
+        }
+        let agent = &mut self.agents[aidx];
+        agent.record.display_name = login.display_name;
+        agent.record.skills = skills
+            .iter()
+            .map(|&(s, p)| SkillLevel {
+                skill: self.skill_names[usize::from(s)].clone(),
+                proficiency: p,
+            })
+            .collect();
+        agent.record.calls_handled = 0;
+        agent.record.consecutive_misses = 0;
+        agent.record.pending_not_ready = None;
+        agent.skills = skills;
+        agent.eligible_queues = eligible;
+        if login.start_available {
+            self.make_available(now, aidx, "logged in");
+            self.route_agent(now, aidx);
+        } else {
+            self.set_state(
+                now,
+                aidx,
+                AgentState::NotReady,
+                Some("logged-in".into()),
+                "logged in",
+            );
+        }
+        Ok(())
+    }
+
+    /// Signs an agent out. `forced_by` (a supervisor) may log out an agent on a
+    /// call, which ends the call; the agent itself must hang up first.
+    pub fn handle_agent_logout(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        forced_by: Option<&str>,
+    ) -> Result<(), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        let reason = match forced_by {
+            Some(by) => format!("logged out by {by}"),
+            None => "logged out".to_string(),
+        };
+        match self.agents[aidx].record.state {
+            AgentState::LoggedOut => return Ok(()),
+            AgentState::Available | AgentState::NotReady => {}
+            AgentState::Reserved => self.rescind_offer(now, aidx, RescindReason::AgentUnavailable),
+            AgentState::OnCall => {
+                if forced_by.is_none() {
+                    return Err(self.wrong_state(aidx, "log out during a call; hang up first"));
+                }
+                if let Some(c) = self.agents[aidx].call {
+                    self.end_connected(now, c, &reason);
+                }
+                self.finish_wrap_up(now, aidx, None, None, None);
+            }
+            AgentState::WrapUp => self.finish_wrap_up(now, aidx, None, None, None),
+        }
+        let eligible = std::mem::take(&mut self.agents[aidx].eligible_queues);
+        self.agents[aidx].wrap = None;
+        self.set_state(now, aidx, AgentState::LoggedOut, None, &reason);
+        for q in eligible {
+            self.queues[q].eligible_logged_in -= 1;
+            if self.queues[q].eligible_logged_in == 0 {
+                self.apply_no_agents_policy(now, q);
+            }
+        }
+        Ok(())
+    }
+
+    /// The agent (or a supervisor) asks for AVAILABLE. While busy this cancels a
+    /// pending not-ready request, since the agent becomes available after wrap-up anyway.
+    pub fn handle_set_available(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        why: &str,
+    ) -> Result<(), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        match self.agents[aidx].record.state {
+            AgentState::LoggedOut => Err(self.wrong_state(aidx, "become available before logging in")),
+            AgentState::Available => Ok(()),
+            AgentState::NotReady => {
+                self.make_available(now, aidx, why);
+                self.route_agent(now, aidx);
+                Ok(())
+            }
+            AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp => {
+                self.agents[aidx].record.pending_not_ready = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// The agent (or a supervisor) asks for NOT_READY. A ringing offer is
+    /// rescinded; on a call or in wrap-up the request waits for wrap-up to end.
+    pub fn handle_set_not_ready(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        reason: &str,
+        why: &str,
+    ) -> Result<(), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        match self.agents[aidx].record.state {
+            AgentState::LoggedOut => Err(self.wrong_state(aidx, "go not ready before logging in")),
+            AgentState::Available | AgentState::NotReady => {
+                self.set_state(now, aidx, AgentState::NotReady, Some(reason.into()), why);
+                Ok(())
+            }
+            AgentState::Reserved => {
+                self.rescind_offer(now, aidx, RescindReason::AgentUnavailable);
+                self.set_state(now, aidx, AgentState::NotReady, Some(reason.into()), why);
+                Ok(())
+            }
+            AgentState::OnCall | AgentState::WrapUp => {
+                self.agents[aidx].record.pending_not_ready = Some(reason.into());
+                Ok(())
+            }
+        }
+    }
+
+    pub fn handle_offer_accepted(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+    ) -> Result<(), RouteError> {
+        let (aidx, cidx) = self.offered_pair(id, call)?;
+        let slot = &mut self.calls[cidx];
+        slot.phase = Phase::Connected {
+            agent: aidx,
+            leg_answered_at: now,
+            hold_since: None,
+        };
+        let first_answer = slot.record.answered_at.is_none();
+        if first_answer {
+            slot.record.answered_at = Some(now);
+        }
+        let wait = now.since(slot.record.enqueued_at);
+        let q = slot.queue;
+        let queue = &mut self.queues[q];
+        queue.offering -= 1;
+        if first_answer {
+            queue.counters.answered += 1;
+            if wait <= Duration::from_secs(queue.settings.service_level_secs) {
+                queue.counters.answered_within_threshold += 1;
+            }
+        }
+        let agent = &mut self.agents[aidx];
+        agent.record.consecutive_misses = 0;
+        agent.record.calls_handled += 1;
+        self.set_state(now, aidx, AgentState::OnCall, None, "answered");
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallConnected {
+            agent: id.clone(),
+            call: snapshot,
+        });
+        Ok(())
+    }
+
+    pub fn handle_offer_declined(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+    ) -> Result<(), RouteError> {
+        let (aidx, cidx) = self.offered_pair(id, call)?;
+        self.rescind_offer(now, aidx, RescindReason::Declined);
+        self.make_available(now, aidx, "declined an offer");
+        self.route_call(now, cidx, "re-queued");
+        self.route_agent(now, aidx);
+        Ok(())
+    }
+
+    pub fn handle_agent_hangup(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+    ) -> Result<(), RouteError> {
+        let (_, cidx) = self.connected_pair(id, call)?;
+        self.end_connected(now, cidx, "agent hung up");
+        Ok(())
+    }
+
+    pub fn handle_hold(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+        hold: bool,
+    ) -> Result<(), RouteError> {
+        let (_, cidx) = self.connected_pair(id, call)?;
+        let slot = &mut self.calls[cidx];
+        if let Phase::Connected { hold_since, .. } = &mut slot.phase {
+            match (hold, *hold_since) {
+                (true, None) => *hold_since = Some(now),
+                (false, Some(since)) => {
+                    slot.record.hold_ms += duration_ms(now.since(since));
+                    *hold_since = None;
+                }
+                _ => return Ok(()),
+            }
+            slot.record.on_hold = hold;
+        }
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallUpdated { call: snapshot });
+        Ok(())
+    }
+
+    /// Hands a connected call on; the transferring agent enters wrap-up.
+    pub fn handle_transfer(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+        target: TransferTarget,
+    ) -> Result<(), RouteError> {
+        let (aidx, cidx) = self.connected_pair(id, call)?;
+        match &target {
+            TransferTarget::Queue(q) => {
+                let q = *self
+                    .queue_index
+                    .get(q)
+                    .ok_or_else(|| RouteError::UnknownQueue(q.clone()))?;
+                self.release_connected_agent(now, cidx, aidx);
+                self.enter_queue(now, cidx, q);
+                self.route_call(now, cidx, "transfer");
+            }
+            TransferTarget::Agent(to) => {
+                let to_idx = self.agent_idx(to)?;
+                if to_idx == aidx || self.agents[to_idx].record.state != AgentState::Available {
+                    return Err(self.wrong_state(to_idx, "take a transfer unless available"));
+                }
+                self.release_connected_agent(now, cidx, aidx);
+                self.calls[cidx].phase = Phase::Waiting;
+                let decision = RoutingDecision {
+                    at: now,
+                    agent: to.clone(),
+                    trigger: "transfer".into(),
+                    strategy: format!("transfer from {id}"),
+                    score: 0,
+                    relaxation_step: 0,
+                    requirements: Vec::new(),
+                    candidates_considered: 1,
+                    passed_over: Vec::new(),
+                };
+                self.offer(now, cidx, to_idx, decision);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends wrap-up with the agent's disposition.
+    pub fn handle_wrap_up_completed(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+        disposition: Option<Disposition>,
+        category: Option<String>,
+        notes: Option<String>,
+    ) -> Result<(), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        let agent = &self.agents[aidx];
+        let matches = agent.record.state == AgentState::WrapUp
+            && agent.wrap.as_ref().is_some_and(|w| &w.contact.call == call);
+        if !matches {
+            return Err(RouteError::NotWrappingUp {
+                call: call.clone(),
+                agent: id.clone(),
+            });
+        }
+        self.finish_wrap_up(now, aidx, disposition, category, notes);
+        self.after_wrap_up(now, aidx);
+        Ok(())
+    }
+
+    // ----- call inputs -----------------------------------------------------
+
+    /// A call arrives.
+    pub fn handle_call_arrived(&mut self, now: Timestamp, call: IncomingCall) -> Result<(), RouteError> {
+        if self.call_index.contains_key(&call.id) {
+            return Err(RouteError::DuplicateCall(call.id));
+        }
+        let q = *self
+            .queue_index
+            .get(&call.queue)
+            .ok_or_else(|| RouteError::UnknownQueue(call.queue.clone()))?;
+        let mut extra = Vec::with_capacity(call.extra_requirements.len());
+        for r in &call.extra_requirements {
+            let skill = *self
+                .skill_index
+                .get(&r.skill)
+                .ok_or_else(|| RouteError::UnknownSkill(r.skill.clone()))?;
+            if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&r.min_proficiency) {
+                return Err(RouteError::InvalidProficiency {
+                    skill: r.skill.clone(),
+                    value: u32::from(r.min_proficiency),
+                });
+            }
+            extra.push(Req {
+                skill,
+                min: r.min_proficiency,
+                optional: r.optional,
+            });
+        }
+        let preferred = match &call.preferred_agent {
+            Some(p) => Some(self.agent_idx(p)?),
+            None => None,
+        };
+        let serial = self.serial();
+        let record = CallRecord {
+            id: call.id.clone(),
+            ani: call.ani,
+            dnis: call.dnis,
+            customer: call.customer,
+            tier: call.tier,
+            queue: call.queue,
+            requirements: Vec::new(),
+            priority_ms: 0,
+            status: CallStatus::Queued,
+            agent: None,
+            enqueued_at: now,
+            answered_at: None,
+            ended_at: None,
+            outcome: None,
+            end_reason: None,
+            on_hold: false,
+            preferred_agent: call.preferred_agent,
+            relaxation_step: 0,
+            original_position: 0,
+            hold_ms: 0,
+            decisions: Vec::new(),
+        };
+        let cidx = self.calls.insert(CallSlot {
+            serial,
+            record,
+            queue: q,
+            reqs: Vec::new(),
+            extra,
+            rank: (0, serial),
+            queue_entered_at: now,
+            phase: Phase::Waiting,
+            passed: Vec::new(),
+            offer_seq: 0,
+            overflow_hops: 0,
+        });
+        self.call_index.insert(call.id, cidx);
+
+        // A logged-in owner gets the first chance; the call waits for them
+        // outside the queue order until the preference expires.
+        if let Some(p) = preferred.filter(|&p| self.agents[p].record.state != AgentState::LoggedOut) {
+            self.set_queue(now, cidx, q);
+            self.queues[q].counters.offered += 1;
+            let rank = self.calls[cidx].rank;
+            self.calls[cidx].phase = Phase::PreferredWait { agent: p };
+            self.calls[cidx].record.original_position = 1;
+            self.preferred_waiting.entry(p).or_default().insert((rank, cidx));
+            let wait = Duration::from_secs(self.queues[q].settings.preferred_agent_wait_secs);
+            self.push_timer(now.plus(wait), TimerKind::PreferredExpired { call: cidx, serial });
+            self.arm_queue_timers(now, cidx);
+            let snapshot = self.snapshot(cidx);
+            self.events.push_back(Event::CallQueued { call: snapshot });
+            if self.agents[p].record.state == AgentState::Available {
+                self.route_agent(now, p);
+            }
+            return Ok(());
+        }
+        if self.admit(now, cidx, q) {
+            self.route_call(now, cidx, "call-arrived");
+        }
+        Ok(())
+    }
+
+    /// The caller hung up (or the telephony edge lost the call).
+    pub fn handle_caller_hangup(&mut self, now: Timestamp, call: &CallId) -> Result<(), RouteError> {
+        let cidx = *self
+            .call_index
+            .get(call)
+            .ok_or_else(|| RouteError::UnknownCall(call.clone()))?;
+        match self.calls[cidx].phase.clone() {
+            Phase::Waiting | Phase::PreferredWait { .. } => {
+                self.unlink_waiting(cidx);
+                self.end_unanswered(
+                    now,
+                    cidx,
+                    CallOutcome::Abandoned,
+                    "caller hung up while queued".into(),
+                );
+            }
+            Phase::Offering { agent, .. } => {
+                self.rescind_offer(now, agent, RescindReason::CallerHungUp);
+                self.unlink_waiting(cidx);
+                self.end_unanswered(
+                    now,
+                    cidx,
+                    CallOutcome::Abandoned,
+                    "caller hung up while ringing".into(),
+                );
+                self.make_available(now, agent, "offer withdrawn: caller hung up");
+                self.route_agent(now, agent);
+            }
+            Phase::Connected { .. } => self.end_connected(now, cidx, "caller hung up"),
+        }
+        Ok(())
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        while let Some(Reverse(t)) = self.timers.peek().copied() {
+            if t.at > now {
+                break;
+            }
+            self.timers.pop();
+            self.fire(now, t.kind);
+        }
+    }
+
+    // ----- internals: timers -----------------------------------------------
+
+    fn fire(&mut self, now: Timestamp, kind: TimerKind) {
+        match kind {
+            TimerKind::CallCheck { call, serial } => {
+                if self.live(call, serial) && matches!(self.calls[call].phase, Phase::Waiting) {
+                    self.route_call(now, call, "relaxation");
+                }
+            }
+            TimerKind::RingTimeout { call, serial, seq } => {
+                if !self.live(call, serial) {
+                    return;
+                }
+                let Phase::Offering { agent, seq: s } = self.calls[call].phase else {
+                    return;
+                };
+                if s != seq {
+                    return;
+                }
+                self.rescind_offer(now, agent, RescindReason::NoAnswer);
+                let q = self.calls[call].queue;
+                let limit = self.queues[q].settings.max_consecutive_misses;
+                let a = &mut self.agents[agent];
+                a.record.consecutive_misses += 1;
+                let misses = a.record.consecutive_misses;
+                if misses >= limit {
+                    self.set_state(
+                        now,
+                        agent,
+                        AgentState::NotReady,
+                        Some("no-answer".into()),
+                        &format!("missed {misses} offers in a row"),
+                    );
+                } else {
+                    self.make_available(now, agent, "offer not answered");
+                }
+                self.route_call(now, call, "re-queued");
+                if self.agents[agent].record.state == AgentState::Available {
+                    self.route_agent(now, agent);
+                }
+            }
+            TimerKind::MaxWait { call, serial, hops } => {
+                if !self.live(call, serial) || self.calls[call].overflow_hops != hops {
+                    return;
+                }
+                match self.calls[call].phase {
+                    Phase::Waiting | Phase::PreferredWait { .. } => {
+                        let q = self.calls[call].queue;
+                        let secs = self.queues[q].settings.max_wait_secs;
+                        self.unlink_waiting(call);
+                        self.overflow(now, call, format!("maximum wait {secs} s"));
+                    }
+                    // Let a ringing offer finish; look again just after it expires.
+                    Phase::Offering { .. } => {
+                        let q = self.calls[call].queue;
+                        let ring = Duration::from_secs(self.queues[q].settings.ring_timeout_secs);
+                        self.push_timer(now.plus(ring), kind);
+                    }
+                    Phase::Connected { .. } => {}
+                }
+            }
+            TimerKind::PreferredExpired { call, serial } => {
+                if !self.live(call, serial) {
+                    return;
+                }
+                if let Phase::PreferredWait { .. } = self.calls[call].phase {
+                    self.unlink_waiting(call);
+                    self.calls[call].phase = Phase::Waiting;
+                    let (rank, q) = (self.calls[call].rank, self.calls[call].queue);
+                    self.queues[q].waiting.insert((rank, call));
+                    self.route_call(now, call, "preferred-agent wait over");
+                }
+            }
+            TimerKind::WrapUpEnd { agent, seq } => {
+                let a = &self.agents[agent];
+                if a.record.state == AgentState::WrapUp && a.wrap.as_ref().is_some_and(|w| w.seq == seq) {
+                    self.finish_wrap_up(now, agent, None, None, None);
+                    self.after_wrap_up(now, agent);
+                }
+            }
+        }
+    }
+
+    fn live(&self, call: usize, serial: u64) -> bool {
+        self.calls.get(call).is_some_and(|c| c.serial == serial)
+    }
+
+    fn push_timer(&mut self, at: Timestamp, kind: TimerKind) {
+        let seq = self.serial();
+        self.timers.push(Reverse(Timer { at, seq, kind }));
+    }
+
+    fn serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    // ----- internals: queues -----------------------------------------------
+
+    /// Sets the call's queue, requirements and rank for queue `q`.
+    fn set_queue(&mut self, now: Timestamp, cidx: usize, q: usize) {
+        let queue = &self.queues[q];
+        let head_start = queue
+            .settings
+            .tier_priority
+            .head_start(self.calls[cidx].record.tier);
+        let mut reqs = queue.reqs.clone();
+        let slot = &mut self.calls[cidx];
+        for e in &slot.extra {
+            match reqs.iter_mut().find(|r| r.skill == e.skill) {
+                Some(r) => {
+                    r.min = r.min.max(e.min);
+                    r.optional &= e.optional;
+                }
+                None => reqs.push(*e),
+            }
+        }
+        slot.record.requirements = reqs
+            .iter()
+            .map(|r| Requirement {
+                skill: self.skill_names[usize::from(r.skill)].clone(),
+                min_proficiency: r.min,
+                optional: r.optional,
+            })
+            .collect();
+        slot.reqs = reqs;
+        slot.queue = q;
+        slot.record.queue = queue.name.clone();
+        slot.record.priority_ms = duration_ms(head_start) as i64;
+        slot.rank = (
+            slot.record.enqueued_at.0 as i64 - slot.record.priority_ms,
+            slot.serial,
+        );
+        slot.queue_entered_at = now;
+        slot.record.relaxation_step = 0;
+    }
+
+    /// Relaxation and maximum-wait timers for the call's current queue.
+    fn arm_queue_timers(&mut self, now: Timestamp, cidx: usize) {
+        let (serial, hops, q) = {
+            let c = &self.calls[cidx];
+            (c.serial, c.overflow_hops, c.queue)
+        };
+        let steps: Vec<u64> = self.queues[q]
+            .settings
+            .relaxation
+            .iter()
+            .map(|s| s.after_secs)
+            .collect();
+        for after in steps {
+            self.push_timer(
+                now.plus(Duration::from_secs(after)),
+                TimerKind::CallCheck { call: cidx, serial },
+            );
+        }
+        let max_wait = self.queues[q].settings.max_wait_secs;
+        if max_wait > 0 {
+            self.push_timer(
+                now.plus(Duration::from_secs(max_wait)),
+                TimerKind::MaxWait {
+                    call: cidx,
+                    serial,
+                    hops,
+                },
+            );
+        }
+    }
+
+    /// Entry checks for queue `q`; queues the call and returns true, or ends or
+    /// overflows it and returns false.
+    fn admit(&mut self, now: Timestamp, cidx: usize, q: usize) -> bool {
+        let queue = &self.queues[q];
+        let full = queue.waiting.len() >= queue.settings.max_queue_len;
+        let nobody = queue.eligible_logged_in == 0;
+        let policy = queue.settings.when_no_agents;
+        let reason = if full {
+            Some((
+                format!("queue {} full", queue.name),
+                queue.settings.overflow_queue.is_some(),
+            ))
+        } else if nobody && policy != NoAgentsPolicy::Wait {
+            Some((
+                format!("no agent with the skills for {} is logged in", queue.name),
+                policy == NoAgentsPolicy::Overflow,
+            ))
+        } else {
+            None
+        };
+        self.queues[q].counters.offered += 1;
+        if let Some((reason, overflow)) = reason {
+            self.calls[cidx].queue = q;
+            self.calls[cidx].record.queue = self.queues[q].name.clone();
+            if overflow {
+                self.overflow(now, cidx, reason);
+            } else {
+                self.end_unanswered(now, cidx, CallOutcome::Rejected, reason);
+            }
+            return false;
+        }
+        self.enter_queue(now, cidx, q);
+        true
+    }
+
+    /// Puts the call into queue `q`'s waiting order (keeping its original
+    /// enqueue time, hence its place) and arms the queue's timers.
+    fn enter_queue(&mut self, now: Timestamp, cidx: usize, q: usize) {
+        self.set_queue(now, cidx, q);
+        let rank = self.calls[cidx].rank;
+        let position = self.queues[q].waiting.range(..(rank, 0)).count() as u32 + 1;
+        let slot = &mut self.calls[cidx];
+        slot.phase = Phase::Waiting;
+        slot.record.agent = None;
+        if slot.record.original_position == 0 {
+            slot.record.original_position = position;
+        }
+        self.queues[q].waiting.insert((rank, cidx));
+        self.arm_queue_timers(now, cidx);
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallQueued { call: snapshot });
+    }
+
+    /// Takes the call out of whichever waiting set holds it.
+    fn unlink_waiting(&mut self, cidx: usize) {
+        let slot = &self.calls[cidx];
+        let key = (slot.rank, cidx);
+        match slot.phase {
+            Phase::Waiting => {
+                self.queues[slot.queue].waiting.remove(&key);
+            }
+            Phase::PreferredWait { agent } => {
+                if let Some(set) = self.preferred_waiting.get_mut(&agent) {
+                    set.remove(&key);
+                    if set.is_empty() {
+                        self.preferred_waiting.remove(&agent);
+                    }
+                }
+            }
+            Phase::Offering { .. } | Phase::Connected { .. } => {}
+        }
+    }
+
+    /// Sends a call (already out of its waiting set) to the overflow queue, or
+    /// ends it as overflowed.
+    fn overflow(&mut self, now: Timestamp, cidx: usize, reason: String) {
+        let q = self.calls[cidx].queue;
+        let from = self.queues[q].name.clone();
+        match self.queues[q].overflow_to {
+            Some(to) if to != q && self.calls[cidx].overflow_hops < MAX_OVERFLOW_HOPS => {
+                self.queues[q].counters.overflowed += 1;
+                self.calls[cidx].overflow_hops += 1;
+                self.events.push_back(Event::CallOverflowed {
+                    call: self.calls[cidx].record.id.clone(),
+                    from,
+                    to: self.queues[to].name.clone(),
+                    reason,
+                });
+                if self.admit(now, cidx, to) {
+                    self.route_call(now, cidx, "overflow");
+                }
+            }
+            _ => self.end_unanswered(now, cidx, CallOutcome::Overflowed, reason),
+        }
+    }
+
+    /// With nobody left who could serve queue `q`, applies its policy to the
+    /// calls waiting there.
+    fn apply_no_agents_policy(&mut self, now: Timestamp, q: usize) {
+        let policy = self.queues[q].settings.when_no_agents;
+        if policy == NoAgentsPolicy::Wait {
+            return;
+        }
+        let waiting: Vec<usize> = self.queues[q].waiting.iter().map(|&(_, c)| c).collect();
+        let reason = format!(
+            "no agent with the skills for {} is logged in",
+            self.queues[q].name
+        );
+        for c in waiting {
+            self.unlink_waiting(c);
+            match policy {
+                NoAgentsPolicy::Overflow => self.overflow(now, c, reason.clone()),
+                _ => self.end_unanswered(now, c, CallOutcome::Rejected, reason.clone()),
+            }
+        }
+    }
+
+    // ----- internals: matching ---------------------------------------------
+
+    fn relax(&self, cidx: usize, now: Timestamp) -> Relax {
+        let c = &self.calls[cidx];
+        let waited = now.since(c.queue_entered_at);
+        let mut r = Relax {
+            step: 0,
+            lower: 0,
+            drop_optional: false,
+        };
+        for s in &self.queues[c.queue].settings.relaxation {
+            if waited < Duration::from_secs(s.after_secs) {
+                break;
+            }
+            r.step += 1;
+            r.lower = r.lower.saturating_add(s.lower_proficiency_by);
+            r.drop_optional |= s.drop_optional_skills;
+        }
+        r
+    }
+
+    /// Checks an agent's skills against requirements under a relaxation;
+    /// returns the proficiency sum over the requirements in force.
+    fn qualify(skills: &[(u16, u8)], reqs: &[Req], relax: Relax) -> Result<i64, Unqualified> {
+        let mut sum = 0i64;
+        for r in reqs {
+            if r.optional && relax.drop_optional {
+                continue;
+            }
+            let needs = r.min.saturating_sub(relax.lower).max(MIN_PROFICIENCY);
+            match skills.binary_search_by_key(&r.skill, |s| s.0) {
+                Err(_) => return Err(Unqualified::Missing(r.skill)),
+                Ok(i) if skills[i].1 < needs => {
+                    return Err(Unqualified::Low {
+                        skill: r.skill,
+                        has: skills[i].1,
+                        needs,
+                    })
+                }
+                Ok(i) => sum += i64::from(skills[i].1),
+            }
+        }
+        Ok(sum)
+    }
+
+    /// Whether an agent with `skills` can serve queue `q` at full relaxation.
+    fn eligible_for_queue(&self, skills: &[(u16, u8)], q: usize) -> bool {
+        let settings = &self.queues[q].settings;
+        let full = Relax {
+            step: settings.relaxation.len() as u32,
+            lower: settings
+                .relaxation
+                .iter()
+                .fold(0u8, |acc, s| acc.saturating_add(s.lower_proficiency_by)),
+            drop_optional: settings.relaxation.iter().any(|s| s.drop_optional_skills),
+        };
+        Self::qualify(skills, &self.queues[q].reqs, full).is_ok()
+    }
+
+    fn unqualified_reason(&self, u: Unqualified) -> String {
+        match u {
+            Unqualified::Missing(s) => format!("missing skill {}", self.skill_names[usize::from(s)]),
+            Unqualified::Low { skill, has, needs } => format!(
+                "proficiency {has} < {needs} for {}",
+                self.skill_names[usize::from(skill)]
+            ),
+        }
+    }
+
+    fn passed_recently(slot: &CallSlot, agent: usize, now: Timestamp) -> bool {
+        slot.passed.iter().any(|&(a, until)| a == agent && until > now)
+    }
+
+    /// A waiting call looks for the best free agent by its queue's strategy.
+    fn route_call(&mut self, now: Timestamp, cidx: usize, trigger: &str) {
+        if !matches!(self.calls[cidx].phase, Phase::Waiting) {
+            return;
+        }
+        let relax = self.relax(cidx, now);
+        let slot = &self.calls[cidx];
+        let q = slot.queue;
+        let strategy = self.queues[q].settings.strategy;
+        let in_force: Vec<Req> = slot
+            .reqs
+            .iter()
+            .copied()
+            .filter(|r| !(r.optional && relax.drop_optional))
+            .collect();
+        // Walk the smallest candidate set: available agents having the rarest required skill.
+        let candidates = in_force
+            .iter()
+            .map(|r| &self.available_by_skill[usize::from(r.skill)])
+            .min_by_key(|s| s.len())
+            .unwrap_or(&self.available_all);
+        let mut best: Option<(i64, usize)> = None;
+        let mut considered = 0u32;
+        let mut passed_over = Vec::new();
+        let n_agents = self.agents.len().max(1);
+        let rr_cursor = self.queues[q].rr_cursor;
+        for &(idle_since, a) in candidates {
+            considered += 1;
+            let agent = &self.agents[a];
+            if Self::passed_recently(slot, a, now) {
+                if passed_over.len() < MAX_PASSED_OVER {
+                    passed_over.push(PassedOver {
+                        agent: agent.record.id.clone(),
+                        reason: "declined or missed this call recently".into(),
+                    });
+                }
+                continue;
+            }
+            let sum = match Self::qualify(&agent.skills, &in_force, relax) {
+                Ok(sum) => sum,
+                Err(u) => {
+                    if passed_over.len() < MAX_PASSED_OVER {
+                        passed_over.push(PassedOver {
+                            agent: agent.record.id.clone(),
+                            reason: self.unqualified_reason(u),
+                        });
+                    }
+                    continue;
+                }
+            };
+            let score = match strategy {
+                Strategy::LongestIdle => duration_ms(now.since(idle_since)) as i64,
+                Strategy::MostProficient => sum,
+                Strategy::FewestCalls => -i64::from(agent.record.calls_handled),
+                Strategy::RoundRobin => -(((a + n_agents - rr_cursor - 1) % n_agents) as i64),
+            };
+            if let Some((best_score, best_a)) = best {
+                if score <= best_score {
+                    if passed_over.len() < MAX_PASSED_OVER {
+                        passed_over.push(PassedOver {
+                            agent: agent.record.id.clone(),
+                            reason: format!("lower {} score {score}", strategy.as_str()),
+                        });
+                    }
+                    continue;
+                }
+                if passed_over.len() < MAX_PASSED_OVER {
+                    passed_over.push(PassedOver {
+                        agent: self.agents[best_a].record.id.clone(),
+                        reason: format!("lower {} score {best_score}", strategy.as_str()),
+                    });
+                }
+            }
+            best = Some((score, a));
+            // Candidates come longest idle first: the first qualified one wins.
+            if strategy == Strategy::LongestIdle {
+                break;
+            }
+        }
+        let Some((score, a)) = best else {
+            return;
+        };
+        if strategy == Strategy::RoundRobin {
+            self.queues[q].rr_cursor = a;
+        }
+        let decision = RoutingDecision {
+            at: now,
+            agent: self.agents[a].record.id.clone(),
+            trigger: trigger.into(),
+            strategy: strategy.as_str().into(),
+            score,
+            relaxation_step: relax.step,
+            requirements: self.requirements_view(&in_force, relax),
+            candidates_considered: considered,
+            passed_over,
+        };
+        self.calls[cidx].record.relaxation_step = relax.step;
+        self.unlink_waiting(cidx);
+        self.offer(now, cidx, a, decision);
+    }
+
+    /// A free agent looks for work: first calls held for it as preferred agent,
+    /// then the best-ranked waiting call it qualifies for across its queues.
+    fn route_agent(&mut self, now: Timestamp, aidx: usize) {
+        if self.agents[aidx].record.state != AgentState::Available {
+            return;
+        }
+        if let Some(&(_, cidx)) = self.preferred_waiting.get(&aidx).and_then(|s| s.first()) {
+            let decision = RoutingDecision {
+                at: now,
+                agent: self.agents[aidx].record.id.clone(),
+                trigger: "preferred-agent".into(),
+                strategy: "first-contact ownership".into(),
+                score: 0,
+                relaxation_step: 0,
+                requirements: Vec::new(),
+                candidates_considered: 1,
+                passed_over: Vec::new(),
+            };
+            self.unlink_waiting(cidx);
+            self.offer(now, cidx, aidx, decision);
+            return;
+        }
+        let agent = &self.agents[aidx];
+        let mut best: Option<(Rank, usize, Relax)> = None;
+        let mut considered = 0u32;
+        for &q in &agent.eligible_queues {
+            for &(rank, cidx) in &self.queues[q].waiting {
+                if best.is_some_and(|(b, _, _)| b <= rank) {
+                    break;
+                }
+                considered += 1;
+                let slot = &self.calls[cidx];
+                if Self::passed_recently(slot, aidx, now) {
+                    continue;
+                }
+                let relax = self.relax(cidx, now);
+                if Self::qualify(&agent.skills, &slot.reqs, relax).is_ok() {
+                    best = Some((rank, cidx, relax));
+                    break;
+                }
+            }
+        }
+        let Some((_, cidx, relax)) = best else {
+            return;
+        };
+        let q = self.calls[cidx].queue;
+        let strategy = self.queues[q].settings.strategy;
+        let in_force: Vec<Req> = self.calls[cidx]
+            .reqs
+            .iter()
+            .copied()
+            .filter(|r| !(r.optional && relax.drop_optional))
+            .collect();
+        let decision = RoutingDecision {
+            at: now,
+            agent: agent.record.id.clone(),
+            trigger: "agent-available".into(),
+            strategy: strategy.as_str().into(),
+            score: Self::qualify(&agent.skills, &in_force, relax).unwrap_or(0),
+            relaxation_step: relax.step,
+            requirements: self.requirements_view(&in_force, relax),
+            candidates_considered: considered,
+            passed_over: Vec::new(),
+        };
+        if strategy == Strategy::RoundRobin {
+            self.queues[q].rr_cursor = aidx;
+        }
+        self.calls[cidx].record.relaxation_step = relax.step;
+        self.unlink_waiting(cidx);
+        self.offer(now, cidx, aidx, decision);
+    }
+
+    fn requirements_view(&self, reqs: &[Req], relax: Relax) -> Vec<Requirement> {
+        reqs.iter()
+            .map(|r| Requirement {
+                skill: self.skill_names[usize::from(r.skill)].clone(),
+                min_proficiency: r.min.saturating_sub(relax.lower).max(MIN_PROFICIENCY),
+                optional: r.optional,
+            })
+            .collect()
+    }
+
+    // ----- internals: agent and call transitions -----------------------------
+
+    /// Rings agent `aidx` with call `cidx` (already out of every waiting set).
+    fn offer(&mut self, now: Timestamp, cidx: usize, aidx: usize, decision: RoutingDecision) {
+        let q = self.calls[cidx].queue;
+        let ring = Duration::from_secs(self.queues[q].settings.ring_timeout_secs);
+        let expires_at = now.plus(ring);
+        let slot = &mut self.calls[cidx];
+        slot.offer_seq += 1;
+        let seq = slot.offer_seq;
+        slot.phase = Phase::Offering { agent: aidx, seq };
+        slot.record.agent = Some(decision.agent.clone());
+        if slot.record.decisions.len() >= MAX_DECISIONS_PER_CALL {
+            slot.record.decisions.remove(0);
+        }
+        slot.record.decisions.push(decision);
+        let serial = slot.serial;
+        self.queues[q].offering += 1;
+        self.agents[aidx].call = Some(cidx);
+        self.set_state(now, aidx, AgentState::Reserved, None, "offered a call");
+        self.push_timer(
+            expires_at,
+            TimerKind::RingTimeout {
+                call: cidx,
+                serial,
+                seq,
+            },
+        );
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallOffered {
+            agent: self.agents[aidx].record.id.clone(),
+            call: snapshot,
+            expires_at,
+        });
+    }
+
+    /// Withdraws the offer ringing at `aidx` and puts the call back in its
+    /// original place. Leaves the agent's next state to the caller.
+    fn rescind_offer(&mut self, now: Timestamp, aidx: usize, reason: RescindReason) {
+        let Some(cidx) = self.agents[aidx].call.take() else {
+            return;
+        };
+        let q = self.calls[cidx].queue;
+        let delay = Duration::from_secs(self.queues[q].settings.reoffer_delay_secs);
+        self.queues[q].offering -= 1;
+        let slot = &mut self.calls[cidx];
+        slot.phase = Phase::Waiting;
+        slot.record.agent = None;
+        let serial = slot.serial;
+        let key = (slot.rank, cidx);
+        if matches!(reason, RescindReason::Declined | RescindReason::NoAnswer) {
+            slot.passed.retain(|&(_, until)| until > now);
+            slot.passed.push((aidx, now.plus(delay)));
+            self.push_timer(now.plus(delay), TimerKind::CallCheck { call: cidx, serial });
+        }
+        self.queues[q].waiting.insert(key);
+        self.events.push_back(Event::OfferRescinded {
+            agent: self.agents[aidx].record.id.clone(),
+            call: self.calls[cidx].record.id.clone(),
+            reason,
+        });
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallQueued { call: snapshot });
+    }
+
+    /// Frees the agent of a connected call for wrap-up, without ending the call
+    /// (transfer).
+    fn release_connected_agent(&mut self, now: Timestamp, cidx: usize, aidx: usize) {
+        let slot = &mut self.calls[cidx];
+        let Phase::Connected {
+            leg_answered_at,
+            hold_since,
+            ..
+        } = slot.phase
+        else {
+            return;
+        };
+        if let Some(since) = hold_since {
+            slot.record.hold_ms += duration_ms(now.since(since));
+            slot.record.on_hold = false;
+        }
+        let contact = self.contact_for(cidx, leg_answered_at, now);
+        self.agents[aidx].call = None;
+        self.start_wrap_up(now, aidx, contact);
+        self.events.push_back(Event::CallTransferred {
+            call: self.calls[cidx].record.id.clone(),
+            from_agent: self.agents[aidx].record.id.clone(),
+        });
+    }
+
+    /// Ends a connected call as answered; its agent enters wrap-up (or logs out
+    /// when a supervisor forced that).
+    fn end_connected(&mut self, now: Timestamp, cidx: usize, reason: &str) {
+        let Phase::Connected {
+            agent,
+            leg_answered_at,
+            hold_since,
+        } = self.calls[cidx].phase
+        else {
+            return;
+        };
+        if let Some(since) = hold_since {
+            self.calls[cidx].record.hold_ms += duration_ms(now.since(since));
+        }
+        let contact = self.contact_for(cidx, leg_answered_at, now);
+        self.agents[agent].call = None;
+        self.finish_call(now, cidx, CallOutcome::Answered, reason.into());
+        self.start_wrap_up(now, agent, contact);
+    }
+
+    fn contact_for(&self, cidx: usize, answered_at: Timestamp, now: Timestamp) -> ContactRecord {
+        let c = &self.calls[cidx];
+        let agent = match c.phase {
+            Phase::Connected { agent, .. } => self.agents[agent].record.id.clone(),
+            _ => AgentId::new(""),
+        };
+        ContactRecord {
+            call: c.record.id.clone(),
+            customer_key: c
+                .record
+                .customer
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| c.record.ani.clone()),
+            agent,
+            queue: c.record.queue.clone(),
+            tier: c.record.tier,
+            disposition: None,
+            category: None,
+            notes: None,
+            enqueued_at: c.record.enqueued_at,
+            answered_at,
+            ended_at: now,
+            wrap_up_ended_at: now,
+            hold_ms: c.record.hold_ms,
+        }
+    }
+
+    fn start_wrap_up(&mut self, now: Timestamp, aidx: usize, contact: ContactRecord) {
+        let q = self.queue_index.get(&contact.queue).copied().unwrap_or(0);
+        let wrap = Duration::from_secs(self.queues[q].settings.wrap_up_secs);
+        let deadline = now.plus(wrap);
+        let agent = &mut self.agents[aidx];
+        agent.wrap_seq += 1;
+        let seq = agent.wrap_seq;
+        let call = contact.call.clone();
+        agent.wrap = Some(WrapUpState { contact, seq });
+        self.set_state(now, aidx, AgentState::WrapUp, None, "call ended");
+        self.push_timer(deadline, TimerKind::WrapUpEnd { agent: aidx, seq });
+        self.events.push_back(Event::WrapUpStarted {
+            agent: self.agents[aidx].record.id.clone(),
+            call,
+            deadline,
+        });
+    }
+
+    fn finish_wrap_up(
+        &mut self,
+        now: Timestamp,
+        aidx: usize,
+        disposition: Option<Disposition>,
+        category: Option<String>,
+        notes: Option<String>,
+    ) {
+        let Some(wrap) = self.agents[aidx].wrap.take() else {
+            return;
+        };
+        let mut contact = wrap.contact;
+        contact.disposition = disposition;
+        contact.category = category;
+        contact.notes = notes;
+        contact.wrap_up_ended_at = now;
+        self.agents[aidx].record.current_call = None;
+        self.events.push_back(Event::WrapUpEnded {
+            agent: self.agents[aidx].record.id.clone(),
+            contact,
+        });
+    }
+
+    /// After wrap-up: a pending not-ready request, else available for work.
+    fn after_wrap_up(&mut self, now: Timestamp, aidx: usize) {
+        match self.agents[aidx].record.pending_not_ready.take() {
+            Some(reason) => self.set_state(
+                now,
+                aidx,
+                AgentState::NotReady,
+                Some(reason),
+                "requested during call",
+            ),
+            None => {
+                self.make_available(now, aidx, "wrap-up ended");
+                self.route_agent(now, aidx);
+            }
+        }
+    }
+
+    fn end_unanswered(&mut self, now: Timestamp, cidx: usize, outcome: CallOutcome, reason: String) {
+        self.finish_call(now, cidx, outcome, reason);
+    }
+
+    /// Removes the call from the router and reports its final record.
+    fn finish_call(&mut self, now: Timestamp, cidx: usize, outcome: CallOutcome, reason: String) {
+        let q = self.calls[cidx].queue;
+        match outcome {
+            CallOutcome::Abandoned => self.queues[q].counters.abandoned += 1,
+            CallOutcome::Rejected => self.queues[q].counters.rejected += 1,
+            CallOutcome::Overflowed => self.queues[q].counters.overflowed += 1,
+            CallOutcome::Answered => {}
+        }
+        let mut record = self.snapshot(cidx);
+        record.status = CallStatus::Ended;
+        record.outcome = Some(outcome);
+        record.end_reason = Some(reason);
+        record.ended_at = Some(now);
+        record.on_hold = false;
+        let slot = self.calls.remove(cidx);
+        self.call_index.remove(&slot.record.id);
+        self.events.push_back(Event::CallEnded { call: record });
+    }
+
+    fn make_available(&mut self, now: Timestamp, aidx: usize, why: &str) {
+        self.agents[aidx].record.idle_since = now;
+        self.set_state(now, aidx, AgentState::Available, None, why);
+    }
+
+    /// The one place agent state changes: keeps the availability indexes in step.
+    fn set_state(
+        &mut self,
+        now: Timestamp,
+        aidx: usize,
+        state: AgentState,
+        not_ready: Option<String>,
+        why: &str,
+    ) {
+        let agent = &mut self.agents[aidx];
+        let was_available = agent.record.state == AgentState::Available;
+        let old_idle = agent.record.idle_since;
+        if was_available {
+            self.available_all.remove(&(old_idle, aidx));
+            for &(s, _) in &agent.skills {
+                self.available_by_skill[usize::from(s)].remove(&(old_idle, aidx));
+            }
+        }
+        let agent = &mut self.agents[aidx];
+        agent.record.state = state;
+        agent.record.not_ready_reason = not_ready;
+        agent.record.state_reason = why.to_string();
+        agent.record.state_since = now;
+        agent.record.current_call = agent
+            .call
+            .map(|c| self.calls[c].record.id.clone())
+            .or_else(|| agent.wrap.as_ref().map(|w| w.contact.call.clone()));
+        if state == AgentState::Available {
+            let key = (agent.record.idle_since, aidx);
+            self.available_all.insert(key);
+            for &(s, _) in &agent.skills {
+                self.available_by_skill[usize::from(s)].insert(key);
+            }
+        }
+        self.events.push_back(Event::AgentStateChanged {
+            agent: self.agents[aidx].record.clone(),
+        });
+    }
+
+    fn snapshot(&self, cidx: usize) -> CallRecord {
+        let c = &self.calls[cidx];
+        let mut r = c.record.clone();
+        r.status = match c.phase {
+            Phase::Waiting | Phase::PreferredWait { .. } => CallStatus::Queued,
+            Phase::Offering { .. } => CallStatus::Offering,
+            Phase::Connected { .. } => CallStatus::Connected,
+        };
+        r
+    }
+
+    fn agent_idx(&self, id: &AgentId) -> Result<usize, RouteError> {
+        self.agent_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| RouteError::UnknownAgent(id.clone()))
+    }
+
+    fn wrong_state(&self, aidx: usize, action: &'static str) -> RouteError {
+        let a = &self.agents[aidx].record;
+        RouteError::WrongAgentState {
+            agent: a.id.clone(),
+            state: a.state,
+            action,
+        }
+    }
+
+    fn offered_pair(&self, id: &AgentId, call: &CallId) -> Result<(usize, usize), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        let not_offered = || RouteError::NotOffered {
+            call: call.clone(),
+            agent: id.clone(),
+        };
+        let cidx = *self.call_index.get(call).ok_or_else(not_offered)?;
+        match self.calls[cidx].phase {
+            Phase::Offering { agent, .. } if agent == aidx => Ok((aidx, cidx)),
+            _ => Err(not_offered()),
+        }
+    }
+
+    fn connected_pair(&self, id: &AgentId, call: &CallId) -> Result<(usize, usize), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        let not_connected = || RouteError::NotConnected {
+            call: call.clone(),
+            agent: id.clone(),
+        };
+        let cidx = *self.call_index.get(call).ok_or_else(not_connected)?;
+        match self.calls[cidx].phase {
+            Phase::Connected { agent, .. } if agent == aidx => Ok((aidx, cidx)),
+            _ => Err(not_connected()),
+        }
+    }
+}
+
+fn state_slot(s: AgentState) -> usize {
+    match s {
+        AgentState::LoggedOut => 0,
+        AgentState::Available => 1,
+        AgentState::Reserved => 2,
+        AgentState::OnCall => 3,
+        AgentState::WrapUp => 4,
+        AgentState::NotReady => 5,
+    }
+}

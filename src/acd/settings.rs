@@ -1,0 +1,178 @@
+//! Per-queue routing settings. Deserialized straight from the `[queues.NAME]`
+//! tables of the configuration file; every duration is whole seconds so a
+//! config file reads the way an operator thinks.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Requirement, Tier};
+use crate::ids::{QueueName, SkillName};
+
+/// How a waiting call picks among several qualified free agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The agent free the longest (fairest spread of work).
+    #[default]
+    LongestIdle,
+    /// Highest summed proficiency over the call's required skills.
+    MostProficient,
+    /// Fewest calls answered since login.
+    FewestCalls,
+    /// Agents in turn, by login order.
+    RoundRobin,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::MostProficient => "most-proficient",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::RoundRobin => "round-robin",
+        }
+    }
+}
+
+/// What to do with a call when no logged-in agent could ever serve it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoAgentsPolicy {
+    /// Queue it anyway; someone may log in.
+    #[default]
+    Wait,
+    /// Send it to the overflow queue (or end it as overflowed without one).
+    Overflow,
+    /// Refuse it with a reason.
+    Reject,
+}
+
+/// A relaxation step. Steps are cumulative: once a call has waited `after_secs`
+/// this step and all earlier ones are in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaxationStep {
+    pub after_secs: u64,
+    /// Lowers every minimum proficiency by this much (never below 1).
+    #[serde(default)]
+    pub lower_proficiency_by: u8,
+    /// Drops requirements marked optional.
+    #[serde(default)]
+    pub drop_optional_skills: bool,
+}
+
+/// Head start per tier, in seconds. A call's rank is its enqueue time minus its
+/// head start, so higher tiers go first while aging bounds every wait: a call
+/// is never passed by one that arrived more than the largest head-start gap later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TierPriority {
+    pub key_account_secs: u64,
+    pub potential_secs: u64,
+    pub regular_secs: u64,
+    pub one_off_secs: u64,
+}
+
+impl Default for TierPriority {
+    fn default() -> Self {
+        TierPriority {
+            key_account_secs: 300,
+            potential_secs: 120,
+            regular_secs: 60,
+            one_off_secs: 0,
+        }
+    }
+}
+
+impl TierPriority {
+    pub fn head_start(&self, tier: Tier) -> Duration {
+        Duration::from_secs(match tier {
+            Tier::KeyAccount => self.key_account_secs,
+            Tier::Potential => self.potential_secs,
+            Tier::Regular => self.regular_secs,
+            Tier::OneOff => self.one_off_secs,
+        })
+    }
+}
+
+/// One queue's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSettings {
+    /// Filled from the table key by the configuration loader.
+    #[serde(skip)]
+    pub name: Option<QueueName>,
+    /// Skills every call of this queue needs.
+    pub required_skills: Vec<Requirement>,
+    pub strategy: Strategy,
+    pub tier_priority: TierPriority,
+    pub relaxation: Vec<RelaxationStep>,
+    /// How long an offer rings before it is rescinded as unanswered.
+    pub ring_timeout_secs: u64,
+    /// Longest wrap-up before the agent is made available again.
+    pub wrap_up_secs: u64,
+    /// Calls waiting beyond this many are overflowed or rejected at entry.
+    pub max_queue_len: usize,
+    /// A call waiting longer overflows; 0 = no limit.
+    pub max_wait_secs: u64,
+    /// Where overflowing calls go; none = they end as overflowed.
+    pub overflow_queue: Option<QueueName>,
+    pub when_no_agents: NoAgentsPolicy,
+    /// How long a repeat caller waits for the owner of their open issue.
+    pub preferred_agent_wait_secs: u64,
+    /// Missed offers in a row after which the agent goes not ready.
+    pub max_consecutive_misses: u32,
+    /// An agent who declined or missed a call is not offered it again for this long.
+    pub reoffer_delay_secs: u64,
+    /// Service level counts calls answered within this many seconds.
+    pub service_level_secs: u64,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            name: None,
+            required_skills: Vec::new(),
+            strategy: Strategy::LongestIdle,
+            tier_priority: TierPriority::default(),
+            relaxation: Vec::new(),
+            ring_timeout_secs: 15,
+            wrap_up_secs: 60,
+            max_queue_len: 500,
+            max_wait_secs: 0,
+            overflow_queue: None,
+            when_no_agents: NoAgentsPolicy::Wait,
+            preferred_agent_wait_secs: 30,
+            max_consecutive_misses: 3,
+            reoffer_delay_secs: 10,
+            service_level_secs: 20,
+        }
+    }
+}
+
+impl QueueSettings {
+    pub fn named(name: &str) -> Self {
+        QueueSettings {
+            name: Some(QueueName::new(name)),
+            ..Default::default()
+        }
+    }
+
+    pub fn with_skill(mut self, skill: &str, min_proficiency: u8) -> Self {
+        self.required_skills.push(Requirement {
+            skill: SkillName::new(skill),
+            min_proficiency,
+            optional: false,
+        });
+        self
+    }
+}
+
+/// Everything the routing core is configured with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// The skill catalog: agents and calls may name only these.
+    pub skills: Vec<SkillName>,
+    pub queues: Vec<QueueSettings>,
+}
