@@ -1,8 +1,26 @@
 //! hotline: a call-center backend. See README.md for the architecture.
+//!
+//! - [`acd`]: the sans-IO routing core (no clock, no I/O).
+//! - [`engine`]: the task that owns the core and carries out its events.
+//! - [`store`]: agent, call and contact records shared by readers.
+//! - [`api`]: the gRPC edge (auth, validation, status mapping).
+//! - [`server`], [`config`], [`auth`], [`demo`]: assembly and adapters.
 
 pub mod acd;
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
 pub mod ids;
+pub mod server;
+pub mod store;
+pub mod telemetry;
 pub mod time;
+
+pub use error::Error;
 
 /// Generated gRPC types and services of package `hotline.v1`.
 pub mod proto {

@@ -1,1 +1,140 @@
-fn main() {}
+//! The `hotline` command: serve, demo, token.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use hotline::auth::{Role, TokenKeys};
+use hotline::config::{Config, LogFormat};
+use hotline::demo::{self, DemoOptions};
+use hotline::time::Timestamp;
+
+#[derive(Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "Call-center backend: skill-based ACD over gRPC"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it the built-in example configuration is used.
+    #[arg(long, global = true, env = "HOTLINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Listen address for gRPC (overrides server.grpc_listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run a simulated call center against an in-process server and print a report.
+    Demo {
+        /// How long callers keep arriving, e.g. 30s or 2m.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Mean caller arrivals per second.
+        #[arg(long, default_value_t = 2.5)]
+        rate: f64,
+        /// Seed for the simulated agents and callers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Mint a bearer token from the configured secret.
+    Token {
+        /// agent, supervisor, admin or telephony.
+        #[arg(long)]
+        role: Role,
+        /// Subject: the agent id for agent tokens, any name otherwise.
+        #[arg(long)]
+        sub: String,
+        /// Lifetime, e.g. 8h.
+        #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    let format = if cli.log_json {
+        LogFormat::Json
+    } else {
+        config.log.format
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        Command::Token { role, sub, ttl } => {
+            let keys = TokenKeys::new(config.auth.secret.as_bytes());
+            println!("{}", keys.mint(role, &sub, ttl, Timestamp::now_wall())?);
+            Ok(())
+        }
+        Command::Serve { listen } => {
+            hotline::telemetry::init(format, "info");
+            let mut config = config;
+            if let Some(addr) = listen {
+                config.server.grpc_listen = addr;
+            }
+            runtime.block_on(serve(config))
+        }
+        Command::Demo { duration, rate, seed } => {
+            // The demo prints its own status; logs stay at warnings unless RUST_LOG asks.
+            hotline::telemetry::init(format, "warn");
+            let opts = DemoOptions {
+                duration,
+                calls_per_second: rate,
+                seed,
+                ..DemoOptions::default()
+            };
+            println!(
+                "hotline demo: {} agents, {} queues, ~{rate} calls/s for {}",
+                config.agents.len(),
+                config.queues.len(),
+                humantime::format_duration(duration)
+            );
+            let report = runtime.block_on(demo::run(config, opts))?;
+            print!("{report}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = hotline::server::start(&config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

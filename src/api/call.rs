@@ -1,0 +1,178 @@
+//! `hotline.v1.CallService`: the telephony edge's API.
+
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{convert, principal, validate, ApiContext};
+use crate::acd::{IncomingCall, Tier};
+use crate::auth::Role;
+use crate::error::Error;
+use crate::ids::{CallId, CustomerId};
+use crate::proto;
+use crate::proto::call_service_server::CallService;
+
+pub struct CallApi {
+    pub ctx: ApiContext,
+}
+
+/// Longest caller or dialled number accepted.
+const MAX_NUMBER_LEN: usize = 64;
+
+impl CallApi {
+    async fn stored_call(&self, id: &CallId) -> Result<proto::Call, Error> {
+        self.ctx
+            .store
+            .get_call(id)
+            .await?
+            .map(|c| convert::call(&c))
+            .ok_or_else(|| Error::NotFound {
+                what: "call",
+                id: id.to_string(),
+            })
+    }
+}
+
+#[tonic::async_trait]
+impl CallService for CallApi {
+    async fn start_call(
+        &self,
+        req: Request<proto::StartCallRequest>,
+    ) -> Result<Response<proto::Call>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony])?;
+        let r = req.into_inner();
+        let ani = validate::id("ani", &r.ani)?;
+        validate::label("ani", ani, MAX_NUMBER_LEN)?;
+        let dnis = validate::id("dnis", &r.dnis)?;
+        validate::label("dnis", dnis, MAX_NUMBER_LEN)?;
+        let key = validate::request_key(&p, &r.request_id)?;
+        let queue = self
+            .ctx
+            .directory
+            .queue_for(dnis)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                what: "entry point",
+                id: dnis.to_string(),
+            })?;
+        let (customer, tier) = if r.customer_id.is_empty() {
+            match self.ctx.directory.customer_by_number(ani) {
+                Some((c, t)) => (Some(c.clone()), *t),
+                None => (None, Tier::Regular),
+            }
+        } else {
+            let id = validate::id("customer_id", &r.customer_id)?;
+            let (c, t) = self.ctx.directory.customer(id).ok_or_else(|| Error::NotFound {
+                what: "customer",
+                id: id.to_string(),
+            })?;
+            (Some(c.clone()), *t)
+        };
+        let extra = validate::requirements(&r.skills)?;
+        // First-contact ownership: the owner of the customer's open issue.
+        let customer_key = customer
+            .as_ref()
+            .map(CustomerId::to_string)
+            .unwrap_or_else(|| ani.to_string());
+        let preferred = self
+            .ctx
+            .store
+            .contacts_of(&customer_key, 1)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|c| c.leaves_issue_open())
+            .map(|c| c.agent);
+        let id = CallId::new(uuid::Uuid::now_v7().to_string());
+        let incoming = IncomingCall {
+            id: id.clone(),
+            ani: ani.to_string(),
+            dnis: dnis.to_string(),
+            customer,
+            tier,
+            queue,
+            extra_requirements: extra,
+            preferred_agent: preferred,
+        };
+        let live = self
+            .ctx
+            .engine
+            .mutate(key, "StartCall", move |core, now| {
+                let mut incoming = incoming;
+                // An owner who has never logged in on this node cannot be preferred.
+                if let Some(p) = &incoming.preferred_agent {
+                    if core.router.agent(p).is_none() {
+                        incoming.preferred_agent = None;
+                    }
+                }
+                let id = incoming.id.clone();
+                core.router.handle_call_arrived(now, incoming)?;
+                Ok((id.clone(), core.router.call(&id).map(|c| convert::call(&c))))
+            })
+            .await?;
+        match live {
+            (_, Some(call)) => Ok(Response::new(call)),
+            (id, None) => Ok(Response::new(self.stored_call(&id).await?)),
+        }
+    }
+
+    async fn end_call(&self, req: Request<proto::EndCallRequest>) -> Result<Response<proto::Call>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony])?;
+        let r = req.into_inner();
+        let id = CallId::new(validate::id("call_id", &r.call_id)?);
+        let key = validate::request_key(&p, &r.request_id)?;
+        let cid = id.clone();
+        let ended_already = self
+            .ctx
+            .engine
+            .mutate(key, "EndCall", move |core, now| {
+                if core.router.call(&cid).is_none() {
+                    return Ok(true);
+                }
+                core.router.handle_caller_hangup(now, &cid)?;
+                Ok(false)
+            })
+            .await?;
+        let call = self.stored_call(&id).await?;
+        if ended_already && call.status != proto::CallStatus::Ended as i32 {
+            return Err(Error::Internal(format!("call {id} is not live but not ended")).into());
+        }
+        Ok(Response::new(call))
+    }
+
+    async fn get_call(&self, req: Request<proto::GetCallRequest>) -> Result<Response<proto::Call>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony, Role::Supervisor])?;
+        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
+        Ok(Response::new(self.stored_call(&id).await?))
+    }
+
+    type WatchCallStream = ReceiverStream<Result<proto::Call, Status>>;
+
+    async fn watch_call(
+        &self,
+        req: Request<proto::GetCallRequest>,
+    ) -> Result<Response<Self::WatchCallStream>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony, Role::Supervisor])?;
+        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
+        let cid = id.clone();
+        let rx = self
+            .ctx
+            .engine
+            .call(move |core, _| {
+                let call = core.router.call(&cid)?;
+                Some(core.subscribers.watch_call(&call))
+            })
+            .await?;
+        if let Some(rx) = rx {
+            return Ok(Response::new(ReceiverStream::new(rx)));
+        }
+        // Ended already: one message with the final record.
+        let call = self.stored_call(&id).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let _ = tx.try_send(Ok(call));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}

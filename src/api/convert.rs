@@ -1,0 +1,197 @@
+//! Domain records to and from the wire types of `hotline.v1`.
+
+use crate::acd::*;
+use crate::proto;
+use crate::time::Timestamp;
+
+pub fn ms(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn opt_ms(t: Option<Timestamp>) -> i64 {
+    t.map(ms).unwrap_or(0)
+}
+
+pub fn tier(t: Tier) -> proto::Tier {
+    match t {
+        Tier::KeyAccount => proto::Tier::KeyAccount,
+        Tier::Potential => proto::Tier::Potential,
+        Tier::Regular => proto::Tier::Regular,
+        Tier::OneOff => proto::Tier::OneOff,
+    }
+}
+
+pub fn agent_state(s: AgentState) -> proto::AgentState {
+    match s {
+        AgentState::LoggedOut => proto::AgentState::LoggedOut,
+        AgentState::Available => proto::AgentState::Available,
+        AgentState::Reserved => proto::AgentState::Reserved,
+        AgentState::OnCall => proto::AgentState::OnCall,
+        AgentState::WrapUp => proto::AgentState::WrapUp,
+        AgentState::NotReady => proto::AgentState::NotReady,
+    }
+}
+
+pub fn agent_state_from(s: proto::AgentState) -> Option<AgentState> {
+    Some(match s {
+        proto::AgentState::Unspecified => return None,
+        proto::AgentState::LoggedOut => AgentState::LoggedOut,
+        proto::AgentState::Available => AgentState::Available,
+        proto::AgentState::Reserved => AgentState::Reserved,
+        proto::AgentState::OnCall => AgentState::OnCall,
+        proto::AgentState::WrapUp => AgentState::WrapUp,
+        proto::AgentState::NotReady => AgentState::NotReady,
+    })
+}
+
+pub fn disposition(d: Option<Disposition>) -> proto::Disposition {
+    match d {
+        None => proto::Disposition::Unspecified,
+        Some(Disposition::Resolved) => proto::Disposition::Resolved,
+        Some(Disposition::Unresolved) => proto::Disposition::Unresolved,
+        Some(Disposition::CallbackNeeded) => proto::Disposition::CallbackNeeded,
+    }
+}
+
+pub fn rescind_reason(r: RescindReason) -> proto::RescindReason {
+    match r {
+        RescindReason::Declined => proto::RescindReason::Declined,
+        RescindReason::NoAnswer => proto::RescindReason::NoAnswer,
+        RescindReason::CallerHungUp => proto::RescindReason::CallerHungUp,
+        RescindReason::AgentUnavailable => proto::RescindReason::AgentUnavailable,
+        RescindReason::Overflowed => proto::RescindReason::Overflowed,
+    }
+}
+
+fn requirement(r: &Requirement) -> proto::SkillRequirement {
+    proto::SkillRequirement {
+        skill: r.skill.to_string(),
+        min_proficiency: u32::from(r.min_proficiency),
+        optional: r.optional,
+    }
+}
+
+pub fn agent(a: &AgentRecord) -> proto::Agent {
+    proto::Agent {
+        agent_id: a.id.to_string(),
+        display_name: a.display_name.clone(),
+        skills: a
+            .skills
+            .iter()
+            .map(|s| proto::SkillLevel {
+                skill: s.skill.to_string(),
+                proficiency: u32::from(s.proficiency),
+            })
+            .collect(),
+        state: agent_state(a.state) as i32,
+        not_ready_reason: a.not_ready_reason.clone().unwrap_or_default(),
+        state_reason: a.state_reason.clone(),
+        current_call_id: a.current_call.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        state_since_unix_ms: ms(a.state_since),
+        idle_since_unix_ms: ms(a.idle_since),
+        calls_handled: a.calls_handled,
+        consecutive_misses: a.consecutive_misses,
+        pending_not_ready_reason: a.pending_not_ready.clone().unwrap_or_default(),
+    }
+}
+
+pub fn call(c: &CallRecord) -> proto::Call {
+    proto::Call {
+        call_id: c.id.to_string(),
+        ani: c.ani.clone(),
+        dnis: c.dnis.clone(),
+        customer_id: c.customer.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        tier: tier(c.tier) as i32,
+        queue: c.queue.to_string(),
+        requirements: c.requirements.iter().map(requirement).collect(),
+        priority_ms: c.priority_ms,
+        status: match c.status {
+            CallStatus::Queued => proto::CallStatus::Queued,
+            CallStatus::Offering => proto::CallStatus::Offering,
+            CallStatus::Connected => proto::CallStatus::Connected,
+            CallStatus::Ended => proto::CallStatus::Ended,
+        } as i32,
+        agent_id: c.agent.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+        enqueued_at_unix_ms: ms(c.enqueued_at),
+        answered_at_unix_ms: opt_ms(c.answered_at),
+        ended_at_unix_ms: opt_ms(c.ended_at),
+        outcome: match c.outcome {
+            None => proto::CallOutcome::Unspecified,
+            Some(CallOutcome::Answered) => proto::CallOutcome::Answered,
+            Some(CallOutcome::Abandoned) => proto::CallOutcome::Abandoned,
+            Some(CallOutcome::Overflowed) => proto::CallOutcome::Overflowed,
+            Some(CallOutcome::Rejected) => proto::CallOutcome::Rejected,
+        } as i32,
+        end_reason: c.end_reason.clone().unwrap_or_default(),
+        on_hold: c.on_hold,
+        preferred_agent_id: c
+            .preferred_agent
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        relaxation_step: c.relaxation_step,
+        original_position: c.original_position,
+        hold_ms: i64::try_from(c.hold_ms).unwrap_or(i64::MAX),
+    }
+}
+
+pub fn contact_summary(c: &ContactRecord) -> proto::ContactSummary {
+    proto::ContactSummary {
+        call_id: c.call.to_string(),
+        agent_id: c.agent.to_string(),
+        queue: c.queue.to_string(),
+        disposition: disposition(c.disposition) as i32,
+        category: c.category.clone().unwrap_or_default(),
+        ended_at_unix_ms: ms(c.ended_at),
+    }
+}
+
+pub fn decision(d: &RoutingDecision) -> proto::RoutingDecision {
+    proto::RoutingDecision {
+        at_unix_ms: ms(d.at),
+        agent_id: d.agent.to_string(),
+        trigger: d.trigger.clone(),
+        strategy: d.strategy.clone(),
+        score: d.score,
+        relaxation_step: d.relaxation_step,
+        requirements: d.requirements.iter().map(requirement).collect(),
+        candidates_considered: d.candidates_considered,
+        passed_over: d
+            .passed_over
+            .iter()
+            .map(|p| proto::PassedOver {
+                agent_id: p.agent.to_string(),
+                reason: p.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn queue_stats(q: &QueueView) -> proto::QueueStats {
+    let c = q.counters;
+    let denominator = c.answered + c.abandoned;
+    proto::QueueStats {
+        queue: q.name.to_string(),
+        waiting: q.waiting,
+        offering: q.offering,
+        oldest_wait_ms: i64::try_from(q.oldest_wait.as_millis()).unwrap_or(i64::MAX),
+        agents: q
+            .agents_by_state
+            .iter()
+            .map(|&(s, n)| proto::AgentStateCount {
+                state: agent_state(s) as i32,
+                count: n,
+            })
+            .collect(),
+        offered_today: c.offered,
+        answered_today: c.answered,
+        abandoned_today: c.abandoned,
+        answered_within_threshold_today: c.answered_within_threshold,
+        service_level_today: if denominator == 0 {
+            1.0
+        } else {
+            f64::from(c.answered_within_threshold) / f64::from(denominator)
+        },
+        service_level_threshold_secs: u32::try_from(q.service_level_threshold_secs).unwrap_or(u32::MAX),
+    }
+}

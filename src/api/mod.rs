@@ -1,0 +1,33 @@
+//! The gRPC edge: authenticated, role-checked, validated handlers that turn
+//! requests into engine jobs and store reads. No routing logic lives here.
+
+pub mod agent;
+pub mod call;
+pub mod convert;
+pub mod status;
+pub mod supervisor;
+pub mod validate;
+
+use std::sync::Arc;
+
+use crate::auth::Principal;
+use crate::config::Directory;
+use crate::engine::EngineHandle;
+use crate::error::Error;
+use crate::store::Store;
+
+/// What every service needs.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub engine: EngineHandle,
+    pub store: Arc<dyn Store>,
+    pub directory: Arc<Directory>,
+}
+
+/// The authenticated caller, put there by the auth interceptor.
+pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, Error> {
+    req.extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Error::Unauthenticated("request was not authenticated".into()))
+}

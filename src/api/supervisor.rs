@@ -1,0 +1,229 @@
+//! `hotline.v1.SupervisorService`: watching the floor.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{convert, principal, validate, ApiContext};
+use crate::acd::AgentState;
+use crate::auth::Role;
+use crate::error::Error;
+use crate::ids::{AgentId, CallId, QueueName};
+use crate::proto;
+use crate::proto::supervisor_service_server::SupervisorService;
+use crate::store::CallFilter;
+use crate::time::Timestamp;
+
+pub struct SupervisorApi {
+    pub ctx: ApiContext,
+}
+
+/// Parses a ListCalls page token: "<enqueued ms>:<call id>".
+fn call_cursor(token: &str) -> Result<Option<(Timestamp, CallId)>, Error> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || Error::invalid("page_token", "not a token from a previous response");
+    let (ms, id) = token.split_once(':').ok_or_else(bad)?;
+    let ms: u64 = ms.parse().map_err(|_| bad())?;
+    let id = validate::id("page_token", id)?;
+    Ok(Some((Timestamp(ms), CallId::new(id))))
+}
+
+#[tonic::async_trait]
+impl SupervisorService for SupervisorApi {
+    async fn list_agents(
+        &self,
+        req: Request<proto::ListAgentsRequest>,
+    ) -> Result<Response<proto::ListAgentsResponse>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let size = validate::page_size(r.page_size)?;
+        let state = match proto::AgentState::try_from(r.state) {
+            Ok(s) => convert::agent_state_from(s),
+            Err(_) => return Err(Error::invalid("state", format!("unknown value {}", r.state)).into()),
+        };
+        let mut cursor = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(AgentId::new(validate::id("page_token", &r.page_token)?))
+        };
+        let mut agents = Vec::new();
+        'pages: loop {
+            let batch = self.ctx.store.list_agents(cursor.as_ref(), size).await?;
+            let exhausted = batch.len() < size;
+            for a in batch {
+                cursor = Some(a.id.clone());
+                if state.is_none_or(|s| s == a.state) {
+                    agents.push(convert::agent(&a));
+                    if agents.len() == size {
+                        break 'pages;
+                    }
+                }
+            }
+            if exhausted {
+                cursor = None;
+                break;
+            }
+        }
+        Ok(Response::new(proto::ListAgentsResponse {
+            agents,
+            next_page_token: cursor.map(|c| c.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_calls(
+        &self,
+        req: Request<proto::ListCallsRequest>,
+    ) -> Result<Response<proto::ListCallsResponse>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let size = validate::page_size(r.page_size)?;
+        let after = call_cursor(&r.page_token)?;
+        let queue = if r.queue.is_empty() {
+            None
+        } else {
+            let q = QueueName::new(validate::id("queue", &r.queue)?);
+            let known = self.ctx.engine.call({
+                let q = q.clone();
+                move |core, _| core.router.has_queue(&q)
+            });
+            if !known.await? {
+                return Err(Error::NotFound {
+                    what: "queue",
+                    id: q.to_string(),
+                }
+                .into());
+            }
+            Some(q)
+        };
+        let filter = CallFilter {
+            queue,
+            include_ended: r.include_ended,
+        };
+        let calls = self.ctx.store.list_calls(&filter, after.as_ref(), size).await?;
+        let next_page_token = match calls.last() {
+            Some(last) if calls.len() == size => format!("{}:{}", last.enqueued_at.as_millis(), last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(proto::ListCallsResponse {
+            calls: calls.iter().map(convert::call).collect(),
+            next_page_token,
+        }))
+    }
+
+    type WatchQueuesStream = Pin<Box<dyn Stream<Item = Result<proto::QueueSnapshot, Status>> + Send>>;
+
+    async fn watch_queues(
+        &self,
+        req: Request<proto::WatchQueuesRequest>,
+    ) -> Result<Response<Self::WatchQueuesStream>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let interval = match req.get_ref().interval_ms {
+            0 => 1000,
+            v @ 100..=60_000 => v,
+            _ => return Err(Error::invalid("interval_ms", "must be 100..=60000 (or 0 for 1000)").into()),
+        };
+        let engine = self.ctx.engine.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(u64::from(interval)));
+            loop {
+                tick.tick().await;
+                let snapshot = engine
+                    .call(|core, now| proto::QueueSnapshot {
+                        at_unix_ms: convert::ms(now),
+                        queues: core
+                            .router
+                            .queue_views(now)
+                            .iter()
+                            .map(convert::queue_stats)
+                            .collect(),
+                    })
+                    .await;
+                // Ends when the client goes away or the engine shuts down.
+                let ok = match snapshot {
+                    Ok(s) => tx.send(Ok(s)).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !ok {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn set_agent_state(
+        &self,
+        req: Request<proto::SupervisorSetAgentStateRequest>,
+    ) -> Result<Response<proto::Agent>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let id = AgentId::new(validate::id("agent_id", &r.agent_id)?);
+        let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)?.to_string();
+        let key = validate::request_key(&p, &r.request_id)?;
+        let state = proto::AgentState::try_from(r.state)
+            .ok()
+            .and_then(convert::agent_state_from)
+            .filter(|s| {
+                matches!(
+                    s,
+                    AgentState::LoggedOut | AgentState::Available | AgentState::NotReady
+                )
+            })
+            .ok_or_else(|| Error::invalid("state", "must be LOGGED_OUT, AVAILABLE or NOT_READY"))?;
+        if state == AgentState::NotReady && reason.is_empty() {
+            return Err(Error::invalid("reason", "is required for NOT_READY").into());
+        }
+        let by = p.sub.clone();
+        let agent = self
+            .ctx
+            .engine
+            .mutate(key, "SetAgentState", move |core, now| {
+                let why = format!("forced by supervisor {by}");
+                match state {
+                    AgentState::LoggedOut => {
+                        core.router
+                            .handle_agent_logout(now, &id, Some(&format!("supervisor {by}")))?
+                    }
+                    AgentState::Available => core.router.handle_set_available(now, &id, &why)?,
+                    _ => core.router.handle_set_not_ready(now, &id, &reason, &why)?,
+                }
+                core.router
+                    .agent(&id)
+                    .map(convert::agent)
+                    .ok_or_else(|| Error::NotFound {
+                        what: "agent",
+                        id: id.to_string(),
+                    })
+            })
+            .await?;
+        Ok(Response::new(agent))
+    }
+
+    async fn explain_routing(
+        &self,
+        req: Request<proto::ExplainRoutingRequest>,
+    ) -> Result<Response<proto::RoutingExplanation>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
+        let call = self
+            .ctx
+            .store
+            .get_call(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "call",
+                id: id.to_string(),
+            })?;
+        Ok(Response::new(proto::RoutingExplanation {
+            call_id: id.to_string(),
+            decisions: call.decisions.iter().map(convert::decision).collect(),
+        }))
+    }
+}

@@ -1,0 +1,99 @@
+//! Input checks at the API edge. Every failure names the field.
+
+use crate::acd::{Requirement, SkillLevel, MAX_PROFICIENCY, MIN_PROFICIENCY};
+use crate::auth::Principal;
+use crate::engine::IdempotencyKey;
+use crate::error::Error;
+use crate::ids::SkillName;
+use crate::proto;
+
+/// Longest id accepted (agent, call, customer, queue, skill, request ids).
+pub const MAX_ID_LEN: usize = 128;
+/// Longest free text (notes).
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Longest reason or category.
+pub const MAX_LABEL_LEN: usize = 256;
+/// Largest page.
+pub const MAX_PAGE_SIZE: u32 = 500;
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// A required identifier: 1..=128 bytes, no control characters.
+pub fn id<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    label(field, value, MAX_ID_LEN)
+}
+
+/// Optional text up to `max` bytes, no control characters except newlines and tabs.
+pub fn label<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, Error> {
+    if value.len() > max {
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes; at most {max}", value.len()),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(value)
+}
+
+pub fn proficiency(field: &str, value: u32) -> Result<u8, Error> {
+    u8::try_from(value)
+        .ok()
+        .filter(|p| (MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(p))
+        .ok_or_else(|| Error::invalid(field, format!("proficiency {value} is outside 1..=10")))
+}
+
+pub fn skills(levels: &[proto::SkillLevel]) -> Result<Vec<SkillLevel>, Error> {
+    if levels.len() > 64 {
+        return Err(Error::invalid("skills", "at most 64 skills"));
+    }
+    levels
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Ok(SkillLevel {
+                skill: SkillName::new(id(&format!("skills[{i}].skill"), &s.skill)?),
+                proficiency: proficiency(&format!("skills[{i}].proficiency"), s.proficiency)?,
+            })
+        })
+        .collect()
+}
+
+pub fn requirements(reqs: &[proto::SkillRequirement]) -> Result<Vec<Requirement>, Error> {
+    if reqs.len() > 16 {
+        return Err(Error::invalid("skills", "at most 16 requirements"));
+    }
+    reqs.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Ok(Requirement {
+                skill: SkillName::new(id(&format!("skills[{i}].skill"), &r.skill)?),
+                min_proficiency: proficiency(&format!("skills[{i}].min_proficiency"), r.min_proficiency)?,
+                optional: r.optional,
+            })
+        })
+        .collect()
+}
+
+pub fn page_size(value: u32) -> Result<usize, Error> {
+    match value {
+        0 => Ok(DEFAULT_PAGE_SIZE as usize),
+        v if v > MAX_PAGE_SIZE => Err(Error::invalid("page_size", format!("at most {MAX_PAGE_SIZE}"))),
+        v => Ok(v as usize),
+    }
+}
+
+/// The idempotency key of a request: none when `request_id` is empty.
+pub fn request_key(principal: &Principal, request_id: &str) -> Result<Option<IdempotencyKey>, Error> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    label("request_id", request_id, MAX_ID_LEN)?;
+    Ok(Some(IdempotencyKey {
+        principal: format!("{}:{}", principal.role, principal.sub),
+        request_id: request_id.to_string(),
+    }))
+}

@@ -1,0 +1,64 @@
+//! Typed clients with a bearer token attached, for the demo, load generators,
+//! CLI tools and tests.
+
+use std::net::SocketAddr;
+
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::Error;
+use crate::proto::agent_service_client::AgentServiceClient;
+use crate::proto::call_service_client::CallServiceClient;
+use crate::proto::supervisor_service_client::SupervisorServiceClient;
+
+/// Adds `authorization: Bearer <token>` to every request.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Result<Self, Error> {
+        format!("Bearer {token}")
+            .parse()
+            .map(Bearer)
+            .map_err(|_| Error::invalid("token", "not valid header text"))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// One connection, three services, one identity.
+#[derive(Clone)]
+pub struct Clients {
+    pub agent: AgentServiceClient<Authed>,
+    pub call: CallServiceClient<Authed>,
+    pub supervisor: SupervisorServiceClient<Authed>,
+}
+
+impl Clients {
+    /// Clients over an existing channel.
+    pub fn new(channel: Channel, token: &str) -> Result<Self, Error> {
+        let bearer = Bearer::new(token)?;
+        Ok(Clients {
+            agent: AgentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            call: CallServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            supervisor: SupervisorServiceClient::with_interceptor(channel, bearer),
+        })
+    }
+}
+
+/// Connects to a hotline server over plain HTTP/2.
+pub async fn channel(addr: SocketAddr) -> Result<Channel, Error> {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| Error::invalid("addr", e.to_string()))?
+        .connect()
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot connect to {addr}: {e}")))
+}

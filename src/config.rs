@@ -1,0 +1,351 @@
+//! Configuration: built-in defaults, then a TOML file, then `HOTLINE_*`
+//! environment variables (`HOTLINE_SERVER__GRPC_LISTEN=0.0.0.0:50051`), then
+//! command-line flags. Without a file the documented example
+//! (`deploy/hotline.example.toml`) is the configuration, so `hotline serve`
+//! runs out of the box.
+//!
+//! Invariant: a [`Config`] returned by [`Config::load`] has passed
+//! [`Config::validate`]: every queue, skill, entry point, customer and agent
+//! it names exists and every number is in range.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::acd::{QueueSettings, RouterConfig, Tier, MAX_PROFICIENCY, MIN_PROFICIENCY};
+use crate::ids::{AgentId, CustomerId, QueueName, SkillName};
+
+/// The documented example, which is also the built-in default.
+pub const EXAMPLE_TOML: &str = include_str!("../deploy/hotline.example.toml");
+
+/// Secrets shorter than this are refused: HS256 keys must resist guessing.
+const MIN_SECRET_LEN: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration key {key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// gRPC (and grpc-web) listen address.
+    pub grpc_listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret for bearer tokens; at least 16 bytes.
+    pub secret: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            secret: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `memory` (embedded, single node).
+    pub url: String,
+    /// Ended calls the embedded store keeps.
+    pub memory_max_ended_calls: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "memory".into(),
+            memory_max_ended_calls: 200_000,
+        }
+    }
+}
+
+/// A customer in the directory.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerEntry {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub tier: Tier,
+    /// Caller numbers that identify this customer.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+}
+
+/// An agent in the directory.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// skill -> proficiency 1..=10.
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+    pub store: StoreConfig,
+    /// The skill catalog.
+    pub skills: Vec<String>,
+    pub queues: BTreeMap<String, QueueSettings>,
+    /// Dialled number -> queue.
+    pub entry_points: BTreeMap<String, String>,
+    pub customers: Vec<CustomerEntry>,
+    pub agents: Vec<AgentEntry>,
+}
+
+impl Config {
+    /// Loads defaults, then `path` (or the built-in example), then the
+    /// environment, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default()));
+        let figment = match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigError::Parse(format!("file {} does not exist", p.display())));
+                }
+                figment.merge(Toml::file_exact(p))
+            }
+            None => figment.merge(Toml::string(EXAMPLE_TOML)),
+        };
+        Self::extract(figment.merge(Env::prefixed("HOTLINE_").split("__").ignore(&["config"])))
+    }
+
+    /// Parses a TOML document (no environment), validated.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+    }
+
+    fn extract(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() {
+                ConfigError::Parse(e.to_string())
+            } else {
+                invalid(key, e.kind.to_string())
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every cross-reference and range; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth.secret.len() < MIN_SECRET_LEN {
+            return Err(invalid(
+                "auth.secret",
+                format!("must be at least {MIN_SECRET_LEN} bytes (set HOTLINE_AUTH__SECRET)"),
+            ));
+        }
+        if self.store.url != "memory" {
+            return Err(invalid(
+                "store.url",
+                format!(
+                    "unsupported store {:?}; this build supports \"memory\"",
+                    self.store.url
+                ),
+            ));
+        }
+        let mut skills = HashSet::new();
+        for (i, s) in self.skills.iter().enumerate() {
+            check_name(&format!("skills[{i}]"), s)?;
+            if !skills.insert(s.as_str()) {
+                return Err(invalid(format!("skills[{i}]"), format!("skill {s} listed twice")));
+            }
+        }
+        if self.queues.is_empty() {
+            return Err(invalid("queues", "at least one queue is required"));
+        }
+        for (name, q) in &self.queues {
+            check_name(&format!("queues.{name}"), name)?;
+            for (i, r) in q.required_skills.iter().enumerate() {
+                let key = format!("queues.{name}.required_skills[{i}]");
+                if !skills.contains(r.skill.as_str()) {
+                    return Err(invalid(key, format!("unknown skill {}", r.skill)));
+                }
+                if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&r.min_proficiency) {
+                    return Err(invalid(key, "min_proficiency must be 1..=10"));
+                }
+            }
+            if let Some(o) = &q.overflow_queue {
+                if !self.queues.contains_key(o.as_str()) {
+                    return Err(invalid(
+                        format!("queues.{name}.overflow_queue"),
+                        format!("unknown queue {o}"),
+                    ));
+                }
+            }
+        }
+        for (dnis, queue) in &self.entry_points {
+            if !self.queues.contains_key(queue) {
+                return Err(invalid(
+                    format!("entry_points.{dnis}"),
+                    format!("unknown queue {queue}"),
+                ));
+            }
+        }
+        let mut ids = HashSet::new();
+        let mut numbers = HashSet::new();
+        for (i, c) in self.customers.iter().enumerate() {
+            check_name(&format!("customers[{i}].id"), &c.id)?;
+            if !ids.insert(c.id.as_str()) {
+                return Err(invalid(
+                    format!("customers[{i}].id"),
+                    format!("customer {} listed twice", c.id),
+                ));
+            }
+            for n in &c.numbers {
+                if !numbers.insert(n.as_str()) {
+                    return Err(invalid(
+                        format!("customers[{i}].numbers"),
+                        format!("number {n} listed twice"),
+                    ));
+                }
+            }
+        }
+        let mut agents = HashSet::new();
+        for (i, a) in self.agents.iter().enumerate() {
+            check_name(&format!("agents[{i}].id"), &a.id)?;
+            if !agents.insert(a.id.as_str()) {
+                return Err(invalid(
+                    format!("agents[{i}].id"),
+                    format!("agent {} listed twice", a.id),
+                ));
+            }
+            for (skill, p) in &a.skills {
+                let key = format!("agents[{i}].skills.{skill}");
+                if !skills.contains(skill.as_str()) {
+                    return Err(invalid(key, format!("unknown skill {skill}")));
+                }
+                if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(p) {
+                    return Err(invalid(key, format!("proficiency {p} outside 1..=10")));
+                }
+            }
+        }
+        // The router repeats some checks with its own view; anything left it
+        // rejects is still reported against the configuration.
+        crate::acd::Router::new(self.router_config()).map_err(|e| invalid("queues", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The routing core's part of the configuration.
+    pub fn router_config(&self) -> RouterConfig {
+        RouterConfig {
+            skills: self.skills.iter().map(SkillName::new).collect(),
+            queues: self
+                .queues
+                .iter()
+                .map(|(name, q)| QueueSettings {
+                    name: Some(QueueName::new(name)),
+                    ..q.clone()
+                })
+                .collect(),
+        }
+    }
+}
+
+fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() || value.len() > 128 || value.chars().any(char::is_control) {
+        return Err(invalid(key, "must be 1..=128 printable characters"));
+    }
+    Ok(())
+}
+
+/// Look-ups the API needs from the configuration: entry points, customers,
+/// agents. Tiers are data: they come from here, never from code.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    entry_points: HashMap<String, QueueName>,
+    customers_by_id: HashMap<String, (CustomerId, Tier)>,
+    customers_by_number: HashMap<String, (CustomerId, Tier)>,
+    agents: HashMap<AgentId, AgentEntry>,
+}
+
+impl Directory {
+    pub fn new(config: &Config) -> Self {
+        let mut d = Directory::default();
+        for (dnis, q) in &config.entry_points {
+            d.entry_points.insert(dnis.clone(), QueueName::new(q));
+        }
+        for c in &config.customers {
+            let v = (CustomerId::new(&c.id), c.tier);
+            d.customers_by_id.insert(c.id.clone(), v.clone());
+            for n in &c.numbers {
+                d.customers_by_number.insert(n.clone(), v.clone());
+            }
+        }
+        for a in &config.agents {
+            d.agents.insert(AgentId::new(&a.id), a.clone());
+        }
+        d
+    }
+
+    pub fn queue_for(&self, dnis: &str) -> Option<&QueueName> {
+        self.entry_points.get(dnis)
+    }
+
+    pub fn customer(&self, id: &str) -> Option<&(CustomerId, Tier)> {
+        self.customers_by_id.get(id)
+    }
+
+    pub fn customer_by_number(&self, number: &str) -> Option<&(CustomerId, Tier)> {
+        self.customers_by_number.get(number)
+    }
+
+    pub fn agent(&self, id: &AgentId) -> Option<&AgentEntry> {
+        self.agents.get(id)
+    }
+
+    pub fn agent_ids(&self) -> impl Iterator<Item = &AgentId> {
+        self.agents.keys()
+    }
+}

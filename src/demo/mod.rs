@@ -1,0 +1,403 @@
+//! `hotline demo`: a whole call center in one process, over real gRPC.
+//!
+//! The server runs with the given configuration on an ephemeral loopback port.
+//! Simulated agents (every agent of the directory) log in with their skills,
+//! answer offers after a short ring, talk for a random time, wrap up with a
+//! disposition and now and then take a break. Simulated callers arrive as a
+//! Poisson process across the entry points and customer tiers, and some hang
+//! up while waiting. Everything goes through the public API with real tokens.
+//! Randomness is seeded (`--seed`) so runs can be compared.
+
+mod report;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp};
+use tokio::task::JoinSet;
+use tokio_stream::StreamExt;
+use tracing::debug;
+
+use crate::auth::{Role, TokenKeys};
+use crate::client::{self, Clients};
+use crate::config::Config;
+use crate::error::Error;
+use crate::proto;
+use crate::proto::agent_event::Event as Ev;
+use crate::time::Timestamp;
+
+pub use report::DemoReport;
+
+/// How the demo behaves.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// How long callers keep arriving.
+    pub duration: Duration,
+    /// Mean arrivals per second across all entry points.
+    pub calls_per_second: f64,
+    /// Mean talk time.
+    pub mean_talk: Duration,
+    /// Mean time a caller is willing to wait before hanging up.
+    pub mean_patience: Duration,
+    pub seed: u64,
+    /// Print a status line every this often (none = quiet).
+    pub status_every: Option<Duration>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            duration: Duration::from_secs(30),
+            calls_per_second: 2.5,
+            mean_talk: Duration::from_secs(7),
+            mean_patience: Duration::from_secs(25),
+            seed: 1,
+            status_every: Some(Duration::from_secs(2)),
+        }
+    }
+}
+
+/// Runs the demo against an in-process server and returns its report.
+pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Error> {
+    config.server.grpc_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = crate::server::start(&config).await?;
+    let addr = server.addr;
+    let keys = TokenKeys::new(config.auth.secret.as_bytes());
+    let ttl = opts.duration + Duration::from_secs(3600);
+    let now = Timestamp::now_wall();
+    let channel = client::channel(addr).await?;
+    let telephony = Clients::new(
+        channel.clone(),
+        &keys.mint(Role::Telephony, "demo-edge", ttl, now)?,
+    )?;
+    let supervisor = Clients::new(
+        channel.clone(),
+        &keys.mint(Role::Supervisor, "demo-supervisor", ttl, now)?,
+    )?;
+
+    let stop_agents = Arc::new(AtomicBool::new(false));
+    let mut agents = JoinSet::new();
+    for (i, a) in config.agents.iter().enumerate() {
+        let clients = Clients::new(channel.clone(), &keys.mint(Role::Agent, &a.id, ttl, now)?)?;
+        let rng = SmallRng::seed_from_u64(opts.seed.wrapping_mul(1000).wrapping_add(i as u64));
+        agents.spawn(simulated_agent(
+            a.id.clone(),
+            clients,
+            rng,
+            opts.clone(),
+            stop_agents.clone(),
+        ));
+    }
+    // Let agents log in before the first caller.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let status = opts
+        .status_every
+        .map(|every| tokio::spawn(print_status(supervisor.clone(), every)));
+
+    let mut rng = SmallRng::seed_from_u64(opts.seed);
+    let numbers: Vec<String> = config.customers.iter().flat_map(|c| c.numbers.clone()).collect();
+    let dnis: Vec<String> = config.entry_points.keys().cloned().collect();
+    if dnis.is_empty() {
+        return Err(Error::invalid(
+            "entry_points",
+            "the demo needs at least one entry point",
+        ));
+    }
+    let gap = Exp::new(opts.calls_per_second.max(0.01))
+        .map_err(|e| Error::invalid("calls_per_second", e.to_string()))?;
+    let started = tokio::time::Instant::now();
+    let mut callers = JoinSet::new();
+    let mut seq = 0u64;
+    while started.elapsed() < opts.duration {
+        tokio::time::sleep(Duration::from_secs_f64(gap.sample(&mut rng))).await;
+        seq += 1;
+        // One caller in five is a known customer (their tier comes from the directory).
+        let ani = if !numbers.is_empty() && rng.random_bool(0.2) {
+            numbers[rng.random_range(0..numbers.len())].clone()
+        } else {
+            format!("+86139{:08}", rng.random_range(0..100_000_000u32))
+        };
+        let d = dnis[rng.random_range(0..dnis.len())].clone();
+        let patience = Duration::from_secs_f64(
+            Exp::new(1.0 / opts.mean_patience.as_secs_f64().max(0.1))
+                .map(|e| e.sample(&mut rng))
+                .unwrap_or(20.0),
+        );
+        let hangs_up_mid_call = rng.random_bool(0.05);
+        callers.spawn(simulated_caller(
+            telephony.clone(),
+            ani,
+            d,
+            patience,
+            hangs_up_mid_call,
+            seq,
+        ));
+    }
+    // Callers still queued give up at the end; talking ones finish.
+    let drain = tokio::time::timeout(opts.mean_talk * 4 + Duration::from_secs(20), async {
+        while callers.join_next().await.is_some() {}
+    });
+    let _ = drain.await;
+    callers.abort_all();
+    stop_agents.store(true, Ordering::SeqCst);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while agents.join_next().await.is_some() {}
+    })
+    .await;
+    agents.abort_all();
+    if let Some(s) = status {
+        s.abort();
+    }
+    let report = report::collect(supervisor, &config).await;
+    server.shutdown().await?;
+    report
+}
+
+async fn print_status(mut sup: Clients, every: Duration) {
+    let req = proto::WatchQueuesRequest {
+        interval_ms: u32::try_from(every.as_millis())
+            .unwrap_or(2000)
+            .clamp(100, 60_000),
+    };
+    let Ok(stream) = sup.supervisor.watch_queues(req).await else {
+        return;
+    };
+    let mut stream = stream.into_inner();
+    let started = std::time::Instant::now();
+    while let Some(Ok(snap)) = stream.next().await {
+        let mut waiting = 0;
+        let mut oldest = 0i64;
+        let (mut offered, mut answered, mut abandoned, mut within) = (0, 0, 0, 0);
+        for q in &snap.queues {
+            waiting += q.waiting;
+            oldest = oldest.max(q.oldest_wait_ms);
+            offered += q.offered_today;
+            answered += q.answered_today;
+            abandoned += q.abandoned_today;
+            within += q.answered_within_threshold_today;
+        }
+        let mut states: HashMap<i32, u32> = HashMap::new();
+        if let Ok(page) = sup
+            .supervisor
+            .list_agents(proto::ListAgentsRequest {
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+        {
+            for a in page.into_inner().agents {
+                *states.entry(a.state).or_default() += 1;
+            }
+        }
+        let st = |s: proto::AgentState| states.get(&(s as i32)).copied().unwrap_or(0);
+        let sl = if answered + abandoned == 0 {
+            100.0
+        } else {
+            100.0 * f64::from(within) / f64::from(answered + abandoned)
+        };
+        println!(
+            "[{:>3}s] waiting {:>3} (oldest {:>5.1}s) | agents avail {:>2} ringing {:>2} talking {:>2} wrap-up {:>2} not-ready {:>2} | offered {:>4} answered {:>4} abandoned {:>3} | SL {:>5.1}%",
+            started.elapsed().as_secs(),
+            waiting,
+            oldest as f64 / 1000.0,
+            st(proto::AgentState::Available),
+            st(proto::AgentState::Reserved),
+            st(proto::AgentState::OnCall),
+            st(proto::AgentState::WrapUp),
+            st(proto::AgentState::NotReady),
+            offered,
+            answered,
+            abandoned,
+            sl
+        );
+    }
+}
+
+/// One caller: starts a call, waits (hanging up when patience runs out), talks
+/// until the agent hangs up (or, rarely, hangs up mid-call).
+async fn simulated_caller(
+    mut edge: Clients,
+    ani: String,
+    dnis: String,
+    patience: Duration,
+    hangs_up_mid_call: bool,
+    seq: u64,
+) {
+    let start = edge
+        .call
+        .start_call(proto::StartCallRequest {
+            ani,
+            dnis,
+            request_id: format!("demo-call-{seq}"),
+            ..Default::default()
+        })
+        .await;
+    let Ok(call) = start.map(|r| r.into_inner()) else {
+        return;
+    };
+    if call.status == proto::CallStatus::Ended as i32 {
+        return;
+    }
+    let call_id = call.call_id.clone();
+    let Ok(stream) = edge
+        .call
+        .watch_call(proto::GetCallRequest {
+            call_id: call_id.clone(),
+        })
+        .await
+    else {
+        return;
+    };
+    let mut stream = stream.into_inner();
+    let give_up = tokio::time::sleep(patience);
+    tokio::pin!(give_up);
+    let mut connected = false;
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(Ok(c)) = msg else { return };
+                if c.status == proto::CallStatus::Ended as i32 {
+                    return;
+                }
+                if c.status == proto::CallStatus::Connected as i32 && !connected {
+                    connected = true;
+                    if hangs_up_mid_call {
+                        give_up.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(2));
+                    }
+                }
+            }
+            _ = &mut give_up, if !connected || hangs_up_mid_call => {
+                let _ = edge.call.end_call(proto::EndCallRequest { call_id: call_id.clone(), request_id: String::new() }).await;
+                return;
+            }
+        }
+    }
+}
+
+/// One agent: logs in, becomes available, and works offers from its event
+/// stream until told to stop.
+async fn simulated_agent(
+    id: String,
+    mut c: Clients,
+    mut rng: SmallRng,
+    opts: DemoOptions,
+    stop: Arc<AtomicBool>,
+) {
+    let login = c
+        .agent
+        .login(proto::LoginRequest {
+            agent_id: id.clone(),
+            start_available: true,
+            ..Default::default()
+        })
+        .await;
+    if let Err(e) = login {
+        debug!(agent = %id, error = %e, "demo agent could not log in");
+        return;
+    }
+    let Ok(stream) = c
+        .agent
+        .events(proto::EventsRequest { agent_id: id.clone() })
+        .await
+    else {
+        return;
+    };
+    let mut events = stream.into_inner();
+    let talk = Exp::new(1.0 / opts.mean_talk.as_secs_f64().max(0.1)).ok();
+    let action = |call_id: &str| proto::CallActionRequest {
+        agent_id: id.clone(),
+        call_id: call_id.to_string(),
+        request_id: String::new(),
+    };
+    // The call being talked on and when the agent will end it.
+    let mut talking: Option<(String, tokio::time::Instant)> = None;
+    loop {
+        if stop.load(Ordering::SeqCst) && talking.is_none() {
+            let _ = c
+                .agent
+                .logout(proto::LogoutRequest {
+                    agent_id: id.clone(),
+                    request_id: String::new(),
+                })
+                .await;
+            return;
+        }
+        let hang_up_at = talking.as_ref().map(|(_, t)| *t);
+        let next = tokio::select! {
+            e = events.next() => e,
+            _ = async { match hang_up_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                if let Some((call_id, _)) = talking.take() {
+                    let _ = c.agent.hangup(action(&call_id)).await;
+                }
+                continue;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+        };
+        let Some(Ok(event)) = next else { return };
+        match event.event {
+            Some(Ev::CallOffered(offer)) => {
+                let Some(call) = offer.call else { continue };
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..900))).await;
+                if rng.random_bool(0.04) {
+                    let _ = c.agent.decline(action(&call.call_id)).await;
+                } else if c.agent.accept(action(&call.call_id)).await.is_ok() {
+                    let secs = talk.map(|t| t.sample(&mut rng)).unwrap_or(5.0).clamp(1.0, 30.0);
+                    talking = Some((
+                        call.call_id,
+                        tokio::time::Instant::now() + Duration::from_secs_f64(secs),
+                    ));
+                }
+            }
+            Some(Ev::CallEnded(ended)) => {
+                if talking
+                    .as_ref()
+                    .is_some_and(|(id, _)| ended.call.as_ref().is_some_and(|c| &c.call_id == id))
+                {
+                    talking = None;
+                }
+            }
+            Some(Ev::WrapUpStarted(w)) => {
+                tokio::time::sleep(Duration::from_millis(rng.random_range(300..1500))).await;
+                let (disposition, category) = match rng.random_range(0..10) {
+                    0 => (proto::Disposition::Unresolved, "repairs/escalated"),
+                    1 => (proto::Disposition::CallbackNeeded, "billing/dispute"),
+                    2..=4 => (proto::Disposition::Resolved, "billing/question"),
+                    _ => (proto::Disposition::Resolved, "general/information"),
+                };
+                let _ = c
+                    .agent
+                    .complete_wrap_up(proto::CompleteWrapUpRequest {
+                        agent_id: id.clone(),
+                        call_id: w.call_id,
+                        disposition: disposition as i32,
+                        category: category.into(),
+                        notes: String::new(),
+                        request_id: String::new(),
+                    })
+                    .await;
+                // Now and then a short break.
+                if rng.random_bool(0.05) && !stop.load(Ordering::SeqCst) {
+                    let set = |state: proto::RequestedState, reason: &str| proto::SetStateRequest {
+                        agent_id: id.clone(),
+                        state: state as i32,
+                        reason: reason.into(),
+                        request_id: String::new(),
+                    };
+                    let _ = c
+                        .agent
+                        .set_state(set(proto::RequestedState::NotReady, "break"))
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(rng.random_range(2..5))).await;
+                    let _ = c.agent.set_state(set(proto::RequestedState::Available, "")).await;
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The demo's final report, computed from the calls the server recorded
+//! (SupervisorService.ListCalls), not from what the simulators believe.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::client::Clients;
+use crate::config::Config;
+use crate::error::Error;
+use crate::proto;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DemoReport {
+    pub offered: u32,
+    pub answered: u32,
+    pub abandoned: u32,
+    pub overflowed: u32,
+    pub rejected: u32,
+    /// Calls not ended when the report was taken.
+    pub still_open: u32,
+    pub answered_within_threshold: u32,
+    /// answered within threshold / (answered + abandoned).
+    pub service_level: f64,
+    /// Tier -> (answered calls, mean wait seconds).
+    pub wait_by_tier: BTreeMap<String, (u32, f64)>,
+    /// Agent -> answered calls.
+    pub calls_per_agent: BTreeMap<String, u32>,
+}
+
+fn tier_name(t: i32) -> String {
+    match proto::Tier::try_from(t) {
+        Ok(proto::Tier::KeyAccount) => "key-account",
+        Ok(proto::Tier::Potential) => "potential",
+        Ok(proto::Tier::Regular) => "regular",
+        Ok(proto::Tier::OneOff) => "one-off",
+        _ => "unspecified",
+    }
+    .to_string()
+}
+
+pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoReport, Error> {
+    let mut calls = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = sup
+            .supervisor
+            .list_calls(proto::ListCallsRequest {
+                page_size: 500,
+                page_token: token.clone(),
+                queue: String::new(),
+                include_ended: true,
+            })
+            .await
+            .map_err(|s| Error::Unavailable(format!("ListCalls: {}", s.message())))?
+            .into_inner();
+        calls.extend(page.calls);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut r = DemoReport::default();
+    let mut waits: BTreeMap<String, (u32, f64)> = BTreeMap::new();
+    for c in &calls {
+        r.offered += 1;
+        match proto::CallOutcome::try_from(c.outcome) {
+            Ok(proto::CallOutcome::Answered) => {
+                r.answered += 1;
+                let wait = (c.answered_at_unix_ms - c.enqueued_at_unix_ms) as f64 / 1000.0;
+                let threshold = config
+                    .queues
+                    .get(&c.queue)
+                    .map(|q| q.service_level_secs)
+                    .unwrap_or(20);
+                if wait <= threshold as f64 {
+                    r.answered_within_threshold += 1;
+                }
+                let e = waits.entry(tier_name(c.tier)).or_default();
+                e.0 += 1;
+                e.1 += wait;
+                *r.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
+            }
+            Ok(proto::CallOutcome::Abandoned) => r.abandoned += 1,
+            Ok(proto::CallOutcome::Overflowed) => r.overflowed += 1,
+            Ok(proto::CallOutcome::Rejected) => r.rejected += 1,
+            _ => {
+                // Still connected at the end: answered, but not ended yet.
+                if c.answered_at_unix_ms > 0 {
+                    r.answered += 1;
+                    *r.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
+                }
+                r.still_open += 1;
+            }
+        }
+    }
+    r.wait_by_tier = waits
+        .into_iter()
+        .map(|(t, (n, sum))| (t, (n, if n == 0 { 0.0 } else { sum / f64::from(n) })))
+        .collect();
+    let denominator = r.answered + r.abandoned;
+    r.service_level = if denominator == 0 {
+        1.0
+    } else {
+        f64::from(r.answered_within_threshold) / f64::from(denominator)
+    };
+    Ok(r)
+}
+
+impl fmt::Display for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "hotline demo report")?;
+        writeln!(f, "  offered        {:>6}", self.offered)?;
+        writeln!(f, "  answered       {:>6}", self.answered)?;
+        writeln!(f, "  abandoned      {:>6}", self.abandoned)?;
+        writeln!(f, "  overflowed     {:>6}", self.overflowed)?;
+        writeln!(f, "  rejected       {:>6}", self.rejected)?;
+        writeln!(f, "  still open     {:>6}", self.still_open)?;
+        writeln!(
+            f,
+            "  service level  {:>5.1}%  ({} answered within each queue's threshold / answered + abandoned)",
+            self.service_level * 100.0,
+            self.answered_within_threshold
+        )?;
+        writeln!(f, "  average wait by tier (answered calls):")?;
+        for (tier, (n, wait)) in &self.wait_by_tier {
+            writeln!(f, "    {tier:<12} {n:>5} calls  {wait:>6.1} s")?;
+        }
+        writeln!(f, "  calls answered per agent:")?;
+        for (agent, n) in &self.calls_per_agent {
+            writeln!(f, "    {agent:<12} {n:>5}")?;
+        }
+        Ok(())
+    }
+}

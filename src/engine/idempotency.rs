@@ -1,0 +1,74 @@
+//! Results of recent mutating requests, keyed by caller and request id, so a
+//! client that retries after a lost reply gets the first result and causes no
+//! second effect. Bounded in count and age; only successes are kept, since a
+//! failed request changed nothing.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::time::Timestamp;
+
+/// Who asked (the token's role and subject) and their request id: two callers
+/// can never collide.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    pub principal: String,
+    pub request_id: String,
+}
+
+type Entry = (&'static str, Arc<dyn Any + Send + Sync>, Timestamp);
+
+pub(super) struct IdempotencyCache {
+    entries: HashMap<IdempotencyKey, Entry>,
+    /// Insertion order, for eviction by age and count.
+    order: VecDeque<(IdempotencyKey, Timestamp)>,
+    capacity: usize,
+    ttl: Duration,
+}
+
+impl IdempotencyCache {
+    pub(super) fn new(capacity: usize, ttl: Duration) -> Self {
+        IdempotencyCache {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+            ttl,
+        }
+    }
+
+    pub(super) fn get(
+        &mut self,
+        key: &IdempotencyKey,
+        now: Timestamp,
+    ) -> Option<(&'static str, Arc<dyn Any + Send + Sync>)> {
+        self.evict(now);
+        self.entries.get(key).map(|(m, v, _)| (*m, v.clone()))
+    }
+
+    pub(super) fn insert(
+        &mut self,
+        key: IdempotencyKey,
+        method: &'static str,
+        value: Arc<dyn Any + Send + Sync>,
+        now: Timestamp,
+    ) {
+        self.order.push_back((key.clone(), now));
+        self.entries.insert(key, (method, value, now));
+        self.evict(now);
+    }
+
+    fn evict(&mut self, now: Timestamp) {
+        while let Some((key, at)) = self.order.front() {
+            let expired = now.since(*at) > self.ttl;
+            if !expired && self.order.len() <= self.capacity {
+                break;
+            }
+            if self.entries.get(key).is_some_and(|(_, _, t)| t == at) {
+                self.entries.remove(key);
+            }
+            self.order.pop_front();
+        }
+    }
+}

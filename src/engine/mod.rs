@@ -1,0 +1,264 @@
+//! The driver of the routing core: one task owns the [`Router`] and everything
+//! that must change with it (stream subscribers, the idempotency cache).
+//!
+//! Handlers never touch the router: they send a job through [`EngineHandle`]
+//! and await its reply. The task applies the job with the wall-clock time,
+//! then carries out every event the router produced (store writes, stream
+//! notifications) *before* replying, so a client that reads after a reply
+//! sees the change. Timers fire from the same loop at `Router::poll_timeout`.
+//! Shutdown is passed in; when it fires the loop ends and every stream sender
+//! is dropped, which ends client streams cleanly.
+
+mod idempotency;
+mod notify;
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+use crate::acd::{Event, Router};
+use crate::error::Error;
+use crate::store::Store;
+use crate::time::Timestamp;
+
+use idempotency::IdempotencyCache;
+pub use idempotency::IdempotencyKey;
+pub use notify::Subscribers;
+
+/// Everything the engine task owns.
+pub struct Core {
+    /// The routing state machine: the single writer of agent and call state.
+    pub router: Router,
+    /// Open agent event streams and call watchers.
+    pub subscribers: Subscribers,
+    /// Results of recent mutating requests, so retries have no second effect.
+    idempotency: IdempotencyCache,
+    /// Start of the UTC day the router's counters cover.
+    day: Timestamp,
+}
+
+type Reply = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&mut Core, Timestamp) -> Reply + Send>;
+
+/// Jobs waiting for the engine; bounded so a flood of requests pushes back
+/// on the handlers instead of growing memory.
+const JOB_QUEUE: usize = 4096;
+
+/// A cheap, cloneable way to run jobs on the engine task.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+impl EngineHandle {
+    /// Runs `f` on the engine task with the current time; returns its result
+    /// once the resulting events have been carried out.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Core, Timestamp) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |core, now| {
+            let r = f(core, now);
+            Box::new(move || {
+                let _ = tx.send(r);
+            })
+        });
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| Error::Unavailable("hotline is shutting down".into()))?;
+        rx.await
+            .map_err(|_| Error::Unavailable("hotline is shutting down".into()))
+    }
+
+    /// Like [`call`](Self::call) for a mutating request: with an idempotency
+    /// key, a repeat returns the first successful result without running `f`.
+    pub async fn mutate<T, F>(
+        &self,
+        key: Option<IdempotencyKey>,
+        method: &'static str,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce(&mut Core, Timestamp) -> Result<T, Error> + Send + 'static,
+    {
+        self.call(move |core, now| {
+            if let Some(key) = &key {
+                if let Some((m, cached)) = core.idempotency.get(key, now) {
+                    if m != method {
+                        return Err(Error::invalid(
+                            "request_id",
+                            format!("already used for {m}; use a new request_id for {method}"),
+                        ));
+                    }
+                    return cached
+                        .downcast_ref::<T>()
+                        .cloned()
+                        .ok_or_else(|| Error::Internal("idempotency cache type mismatch".into()));
+                }
+            }
+            let result = f(core, now)?;
+            if let Some(key) = key {
+                let stored: Arc<dyn Any + Send + Sync> = Arc::new(result.clone());
+                core.idempotency.insert(key, method, stored, now);
+            }
+            Ok(result)
+        })
+        .await?
+    }
+}
+
+/// Starts the engine task.
+pub fn spawn(
+    router: Router,
+    store: Arc<dyn Store>,
+    mut shutdown: watch::Receiver<bool>,
+) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Job>(JOB_QUEUE);
+    let now = Timestamp::now_wall();
+    let mut core = Core {
+        router,
+        subscribers: Subscribers::default(),
+        idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
+        day: now.utc_day_start(),
+    };
+    let task = tokio::spawn(async move {
+        loop {
+            let next = core.router.poll_timeout();
+            let sleep = async move {
+                match next {
+                    // One millisecond late rather than early: timers are in whole ms.
+                    Some(at) => {
+                        tokio::time::sleep(at.since(Timestamp::now_wall()) + Duration::from_millis(1)).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                job = rx.recv() => {
+                    let Some(job) = job else { break };
+                    let now = Timestamp::now_wall();
+                    roll_day(&mut core, now);
+                    let reply = job(&mut core, now);
+                    drain(&mut core, store.as_ref(), now).await;
+                    reply();
+                }
+                _ = sleep => {
+                    let now = Timestamp::now_wall();
+                    roll_day(&mut core, now);
+                    core.router.handle_timeout(now);
+                    drain(&mut core, store.as_ref(), now).await;
+                }
+            }
+        }
+        info!("engine stopped");
+    });
+    (EngineHandle { tx }, task)
+}
+
+fn roll_day(core: &mut Core, now: Timestamp) {
+    let day = now.utc_day_start();
+    if day != core.day {
+        core.day = day;
+        core.router.reset_daily_counters();
+    }
+}
+
+/// Carries out the router's events in order: record, then tell.
+async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) {
+    while let Some(event) = core.router.poll_event() {
+        if let Err(e) = apply(core, store, now, event).await {
+            // The decision stands in the router; a failed write is retried by
+            // the next write of the same record. Say so loudly.
+            warn!(error = %e, "store write failed");
+        }
+    }
+}
+
+async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event) -> Result<(), Error> {
+    match event {
+        Event::AgentStateChanged { agent } => {
+            debug!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, "agent state changed");
+            store.put_agent(&agent).await?;
+            core.subscribers.agent_state_changed(now, &agent);
+        }
+        Event::CallQueued { call } => {
+            debug!(call = %call.id, queue = %call.queue, "call queued");
+            store.put_call(&call).await?;
+            core.subscribers.call_changed(&call);
+        }
+        Event::CallOffered {
+            agent,
+            call,
+            expires_at,
+        } => {
+            debug!(call = %call.id, agent = %agent, "call offered");
+            store.put_call(&call).await?;
+            let key = call
+                .customer
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| call.ani.clone());
+            let previous = store.contacts_of(&key, 5).await.unwrap_or_default();
+            core.subscribers
+                .call_offered(now, &agent, &call, expires_at, &previous);
+            core.subscribers.call_changed(&call);
+        }
+        Event::OfferRescinded { agent, call, reason } => {
+            debug!(call = %call, agent = %agent, ?reason, "offer rescinded");
+            core.subscribers.offer_rescinded(now, &agent, &call, reason);
+        }
+        Event::CallConnected { agent, call } => {
+            debug!(call = %call.id, agent = %agent, "call connected");
+            store.put_call(&call).await?;
+            core.subscribers.call_connected(now, &agent, &call);
+            core.subscribers.call_changed(&call);
+        }
+        Event::CallUpdated { call } => {
+            store.put_call(&call).await?;
+            core.subscribers.call_changed(&call);
+        }
+        Event::CallTransferred { call, from_agent } => {
+            info!(call = %call, from = %from_agent, "call transferred");
+        }
+        Event::CallOverflowed {
+            call,
+            from,
+            to,
+            reason,
+        } => {
+            info!(call = %call, from = %from, to = %to, reason = %reason, "call overflowed");
+        }
+        Event::CallEnded { call } => {
+            info!(call = %call.id, queue = %call.queue, outcome = ?call.outcome, reason = call.end_reason.as_deref().unwrap_or(""), "call ended");
+            store.put_call(&call).await?;
+            if let (Some(agent), Some(_)) = (&call.agent, call.answered_at) {
+                core.subscribers.call_ended(now, agent, &call);
+            }
+            core.subscribers.call_changed(&call);
+        }
+        Event::WrapUpStarted {
+            agent,
+            call,
+            deadline,
+        } => {
+            core.subscribers.wrap_up_started(now, &agent, &call, deadline);
+        }
+        Event::WrapUpEnded { agent, contact } => {
+            store.append_contact(&contact).await?;
+            core.subscribers.wrap_up_ended(now, &agent, &contact);
+        }
+    }
+    Ok(())
+}

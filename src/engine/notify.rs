@@ -1,0 +1,173 @@
+//! Open client streams: one event stream per agent, any number of watchers
+//! per call. Sends never block the engine: a stream whose buffer is full is
+//! closed (the client reconnects and starts from the current state) rather
+//! than stalling routing for everyone.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use tonic::Status;
+use tracing::warn;
+
+use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord, RescindReason};
+use crate::api::convert;
+use crate::ids::{AgentId, CallId};
+use crate::proto;
+use crate::proto::agent_event::Event as Ev;
+use crate::time::Timestamp;
+
+/// Events buffered per stream before it counts as stalled.
+const STREAM_BUFFER: usize = 256;
+
+pub type AgentEventRx = mpsc::Receiver<Result<proto::AgentEvent, Status>>;
+pub type CallRx = mpsc::Receiver<Result<proto::Call, Status>>;
+
+struct AgentStream {
+    tx: mpsc::Sender<Result<proto::AgentEvent, Status>>,
+    /// Sequence number of the last event sent on this stream.
+    seq: u64,
+}
+
+#[derive(Default)]
+pub struct Subscribers {
+    agents: HashMap<AgentId, AgentStream>,
+    calls: HashMap<CallId, Vec<mpsc::Sender<Result<proto::Call, Status>>>>,
+}
+
+impl Subscribers {
+    /// Opens the agent's event stream, replacing (and so ending) any previous
+    /// one, and sends the agent's current state first.
+    pub fn subscribe_agent(&mut self, now: Timestamp, agent: &AgentRecord) -> AgentEventRx {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        self.agents.insert(agent.id.clone(), AgentStream { tx, seq: 0 });
+        self.agent_state_changed(now, agent);
+        rx
+    }
+
+    /// Whether the agent has an open event stream.
+    pub fn agent_connected(&self, agent: &AgentId) -> bool {
+        self.agents.get(agent).is_some_and(|s| !s.tx.is_closed())
+    }
+
+    /// Watches a call: its current record now, then every change until it ends.
+    pub fn watch_call(&mut self, call: &CallRecord) -> CallRx {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let _ = tx.try_send(Ok(convert::call(call)));
+        if call.status != CallStatus::Ended {
+            self.calls.entry(call.id.clone()).or_default().push(tx);
+        }
+        rx
+    }
+
+    pub fn call_changed(&mut self, call: &CallRecord) {
+        let ended = call.status == CallStatus::Ended;
+        let Some(sinks) = self.calls.get_mut(&call.id) else {
+            return;
+        };
+        let msg = convert::call(call);
+        sinks.retain(|tx| tx.try_send(Ok(msg.clone())).is_ok());
+        if ended || sinks.is_empty() {
+            self.calls.remove(&call.id);
+        }
+    }
+
+    pub fn agent_state_changed(&mut self, now: Timestamp, agent: &AgentRecord) {
+        self.send(
+            now,
+            &agent.id,
+            Ev::StateChanged(proto::AgentStateChanged {
+                agent: Some(convert::agent(agent)),
+            }),
+        );
+    }
+
+    pub fn call_offered(
+        &mut self,
+        now: Timestamp,
+        agent: &AgentId,
+        call: &CallRecord,
+        expires_at: Timestamp,
+        previous: &[ContactRecord],
+    ) {
+        self.send(
+            now,
+            agent,
+            Ev::CallOffered(proto::CallOffered {
+                call: Some(convert::call(call)),
+                expires_at_unix_ms: convert::ms(expires_at),
+                previous_contacts: previous.iter().map(convert::contact_summary).collect(),
+            }),
+        );
+    }
+
+    pub fn offer_rescinded(&mut self, now: Timestamp, agent: &AgentId, call: &CallId, reason: RescindReason) {
+        self.send(
+            now,
+            agent,
+            Ev::OfferRescinded(proto::OfferRescinded {
+                call_id: call.to_string(),
+                reason: convert::rescind_reason(reason) as i32,
+            }),
+        );
+    }
+
+    pub fn call_connected(&mut self, now: Timestamp, agent: &AgentId, call: &CallRecord) {
+        self.send(
+            now,
+            agent,
+            Ev::CallConnected(proto::CallConnected {
+                call: Some(convert::call(call)),
+            }),
+        );
+    }
+
+    pub fn call_ended(&mut self, now: Timestamp, agent: &AgentId, call: &CallRecord) {
+        self.send(
+            now,
+            agent,
+            Ev::CallEnded(proto::CallEnded {
+                call: Some(convert::call(call)),
+            }),
+        );
+    }
+
+    pub fn wrap_up_started(&mut self, now: Timestamp, agent: &AgentId, call: &CallId, deadline: Timestamp) {
+        self.send(
+            now,
+            agent,
+            Ev::WrapUpStarted(proto::WrapUpStarted {
+                call_id: call.to_string(),
+                deadline_unix_ms: convert::ms(deadline),
+            }),
+        );
+    }
+
+    pub fn wrap_up_ended(&mut self, now: Timestamp, agent: &AgentId, contact: &ContactRecord) {
+        self.send(
+            now,
+            agent,
+            Ev::WrapUpEnded(proto::WrapUpEnded {
+                call_id: contact.call.to_string(),
+                disposition: convert::disposition(contact.disposition) as i32,
+            }),
+        );
+    }
+
+    fn send(&mut self, now: Timestamp, agent: &AgentId, event: Ev) {
+        let Some(stream) = self.agents.get_mut(agent) else {
+            return;
+        };
+        stream.seq += 1;
+        let msg = proto::AgentEvent {
+            sequence: stream.seq,
+            at_unix_ms: convert::ms(now),
+            event: Some(event),
+        };
+        if let Err(e) = stream.tx.try_send(Ok(msg)) {
+            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                warn!(agent = %agent, "agent event stream stalled; closing it");
+            }
+            self.agents.remove(agent);
+        }
+    }
+}

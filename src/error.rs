@@ -1,0 +1,74 @@
+//! The library's error type. Every fallible public operation returns it; the
+//! gRPC layer maps it to a status in exactly one place (`api::status`).
+
+use crate::acd::RouteError;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The request itself is wrong; `field` names the offending field.
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The request is well formed but the system is not in a state to apply it.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Lost a race with a concurrent change; retrying may succeed.
+    #[error("{0}")]
+    Aborted(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A dependency (the store, the engine) cannot serve right now.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<RouteError> for Error {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::UnknownAgent(id) => Error::NotFound {
+                what: "agent",
+                id: id.to_string(),
+            },
+            RouteError::UnknownCall(id) => Error::NotFound {
+                what: "call",
+                id: id.to_string(),
+            },
+            RouteError::UnknownQueue(id) => Error::NotFound {
+                what: "queue",
+                id: id.to_string(),
+            },
+            RouteError::UnknownSkill(id) => Error::NotFound {
+                what: "skill",
+                id: id.to_string(),
+            },
+            RouteError::InvalidProficiency { .. } => Error::invalid("skills.proficiency", e.to_string()),
+            RouteError::DuplicateCall(_) => Error::Aborted(e.to_string()),
+            RouteError::WrongAgentState { .. }
+            | RouteError::NotOffered { .. }
+            | RouteError::NotConnected { .. }
+            | RouteError::NotWrappingUp { .. } => Error::FailedPrecondition(e.to_string()),
+            RouteError::Config { .. } => Error::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Unavailable(e.to_string())
+    }
+}

@@ -1,0 +1,189 @@
+//! The contract every [`Store`] backend must meet, as an executable suite.
+//! Tests call [`run`] with a fresh, empty store of each backend; the Redis
+//! backend runs exactly the same checks as the embedded one.
+
+use crate::acd::*;
+use crate::ids::{AgentId, CallId, QueueName};
+use crate::store::{CallFilter, Store};
+use crate::time::Timestamp;
+
+/// A minimal agent record for the suite.
+pub fn sample_agent(id: &str) -> AgentRecord {
+    AgentRecord {
+        id: AgentId::new(id),
+        display_name: format!("Agent {id}"),
+        skills: Vec::new(),
+        state: AgentState::Available,
+        not_ready_reason: None,
+        state_reason: "logged in".into(),
+        current_call: None,
+        state_since: Timestamp(1),
+        idle_since: Timestamp(1),
+        calls_handled: 0,
+        consecutive_misses: 0,
+        pending_not_ready: None,
+    }
+}
+
+/// A minimal queued call record for the suite.
+pub fn sample_call(id: &str, queue: &str, enqueued_at: u64) -> CallRecord {
+    CallRecord {
+        id: CallId::new(id),
+        ani: "+15550000".into(),
+        dnis: "100".into(),
+        customer: None,
+        tier: Tier::Regular,
+        queue: QueueName::new(queue),
+        requirements: Vec::new(),
+        priority_ms: 0,
+        status: CallStatus::Queued,
+        agent: None,
+        enqueued_at: Timestamp(enqueued_at),
+        answered_at: None,
+        ended_at: None,
+        outcome: None,
+        end_reason: None,
+        on_hold: false,
+        preferred_agent: None,
+        relaxation_step: 0,
+        original_position: 1,
+        hold_ms: 0,
+        decisions: Vec::new(),
+    }
+}
+
+fn sample_contact(
+    call: &str,
+    customer: &str,
+    agent: &str,
+    ended: u64,
+    d: Option<Disposition>,
+) -> ContactRecord {
+    ContactRecord {
+        call: CallId::new(call),
+        customer_key: customer.into(),
+        agent: AgentId::new(agent),
+        queue: QueueName::new("q"),
+        tier: Tier::Regular,
+        disposition: d,
+        category: Some("billing".into()),
+        notes: None,
+        enqueued_at: Timestamp(ended - 10),
+        answered_at: Timestamp(ended - 5),
+        ended_at: Timestamp(ended),
+        wrap_up_ended_at: Timestamp(ended),
+        hold_ms: 0,
+    }
+}
+
+/// Runs every check against an empty store. Panics with a message naming the
+/// broken rule.
+pub async fn run(store: &dyn Store) {
+    agents_round_trip_and_page_in_id_order(store).await;
+    calls_round_trip_list_newest_first_and_filter(store).await;
+    contacts_are_per_customer_newest_first(store).await;
+}
+
+async fn agents_round_trip_and_page_in_id_order(store: &dyn Store) {
+    assert_eq!(store.get_agent(&AgentId::new("nobody")).await.unwrap(), None);
+    for id in ["carol", "alice", "bob"] {
+        store.put_agent(&sample_agent(id)).await.unwrap();
+    }
+    let mut changed = sample_agent("bob");
+    changed.state = AgentState::OnCall;
+    changed.current_call = Some(CallId::new("c1"));
+    store.put_agent(&changed).await.unwrap();
+    assert_eq!(
+        store.get_agent(&AgentId::new("bob")).await.unwrap(),
+        Some(changed),
+        "put_agent replaces the whole record"
+    );
+    let page1 = store.list_agents(None, 2).await.unwrap();
+    let ids: Vec<_> = page1.iter().map(|a| a.id.as_str().to_string()).collect();
+    assert_eq!(ids, ["alice", "bob"], "agents list in id order");
+    let page2 = store.list_agents(Some(&page1[1].id), 2).await.unwrap();
+    let ids: Vec<_> = page2.iter().map(|a| a.id.as_str().to_string()).collect();
+    assert_eq!(ids, ["carol"], "paging continues strictly after the cursor");
+}
+
+async fn calls_round_trip_list_newest_first_and_filter(store: &dyn Store) {
+    store.put_call(&sample_call("a", "billing", 100)).await.unwrap();
+    store.put_call(&sample_call("b", "sales", 200)).await.unwrap();
+    store.put_call(&sample_call("c", "billing", 300)).await.unwrap();
+    let mut ended = sample_call("b", "sales", 200);
+    ended.status = CallStatus::Ended;
+    ended.outcome = Some(CallOutcome::Abandoned);
+    store.put_call(&ended).await.unwrap();
+    assert_eq!(store.get_call(&CallId::new("b")).await.unwrap(), Some(ended));
+    assert_eq!(store.get_call(&CallId::new("zz")).await.unwrap(), None);
+
+    let all = CallFilter {
+        queue: None,
+        include_ended: true,
+    };
+    let ids = |v: Vec<CallRecord>| {
+        v.into_iter()
+            .map(|c| c.id.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store.list_calls(&all, None, 10).await.unwrap()),
+        ["c", "b", "a"],
+        "newest first"
+    );
+    let live = CallFilter::default();
+    assert_eq!(
+        ids(store.list_calls(&live, None, 10).await.unwrap()),
+        ["c", "a"],
+        "ended calls hidden unless asked for"
+    );
+    let billing = CallFilter {
+        queue: Some(QueueName::new("billing")),
+        include_ended: true,
+    };
+    let first = store.list_calls(&billing, None, 1).await.unwrap();
+    assert_eq!(ids(first.clone()), ["c"]);
+    let cursor = (first[0].enqueued_at, first[0].id.clone());
+    assert_eq!(
+        ids(store.list_calls(&billing, Some(&cursor), 10).await.unwrap()),
+        ["a"],
+        "paging continues strictly after the cursor"
+    );
+}
+
+async fn contacts_are_per_customer_newest_first(store: &dyn Store) {
+    store
+        .append_contact(&sample_contact(
+            "c1",
+            "cust-1",
+            "alice",
+            1_000,
+            Some(Disposition::Resolved),
+        ))
+        .await
+        .unwrap();
+    store
+        .append_contact(&sample_contact("c2", "cust-2", "bob", 2_000, None))
+        .await
+        .unwrap();
+    store
+        .append_contact(&sample_contact(
+            "c3",
+            "cust-1",
+            "bob",
+            3_000,
+            Some(Disposition::Unresolved),
+        ))
+        .await
+        .unwrap();
+    let got = store.contacts_of("cust-1", 10).await.unwrap();
+    let calls: Vec<_> = got.iter().map(|c| c.call.as_str().to_string()).collect();
+    assert_eq!(calls, ["c3", "c1"], "a customer's contacts, newest first");
+    assert_eq!(got[0].disposition, Some(Disposition::Unresolved));
+    assert_eq!(
+        store.contacts_of("cust-1", 1).await.unwrap().len(),
+        1,
+        "limit applies"
+    );
+    assert!(store.contacts_of("nobody", 10).await.unwrap().is_empty());
+}

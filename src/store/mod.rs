@@ -1,0 +1,63 @@
+//! Persistent and shared state: agents, calls and handled contacts.
+//!
+//! The routing core decides; the store records what was decided so that every
+//! reader (supervisors on any node, reports, first-contact ownership) sees one
+//! truth. Writes are whole records, last writer wins per record; contacts are
+//! append-only. Every backend must pass [`conformance::run`].
+
+pub mod conformance;
+pub mod memory;
+
+use async_trait::async_trait;
+
+use crate::acd::{AgentRecord, CallRecord, ContactRecord};
+use crate::ids::{AgentId, CallId, QueueName};
+use crate::time::Timestamp;
+
+pub use memory::MemoryStore;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store record {key} is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// Which calls `list_calls` returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    pub queue: Option<QueueName>,
+    pub include_ended: bool,
+}
+
+/// Position after which a call listing continues: calls are listed newest
+/// first by (enqueued_at, id).
+pub type CallCursor = (Timestamp, CallId);
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates or replaces an agent's record.
+    async fn put_agent(&self, agent: &AgentRecord) -> Result<(), StoreError>;
+    async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError>;
+    /// Agents ordered by id, strictly after `after`, at most `limit`.
+    async fn list_agents(
+        &self,
+        after: Option<&AgentId>,
+        limit: usize,
+    ) -> Result<Vec<AgentRecord>, StoreError>;
+    /// Creates or replaces a call's record.
+    async fn put_call(&self, call: &CallRecord) -> Result<(), StoreError>;
+    async fn get_call(&self, id: &CallId) -> Result<Option<CallRecord>, StoreError>;
+    /// Calls newest first, strictly after `after`, at most `limit`.
+    async fn list_calls(
+        &self,
+        filter: &CallFilter,
+        after: Option<&CallCursor>,
+        limit: usize,
+    ) -> Result<Vec<CallRecord>, StoreError>;
+    /// Appends a handled contact.
+    async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError>;
+    /// A customer's contacts, newest first (by end of wrap-up), at most `limit`.
+    async fn contacts_of(&self, customer_key: &str, limit: usize) -> Result<Vec<ContactRecord>, StoreError>;
+}
