@@ -45,29 +45,25 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 pub struct ServerConfig {
     /// gRPC (and grpc-web) listen address.
     pub grpc_listen: SocketAddr,
+    /// On shutdown, how long open requests and streams get to finish before
+    /// their connections are closed.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            shutdown_grace_secs: 5,
         }
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// HS256 secret for bearer tokens; at least 16 bytes.
     pub secret: String,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            secret: String::new(),
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -43,6 +44,8 @@ pub struct RunningServer {
     health: tonic_health::server::HealthReporter,
     transport: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     engine: tokio::task::JoinHandle<()>,
+    /// How long in-flight requests get before connections are cut.
+    grace: Duration,
 }
 
 impl RunningServer {
@@ -56,10 +59,18 @@ impl RunningServer {
         }
         let _ = self.shutdown.send(true);
         let _ = self.engine.await;
-        match self.transport.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::Internal(format!("transport: {e}"))),
-            Err(e) => Err(Error::Internal(format!("server task: {e}"))),
+        let mut transport = self.transport;
+        match tokio::time::timeout(self.grace, &mut transport).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(Error::Internal(format!("transport: {e}"))),
+            Ok(Err(e)) => Err(Error::Internal(format!("server task: {e}"))),
+            Err(_) => {
+                // Long-lived client streams (e.g. a health Watch) would hold
+                // shutdown forever; the grace period bounds it.
+                warn!(grace = ?self.grace, "closing connections still open after the shutdown grace period");
+                transport.abort();
+                Ok(())
+            }
         }
     }
 }
@@ -125,5 +136,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         health,
         transport,
         engine: engine_task,
+        grace: Duration::from_secs(config.server.shutdown_grace_secs),
     })
 }

@@ -28,6 +28,9 @@ use crate::time::{duration_ms, Timestamp};
 const MAX_DECISIONS_PER_CALL: usize = 32;
 /// Passed-over candidates recorded per decision.
 const MAX_PASSED_OVER: usize = 16;
+/// Free agents looked at, beyond the candidates, to explain who lacked the
+/// pivot skill; bounded so explanations never cost a scan of every agent.
+const EXPLAIN_SCAN: usize = 64;
 /// Overflow hops a call may take before it ends, so a cycle of overflow
 /// queues cannot bounce a call forever.
 const MAX_OVERFLOW_HOPS: u8 = 8;
@@ -1338,11 +1341,14 @@ impl Router {
             .filter(|r| !(r.optional && relax.drop_optional))
             .collect();
         // Walk the smallest candidate set: available agents having the rarest required skill.
-        let candidates = in_force
+        let pivot = in_force
             .iter()
-            .map(|r| &self.available_by_skill[usize::from(r.skill)])
-            .min_by_key(|s| s.len())
-            .unwrap_or(&self.available_all);
+            .map(|r| r.skill)
+            .min_by_key(|&s| self.available_by_skill[usize::from(s)].len());
+        let candidates = match pivot {
+            Some(s) => &self.available_by_skill[usize::from(s)],
+            None => &self.available_all,
+        };
         let mut best: Option<(i64, usize)> = None;
         let mut considered = 0u32;
         let mut passed_over = Vec::new();
@@ -1404,6 +1410,22 @@ impl Router {
         let Some((score, a)) = best else {
             return;
         };
+        // Free agents outside the walked set lack the pivot skill: name a few,
+        // so the explanation covers everyone a supervisor might ask about.
+        if let Some(p) = pivot {
+            for &(_, other) in self.available_all.iter().take(EXPLAIN_SCAN) {
+                if passed_over.len() >= MAX_PASSED_OVER {
+                    break;
+                }
+                let skills = &self.agents[other].skills;
+                if skills.binary_search_by_key(&p, |s| s.0).is_err() {
+                    passed_over.push(PassedOver {
+                        agent: self.agents[other].record.id.clone(),
+                        reason: self.unqualified_reason(Unqualified::Missing(p)),
+                    });
+                }
+            }
+        }
         if strategy == Strategy::RoundRobin {
             self.queues[q].rr_cursor = a;
         }

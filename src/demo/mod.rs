@@ -354,13 +354,12 @@ async fn simulated_agent(
                     ));
                 }
             }
-            Some(Ev::CallEnded(ended)) => {
+            Some(Ev::CallEnded(ended))
                 if talking
                     .as_ref()
-                    .is_some_and(|(id, _)| ended.call.as_ref().is_some_and(|c| &c.call_id == id))
-                {
-                    talking = None;
-                }
+                    .is_some_and(|(id, _)| ended.call.as_ref().is_some_and(|c| &c.call_id == id)) =>
+            {
+                talking = None;
             }
             Some(Ev::WrapUpStarted(w)) => {
                 tokio::time::sleep(Duration::from_millis(rng.random_range(300..1500))).await;

@@ -16,7 +16,7 @@ pub struct DemoReport {
     pub abandoned: u32,
     pub overflowed: u32,
     pub rejected: u32,
-    /// Calls not ended when the report was taken.
+    /// Calls still waiting (never answered) when the report was taken.
     pub still_open: u32,
     pub answered_within_threshold: u32,
     /// answered within threshold / (answered + abandoned).
@@ -84,12 +84,14 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
             Ok(proto::CallOutcome::Overflowed) => r.overflowed += 1,
             Ok(proto::CallOutcome::Rejected) => r.rejected += 1,
             _ => {
-                // Still connected at the end: answered, but not ended yet.
+                // Not ended when the report was taken: talking counts as
+                // answered, anything else as still waiting.
                 if c.answered_at_unix_ms > 0 {
                     r.answered += 1;
                     *r.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
+                } else {
+                    r.still_open += 1;
                 }
-                r.still_open += 1;
             }
         }
     }
@@ -114,7 +116,7 @@ impl fmt::Display for DemoReport {
         writeln!(f, "  abandoned      {:>6}", self.abandoned)?;
         writeln!(f, "  overflowed     {:>6}", self.overflowed)?;
         writeln!(f, "  rejected       {:>6}", self.rejected)?;
-        writeln!(f, "  still open     {:>6}", self.still_open)?;
+        writeln!(f, "  still waiting  {:>6}", self.still_open)?;
         writeln!(
             f,
             "  service level  {:>5.1}%  ({} answered within each queue's threshold / answered + abandoned)",

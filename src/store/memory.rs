@@ -153,7 +153,7 @@ impl Store for MemoryStore {
             .get(customer_key)
             .map(|l| l.iter().cloned().collect())
             .unwrap_or_default();
-        out.sort_by(|a, b| b.wrap_up_ended_at.cmp(&a.wrap_up_ended_at));
+        out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
     }

@@ -1,0 +1,123 @@
+//! Configuration errors name the key; the example configuration is valid; the
+//! binary exits non-zero on a bad file.
+
+use hotline::config::Config;
+
+fn err(toml: &str) -> String {
+    Config::from_toml(toml).unwrap_err().to_string()
+}
+
+const BASE: &str = r#"
+skills = ["billing"]
+[auth]
+secret = "0123456789abcdef0123"
+[queues.billing]
+required_skills = [{ skill = "billing", min_proficiency = 3 }]
+"#;
+
+#[test]
+fn the_documented_example_is_valid_and_is_the_default() {
+    let example = Config::from_toml(hotline::config::EXAMPLE_TOML).expect("example valid");
+    assert!(example.queues.contains_key("billing"));
+    assert!(example.agents.len() >= 10);
+    let default = Config::load(None).expect("default loads");
+    assert_eq!(default.queues.len(), example.queues.len());
+}
+
+#[test]
+fn errors_name_the_offending_key() {
+    assert!(Config::from_toml(BASE).is_ok());
+    let cases = [
+        (BASE.replace("0123456789abcdef0123", "short"), "auth.secret"),
+        (
+            BASE.replace("min_proficiency = 3", "min_proficiency = 11"),
+            "queues.billing.required_skills[0]",
+        ),
+        (
+            BASE.replace("skill = \"billing\"", "skill = \"juggling\""),
+            "unknown skill juggling",
+        ),
+        (
+            format!("{BASE}overflow_queue = \"nowhere\"\n"),
+            "queues.billing.overflow_queue",
+        ),
+        (
+            format!("{BASE}ring_timeout_secs = \"soon\"\n"),
+            "queues.billing.ring_timeout_secs",
+        ),
+        (format!("{BASE}ring_timeout_secs = 0\n"), "ring_timeout_secs"),
+        (format!("{BASE}colour = \"red\"\n"), "colour"),
+        (
+            format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),
+            "entry_points.1",
+        ),
+        (
+            format!("{BASE}[[agents]]\nid = \"a\"\nskills = {{ billing = 0 }}\n"),
+            "agents[0].skills.billing",
+        ),
+        (
+            format!("{BASE}[[customers]]\nid = \"c\"\ntier = \"gold\"\n"),
+            "customers",
+        ),
+        (
+            format!("{BASE}relaxation = [{{ after_secs = 60 }}, {{ after_secs = 30 }}]\n"),
+            "relaxation",
+        ),
+    ];
+    for (toml, key) in cases {
+        let e = err(&toml);
+        assert!(e.contains(key), "error {e:?} should name {key}");
+    }
+}
+
+#[test]
+fn the_binary_exits_non_zero_with_the_key_on_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, BASE.replace("min_proficiency = 3", "min_proficiency = 0")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "token",
+            "--role",
+            "admin",
+            "--sub",
+            "x",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("queues.billing.required_skills[0]"), "{stderr}");
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args([
+            "--config",
+            "/nonexistent.toml",
+            "token",
+            "--role",
+            "admin",
+            "--sub",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+}
+
+#[test]
+fn token_command_mints_a_verifiable_token() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["token", "--role", "supervisor", "--sub", "sup-1", "--ttl", "1h"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    let default = Config::load(None).unwrap();
+    let p = hotline::auth::TokenKeys::new(default.auth.secret.as_bytes())
+        .verify(token.trim())
+        .unwrap();
+    assert_eq!(p.sub, "sup-1");
+    assert_eq!(p.role, hotline::auth::Role::Supervisor);
+}
