@@ -120,8 +120,8 @@ struct QueueState {
     offering: u32,
     /// Logged-in agents eligible at full relaxation; drives `when_no_agents`.
     eligible_logged_in: u32,
-    /// Last agent index served, for round-robin.
-    rr_cursor: usize,
+    /// Agent index whose turn is next, for round-robin (agents in login order).
+    rr_next: usize,
     counters: QueueCounters,
 }
 
@@ -370,7 +370,7 @@ impl Router {
                 waiting: BTreeSet::new(),
                 offering: 0,
                 eligible_logged_in: 0,
-                rr_cursor: 0,
+                rr_next: 0,
                 counters: QueueCounters::default(),
             });
         }
@@ -787,7 +787,7 @@ impl Router {
                 let decision = RoutingDecision {
                     at: now,
                     agent: to.clone(),
-                    trigger: "transfer".into(),
+                    trigger: "transfer-to-agent".into(),
                     strategy: format!("transfer from {id}"),
                     score: 0,
                     relaxation_step: 0,
@@ -1353,7 +1353,7 @@ impl Router {
         let mut considered = 0u32;
         let mut passed_over = Vec::new();
         let n_agents = self.agents.len().max(1);
-        let rr_cursor = self.queues[q].rr_cursor;
+        let rr_next = self.queues[q].rr_next % n_agents;
         for &(idle_since, a) in candidates {
             considered += 1;
             let agent = &self.agents[a];
@@ -1382,7 +1382,7 @@ impl Router {
                 Strategy::LongestIdle => duration_ms(now.since(idle_since)) as i64,
                 Strategy::MostProficient => sum,
                 Strategy::FewestCalls => -i64::from(agent.record.calls_handled),
-                Strategy::RoundRobin => -(((a + n_agents - rr_cursor - 1) % n_agents) as i64),
+                Strategy::RoundRobin => -(((a + n_agents - rr_next) % n_agents) as i64),
             };
             if let Some((best_score, best_a)) = best {
                 if score <= best_score {
@@ -1427,7 +1427,7 @@ impl Router {
             }
         }
         if strategy == Strategy::RoundRobin {
-            self.queues[q].rr_cursor = a;
+            self.queues[q].rr_next = a + 1;
         }
         let decision = RoutingDecision {
             at: now,
@@ -1510,7 +1510,7 @@ impl Router {
             passed_over: Vec::new(),
         };
         if strategy == Strategy::RoundRobin {
-            self.queues[q].rr_cursor = aidx;
+            self.queues[q].rr_next = aidx + 1;
         }
         self.calls[cidx].record.relaxation_step = relax.step;
         self.unlink_waiting(cidx);
@@ -1727,8 +1727,15 @@ impl Router {
         self.finish_call(now, cidx, outcome, reason);
     }
 
-    /// Removes the call from the router and reports its final record.
+    /// Removes the call from the router and reports its final record. A call
+    /// that reached an agent once (then was transferred) ends answered,
+    /// whatever happens after: it is never also counted as abandoned.
     fn finish_call(&mut self, now: Timestamp, cidx: usize, outcome: CallOutcome, reason: String) {
+        let outcome = if self.calls[cidx].record.answered_at.is_some() {
+            CallOutcome::Answered
+        } else {
+            outcome
+        };
         let q = self.calls[cidx].queue;
         match outcome {
             CallOutcome::Abandoned => self.queues[q].counters.abandoned += 1,

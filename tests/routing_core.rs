@@ -1,0 +1,245 @@
+//! Deterministic scenarios for the sans-IO routing core on a simulated clock:
+//! strategies, aging, queue limits, policies and transfers.
+
+use std::time::Duration;
+
+use hotline::acd::{
+    AgentLogin, AgentState, CallOutcome, Event, IncomingCall, NoAgentsPolicy, QueueSettings, Router,
+    RouterConfig, SkillLevel, Strategy, Tier, TransferTarget,
+};
+use hotline::ids::{AgentId, CallId, QueueName, SkillName};
+use hotline::time::Timestamp;
+
+const T0: Timestamp = Timestamp(1_000_000_000);
+
+fn at(secs: u64) -> Timestamp {
+    T0.plus(Duration::from_secs(secs))
+}
+
+fn router(queue: QueueSettings) -> Router {
+    Router::new(RouterConfig {
+        skills: ["s", "t"].iter().map(|s| SkillName::new(*s)).collect(),
+        queues: vec![queue, QueueSettings::named("other").with_skill("s", 1)],
+    })
+    .unwrap()
+}
+
+fn login(r: &mut Router, now: Timestamp, id: &str, skill: u8) {
+    r.handle_agent_login(
+        now,
+        AgentLogin {
+            id: AgentId::new(id),
+            display_name: id.into(),
+            skills: vec![SkillLevel {
+                skill: SkillName::new("s"),
+                proficiency: skill,
+            }],
+            start_available: true,
+        },
+    )
+    .unwrap();
+}
+
+fn call(r: &mut Router, now: Timestamp, id: &str, tier: Tier) {
+    r.handle_call_arrived(
+        now,
+        IncomingCall {
+            id: CallId::new(id),
+            ani: "+1".into(),
+            dnis: "1".into(),
+            customer: None,
+            tier,
+            queue: QueueName::new("q"),
+            extra_requirements: vec![],
+            preferred_agent: None,
+        },
+    )
+    .unwrap();
+}
+
+/// Offers made since the last call, as (call, agent).
+fn offers(r: &mut Router) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    while let Some(e) = r.poll_event() {
+        if let Event::CallOffered { agent, call, .. } = e {
+            out.push((call.id.to_string(), agent.to_string()));
+        }
+    }
+    out
+}
+
+fn ended(r: &mut Router) -> Vec<(String, CallOutcome, String)> {
+    let mut out = Vec::new();
+    while let Some(e) = r.poll_event() {
+        if let Event::CallEnded { call } = e {
+            out.push((
+                call.id.to_string(),
+                call.outcome.unwrap(),
+                call.end_reason.unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+/// Answers, hangs up and wraps up so the agent is free again.
+fn serve(r: &mut Router, now: Timestamp, agent: &str, call: &str) {
+    let (a, c) = (AgentId::new(agent), CallId::new(call));
+    r.handle_offer_accepted(now, &a, &c).unwrap();
+    r.handle_agent_hangup(now, &a, &c).unwrap();
+    r.handle_wrap_up_completed(now, &a, &c, None, None, None).unwrap();
+}
+
+#[test]
+fn most_proficient_strategy_picks_the_strongest_agent() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.strategy = Strategy::MostProficient;
+    let mut r = router(q);
+    login(&mut r, at(0), "weak", 3);
+    login(&mut r, at(1), "strong", 9);
+    login(&mut r, at(2), "middle", 6);
+    offers(&mut r);
+    call(&mut r, at(3), "c1", Tier::Regular);
+    assert_eq!(offers(&mut r), [("c1".to_string(), "strong".to_string())]);
+}
+
+#[test]
+fn longest_idle_strategy_picks_the_agent_free_longest() {
+    let mut r = router(QueueSettings::named("q").with_skill("s", 1));
+    login(&mut r, at(0), "first", 3);
+    login(&mut r, at(1), "second", 9);
+    offers(&mut r);
+    call(&mut r, at(3), "c1", Tier::Regular);
+    assert_eq!(offers(&mut r)[0].1, "first");
+}
+
+#[test]
+fn fewest_calls_strategy_spreads_work() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.strategy = Strategy::FewestCalls;
+    let mut r = router(q);
+    login(&mut r, at(0), "busy", 5);
+    call(&mut r, at(1), "c1", Tier::Regular);
+    serve(&mut r, at(2), "busy", "c1");
+    login(&mut r, at(3), "fresh", 5);
+    offers(&mut r);
+    // "busy" is idle longer (since 2 s) but has handled a call; "fresh" has none.
+    call(&mut r, at(4), "c2", Tier::Regular);
+    assert_eq!(offers(&mut r)[0].1, "fresh");
+}
+
+#[test]
+fn round_robin_strategy_takes_agents_in_turn() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.strategy = Strategy::RoundRobin;
+    let mut r = router(q);
+    for (i, a) in ["a", "b", "c"].iter().enumerate() {
+        login(&mut r, at(i as u64), a, 5);
+    }
+    offers(&mut r);
+    let mut order = Vec::new();
+    for i in 0..6 {
+        let id = format!("c{i}");
+        call(&mut r, at(10 + i), &id, Tier::Regular);
+        let (_, agent) = offers(&mut r).remove(0);
+        serve(&mut r, at(10 + i), &agent, &id);
+        offers(&mut r);
+        order.push(agent);
+    }
+    assert_eq!(order, ["a", "b", "c", "a", "b", "c"]);
+}
+
+#[test]
+fn aging_bounds_the_wait_of_lower_tiers() {
+    // Default head starts: key account 300 s, regular 60 s: a regular caller
+    // is passed only by key accounts arriving less than 240 s after it.
+    let mut r = router(QueueSettings::named("q").with_skill("s", 1));
+    call(&mut r, at(0), "regular", Tier::Regular);
+    call(&mut r, at(200), "key-early", Tier::KeyAccount);
+    call(&mut r, at(250), "key-late", Tier::KeyAccount);
+    login(&mut r, at(300), "a", 5);
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let (c, a) = offers(&mut r).remove(0);
+        serve(&mut r, at(300), &a, &c);
+        served.push(c);
+    }
+    assert_eq!(served, ["key-early", "regular", "key-late"]);
+}
+
+#[test]
+fn full_queue_overflows_or_rejects_at_entry() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.max_queue_len = 1;
+    let mut r = router(q);
+    call(&mut r, at(0), "c1", Tier::Regular);
+    call(&mut r, at(1), "c2", Tier::Regular);
+    let e = ended(&mut r);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, "c2");
+    assert_eq!(e[0].1, CallOutcome::Rejected);
+    assert!(e[0].2.contains("full"));
+
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.max_queue_len = 1;
+    q.overflow_queue = Some(QueueName::new("other"));
+    let mut r = router(q);
+    call(&mut r, at(0), "c1", Tier::Regular);
+    call(&mut r, at(1), "c2", Tier::Regular);
+    assert!(
+        ended(&mut r).is_empty(),
+        "overflowed into the other queue, not ended"
+    );
+    assert_eq!(r.call(&CallId::new("c2")).unwrap().queue.as_str(), "other");
+}
+
+#[test]
+fn last_qualified_agent_logging_out_applies_the_no_agents_policy() {
+    let mut q = QueueSettings::named("q").with_skill("s", 5);
+    q.when_no_agents = NoAgentsPolicy::Reject;
+    let mut r = router(q);
+    login(&mut r, at(0), "a", 7);
+    r.handle_set_not_ready(at(0), &AgentId::new("a"), "break", "test")
+        .unwrap();
+    call(&mut r, at(1), "c1", Tier::Regular);
+    assert!(ended(&mut r).is_empty(), "someone who could serve is logged in");
+    r.handle_agent_logout(at(2), &AgentId::new("a"), None).unwrap();
+    let e = ended(&mut r);
+    assert_eq!(e[0].1, CallOutcome::Rejected);
+    assert!(e[0].2.contains("no agent"));
+}
+
+#[test]
+fn hold_time_accumulates_and_transfer_to_a_queue_keeps_the_original_rank() {
+    let mut r = router(QueueSettings::named("q").with_skill("s", 1));
+    login(&mut r, at(0), "a", 5);
+    call(&mut r, at(1), "c1", Tier::Regular);
+    let (a, c1) = (AgentId::new("a"), CallId::new("c1"));
+    r.handle_offer_accepted(at(2), &a, &c1).unwrap();
+    r.handle_hold(at(10), &a, &c1, true).unwrap();
+    r.handle_hold(at(16), &a, &c1, false).unwrap();
+    r.handle_hold(at(20), &a, &c1, true).unwrap();
+    r.handle_hold(at(21), &a, &c1, false).unwrap();
+    assert_eq!(r.call(&c1).unwrap().hold_ms, 7_000);
+    // A later caller waits in "q"; the transferred call goes ahead of it.
+    call(&mut r, at(30), "c2", Tier::Regular);
+    r.handle_transfer(at(40), &a, &c1, TransferTarget::Queue(QueueName::new("q")))
+        .unwrap();
+    assert_eq!(r.waiting_calls(&QueueName::new("q"))[0].as_str(), "c1");
+    assert_eq!(r.agent(&a).unwrap().state, AgentState::WrapUp);
+}
+
+#[test]
+fn timers_fire_in_order_and_poll_timeout_says_when() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.ring_timeout_secs = 15;
+    let mut r = router(q);
+    login(&mut r, at(0), "a", 5);
+    call(&mut r, at(1), "c1", Tier::Regular);
+    offers(&mut r);
+    assert_eq!(r.poll_timeout(), Some(at(16)));
+    r.handle_timeout(at(15));
+    assert_eq!(r.agent(&AgentId::new("a")).unwrap().state, AgentState::Reserved);
+    r.handle_timeout(at(16));
+    assert_eq!(r.agent(&AgentId::new("a")).unwrap().consecutive_misses, 1);
+}
