@@ -382,7 +382,7 @@ impl Harness {
                             })
                             .collect(),
                         preferred_agent: preferred
-                            .map(|p| id(p))
+                            .map(&id)
                             .filter(|p| self.router.agent(p).is_some()),
                     },
                 )
