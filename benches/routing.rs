@@ -77,8 +77,14 @@ impl Fixture {
             let mut skills = vec![
                 (self.rng.random_range(0..QUEUES), self.rng.random_range(3..=10u8)),
                 (self.rng.random_range(0..QUEUES), self.rng.random_range(1..=10u8)),
-                (self.rng.random_range(QUEUES..SKILLS), self.rng.random_range(1..=10u8)),
-                (self.rng.random_range(QUEUES..SKILLS), self.rng.random_range(1..=10u8)),
+                (
+                    self.rng.random_range(QUEUES..SKILLS),
+                    self.rng.random_range(1..=10u8),
+                ),
+                (
+                    self.rng.random_range(QUEUES..SKILLS),
+                    self.rng.random_range(1..=10u8),
+                ),
             ];
             skills.sort();
             skills.dedup_by_key(|s| s.0);
@@ -192,7 +198,11 @@ impl AgentAvailable {
         let start = Instant::now();
         // Wrap-up ends: the agent becomes available and the router picks its call.
         if let Some(c) = call {
-            let _ = black_box(self.f.router.handle_wrap_up_completed(now, &a, &c, None, None, None));
+            let _ = black_box(
+                self.f
+                    .router
+                    .handle_wrap_up_completed(now, &a, &c, None, None, None),
+            );
         }
         let took = start.elapsed();
         self.f.drain();
@@ -227,7 +237,10 @@ impl CallArrived {
             self.f.talk(&a);
             if let Some(c) = self.f.router.agent(&a).and_then(|r| r.current_call.clone()) {
                 let now = self.f.tick();
-                let _ = self.f.router.handle_wrap_up_completed(now, &a, &c, None, None, None);
+                let _ = self
+                    .f
+                    .router
+                    .handle_wrap_up_completed(now, &a, &c, None, None, None);
             }
         } else {
             // Nobody qualified: the call waits; take it away again.
@@ -273,10 +286,7 @@ fn percentiles(name: &str, mut samples: Vec<Duration>) {
 fn tail_latency(full: bool) {
     let n = if full { 100_000 } else { 200 };
     let mut s = AgentAvailable::new();
-    percentiles(
-        "agent_available/10k_waiting",
-        (0..n).map(|_| s.step()).collect(),
-    );
+    percentiles("agent_available/10k_waiting", (0..n).map(|_| s.step()).collect());
     for strategy in [Strategy::LongestIdle, Strategy::MostProficient] {
         let mut s = CallArrived::new(strategy);
         percentiles(

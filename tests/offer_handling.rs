@@ -171,3 +171,115 @@ async fn not_ready_asked_during_a_call_applies_after_wrap_up() {
     assert_eq!(after.state, proto::AgentState::NotReady as i32);
     assert_eq!(after.not_ready_reason, "break");
 }
+
+#[tokio::test]
+async fn hold_resume_and_transfer_to_another_agent() {
+    let s = TestServer::start().await;
+    let mut alice = s.agent("alice").await;
+    let call = s.start_call("+3800", "100").await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+    let held = alice
+        .c
+        .agent
+        .hold(alice.action(&call.call_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(held.on_hold);
+    let resumed = alice
+        .c
+        .agent
+        .resume(alice.action(&call.call_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!resumed.on_hold);
+
+    let mut bob = s.agent("bob").await;
+    let moved = alice
+        .c
+        .agent
+        .transfer(proto::TransferRequest {
+            agent_id: "alice".into(),
+            call_id: call.call_id.clone(),
+            target: Some(proto::transfer_request::Target::ToAgentId("bob".into())),
+            request_id: String::new(),
+        })
+        .await
+        .expect("transfer")
+        .into_inner();
+    assert_eq!(moved.status, proto::CallStatus::Offering as i32);
+    assert_eq!(moved.agent_id, "bob");
+    assert_eq!(bob.expect_offer(SOON).await.call_id, call.call_id);
+    assert_eq!(
+        s.agent_record("alice").await.state,
+        proto::AgentState::WrapUp as i32
+    );
+    bob.accept(&call.call_id).await;
+    let explain = s
+        .supervisor()
+        .supervisor
+        .explain_routing(proto::ExplainRoutingRequest {
+            call_id: call.call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let triggers: Vec<_> = explain.decisions.iter().map(|d| d.trigger.as_str()).collect();
+    assert_eq!(triggers, ["call-arrived", "transfer-to-agent"]);
+
+    // Transfer to a queue: the call waits again, keeping its original rank.
+    let back = bob
+        .c
+        .agent
+        .transfer(proto::TransferRequest {
+            agent_id: "bob".into(),
+            call_id: call.call_id.clone(),
+            target: Some(proto::transfer_request::Target::Queue("repairs".into())),
+            request_id: String::new(),
+        })
+        .await
+        .expect("transfer to queue")
+        .into_inner();
+    assert_eq!(back.queue, "repairs");
+    assert_eq!(back.status, proto::CallStatus::Queued as i32);
+    assert_eq!(back.enqueued_at_unix_ms, call.enqueued_at_unix_ms);
+}
+
+#[tokio::test]
+async fn supervisors_watch_queues_build_up_live() {
+    let s = TestServer::start().await;
+    let mut sup = s.supervisor();
+    s.start_call("+3900", "100").await;
+    s.start_call("+3901", "100").await;
+    let mut stream = sup
+        .supervisor
+        .watch_queues(proto::WatchQueuesRequest { interval_ms: 100 })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    let billing = first.queues.iter().find(|q| q.queue == "billing").unwrap();
+    assert_eq!(billing.waiting, 2);
+    assert_eq!(billing.offered_today, 2);
+    let _alice = s.agent("alice").await;
+    // The next snapshots show one call ringing at alice.
+    let mut seen = false;
+    for _ in 0..20 {
+        let snap = stream.message().await.unwrap().unwrap();
+        let billing = snap.queues.iter().find(|q| q.queue == "billing").unwrap();
+        if billing.waiting == 1 && billing.offering == 1 {
+            assert!(billing.oldest_wait_ms >= 0);
+            let reserved = billing
+                .agents
+                .iter()
+                .find(|a| a.state == proto::AgentState::Reserved as i32)
+                .map(|a| a.count);
+            assert_eq!(reserved, Some(1));
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the wallboard showed the offer");
+}

@@ -381,9 +381,7 @@ impl Harness {
                                 optional: p % 2 == 0,
                             })
                             .collect(),
-                        preferred_agent: preferred
-                            .map(&id)
-                            .filter(|p| self.router.agent(p).is_some()),
+                        preferred_agent: preferred.map(&id).filter(|p| self.router.agent(p).is_some()),
                     },
                 )
             }
