@@ -498,17 +498,7 @@ impl Router {
     pub fn handle_agent_login(&mut self, now: Timestamp, login: AgentLogin) -> Result<(), RouteError> {
         let mut skills = Vec::with_capacity(login.skills.len());
         for s in &login.skills {
-            let idx = *self
-                .skill_index
-                .get(&s.skill)
-                .ok_or_else(|| RouteError::UnknownSkill(s.skill.clone()))?;
-            if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&s.proficiency) {
-                return Err(RouteError::InvalidProficiency {
-                    skill: s.skill.clone(),
-                    value: u32::from(s.proficiency),
-                });
-            }
-            skills.push((idx, s.proficiency));
+            skills.push(self.intern(&s.skill, s.proficiency)?);
         }
         skills.sort_unstable();
         skills.dedup_by_key(|s| s.0);
@@ -839,19 +829,10 @@ impl Router {
             .ok_or_else(|| RouteError::UnknownQueue(call.queue.clone()))?;
         let mut extra = Vec::with_capacity(call.extra_requirements.len());
         for r in &call.extra_requirements {
-            let skill = *self
-                .skill_index
-                .get(&r.skill)
-                .ok_or_else(|| RouteError::UnknownSkill(r.skill.clone()))?;
-            if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&r.min_proficiency) {
-                return Err(RouteError::InvalidProficiency {
-                    skill: r.skill.clone(),
-                    value: u32::from(r.min_proficiency),
-                });
-            }
+            let (skill, min) = self.intern(&r.skill, r.min_proficiency)?;
             extra.push(Req {
                 skill,
-                min: r.min_proficiency,
+                min,
                 optional: r.optional,
             });
         }
@@ -1807,6 +1788,21 @@ impl Router {
             Phase::Connected { .. } => CallStatus::Connected,
         };
         r
+    }
+
+    /// A skill and proficiency from the outside, checked and interned.
+    fn intern(&self, skill: &SkillName, proficiency: u8) -> Result<(u16, u8), RouteError> {
+        let idx = *self
+            .skill_index
+            .get(skill)
+            .ok_or_else(|| RouteError::UnknownSkill(skill.clone()))?;
+        if !(MIN_PROFICIENCY..=MAX_PROFICIENCY).contains(&proficiency) {
+            return Err(RouteError::InvalidProficiency {
+                skill: skill.clone(),
+                value: u32::from(proficiency),
+            });
+        }
+        Ok((idx, proficiency))
     }
 
     fn agent_idx(&self, id: &AgentId) -> Result<usize, RouteError> {

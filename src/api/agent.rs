@@ -45,6 +45,21 @@ impl AgentApi {
         Ok(id)
     }
 
+    /// The acting agent, the call and the idempotency key of a call request.
+    fn call_request(
+        &self,
+        p: &crate::auth::Principal,
+        agent_id: &str,
+        call_id: &str,
+        request_id: &str,
+    ) -> Result<(AgentId, CallId, Option<crate::engine::IdempotencyKey>), Error> {
+        Ok((
+            self.agent_id(p, agent_id)?,
+            CallId::new(validate::id("call_id", call_id)?),
+            validate::request_key(p, request_id)?,
+        ))
+    }
+
     /// The call's record as it is now: from the router while live, else the store.
     async fn call_now(&self, id: &CallId, live: Option<proto::Call>) -> Result<proto::Call, Error> {
         if let Some(c) = live {
@@ -72,9 +87,7 @@ impl AgentApi {
     {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let agent = self.agent_id(&p, &r.agent_id)?;
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
-        let key = validate::request_key(&p, &r.request_id)?;
+        let (agent, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
         let cid = call.clone();
         let live = self
             .ctx
@@ -239,9 +252,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<proto::Agent>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let id = self.agent_id(&p, &r.agent_id)?;
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
-        let key = validate::request_key(&p, &r.request_id)?;
+        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
         let agent = self
             .ctx
             .engine
@@ -305,9 +316,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<proto::Agent>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let id = self.agent_id(&p, &r.agent_id)?;
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
-        let key = validate::request_key(&p, &r.request_id)?;
+        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
         let disposition = match proto::Disposition::try_from(r.disposition) {
             Ok(proto::Disposition::Unspecified) => None,
             Ok(proto::Disposition::Resolved) => Some(Disposition::Resolved),
