@@ -16,6 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use slab::Slab;
 
 use super::event::Event;
@@ -67,7 +68,7 @@ pub enum RouteError {
 }
 
 /// An agent signing in.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentLogin {
     pub id: AgentId,
     pub display_name: String,
@@ -76,7 +77,7 @@ pub struct AgentLogin {
 }
 
 /// A call arriving.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncomingCall {
     pub id: CallId,
     pub ani: String,
@@ -91,7 +92,7 @@ pub struct IncomingCall {
 }
 
 /// Where a transferred call goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TransferTarget {
     Queue(QueueName),
     Agent(AgentId),
@@ -126,7 +127,7 @@ struct QueueState {
 }
 
 /// Per-queue counters since the last `reset_daily_counters`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueCounters {
     pub offered: u32,
     pub answered: u32,
@@ -137,7 +138,7 @@ pub struct QueueCounters {
 }
 
 /// A queue's live figures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueueView {
     pub name: QueueName,
     pub waiting: u32,

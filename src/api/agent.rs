@@ -5,29 +5,14 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::{AgentLogin, AgentRecord, AgentState, Disposition, TransferTarget};
-use crate::engine::Core;
+use crate::engine::{Command, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
 use crate::proto;
 use crate::proto::agent_service_server::AgentService;
-use crate::time::Timestamp;
 
 pub struct AgentApi {
     pub ctx: ApiContext,
-}
-
-fn agent_view(core: &Core, id: &AgentId) -> Result<proto::Agent, Error> {
-    core.router
-        .agent(id)
-        .map(convert::agent)
-        .ok_or_else(|| Error::NotFound {
-            what: "agent",
-            id: id.to_string(),
-        })
-}
-
-fn call_view(core: &Core, id: &CallId) -> Option<proto::Call> {
-    core.router.call(id).map(|c| convert::call(&c))
 }
 
 impl AgentApi {
@@ -52,7 +37,7 @@ impl AgentApi {
         agent_id: &str,
         call_id: &str,
         request_id: &str,
-    ) -> Result<(AgentId, CallId, Option<crate::engine::IdempotencyKey>), Error> {
+    ) -> Result<(AgentId, CallId, Option<IdempotencyKey>), Error> {
         Ok((
             self.agent_id(p, agent_id)?,
             CallId::new(validate::id("call_id", call_id)?),
@@ -76,28 +61,29 @@ impl AgentApi {
             })
     }
 
-    async fn call_action<F>(
+    /// Runs a command whose reply is the agent.
+    async fn agent_command(
+        &self,
+        key: Option<IdempotencyKey>,
+        cmd: Command,
+    ) -> Result<Response<proto::Agent>, Status> {
+        let agent = self.ctx.engine.execute(key, cmd).await?.agent()?;
+        Ok(Response::new(convert::agent(&agent)))
+    }
+
+    /// Runs a command on a call of the agent; replies with the call as it is now.
+    async fn call_action(
         &self,
         req: Request<proto::CallActionRequest>,
-        method: &'static str,
-        f: F,
-    ) -> Result<Response<proto::Call>, Status>
-    where
-        F: FnOnce(&mut Core, Timestamp, &AgentId, &CallId) -> Result<(), Error> + Send + 'static,
-    {
+        make: impl FnOnce(AgentId, CallId) -> Command,
+    ) -> Result<Response<proto::Call>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
         let (agent, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
-        let cid = call.clone();
-        let live = self
-            .ctx
-            .engine
-            .mutate(key, method, move |core, now| {
-                f(core, now, &agent, &cid)?;
-                Ok(call_view(core, &cid))
-            })
-            .await?;
-        Ok(Response::new(self.call_now(&call, live).await?))
+        let (id, live) = self.ctx.engine.execute(key, make(agent, call)).await?.call()?;
+        Ok(Response::new(
+            self.call_now(&id, live.map(|c| convert::call(&c))).await?,
+        ))
     }
 }
 
@@ -139,15 +125,7 @@ impl AgentService for AgentApi {
             skills,
             start_available: r.start_available,
         };
-        let agent = self
-            .ctx
-            .engine
-            .mutate(key, "Login", move |core, now| {
-                core.router.handle_agent_login(now, login)?;
-                agent_view(core, &id)
-            })
-            .await?;
-        Ok(Response::new(agent))
+        self.agent_command(key, Command::Login(login)).await
     }
 
     async fn logout(&self, req: Request<proto::LogoutRequest>) -> Result<Response<proto::Agent>, Status> {
@@ -155,15 +133,14 @@ impl AgentService for AgentApi {
         let r = req.into_inner();
         let id = self.agent_id(&p, &r.agent_id)?;
         let key = validate::request_key(&p, &r.request_id)?;
-        let agent = self
-            .ctx
-            .engine
-            .mutate(key, "Logout", move |core, now| {
-                core.router.handle_agent_logout(now, &id, None)?;
-                agent_view(core, &id)
-            })
-            .await?;
-        Ok(Response::new(agent))
+        self.agent_command(
+            key,
+            Command::Logout {
+                agent: id,
+                forced_by: None,
+            },
+        )
+        .await
     }
 
     async fn set_state(
@@ -182,22 +159,16 @@ impl AgentService for AgentApi {
         if state == proto::RequestedState::NotReady && reason.is_empty() {
             return Err(Error::invalid("reason", "is required for NOT_READY").into());
         }
-        let agent = self
-            .ctx
-            .engine
-            .mutate(key, "SetState", move |core, now| {
-                match state {
-                    proto::RequestedState::Available => {
-                        core.router.handle_set_available(now, &id, "set by agent")?
-                    }
-                    _ => core
-                        .router
-                        .handle_set_not_ready(now, &id, &reason, "set by agent")?,
-                }
-                agent_view(core, &id)
-            })
-            .await?;
-        Ok(Response::new(agent))
+        let why = "set by agent".to_string();
+        let cmd = match state {
+            proto::RequestedState::Available => Command::SetAvailable { agent: id, why },
+            _ => Command::SetNotReady {
+                agent: id,
+                reason,
+                why,
+            },
+        };
+        self.agent_command(key, cmd).await
     }
 
     type EventsStream = ReceiverStream<Result<proto::AgentEvent, Status>>;
@@ -240,10 +211,8 @@ impl AgentService for AgentApi {
     }
 
     async fn accept(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {
-        self.call_action(req, "Accept", |core, now, a, c| {
-            Ok(core.router.handle_offer_accepted(now, a, c)?)
-        })
-        .await
+        self.call_action(req, |agent, call| Command::Accept { agent, call })
+            .await
     }
 
     async fn decline(
@@ -253,34 +222,29 @@ impl AgentService for AgentApi {
         let p = principal(&req)?;
         let r = req.into_inner();
         let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
-        let agent = self
-            .ctx
-            .engine
-            .mutate(key, "Decline", move |core, now| {
-                core.router.handle_offer_declined(now, &id, &call)?;
-                agent_view(core, &id)
-            })
-            .await?;
-        Ok(Response::new(agent))
+        self.agent_command(key, Command::Decline { agent: id, call })
+            .await
     }
 
     async fn hangup(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {
-        self.call_action(req, "Hangup", |core, now, a, c| {
-            Ok(core.router.handle_agent_hangup(now, a, c)?)
-        })
-        .await
+        self.call_action(req, |agent, call| Command::Hangup { agent, call })
+            .await
     }
 
     async fn hold(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {
-        self.call_action(req, "Hold", |core, now, a, c| {
-            Ok(core.router.handle_hold(now, a, c, true)?)
+        self.call_action(req, |agent, call| Command::Hold {
+            agent,
+            call,
+            hold: true,
         })
         .await
     }
 
     async fn resume(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {
-        self.call_action(req, "Resume", |core, now, a, c| {
-            Ok(core.router.handle_hold(now, a, c, false)?)
+        self.call_action(req, |agent, call| Command::Hold {
+            agent,
+            call,
+            hold: false,
         })
         .await
     }
@@ -304,10 +268,8 @@ impl AgentService for AgentApi {
         };
         let mut req = Request::new(action);
         req.extensions_mut().insert(p);
-        self.call_action(req, "Transfer", move |core, now, a, c| {
-            Ok(core.router.handle_transfer(now, a, c, target)?)
-        })
-        .await
+        self.call_action(req, |agent, call| Command::Transfer { agent, call, target })
+            .await
     }
 
     async fn complete_wrap_up(
@@ -331,21 +293,13 @@ impl AgentService for AgentApi {
             return Err(Error::invalid("category", "is required with a disposition").into());
         }
         let notes = validate::label("notes", &r.notes, validate::MAX_TEXT_LEN)?.to_string();
-        let agent = self
-            .ctx
-            .engine
-            .mutate(key, "CompleteWrapUp", move |core, now| {
-                core.router.handle_wrap_up_completed(
-                    now,
-                    &id,
-                    &call,
-                    disposition,
-                    (!category.is_empty()).then_some(category),
-                    (!notes.is_empty()).then_some(notes),
-                )?;
-                agent_view(core, &id)
-            })
-            .await?;
-        Ok(Response::new(agent))
+        let cmd = Command::CompleteWrapUp {
+            agent: id,
+            call,
+            disposition,
+            category: (!category.is_empty()).then_some(category),
+            notes: (!notes.is_empty()).then_some(notes),
+        };
+        self.agent_command(key, cmd).await
     }
 }

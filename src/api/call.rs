@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::{IncomingCall, Tier};
 use crate::auth::Role;
+use crate::engine::Command;
 use crate::error::Error;
 use crate::ids::{CallId, CustomerId};
 use crate::proto;
@@ -94,25 +95,15 @@ impl CallService for CallApi {
             extra_requirements: extra,
             preferred_agent: preferred,
         };
-        let live = self
+        let (id, live) = self
             .ctx
             .engine
-            .mutate(key, "StartCall", move |core, now| {
-                let mut incoming = incoming;
-                // An owner who has never logged in on this node cannot be preferred.
-                if let Some(p) = &incoming.preferred_agent {
-                    if core.router.agent(p).is_none() {
-                        incoming.preferred_agent = None;
-                    }
-                }
-                let id = incoming.id.clone();
-                core.router.handle_call_arrived(now, incoming)?;
-                Ok((id.clone(), core.router.call(&id).map(|c| convert::call(&c))))
-            })
-            .await?;
+            .execute(key, Command::StartCall(incoming))
+            .await?
+            .call()?;
         match live {
-            (_, Some(call)) => Ok(Response::new(call)),
-            (id, None) => Ok(Response::new(self.stored_call(&id).await?)),
+            Some(call) => Ok(Response::new(convert::call(&call))),
+            None => Ok(Response::new(self.stored_call(&id).await?)),
         }
     }
 
@@ -122,22 +113,14 @@ impl CallService for CallApi {
         let r = req.into_inner();
         let id = CallId::new(validate::id("call_id", &r.call_id)?);
         let key = validate::request_key(&p, &r.request_id)?;
-        let cid = id.clone();
-        let ended_already = self
+        // Ending a call that already ended returns its final record.
+        let (id, _) = self
             .ctx
             .engine
-            .mutate(key, "EndCall", move |core, now| {
-                if core.router.call(&cid).is_none() {
-                    return Ok(true);
-                }
-                core.router.handle_caller_hangup(now, &cid)?;
-                Ok(false)
-            })
-            .await?;
+            .execute(key, Command::EndCall { call: id })
+            .await?
+            .call()?;
         let call = self.stored_call(&id).await?;
-        if ended_already && call.status != proto::CallStatus::Ended as i32 {
-            return Err(Error::Internal(format!("call {id} is not live but not ended")).into());
-        }
         Ok(Response::new(call))
     }
 

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::AgentState;
 use crate::auth::Role;
+use crate::engine::Command;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
 use crate::proto;
@@ -87,11 +88,13 @@ impl SupervisorService for SupervisorApi {
             None
         } else {
             let q = QueueName::new(validate::id("queue", &r.queue)?);
-            let known = self.ctx.engine.call({
-                let q = q.clone();
-                move |core, _| core.router.has_queue(&q)
-            });
-            if !known.await? {
+            let known = self
+                .ctx
+                .engine
+                .execute(None, Command::HasQueue { queue: q.clone() })
+                .await?
+                .bool()?;
+            if !known {
                 return Err(Error::NotFound {
                     what: "queue",
                     id: q.to_string(),
@@ -134,16 +137,13 @@ impl SupervisorService for SupervisorApi {
             loop {
                 tick.tick().await;
                 let snapshot = engine
-                    .call(|core, now| proto::QueueSnapshot {
-                        at_unix_ms: convert::ms(now),
-                        queues: core
-                            .router
-                            .queue_views(now)
-                            .iter()
-                            .map(convert::queue_stats)
-                            .collect(),
-                    })
-                    .await;
+                    .execute(None, Command::QueueViews)
+                    .await
+                    .and_then(|r| r.queues())
+                    .map(|(at, queues)| proto::QueueSnapshot {
+                        at_unix_ms: convert::ms(at),
+                        queues: queues.iter().map(convert::queue_stats).collect(),
+                    });
                 // Ends when the client goes away or the engine shuts down.
                 let ok = match snapshot {
                     Ok(s) => tx.send(Ok(s)).await.is_ok(),
@@ -180,29 +180,20 @@ impl SupervisorService for SupervisorApi {
         if state == AgentState::NotReady && reason.is_empty() {
             return Err(Error::invalid("reason", "is required for NOT_READY").into());
         }
-        let by = p.sub.clone();
-        let agent = self
-            .ctx
-            .engine
-            .mutate(key, "SetAgentState", move |core, now| {
-                let why = format!("forced by supervisor {by}");
-                match state {
-                    AgentState::LoggedOut => {
-                        core.router
-                            .handle_agent_logout(now, &id, Some(&format!("supervisor {by}")))?
-                    }
-                    AgentState::Available => core.router.handle_set_available(now, &id, &why)?,
-                    _ => core.router.handle_set_not_ready(now, &id, &reason, &why)?,
-                }
-                core.router
-                    .agent(&id)
-                    .map(convert::agent)
-                    .ok_or_else(|| Error::NotFound {
-                        what: "agent",
-                        id: id.to_string(),
-                    })
-            })
-            .await?;
+        let why = format!("forced by supervisor {}", p.sub);
+        let cmd = match state {
+            AgentState::LoggedOut => Command::Logout {
+                agent: id,
+                forced_by: Some(format!("supervisor {}", p.sub)),
+            },
+            AgentState::Available => Command::SetAvailable { agent: id, why },
+            _ => Command::SetNotReady {
+                agent: id,
+                reason,
+                why,
+            },
+        };
+        let agent = convert::agent(&self.ctx.engine.execute(key, cmd).await?.agent()?);
         Ok(Response::new(agent))
     }
 

@@ -3,11 +3,10 @@
 //! second effect. Bounded in count and age; only successes are kept, since a
 //! failed request changed nothing.
 
-use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
+use super::Reply;
 use crate::time::Timestamp;
 
 /// Who asked (the token's role and subject) and their request id: two callers
@@ -18,7 +17,7 @@ pub struct IdempotencyKey {
     pub request_id: String,
 }
 
-type Entry = (&'static str, Arc<dyn Any + Send + Sync>, Timestamp);
+type Entry = (&'static str, Reply, Timestamp);
 
 pub(super) struct IdempotencyCache {
     entries: HashMap<IdempotencyKey, Entry>,
@@ -38,22 +37,12 @@ impl IdempotencyCache {
         }
     }
 
-    pub(super) fn get(
-        &mut self,
-        key: &IdempotencyKey,
-        now: Timestamp,
-    ) -> Option<(&'static str, Arc<dyn Any + Send + Sync>)> {
+    pub(super) fn get(&mut self, key: &IdempotencyKey, now: Timestamp) -> Option<(&'static str, Reply)> {
         self.evict(now);
         self.entries.get(key).map(|(m, v, _)| (*m, v.clone()))
     }
 
-    pub(super) fn insert(
-        &mut self,
-        key: IdempotencyKey,
-        method: &'static str,
-        value: Arc<dyn Any + Send + Sync>,
-        now: Timestamp,
-    ) {
+    pub(super) fn insert(&mut self, key: IdempotencyKey, method: &'static str, value: Reply, now: Timestamp) {
         self.order.push_back((key.clone(), now));
         self.entries.insert(key, (method, value, now));
         self.evict(now);

@@ -9,10 +9,10 @@
 //! Shutdown is passed in; when it fires the loop ends and every stream sender
 //! is dropped, which ends client streams cleanly.
 
+mod command;
 mod idempotency;
 mod notify;
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::store::Store;
 use crate::time::Timestamp;
 
+pub use command::{Command, Reply};
 use idempotency::IdempotencyCache;
 pub use idempotency::IdempotencyKey;
 pub use notify::Subscribers;
@@ -40,8 +41,8 @@ pub struct Core {
     day: Timestamp,
 }
 
-type Reply = Box<dyn FnOnce() + Send>;
-type Job = Box<dyn FnOnce(&mut Core, Timestamp) -> Reply + Send>;
+type Responder = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&mut Core, Timestamp) -> Responder + Send>;
 
 /// Jobs waiting for the engine; bounded so a flood of requests pushes back
 /// on the handlers instead of growing memory.
@@ -76,19 +77,11 @@ impl EngineHandle {
             .map_err(|_| Error::Unavailable("hotline is shutting down".into()))
     }
 
-    /// Like [`call`](Self::call) for a mutating request: with an idempotency
-    /// key, a repeat returns the first successful result without running `f`.
-    pub async fn mutate<T, F>(
-        &self,
-        key: Option<IdempotencyKey>,
-        method: &'static str,
-        f: F,
-    ) -> Result<T, Error>
-    where
-        T: Clone + Send + Sync + 'static,
-        F: FnOnce(&mut Core, Timestamp) -> Result<T, Error> + Send + 'static,
-    {
+    /// Runs a command. With an idempotency key, a repeat of a successful
+    /// command returns the first reply without running it again.
+    pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
         self.call(move |core, now| {
+            let method = cmd.name();
             if let Some(key) = &key {
                 if let Some((m, cached)) = core.idempotency.get(key, now) {
                     if m != method {
@@ -97,18 +90,14 @@ impl EngineHandle {
                             format!("already used for {m}; use a new request_id for {method}"),
                         ));
                     }
-                    return cached
-                        .downcast_ref::<T>()
-                        .cloned()
-                        .ok_or_else(|| Error::Internal("idempotency cache type mismatch".into()));
+                    return Ok(cached);
                 }
             }
-            let result = f(core, now)?;
+            let reply = core.execute(now, cmd)?;
             if let Some(key) = key {
-                let stored: Arc<dyn Any + Send + Sync> = Arc::new(result.clone());
-                core.idempotency.insert(key, method, stored, now);
+                core.idempotency.insert(key, method, reply.clone(), now);
             }
-            Ok(result)
+            Ok(reply)
         })
         .await?
     }
