@@ -83,10 +83,14 @@ pub struct LogConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `memory` (embedded, single node).
+    /// `memory` (embedded, single node) or `redis://host:port/db` (shared).
     pub url: String,
-    /// Ended calls the embedded store keeps.
+    /// Ended calls kept for ListCalls and GetCall.
     pub memory_max_ended_calls: usize,
+    /// Redis key namespace (hash tag), so deployments can share a server.
+    pub namespace: String,
+    /// A Redis command not answered in this time fails (UNAVAILABLE).
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for StoreConfig {
@@ -94,6 +98,8 @@ impl Default for StoreConfig {
         StoreConfig {
             url: "memory".into(),
             memory_max_ended_calls: 200_000,
+            namespace: "hotline".into(),
+            redis_timeout_ms: 1000,
         }
     }
 }
@@ -182,14 +188,21 @@ impl Config {
                 format!("must be at least {MIN_SECRET_LEN} bytes (set HOTLINE_AUTH__SECRET)"),
             ));
         }
-        if self.store.url != "memory" {
+        if self.store.url != "memory" && !self.store.url.starts_with("redis://") {
             return Err(invalid(
                 "store.url",
                 format!(
-                    "unsupported store {:?}; this build supports \"memory\"",
+                    "unsupported store {:?}; use \"memory\" or redis://host:port/db",
                     self.store.url
                 ),
             ));
+        }
+        check_name("store.namespace", &self.store.namespace)?;
+        if self.store.namespace.contains(['{', '}']) {
+            return Err(invalid("store.namespace", "must not contain braces"));
+        }
+        if self.store.redis_timeout_ms == 0 {
+            return Err(invalid("store.redis_timeout_ms", "must be at least 1"));
         }
         let mut skills = HashSet::new();
         for (i, s) in self.skills.iter().enumerate() {

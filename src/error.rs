@@ -69,6 +69,9 @@ impl From<RouteError> for Error {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        Error::Unavailable(e.to_string())
+        match e {
+            StoreError::Fenced(_) => Error::Aborted(e.to_string()),
+            _ => Error::Unavailable(e.to_string()),
+        }
     }
 }

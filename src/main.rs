@@ -24,6 +24,9 @@ struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
     log_json: bool,
+    /// Store: `memory` or `redis://host:port/db` (overrides store.url).
+    #[arg(long, global = true)]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,7 +67,11 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    let mut config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    if let Some(url) = cli.store {
+        config.store.url = url;
+        config.validate().context("checking --store")?;
+    }
     let format = if cli.log_json {
         LogFormat::Json
     } else {
@@ -82,7 +89,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve { listen } => {
             hotline::telemetry::init(format, "info");
-            let mut config = config;
             if let Some(addr) = listen {
                 config.server.grpc_listen = addr;
             }

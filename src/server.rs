@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::proto::agent_service_server::AgentServiceServer;
 use crate::proto::call_service_server::CallServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
 
 /// Names under which health is reported: the whole server ("") and each service.
 const HEALTH_NAMES: [&str; 4] = [
@@ -75,10 +75,24 @@ impl RunningServer {
     }
 }
 
+/// The store the configuration names.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
+    if config.store.url == "memory" {
+        return Ok(Arc::new(MemoryStore::new(config.store.memory_max_ended_calls)));
+    }
+    let store = RedisStore::connect(&RedisOptions {
+        url: config.store.url.clone(),
+        namespace: config.store.namespace.clone(),
+        max_ended_calls: config.store.memory_max_ended_calls,
+        response_timeout: Duration::from_millis(config.store.redis_timeout_ms),
+    })?;
+    Ok(Arc::new(store))
+}
+
 /// Binds `config.server.grpc_listen` and starts serving.
 pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     let router = Router::new(config.router_config())?;
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(config.store.memory_max_ended_calls));
+    let store = open_store(config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (engine_handle, engine_task) = engine::spawn(router, store.clone(), shutdown_rx.clone());
     let ctx = ApiContext {

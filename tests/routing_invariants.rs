@@ -181,6 +181,10 @@ fn rank(c: &CallRecord) -> i64 {
 
 impl Model {
     fn check(&mut self, now: Timestamp, ev: &Event) -> Result<(), TestCaseError> {
+        // TRACE=1 prints every event, for reading a shrunk failure.
+        if std::env::var_os("TRACE").is_some() {
+            eprintln!("{} {:?}", now.0 - 1_000_000, ev);
+        }
         match ev {
             Event::AgentStateChanged { agent } => {
                 let before = self.state.insert(agent.id.clone(), agent.state);
@@ -490,7 +494,11 @@ fn run(skills: Vec<Vec<(usize, u8)>>, ops: Vec<Op>) -> Result<(), TestCaseError>
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // PROPTEST_CASES raises the count for a deeper search (e.g. 20000).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn routing_invariants_hold_over_random_operations(
@@ -523,6 +531,70 @@ fn regression_transferred_call_that_is_abandoned_stays_answered() {
         Op::Advance { ms: 18_399 },
         Op::Accept { agent: 4 },
         Op::Transfer { agent: 4, queue: 0 },
+    ];
+    run(skills, ops).unwrap();
+}
+
+/// Found by the property test: an agent going not ready while an offer rang
+/// put the call back in the queue but nobody offered it again, so a later,
+/// worse-ranked call overtook it.
+#[test]
+fn regression_offer_taken_back_by_not_ready_is_routed_again() {
+    let mut skills = vec![Vec::new(); AGENTS];
+    skills[2] = vec![(2, 2), (0, 3)];
+    skills[3] = vec![(0, 3)];
+    let arrive = |queue| Op::Arrive {
+        queue,
+        tier: 0,
+        extra: None,
+        preferred: None,
+    };
+    let ops = vec![
+        arrive(0),
+        arrive(0),
+        Op::Login {
+            agent: 3,
+            available: true,
+        },
+        Op::CallerHangup { nth: 0 },
+        Op::Advance { ms: 5_842 },
+        Op::Login {
+            agent: 2,
+            available: true,
+        },
+        Op::NotReady { agent: 3 },
+        arrive(3),
+    ];
+    run(skills, ops).unwrap();
+}
+
+/// Found by the property test: a relaxation and a re-offer delay expiring at
+/// the same instant let the relaxed call take an agent that the (better
+/// ranked) re-offered call also qualified for.
+#[test]
+fn regression_simultaneous_timers_still_serve_the_best_ranked_call() {
+    let mut skills = vec![Vec::new(); AGENTS];
+    skills[0] = vec![(3, 1), (1, 2)];
+    skills[4] = vec![(3, 1)];
+    let arrive = |queue, tier| Op::Arrive {
+        queue,
+        tier,
+        extra: None,
+        preferred: None,
+    };
+    let ops = vec![
+        arrive(2, 0),
+        Op::Login {
+            agent: 4,
+            available: true,
+        },
+        arrive(1, 1),
+        Op::Advance { ms: 18_838 },
+        Op::Login {
+            agent: 0,
+            available: true,
+        },
+        Op::Advance { ms: 21_162 },
     ];
     run(skills, ops).unwrap();
 }

@@ -1,5 +1,21 @@
-//! The store contract, run against the embedded backend (the Redis backend
-//! runs the same suite).
+//! The store contract, run unchanged against the embedded backend and a real
+//! Redis server.
+
+mod common;
+
+use std::time::Duration;
+
+use hotline::store::{RedisOptions, RedisStore, Store};
+
+fn redis_store(server: &common::redis::RedisServer, max_ended_calls: usize) -> RedisStore {
+    RedisStore::connect(&RedisOptions {
+        url: server.url(),
+        namespace: "conformance".into(),
+        max_ended_calls,
+        response_timeout: Duration::from_secs(2),
+    })
+    .expect("redis store")
+}
 
 #[tokio::test]
 async fn memory_store_meets_the_store_contract() {
@@ -8,14 +24,19 @@ async fn memory_store_meets_the_store_contract() {
 }
 
 #[tokio::test]
-async fn memory_store_evicts_the_oldest_ended_calls_first() {
+async fn redis_store_meets_the_store_contract() {
+    let server = common::redis::RedisServer::start();
+    let store = redis_store(&server, 1000);
+    hotline::store::conformance::run(&store).await;
+}
+
+async fn evicts_the_oldest_ended_calls_first(store: &dyn Store) {
     use hotline::acd::CallStatus;
     use hotline::store::conformance::sample_call;
-    use hotline::store::Store;
-    let store = hotline::store::MemoryStore::new(2);
     for (i, id) in ["a", "b", "c"].iter().enumerate() {
         let mut c = sample_call(id, "q", i as u64 + 1);
         c.status = CallStatus::Ended;
+        c.ended_at = Some(hotline::time::Timestamp(100 + i as u64));
         store.put_call(&c).await.unwrap();
     }
     let live = sample_call("live", "q", 0);
@@ -29,4 +50,77 @@ async fn memory_store_evicts_the_oldest_ended_calls_first() {
         store.get_call(&"live".into()).await.unwrap().is_some(),
         "live calls are never evicted"
     );
+}
+
+#[tokio::test]
+async fn memory_store_evicts_the_oldest_ended_calls_first() {
+    evicts_the_oldest_ended_calls_first(&hotline::store::MemoryStore::new(2)).await;
+}
+
+#[tokio::test]
+async fn redis_store_evicts_the_oldest_ended_calls_first() {
+    let server = common::redis::RedisServer::start();
+    evicts_the_oldest_ended_calls_first(&redis_store(&server, 2)).await;
+}
+
+#[tokio::test]
+async fn redis_writes_with_a_stale_fencing_token_are_refused() {
+    use std::sync::atomic::Ordering;
+    let server = common::redis::RedisServer::start();
+    let store = redis_store(&server, 10);
+    let agent = hotline::store::conformance::sample_agent("alice");
+    // Unfenced (single node) writes pass.
+    store.put_agent(&agent).await.unwrap();
+    // A node holding epoch 7 writes while the cluster is at epoch 8.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::AsyncCommands::set(&mut c, "{conformance}:epoch", 8)
+        .await
+        .unwrap();
+    store.fence().store(7, Ordering::SeqCst);
+    let mut stale = agent.clone();
+    stale.display_name = "overwritten".into();
+    let err = store.put_agent(&stale).await.unwrap_err();
+    assert!(matches!(err, hotline::store::StoreError::Fenced(_)), "{err:?}");
+    assert_eq!(
+        store.get_agent(&agent.id).await.unwrap(),
+        Some(agent.clone()),
+        "nothing overwritten"
+    );
+    store.fence().store(8, Ordering::SeqCst);
+    store.put_agent(&stale).await.unwrap();
+    assert_eq!(
+        store.get_agent(&agent.id).await.unwrap().unwrap().display_name,
+        "overwritten"
+    );
+}
+
+#[tokio::test]
+async fn redis_store_reports_unavailable_quickly_when_redis_is_down() {
+    let mut server = common::redis::RedisServer::start();
+    let store = redis_store(&server, 10);
+    store.ping().await.unwrap();
+    server.kill();
+    let started = std::time::Instant::now();
+    let err = store.get_agent(&"alice".into()).await.unwrap_err();
+    assert!(
+        matches!(err, hotline::store::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no hang: {:?}",
+        started.elapsed()
+    );
+    server.restart();
+    // Reconnects by itself.
+    let mut ok = false;
+    for _ in 0..50 {
+        if store.ping().await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "reconnected after redis came back");
 }

@@ -245,6 +245,20 @@ enum Unqualified {
     Low { skill: u16, has: u8, needs: u8 },
 }
 
+/// What a free agent should take next.
+#[derive(Clone, Copy, Debug)]
+enum NextCall {
+    /// A call held for this agent (first-contact ownership).
+    Preferred(usize),
+    /// The best-ranked waiting call the agent qualifies for.
+    Queued {
+        rank: Rank,
+        cidx: usize,
+        relax: Relax,
+        considered: u32,
+    },
+}
+
 /// The relaxation in force for a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Relax {
@@ -581,10 +595,13 @@ impl Router {
             Some(by) => format!("logged out by {by}"),
             None => "logged out".to_string(),
         };
+        let mut rescinded = None;
         match self.agents[aidx].record.state {
             AgentState::LoggedOut => return Ok(()),
             AgentState::Available | AgentState::NotReady => {}
-            AgentState::Reserved => self.rescind_offer(now, aidx, RescindReason::AgentUnavailable),
+            AgentState::Reserved => {
+                rescinded = self.rescind_offer(now, aidx, RescindReason::AgentUnavailable)
+            }
             AgentState::OnCall => {
                 if forced_by.is_none() {
                     return Err(self.wrong_state(aidx, "log out during a call; hang up first"));
@@ -605,7 +622,18 @@ impl Router {
                 self.apply_no_agents_policy(now, q);
             }
         }
+        self.route_again(now, rescinded);
         Ok(())
+    }
+
+    /// Offers a call taken back from an agent to someone else, if it is still
+    /// waiting (the no-agents policy may have ended it meanwhile).
+    fn route_again(&mut self, now: Timestamp, call: Option<(usize, u64)>) {
+        if let Some((cidx, serial)) = call {
+            if self.live(cidx, serial) {
+                self.route_call(now, cidx, "re-queued");
+            }
+        }
     }
 
     /// The agent (or a supervisor) asks for AVAILABLE. While busy this cancels a
@@ -649,8 +677,9 @@ impl Router {
                 Ok(())
             }
             AgentState::Reserved => {
-                self.rescind_offer(now, aidx, RescindReason::AgentUnavailable);
+                let rescinded = self.rescind_offer(now, aidx, RescindReason::AgentUnavailable);
                 self.set_state(now, aidx, AgentState::NotReady, Some(reason.into()), why);
+                self.route_again(now, rescinded);
                 Ok(())
             }
             AgentState::OnCall | AgentState::WrapUp => {
@@ -1309,8 +1338,15 @@ impl Router {
 
     /// A waiting call looks for the best free agent by its queue's strategy.
     fn route_call(&mut self, now: Timestamp, cidx: usize, trigger: &str) {
+        // Each retry hands one free agent a better call, so this ends.
+        while self.route_call_once(now, cidx, trigger) {}
+    }
+
+    /// One attempt for `route_call`; true when the chosen agent took a
+    /// better-ranked call instead and this call should look again.
+    fn route_call_once(&mut self, now: Timestamp, cidx: usize, trigger: &str) -> bool {
         if !matches!(self.calls[cidx].phase, Phase::Waiting) {
-            return;
+            return false;
         }
         let relax = self.relax(cidx, now);
         let slot = &self.calls[cidx];
@@ -1390,8 +1426,21 @@ impl Router {
             }
         }
         let Some((score, a)) = best else {
-            return;
+            return false;
         };
+        // The chosen agent may qualify for a better-ranked call that became
+        // eligible at this same instant (an exclusion and a relaxation
+        // expiring together): it takes that call, and this one looks again.
+        if let Some(next) = self.next_call_for(now, a) {
+            let better = match next {
+                NextCall::Preferred(c) => c != cidx,
+                NextCall::Queued { rank, cidx: c, .. } => c != cidx && rank < self.calls[cidx].rank,
+            };
+            if better {
+                self.offer_next_call(now, a, next, "agent-available");
+                return true;
+            }
+        }
         // Free agents outside the walked set lack the pivot skill: name a few,
         // so the explanation covers everyone a supervisor might ask about.
         if let Some(p) = pivot {
@@ -1425,6 +1474,7 @@ impl Router {
         self.calls[cidx].record.relaxation_step = relax.step;
         self.unlink_waiting(cidx);
         self.offer(now, cidx, a, decision);
+        false
     }
 
     /// A free agent looks for work: first calls held for it as preferred agent,
@@ -1433,21 +1483,16 @@ impl Router {
         if self.agents[aidx].record.state != AgentState::Available {
             return;
         }
+        if let Some(next) = self.next_call_for(now, aidx) {
+            self.offer_next_call(now, aidx, next, "agent-available");
+        }
+    }
+
+    /// The call a free agent should take now: one held for it as preferred
+    /// agent, else the best-ranked waiting call it qualifies for.
+    fn next_call_for(&self, now: Timestamp, aidx: usize) -> Option<NextCall> {
         if let Some(&(_, cidx)) = self.preferred_waiting.get(&aidx).and_then(|s| s.first()) {
-            let decision = RoutingDecision {
-                at: now,
-                agent: self.agents[aidx].record.id.clone(),
-                trigger: "preferred-agent".into(),
-                strategy: "first-contact ownership".into(),
-                score: 0,
-                relaxation_step: 0,
-                requirements: Vec::new(),
-                candidates_considered: 1,
-                passed_over: Vec::new(),
-            };
-            self.unlink_waiting(cidx);
-            self.offer(now, cidx, aidx, decision);
-            return;
+            return Some(NextCall::Preferred(cidx));
         }
         let agent = &self.agents[aidx];
         let mut best: Option<(Rank, usize, Relax)> = None;
@@ -1469,32 +1514,63 @@ impl Router {
                 }
             }
         }
-        let Some((_, cidx, relax)) = best else {
-            return;
+        best.map(|(rank, cidx, relax)| NextCall::Queued {
+            rank,
+            cidx,
+            relax,
+            considered,
+        })
+    }
+
+    fn offer_next_call(&mut self, now: Timestamp, aidx: usize, next: NextCall, trigger: &str) {
+        let agent = &self.agents[aidx];
+        let (cidx, decision) = match next {
+            NextCall::Preferred(cidx) => (
+                cidx,
+                RoutingDecision {
+                    at: now,
+                    agent: agent.record.id.clone(),
+                    trigger: "preferred-agent".into(),
+                    strategy: "first-contact ownership".into(),
+                    score: 0,
+                    relaxation_step: 0,
+                    requirements: Vec::new(),
+                    candidates_considered: 1,
+                    passed_over: Vec::new(),
+                },
+            ),
+            NextCall::Queued {
+                cidx,
+                relax,
+                considered,
+                ..
+            } => {
+                let q = self.calls[cidx].queue;
+                let strategy = self.queues[q].settings.strategy;
+                let in_force: Vec<Req> = self.calls[cidx]
+                    .reqs
+                    .iter()
+                    .copied()
+                    .filter(|r| !(r.optional && relax.drop_optional))
+                    .collect();
+                let decision = RoutingDecision {
+                    at: now,
+                    agent: agent.record.id.clone(),
+                    trigger: trigger.into(),
+                    strategy: strategy.as_str().into(),
+                    score: Self::qualify(&agent.skills, &in_force, relax).unwrap_or(0),
+                    relaxation_step: relax.step,
+                    requirements: self.requirements_view(&in_force, relax),
+                    candidates_considered: considered,
+                    passed_over: Vec::new(),
+                };
+                if strategy == Strategy::RoundRobin {
+                    self.queues[q].rr_next = aidx + 1;
+                }
+                self.calls[cidx].record.relaxation_step = relax.step;
+                (cidx, decision)
+            }
         };
-        let q = self.calls[cidx].queue;
-        let strategy = self.queues[q].settings.strategy;
-        let in_force: Vec<Req> = self.calls[cidx]
-            .reqs
-            .iter()
-            .copied()
-            .filter(|r| !(r.optional && relax.drop_optional))
-            .collect();
-        let decision = RoutingDecision {
-            at: now,
-            agent: agent.record.id.clone(),
-            trigger: "agent-available".into(),
-            strategy: strategy.as_str().into(),
-            score: Self::qualify(&agent.skills, &in_force, relax).unwrap_or(0),
-            relaxation_step: relax.step,
-            requirements: self.requirements_view(&in_force, relax),
-            candidates_considered: considered,
-            passed_over: Vec::new(),
-        };
-        if strategy == Strategy::RoundRobin {
-            self.queues[q].rr_next = aidx + 1;
-        }
-        self.calls[cidx].record.relaxation_step = relax.step;
         self.unlink_waiting(cidx);
         self.offer(now, cidx, aidx, decision);
     }
@@ -1546,11 +1622,10 @@ impl Router {
     }
 
     /// Withdraws the offer ringing at `aidx` and puts the call back in its
-    /// original place. Leaves the agent's next state to the caller.
-    fn rescind_offer(&mut self, now: Timestamp, aidx: usize, reason: RescindReason) {
-        let Some(cidx) = self.agents[aidx].call.take() else {
-            return;
-        };
+    /// original place. Leaves the agent's next state, and routing the call
+    /// again, to the caller; returns the call and its serial for that.
+    fn rescind_offer(&mut self, now: Timestamp, aidx: usize, reason: RescindReason) -> Option<(usize, u64)> {
+        let cidx = self.agents[aidx].call.take()?;
         let q = self.calls[cidx].queue;
         let delay = Duration::from_secs(self.queues[q].settings.reoffer_delay_secs);
         self.queues[q].offering -= 1;
@@ -1572,6 +1647,7 @@ impl Router {
         });
         let snapshot = self.snapshot(cidx);
         self.events.push_back(Event::CallQueued { call: snapshot });
+        Some((cidx, serial))
     }
 
     /// Frees the agent of a connected call for wrap-up, without ending the call

@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 
@@ -15,6 +16,7 @@ use crate::ids::{AgentId, CallId, QueueName};
 use crate::time::Timestamp;
 
 pub use memory::MemoryStore;
+pub use redis::{RedisOptions, RedisStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -22,6 +24,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("store record {key} is corrupt: {reason}")]
     Corrupt { key: String, reason: String },
+    /// The write carried a stale fencing token: another node routes now.
+    #[error("store write refused: {0}")]
+    Fenced(String),
 }
 
 /// Which calls `list_calls` returns.
@@ -37,6 +42,10 @@ pub type CallCursor = (Timestamp, CallId);
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for health checks.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Creates or replaces an agent's record.
     async fn put_agent(&self, agent: &AgentRecord) -> Result<(), StoreError>;
     async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError>;

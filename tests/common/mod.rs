@@ -1,6 +1,8 @@
 //! A real hotline server on 127.0.0.1:0 per test, with generated tonic clients.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::time::Duration;
 
 use hotline::auth::{Role, TokenKeys};

@@ -1,0 +1,380 @@
+//! The Redis store: the production backend, shared by every hotline node.
+//!
+//! Key schema (all keys share the hash tag `{NS}` so a Lua script may touch
+//! any of them in Redis Cluster; NS is `store.namespace`, default `hotline`):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{NS}:agent:<id>` | string | JSON `AgentRecord` |
+//! | `{NS}:agents` | sorted set, score 0 | agent ids, for paging in id order (ZRANGEBYLEX) |
+//! | `{NS}:call:<id>` | string | JSON `CallRecord` |
+//! | `{NS}:calls` | sorted set, score = enqueued ms | every kept call, newest-first paging |
+//! | `{NS}:calls:ended` | sorted set, score = ended ms | ended calls, oldest evicted past the bound |
+//! | `{NS}:contacts:<customer>` | list, newest first | JSON `ContactRecord`s (bounded) |
+//! | `{NS}:epoch` | integer | fencing token: the routing node's epoch |
+//!
+//! Invariants: every write is one Lua script, so a record and its indexes
+//! change together or not at all; a write carrying a fencing token other
+//! than the current `{NS}:epoch` is refused (`StoreError::Fenced`), so a
+//! node that lost the routing role can never overwrite its successor's
+//! state. Keyspace notifications and pub/sub are never the state of record.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, RedisError, Script};
+
+use super::{CallCursor, CallFilter, Store, StoreError};
+use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord};
+use crate::ids::{AgentId, CallId};
+
+/// Contacts kept per customer; enough for ownership and FCR windows.
+const CONTACTS_PER_CUSTOMER: isize = 200;
+
+const FENCE_CHECK: &str = r#"
+if ARGV[1] ~= '0' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED stale routing epoch ' .. ARGV[1])
+end
+"#;
+
+/// KEYS: epoch, agent key, agents index. ARGV: fence, id, json.
+const PUT_AGENT: &str = r#"
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+return 1
+"#;
+
+/// KEYS: epoch, call key, calls index, ended index.
+/// ARGV: fence, id, json, enqueued ms, ended ms or -1, max ended, call key prefix.
+const PUT_CALL: &str = r#"
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+if ARGV[5] ~= '-1' then
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[2])
+  local over = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[6])
+  if over > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, over - 1)) do
+      redis.call('DEL', ARGV[7] .. id)
+      redis.call('ZREM', KEYS[3], id)
+      redis.call('ZREM', KEYS[4], id)
+    end
+  end
+end
+return 1
+"#;
+
+/// KEYS: epoch, contacts list. ARGV: fence, json, keep.
+const APPEND_CONTACT: &str = r#"
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+return 1
+"#;
+
+/// Key names for one namespace.
+#[derive(Clone, Debug)]
+struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    fn new(namespace: &str) -> Self {
+        Keys {
+            prefix: format!("{{{namespace}}}"),
+        }
+    }
+    fn epoch(&self) -> String {
+        format!("{}:epoch", self.prefix)
+    }
+    fn agent(&self, id: &str) -> String {
+        format!("{}:agent:{id}", self.prefix)
+    }
+    fn agents(&self) -> String {
+        format!("{}:agents", self.prefix)
+    }
+    fn call_prefix(&self) -> String {
+        format!("{}:call:", self.prefix)
+    }
+    fn call(&self, id: &str) -> String {
+        format!("{}{id}", self.call_prefix())
+    }
+    fn calls(&self) -> String {
+        format!("{}:calls", self.prefix)
+    }
+    fn ended(&self) -> String {
+        format!("{}:calls:ended", self.prefix)
+    }
+    fn contacts(&self, customer: &str) -> String {
+        format!("{}:contacts:{customer}", self.prefix)
+    }
+}
+
+/// How the store talks to Redis.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Key namespace (the hash tag), so several deployments can share a server.
+    pub namespace: String,
+    /// Ended calls kept for listing.
+    pub max_ended_calls: usize,
+    /// A command not answered in this time fails, so callers get UNAVAILABLE
+    /// instead of hanging while Redis is away.
+    pub response_timeout: Duration,
+}
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    max_ended_calls: usize,
+    /// The fencing token writes carry; 0 writes unfenced (single node).
+    fence: Arc<AtomicU64>,
+    put_agent: Script,
+    put_call: Script,
+    append_contact: Script,
+}
+
+fn unavailable(e: RedisError) -> StoreError {
+    if e.to_string().contains("FENCED") {
+        StoreError::Fenced(e.to_string())
+    } else {
+        StoreError::Unavailable(format!("redis: {e}"))
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        key: "(encoding)".into(),
+        reason: e.to_string(),
+    })
+}
+
+impl RedisStore {
+    /// Connects lazily: a node starts even while Redis is down, reports
+    /// itself unavailable, and reconnects in the background.
+    pub fn connect(opts: &RedisOptions) -> Result<Self, StoreError> {
+        let client = redis::Client::open(opts.url.as_str())
+            .map_err(|e| StoreError::Unavailable(format!("redis url {}: {e}", opts.url)))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(opts.response_timeout))
+            .set_response_timeout(Some(opts.response_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| StoreError::Unavailable(format!("redis: {e}")))?;
+        Ok(RedisStore {
+            conn,
+            keys: Keys::new(&opts.namespace),
+            max_ended_calls: opts.max_ended_calls.max(1),
+            fence: Arc::new(AtomicU64::new(0)),
+            put_agent: Script::new(&format!("{FENCE_CHECK}{PUT_AGENT}")),
+            put_call: Script::new(&format!("{FENCE_CHECK}{PUT_CALL}")),
+            append_contact: Script::new(&format!("{FENCE_CHECK}{APPEND_CONTACT}")),
+        })
+    }
+
+    /// The fencing token shared with whoever holds the routing role.
+    pub fn fence(&self) -> Arc<AtomicU64> {
+        self.fence.clone()
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    async fn mget<T: serde::de::DeserializeOwned>(&self, keys: Vec<String>) -> Result<Vec<T>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<String>> = self.conn().mget(&keys).await.map_err(unavailable)?;
+        keys.iter()
+            .zip(values)
+            .filter_map(|(k, v)| v.map(|v| decode(k, &v)))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_agent(&self, agent: &AgentRecord) -> Result<(), StoreError> {
+        let fence = self.fence.load(Ordering::SeqCst);
+        let _: i64 = self
+            .put_agent
+            .key(self.keys.epoch())
+            .key(self.keys.agent(agent.id.as_str()))
+            .key(self.keys.agents())
+            .arg(fence)
+            .arg(agent.id.as_str())
+            .arg(encode(agent)?)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
+        let key = self.keys.agent(id.as_str());
+        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        v.map(|v| decode(&key, &v)).transpose()
+    }
+
+    async fn list_agents(
+        &self,
+        after: Option<&AgentId>,
+        limit: usize,
+    ) -> Result<Vec<AgentRecord>, StoreError> {
+        let min = match after {
+            Some(a) => format!("({a}"),
+            None => "-".to_string(),
+        };
+        let ids: Vec<String> = redis::cmd("ZRANGEBYLEX")
+            .arg(self.keys.agents())
+            .arg(min)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        self.mget(ids.iter().map(|id| self.keys.agent(id)).collect())
+            .await
+    }
+
+    async fn put_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        let fence = self.fence.load(Ordering::SeqCst);
+        let ended = match (call.status, call.ended_at) {
+            (CallStatus::Ended, Some(t)) => t.as_millis() as i64,
+            (CallStatus::Ended, None) => call.enqueued_at.as_millis() as i64,
+            _ => -1,
+        };
+        let _: i64 = self
+            .put_call
+            .key(self.keys.epoch())
+            .key(self.keys.call(call.id.as_str()))
+            .key(self.keys.calls())
+            .key(self.keys.ended())
+            .arg(fence)
+            .arg(call.id.as_str())
+            .arg(encode(call)?)
+            .arg(call.enqueued_at.as_millis())
+            .arg(ended)
+            .arg(self.max_ended_calls)
+            .arg(self.keys.call_prefix())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_call(&self, id: &CallId) -> Result<Option<CallRecord>, StoreError> {
+        let key = self.keys.call(id.as_str());
+        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        v.map(|v| decode(&key, &v)).transpose()
+    }
+
+    async fn list_calls(
+        &self,
+        filter: &CallFilter,
+        after: Option<&CallCursor>,
+        limit: usize,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        let max = after
+            .map(|(t, _)| t.as_millis().to_string())
+            .unwrap_or_else(|| "+inf".into());
+        let batch = limit.clamp(16, 500);
+        let mut offset = 0usize;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            // Newest first; members with equal scores come in descending id
+            // order, the same total order as (enqueued_at, id).
+            let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                .arg(self.keys.calls())
+                .arg(&max)
+                .arg("-inf")
+                .arg("BYSCORE")
+                .arg("REV")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(batch)
+                .arg("WITHSCORES")
+                .query_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len();
+            let ids: Vec<&String> = page
+                .iter()
+                .filter(|(id, score)| match after {
+                    Some((t, cursor)) => (*score as u64) < t.as_millis() || id.as_str() < cursor.as_str(),
+                    None => true,
+                })
+                .map(|(id, _)| id)
+                .collect();
+            let calls: Vec<CallRecord> = self
+                .mget(ids.iter().map(|id| self.keys.call(id)).collect())
+                .await?;
+            for c in calls {
+                if (filter.include_ended || c.status != CallStatus::Ended)
+                    && filter.queue.as_ref().is_none_or(|q| &c.queue == q)
+                {
+                    out.push(c);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError> {
+        let fence = self.fence.load(Ordering::SeqCst);
+        let _: i64 = self
+            .append_contact
+            .key(self.keys.epoch())
+            .key(self.keys.contacts(&contact.customer_key))
+            .arg(fence)
+            .arg(encode(contact)?)
+            .arg(CONTACTS_PER_CUSTOMER)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn contacts_of(&self, customer_key: &str, limit: usize) -> Result<Vec<ContactRecord>, StoreError> {
+        let key = self.keys.contacts(customer_key);
+        let values: Vec<String> = self
+            .conn()
+            .lrange(&key, 0, CONTACTS_PER_CUSTOMER - 1)
+            .await
+            .map_err(unavailable)?;
+        let mut out = values
+            .iter()
+            .map(|v| decode::<ContactRecord>(&key, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
+        out.truncate(limit);
+        Ok(out)
+    }
+}

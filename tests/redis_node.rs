@@ -1,0 +1,75 @@
+//! A hotline node on the Redis store: the same API, with every agent, call
+//! and contact recorded in Redis where every node (and a restarted one) sees it.
+
+mod common;
+
+use common::redis::RedisServer;
+use common::*;
+use hotline::proto;
+
+fn config_for(redis: &RedisServer) -> String {
+    format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"test\"\n",
+        redis.url()
+    )
+}
+
+#[tokio::test]
+async fn a_node_on_redis_routes_calls_and_records_them_in_redis() {
+    let redis = RedisServer::start();
+    let s = TestServer::with_config(&config_for(&redis)).await;
+    let mut alice = s.agent("alice").await;
+    let call = s.start_call("+8000", "100").await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+    alice.hangup(&call.call_id).await;
+    alice
+        .wrap_up(&call.call_id, proto::Disposition::Unresolved, "billing/dispute")
+        .await;
+
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let json: String = ::redis::AsyncCommands::get(&mut c, format!("{{test}}:call:{}", call.call_id))
+        .await
+        .unwrap();
+    let stored: hotline::acd::CallRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(stored.outcome, Some(hotline::acd::CallOutcome::Answered));
+    let contacts: Vec<String> = ::redis::AsyncCommands::lrange(&mut c, "{test}:contacts:+8000", 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(contacts.len(), 1);
+
+    // First-contact ownership reads the contact back from Redis.
+    let repeat = s.start_call("+8000", "100").await;
+    assert_eq!(repeat.preferred_agent_id, "alice");
+}
+
+#[tokio::test]
+async fn records_outlive_the_node_that_wrote_them() {
+    let redis = RedisServer::start();
+    let config = config_for(&redis);
+    let call_id = {
+        let mut s = TestServer::with_config(&config).await;
+        let mut alice = s.agent("alice").await;
+        let call = s.start_call("+8100", "100").await;
+        alice.expect_offer(SOON).await;
+        let req = alice.action(&call.call_id);
+        alice.c.agent.decline(req).await.unwrap();
+        s.end_call(&call.call_id).await;
+        s.server.take().unwrap().shutdown().await.unwrap();
+        call.call_id
+    };
+    let s = TestServer::with_config(&config).await;
+    let got = s.get_call(&call_id).await;
+    assert_eq!(got.outcome, proto::CallOutcome::Abandoned as i32);
+    let explain = s
+        .supervisor()
+        .supervisor
+        .explain_routing(proto::ExplainRoutingRequest { call_id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(explain.decisions[0].agent_id, "alice");
+    let alice = s.agent_record("alice").await;
+    assert_eq!(alice.agent_id, "alice");
+}
