@@ -55,6 +55,7 @@ impl Fixture {
         let router = Router::new(RouterConfig {
             skills: (0..SKILLS).map(skill).collect(),
             queues,
+            ..Default::default()
         })
         .expect("bench config");
         Fixture {

@@ -104,6 +104,20 @@ impl Default for StoreConfig {
     }
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresenceConfig {
+    /// A logged-in agent with no softphone event stream for this long is
+    /// logged out and gets no more offers; 0 turns the check off.
+    pub grace_secs: u64,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig { grace_secs: 30 }
+    }
+}
+
 /// A customer in the directory.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +150,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
+    pub presence: PresenceConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -298,6 +313,8 @@ impl Config {
                     ..q.clone()
                 })
                 .collect(),
+            presence_grace: (self.presence.grace_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.presence.grace_secs)),
         }
     }
 }

@@ -20,6 +20,7 @@ fn router(queue: QueueSettings) -> Router {
     Router::new(RouterConfig {
         skills: ["s", "t"].iter().map(|s| SkillName::new(*s)).collect(),
         queues: vec![queue, QueueSettings::named("other").with_skill("s", 1)],
+        ..Default::default()
     })
     .unwrap()
 }

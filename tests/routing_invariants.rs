@@ -68,6 +68,7 @@ fn config() -> RouterConfig {
     RouterConfig {
         skills: SKILLS.iter().map(|s| SkillName::new(*s)).collect(),
         queues: vec![base("q0").with_skill("s0", 3), q1, q2, q3],
+        ..Default::default()
     }
 }
 

@@ -202,6 +202,10 @@ struct AgentSlot {
     call: Option<usize>,
     wrap: Option<WrapUpState>,
     wrap_seq: u32,
+    /// Open event streams (softphones) of this agent.
+    streams: u32,
+    /// Bumped whenever presence changes, so a stale grace timer does nothing.
+    presence_seq: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -226,6 +230,11 @@ enum TimerKind {
         serial: u64,
     },
     WrapUpEnd {
+        agent: usize,
+        seq: u32,
+    },
+    /// The agent's softphone has been gone for the grace period.
+    PresenceExpired {
         agent: usize,
         seq: u32,
     },
@@ -287,6 +296,8 @@ pub struct Router {
     timers: BinaryHeap<Reverse<Timer>>,
     events: VecDeque<Event>,
     next_serial: u64,
+    /// How long a logged-in agent may have no event stream (none: unenforced).
+    presence_grace: Option<Duration>,
 }
 
 impl Router {
@@ -404,6 +415,7 @@ impl Router {
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             next_serial: 0,
+            presence_grace: config.presence_grace,
         })
     }
 
@@ -517,36 +529,10 @@ impl Router {
         }
         skills.sort_unstable();
         skills.dedup_by_key(|s| s.0);
-        let aidx = match self.agent_index.get(&login.id) {
-            Some(&a) if self.agents[a].record.state != AgentState::LoggedOut => return Ok(()),
-            Some(&a) => a,
-            None => {
-                let a = self.agents.len();
-                self.agents.push(AgentSlot {
-                    record: AgentRecord {
-                        id: login.id.clone(),
-                        display_name: String::new(),
-                        skills: Vec::new(),
-                        state: AgentState::LoggedOut,
-                        not_ready_reason: None,
-                        state_reason: String::new(),
-                        current_call: None,
-                        state_since: now,
-                        idle_since: now,
-                        calls_handled: 0,
-                        consecutive_misses: 0,
-                        pending_not_ready: None,
-                    },
-                    skills: Vec::new(),
-                    eligible_queues: Vec::new(),
-                    call: None,
-                    wrap: None,
-                    wrap_seq: 0,
-                });
-                self.agent_index.insert(login.id.clone(), a);
-                a
-            }
-        };
+        let aidx = self.slot_for(now, &login.id);
+        if self.agents[aidx].record.state != AgentState::LoggedOut {
+            return Ok(());
+        }
         let eligible: Vec<usize> = (0..self.queues.len())
             .filter(|&q| self.eligible_for_queue(&skills, q))
             .collect();
@@ -579,7 +565,75 @@ impl Router {
                 "logged in",
             );
         }
+        if self.agents[aidx].streams == 0 {
+            self.arm_presence(now, aidx);
+        }
         Ok(())
+    }
+
+    /// The agent's slot, created logged out on first sight (agents are never
+    /// removed, so indexes stay valid).
+    fn slot_for(&mut self, now: Timestamp, id: &AgentId) -> usize {
+        if let Some(&a) = self.agent_index.get(id) {
+            return a;
+        }
+        let a = self.agents.len();
+        self.agents.push(AgentSlot {
+            record: AgentRecord {
+                id: id.clone(),
+                display_name: String::new(),
+                skills: Vec::new(),
+                state: AgentState::LoggedOut,
+                not_ready_reason: None,
+                state_reason: String::new(),
+                current_call: None,
+                state_since: now,
+                idle_since: now,
+                calls_handled: 0,
+                consecutive_misses: 0,
+                pending_not_ready: None,
+            },
+            skills: Vec::new(),
+            eligible_queues: Vec::new(),
+            call: None,
+            wrap: None,
+            wrap_seq: 0,
+            streams: 0,
+            presence_seq: 0,
+        });
+        self.agent_index.insert(id.clone(), a);
+        a
+    }
+
+    /// The agent's softphone opened an event stream (before or after login).
+    pub fn handle_agent_stream_opened(&mut self, now: Timestamp, id: &AgentId) -> Result<(), RouteError> {
+        let aidx = self.slot_for(now, id);
+        let agent = &mut self.agents[aidx];
+        agent.streams += 1;
+        agent.presence_seq += 1;
+        Ok(())
+    }
+
+    /// An event stream of the agent closed; with none left, the agent is
+    /// logged out unless one opens within the presence grace period.
+    pub fn handle_agent_stream_closed(&mut self, now: Timestamp, id: &AgentId) -> Result<(), RouteError> {
+        let aidx = self.agent_idx(id)?;
+        let agent = &mut self.agents[aidx];
+        agent.streams = agent.streams.saturating_sub(1);
+        if agent.streams == 0 {
+            self.arm_presence(now, aidx);
+        }
+        Ok(())
+    }
+
+    fn arm_presence(&mut self, now: Timestamp, aidx: usize) {
+        let Some(grace) = self.presence_grace else {
+            return;
+        };
+        let agent = &mut self.agents[aidx];
+        agent.presence_seq += 1;
+        let seq = agent.presence_seq;
+        self.push_timer(now.plus(grace), TimerKind::PresenceExpired { agent: aidx, seq });
     }
 
     /// Signs an agent out. `forced_by` (a supervisor) may log out an agent on a
@@ -1049,6 +1103,15 @@ impl Router {
                     let (rank, q) = (self.calls[call].rank, self.calls[call].queue);
                     self.queues[q].waiting.insert((rank, call));
                     self.route_call(now, call, "preferred-agent wait over");
+                }
+            }
+            TimerKind::PresenceExpired { agent, seq } => {
+                let a = &self.agents[agent];
+                if a.presence_seq == seq && a.streams == 0 && a.record.state != AgentState::LoggedOut {
+                    let id = a.record.id.clone();
+                    let grace = self.presence_grace.unwrap_or_default().as_secs();
+                    let by = format!("presence check: no softphone connected for {grace} s");
+                    let _ = self.handle_agent_logout(now, &id, Some(&by));
                 }
             }
             TimerKind::WrapUpEnd { agent, seq } => {

@@ -175,4 +175,7 @@ pub struct RouterConfig {
     /// The skill catalog: agents and calls may name only these.
     pub skills: Vec<SkillName>,
     pub queues: Vec<QueueSettings>,
+    /// A logged-in agent with no open event stream for this long is logged
+    /// out (none: presence is not enforced).
+    pub presence_grace: Option<std::time::Duration>,
 }

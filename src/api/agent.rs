@@ -1,6 +1,5 @@
 //! `hotline.v1.AgentService`: the softphone's API.
 
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
@@ -171,7 +170,7 @@ impl AgentService for AgentApi {
         self.agent_command(key, cmd).await
     }
 
-    type EventsStream = ReceiverStream<Result<proto::AgentEvent, Status>>;
+    type EventsStream = crate::engine::AgentEventStream;
 
     async fn events(
         &self,
@@ -186,7 +185,7 @@ impl AgentService for AgentApi {
             .agent(&id)
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let rx = self
+        let stream = self
             .ctx
             .engine
             .call(move |core, now| {
@@ -204,10 +203,10 @@ impl AgentService for AgentApi {
                     consecutive_misses: 0,
                     pending_not_ready: None,
                 });
-                core.subscribers.subscribe_agent(now, &record)
+                core.open_agent_stream(now, &record)
             })
             .await?;
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(stream))
     }
 
     async fn accept(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {

@@ -27,7 +27,7 @@ use crate::time::Timestamp;
 pub use command::{Command, Reply};
 use idempotency::IdempotencyCache;
 pub use idempotency::IdempotencyKey;
-pub use notify::Subscribers;
+pub use notify::{AgentEventStream, Subscribers};
 
 /// Everything the engine task owns.
 pub struct Core {
@@ -39,6 +39,36 @@ pub struct Core {
     idempotency: IdempotencyCache,
     /// Start of the UTC day the router's counters cover.
     day: Timestamp,
+    /// This task's own job queue, weakly held (it must not keep the engine
+    /// alive), for watchers that report closed streams back to the router.
+    jobs: mpsc::WeakSender<Job>,
+}
+
+impl Core {
+    /// Opens an agent's event stream and tells the router the softphone is
+    /// here; when the client goes away the router hears that too (presence).
+    pub fn open_agent_stream(
+        &mut self,
+        now: Timestamp,
+        agent: &crate::acd::AgentRecord,
+    ) -> notify::AgentEventStream {
+        let (stream, closed) = self.subscribers.subscribe_agent(now, agent);
+        if self.router.handle_agent_stream_opened(now, &agent.id).is_ok() {
+            let jobs = self.jobs.clone();
+            let id = agent.id.clone();
+            tokio::spawn(async move {
+                closed.await;
+                if let Some(jobs) = jobs.upgrade() {
+                    let job: Job = Box::new(move |core, now| {
+                        let _ = core.router.handle_agent_stream_closed(now, &id);
+                        Box::new(|| {})
+                    });
+                    let _ = jobs.send(job).await;
+                }
+            });
+        }
+        stream
+    }
 }
 
 type Responder = Box<dyn FnOnce() + Send>;
@@ -116,6 +146,7 @@ pub fn spawn(
         subscribers: Subscribers::default(),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
         day: now.utc_day_start(),
+        jobs: tx.downgrade(),
     };
     let task = tokio::spawn(async move {
         loop {

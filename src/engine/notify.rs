@@ -19,7 +19,24 @@ use crate::time::Timestamp;
 /// Events buffered per stream before it counts as stalled.
 const STREAM_BUFFER: usize = 256;
 
-pub type AgentEventRx = mpsc::Receiver<Result<proto::AgentEvent, Status>>;
+/// An agent's event stream as served to the client. Dropping it (the client
+/// went away, or the stream ended) tells the engine, without keeping the
+/// channel open the way a second sender would.
+pub struct AgentEventStream {
+    inner: tokio_stream::wrappers::ReceiverStream<Result<proto::AgentEvent, Status>>,
+    _closed: tokio::sync::oneshot::Sender<()>,
+}
+
+impl futures::Stream for AgentEventStream {
+    type Item = Result<proto::AgentEvent, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
 pub type CallRx = mpsc::Receiver<Result<proto::Call, Status>>;
 
 struct AgentStream {
@@ -36,12 +53,27 @@ pub struct Subscribers {
 
 impl Subscribers {
     /// Opens the agent's event stream, replacing (and so ending) any previous
-    /// one, and sends the agent's current state first.
-    pub fn subscribe_agent(&mut self, now: Timestamp, agent: &AgentRecord) -> AgentEventRx {
+    /// one, and sends the agent's current state first. The future resolves
+    /// when the client side of this stream is gone.
+    pub fn subscribe_agent(
+        &mut self,
+        now: Timestamp,
+        agent: &AgentRecord,
+    ) -> (
+        AgentEventStream,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
         self.agents.insert(agent.id.clone(), AgentStream { tx, seq: 0 });
         self.agent_state_changed(now, agent);
-        rx
+        let stream = AgentEventStream {
+            inner: tokio_stream::wrappers::ReceiverStream::new(rx),
+            _closed: closed_tx,
+        };
+        (stream, async move {
+            let _ = closed_rx.await;
+        })
     }
 
     /// Whether the agent has an open event stream.
