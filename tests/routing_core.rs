@@ -244,3 +244,91 @@ fn timers_fire_in_order_and_poll_timeout_says_when() {
     r.handle_timeout(at(16));
     assert_eq!(r.agent(&AgentId::new("a")).unwrap().consecutive_misses, 1);
 }
+
+#[test]
+fn a_router_restored_from_records_carries_on() {
+    use hotline::acd::{AgentRecord, CallRecord, CallStatus};
+    use std::collections::HashMap;
+    let settings = || {
+        let mut q = QueueSettings::named("q").with_skill("s", 1);
+        q.wrap_up_secs = 600;
+        q
+    };
+    let mut a = router(settings());
+    let mut agents: HashMap<String, AgentRecord> = HashMap::new();
+    let mut calls: HashMap<String, CallRecord> = HashMap::new();
+    let record = |r: &mut Router,
+                  agents: &mut HashMap<String, AgentRecord>,
+                  calls: &mut HashMap<String, CallRecord>| {
+        while let Some(e) = r.poll_event() {
+            match e {
+                Event::AgentStateChanged { agent } => {
+                    agents.insert(agent.id.to_string(), agent);
+                }
+                Event::CallQueued { call }
+                | Event::CallOffered { call, .. }
+                | Event::CallConnected { call, .. }
+                | Event::CallUpdated { call }
+                | Event::CallEnded { call } => {
+                    calls.insert(call.id.to_string(), call);
+                }
+                _ => {}
+            }
+        }
+    };
+    for (i, id) in ["on-call", "ringing", "wrapping", "resting"].iter().enumerate() {
+        login(&mut a, at(i as u64), id, 5);
+    }
+    a.handle_set_not_ready(at(5), &AgentId::new("resting"), "lunch", "agent")
+        .unwrap();
+    call(&mut a, at(10), "talk", Tier::Regular);
+    call(&mut a, at(11), "ring", Tier::Regular);
+    call(&mut a, at(12), "done", Tier::Regular);
+    call(&mut a, at(13), "wait", Tier::Regular);
+    let (on, ring, wrap) = (
+        AgentId::new("on-call"),
+        AgentId::new("ringing"),
+        AgentId::new("wrapping"),
+    );
+    a.handle_offer_accepted(at(14), &on, &CallId::new("talk"))
+        .unwrap();
+    a.handle_offer_accepted(at(14), &wrap, &CallId::new("done"))
+        .unwrap();
+    a.handle_agent_hangup(at(20), &wrap, &CallId::new("done"))
+        .unwrap();
+    record(&mut a, &mut agents, &mut calls);
+    assert_eq!(agents["ringing"].state, AgentState::Reserved);
+    assert_eq!(a.waiting_calls(&QueueName::new("q"))[0].as_str(), "wait");
+
+    // Another node takes over with only the records.
+    let mut b = router(settings());
+    let referenced: Vec<CallRecord> = calls
+        .values()
+        .filter(|c| c.status != CallStatus::Ended || c.id.as_str() == "done")
+        .cloned()
+        .collect();
+    b.handle_restore(at(30), agents.values().cloned().collect(), referenced);
+    record(&mut b, &mut agents, &mut calls);
+    assert_eq!(b.agent(&on).unwrap().state, AgentState::OnCall);
+    assert_eq!(
+        b.call(&CallId::new("talk")).unwrap().status,
+        CallStatus::Connected
+    );
+    assert_eq!(b.agent(&wrap).unwrap().state, AgentState::WrapUp);
+    let resting = b.agent(&AgentId::new("resting")).unwrap();
+    assert_eq!(resting.state, AgentState::NotReady);
+    assert_eq!(resting.not_ready_reason.as_deref(), Some("lunch"));
+    // The withdrawn offer goes out again, in original order: "ring" before "wait".
+    assert_eq!(b.agent(&ring).unwrap().state, AgentState::Reserved);
+    assert_eq!(
+        b.agent(&ring).unwrap().current_call.as_ref().unwrap().as_str(),
+        "ring"
+    );
+    assert_eq!(b.waiting_calls(&QueueName::new("q"))[0].as_str(), "wait");
+    // Work continues on the restored router.
+    b.handle_agent_hangup(at(40), &on, &CallId::new("talk")).unwrap();
+    b.handle_wrap_up_completed(at(41), &wrap, &CallId::new("done"), None, None, None)
+        .unwrap();
+    let offered = offers(&mut b);
+    assert_eq!(offered, [("wait".to_string(), "wrapping".to_string())]);
+}
