@@ -96,7 +96,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (engine_handle, engine_task) = engine::spawn(router, store.clone(), shutdown_rx.clone());
     let ctx = ApiContext {
-        engine: engine_handle,
+        engine: crate::cluster::RouterLink::local(engine_handle),
         store,
         directory: Arc::new(Directory::new(config)),
     };

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
-use crate::acd::{AgentLogin, AgentRecord, AgentState, Disposition, TransferTarget};
+use crate::acd::{AgentLogin, Disposition, TransferTarget};
 use crate::engine::{Command, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
@@ -170,7 +170,7 @@ impl AgentService for AgentApi {
         self.agent_command(key, cmd).await
     }
 
-    type EventsStream = crate::engine::AgentEventStream;
+    type EventsStream = crate::cluster::link::EventStream;
 
     async fn events(
         &self,
@@ -185,27 +185,7 @@ impl AgentService for AgentApi {
             .agent(&id)
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let stream = self
-            .ctx
-            .engine
-            .call(move |core, now| {
-                let record = core.router.agent(&id).cloned().unwrap_or_else(|| AgentRecord {
-                    id: id.clone(),
-                    display_name: name,
-                    skills: Vec::new(),
-                    state: AgentState::LoggedOut,
-                    not_ready_reason: None,
-                    state_reason: "never logged in".into(),
-                    current_call: None,
-                    state_since: now,
-                    idle_since: now,
-                    calls_handled: 0,
-                    consecutive_misses: 0,
-                    pending_not_ready: None,
-                });
-                core.open_agent_stream(now, &record)
-            })
-            .await?;
+        let stream = self.ctx.engine.agent_events(id, name).await?;
         Ok(Response::new(stream))
     }
 

@@ -1,6 +1,5 @@
 //! `hotline.v1.CallService`: the telephony edge's API.
 
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
@@ -131,7 +130,7 @@ impl CallService for CallApi {
         Ok(Response::new(self.stored_call(&id).await?))
     }
 
-    type WatchCallStream = ReceiverStream<Result<proto::Call, Status>>;
+    type WatchCallStream = crate::cluster::link::CallStream;
 
     async fn watch_call(
         &self,
@@ -140,22 +139,11 @@ impl CallService for CallApi {
         let p = principal(&req)?;
         p.require(&[Role::Telephony, Role::Supervisor])?;
         let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
-        let cid = id.clone();
-        let rx = self
-            .ctx
-            .engine
-            .call(move |core, _| {
-                let call = core.router.call(&cid)?;
-                Some(core.subscribers.watch_call(&call))
-            })
-            .await?;
-        if let Some(rx) = rx {
-            return Ok(Response::new(ReceiverStream::new(rx)));
+        if let Some(stream) = self.ctx.engine.watch_call(id.clone()).await? {
+            return Ok(Response::new(stream));
         }
         // Ended already: one message with the final record.
         let call = self.stored_call(&id).await?;
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let _ = tx.try_send(Ok(call));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(Box::pin(tokio_stream::once(Ok(call)))))
     }
 }

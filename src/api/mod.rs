@@ -11,15 +11,16 @@ pub mod validate;
 use std::sync::Arc;
 
 use crate::auth::Principal;
+use crate::cluster::RouterLink;
 use crate::config::Directory;
-use crate::engine::EngineHandle;
 use crate::error::Error;
 use crate::store::Store;
 
 /// What every service needs.
 #[derive(Clone)]
 pub struct ApiContext {
-    pub engine: EngineHandle,
+    /// The way to the routing core (here, or on the routing node).
+    pub engine: RouterLink,
     pub store: Arc<dyn Store>,
     pub directory: Arc<Directory>,
 }

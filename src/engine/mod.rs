@@ -45,6 +45,34 @@ pub struct Core {
 }
 
 impl Core {
+    /// Opens the event stream of agent `id`, which may not have logged in yet.
+    pub fn open_agent_stream_for(
+        &mut self,
+        now: Timestamp,
+        id: &crate::ids::AgentId,
+        display_name: String,
+    ) -> notify::AgentEventStream {
+        let record = self
+            .router
+            .agent(id)
+            .cloned()
+            .unwrap_or_else(|| crate::acd::AgentRecord {
+                id: id.clone(),
+                display_name,
+                skills: Vec::new(),
+                state: crate::acd::AgentState::LoggedOut,
+                not_ready_reason: None,
+                state_reason: "never logged in".into(),
+                current_call: None,
+                state_since: now,
+                idle_since: now,
+                calls_handled: 0,
+                consecutive_misses: 0,
+                pending_not_ready: None,
+            });
+        self.open_agent_stream(now, &record)
+    }
+
     /// Opens an agent's event stream and tells the router the softphone is
     /// here; when the client goes away the router hears that too (presence).
     pub fn open_agent_stream(
