@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hotline/v1/agent.proto",
         "proto/hotline/v1/call.proto",
         "proto/hotline/v1/supervisor.proto",
+        "proto/hotline/cluster/v1/cluster.proto",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("hotline_descriptor.bin"))

@@ -134,6 +134,7 @@ impl Fixture {
             queue: QueueName::new(format!("q{q}")),
             extra_requirements: extra,
             preferred_agent: None,
+            node: None,
         };
         self.router.handle_call_arrived(now, call).expect("arrive");
     }

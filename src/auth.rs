@@ -25,6 +25,8 @@ pub enum Role {
     Admin,
     /// The telephony edge: starts and ends calls.
     Telephony,
+    /// Another hotline node of the cluster (internal service only).
+    Node,
 }
 
 impl Role {
@@ -34,6 +36,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
             Role::Telephony => "telephony",
+            Role::Node => "node",
         }
     }
 }
@@ -52,8 +55,9 @@ impl FromStr for Role {
             "supervisor" => Ok(Role::Supervisor),
             "admin" => Ok(Role::Admin),
             "telephony" => Ok(Role::Telephony),
+            "node" => Ok(Role::Node),
             other => Err(format!(
-                "unknown role {other:?}; expected agent, supervisor, admin or telephony"
+                "unknown role {other:?}; expected agent, supervisor, admin, telephony or node"
             )),
         }
     }

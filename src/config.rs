@@ -106,6 +106,27 @@ impl Default for StoreConfig {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's name; empty: a fresh one per start.
+    pub node_id: String,
+    /// host:port where other nodes reach this node; empty: the bound address.
+    pub advertise: String,
+    /// The routing lease: a routing node that dies is replaced within this.
+    pub lease_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node_id: String::new(),
+            advertise: String::new(),
+            lease_ms: 3000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct PresenceConfig {
     /// A logged-in agent with no softphone event stream for this long is
     /// logged out and gets no more offers; 0 turns the check off.
@@ -151,6 +172,7 @@ pub struct Config {
     pub log: LogConfig,
     pub store: StoreConfig,
     pub presence: PresenceConfig,
+    pub cluster: ClusterConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -215,6 +237,9 @@ impl Config {
         check_name("store.namespace", &self.store.namespace)?;
         if self.store.namespace.contains(['{', '}']) {
             return Err(invalid("store.namespace", "must not contain braces"));
+        }
+        if self.cluster.lease_ms < 300 {
+            return Err(invalid("cluster.lease_ms", "must be at least 300"));
         }
         if self.store.redis_timeout_ms == 0 {
             return Err(invalid("store.redis_timeout_ms", "must be at least 1"));

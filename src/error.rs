@@ -26,6 +26,10 @@ pub enum Error {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error the routing node returned for a forwarded command, passed on
+    /// to the client unchanged (gRPC code and message).
+    #[error("{message}")]
+    Remote { code: i32, message: String },
 }
 
 impl Error {

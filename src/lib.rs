@@ -23,10 +23,32 @@ pub mod time;
 
 pub use error::Error;
 
+/// Generated code, laid out as the proto packages nest (the cluster
+/// package refers to `hotline.v1` types by relative path).
+mod pb {
+    pub mod hotline {
+        pub mod v1 {
+            #![allow(clippy::all, missing_docs)]
+            tonic::include_proto!("hotline.v1");
+        }
+        pub mod cluster {
+            pub mod v1 {
+                #![allow(clippy::all, missing_docs)]
+                tonic::include_proto!("hotline.cluster.v1");
+            }
+        }
+    }
+}
+
 /// Generated gRPC types and services of package `hotline.v1`.
 pub mod proto {
-    #![allow(clippy::all, missing_docs)]
-    tonic::include_proto!("hotline.v1");
+    pub use crate::pb::hotline::v1::*;
+
     /// For server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("hotline_descriptor");
+
+    /// The internal node-to-node service (`hotline.cluster.v1`).
+    pub mod cluster {
+        pub use crate::pb::hotline::cluster::v1::*;
+    }
 }

@@ -18,14 +18,19 @@ use crate::api::agent::AgentApi;
 use crate::api::call::CallApi;
 use crate::api::supervisor::SupervisorApi;
 use crate::api::ApiContext;
-use crate::auth::{AuthInterceptor, TokenKeys};
+use crate::auth::{AuthInterceptor, Role, TokenKeys};
+use crate::cluster::node::{Node, NodeOptions};
+use crate::cluster::service::ClusterApi;
+use crate::cluster::{Route, RouterLink};
 use crate::config::{Config, Directory};
 use crate::engine;
 use crate::error::Error;
 use crate::proto::agent_service_server::AgentServiceServer;
 use crate::proto::call_service_server::CallServiceServer;
+use crate::proto::cluster::cluster_server::ClusterServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
+use crate::time::Timestamp;
 
 /// Names under which health is reported: the whole server ("") and each service.
 const HEALTH_NAMES: [&str; 4] = [
@@ -43,7 +48,10 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     health: tonic_health::server::HealthReporter,
     transport: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
-    engine: tokio::task::JoinHandle<()>,
+    /// The engine, when this node routes alone.
+    engine: Option<tokio::task::JoinHandle<()>>,
+    /// The cluster member (lease, heartbeat, route), on a shared store.
+    node: Option<tokio::task::JoinHandle<()>>,
     /// How long in-flight requests get before connections are cut.
     grace: Duration,
 }
@@ -58,7 +66,12 @@ impl RunningServer {
                 .await;
         }
         let _ = self.shutdown.send(true);
-        let _ = self.engine.await;
+        if let Some(engine) = self.engine {
+            let _ = engine.await;
+        }
+        if let Some(node) = self.node {
+            let _ = node.await;
+        }
         let mut transport = self.transport;
         match tokio::time::timeout(self.grace, &mut transport).await {
             Ok(Ok(Ok(()))) => Ok(()),
@@ -80,47 +93,94 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
     if config.store.url == "memory" {
         return Ok(Arc::new(MemoryStore::new(config.store.memory_max_ended_calls)));
     }
-    let store = RedisStore::connect(&RedisOptions {
-        url: config.store.url.clone(),
-        namespace: config.store.namespace.clone(),
-        max_ended_calls: config.store.memory_max_ended_calls,
-        response_timeout: Duration::from_millis(config.store.redis_timeout_ms),
-    })?;
-    Ok(Arc::new(store))
+    Ok(Arc::new(RedisStore::connect(&redis_options(config))?))
 }
 
-/// Binds `config.server.grpc_listen` and starts serving.
+/// Binds `config.server.grpc_listen` and starts serving. With the memory
+/// store this node routes alone; with Redis it joins the cluster, where one
+/// node at a time routes and the others forward to it.
 pub async fn start(config: &Config) -> Result<RunningServer, Error> {
-    let router = Router::new(config.router_config())?;
-    let store = open_store(config)?;
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (engine_handle, engine_task) = engine::spawn(router, store.clone(), shutdown_rx.clone());
-    let ctx = ApiContext {
-        engine: crate::cluster::RouterLink::local(engine_handle),
-        store,
-        directory: Arc::new(Directory::new(config)),
-    };
     if config.auth.secret == "hotline-development-secret-change-me" {
         warn!("using the public development auth secret; set HOTLINE_AUTH__SECRET for real use");
     }
-    let auth = AuthInterceptor::new(TokenKeys::new(config.auth.secret.as_bytes()));
-
-    let (health, health_service) = tonic_health::server::health_reporter();
-    for name in HEALTH_NAMES {
-        health.set_service_status(name, ServingStatus::Serving).await;
-    }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
-
+    let keys = TokenKeys::new(config.auth.secret.as_bytes());
+    let auth = AuthInterceptor::new(keys.clone());
     let listener = TcpListener::bind(config.server.grpc_listen)
         .await
         .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", config.server.grpc_listen)))?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Unavailable(format!("listener address: {e}")))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let directory = Arc::new(Directory::new(config));
+
+    let (ctx, cluster, engine_task, node_task) = if config.store.url == "memory" {
+        for name in HEALTH_NAMES {
+            health.set_service_status(name, ServingStatus::Serving).await;
+        }
+        let router = Router::new(config.router_config())?;
+        let store = open_store(config)?;
+        let (engine_handle, engine_task) = engine::spawn(router, store.clone(), shutdown_rx.clone());
+        let ctx = ApiContext {
+            engine: RouterLink::local(engine_handle),
+            store,
+            directory,
+            node: None,
+        };
+        (ctx, None, Some(engine_task), None)
+    } else {
+        // Not serving until the node has reached the store.
+        for name in HEALTH_NAMES {
+            health.set_service_status(name, ServingStatus::NotServing).await;
+        }
+        let store = Arc::new(RedisStore::connect(&redis_options(config))?);
+        let node_id = if config.cluster.node_id.is_empty() {
+            format!("node-{}", uuid::Uuid::now_v7().simple())
+        } else {
+            config.cluster.node_id.clone()
+        };
+        let advertise = if config.cluster.advertise.is_empty() {
+            addr.to_string()
+        } else {
+            config.cluster.advertise.clone()
+        };
+        let (route_tx, route_rx) = watch::channel(Route::Down("electing the routing node".into()));
+        let node = Node {
+            opts: NodeOptions {
+                node_id: node_id.clone(),
+                advertise,
+                lease: Duration::from_millis(config.cluster.lease_ms),
+                namespace: config.store.namespace.clone(),
+                redis_url: config.store.url.clone(),
+                redis_timeout: Duration::from_millis(config.store.redis_timeout_ms),
+            },
+            router_config: config.router_config(),
+            store: store.clone(),
+            node_token: keys.mint(Role::Node, &node_id, NODE_TOKEN_TTL, Timestamp::now_wall())?,
+            route: route_tx,
+            health: health.clone(),
+            health_names: HEALTH_NAMES.to_vec(),
+        };
+        let node_task = tokio::spawn(node.run(shutdown_rx.clone()));
+        let ctx = ApiContext {
+            engine: RouterLink::following(route_rx.clone()),
+            store,
+            directory,
+            node: Some(node_id.clone()),
+        };
+        let cluster = ClusterApi {
+            route: route_rx,
+            node: node_id,
+        };
+        (ctx, Some(cluster), None, Some(node_task))
+    };
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
     let mut stop = shutdown_rx;
     let transport = tonic::transport::Server::builder()
         .accept_http1(true)
@@ -137,8 +197,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         ))
         .add_service(SupervisorServiceServer::with_interceptor(
             SupervisorApi { ctx },
-            auth,
+            auth.clone(),
         ))
+        .add_optional_service(cluster.map(|c| ClusterServer::with_interceptor(c, auth)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             let _ = stop.wait_for(|stopping| *stopping).await;
         });
@@ -150,6 +211,19 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         health,
         transport,
         engine: engine_task,
+        node: node_task,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
     })
+}
+
+/// Node tokens are minted at start and only shown to other nodes.
+const NODE_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn redis_options(config: &Config) -> RedisOptions {
+    RedisOptions {
+        url: config.store.url.clone(),
+        namespace: config.store.namespace.clone(),
+        max_ended_calls: config.store.memory_max_ended_calls,
+        response_timeout: Duration::from_millis(config.store.redis_timeout_ms),
+    }
 }

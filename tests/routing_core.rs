@@ -53,6 +53,7 @@ fn call(r: &mut Router, now: Timestamp, id: &str, tier: Tier) {
             queue: QueueName::new("q"),
             extra_requirements: vec![],
             preferred_agent: None,
+            node: None,
         },
     )
     .unwrap();

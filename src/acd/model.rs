@@ -188,6 +188,9 @@ pub struct CallRecord {
     pub hold_ms: u64,
     /// Every offer made for this call, oldest first (bounded).
     pub decisions: Vec<RoutingDecision>,
+    /// The node holding the caller's leg; if that node is lost, so is the call.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// A handled contact: what FCR, first-contact ownership and reports read.

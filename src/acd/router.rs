@@ -89,6 +89,9 @@ pub struct IncomingCall {
     pub extra_requirements: Vec<Requirement>,
     /// Owner of the customer's open issue (first-contact ownership).
     pub preferred_agent: Option<AgentId>,
+    /// The node holding the caller's leg (none on a single node).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// Where a transferred call goes.
@@ -1136,6 +1139,7 @@ impl Router {
             original_position: 0,
             hold_ms: 0,
             decisions: Vec::new(),
+            node: call.node,
         };
         let cidx = self.calls.insert(CallSlot {
             serial,
@@ -1183,31 +1187,43 @@ impl Router {
             .call_index
             .get(call)
             .ok_or_else(|| RouteError::UnknownCall(call.clone()))?;
+        self.caller_gone(now, cidx, "caller hung up");
+        Ok(())
+    }
+
+    /// Every live call whose caller's leg is on a node not in `alive` ends:
+    /// that node is gone, and the callers with it.
+    pub fn handle_nodes_alive(&mut self, now: Timestamp, alive: &[String]) {
+        let lost: Vec<(usize, String)> = self
+            .calls
+            .iter()
+            .filter_map(|(cidx, c)| {
+                let node = c.record.node.as_ref()?;
+                (!alive.contains(node)).then(|| (cidx, node.clone()))
+            })
+            .collect();
+        for (cidx, node) in lost {
+            if self.calls.contains(cidx) {
+                self.caller_gone(now, cidx, &format!("node {node} holding the caller was lost"));
+            }
+        }
+    }
+
+    fn caller_gone(&mut self, now: Timestamp, cidx: usize, why: &str) {
         match self.calls[cidx].phase.clone() {
             Phase::Waiting | Phase::PreferredWait { .. } => {
                 self.unlink_waiting(cidx);
-                self.end_unanswered(
-                    now,
-                    cidx,
-                    CallOutcome::Abandoned,
-                    "caller hung up while queued".into(),
-                );
+                self.end_unanswered(now, cidx, CallOutcome::Abandoned, format!("{why} while queued"));
             }
             Phase::Offering { agent, .. } => {
                 self.rescind_offer(now, agent, RescindReason::CallerHungUp);
                 self.unlink_waiting(cidx);
-                self.end_unanswered(
-                    now,
-                    cidx,
-                    CallOutcome::Abandoned,
-                    "caller hung up while ringing".into(),
-                );
+                self.end_unanswered(now, cidx, CallOutcome::Abandoned, format!("{why} while ringing"));
                 self.make_available(now, agent, "offer withdrawn: caller hung up");
                 self.route_agent(now, agent);
             }
-            Phase::Connected { .. } => self.end_connected(now, cidx, "caller hung up"),
+            Phase::Connected { .. } => self.end_connected(now, cidx, why),
         }
-        Ok(())
     }
 
     /// Fires every timer due at `now`.

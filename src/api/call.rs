@@ -93,6 +93,7 @@ impl CallService for CallApi {
             queue,
             extra_requirements: extra,
             preferred_agent: preferred,
+            node: self.ctx.node.clone(),
         };
         let (id, live) = self
             .ctx

@@ -23,6 +23,8 @@ pub struct ApiContext {
     pub engine: RouterLink,
     pub store: Arc<dyn Store>,
     pub directory: Arc<Directory>,
+    /// This node's id in a cluster (stamped on the calls it takes), none alone.
+    pub node: Option<String>,
 }
 
 /// The authenticated caller, put there by the auth interceptor.

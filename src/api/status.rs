@@ -15,8 +15,17 @@ impl From<Error> for Status {
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
+            Error::Remote { code, .. } => Code::from_i32(*code),
         };
         Status::new(code, e.to_string())
+    }
+}
+
+/// A status from the routing node, kept as it was for the client.
+pub fn from_remote(status: &Status) -> Error {
+    Error::Remote {
+        code: status.code() as i32,
+        message: status.message().to_string(),
     }
 }
 

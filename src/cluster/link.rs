@@ -7,6 +7,7 @@ use futures::Stream;
 use tokio::sync::watch;
 use tonic::Status;
 
+use crate::api::status::from_remote;
 use crate::engine::{Command, EngineHandle, IdempotencyKey, Reply};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
@@ -15,11 +16,15 @@ use crate::proto;
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<proto::AgentEvent, Status>> + Send>>;
 pub type CallStream = Pin<Box<dyn Stream<Item = Result<proto::Call, Status>> + Send>>;
 
+pub type ClusterClient = crate::proto::cluster::cluster_client::ClusterClient<crate::client::Authed>;
+
 /// Where the routing core is right now.
 #[derive(Clone)]
 pub enum Route {
     /// In this process.
     Local(EngineHandle),
+    /// On another node, reached over the internal service.
+    Remote { node: String, client: ClusterClient },
     /// No routing node is known (being elected, or the store is down).
     Down(String),
 }
@@ -50,6 +55,22 @@ impl RouterLink {
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
         match self.current() {
             Route::Local(engine) => engine.execute(key, cmd).await,
+            Route::Remote { mut client, .. } => {
+                let command =
+                    serde_json::to_vec(&cmd).map_err(|e| Error::Internal(format!("encoding: {e}")))?;
+                let (principal, request_id) = key.map(|k| (k.principal, k.request_id)).unwrap_or_default();
+                let reply = client
+                    .execute(crate::proto::cluster::ExecuteRequest {
+                        command,
+                        principal,
+                        request_id,
+                    })
+                    .await
+                    .map_err(|s| from_remote(&s))?
+                    .into_inner();
+                serde_json::from_slice(&reply.reply)
+                    .map_err(|e| Error::Internal(format!("decoding reply: {e}")))
+            }
             Route::Down(why) => Err(Error::Unavailable(why)),
         }
     }
@@ -61,6 +82,17 @@ impl RouterLink {
                 let stream = engine
                     .call(move |core, now| core.open_agent_stream_for(now, &agent, display_name))
                     .await?;
+                Ok(Box::pin(stream))
+            }
+            Route::Remote { mut client, .. } => {
+                let stream = client
+                    .agent_events(crate::proto::cluster::AgentEventsRequest {
+                        agent_id: agent.to_string(),
+                        display_name,
+                    })
+                    .await
+                    .map_err(|s| from_remote(&s))?
+                    .into_inner();
                 Ok(Box::pin(stream))
             }
             Route::Down(why) => Err(Error::Unavailable(why)),
@@ -78,6 +110,18 @@ impl RouterLink {
                     })
                     .await?;
                 Ok(rx.map(|rx| Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as CallStream))
+            }
+            Route::Remote { mut client, .. } => {
+                match client
+                    .watch_call(crate::proto::cluster::WatchCallRequest {
+                        call_id: call.to_string(),
+                    })
+                    .await
+                {
+                    Ok(s) => Ok(Some(Box::pin(s.into_inner()))),
+                    Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+                    Err(s) => Err(from_remote(&s)),
+                }
             }
             Route::Down(why) => Err(Error::Unavailable(why)),
         }

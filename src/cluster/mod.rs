@@ -8,5 +8,7 @@
 //! [`RouterLink`] is how the API reaches the router, wherever it runs.
 
 pub mod link;
+pub mod node;
+pub mod service;
 
 pub use link::{Route, RouterLink};

@@ -59,6 +59,10 @@ pub enum Command {
     EndCall {
         call: CallId,
     },
+    /// The nodes alive now; calls whose caller is on any other node end.
+    NodesAlive {
+        nodes: Vec<String>,
+    },
     /// Reads of the live routing state.
     GetAgent {
         agent: AgentId,
@@ -85,6 +89,7 @@ impl Command {
             Command::CompleteWrapUp { .. } => "CompleteWrapUp",
             Command::StartCall(_) => "StartCall",
             Command::EndCall { .. } => "EndCall",
+            Command::NodesAlive { .. } => "NodesAlive",
             Command::GetAgent { .. } => "GetAgent",
             Command::QueueViews => "QueueViews",
             Command::HasQueue { .. } => "HasQueue",
@@ -222,6 +227,10 @@ impl Core {
                     r.handle_caller_hangup(now, &call)?;
                 }
                 call_reply(r, &call)
+            }
+            Command::NodesAlive { nodes } => {
+                r.handle_nodes_alive(now, &nodes);
+                Reply::Bool(true)
             }
             Command::GetAgent { agent } => agent_reply(r, &agent),
             Command::QueueViews => Reply::Queues {

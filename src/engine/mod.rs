@@ -177,6 +177,8 @@ pub fn spawn(
         jobs: tx.downgrade(),
     };
     let task = tokio::spawn(async move {
+        // Whatever the router did before the engine started (a restore).
+        drain(&mut core, store.as_ref(), Timestamp::now_wall()).await;
         loop {
             let next = core.router.poll_timeout();
             let sleep = async move {

@@ -49,6 +49,7 @@ pub fn sample_call(id: &str, queue: &str, enqueued_at: u64) -> CallRecord {
         original_position: 1,
         hold_ms: 0,
         decisions: Vec::new(),
+        node: None,
     }
 }
 

@@ -102,6 +102,7 @@ impl TestServer {
         let config = Config::from_toml(toml).expect("test config is valid");
         let server = hotline::server::start(&config).await.expect("server starts");
         let channel = client::channel(server.addr).await.expect("connects");
+        wait_serving(&channel).await;
         TestServer {
             server: Some(server),
             channel,
@@ -205,6 +206,23 @@ impl TestServer {
             .find(|a| a.agent_id == id)
             .expect("agent listed")
     }
+}
+
+/// Waits until the node reports SERVING (on Redis: store reached and a
+/// routing node known).
+pub async fn wait_serving(channel: &Channel) {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for _ in 0..200 {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await
+            .map(|r| r.into_inner().status);
+        if status.ok() == Some(tonic_health::pb::health_check_response::ServingStatus::Serving as i32) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the node never reported SERVING");
 }
 
 pub struct Agent {

@@ -1,0 +1,94 @@
+//! The internal `hotline.cluster.v1.Cluster` service, served by every node;
+//! only the routing node accepts work, the others answer UNAVAILABLE so the
+//! sender looks up the routing node again.
+
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use super::link::{CallStream, EventStream, Route};
+use crate::api::principal;
+use crate::auth::Role;
+use crate::engine::{Command, EngineHandle, IdempotencyKey};
+use crate::error::Error;
+use crate::ids::{AgentId, CallId};
+use crate::proto::cluster::cluster_server::Cluster;
+use crate::proto::cluster::{AgentEventsRequest, ExecuteRequest, ExecuteResponse, WatchCallRequest};
+
+pub struct ClusterApi {
+    /// Where the router is; this node serves only while it is `Local`.
+    pub route: watch::Receiver<Route>,
+    /// This node's id, for error messages.
+    pub node: String,
+}
+
+impl ClusterApi {
+    fn engine(&self) -> Result<EngineHandle, Error> {
+        match &*self.route.borrow() {
+            Route::Local(engine) => Ok(engine.clone()),
+            _ => Err(Error::Unavailable(format!(
+                "node {} does not route right now",
+                self.node
+            ))),
+        }
+    }
+}
+
+fn check<T>(req: &Request<T>) -> Result<(), Error> {
+    principal(req)?.require(&[Role::Node])
+}
+
+#[tonic::async_trait]
+impl Cluster for ClusterApi {
+    async fn execute(&self, req: Request<ExecuteRequest>) -> Result<Response<ExecuteResponse>, Status> {
+        check(&req)?;
+        let r = req.into_inner();
+        let cmd: Command = serde_json::from_slice(&r.command)
+            .map_err(|e| Error::invalid("command", format!("not a command this node knows: {e}")))?;
+        let key = (!r.request_id.is_empty()).then(|| IdempotencyKey {
+            principal: r.principal,
+            request_id: r.request_id,
+        });
+        let reply = self.engine()?.execute(key, cmd).await?;
+        let bytes =
+            serde_json::to_vec(&reply).map_err(|e| Error::Internal(format!("encoding reply: {e}")))?;
+        Ok(Response::new(ExecuteResponse { reply: bytes }))
+    }
+
+    type AgentEventsStream = EventStream;
+
+    async fn agent_events(&self, req: Request<AgentEventsRequest>) -> Result<Response<EventStream>, Status> {
+        check(&req)?;
+        let r = req.into_inner();
+        let id = AgentId::new(&r.agent_id);
+        let engine = self.engine()?;
+        let stream = engine
+            .call(move |core, now| core.open_agent_stream_for(now, &id, r.display_name))
+            .await?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    type WatchCallStream = CallStream;
+
+    async fn watch_call(&self, req: Request<WatchCallRequest>) -> Result<Response<CallStream>, Status> {
+        check(&req)?;
+        let id = CallId::new(&req.get_ref().call_id);
+        let engine = self.engine()?;
+        let cid = id.clone();
+        let rx = engine
+            .call(move |core, _| {
+                let record = core.router.call(&cid)?;
+                Some(core.subscribers.watch_call(&record))
+            })
+            .await?;
+        match rx {
+            Some(rx) => Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            ))),
+            None => Err(Error::NotFound {
+                what: "live call",
+                id: id.to_string(),
+            }
+            .into()),
+        }
+    }
+}
