@@ -214,7 +214,9 @@ pub async fn wait_serving(channel: &Channel) {
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     for _ in 0..200 {
         let status = health
-            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
             .await
             .map(|r| r.into_inner().status);
         if status.ok() == Some(tonic_health::pb::health_check_response::ServingStatus::Serving as i32) {
@@ -223,6 +225,23 @@ pub async fn wait_serving(channel: &Channel) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the node never reported SERVING");
+}
+
+/// Reopens an agent's event stream (e.g. after the routing node changed),
+/// retrying while the cluster settles.
+pub async fn reconnect(s: &TestServer, id: &str) -> Agent {
+    let mut c = s.clients(hotline::auth::Role::Agent, id);
+    for _ in 0..100 {
+        if let Ok(events) = c.agent.events(proto::EventsRequest { agent_id: id.into() }).await {
+            return Agent {
+                id: id.into(),
+                c,
+                events: events.into_inner(),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id} could not reconnect");
 }
 
 pub struct Agent {

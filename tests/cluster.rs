@@ -1,0 +1,96 @@
+//! Several hotline nodes on one Redis: one routes, all serve; a call entering
+//! any node reaches an agent connected to any node; the routing role moves
+//! when its node goes away.
+
+mod common;
+
+use std::time::Duration;
+
+use common::redis::RedisServer;
+use common::*;
+use hotline::proto;
+
+fn config_for(redis: &RedisServer) -> String {
+    format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"cluster\"\n[cluster]\nlease_ms = 600\n",
+        redis.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_entering_one_node_reaches_an_agent_on_another() {
+    let redis = RedisServer::start();
+    let a = TestServer::with_config(&config_for(&redis)).await;
+    let b = TestServer::with_config(&config_for(&redis)).await;
+    // alice's softphone is connected to node b; the call enters node a.
+    let mut alice = b.agent("alice").await;
+    let call = a.start_call("+7000", "100").await;
+    assert_eq!(alice.expect_offer(SOON).await.call_id, call.call_id);
+    alice.accept(&call.call_id).await;
+    // Supervisors on either node see the same floor.
+    for node in [&a, &b] {
+        assert_eq!(
+            node.agent_record("alice").await.state,
+            proto::AgentState::OnCall as i32
+        );
+        assert_eq!(node.get_call(&call.call_id).await.agent_id, "alice");
+    }
+    alice.hangup(&call.call_id).await;
+    let after = alice
+        .wrap_up(&call.call_id, proto::Disposition::Resolved, "billing/x")
+        .await;
+    assert_eq!(after.state, proto::AgentState::Available as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routing_role_moves_when_its_node_stops_and_nothing_is_lost() {
+    let redis = RedisServer::start();
+    let mut first = TestServer::with_config(&config_for(&redis)).await;
+    let second = TestServer::with_config(&config_for(&redis)).await;
+    let mut alice = second.agent("alice").await;
+    // A call waits (bob, who could take it, is not logged in yet).
+    let waiting = second.start_call("+7100", "100").await;
+    let offered = alice.expect_offer(SOON).await;
+    assert_eq!(offered.call_id, waiting.call_id);
+    alice.accept(&waiting.call_id).await;
+    let queued = second.start_call("+7101", "100").await;
+
+    // The routing node (the first one started) goes away.
+    first.server.take().unwrap().shutdown().await.unwrap();
+
+    // The other node takes over: the connected call and the queued call survive.
+    let mut ok = false;
+    for _ in 0..100 {
+        if let Ok(r) = second
+            .supervisor()
+            .supervisor
+            .list_agents(proto::ListAgentsRequest::default())
+            .await
+        {
+            if r.into_inner().agents.iter().any(|a| a.agent_id == "alice") {
+                ok = second
+                    .edge()
+                    .call
+                    .get_call(proto::GetCallRequest {
+                        call_id: queued.call_id.clone(),
+                    })
+                    .await
+                    .is_ok();
+                if ok {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok);
+    wait_serving(&second.channel).await;
+    // alice's stream went through the old routing node; her softphone reconnects.
+    let mut alice = common::reconnect(&second, "alice").await;
+    let mut bob = second.agent("bob").await;
+    assert_eq!(bob.expect_offer(SOON).await.call_id, queued.call_id);
+    // The call alice was on is still hers.
+    alice.hangup(&waiting.call_id).await;
+    let ended = second.get_call(&waiting.call_id).await;
+    assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
+}
