@@ -24,7 +24,10 @@ pub enum Route {
     /// In this process.
     Local(EngineHandle),
     /// On another node, reached over the internal service.
-    Remote { node: String, client: ClusterClient },
+    Remote {
+        node: String,
+        client: Box<ClusterClient>,
+    },
     /// No routing node is known (being elected, or the store is down).
     Down(String),
 }
@@ -55,7 +58,8 @@ impl RouterLink {
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
         match self.current() {
             Route::Local(engine) => engine.execute(key, cmd).await,
-            Route::Remote { mut client, .. } => {
+            Route::Remote { client, .. } => {
+                let mut client = *client;
                 let command =
                     serde_json::to_vec(&cmd).map_err(|e| Error::Internal(format!("encoding: {e}")))?;
                 let (principal, request_id) = key.map(|k| (k.principal, k.request_id)).unwrap_or_default();
@@ -84,7 +88,8 @@ impl RouterLink {
                     .await?;
                 Ok(Box::pin(stream))
             }
-            Route::Remote { mut client, .. } => {
+            Route::Remote { client, .. } => {
+                let mut client = *client;
                 let stream = client
                     .agent_events(crate::proto::cluster::AgentEventsRequest {
                         agent_id: agent.to_string(),
@@ -111,7 +116,8 @@ impl RouterLink {
                     .await?;
                 Ok(rx.map(|rx| Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as CallStream))
             }
-            Route::Remote { mut client, .. } => {
+            Route::Remote { client, .. } => {
+                let mut client = *client;
                 match client
                     .watch_call(crate::proto::cluster::WatchCallRequest {
                         call_id: call.to_string(),

@@ -307,7 +307,10 @@ impl Node {
             channel,
             Bearer::new(&self.node_token)?,
         );
-        Ok(Route::Remote { node, client })
+        Ok(Route::Remote {
+            node,
+            client: Box::new(client),
+        })
     }
 
     /// Ends the calls held by nodes whose heartbeat lapsed.

@@ -44,7 +44,7 @@ impl Cluster for ClusterApi {
         let r = req.into_inner();
         let cmd: Command = serde_json::from_slice(&r.command)
             .map_err(|e| Error::invalid("command", format!("not a command this node knows: {e}")))?;
-        let key = (!r.request_id.is_empty()).then(|| IdempotencyKey {
+        let key = (!r.request_id.is_empty()).then_some(IdempotencyKey {
             principal: r.principal,
             request_id: r.request_id,
         });
