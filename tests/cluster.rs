@@ -94,3 +94,59 @@ async fn the_routing_role_moves_when_its_node_stops_and_nothing_is_lost() {
     let ended = second.get_call(&waiting.call_id).await;
     assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_keeps_what_was_acknowledged_and_service_resumes() {
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let s = TestServer::with_config(&config_for(&redis)).await;
+    let mut alice = s.agent("alice").await;
+    let call = s.start_call("+7200", "100").await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+
+    redis.kill();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(s.channel.clone());
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    let mut seen_down = false;
+    for _ in 0..100 {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        if status == not_serving {
+            seen_down = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen_down, "health went NOT_SERVING while Redis was down");
+    // New work is refused quickly, not left hanging.
+    let started = std::time::Instant::now();
+    let refused = s
+        .edge()
+        .call
+        .start_call(proto::StartCallRequest {
+            ani: "+7201".into(),
+            dnis: "100".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    redis.restart();
+    wait_serving(&s.channel).await;
+    // What was acknowledged is still there, and work goes on.
+    let mut alice = common::reconnect(&s, "alice").await;
+    assert_eq!(
+        s.agent_record("alice").await.state,
+        proto::AgentState::OnCall as i32
+    );
+    let ended = alice.hangup(&call.call_id).await;
+    assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
+}

@@ -10,6 +10,7 @@
 //! is dropped, which ends client streams cleanly.
 
 mod command;
+mod dirty;
 mod idempotency;
 mod notify;
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::acd::{Event, Router};
 use crate::error::Error;
@@ -37,6 +38,8 @@ pub struct Core {
     pub subscribers: Subscribers,
     /// Results of recent mutating requests, so retries have no second effect.
     idempotency: IdempotencyCache,
+    /// Records the store failed to take, retried until it does.
+    dirty: dirty::Dirty,
     /// Start of the UTC day the router's counters cover.
     day: Timestamp,
     /// This task's own job queue, weakly held (it must not keep the engine
@@ -89,7 +92,7 @@ impl Core {
                 if let Some(jobs) = jobs.upgrade() {
                     let job: Job = Box::new(move |core, now| {
                         let _ = core.router.handle_agent_stream_closed(now, &id);
-                        Box::new(|| {})
+                        Box::new(|_| {})
                     });
                     let _ = jobs.send(job).await;
                 }
@@ -99,7 +102,8 @@ impl Core {
     }
 }
 
-type Responder = Box<dyn FnOnce() + Send>;
+/// Sends a job's result; told whether every store write it caused succeeded.
+type Responder = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&mut Core, Timestamp) -> Responder + Send>;
 
 /// Jobs waiting for the engine; bounded so a flood of requests pushes back
@@ -120,11 +124,28 @@ impl EngineHandle {
         R: Send + 'static,
         F: FnOnce(&mut Core, Timestamp) -> R + Send + 'static,
     {
+        self.run(false, f).await
+    }
+
+    /// With `durable`, a result whose store writes failed is not returned:
+    /// the caller gets UNAVAILABLE, so nothing is acknowledged that the store
+    /// does not hold (the writes are retried until the store is back).
+    async fn run<R, F>(&self, durable: bool, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Core, Timestamp) -> R + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |core, now| {
             let r = f(core, now);
-            Box::new(move || {
-                let _ = tx.send(r);
+            Box::new(move |written: bool| {
+                let _ = tx.send(if durable && !written {
+                    Err(Error::Unavailable(
+                        "the store did not record the change; it is retried, check before repeating".into(),
+                    ))
+                } else {
+                    Ok(r)
+                });
             })
         });
         self.tx
@@ -132,13 +153,13 @@ impl EngineHandle {
             .await
             .map_err(|_| Error::Unavailable("hotline is shutting down".into()))?;
         rx.await
-            .map_err(|_| Error::Unavailable("hotline is shutting down".into()))
+            .map_err(|_| Error::Unavailable("hotline is shutting down".into()))?
     }
 
     /// Runs a command. With an idempotency key, a repeat of a successful
     /// command returns the first reply without running it again.
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
-        self.call(move |core, now| {
+        self.run(true, move |core, now| {
             let method = cmd.name();
             if let Some(key) = &key {
                 if let Some((m, cached)) = core.idempotency.get(key, now) {
@@ -173,6 +194,7 @@ pub fn spawn(
         router,
         subscribers: Subscribers::default(),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
+        dirty: dirty::Dirty::default(),
         day: now.utc_day_start(),
         jobs: tx.downgrade(),
     };
@@ -201,8 +223,11 @@ pub fn spawn(
                     let now = Timestamp::now_wall();
                     roll_day(&mut core, now);
                     let reply = job(&mut core, now);
-                    drain(&mut core, store.as_ref(), now).await;
-                    reply();
+                    let written = drain(&mut core, store.as_ref(), now).await;
+                    reply(written);
+                }
+                _ = tokio::time::sleep(Duration::from_millis(500)), if !core.dirty.is_empty() => {
+                    core.dirty.flush(store.as_ref()).await;
                 }
                 _ = sleep => {
                     let now = Timestamp::now_wall();
@@ -226,26 +251,27 @@ fn roll_day(core: &mut Core, now: Timestamp) {
 }
 
 /// Carries out the router's events in order: record, then tell.
-async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) {
+/// Carries out the router's events in order: record, then tell. Returns
+/// whether every write reached the store; failed ones wait in `dirty`.
+async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
+    let mut written = core.dirty.flush(store).await;
     while let Some(event) = core.router.poll_event() {
-        if let Err(e) = apply(core, store, now, event).await {
-            // The decision stands in the router; a failed write is retried by
-            // the next write of the same record. Say so loudly.
-            warn!(error = %e, "store write failed");
-        }
+        written &= apply(core, store, now, event).await;
     }
+    written
 }
 
-async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event) -> Result<(), Error> {
+async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event) -> bool {
+    let mut written = true;
     match event {
         Event::AgentStateChanged { agent } => {
             debug!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, "agent state changed");
-            store.put_agent(&agent).await?;
+            written &= core.dirty.put_agent(store, &agent).await;
             core.subscribers.agent_state_changed(now, &agent);
         }
         Event::CallQueued { call } => {
             debug!(call = %call.id, queue = %call.queue, "call queued");
-            store.put_call(&call).await?;
+            written &= core.dirty.put_call(store, &call).await;
             core.subscribers.call_changed(&call);
         }
         Event::CallOffered {
@@ -254,7 +280,7 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
             expires_at,
         } => {
             debug!(call = %call.id, agent = %agent, "call offered");
-            store.put_call(&call).await?;
+            written &= core.dirty.put_call(store, &call).await;
             let key = call
                 .customer
                 .as_ref()
@@ -271,12 +297,12 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         }
         Event::CallConnected { agent, call } => {
             debug!(call = %call.id, agent = %agent, "call connected");
-            store.put_call(&call).await?;
+            written &= core.dirty.put_call(store, &call).await;
             core.subscribers.call_connected(now, &agent, &call);
             core.subscribers.call_changed(&call);
         }
         Event::CallUpdated { call } => {
-            store.put_call(&call).await?;
+            written &= core.dirty.put_call(store, &call).await;
             core.subscribers.call_changed(&call);
         }
         Event::CallTransferred { call, from_agent } => {
@@ -292,7 +318,7 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         }
         Event::CallEnded { call } => {
             info!(call = %call.id, queue = %call.queue, outcome = ?call.outcome, reason = call.end_reason.as_deref().unwrap_or(""), "call ended");
-            store.put_call(&call).await?;
+            written &= core.dirty.put_call(store, &call).await;
             if let (Some(agent), Some(_)) = (&call.agent, call.answered_at) {
                 core.subscribers.call_ended(now, agent, &call);
             }
@@ -306,9 +332,9 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
             core.subscribers.wrap_up_started(now, &agent, &call, deadline);
         }
         Event::WrapUpEnded { agent, contact } => {
-            store.append_contact(&contact).await?;
+            written &= core.dirty.append_contact(store, &contact).await;
             core.subscribers.wrap_up_ended(now, &agent, &contact);
         }
     }
-    Ok(())
+    written
 }

@@ -1,0 +1,93 @@
+//! Records the store could not take (it was unreachable), kept newest-only
+//! per record and retried until the store takes them, so the store catches
+//! up with the router after an outage.
+
+use std::collections::HashMap;
+
+use tracing::{info, warn};
+
+use crate::acd::{AgentRecord, CallRecord, ContactRecord};
+use crate::ids::{AgentId, CallId};
+use crate::store::Store;
+
+#[derive(Default)]
+pub(super) struct Dirty {
+    agents: HashMap<AgentId, AgentRecord>,
+    calls: HashMap<CallId, CallRecord>,
+    contacts: Vec<ContactRecord>,
+}
+
+impl Dirty {
+    pub(super) fn is_empty(&self) -> bool {
+        self.agents.is_empty() && self.calls.is_empty() && self.contacts.is_empty()
+    }
+
+    /// Writes the agent; on failure keeps it for a retry. True if written.
+    pub(super) async fn put_agent(&mut self, store: &dyn Store, agent: &AgentRecord) -> bool {
+        match store.put_agent(agent).await {
+            Ok(()) => {
+                self.agents.remove(&agent.id);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, agent = %agent.id, "agent not recorded; will retry");
+                self.agents.insert(agent.id.clone(), agent.clone());
+                false
+            }
+        }
+    }
+
+    pub(super) async fn put_call(&mut self, store: &dyn Store, call: &CallRecord) -> bool {
+        match store.put_call(call).await {
+            Ok(()) => {
+                self.calls.remove(&call.id);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, call = %call.id, "call not recorded; will retry");
+                self.calls.insert(call.id.clone(), call.clone());
+                false
+            }
+        }
+    }
+
+    pub(super) async fn append_contact(&mut self, store: &dyn Store, contact: &ContactRecord) -> bool {
+        match store.append_contact(contact).await {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %e, call = %contact.call, "contact not recorded; will retry");
+                self.contacts.push(contact.clone());
+                false
+            }
+        }
+    }
+
+    /// Retries everything pending; true when nothing is left.
+    pub(super) async fn flush(&mut self, store: &dyn Store) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let agents: Vec<AgentRecord> = self.agents.values().cloned().collect();
+        for a in agents {
+            if store.put_agent(&a).await.is_ok() {
+                self.agents.remove(&a.id);
+            }
+        }
+        let calls: Vec<CallRecord> = self.calls.values().cloned().collect();
+        for c in calls {
+            if store.put_call(&c).await.is_ok() {
+                self.calls.remove(&c.id);
+            }
+        }
+        let contacts = std::mem::take(&mut self.contacts);
+        for c in contacts {
+            if store.append_contact(&c).await.is_err() {
+                self.contacts.push(c);
+            }
+        }
+        if self.is_empty() {
+            info!("store caught up with every pending record");
+        }
+        self.is_empty()
+    }
+}
