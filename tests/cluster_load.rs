@@ -1,0 +1,525 @@
+//! Two real `hotline serve` processes on one Redis, under load: 200 agents
+//! spread over both nodes, 2,000 calls started alternately on both. The
+//! counts are asserted from the records in the store, not from logs.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::redis::RedisServer;
+use hotline::auth::{Role, TokenKeys};
+use hotline::client::{self, Clients};
+use hotline::proto;
+use hotline::proto::agent_event::Event as Ev;
+use hotline::time::Timestamp;
+use tokio_stream::StreamExt;
+
+const SECRET: &str = "load-secret-0123456789abcdef";
+
+fn config(redis: &RedisServer, agents: usize) -> String {
+    let mut c = format!(
+        r#"
+skills = ["billing"]
+[auth]
+secret = "{SECRET}"
+[store]
+url = "{}"
+namespace = "load"
+[cluster]
+lease_ms = 1000
+[entry_points]
+"100" = "billing"
+[queues.billing]
+required_skills = [{{ skill = "billing", min_proficiency = 1 }}]
+ring_timeout_secs = 3
+wrap_up_secs = 30
+max_queue_len = 5000
+"#,
+        redis.url()
+    );
+    for i in 0..agents {
+        c.push_str(&format!(
+            "[[agents]]\nid = \"agent-{i:03}\"\nskills = {{ billing = 5 }}\n"
+        ));
+    }
+    c
+}
+
+/// A `hotline serve` process, killed on drop.
+pub struct Node {
+    child: Option<Child>,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Node {
+    fn start(config: &std::path::Path, name: &str) -> Node {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "serve",
+                "--listen",
+                &addr.to_string(),
+            ])
+            .env("HOTLINE_CLUSTER__NODE_ID", name)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hotline binary");
+        Node {
+            child: Some(child),
+            addr,
+        }
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn connect(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    for _ in 0..200 {
+        if let Ok(ch) = client::channel(addr).await {
+            common::wait_serving(&ch).await;
+            return ch;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node at {addr} did not come up");
+}
+
+fn token(role: Role, sub: &str) -> String {
+    TokenKeys::new(SECRET.as_bytes())
+        .mint(role, sub, Duration::from_secs(3600), Timestamp::now_wall())
+        .unwrap()
+}
+
+/// A simulated agent: answers every offer, talks briefly, wraps up. Counts
+/// offers that arrive while it already holds a call (must stay zero). If its
+/// node goes away, its softphone reconnects to the next node.
+async fn agent(
+    channels: Vec<tonic::transport::Channel>,
+    id: String,
+    double: Arc<AtomicU32>,
+    stop: Arc<AtomicU32>,
+) {
+    let mut node = 0;
+    'connect: while stop.load(Ordering::SeqCst) == 0 {
+        let mut c = Clients::new(channels[node % channels.len()].clone(), &token(Role::Agent, &id)).unwrap();
+        node += 1;
+        let login = c
+            .agent
+            .login(proto::LoginRequest {
+                agent_id: id.clone(),
+                start_available: true,
+                ..Default::default()
+            })
+            .await;
+        let events = match login {
+            Ok(_) => {
+                c.agent
+                    .events(proto::EventsRequest { agent_id: id.clone() })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let Ok(events) = events else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let mut events = events.into_inner();
+        // A reconnected softphone asks to be available again.
+        let _ = c
+            .agent
+            .set_state(proto::SetStateRequest {
+                agent_id: id.clone(),
+                state: proto::RequestedState::Available as i32,
+                ..Default::default()
+            })
+            .await;
+        let act = |call: &str| proto::CallActionRequest {
+            agent_id: id.clone(),
+            call_id: call.into(),
+            request_id: String::new(),
+        };
+        let mut holding: Option<String> = None;
+        while stop.load(Ordering::SeqCst) == 0 {
+            let ev = match tokio::time::timeout(Duration::from_millis(200), events.next()).await {
+                Err(_) => continue,
+                Ok(Some(Ok(ev))) => ev,
+                Ok(_) => continue 'connect,
+            };
+            match ev.event {
+                Some(Ev::CallOffered(o)) => {
+                    let call = o.call.unwrap().call_id;
+                    if holding.is_some() {
+                        double.fetch_add(1, Ordering::SeqCst);
+                    }
+                    holding = Some(call.clone());
+                    if c.agent.accept(act(&call)).await.is_ok() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let _ = c.agent.hangup(act(&call)).await;
+                    }
+                }
+                Some(Ev::OfferRescinded(_)) => holding = None,
+                Some(Ev::StateChanged(s)) => {
+                    let Some(a) = s.agent else { continue };
+                    // Offers withdrawn by a takeover arrive as a state change.
+                    if a.current_call_id.is_empty() {
+                        holding = None;
+                    }
+                    // A reconnected softphone finishes what it was doing.
+                    if a.state == proto::AgentState::OnCall as i32 {
+                        let _ = c.agent.hangup(act(&a.current_call_id)).await;
+                    } else if a.state == proto::AgentState::WrapUp as i32 {
+                        let _ = c
+                            .agent
+                            .complete_wrap_up(proto::CompleteWrapUpRequest {
+                                agent_id: id.clone(),
+                                call_id: a.current_call_id.clone(),
+                                disposition: proto::Disposition::Resolved as i32,
+                                category: "billing/x".into(),
+                                notes: String::new(),
+                                request_id: String::new(),
+                            })
+                            .await;
+                    }
+                }
+                Some(Ev::WrapUpStarted(w)) => {
+                    holding = None;
+                    let _ = c
+                        .agent
+                        .complete_wrap_up(proto::CompleteWrapUpRequest {
+                            agent_id: id.clone(),
+                            call_id: w.call_id,
+                            disposition: proto::Disposition::Resolved as i32,
+                            category: "billing/x".into(),
+                            notes: String::new(),
+                            request_id: String::new(),
+                        })
+                        .await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One caller: starts a call (at the next node if one is down), waits for
+/// it to end; one in twenty gives up early.
+async fn caller(edges: Vec<Clients>, n: usize) -> Option<String> {
+    let mut started = None;
+    for attempt in 0..20 {
+        let mut edge = edges[(n + attempt) % edges.len()].clone();
+        let r = edge
+            .call
+            .start_call(proto::StartCallRequest {
+                ani: format!("+86{n:08}"),
+                dnis: "100".into(),
+                request_id: format!("load-{n}"),
+                ..Default::default()
+            })
+            .await;
+        match r {
+            Ok(call) => {
+                started = Some((edge, call.into_inner()));
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let (mut edge, call) = started?;
+    let id = call.call_id.clone();
+    let Ok(watch) = edge
+        .call
+        .watch_call(proto::GetCallRequest { call_id: id.clone() })
+        .await
+    else {
+        // The node holding this caller went away: the call ends with it.
+        return Some(id);
+    };
+    let mut watch = watch.into_inner();
+    let give_up = n.is_multiple_of(20);
+    loop {
+        let next = tokio::time::timeout(
+            Duration::from_millis(if give_up { 5 } else { 30_000 }),
+            watch.next(),
+        )
+        .await;
+        match next {
+            Ok(Some(Ok(c))) if c.status == proto::CallStatus::Ended as i32 => return Some(id),
+            Ok(Some(Ok(_))) => continue,
+            Ok(_) => return Some(id),
+            Err(_) => {
+                let _ = edge
+                    .call
+                    .end_call(proto::EndCallRequest {
+                        call_id: id.clone(),
+                        request_id: String::new(),
+                    })
+                    .await;
+                return Some(id);
+            }
+        }
+    }
+}
+
+/// Every call, as recorded.
+async fn recorded_calls(channel: tonic::transport::Channel) -> Vec<proto::Call> {
+    let mut sup = Clients::new(channel, &token(Role::Supervisor, "sup")).unwrap();
+    let mut calls = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = sup
+            .supervisor
+            .list_calls(proto::ListCallsRequest {
+                page_size: 500,
+                page_token: page_token.clone(),
+                queue: String::new(),
+                include_ended: true,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        calls.extend(page.calls);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    calls
+}
+
+/// No agent's answered calls overlap in time.
+fn assert_no_agent_held_two_calls(calls: &[proto::Call]) {
+    let mut by_agent: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    for c in calls {
+        if c.outcome == proto::CallOutcome::Answered as i32 {
+            by_agent
+                .entry(c.agent_id.clone())
+                .or_default()
+                .push((c.answered_at_unix_ms, c.ended_at_unix_ms));
+        }
+    }
+    for (agent, mut spans) in by_agent {
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].1 <= w[1].0, "{agent} held two calls at once: {w:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_200_agents_2000_calls_no_double_offers_no_lost_calls() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hotline.toml");
+    std::fs::write(&path, config(&redis, 200)).unwrap();
+    let n1 = Node::start(&path, "n1");
+    let c1 = connect(n1.addr).await;
+    let n2 = Node::start(&path, "n2");
+    let c2 = connect(n2.addr).await;
+    let channels = [c1, c2];
+
+    let double = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicU32::new(0));
+    let mut agents = Vec::new();
+    for i in 0..200 {
+        let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
+        agents.push(tokio::spawn(agent(
+            mine,
+            format!("agent-{i:03}"),
+            double.clone(),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let edges: Vec<Clients> = channels
+        .iter()
+        .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
+        .collect();
+    let permits = Arc::new(tokio::sync::Semaphore::new(100));
+    let mut callers = Vec::new();
+    for n in 0..2000 {
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let edges = edges.clone();
+        callers.push(tokio::spawn(async move {
+            let r = caller(edges, n).await;
+            drop(permit);
+            r
+        }));
+    }
+    let mut started = 0;
+    for c in callers {
+        if c.await.unwrap().is_some() {
+            started += 1;
+        }
+    }
+    stop.store(1, Ordering::SeqCst);
+    for a in agents {
+        let _ = a.await;
+    }
+    assert_eq!(started, 2000, "every call was accepted by a node");
+    assert_eq!(
+        double.load(Ordering::SeqCst),
+        0,
+        "an agent was offered a call while holding one"
+    );
+
+    // From the records: every call ended answered or abandoned, and no agent's
+    // answered calls overlap in time.
+    let calls = recorded_calls(channels[0].clone()).await;
+    assert_eq!(calls.len(), 2000, "no call lost");
+    let mut by_outcome: HashMap<i32, usize> = HashMap::new();
+    for c in &calls {
+        assert_eq!(
+            c.status,
+            proto::CallStatus::Ended as i32,
+            "{} not ended",
+            c.call_id
+        );
+        *by_outcome.entry(c.outcome).or_default() += 1;
+    }
+    let answered = by_outcome
+        .get(&(proto::CallOutcome::Answered as i32))
+        .copied()
+        .unwrap_or(0);
+    let abandoned = by_outcome
+        .get(&(proto::CallOutcome::Abandoned as i32))
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(
+        answered + abandoned,
+        2000,
+        "only answered or abandoned: {by_outcome:?}"
+    );
+    assert!(answered >= 1800, "{by_outcome:?}");
+    assert_no_agent_held_two_calls(&calls);
+    drop(n1);
+    drop(n2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_of_the_routing_node_mid_load_frees_its_agents_and_routing_goes_on() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hotline.toml");
+    std::fs::write(&path, config(&redis, 20)).unwrap();
+    let mut n1 = Node::start(&path, "n1");
+    let c1 = connect(n1.addr).await;
+    let n2 = Node::start(&path, "n2");
+    let c2 = connect(n2.addr).await;
+    let channels = [c1, c2];
+    let double = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicU32::new(0));
+    let mut agents = Vec::new();
+    for i in 0..20 {
+        let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
+        agents.push(tokio::spawn(agent(
+            mine,
+            format!("agent-{i:03}"),
+            double.clone(),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let edges: Vec<Clients> = channels
+        .iter()
+        .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
+        .collect();
+    let permits = Arc::new(tokio::sync::Semaphore::new(20));
+    let mut callers = Vec::new();
+    let mut killed_at = None;
+    for n in 0..400 {
+        if n == 150 {
+            // n1 started first, so it routes: kill it without warning.
+            n1.kill();
+            killed_at = Some(std::time::Instant::now());
+        }
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let edges = edges.clone();
+        callers.push(tokio::spawn(async move {
+            let r = caller(edges, n).await;
+            drop(permit);
+            r
+        }));
+    }
+    // Within the lease plus a ring timeout, no agent is left reserved from
+    // before the kill: reservations of the dead node came back into service.
+    let killed_at = killed_at.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000 + 3000 + 500).saturating_sub(killed_at.elapsed())).await;
+    let kill_ms = Timestamp::now_wall().as_millis() as i64 - killed_at.elapsed().as_millis() as i64;
+    let mut sup = Clients::new(channels[1].clone(), &token(Role::Supervisor, "sup")).unwrap();
+    let floor = sup
+        .supervisor
+        .list_agents(proto::ListAgentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let stuck: Vec<_> = floor
+        .agents
+        .iter()
+        .filter(|a| a.state == proto::AgentState::Reserved as i32 && a.state_since_unix_ms < kill_ms)
+        .map(|a| a.agent_id.clone())
+        .collect();
+    assert!(
+        stuck.is_empty(),
+        "agents still reserved from before the kill: {stuck:?}"
+    );
+
+    for c in callers {
+        c.await.unwrap();
+    }
+    stop.store(1, Ordering::SeqCst);
+    for a in agents {
+        let _ = a.await;
+    }
+    assert_eq!(double.load(Ordering::SeqCst), 0);
+    let calls = recorded_calls(channels[1].clone()).await;
+    // Calls started after the kill went to n2 and were answered there.
+    let after: Vec<_> = calls
+        .iter()
+        .filter(|c| c.enqueued_at_unix_ms > kill_ms + 1000)
+        .collect();
+    assert!(!after.is_empty(), "calls after the kill were routed");
+    let answered_after = after
+        .iter()
+        .filter(|c| c.outcome == proto::CallOutcome::Answered as i32)
+        .count();
+    assert!(
+        answered_after * 10 >= after.len() * 8,
+        "routing goes on: {answered_after}/{}",
+        after.len()
+    );
+    for c in &calls {
+        assert_eq!(
+            c.status,
+            proto::CallStatus::Ended as i32,
+            "{} not ended: {c:?}",
+            c.call_id
+        );
+    }
+    assert_no_agent_held_two_calls(&calls);
+}
