@@ -74,7 +74,7 @@ impl From<RouteError> for Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Fenced(_) => Error::Aborted(e.to_string()),
+            StoreError::Fenced(_) | StoreError::Conflict(_) => Error::Aborted(e.to_string()),
             _ => Error::Unavailable(e.to_string()),
         }
     }

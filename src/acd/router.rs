@@ -429,6 +429,11 @@ impl Router {
         self.events.pop_front()
     }
 
+    /// The next event, without taking it.
+    pub fn peek_event(&self) -> Option<&Event> {
+        self.events.front()
+    }
+
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.timers.peek().map(|Reverse(t)| t.at)

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
-use crate::acd::{Event, Router};
+use crate::acd::{AgentRecord, AgentState, Event, Router};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
 pub use command::{Command, Reply};
@@ -256,9 +256,70 @@ fn roll_day(core: &mut Core, now: Timestamp) {
 async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
     let mut written = core.dirty.flush(store).await;
     while let Some(event) = core.router.poll_event() {
+        // An agent becoming reserved is written together with its offer,
+        // as one atomic claim (the router emits the two back to back).
+        if let Event::AgentStateChanged { agent } = &event {
+            if agent.state == AgentState::Reserved {
+                if let Some(Event::CallOffered { .. }) = core.router.peek_event() {
+                    let agent = agent.clone();
+                    core.subscribers.agent_state_changed(now, &agent);
+                    if let Some(offer) = core.router.poll_event() {
+                        written &= claim(core, store, now, agent, offer).await;
+                    }
+                    continue;
+                }
+            }
+        }
         written &= apply(core, store, now, event).await;
     }
     written
+}
+
+/// Writes a reservation as one claim, then tells the agent about the offer.
+async fn claim(core: &mut Core, store: &dyn Store, now: Timestamp, agent: AgentRecord, offer: Event) -> bool {
+    let Event::CallOffered { call, .. } = &offer else {
+        return apply(core, store, now, offer).await;
+    };
+    let written = match store.reserve(&agent, call).await {
+        Ok(()) => true,
+        Err(StoreError::Conflict(why)) => {
+            // Only one node routes (fenced), so the store lagging behind the
+            // router is the only way here; the router's view stands.
+            warn!(agent = %agent.id, call = %call.id, %why, "claim conflict; recording the router's view");
+            core.dirty.put_agent(store, &agent).await && core.dirty.put_call(store, call).await
+        }
+        Err(e) => {
+            warn!(agent = %agent.id, error = %e, "claim not recorded; will retry");
+            let a = core.dirty.put_agent(store, &agent).await;
+            a && core.dirty.put_call(store, call).await
+        }
+    };
+    // The call record is written; the rest is telling the softphone.
+    notify_offer(core, store, now, offer).await;
+    written
+}
+
+/// Tells the agent's softphone (with the customer's recent contacts) and the
+/// call's watchers about an offer.
+async fn notify_offer(core: &mut Core, store: &dyn Store, now: Timestamp, offer: Event) {
+    let Event::CallOffered {
+        agent,
+        call,
+        expires_at,
+    } = offer
+    else {
+        return;
+    };
+    debug!(call = %call.id, agent = %agent, "call offered");
+    let key = call
+        .customer
+        .as_ref()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| call.ani.clone());
+    let previous = store.contacts_of(&key, 5).await.unwrap_or_default();
+    core.subscribers
+        .call_offered(now, &agent, &call, expires_at, &previous);
+    core.subscribers.call_changed(&call);
 }
 
 async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event) -> bool {
@@ -274,22 +335,9 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
             written &= core.dirty.put_call(store, &call).await;
             core.subscribers.call_changed(&call);
         }
-        Event::CallOffered {
-            agent,
-            call,
-            expires_at,
-        } => {
-            debug!(call = %call.id, agent = %agent, "call offered");
-            written &= core.dirty.put_call(store, &call).await;
-            let key = call
-                .customer
-                .as_ref()
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| call.ani.clone());
-            let previous = store.contacts_of(&key, 5).await.unwrap_or_default();
-            core.subscribers
-                .call_offered(now, &agent, &call, expires_at, &previous);
-            core.subscribers.call_changed(&call);
+        Event::CallOffered { ref call, .. } => {
+            written &= core.dirty.put_call(store, call).await;
+            notify_offer(core, store, now, event).await;
         }
         Event::OfferRescinded { agent, call, reason } => {
             debug!(call = %call, agent = %agent, ?reason, "offer rescinded");

@@ -83,6 +83,31 @@ pub async fn run(store: &dyn Store) {
     agents_round_trip_and_page_in_id_order(store).await;
     calls_round_trip_list_newest_first_and_filter(store).await;
     contacts_are_per_customer_newest_first(store).await;
+    a_claim_succeeds_only_on_an_available_agent(store).await;
+}
+
+async fn a_claim_succeeds_only_on_an_available_agent(store: &dyn Store) {
+    let free = sample_agent("claimable");
+    store.put_agent(&free).await.unwrap();
+    let mut reserved = free.clone();
+    reserved.state = AgentState::Reserved;
+    reserved.current_call = Some(CallId::new("claim-1"));
+    let mut call = sample_call("claim-1", "q", 500);
+    call.status = CallStatus::Offering;
+    call.agent = Some(free.id.clone());
+    store.reserve(&reserved, &call).await.unwrap();
+    assert_eq!(store.get_agent(&free.id).await.unwrap(), Some(reserved.clone()));
+    assert_eq!(store.get_call(&call.id).await.unwrap(), Some(call.clone()));
+    // A second claim for the same agent loses, and changes nothing.
+    let mut other = sample_call("claim-2", "q", 600);
+    other.status = CallStatus::Offering;
+    let err = store.reserve(&reserved, &other).await.unwrap_err();
+    assert!(matches!(err, crate::store::StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.get_call(&other.id).await.unwrap(),
+        None,
+        "the losing claim wrote nothing"
+    );
 }
 
 async fn agents_round_trip_and_page_in_id_order(store: &dyn Store) {

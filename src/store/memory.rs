@@ -10,7 +10,7 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use super::{CallCursor, CallFilter, Store, StoreError};
-use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord};
+use crate::acd::{AgentRecord, AgentState, CallRecord, CallStatus, ContactRecord};
 use crate::ids::{AgentId, CallId};
 use crate::time::Timestamp;
 
@@ -112,6 +112,24 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn reserve(&self, agent: &AgentRecord, call: &CallRecord) -> Result<(), StoreError> {
+        {
+            let inner = self.read()?;
+            if let Some(current) = inner.agents.get(&agent.id) {
+                if current.state != AgentState::Available {
+                    return Err(StoreError::Conflict(format!(
+                        "agent {} is {}",
+                        agent.id,
+                        current.state.as_str()
+                    )));
+                }
+            }
+        }
+        // One writer (the engine task) at a time, so check-then-write holds.
+        self.put_agent(agent).await?;
+        self.put_call(call).await
     }
 
     async fn get_call(&self, id: &CallId) -> Result<Option<CallRecord>, StoreError> {

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The write carried a stale fencing token: another node routes now.
     #[error("store write refused: {0}")]
     Fenced(String),
+    /// A claim found the agent no longer available.
+    #[error("claim refused: {0}")]
+    Conflict(String),
 }
 
 /// Which calls `list_calls` returns.
@@ -65,6 +68,13 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&CallCursor>,
         limit: usize,
     ) -> Result<Vec<CallRecord>, StoreError>;
+    /// Claims an agent for a call in one atomic step: the agent's record
+    /// (now reserved) and the call's (now offering) are written together, and
+    /// only if the stored agent is still available. `Conflict` otherwise.
+    async fn reserve(&self, agent: &AgentRecord, call: &CallRecord) -> Result<(), StoreError> {
+        self.put_agent(agent).await?;
+        self.put_call(call).await
+    }
     /// Appends a handled contact.
     async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError>;
     /// A customer's contacts, newest first (by end of wrap-up), at most `limit`.

@@ -66,6 +66,23 @@ end
 return 1
 "#;
 
+/// KEYS: epoch, agent key, agents index, call key, calls index.
+/// ARGV: fence, agent id, agent json, call id, call json, enqueued ms.
+const RESERVE: &str = r#"
+local current = redis.call('GET', KEYS[2])
+if current then
+  local state = cjson.decode(current)['state']
+  if state ~= 'available' then
+    return redis.error_reply('CONFLICT agent ' .. ARGV[2] .. ' is ' .. tostring(state))
+  end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+redis.call('SET', KEYS[4], ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
+return 1
+"#;
+
 /// KEYS: epoch, contacts list. ARGV: fence, json, keep.
 const APPEND_CONTACT: &str = r#"
 redis.call('LPUSH', KEYS[2], ARGV[2])
@@ -134,11 +151,14 @@ pub struct RedisStore {
     put_agent: Script,
     put_call: Script,
     append_contact: Script,
+    reserve: Script,
 }
 
 fn unavailable(e: RedisError) -> StoreError {
     if e.to_string().contains("FENCED") {
         StoreError::Fenced(e.to_string())
+    } else if e.to_string().contains("CONFLICT") {
+        StoreError::Conflict(e.to_string())
     } else {
         StoreError::Unavailable(format!("redis: {e}"))
     }
@@ -179,6 +199,7 @@ impl RedisStore {
             put_agent: Script::new(&format!("{FENCE_CHECK}{PUT_AGENT}")),
             put_call: Script::new(&format!("{FENCE_CHECK}{PUT_CALL}")),
             append_contact: Script::new(&format!("{FENCE_CHECK}{APPEND_CONTACT}")),
+            reserve: Script::new(&format!("{FENCE_CHECK}{RESERVE}")),
         })
     }
 
@@ -278,6 +299,27 @@ impl Store for RedisStore {
             .arg(ended)
             .arg(self.max_ended_calls)
             .arg(self.keys.call_prefix())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn reserve(&self, agent: &AgentRecord, call: &CallRecord) -> Result<(), StoreError> {
+        let fence = self.fence.load(Ordering::SeqCst);
+        let _: i64 = self
+            .reserve
+            .key(self.keys.epoch())
+            .key(self.keys.agent(agent.id.as_str()))
+            .key(self.keys.agents())
+            .key(self.keys.call(call.id.as_str()))
+            .key(self.keys.calls())
+            .arg(fence)
+            .arg(agent.id.as_str())
+            .arg(encode(agent)?)
+            .arg(call.id.as_str())
+            .arg(encode(call)?)
+            .arg(call.enqueued_at.as_millis())
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
