@@ -16,6 +16,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod loadgen;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -51,6 +51,17 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Measure the store: atomic agent claims per second and their latency.
+    Loadgen {
+        /// Agents to claim and release in turn.
+        #[arg(long, default_value_t = 1000)]
+        agents: usize,
+        /// Concurrent workers (each like a routing decision in flight).
+        #[arg(long, default_value_t = 16)]
+        workers: usize,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+    },
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -82,6 +93,27 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     match cli.command {
+        Command::Loadgen {
+            agents,
+            workers,
+            duration,
+        } => {
+            hotline::telemetry::init(format, "warn");
+            let mut config = config;
+            // Never measure against the shared namespace of a live cluster.
+            config.store.namespace = format!("{}-loadgen", config.store.namespace);
+            runtime.block_on(async {
+                let store = hotline::server::open_store(&config)?;
+                println!(
+                    "loadgen claims: store {}, {agents} agents, {workers} workers, {}",
+                    config.store.url,
+                    humantime::format_duration(duration)
+                );
+                let report = hotline::loadgen::claims(store, agents, workers, duration).await?;
+                println!("{report}");
+                Ok::<_, anyhow::Error>(())
+            })
+        }
         Command::Token { role, sub, ttl } => {
             let keys = TokenKeys::new(config.auth.secret.as_bytes());
             println!("{}", keys.mint(role, &sub, ttl, Timestamp::now_wall())?);

@@ -124,3 +124,24 @@ async fn redis_store_reports_unavailable_quickly_when_redis_is_down() {
     }
     assert!(ok, "reconnected after redis came back");
 }
+
+#[tokio::test]
+async fn loadgen_claims_run_against_both_stores() {
+    let memory: std::sync::Arc<dyn Store> = std::sync::Arc::new(hotline::store::MemoryStore::default());
+    let r = hotline::loadgen::claims(memory, 20, 4, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert!(r.claims > 0);
+    let server = common::redis::RedisServer::start();
+    let redis: std::sync::Arc<dyn Store> = std::sync::Arc::new(redis_store(&server, 10));
+    let r = hotline::loadgen::claims(redis.clone(), 20, 4, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert!(r.claims > 0);
+    // Every agent ends released.
+    let agents = redis.list_agents(None, 100).await.unwrap();
+    assert_eq!(agents.len(), 20);
+    assert!(agents
+        .iter()
+        .all(|a| a.state == hotline::acd::AgentState::Available));
+}
