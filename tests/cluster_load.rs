@@ -523,3 +523,115 @@ async fn kill_9_of_the_routing_node_mid_load_frees_its_agents_and_routing_goes_o
     }
     assert_no_agent_held_two_calls(&calls);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_restart_mid_load_loses_nothing_acknowledged() {
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hotline.toml");
+    std::fs::write(&path, config(&redis, 20)).unwrap();
+    let n1 = Node::start(&path, "n1");
+    let c1 = connect(n1.addr).await;
+    let n2 = Node::start(&path, "n2");
+    let c2 = connect(n2.addr).await;
+    let channels = [c1, c2];
+    let double = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicU32::new(0));
+    let mut agents = Vec::new();
+    for i in 0..20 {
+        let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
+        agents.push(tokio::spawn(agent(
+            mine,
+            format!("agent-{i:03}"),
+            double.clone(),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let edges: Vec<Clients> = channels
+        .iter()
+        .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
+        .collect();
+    // Calls keep arriving; each acknowledged StartCall is remembered.
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let load_stop = Arc::new(AtomicU32::new(0));
+    let mut load = Vec::new();
+    for w in 0..4 {
+        let mut edge = edges[w % 2].clone();
+        let acknowledged = acknowledged.clone();
+        let load_stop = load_stop.clone();
+        load.push(tokio::spawn(async move {
+            let mut n = 0;
+            while load_stop.load(Ordering::SeqCst) == 0 {
+                n += 1;
+                let r = edge
+                    .call
+                    .start_call(proto::StartCallRequest {
+                        ani: format!("+87{w}{n:06}"),
+                        dnis: "100".into(),
+                        ..Default::default()
+                    })
+                    .await;
+                if let Ok(call) = r {
+                    acknowledged.lock().unwrap().push(call.into_inner().call_id);
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.kill();
+    // Both nodes notice and say so.
+    let mut health: Vec<_> = channels
+        .iter()
+        .map(|c| tonic_health::pb::health_client::HealthClient::new(c.clone()))
+        .collect();
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    for h in health.iter_mut() {
+        let mut down = false;
+        for _ in 0..100 {
+            let s = h
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .expect("the node keeps serving health while Redis is down")
+                .into_inner()
+                .status;
+            if s == not_serving {
+                down = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(down, "a node reported NOT_SERVING");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart();
+    for c in &channels {
+        common::wait_serving(c).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    load_stop.store(1, Ordering::SeqCst);
+    for l in load {
+        l.await.unwrap();
+    }
+    stop.store(1, Ordering::SeqCst);
+    for a in agents {
+        let _ = a.await;
+    }
+    // Both processes lived through it, and every acknowledged call is on record.
+    let calls = recorded_calls(channels[1].clone()).await;
+    let recorded: std::collections::HashSet<_> = calls.iter().map(|c| c.call_id.clone()).collect();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 20, "load ran: {}", acknowledged.len());
+    let missing: Vec<_> = acknowledged.iter().filter(|id| !recorded.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged calls missing after the restart: {missing:?}"
+    );
+    assert_eq!(double.load(Ordering::SeqCst), 0);
+    assert_no_agent_held_two_calls(&calls);
+    drop(n1);
+    drop(n2);
+}
