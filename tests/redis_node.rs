@@ -73,3 +73,45 @@ async fn records_outlive_the_node_that_wrote_them() {
     let alice = s.agent_record("alice").await;
     assert_eq!(alice.agent_id, "alice");
 }
+
+#[tokio::test]
+async fn a_refused_claim_sends_the_call_to_the_next_candidate() {
+    let redis = RedisServer::start();
+    let s = TestServer::with_config(&config_for(&redis)).await;
+    let alice = s.agent("alice").await;
+    let mut bob = s.agent("bob").await;
+    // Behind this router's back, another writer marks alice busy.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let json: String = ::redis::AsyncCommands::get(&mut c, "{test}:agent:alice")
+        .await
+        .unwrap();
+    let mut record: hotline::acd::AgentRecord = serde_json::from_str(&json).unwrap();
+    record.state = hotline::acd::AgentState::OnCall;
+    let _: () = ::redis::AsyncCommands::set(
+        &mut c,
+        "{test}:agent:alice",
+        serde_json::to_string(&record).unwrap(),
+    )
+    .await
+    .unwrap();
+    // alice is idle longest, so the router picks her first; the store refuses
+    // the claim and the call goes to bob.
+    let call = s.start_call("+8200", "100").await;
+    assert_eq!(bob.expect_offer(SOON).await.call_id, call.call_id);
+    let a = s.agent_record("alice").await;
+    assert_eq!(a.state, proto::AgentState::NotReady as i32);
+    assert_eq!(a.not_ready_reason, "claim-refused");
+    let explain = s
+        .supervisor()
+        .supervisor
+        .explain_routing(proto::ExplainRoutingRequest {
+            call_id: call.call_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let agents: Vec<_> = explain.decisions.iter().map(|d| d.agent_id.as_str()).collect();
+    assert_eq!(agents.last(), Some(&"bob"));
+    drop(alice);
+}

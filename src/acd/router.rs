@@ -688,6 +688,31 @@ impl Router {
         Ok(())
     }
 
+    /// The shared store refused the claim of `agent` for `call`: it holds the
+    /// agent as busy (another writer got there first). The offer is
+    /// withdrawn, the agent is parked not ready until its softphone asks to
+    /// be available again (which re-syncs it), and the call goes on to the
+    /// next candidate.
+    pub fn handle_claim_refused(
+        &mut self,
+        now: Timestamp,
+        agent: &AgentId,
+        call: &CallId,
+        why: &str,
+    ) -> Result<(), RouteError> {
+        let (aidx, _) = self.offered_pair(agent, call)?;
+        let rescinded = self.rescind_offer(now, aidx, RescindReason::AgentUnavailable);
+        self.set_state(
+            now,
+            aidx,
+            AgentState::NotReady,
+            Some("claim-refused".into()),
+            &format!("the store refused the claim: {why}"),
+        );
+        self.route_again(now, rescinded);
+        Ok(())
+    }
+
     /// Offers a call taken back from an agent to someone else, if it is still
     /// waiting (the no-agents policy may have ended it meanwhile).
     fn route_again(&mut self, now: Timestamp, call: Option<(usize, u64)>) {

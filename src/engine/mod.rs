@@ -40,6 +40,8 @@ pub struct Core {
     idempotency: IdempotencyCache,
     /// Records the store failed to take, retried until it does.
     dirty: dirty::Dirty,
+    /// A write was refused as fenced: another node routes; stop.
+    fenced: bool,
     /// Start of the UTC day the router's counters cover.
     day: Timestamp,
     /// This task's own job queue, weakly held (it must not keep the engine
@@ -195,6 +197,7 @@ pub fn spawn(
         subscribers: Subscribers::default(),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
         dirty: dirty::Dirty::default(),
+        fenced: false,
         day: now.utc_day_start(),
         jobs: tx.downgrade(),
     };
@@ -235,6 +238,9 @@ pub fn spawn(
                     core.router.handle_timeout(now);
                     drain(&mut core, store.as_ref(), now).await;
                 }
+            }
+            if core.fenced {
+                break;
             }
         }
         info!("engine stopped");
@@ -283,10 +289,17 @@ async fn claim(core: &mut Core, store: &dyn Store, now: Timestamp, agent: AgentR
     let written = match store.reserve(&agent, call).await {
         Ok(()) => true,
         Err(StoreError::Conflict(why)) => {
-            // Only one node routes (fenced), so the store lagging behind the
-            // router is the only way here; the router's view stands.
-            warn!(agent = %agent.id, call = %call.id, %why, "claim conflict; recording the router's view");
-            core.dirty.put_agent(store, &agent).await && core.dirty.put_call(store, call).await
+            // Someone else holds this agent: withdraw and try the next
+            // candidate (the router's resulting events follow in this drain).
+            warn!(agent = %agent.id, call = %call.id, %why, "claim refused; trying the next candidate");
+            let _ = core.router.handle_claim_refused(now, &agent.id, &call.id, &why);
+            return true;
+        }
+        Err(StoreError::Fenced(why)) => {
+            // Another node routes now: this engine must stop writing at once.
+            warn!(%why, "fenced: another node routes now; this engine stops");
+            core.fenced = true;
+            return false;
         }
         Err(e) => {
             warn!(agent = %agent.id, error = %e, "claim not recorded; will retry");
