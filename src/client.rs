@@ -62,3 +62,26 @@ pub async fn channel(addr: SocketAddr) -> Result<Channel, Error> {
         .await
         .map_err(|e| Error::Unavailable(format!("cannot connect to {addr}: {e}")))
 }
+
+/// Waits until the server reports SERVING (on Redis: the store is reached
+/// and a routing node is known), at most `within`.
+pub async fn wait_serving(channel: &Channel, within: std::time::Duration) -> Result<(), Error> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if status.ok() == Some(ServingStatus::Serving as i32) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Unavailable("the server did not become ready".into()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

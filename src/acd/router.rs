@@ -1668,6 +1668,11 @@ impl Router {
         let mut best: Option<(i64, usize)> = None;
         let mut considered = 0u32;
         let mut passed_over = Vec::new();
+        let best_possible = match strategy {
+            Strategy::LongestIdle => i64::MIN,
+            Strategy::MostProficient => i64::from(MAX_PROFICIENCY) * in_force.len() as i64,
+            Strategy::FewestCalls | Strategy::RoundRobin => 0,
+        };
         let n_agents = self.agents.len().max(1);
         let rr_next = self.queues[q].rr_next % n_agents;
         for &(idle_since, a) in candidates {
@@ -1718,8 +1723,11 @@ impl Router {
                 }
             }
             best = Some((score, a));
-            // Candidates come longest idle first: the first qualified one wins.
-            if strategy == Strategy::LongestIdle {
+            // Candidates come longest idle first, so the first one reaching
+            // the best score possible wins: for longest-idle the first
+            // qualified, for most-proficient one at full proficiency on every
+            // requirement, for fewest-calls one with none yet.
+            if score >= best_possible {
                 break;
             }
         }

@@ -71,6 +71,7 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     let ttl = opts.duration + Duration::from_secs(3600);
     let now = Timestamp::now_wall();
     let channel = client::channel(addr).await?;
+    client::wait_serving(&channel, Duration::from_secs(10)).await?;
     let telephony = Clients::new(
         channel.clone(),
         &keys.mint(Role::Telephony, "demo-edge", ttl, now)?,

@@ -339,7 +339,13 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
     let mut written = true;
     match event {
         Event::AgentStateChanged { agent } => {
-            debug!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, "agent state changed");
+            // Leaving service (not ready, logged out) is what operators need
+            // to see with its reason; the busy/available churn stays at debug.
+            if matches!(agent.state, AgentState::NotReady | AgentState::LoggedOut) {
+                info!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, not_ready = agent.not_ready_reason.as_deref().unwrap_or(""), "agent left service");
+            } else {
+                debug!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, "agent state changed");
+            }
             written &= core.dirty.put_agent(store, &agent).await;
             core.subscribers.agent_state_changed(now, &agent);
         }
