@@ -330,36 +330,72 @@ fn assert_no_agent_held_two_calls(calls: &[proto::Call]) {
     }
 }
 
+/// Redis, two `hotline serve` processes and simulated agents spread over
+/// both (each failing over to the other node).
+struct Cluster {
+    nodes: Vec<Node>,
+    channels: Vec<tonic::transport::Channel>,
+    edges: Vec<Clients>,
+    agents: Vec<tokio::task::JoinHandle<()>>,
+    double: Arc<AtomicU32>,
+    stop: Arc<AtomicU32>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start(redis: &RedisServer, agents: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hotline.toml");
+        std::fs::write(&path, config(redis, agents)).unwrap();
+        let mut nodes = Vec::new();
+        let mut channels = Vec::new();
+        // n1 starts first, so it routes.
+        for name in ["n1", "n2"] {
+            let node = Node::start(&path, name);
+            channels.push(connect(node.addr).await);
+            nodes.push(node);
+        }
+        let double = Arc::new(AtomicU32::new(0));
+        let stop = Arc::new(AtomicU32::new(0));
+        let tasks = (0..agents)
+            .map(|i| {
+                let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
+                tokio::spawn(agent(mine, format!("agent-{i:03}"), double.clone(), stop.clone()))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let edges = channels
+            .iter()
+            .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
+            .collect();
+        Cluster {
+            nodes,
+            channels,
+            edges,
+            agents: tasks,
+            double,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the agents; returns how many offers reached an agent already
+    /// holding a call.
+    async fn stop_agents(&mut self) -> u32 {
+        self.stop.store(1, Ordering::SeqCst);
+        for a in self.agents.drain(..) {
+            let _ = a.await;
+        }
+        self.double.load(Ordering::SeqCst)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_200_agents_2000_calls_no_double_offers_no_lost_calls() {
     let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hotline.toml");
-    std::fs::write(&path, config(&redis, 200)).unwrap();
-    let n1 = Node::start(&path, "n1");
-    let c1 = connect(n1.addr).await;
-    let n2 = Node::start(&path, "n2");
-    let c2 = connect(n2.addr).await;
-    let channels = [c1, c2];
-
-    let double = Arc::new(AtomicU32::new(0));
-    let stop = Arc::new(AtomicU32::new(0));
-    let mut agents = Vec::new();
-    for i in 0..200 {
-        let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
-        agents.push(tokio::spawn(agent(
-            mine,
-            format!("agent-{i:03}"),
-            double.clone(),
-            stop.clone(),
-        )));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let edges: Vec<Clients> = channels
-        .iter()
-        .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
-        .collect();
+    let mut cluster = Cluster::start(&redis, 200).await;
+    let channels = cluster.channels.clone();
+    let edges = cluster.edges.clone();
     let permits = Arc::new(tokio::sync::Semaphore::new(100));
     let mut callers = Vec::new();
     for n in 0..2000 {
@@ -377,16 +413,9 @@ async fn two_nodes_200_agents_2000_calls_no_double_offers_no_lost_calls() {
             started += 1;
         }
     }
-    stop.store(1, Ordering::SeqCst);
-    for a in agents {
-        let _ = a.await;
-    }
+    let double = cluster.stop_agents().await;
     assert_eq!(started, 2000, "every call was accepted by a node");
-    assert_eq!(
-        double.load(Ordering::SeqCst),
-        0,
-        "an agent was offered a call while holding one"
-    );
+    assert_eq!(double, 0, "an agent was offered a call while holding one");
 
     // From the records: every call ended answered or abandoned, and no agent's
     // answered calls overlap in time.
@@ -417,45 +446,21 @@ async fn two_nodes_200_agents_2000_calls_no_double_offers_no_lost_calls() {
     );
     assert!(answered >= 1800, "{by_outcome:?}");
     assert_no_agent_held_two_calls(&calls);
-    drop(n1);
-    drop(n2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_of_the_routing_node_mid_load_frees_its_agents_and_routing_goes_on() {
     let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hotline.toml");
-    std::fs::write(&path, config(&redis, 20)).unwrap();
-    let mut n1 = Node::start(&path, "n1");
-    let c1 = connect(n1.addr).await;
-    let n2 = Node::start(&path, "n2");
-    let c2 = connect(n2.addr).await;
-    let channels = [c1, c2];
-    let double = Arc::new(AtomicU32::new(0));
-    let stop = Arc::new(AtomicU32::new(0));
-    let mut agents = Vec::new();
-    for i in 0..20 {
-        let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
-        agents.push(tokio::spawn(agent(
-            mine,
-            format!("agent-{i:03}"),
-            double.clone(),
-            stop.clone(),
-        )));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let edges: Vec<Clients> = channels
-        .iter()
-        .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
-        .collect();
+    let mut cluster = Cluster::start(&redis, 20).await;
+    let channels = cluster.channels.clone();
+    let edges = cluster.edges.clone();
     let permits = Arc::new(tokio::sync::Semaphore::new(20));
     let mut callers = Vec::new();
     let mut killed_at = None;
     for n in 0..400 {
         if n == 150 {
             // n1 started first, so it routes: kill it without warning.
-            n1.kill();
+            cluster.nodes[0].kill();
             killed_at = Some(std::time::Instant::now());
         }
         let permit = permits.clone().acquire_owned().await.unwrap();
@@ -492,11 +497,7 @@ async fn kill_9_of_the_routing_node_mid_load_frees_its_agents_and_routing_goes_o
     for c in callers {
         c.await.unwrap();
     }
-    stop.store(1, Ordering::SeqCst);
-    for a in agents {
-        let _ = a.await;
-    }
-    assert_eq!(double.load(Ordering::SeqCst), 0);
+    assert_eq!(cluster.stop_agents().await, 0);
     let calls = recorded_calls(channels[1].clone()).await;
     // Calls started after the kill went to n2 and were answered there.
     let after: Vec<_> = calls
@@ -527,31 +528,9 @@ async fn kill_9_of_the_routing_node_mid_load_frees_its_agents_and_routing_goes_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_restart_mid_load_loses_nothing_acknowledged() {
     let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hotline.toml");
-    std::fs::write(&path, config(&redis, 20)).unwrap();
-    let n1 = Node::start(&path, "n1");
-    let c1 = connect(n1.addr).await;
-    let n2 = Node::start(&path, "n2");
-    let c2 = connect(n2.addr).await;
-    let channels = [c1, c2];
-    let double = Arc::new(AtomicU32::new(0));
-    let stop = Arc::new(AtomicU32::new(0));
-    let mut agents = Vec::new();
-    for i in 0..20 {
-        let mine = vec![channels[i % 2].clone(), channels[(i + 1) % 2].clone()];
-        agents.push(tokio::spawn(agent(
-            mine,
-            format!("agent-{i:03}"),
-            double.clone(),
-            stop.clone(),
-        )));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let edges: Vec<Clients> = channels
-        .iter()
-        .map(|ch| Clients::new(ch.clone(), &token(Role::Telephony, "edge")).unwrap())
-        .collect();
+    let mut cluster = Cluster::start(&redis, 20).await;
+    let channels = cluster.channels.clone();
+    let edges = cluster.edges.clone();
     // Calls keep arriving; each acknowledged StartCall is remembered.
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
     let load_stop = Arc::new(AtomicU32::new(0));
@@ -616,10 +595,7 @@ async fn redis_restart_mid_load_loses_nothing_acknowledged() {
     for l in load {
         l.await.unwrap();
     }
-    stop.store(1, Ordering::SeqCst);
-    for a in agents {
-        let _ = a.await;
-    }
+    let double = cluster.stop_agents().await;
     // Both processes lived through it, and every acknowledged call is on record.
     let calls = recorded_calls(channels[1].clone()).await;
     let recorded: std::collections::HashSet<_> = calls.iter().map(|c| c.call_id.clone()).collect();
@@ -630,8 +606,6 @@ async fn redis_restart_mid_load_loses_nothing_acknowledged() {
         missing.is_empty(),
         "acknowledged calls missing after the restart: {missing:?}"
     );
-    assert_eq!(double.load(Ordering::SeqCst), 0);
+    assert_eq!(double, 0);
     assert_no_agent_held_two_calls(&calls);
-    drop(n1);
-    drop(n2);
 }

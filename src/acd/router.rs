@@ -1081,19 +1081,7 @@ impl Router {
         };
         let serial = self.serial();
         let id = record.id.clone();
-        let cidx = self.calls.insert(CallSlot {
-            serial,
-            record,
-            queue: q,
-            reqs: Vec::new(),
-            extra,
-            rank: (0, serial),
-            queue_entered_at: now,
-            phase: Phase::Waiting,
-            passed: Vec::new(),
-            offer_seq: 0,
-            overflow_hops: 0,
-        });
+        let cidx = self.insert_call(now, serial, record, q, extra);
         self.call_index.insert(id, cidx);
         match connected_agent {
             Some(aidx) => {
@@ -1171,19 +1159,7 @@ impl Router {
             decisions: Vec::new(),
             node: call.node,
         };
-        let cidx = self.calls.insert(CallSlot {
-            serial,
-            record,
-            queue: q,
-            reqs: Vec::new(),
-            extra,
-            rank: (0, serial),
-            queue_entered_at: now,
-            phase: Phase::Waiting,
-            passed: Vec::new(),
-            offer_seq: 0,
-            overflow_hops: 0,
-        });
+        let cidx = self.insert_call(now, serial, record, q, extra);
         self.call_index.insert(call.id, cidx);
 
         // A logged-in owner gets the first chance; the call waits for them
@@ -2186,6 +2162,30 @@ impl Router {
             });
         }
         Ok((idx, proficiency))
+    }
+
+    /// A new call slot, waiting (not yet in any waiting set).
+    fn insert_call(
+        &mut self,
+        now: Timestamp,
+        serial: u64,
+        record: CallRecord,
+        q: usize,
+        extra: Vec<Req>,
+    ) -> usize {
+        self.calls.insert(CallSlot {
+            serial,
+            record,
+            queue: q,
+            reqs: Vec::new(),
+            extra,
+            rank: (0, serial),
+            queue_entered_at: now,
+            phase: Phase::Waiting,
+            passed: Vec::new(),
+            offer_seq: 0,
+            overflow_hops: 0,
+        })
     }
 
     fn agent_idx(&self, id: &AgentId) -> Result<usize, RouteError> {

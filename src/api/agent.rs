@@ -46,18 +46,10 @@ impl AgentApi {
 
     /// The call's record as it is now: from the router while live, else the store.
     async fn call_now(&self, id: &CallId, live: Option<proto::Call>) -> Result<proto::Call, Error> {
-        if let Some(c) = live {
-            return Ok(c);
+        match live {
+            Some(c) => Ok(c),
+            None => self.ctx.stored_call(id).await,
         }
-        self.ctx
-            .store
-            .get_call(id)
-            .await?
-            .map(|c| convert::call(&c))
-            .ok_or_else(|| Error::NotFound {
-                what: "call",
-                id: id.to_string(),
-            })
     }
 
     /// Runs a command whose reply is the agent.

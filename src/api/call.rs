@@ -18,19 +18,6 @@ pub struct CallApi {
 /// Longest caller or dialled number accepted.
 const MAX_NUMBER_LEN: usize = 64;
 
-impl CallApi {
-    async fn stored_call(&self, id: &CallId) -> Result<proto::Call, Error> {
-        self.ctx
-            .store
-            .get_call(id)
-            .await?
-            .map(|c| convert::call(&c))
-            .ok_or_else(|| Error::NotFound {
-                what: "call",
-                id: id.to_string(),
-            })
-    }
-}
 
 #[tonic::async_trait]
 impl CallService for CallApi {
@@ -103,7 +90,7 @@ impl CallService for CallApi {
             .call()?;
         match live {
             Some(call) => Ok(Response::new(convert::call(&call))),
-            None => Ok(Response::new(self.stored_call(&id).await?)),
+            None => Ok(Response::new(self.ctx.stored_call(&id).await?)),
         }
     }
 
@@ -120,7 +107,7 @@ impl CallService for CallApi {
             .execute(key, Command::EndCall { call: id })
             .await?
             .call()?;
-        let call = self.stored_call(&id).await?;
+        let call = self.ctx.stored_call(&id).await?;
         Ok(Response::new(call))
     }
 
@@ -128,7 +115,7 @@ impl CallService for CallApi {
         let p = principal(&req)?;
         p.require(&[Role::Telephony, Role::Supervisor])?;
         let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
-        Ok(Response::new(self.stored_call(&id).await?))
+        Ok(Response::new(self.ctx.stored_call(&id).await?))
     }
 
     type WatchCallStream = crate::cluster::link::CallStream;
@@ -144,7 +131,7 @@ impl CallService for CallApi {
             return Ok(Response::new(stream));
         }
         // Ended already: one message with the final record.
-        let call = self.stored_call(&id).await?;
+        let call = self.ctx.stored_call(&id).await?;
         Ok(Response::new(Box::pin(tokio_stream::once(Ok(call)))))
     }
 }

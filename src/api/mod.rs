@@ -27,6 +27,20 @@ pub struct ApiContext {
     pub node: Option<String>,
 }
 
+impl ApiContext {
+    /// A call as recorded in the store (live or ended), or NOT_FOUND.
+    pub async fn stored_call(&self, id: &crate::ids::CallId) -> Result<crate::proto::Call, Error> {
+        self.store
+            .get_call(id)
+            .await?
+            .map(|c| convert::call(&c))
+            .ok_or_else(|| Error::NotFound {
+                what: "call",
+                id: id.to_string(),
+            })
+    }
+}
+
 /// The authenticated caller, put there by the auth interceptor.
 pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, Error> {
     req.extensions()
