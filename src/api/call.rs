@@ -18,7 +18,6 @@ pub struct CallApi {
 /// Longest caller or dialled number accepted.
 const MAX_NUMBER_LEN: usize = 64;
 
-
 #[tonic::async_trait]
 impl CallService for CallApi {
     async fn start_call(

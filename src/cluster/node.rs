@@ -123,11 +123,10 @@ impl Node {
                 }
             }
             // Heartbeat: tells the routing node this node (and its callers) lives.
-            let beat: Result<(), _> = redis::cmd("SET")
-                .arg(self.key(&format!("node:{}", self.opts.node_id)))
-                .arg(&self.opts.advertise)
-                .arg("PX")
-                .arg(self.opts.lease.as_millis() as u64 * 2)
+            let beat: Result<i64, _> = redis::cmd("ZADD")
+                .arg(self.key("nodes"))
+                .arg(Timestamp::now_wall().as_millis())
+                .arg(&self.opts.node_id)
                 .query_async(&mut conn)
                 .await;
             let beat_ok = beat.is_ok();
@@ -162,8 +161,9 @@ impl Node {
         }
         self.route
             .send_replace(Route::Down("this node is shutting down".into()));
-        let _: Result<i64, _> = redis::cmd("DEL")
-            .arg(self.key(&format!("node:{}", self.opts.node_id)))
+        let _: Result<i64, _> = redis::cmd("ZREM")
+            .arg(self.key("nodes"))
+            .arg(&self.opts.node_id)
             .query_async(&mut conn)
             .await;
     }
@@ -313,16 +313,26 @@ impl Node {
         })
     }
 
-    /// Ends the calls held by nodes whose heartbeat lapsed.
+    /// Ends the calls held by nodes whose heartbeat lapsed (none for two
+    /// leases), and forgets those nodes.
     async fn reap_lost_nodes(&self, conn: &mut ConnectionManager) {
-        let pattern = self.key("node:*");
-        let keys: Result<Vec<String>, _> = redis::cmd("KEYS").arg(&pattern).query_async(conn).await;
-        let Ok(keys) = keys else { return };
-        let prefix = self.key("node:");
-        let nodes: Vec<String> = keys
-            .into_iter()
-            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-            .collect();
+        let horizon = Timestamp::now_wall()
+            .as_millis()
+            .saturating_sub(self.opts.lease.as_millis() as u64 * 2);
+        let nodes: Result<Vec<String>, _> = redis::cmd("ZRANGE")
+            .arg(self.key("nodes"))
+            .arg(horizon)
+            .arg("+inf")
+            .arg("BYSCORE")
+            .query_async(conn)
+            .await;
+        let Ok(nodes) = nodes else { return };
+        let _: Result<i64, _> = redis::cmd("ZREMRANGEBYSCORE")
+            .arg(self.key("nodes"))
+            .arg("-inf")
+            .arg(format!("({horizon}"))
+            .query_async(conn)
+            .await;
         if let Route::Local(engine) = &*self.route.borrow() {
             let engine = engine.clone();
             tokio::spawn(async move {
