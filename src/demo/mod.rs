@@ -114,6 +114,7 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
         .map_err(|e| Error::invalid("calls_per_second", e.to_string()))?;
     let started = tokio::time::Instant::now();
     let mut callers = JoinSet::new();
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let mut seq = 0u64;
     while started.elapsed() < opts.duration {
         tokio::time::sleep(Duration::from_secs_f64(gap.sample(&mut rng))).await;
@@ -138,13 +139,20 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
             patience,
             hangs_up_mid_call,
             seq,
+            closing_rx.clone(),
         ));
     }
-    // Callers still queued give up at the end; talking ones finish.
-    let drain = tokio::time::timeout(opts.mean_talk * 4 + Duration::from_secs(20), async {
+    // Calls in progress get a little time to finish; then the remaining
+    // callers hang up, so the demo ends soon after --duration.
+    let natural = tokio::time::timeout(opts.mean_talk, async {
         while callers.join_next().await.is_some() {}
     });
-    let _ = drain.await;
+    let _ = natural.await;
+    let _ = closing.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while callers.join_next().await.is_some() {}
+    })
+    .await;
     callers.abort_all();
     stop_agents.store(true, Ordering::SeqCst);
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -220,6 +228,11 @@ async fn print_status(mut sup: Clients, every: Duration) {
     }
 }
 
+/// Resolves when the demo tells callers to hang up.
+async fn demo_closing(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
 /// One caller: starts a call, waits (hanging up when patience runs out), talks
 /// until the agent hangs up (or, rarely, hangs up mid-call).
 async fn simulated_caller(
@@ -229,6 +242,7 @@ async fn simulated_caller(
     patience: Duration,
     hangs_up_mid_call: bool,
     seq: u64,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) {
     let start = edge
         .call
@@ -272,6 +286,10 @@ async fn simulated_caller(
                         give_up.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(2));
                     }
                 }
+            }
+            _ = demo_closing(&mut closing) => {
+                let _ = edge.call.end_call(proto::EndCallRequest { call_id: call_id.clone(), request_id: String::new() }).await;
+                return;
             }
             _ = &mut give_up, if !connected || hangs_up_mid_call => {
                 let _ = edge.call.end_call(proto::EndCallRequest { call_id: call_id.clone(), request_id: String::new() }).await;
