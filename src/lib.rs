@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod loadgen;
+pub mod media;
 pub mod server;
 pub mod store;
 pub mod telemetry;

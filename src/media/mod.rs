@@ -1,0 +1,39 @@
+//! Call audio building blocks: 16-bit PCM at 8 kHz (narrowband, G.711) or
+//! 16 kHz (wideband), mono per leg. Legs (WebRTC, RTP) deliver and take
+//! frames of these samples; the recorder, prompts and monitors never care
+//! which kind of leg a frame came from.
+
+pub mod prompt;
+pub mod recorder;
+pub mod tone;
+
+/// Audio sample rates hotline carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rate {
+    /// 8 kHz: G.711 (PCMU/PCMA) and the phone network.
+    Narrowband,
+    /// 16 kHz: both legs wideband (e.g. Opus).
+    Wideband,
+}
+
+impl Rate {
+    pub fn hz(self) -> u32 {
+        match self {
+            Rate::Narrowband => 8_000,
+            Rate::Wideband => 16_000,
+        }
+    }
+
+    /// Samples in one 20 ms frame, the packet size of RTP audio.
+    pub fn frame_len(self) -> usize {
+        self.hz() as usize / 50
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("audio file {path}: {reason}")]
+    Decode { path: String, reason: String },
+    #[error("recording {path}: {reason}")]
+    Recording { path: String, reason: String },
+}

@@ -1,0 +1,177 @@
+//! Stereo call recording: caller on the left channel, agent on the right,
+//! 16-bit PCM at the call's rate, one WAV file per call under
+//! `ROOT/YYYY/MM/DD/<call-id>.wav`.
+//!
+//! Invariants: the WAV header is rewritten (hound's `flush`) at least every
+//! `flush_every`, so a process killed mid-call leaves a file that opens and
+//! holds the audio up to the last flush; while paused (PCI: card numbers)
+//! silence is written for the paused span, so timing stays true, and every
+//! pause is kept as an audit record.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{MediaError, Rate};
+use crate::ids::CallId;
+use crate::time::Timestamp;
+
+/// One PCI pause: who paused, where in the recording, for how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PauseRecord {
+    pub by: String,
+    /// Offset from the start of the recording.
+    pub at: Duration,
+    pub length: Duration,
+}
+
+/// What a finished recording holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingSummary {
+    pub path: PathBuf,
+    pub duration: Duration,
+    pub pauses: Vec<PauseRecord>,
+}
+
+pub struct StereoRecorder {
+    /// None once finished.
+    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    path: PathBuf,
+    rate: Rate,
+    /// Samples per channel written so far.
+    written: u64,
+    /// Samples per channel since the header was last rewritten.
+    unflushed: u64,
+    /// Rewrite the header after this many samples per channel.
+    flush_every: u64,
+    /// The pause in progress: who, and where it began.
+    paused: Option<(String, u64)>,
+    pauses: Vec<PauseRecord>,
+}
+
+impl StereoRecorder {
+    /// `ROOT/YYYY/MM/DD/<call-id>.wav` for a call that started at `at` (UTC).
+    pub fn path_for(root: &Path, call: &CallId, at: Timestamp) -> PathBuf {
+        let when = std::time::UNIX_EPOCH + Duration::from_millis(at.as_millis());
+        let stamp = humantime::format_rfc3339(when).to_string();
+        let (y, m, d) = (&stamp[0..4], &stamp[5..7], &stamp[8..10]);
+        root.join(y).join(m).join(d).join(format!("{call}.wav"))
+    }
+
+    /// Creates the file (and its folders).
+    pub fn create(path: &Path, rate: Rate, flush_every: Duration) -> Result<Self, MediaError> {
+        let err = |reason: String| MediaError::Recording {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: rate.hz(),
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::create(path, spec).map_err(|e| err(e.to_string()))?;
+        let flush_every = (u64::from(rate.hz()) * flush_every.as_millis() as u64 / 1000).max(1);
+        Ok(StereoRecorder {
+            writer: Some(writer),
+            path: path.to_path_buf(),
+            rate,
+            written: 0,
+            unflushed: 0,
+            flush_every,
+            paused: None,
+            pauses: Vec::new(),
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> MediaError {
+        MediaError::Recording {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Appends one stretch of audio from both legs (the shorter is padded
+    /// with silence); writes silence instead while paused.
+    pub fn write(&mut self, caller: &[i16], agent: &[i16]) -> Result<(), MediaError> {
+        let n = caller.len().max(agent.len());
+        let paused = self.paused.is_some();
+        let writer = self.writer.as_mut().ok_or_else(|| MediaError::Recording {
+            path: String::new(),
+            reason: "recording already finished".into(),
+        })?;
+        for i in 0..n {
+            let (l, r) = if paused {
+                (0, 0)
+            } else {
+                (
+                    caller.get(i).copied().unwrap_or(0),
+                    agent.get(i).copied().unwrap_or(0),
+                )
+            };
+            if let Err(e) = writer.write_sample(l).and_then(|_| writer.write_sample(r)) {
+                return Err(self.err(e));
+            }
+        }
+        self.written += n as u64;
+        self.unflushed += n as u64;
+        if self.unflushed >= self.flush_every {
+            self.unflushed = 0;
+            if let Some(w) = self.writer.as_mut() {
+                if let Err(e) = w.flush() {
+                    return Err(self.err(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a PCI pause (a second pause while paused changes nothing).
+    pub fn pause(&mut self, by: &str) {
+        if self.paused.is_none() {
+            self.paused = Some((by.to_string(), self.written));
+        }
+    }
+
+    /// Ends the pause in progress, returning its audit record.
+    pub fn resume(&mut self) -> Option<PauseRecord> {
+        let (by, from) = self.paused.take()?;
+        let record = PauseRecord {
+            by,
+            at: self.offset(from),
+            length: self.offset(self.written - from),
+        };
+        self.pauses.push(record.clone());
+        Some(record)
+    }
+
+    fn offset(&self, samples: u64) -> Duration {
+        Duration::from_micros(samples * 1_000_000 / u64::from(self.rate.hz()))
+    }
+
+    /// Length recorded so far.
+    pub fn duration(&self) -> Duration {
+        self.offset(self.written)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the file with a final header.
+    pub fn finish(mut self) -> Result<RecordingSummary, MediaError> {
+        self.resume();
+        if let Some(w) = self.writer.take() {
+            w.finalize().map_err(|e| self.err(e))?;
+        }
+        Ok(RecordingSummary {
+            path: self.path.clone(),
+            duration: self.duration(),
+            pauses: self.pauses.clone(),
+        })
+    }
+}
