@@ -3,6 +3,8 @@
 //! frames of these samples; the recorder, prompts and monitors never care
 //! which kind of leg a frame came from.
 
+pub mod codec;
+pub mod jitter;
 pub mod prompt;
 pub mod recorder;
 pub mod tone;

@@ -1,0 +1,143 @@
+//! A sans-IO jitter buffer for one incoming leg: packets go in as they
+//! arrive (any order, duplicated, late or lost), frames come out one per
+//! 20 ms tick of the playout clock.
+//!
+//! Invariants: frames come out in sequence order and each sequence number at
+//! most once; playout starts once `depth` frames are buffered and then lags
+//! arrival by about that much; a missing frame is concealed by repeating the
+//! last one at falling volume for up to `MAX_CONCEALED` frames, then silence;
+//! a packet arriving after its slot was played is dropped (late); the buffer
+//! never holds more than `4 * depth` frames (it skips ahead instead, so clock
+//! drift cannot grow the delay without bound).
+
+use std::collections::BTreeMap;
+
+/// Consecutive frames concealed by repetition before falling silent.
+const MAX_CONCEALED: u32 = 3;
+
+/// What the buffer saw, for media metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    pub received: u64,
+    pub played: u64,
+    /// Frames that never arrived in time (concealed or silent).
+    pub lost: u64,
+    pub late: u64,
+    pub duplicates: u64,
+    /// Frames skipped to catch up when the buffer overfilled.
+    pub skipped: u64,
+}
+
+pub struct JitterBuffer {
+    depth: usize,
+    frame_len: usize,
+    /// Frames by extended (wrap-free) sequence number.
+    frames: BTreeMap<u64, Vec<i16>>,
+    /// Extended sequence number of the next frame to play; none before start.
+    next: Option<u64>,
+    /// Highest extended sequence number seen, to unwrap 16-bit numbers.
+    highest: Option<u64>,
+    last: Vec<i16>,
+    concealed_run: u32,
+    stats: JitterStats,
+}
+
+impl JitterBuffer {
+    /// `depth` frames of delay (e.g. 3 = 60 ms), `frame_len` samples a frame.
+    pub fn new(depth: usize, frame_len: usize) -> Self {
+        JitterBuffer {
+            depth: depth.max(1),
+            frame_len,
+            frames: BTreeMap::new(),
+            next: None,
+            highest: None,
+            last: vec![0; frame_len],
+            concealed_run: 0,
+            stats: JitterStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        self.stats
+    }
+
+    /// The 64-bit sequence number closest to the highest seen.
+    fn extend(&mut self, seq: u16) -> u64 {
+        let Some(h) = self.highest else {
+            // Start high enough that numbers a little before the first fit.
+            let ext = (1u64 << 32) + u64::from(seq);
+            self.highest = Some(ext);
+            return ext;
+        };
+        let base = h & !0xFFFF;
+        let candidates = [base.wrapping_sub(0x1_0000), base, base + 0x1_0000].map(|b| b + u64::from(seq));
+        let ext = candidates
+            .into_iter()
+            .min_by_key(|&c| c.abs_diff(h))
+            .unwrap_or(base + u64::from(seq));
+        if ext > h {
+            self.highest = Some(ext);
+        }
+        ext
+    }
+
+    /// A packet arrived.
+    pub fn push(&mut self, seq: u16, samples: Vec<i16>) {
+        let ext = self.extend(seq);
+        if self.next.is_some_and(|n| ext < n) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.frames.contains_key(&ext) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.stats.received += 1;
+        self.frames.insert(ext, samples);
+        // Overfilled (the sender's clock runs fast, or a burst): skip ahead.
+        while self.frames.len() > 4 * self.depth {
+            if let Some((&first, _)) = self.frames.iter().next() {
+                self.frames.remove(&first);
+                self.stats.skipped += 1;
+                if let Some(n) = self.next.as_mut() {
+                    *n = (*n).max(first + 1);
+                }
+            }
+        }
+    }
+
+    /// The next frame for the playout clock.
+    pub fn pop(&mut self) -> Vec<i16> {
+        let next = match self.next {
+            Some(n) => n,
+            None => {
+                if self.frames.len() < self.depth {
+                    return vec![0; self.frame_len];
+                }
+                match self.frames.keys().next() {
+                    Some(&first) => first,
+                    None => return vec![0; self.frame_len],
+                }
+            }
+        };
+        self.next = Some(next + 1);
+        match self.frames.remove(&next) {
+            Some(frame) => {
+                self.stats.played += 1;
+                self.concealed_run = 0;
+                self.last = frame.clone();
+                frame
+            }
+            None => {
+                self.stats.lost += 1;
+                self.concealed_run += 1;
+                if self.concealed_run > MAX_CONCEALED {
+                    return vec![0; self.frame_len];
+                }
+                // Repeat the last frame, halving its volume each time.
+                let shift = self.concealed_run;
+                self.last.iter().map(|&s| s >> shift).collect()
+            }
+        }
+    }
+}
