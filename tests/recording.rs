@@ -141,3 +141,38 @@ fn prompts_are_decoded_from_files_and_resampled_to_the_call_rate() {
     let err = Prompt::load(&bad, Rate::Narrowband).unwrap_err();
     assert!(err.to_string().contains("not-audio.wav"), "{err}");
 }
+
+#[test]
+fn retention_removes_day_folders_older_than_the_period_and_nothing_else() {
+    use hotline::media::retention::sweep;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // 2026-11-23T10:00:00Z
+    let now = Timestamp(1_795_428_000_000);
+    for day in [
+        "2026/10/01",
+        "2026/11/15",
+        "2026/11/16",
+        "2026/11/23",
+        "2025/12/31",
+    ] {
+        let d = root.join(day);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("c.wav"), [0u8; 100]).unwrap();
+    }
+    std::fs::create_dir_all(root.join("notes")).unwrap();
+    std::fs::write(root.join("notes/readme.txt"), "keep me").unwrap();
+    // Keep 7 days: the cutoff date is 2026-11-16.
+    let report = sweep(root, now, Duration::from_secs(7 * 86_400)).unwrap();
+    assert_eq!(report.files_removed, 3);
+    assert_eq!(report.bytes_removed, 300);
+    assert!(!root.join("2026/10").exists(), "emptied month folder removed");
+    assert!(!root.join("2025").exists(), "emptied year folder removed");
+    assert!(!root.join("2026/11/15").exists());
+    assert!(root.join("2026/11/16/c.wav").exists(), "the cutoff day is kept");
+    assert!(root.join("2026/11/23/c.wav").exists());
+    assert!(
+        root.join("notes/readme.txt").exists(),
+        "foreign folders untouched"
+    );
+}

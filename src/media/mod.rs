@@ -7,6 +7,7 @@ pub mod codec;
 pub mod jitter;
 pub mod prompt;
 pub mod recorder;
+pub mod retention;
 pub mod tone;
 
 /// Audio sample rates hotline carries.
