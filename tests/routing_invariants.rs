@@ -12,9 +12,9 @@
 use std::collections::{HashMap, HashSet};
 
 use hotline::acd::{
-    AgentLogin, AgentState, CallOutcome, CallRecord, Disposition, Event, IncomingCall, NoAgentsPolicy,
-    QueueSettings, RelaxationStep, Requirement, RescindReason, Router, RouterConfig, SkillLevel, Tier,
-    TransferTarget,
+    AgentLogin, AgentRecord, AgentState, CallOutcome, CallRecord, CallStatus, Disposition, Event,
+    IncomingCall, NoAgentsPolicy, QueueSettings, RelaxationStep, Requirement, RescindReason, Router,
+    RouterConfig, SkillLevel, Tier, TransferTarget,
 };
 use hotline::ids::{AgentId, CallId, QueueName, SkillName};
 use hotline::time::Timestamp;
@@ -124,6 +124,8 @@ enum Op {
     Advance {
         ms: u64,
     },
+    /// Another node takes over: a new router rebuilt from the records.
+    Failover,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -144,6 +146,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (a.clone(), 0..AGENTS).prop_map(|(agent, to)| Op::TransferToAgent { agent, to }),
         2 => a.clone().prop_map(|agent| Op::WrapUp { agent }),
         4 => (0..30_000u64).prop_map(|ms| Op::Advance { ms }),
+        1 => Just(Op::Failover),
     ]
 }
 
@@ -166,6 +169,11 @@ struct Model {
     ended: HashMap<CallId, CallRecord>,
     /// Calls a wrapping-up agent may complete.
     wrapping: HashMap<AgentId, CallId>,
+    /// The store's view: the latest record of every agent and call.
+    agent_records: HashMap<AgentId, AgentRecord>,
+    call_records: HashMap<CallId, CallRecord>,
+    /// Calls connected to an agent right now.
+    connected: HashSet<CallId>,
 }
 
 fn qualifies(skills: &[SkillLevel], reqs: &[Requirement]) -> bool {
@@ -181,7 +189,37 @@ fn rank(c: &CallRecord) -> i64 {
 }
 
 impl Model {
+    /// Keeps the latest records, as the store would.
+    fn record(&mut self, ev: &Event) {
+        match ev {
+            Event::AgentStateChanged { agent } => {
+                self.agent_records.insert(agent.id.clone(), agent.clone());
+            }
+            Event::CallQueued { call }
+            | Event::CallOffered { call, .. }
+            | Event::CallConnected { call, .. }
+            | Event::CallUpdated { call }
+            | Event::CallEnded { call } => {
+                self.call_records.insert(call.id.clone(), call.clone());
+            }
+            _ => {}
+        }
+        match ev {
+            Event::CallConnected { call, .. } => {
+                self.connected.insert(call.id.clone());
+            }
+            Event::CallEnded { call } => {
+                self.connected.remove(&call.id);
+            }
+            Event::CallTransferred { call, .. } => {
+                self.connected.remove(call);
+            }
+            _ => {}
+        }
+    }
+
     fn check(&mut self, now: Timestamp, ev: &Event) -> Result<(), TestCaseError> {
+        self.record(ev);
         // TRACE=1 prints every event, for reading a shrunk failure.
         if std::env::var_os("TRACE").is_some() {
             eprintln!("{} {:?}", now.0 - 1_000_000, ev);
@@ -317,6 +355,35 @@ impl Harness {
         Ok(())
     }
 
+    /// A new router restored from the records replaces the old one. Ringing
+    /// offers are withdrawn by the restore (the calls wait again).
+    fn failover(&mut self) -> Result<(), TestCaseError> {
+        let mut router = Router::new(config()).expect("valid config");
+        let agents: Vec<AgentRecord> = self.model.agent_records.values().cloned().collect();
+        let calls: Vec<CallRecord> = self
+            .model
+            .call_records
+            .values()
+            .filter(|c| {
+                c.status != CallStatus::Ended
+                    || agents
+                        .iter()
+                        .any(|a| a.state == AgentState::WrapUp && a.current_call.as_ref() == Some(&c.id))
+            })
+            .cloned()
+            .collect();
+        let connected = self.model.connected.clone();
+        self.model.holding.retain(|_, c| connected.contains(c));
+        for (_, rec) in self.model.call_records.iter() {
+            if rec.status == CallStatus::Offering {
+                self.model.waiting.insert(rec.id.clone(), rec.clone());
+            }
+        }
+        router.handle_restore(self.now, agents, calls);
+        self.router = router;
+        self.drain()
+    }
+
     fn advance(&mut self, ms: u64) -> Result<(), TestCaseError> {
         let target = Timestamp(self.now.0 + ms);
         while let Some(t) = self.router.poll_timeout().filter(|t| *t <= target) {
@@ -447,6 +514,10 @@ impl Harness {
             },
             Op::Advance { ms } => {
                 self.advance(*ms)?;
+                Ok(())
+            }
+            Op::Failover => {
+                self.failover()?;
                 Ok(())
             }
         };
@@ -597,6 +668,36 @@ fn regression_simultaneous_timers_still_serve_the_best_ranked_call() {
             available: true,
         },
         Op::Advance { ms: 21_162 },
+    ];
+    run(skills, ops).unwrap();
+}
+
+/// Found by the property test: a connected call restored by a new routing
+/// node lost its skill requirements, so after a transfer it was offered to
+/// an agent without the queue's mandatory skill.
+#[test]
+fn regression_a_restored_connected_call_keeps_its_requirements() {
+    let mut skills = vec![Vec::new(); AGENTS];
+    skills[5] = vec![(1, 4), (2, 5)];
+    let ops = vec![
+        Op::Arrive {
+            queue: 1,
+            tier: 0,
+            extra: None,
+            preferred: None,
+        },
+        Op::Login {
+            agent: 5,
+            available: true,
+        },
+        Op::Accept { agent: 5 },
+        Op::Login {
+            agent: 2,
+            available: true,
+        },
+        Op::Failover,
+        Op::TransferToAgent { agent: 5, to: 2 },
+        Op::Advance { ms: 15_000 },
     ];
     run(skills, ops).unwrap();
 }

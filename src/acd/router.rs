@@ -1085,18 +1085,14 @@ impl Router {
         self.call_index.insert(id, cidx);
         match connected_agent {
             Some(aidx) => {
+                // Requirements and rank as in its queue, should it be transferred.
+                self.set_queue(now, cidx, q);
                 let slot = &mut self.calls[cidx];
                 slot.phase = Phase::Connected {
                     agent: aidx,
                     leg_answered_at: slot.record.answered_at.unwrap_or(now),
                     hold_since: slot.record.on_hold.then_some(now),
                 };
-                // Keep rank and requirements consistent should it be transferred.
-                let head_start = self.queues[q].settings.tier_priority.head_start(slot.record.tier);
-                slot.rank = (
-                    slot.record.enqueued_at.0 as i64 - duration_ms(head_start) as i64,
-                    serial,
-                );
                 self.agents[aidx].call = Some(cidx);
                 self.agents[aidx].record.current_call = Some(self.calls[cidx].record.id.clone());
             }
