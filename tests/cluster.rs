@@ -150,3 +150,26 @@ async fn a_redis_restart_keeps_what_was_acknowledged_and_service_resumes() {
     let ended = alice.hangup(&call.call_id).await;
     assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_softphone_left_another_node_is_logged_out_after_the_grace_period() {
+    let redis = RedisServer::start();
+    let config = format!("{}\n[presence]\ngrace_secs = 1\n", config_for(&redis));
+    let routing = TestServer::with_config(&config).await;
+    let edge = TestServer::with_config(&config).await;
+    // alice's softphone is on the edge node; its stream is proxied to the routing node.
+    let alice = edge.agent("alice").await;
+    let mut bob = routing.agent("bob").await;
+    drop(alice);
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let a = routing.agent_record("alice").await;
+    assert_eq!(a.state, proto::AgentState::LoggedOut as i32);
+    assert!(
+        a.state_reason.contains("no softphone connected"),
+        "{}",
+        a.state_reason
+    );
+    // She gets no more offers; bob does.
+    let call = routing.start_call("+7300", "100").await;
+    assert_eq!(bob.expect_offer(SOON).await.call_id, call.call_id);
+}
