@@ -103,6 +103,16 @@ fn most_proficient_strategy_picks_the_strongest_agent() {
     offers(&mut r);
     call(&mut r, at(3), "c1", Tier::Regular);
     assert_eq!(offers(&mut r), [("c1".to_string(), "strong".to_string())]);
+    // Equal proficiency: the one idle longer.
+    login(&mut r, at(4), "strong-too", 9);
+    let (s, c1) = (AgentId::new("strong"), CallId::new("c1"));
+    r.handle_offer_accepted(at(5), &s, &c1).unwrap();
+    r.handle_agent_hangup(at(5), &s, &c1).unwrap();
+    r.handle_wrap_up_completed(at(6), &s, &c1, None, None, None)
+        .unwrap();
+    offers(&mut r);
+    call(&mut r, at(7), "c2", Tier::Regular);
+    assert_eq!(offers(&mut r), [("c2".to_string(), "strong-too".to_string())]);
 }
 
 #[test]

@@ -292,6 +292,9 @@ pub struct Router {
     available_by_skill: Vec<BTreeSet<(Timestamp, usize)>>,
     /// All available agents, longest idle first (for calls with no requirements).
     available_all: BTreeSet<(Timestamp, usize)>,
+    /// Available agents having each skill, strongest first, then longest idle
+    /// (for most-proficient routing).
+    available_by_proficiency: Vec<BTreeSet<(Reverse<u8>, Timestamp, usize)>>,
     calls: Slab<CallSlot>,
     call_index: HashMap<CallId, usize>,
     /// Calls held for their preferred agent, by agent.
@@ -405,6 +408,7 @@ impl Router {
         }
         Ok(Router {
             available_by_skill: vec![BTreeSet::new(); config.skills.len()],
+            available_by_proficiency: vec![BTreeSet::new(); config.skills.len()],
             skill_names: config.skills,
             skill_index,
             queues,
@@ -1633,11 +1637,20 @@ impl Router {
             .iter()
             .map(|r| r.skill)
             .min_by_key(|&s| self.available_by_skill[usize::from(s)].len());
-        let candidates = match pivot {
-            Some(s) => &self.available_by_skill[usize::from(s)],
-            None => &self.available_all,
+        // Most-proficient walks the pivot skill's free agents strongest first
+        // and stops once no one left could beat the best found.
+        let by_proficiency = strategy == Strategy::MostProficient && pivot.is_some();
+        let candidates: Box<dyn Iterator<Item = (Timestamp, usize)> + '_> = match pivot {
+            Some(s) if by_proficiency => Box::new(
+                self.available_by_proficiency[usize::from(s)]
+                    .iter()
+                    .map(|&(_, idle, a)| (idle, a)),
+            ),
+            Some(s) => Box::new(self.available_by_skill[usize::from(s)].iter().copied()),
+            None => Box::new(self.available_all.iter().copied()),
         };
-        let mut best: Option<(i64, usize)> = None;
+        let other_reqs_max = i64::from(MAX_PROFICIENCY) * (in_force.len() as i64 - 1).max(0);
+        let mut best: Option<(i64, Timestamp, usize)> = None;
         let mut considered = 0u32;
         let mut passed_over = Vec::new();
         let best_possible = match strategy {
@@ -1647,9 +1660,19 @@ impl Router {
         };
         let n_agents = self.agents.len().max(1);
         let rr_next = self.queues[q].rr_next % n_agents;
-        for &(idle_since, a) in candidates {
-            considered += 1;
+        for (idle_since, a) in candidates {
             let agent = &self.agents[a];
+            if let (true, Some(p), Some((best_score, _, _))) = (by_proficiency, pivot, best) {
+                let pivot_prof = agent
+                    .skills
+                    .binary_search_by_key(&p, |s| s.0)
+                    .map(|i| i64::from(agent.skills[i].1))
+                    .unwrap_or(0);
+                if pivot_prof + other_reqs_max < best_score {
+                    break;
+                }
+            }
+            considered += 1;
             if Self::passed_recently(slot, a, now) {
                 if passed_over.len() < MAX_PASSED_OVER {
                     passed_over.push(PassedOver {
@@ -1677,12 +1700,18 @@ impl Router {
                 Strategy::FewestCalls => -i64::from(agent.record.calls_handled),
                 Strategy::RoundRobin => -(((a + n_agents - rr_next) % n_agents) as i64),
             };
-            if let Some((best_score, best_a)) = best {
-                if score <= best_score {
+            if let Some((best_score, best_idle, best_a)) = best {
+                // Equal scores go to the agent idle longer.
+                if score < best_score || (score == best_score && idle_since >= best_idle) {
                     if passed_over.len() < MAX_PASSED_OVER {
+                        let reason = if score == best_score {
+                            format!("same {} score {score}, idle less long", strategy.as_str())
+                        } else {
+                            format!("lower {} score {score}", strategy.as_str())
+                        };
                         passed_over.push(PassedOver {
                             agent: agent.record.id.clone(),
-                            reason: format!("lower {} score {score}", strategy.as_str()),
+                            reason,
                         });
                     }
                     continue;
@@ -1694,7 +1723,7 @@ impl Router {
                     });
                 }
             }
-            best = Some((score, a));
+            best = Some((score, idle_since, a));
             // Candidates come longest idle first, so the first one reaching
             // the best score possible wins: for longest-idle the first
             // qualified, for most-proficient one at full proficiency on every
@@ -1703,7 +1732,7 @@ impl Router {
                 break;
             }
         }
-        let Some((score, a)) = best else {
+        let Some((score, _, a)) = best else {
             return false;
         };
         // The chosen agent may qualify for a better-ranked call that became
@@ -2109,8 +2138,9 @@ impl Router {
         let old_idle = agent.record.idle_since;
         if was_available {
             self.available_all.remove(&(old_idle, aidx));
-            for &(s, _) in &agent.skills {
+            for &(s, p) in &agent.skills {
                 self.available_by_skill[usize::from(s)].remove(&(old_idle, aidx));
+                self.available_by_proficiency[usize::from(s)].remove(&(Reverse(p), old_idle, aidx));
             }
         }
         let agent = &mut self.agents[aidx];
@@ -2125,8 +2155,9 @@ impl Router {
         if state == AgentState::Available {
             let key = (agent.record.idle_since, aidx);
             self.available_all.insert(key);
-            for &(s, _) in &agent.skills {
+            for &(s, p) in &agent.skills {
                 self.available_by_skill[usize::from(s)].insert(key);
+                self.available_by_proficiency[usize::from(s)].insert((Reverse(p), key.0, aidx));
             }
         }
         self.events.push_back(Event::AgentStateChanged {
