@@ -115,3 +115,31 @@ async fn a_refused_claim_sends_the_call_to_the_next_candidate() {
     assert_eq!(agents.last(), Some(&"bob"));
     drop(alice);
 }
+
+#[tokio::test]
+async fn a_node_whose_epoch_was_superseded_acknowledges_and_writes_nothing() {
+    let redis = RedisServer::start();
+    let s = TestServer::with_config(&config_for(&redis)).await;
+    let _alice = s.agent("alice").await;
+    // Another node took over routing: the epoch moved on.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = ::redis::AsyncCommands::incr(&mut c, "{test}:epoch", 1)
+        .await
+        .unwrap();
+    let err = s
+        .edge()
+        .call
+        .start_call(proto::StartCallRequest {
+            ani: "+8300".into(),
+            dnis: "100".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    let calls: Vec<String> = ::redis::AsyncCommands::zrange(&mut c, "{test}:calls", 0, -1)
+        .await
+        .unwrap();
+    assert!(calls.is_empty(), "the stale node wrote {calls:?}");
+}

@@ -8,13 +8,29 @@ use tracing::{info, warn};
 
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::ids::{AgentId, CallId};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 #[derive(Default)]
 pub(super) struct Dirty {
     agents: HashMap<AgentId, AgentRecord>,
     calls: HashMap<CallId, CallRecord>,
     contacts: Vec<ContactRecord>,
+    /// A write was refused as fenced: another node routes now, so nothing
+    /// here may be retried and the engine must stop.
+    pub(super) fenced: bool,
+}
+
+impl Dirty {
+    /// Keeps a failed write for a retry, unless the store fenced it off.
+    fn failed(&mut self, e: &StoreError, what: &str) -> bool {
+        if matches!(e, StoreError::Fenced(_)) {
+            warn!(error = %e, "fenced: another node routes now; this engine stops");
+            self.fenced = true;
+            return false;
+        }
+        warn!(error = %e, "{what} not recorded; will retry");
+        true
+    }
 }
 
 impl Dirty {
@@ -30,8 +46,9 @@ impl Dirty {
                 true
             }
             Err(e) => {
-                warn!(error = %e, agent = %agent.id, "agent not recorded; will retry");
-                self.agents.insert(agent.id.clone(), agent.clone());
+                if self.failed(&e, &format!("agent {}", agent.id)) {
+                    self.agents.insert(agent.id.clone(), agent.clone());
+                }
                 false
             }
         }
@@ -44,8 +61,9 @@ impl Dirty {
                 true
             }
             Err(e) => {
-                warn!(error = %e, call = %call.id, "call not recorded; will retry");
-                self.calls.insert(call.id.clone(), call.clone());
+                if self.failed(&e, &format!("call {}", call.id)) {
+                    self.calls.insert(call.id.clone(), call.clone());
+                }
                 false
             }
         }
@@ -55,8 +73,9 @@ impl Dirty {
         match store.append_contact(contact).await {
             Ok(()) => true,
             Err(e) => {
-                warn!(error = %e, call = %contact.call, "contact not recorded; will retry");
-                self.contacts.push(contact.clone());
+                if self.failed(&e, &format!("contact of call {}", contact.call)) {
+                    self.contacts.push(contact.clone());
+                }
                 false
             }
         }

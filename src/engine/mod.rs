@@ -40,8 +40,6 @@ pub struct Core {
     idempotency: IdempotencyCache,
     /// Records the store failed to take, retried until it does.
     dirty: dirty::Dirty,
-    /// A write was refused as fenced: another node routes; stop.
-    fenced: bool,
     /// Start of the UTC day the router's counters cover.
     day: Timestamp,
     /// This task's own job queue, weakly held (it must not keep the engine
@@ -197,7 +195,6 @@ pub fn spawn(
         subscribers: Subscribers::default(),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
         dirty: dirty::Dirty::default(),
-        fenced: false,
         day: now.utc_day_start(),
         jobs: tx.downgrade(),
     };
@@ -239,7 +236,7 @@ pub fn spawn(
                     drain(&mut core, store.as_ref(), now).await;
                 }
             }
-            if core.fenced {
+            if core.dirty.fenced {
                 break;
             }
         }
@@ -295,14 +292,8 @@ async fn claim(core: &mut Core, store: &dyn Store, now: Timestamp, agent: AgentR
             let _ = core.router.handle_claim_refused(now, &agent.id, &call.id, &why);
             return true;
         }
-        Err(StoreError::Fenced(why)) => {
-            // Another node routes now: this engine must stop writing at once.
-            warn!(%why, "fenced: another node routes now; this engine stops");
-            core.fenced = true;
-            return false;
-        }
-        Err(e) => {
-            warn!(agent = %agent.id, error = %e, "claim not recorded; will retry");
+        // Unreachable or fenced: the shared write path keeps it or stops us.
+        Err(_) => {
             let a = core.dirty.put_agent(store, &agent).await;
             a && core.dirty.put_call(store, call).await
         }
