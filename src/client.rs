@@ -54,6 +54,32 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// Every call the server recorded (live and ended), following the pages.
+    pub async fn all_calls(&mut self) -> Result<Vec<crate::proto::Call>, Error> {
+        let mut calls = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .supervisor
+                .list_calls(crate::proto::ListCallsRequest {
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                    queue: String::new(),
+                    include_ended: true,
+                })
+                .await
+                .map_err(|s| crate::api::status::from_remote(&s))?
+                .into_inner();
+            calls.extend(page.calls);
+            if page.next_page_token.is_empty() {
+                return Ok(calls);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+}
+
 /// Connects to a hotline server over plain HTTP/2.
 pub async fn channel(addr: SocketAddr) -> Result<Channel, Error> {
     Endpoint::from_shared(format!("http://{addr}"))

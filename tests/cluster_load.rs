@@ -288,27 +288,7 @@ async fn caller(edges: Vec<Clients>, n: usize) -> Option<String> {
 /// Every call, as recorded.
 async fn recorded_calls(channel: tonic::transport::Channel) -> Vec<proto::Call> {
     let mut sup = Clients::new(channel, &token(Role::Supervisor, "sup")).unwrap();
-    let mut calls = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = sup
-            .supervisor
-            .list_calls(proto::ListCallsRequest {
-                page_size: 500,
-                page_token: page_token.clone(),
-                queue: String::new(),
-                include_ended: true,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        calls.extend(page.calls);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    calls
+    sup.all_calls().await.unwrap()
 }
 
 /// No agent's answered calls overlap in time.

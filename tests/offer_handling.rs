@@ -217,16 +217,8 @@ async fn hold_resume_and_transfer_to_another_agent() {
         proto::AgentState::WrapUp as i32
     );
     bob.accept(&call.call_id).await;
-    let explain = s
-        .supervisor()
-        .supervisor
-        .explain_routing(proto::ExplainRoutingRequest {
-            call_id: call.call_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let triggers: Vec<_> = explain.decisions.iter().map(|d| d.trigger.as_str()).collect();
+    let explain = s.explain(&call.call_id).await;
+    let triggers: Vec<_> = explain.iter().map(|d| d.trigger.as_str()).collect();
     assert_eq!(triggers, ["call-arrived", "transfer-to-agent"]);
 
     // Transfer to a queue: the call waits again, keeping its original rank.

@@ -62,14 +62,8 @@ async fn records_outlive_the_node_that_wrote_them() {
     let s = TestServer::with_config(&config).await;
     let got = s.get_call(&call_id).await;
     assert_eq!(got.outcome, proto::CallOutcome::Abandoned as i32);
-    let explain = s
-        .supervisor()
-        .supervisor
-        .explain_routing(proto::ExplainRoutingRequest { call_id })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(explain.decisions[0].agent_id, "alice");
+    let explain = s.explain(&call_id).await;
+    assert_eq!(explain[0].agent_id, "alice");
     let alice = s.agent_record("alice").await;
     assert_eq!(alice.agent_id, "alice");
 }
@@ -102,16 +96,8 @@ async fn a_refused_claim_sends_the_call_to_the_next_candidate() {
     let a = s.agent_record("alice").await;
     assert_eq!(a.state, proto::AgentState::NotReady as i32);
     assert_eq!(a.not_ready_reason, "claim-refused");
-    let explain = s
-        .supervisor()
-        .supervisor
-        .explain_routing(proto::ExplainRoutingRequest {
-            call_id: call.call_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let agents: Vec<_> = explain.decisions.iter().map(|d| d.agent_id.as_str()).collect();
+    let explain = s.explain(&call.call_id).await;
+    let agents: Vec<_> = explain.iter().map(|d| d.agent_id.as_str()).collect();
     assert_eq!(agents.last(), Some(&"bob"));
     drop(alice);
 }

@@ -30,16 +30,8 @@ async fn call_needing_a_skill_is_offered_only_to_an_agent_with_it() {
     assert_eq!(offered.call_id, call.call_id);
     assert!(!alice.gets_offer_within(SHORT).await, "alice lacks spanish");
 
-    let explain = s
-        .supervisor()
-        .supervisor
-        .explain_routing(proto::ExplainRoutingRequest {
-            call_id: call.call_id.clone(),
-        })
-        .await
-        .expect("explain")
-        .into_inner();
-    let d = &explain.decisions[0];
+    let explain = s.explain(&call.call_id).await;
+    let d = &explain[0];
     assert_eq!(d.agent_id, "bob");
     assert_eq!(d.trigger, "call-arrived");
     assert_eq!(d.strategy, "longest-idle");
@@ -82,17 +74,9 @@ async fn requirements_relax_after_the_configured_wait() {
     let offered = dave.expect_offer(SOON).await;
     assert_eq!(offered.call_id, call.call_id);
     assert_eq!(offered.relaxation_step, 1);
-    let explain = s
-        .supervisor()
-        .supervisor
-        .explain_routing(proto::ExplainRoutingRequest {
-            call_id: call.call_id,
-        })
-        .await
-        .expect("explain")
-        .into_inner();
-    assert_eq!(explain.decisions[0].relaxation_step, 1);
-    assert_eq!(explain.decisions[0].requirements[0].min_proficiency, 3);
+    let explain = s.explain(&call.call_id).await;
+    assert_eq!(explain[0].relaxation_step, 1);
+    assert_eq!(explain[0].requirements[0].min_proficiency, 3);
 }
 
 #[tokio::test]

@@ -39,26 +39,7 @@ fn tier_name(t: i32) -> String {
 }
 
 pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoReport, Error> {
-    let mut calls = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = sup
-            .supervisor
-            .list_calls(proto::ListCallsRequest {
-                page_size: 500,
-                page_token: token.clone(),
-                queue: String::new(),
-                include_ended: true,
-            })
-            .await
-            .map_err(|s| Error::Unavailable(format!("ListCalls: {}", s.message())))?
-            .into_inner();
-        calls.extend(page.calls);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let calls = sup.all_calls().await?;
     let mut r = DemoReport::default();
     let mut waits: BTreeMap<String, (u32, f64)> = BTreeMap::new();
     for c in &calls {

@@ -193,6 +193,19 @@ impl TestServer {
             .into_inner()
     }
 
+    /// Why each agent was offered the call, oldest first.
+    pub async fn explain(&self, call_id: &str) -> Vec<proto::RoutingDecision> {
+        self.supervisor()
+            .supervisor
+            .explain_routing(proto::ExplainRoutingRequest {
+                call_id: call_id.into(),
+            })
+            .await
+            .expect("explain")
+            .into_inner()
+            .decisions
+    }
+
     pub async fn agent_record(&self, id: &str) -> proto::Agent {
         let list = self
             .supervisor()
