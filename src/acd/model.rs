@@ -163,6 +163,26 @@ pub struct AgentRecord {
     pub pending_not_ready: Option<String>,
 }
 
+impl AgentRecord {
+    /// An agent that is not signed in.
+    pub fn logged_out(id: AgentId, display_name: String, now: Timestamp, reason: &str) -> Self {
+        AgentRecord {
+            id,
+            display_name,
+            skills: Vec::new(),
+            state: AgentState::LoggedOut,
+            not_ready_reason: None,
+            state_reason: reason.to_string(),
+            current_call: None,
+            state_since: now,
+            idle_since: now,
+            calls_handled: 0,
+            consecutive_misses: 0,
+            pending_not_ready: None,
+        }
+    }
+}
+
 /// A call as the store keeps it and the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {

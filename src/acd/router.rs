@@ -591,20 +591,7 @@ impl Router {
         }
         let a = self.agents.len();
         self.agents.push(AgentSlot {
-            record: AgentRecord {
-                id: id.clone(),
-                display_name: String::new(),
-                skills: Vec::new(),
-                state: AgentState::LoggedOut,
-                not_ready_reason: None,
-                state_reason: String::new(),
-                current_call: None,
-                state_since: now,
-                idle_since: now,
-                calls_handled: 0,
-                consecutive_misses: 0,
-                pending_not_ready: None,
-            },
+            record: AgentRecord::logged_out(id.clone(), String::new(), now, ""),
             skills: Vec::new(),
             eligible_queues: Vec::new(),
             call: None,

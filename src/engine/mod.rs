@@ -55,24 +55,9 @@ impl Core {
         id: &crate::ids::AgentId,
         display_name: String,
     ) -> notify::AgentEventStream {
-        let record = self
-            .router
-            .agent(id)
-            .cloned()
-            .unwrap_or_else(|| crate::acd::AgentRecord {
-                id: id.clone(),
-                display_name,
-                skills: Vec::new(),
-                state: crate::acd::AgentState::LoggedOut,
-                not_ready_reason: None,
-                state_reason: "never logged in".into(),
-                current_call: None,
-                state_since: now,
-                idle_since: now,
-                calls_handled: 0,
-                consecutive_misses: 0,
-                pending_not_ready: None,
-            });
+        let record = self.router.agent(id).cloned().unwrap_or_else(|| {
+            crate::acd::AgentRecord::logged_out(id.clone(), display_name, now, "never logged in")
+        });
         self.open_agent_stream(now, &record)
     }
 

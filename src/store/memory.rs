@@ -149,8 +149,7 @@ impl Store for MemoryStore {
         };
         Ok(iter
             .filter_map(|(_, id)| inner.calls.get(id))
-            .filter(|c| filter.include_ended || c.status != CallStatus::Ended)
-            .filter(|c| filter.queue.as_ref().is_none_or(|q| &c.queue == q))
+            .filter(|c| filter.matches(c))
             .take(limit)
             .cloned()
             .collect())

@@ -39,6 +39,13 @@ pub struct CallFilter {
     pub include_ended: bool,
 }
 
+impl CallFilter {
+    pub fn matches(&self, call: &CallRecord) -> bool {
+        (self.include_ended || call.status != crate::acd::CallStatus::Ended)
+            && self.queue.as_ref().is_none_or(|q| &call.queue == q)
+    }
+}
+
 /// Position after which a call listing continues: calls are listed newest
 /// first by (enqueued_at, id).
 pub type CallCursor = (Timestamp, CallId);

@@ -376,9 +376,7 @@ impl Store for RedisStore {
                 .mget(ids.iter().map(|id| self.keys.call(id)).collect())
                 .await?;
             for c in calls {
-                if (filter.include_ended || c.status != CallStatus::Ended)
-                    && filter.queue.as_ref().is_none_or(|q| &c.queue == q)
-                {
+                if filter.matches(&c) {
                     out.push(c);
                     if out.len() == limit {
                         break;
