@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     let protos = [
         "proto/hotline/v1/common.proto",
+        "proto/hotline/v1/media.proto",
         "proto/hotline/v1/agent.proto",
         "proto/hotline/v1/call.proto",
         "proto/hotline/v1/supervisor.proto",

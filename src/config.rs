@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -139,6 +139,90 @@ impl Default for PresenceConfig {
     }
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Root of the recordings, `YYYY/MM/DD/<call-id>.wav` below it.
+    pub recordings_dir: PathBuf,
+    /// Recordings older than this many days are deleted by an hourly sweep;
+    /// 0 keeps them forever.
+    pub retention_days: u64,
+    /// The WAV header is rewritten at least this often, so a crash loses at
+    /// most this much of a call's recording.
+    pub flush_ms: u64,
+    /// What waiting and held callers hear: "builtin" or a WAV, MP3 or OGG file.
+    pub hold_music: String,
+    /// Jitter buffer depth in 20 ms frames.
+    pub jitter_frames: usize,
+    /// UDP port range for media, "lo-hi"; empty lets the OS choose.
+    pub udp_ports: String,
+    /// Addresses offered as ICE candidates; empty offers every interface.
+    pub ips: Vec<String>,
+    /// Offer loopback candidates too (single-machine setups and tests).
+    pub include_loopback: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            recordings_dir: PathBuf::from("recordings"),
+            retention_days: 90,
+            flush_ms: 500,
+            hold_music: "builtin".into(),
+            jitter_frames: 3,
+            udp_ports: String::new(),
+            ips: Vec::new(),
+            include_loopback: false,
+        }
+    }
+}
+
+impl MediaConfig {
+    /// The UDP port range, if one is set.
+    pub fn port_range(&self) -> Result<Option<(u16, u16)>, ConfigError> {
+        if self.udp_ports.is_empty() {
+            return Ok(None);
+        }
+        let bad = || invalid("media.udp_ports", "expected \"low-high\", e.g. \"20000-29999\"");
+        let (lo, hi) = self.udp_ports.split_once('-').ok_or_else(bad)?;
+        let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+        let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+        if lo == 0 || lo > hi {
+            return Err(bad());
+        }
+        Ok(Some((lo, hi)))
+    }
+
+    pub fn ip_addrs(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                ip.parse()
+                    .map_err(|_| invalid(format!("media.ips[{i}]"), format!("{ip:?} is not an IP address")))
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(20..=10_000).contains(&self.flush_ms) {
+            return Err(invalid("media.flush_ms", "must be 20..=10000"));
+        }
+        if !(1..=50).contains(&self.jitter_frames) {
+            return Err(invalid("media.jitter_frames", "must be 1..=50"));
+        }
+        if self.hold_music != "builtin" && !Path::new(&self.hold_music).is_file() {
+            return Err(invalid(
+                "media.hold_music",
+                format!("{} is not a file (or use \"builtin\")", self.hold_music),
+            ));
+        }
+        self.port_range()?;
+        self.ip_addrs()?;
+        Ok(())
+    }
+}
+
 /// A customer in the directory.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +257,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub presence: PresenceConfig,
     pub cluster: ClusterConfig,
+    pub media: MediaConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -241,6 +326,7 @@ impl Config {
         if self.cluster.lease_ms < 300 {
             return Err(invalid("cluster.lease_ms", "must be at least 300"));
         }
+        self.media.validate()?;
         if self.store.redis_timeout_ms == 0 {
             return Err(invalid("store.redis_timeout_ms", "must be at least 1"));
         }

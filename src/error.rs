@@ -79,3 +79,15 @@ impl From<StoreError> for Error {
         }
     }
 }
+
+impl From<crate::media::MediaError> for Error {
+    fn from(e: crate::media::MediaError) -> Self {
+        use crate::media::MediaError as M;
+        match e {
+            M::Sdp(_) | M::NoCommonCodec(_) => Error::invalid("offer.sdp", e.to_string()),
+            M::Ice(_) => Error::invalid("candidate", e.to_string()),
+            M::Transport(_) => Error::Unavailable(e.to_string()),
+            M::Decode { .. } | M::Recording { .. } => Error::Internal(e.to_string()),
+        }
+    }
+}

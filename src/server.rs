@@ -25,6 +25,11 @@ use crate::cluster::{Route, RouterLink};
 use crate::config::{Config, Directory};
 use crate::engine;
 use crate::error::Error;
+use crate::media::plane::{MediaPlane, MediaSettings};
+use crate::media::prompt::Prompt;
+use crate::media::retention;
+use crate::media::webrtc::WebRtcSettings;
+use crate::media::Rate;
 use crate::proto::agent_service_server::AgentServiceServer;
 use crate::proto::call_service_server::CallServiceServer;
 use crate::proto::cluster::cluster_server::ClusterServer;
@@ -122,8 +127,16 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         let router = Router::new(config.router_config())?;
         let store = open_store(config)?;
         let (engine_handle, engine_task) = engine::spawn(router, store.clone(), shutdown_rx.clone());
+        let link = RouterLink::local(engine_handle);
         let ctx = ApiContext {
-            engine: RouterLink::local(engine_handle),
+            media: media_plane(
+                config,
+                link.clone(),
+                store.clone(),
+                "local".into(),
+                shutdown_rx.clone(),
+            )?,
+            engine: link,
             store,
             directory,
             node: None,
@@ -163,8 +176,17 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             health_names: HEALTH_NAMES.to_vec(),
         };
         let node_task = tokio::spawn(node.run(shutdown_rx.clone()));
+        let link = RouterLink::following(route_rx.clone());
+        let store: Arc<dyn Store> = store;
         let ctx = ApiContext {
-            engine: RouterLink::following(route_rx.clone()),
+            media: media_plane(
+                config,
+                link.clone(),
+                store.clone(),
+                node_id.clone(),
+                shutdown_rx.clone(),
+            )?,
+            engine: link,
             store,
             directory,
             node: Some(node_id.clone()),
@@ -214,6 +236,63 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         node: node_task,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
     })
+}
+
+/// The node's media plane, and the retention sweep of its recordings.
+fn media_plane(
+    config: &Config,
+    link: RouterLink,
+    store: Arc<dyn Store>,
+    node: String,
+    shutdown: watch::Receiver<bool>,
+) -> Result<MediaPlane, Error> {
+    let m = &config.media;
+    let bad = |e: crate::config::ConfigError| Error::invalid("media", e.to_string());
+    let settings = MediaSettings {
+        webrtc: WebRtcSettings {
+            udp_ports: m.port_range().map_err(bad)?,
+            ips: m.ip_addrs().map_err(bad)?,
+            include_loopback: m.include_loopback,
+            jitter_frames: m.jitter_frames,
+        },
+        recordings_dir: m.recordings_dir.clone(),
+        flush_every: Duration::from_millis(m.flush_ms),
+    };
+    let hold = if m.hold_music == "builtin" {
+        Prompt::builtin_hold_music(Rate::Narrowband)?
+    } else {
+        Prompt::load(std::path::Path::new(&m.hold_music), Rate::Narrowband)?
+    };
+    if m.retention_days > 0 {
+        let root = m.recordings_dir.clone();
+        let keep = Duration::from_secs(m.retention_days * 86_400);
+        tokio::spawn(retention_sweeps(root, keep, shutdown.clone()));
+    }
+    MediaPlane::new(settings, hold, link, store, node, shutdown)
+}
+
+/// Deletes recordings past retention, at start and then hourly.
+async fn retention_sweeps(root: std::path::PathBuf, keep: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let root = root.clone();
+        let swept =
+            tokio::task::spawn_blocking(move || retention::sweep(&root, Timestamp::now_wall(), keep)).await;
+        match swept {
+            Ok(Ok(report)) if report.files_removed > 0 => info!(
+                files = report.files_removed,
+                bytes = report.bytes_removed,
+                "retention sweep removed old recordings"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "retention sweep"),
+            Err(e) => warn!(error = %e, "retention sweep task"),
+        }
+    }
 }
 
 /// Node tokens are minted at start and only shown to other nodes.

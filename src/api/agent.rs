@@ -52,6 +52,17 @@ impl AgentApi {
         }
     }
 
+    /// Passes if `call` is the agent's connected call.
+    async fn own_call(&self, agent: &AgentId, call: &CallId) -> Result<(), Error> {
+        let record = self.ctx.stored_call(call).await?;
+        if record.agent_id != agent.as_str() || record.status != proto::CallStatus::Connected as i32 {
+            return Err(Error::FailedPrecondition(format!(
+                "call {call} is not connected to agent {agent}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Runs a command whose reply is the agent.
     async fn agent_command(
         &self,
@@ -272,5 +283,57 @@ impl AgentService for AgentApi {
             notes: (!notes.is_empty()).then_some(notes),
         };
         self.agent_command(key, cmd).await
+    }
+
+    async fn connect_softphone(
+        &self,
+        req: Request<proto::SoftphoneOffer>,
+    ) -> Result<Response<proto::SessionAnswer>, Status> {
+        let p = principal(&req)?;
+        let r = req.into_inner();
+        let agent = self.agent_id(&p, &r.agent_id)?;
+        let offer = validate::offer("offer.sdp", r.offer.as_ref())?;
+        let (sdp, codec) = self.ctx.media.connect_softphone(&agent, offer).await?;
+        Ok(Response::new(proto::SessionAnswer {
+            sdp,
+            codec,
+            session_id: String::new(),
+        }))
+    }
+
+    async fn add_softphone_ice_candidate(
+        &self,
+        req: Request<proto::SoftphoneIceCandidate>,
+    ) -> Result<Response<proto::SoftphoneIceAck>, Status> {
+        let p = principal(&req)?;
+        let r = req.into_inner();
+        let agent = self.agent_id(&p, &r.agent_id)?;
+        let candidate = validate::candidate(r.candidate.as_ref())?;
+        self.ctx.media.softphone_candidate(&agent, candidate).await?;
+        Ok(Response::new(proto::SoftphoneIceAck {}))
+    }
+
+    async fn pause_recording(
+        &self,
+        req: Request<proto::CallActionRequest>,
+    ) -> Result<Response<proto::Recording>, Status> {
+        let p = principal(&req)?;
+        let r = req.into_inner();
+        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "")?;
+        self.own_call(&agent, &call).await?;
+        let rec = self.ctx.media.pause_recording(&call, agent.as_str()).await?;
+        Ok(Response::new(convert::recording(&rec, None)))
+    }
+
+    async fn resume_recording(
+        &self,
+        req: Request<proto::CallActionRequest>,
+    ) -> Result<Response<proto::Recording>, Status> {
+        let p = principal(&req)?;
+        let r = req.into_inner();
+        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "")?;
+        self.own_call(&agent, &call).await?;
+        let rec = self.ctx.media.resume_recording(&call).await?;
+        Ok(Response::new(convert::recording(&rec, None)))
     }
 }

@@ -133,4 +133,36 @@ impl CallService for CallApi {
         let call = self.ctx.stored_call(&id).await?;
         Ok(Response::new(Box::pin(tokio_stream::once(Ok(call)))))
     }
+
+    async fn connect_caller_media(
+        &self,
+        req: Request<proto::CallerOffer>,
+    ) -> Result<Response<proto::SessionAnswer>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony])?;
+        let r = req.into_inner();
+        let call = CallId::new(validate::id("call_id", &r.call_id)?);
+        let offer = validate::offer("offer.sdp", r.offer.as_ref())?;
+        // NOT_FOUND for a call that never existed, before any media work.
+        self.ctx.stored_call(&call).await?;
+        let (sdp, codec) = self.ctx.media.connect_caller(&call, offer).await?;
+        Ok(Response::new(proto::SessionAnswer {
+            sdp,
+            codec,
+            session_id: String::new(),
+        }))
+    }
+
+    async fn add_caller_ice_candidate(
+        &self,
+        req: Request<proto::CallerIceCandidate>,
+    ) -> Result<Response<proto::CallerIceAck>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony])?;
+        let r = req.into_inner();
+        let call = CallId::new(validate::id("call_id", &r.call_id)?);
+        let candidate = validate::candidate(r.candidate.as_ref())?;
+        self.ctx.media.caller_candidate(&call, candidate).await?;
+        Ok(Response::new(proto::CallerIceAck {}))
+    }
 }

@@ -195,3 +195,68 @@ pub fn queue_stats(q: &QueueView) -> proto::QueueStats {
         service_level_threshold_secs: u32::try_from(q.service_level_threshold_secs).unwrap_or(u32::MAX),
     }
 }
+
+pub fn monitor_mode(m: crate::media::record::MonitorMode) -> proto::MonitorMode {
+    use crate::media::record::MonitorMode as M;
+    match m {
+        M::Listen => proto::MonitorMode::Listen,
+        M::Whisper => proto::MonitorMode::Whisper,
+        M::Barge => proto::MonitorMode::Barge,
+    }
+}
+
+/// A recording's metadata; `disposition` from its contact record, if any.
+pub fn recording(
+    r: &crate::media::record::RecordingRecord,
+    disposition: Option<Disposition>,
+) -> proto::Recording {
+    proto::Recording {
+        recording_id: r.call.to_string(),
+        call_id: r.call.to_string(),
+        agent_id: r.agent.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+        queue: r.queue.to_string(),
+        ani: r.ani.clone(),
+        customer_id: r.customer.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        started_at_unix_ms: ms(r.started_at),
+        duration_ms: r.duration_ms,
+        sample_rate: r.sample_rate,
+        path: r.path.clone(),
+        disposition: self::disposition(disposition) as i32,
+        pauses: r
+            .pauses
+            .iter()
+            .map(|p| proto::RecordingPause {
+                paused_by: p.by.clone(),
+                paused_at_unix_ms: ms(p.at),
+                duration_ms: p.length_ms,
+            })
+            .collect(),
+        node: r.node.clone(),
+        live: r.live,
+    }
+}
+
+pub fn monitor_audit(s: &crate::media::record::MonitorSessionRecord) -> proto::MonitorAudit {
+    proto::MonitorAudit {
+        session_id: s.id.clone(),
+        supervisor: s.supervisor.clone(),
+        call_id: s.call.to_string(),
+        mode: monitor_mode(s.mode) as i32,
+        started_at_unix_ms: ms(s.started_at),
+        ended_at_unix_ms: opt_ms(s.ended_at),
+    }
+}
+
+/// 16-bit little-endian PCM, as audio frames carry it.
+pub fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+pub fn audio_frame(f: &crate::media::call::StereoFrame) -> proto::AudioFrame {
+    proto::AudioFrame {
+        sequence: f.sequence,
+        sample_rate: f.rate.hz(),
+        caller_pcm: pcm_bytes(&f.caller),
+        agent_pcm: pcm_bytes(&f.agent),
+    }
+}

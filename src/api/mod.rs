@@ -25,6 +25,8 @@ pub struct ApiContext {
     pub directory: Arc<Directory>,
     /// This node's id in a cluster (stamped on the calls it takes), none alone.
     pub node: Option<String>,
+    /// The call audio this node carries.
+    pub media: crate::media::plane::MediaPlane,
 }
 
 impl ApiContext {

@@ -3,7 +3,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -13,6 +13,7 @@ use crate::auth::Role;
 use crate::engine::Command;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
+use crate::media::record::{MonitorMode, RecordingFilter, RecordingRecord};
 use crate::proto;
 use crate::proto::supervisor_service_server::SupervisorService;
 use crate::store::CallFilter;
@@ -22,7 +23,7 @@ pub struct SupervisorApi {
     pub ctx: ApiContext,
 }
 
-/// Parses a ListCalls page token: "<enqueued ms>:<call id>".
+/// Parses a ListCalls or ListRecordings page token: "<ms>:<call id>".
 fn call_cursor(token: &str) -> Result<Option<(Timestamp, CallId)>, Error> {
     if token.is_empty() {
         return Ok(None);
@@ -216,5 +217,203 @@ impl SupervisorService for SupervisorApi {
             call_id: id.to_string(),
             decisions: call.decisions.iter().map(convert::decision).collect(),
         }))
+    }
+
+    type MonitorStream = Pin<Box<dyn Stream<Item = Result<proto::MonitorEvent, Status>> + Send>>;
+
+    async fn monitor(
+        &self,
+        req: Request<proto::MonitorRequest>,
+    ) -> Result<Response<Self::MonitorStream>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let call = CallId::new(validate::id("call_id", &r.call_id)?);
+        let mode = match proto::MonitorMode::try_from(r.mode) {
+            Ok(proto::MonitorMode::Listen) => MonitorMode::Listen,
+            Ok(proto::MonitorMode::Whisper) => MonitorMode::Whisper,
+            Ok(proto::MonitorMode::Barge) => MonitorMode::Barge,
+            _ => return Err(Error::invalid("mode", "LISTEN, WHISPER or BARGE").into()),
+        };
+        let offer = if mode.speaks() {
+            Some(validate::offer("offer.sdp", r.offer.as_ref())?)
+        } else {
+            None
+        };
+        let record = self.ctx.stored_call(&call).await?;
+        if record.status != proto::CallStatus::Connected as i32 {
+            return Err(Error::FailedPrecondition(format!("call {call} is not connected")).into());
+        }
+        let session = self.ctx.media.monitor(&call, mode, &p.sub, offer).await?;
+        let started = proto::MonitorEvent {
+            event: Some(proto::monitor_event::Event::Started(proto::MonitorStarted {
+                session_id: session.id.clone(),
+                answer: session.answer.map(|(sdp, codec)| proto::SessionAnswer {
+                    sdp,
+                    codec,
+                    session_id: session.id.clone(),
+                }),
+            })),
+        };
+        let guard = session.guard;
+        let frames = ReceiverStream::new(session.frames).map(move |f| {
+            // The stream owns the guard: the session ends when it is dropped.
+            let _ = &guard;
+            Ok(proto::MonitorEvent {
+                event: Some(proto::monitor_event::Event::Frame(convert::audio_frame(&f))),
+            })
+        });
+        let stream = futures::stream::once(async move { Ok(started) }).chain(frames);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn add_monitor_ice_candidate(
+        &self,
+        req: Request<proto::MonitorIceCandidate>,
+    ) -> Result<Response<proto::MonitorIceAck>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let session = validate::id("session_id", &r.session_id)?;
+        let candidate = validate::candidate(r.candidate.as_ref())?;
+        self.ctx.media.monitor_candidate(session, candidate).await?;
+        Ok(Response::new(proto::MonitorIceAck {}))
+    }
+
+    async fn list_recordings(
+        &self,
+        req: Request<proto::ListRecordingsRequest>,
+    ) -> Result<Response<proto::ListRecordingsResponse>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let size = validate::page_size(r.page_size)?;
+        let bound = |field: &str, v: i64| -> Result<Option<Timestamp>, Error> {
+            match v {
+                0 => Ok(None),
+                v => u64::try_from(v)
+                    .map(|ms| Some(Timestamp(ms)))
+                    .map_err(|_| Error::invalid(field, "must not be negative")),
+            }
+        };
+        let non_empty = |field: &str, v: &str| -> Result<Option<String>, Error> {
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                validate::id(field, v).map(|v| Some(v.to_string()))
+            }
+        };
+        let filter = RecordingFilter {
+            agent: non_empty("agent_id", &r.agent_id)?.map(AgentId::new),
+            queue: non_empty("queue", &r.queue)?.map(QueueName::new),
+            ani: non_empty("ani", &r.ani)?,
+            from: bound("from_unix_ms", r.from_unix_ms)?,
+            to: bound("to_unix_ms", r.to_unix_ms)?,
+        };
+        let cursor = call_cursor(&r.page_token)?;
+        let page = self
+            .ctx
+            .store
+            .list_recordings(&filter, cursor.as_ref(), size)
+            .await?;
+        let next_page_token = match page.last() {
+            Some(last) if page.len() == size => format!("{}:{}", last.started_at.as_millis(), last.call),
+            _ => String::new(),
+        };
+        let mut recordings = Vec::with_capacity(page.len());
+        for rec in &page {
+            recordings.push(convert::recording(rec, self.disposition_of(rec).await?));
+        }
+        Ok(Response::new(proto::ListRecordingsResponse {
+            recordings,
+            next_page_token,
+        }))
+    }
+
+    type GetRecordingStream = Pin<Box<dyn Stream<Item = Result<proto::RecordingChunk, Status>> + Send>>;
+
+    async fn get_recording(
+        &self,
+        req: Request<proto::GetRecordingRequest>,
+    ) -> Result<Response<Self::GetRecordingStream>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let id = CallId::new(validate::id("recording_id", &r.recording_id)?);
+        let rec = self
+            .ctx
+            .store
+            .get_recording(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "recording",
+                id: id.to_string(),
+            })?;
+        let path = self.ctx.media.recording_path(&rec)?;
+        let data = tokio::fs::read(&path).await.map_err(|e| {
+            Error::FailedPrecondition(format!(
+                "recording {id} is not readable on this node ({}; its node is {}): {e}",
+                path.display(),
+                rec.node
+            ))
+        })?;
+        let meta = convert::recording(&rec, self.disposition_of(&rec).await?);
+        let mut chunks: Vec<Result<proto::RecordingChunk, Status>> = data
+            .chunks(RECORDING_CHUNK)
+            .map(|c| {
+                Ok(proto::RecordingChunk {
+                    recording: None,
+                    data: c.to_vec(),
+                })
+            })
+            .collect();
+        match chunks.first_mut() {
+            Some(Ok(first)) => first.recording = Some(meta),
+            _ => chunks.push(Ok(proto::RecordingChunk {
+                recording: Some(meta),
+                data: Vec::new(),
+            })),
+        }
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+
+    async fn list_monitor_audit(
+        &self,
+        req: Request<proto::ListMonitorAuditRequest>,
+    ) -> Result<Response<proto::ListMonitorAuditResponse>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let call = if r.call_id.is_empty() {
+            None
+        } else {
+            Some(CallId::new(validate::id("call_id", &r.call_id)?))
+        };
+        let entries = self
+            .ctx
+            .store
+            .monitor_sessions(call.as_ref(), MAX_AUDIT_ENTRIES)
+            .await?;
+        Ok(Response::new(proto::ListMonitorAuditResponse {
+            entries: entries.iter().map(convert::monitor_audit).collect(),
+        }))
+    }
+}
+
+/// GetRecording's chunk size.
+const RECORDING_CHUNK: usize = 64 * 1024;
+
+/// Most audit entries one ListMonitorAudit returns.
+const MAX_AUDIT_ENTRIES: usize = 1000;
+
+impl SupervisorApi {
+    /// The disposition the agent gave the recorded call at wrap-up, if any.
+    async fn disposition_of(&self, rec: &RecordingRecord) -> Result<Option<crate::acd::Disposition>, Error> {
+        let key = rec
+            .customer
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| rec.ani.clone());
+        let contacts = self.ctx.store.contacts_of(&key, 200).await?;
+        Ok(contacts
+            .into_iter()
+            .find(|c| c.call == rec.call)
+            .and_then(|c| c.disposition))
     }
 }

@@ -97,3 +97,35 @@ pub fn request_key(principal: &Principal, request_id: &str) -> Result<Option<Ide
         request_id: request_id.to_string(),
     }))
 }
+
+/// The SDP text of a required offer.
+pub fn offer<'a>(field: &str, offer: Option<&'a proto::SessionOffer>) -> Result<&'a str, Error> {
+    let sdp = offer.map(|o| o.sdp.as_str()).unwrap_or_default();
+    if sdp.trim().is_empty() {
+        return Err(Error::invalid(field, "an SDP offer is required"));
+    }
+    if sdp.len() > crate::media::webrtc::MAX_SDP_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("longer than {} bytes", crate::media::webrtc::MAX_SDP_LEN),
+        ));
+    }
+    Ok(sdp)
+}
+
+/// A trickled ICE candidate, as the media layer takes it.
+pub fn candidate(
+    c: Option<&proto::IceCandidate>,
+) -> Result<webrtc::ice_transport::ice_candidate::RTCIceCandidateInit, Error> {
+    let c = c.ok_or_else(|| Error::invalid("candidate", "required"))?;
+    if c.candidate.len() > 1024 || c.sdp_mid.len() > 64 || c.username_fragment.len() > 256 {
+        return Err(Error::invalid("candidate", "too long"));
+    }
+    let mline = u16::try_from(c.sdp_mline_index).ok();
+    Ok(webrtc::ice_transport::ice_candidate::RTCIceCandidateInit {
+        candidate: c.candidate.clone(),
+        sdp_mid: (!c.sdp_mid.is_empty()).then(|| c.sdp_mid.clone()),
+        sdp_mline_index: mline,
+        username_fragment: (!c.username_fragment.is_empty()).then(|| c.username_fragment.clone()),
+    })
+}

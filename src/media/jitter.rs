@@ -57,6 +57,10 @@ impl JitterBuffer {
         }
     }
 
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
     pub fn stats(&self) -> JitterStats {
         self.stats
     }

@@ -3,12 +3,19 @@
 //! frames of these samples; the recorder, prompts and monitors never care
 //! which kind of leg a frame came from.
 
+pub mod call;
 pub mod codec;
 pub mod jitter;
+pub mod leg;
+pub mod mixer;
+pub mod plane;
 pub mod prompt;
+pub mod record;
 pub mod recorder;
 pub mod retention;
+pub mod softphone;
 pub mod tone;
+pub mod webrtc;
 
 /// Audio sample rates hotline carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,4 +46,16 @@ pub enum MediaError {
     Decode { path: String, reason: String },
     #[error("recording {path}: {reason}")]
     Recording { path: String, reason: String },
+    /// The session description is malformed or unusable.
+    #[error("{0}")]
+    Sdp(String),
+    /// The offer shares no audio codec with hotline.
+    #[error("no common audio codec: {0}")]
+    NoCommonCodec(String),
+    /// A trickled ICE candidate was refused.
+    #[error("{0}")]
+    Ice(String),
+    /// The media transport failed (sockets, DTLS).
+    #[error("media transport: {0}")]
+    Transport(String),
 }

@@ -27,12 +27,30 @@ const MAX_SECONDS: usize = 600;
 impl Prompt {
     /// Decodes `path` and converts it to mono at `rate`.
     pub fn load(path: &Path, rate: Rate) -> Result<Prompt, MediaError> {
-        let err = |reason: String| MediaError::Decode {
+        let file = File::open(path).map_err(|e| MediaError::Decode {
             path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::decode(&path.display().to_string(), BufReader::new(file), rate)
+    }
+
+    /// The hold music built into the binary (`deploy/prompts/hold-music.wav`),
+    /// so a server needs no files beside it.
+    pub fn builtin_hold_music(rate: Rate) -> Result<Prompt, MediaError> {
+        const HOLD_MUSIC: &[u8] = include_bytes!("../../deploy/prompts/hold-music.wav");
+        Self::decode("builtin hold music", std::io::Cursor::new(HOLD_MUSIC), rate)
+    }
+
+    /// Decodes audio named `name` (for errors) from `reader`.
+    pub fn decode<R>(name: &str, reader: R, rate: Rate) -> Result<Prompt, MediaError>
+    where
+        R: std::io::Read + std::io::Seek + Send + Sync + 'static,
+    {
+        let err = |reason: String| MediaError::Decode {
+            path: name.to_string(),
             reason,
         };
-        let file = File::open(path).map_err(|e| err(e.to_string()))?;
-        let decoder = Decoder::try_from(BufReader::new(file)).map_err(|e| err(e.to_string()))?;
+        let decoder = Decoder::new(reader).map_err(|e| err(e.to_string()))?;
         let mono = NonZero::new(1u16).ok_or_else(|| err("channel count".into()))?;
         let hz = NonZero::new(rate.hz()).ok_or_else(|| err("sample rate".into()))?;
         let samples: Vec<i16> = UniformSourceIterator::new(decoder, mono, hz)

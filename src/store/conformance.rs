@@ -4,6 +4,7 @@
 
 use crate::acd::*;
 use crate::ids::{AgentId, CallId, QueueName};
+use crate::media::record::{MonitorMode, MonitorSessionRecord, PauseAudit, RecordingFilter, RecordingRecord};
 use crate::store::{CallFilter, Store};
 use crate::time::Timestamp;
 
@@ -84,6 +85,130 @@ pub async fn run(store: &dyn Store) {
     calls_round_trip_list_newest_first_and_filter(store).await;
     contacts_are_per_customer_newest_first(store).await;
     a_claim_succeeds_only_on_an_available_agent(store).await;
+    recordings_round_trip_filter_and_page_newest_first(store).await;
+    monitor_sessions_are_kept_per_call_newest_first(store).await;
+}
+
+/// A recording's metadata as the media plane writes it.
+pub fn sample_recording(call: &str, agent: &str, queue: &str, ani: &str, started: u64) -> RecordingRecord {
+    RecordingRecord {
+        call: CallId::new(call),
+        agent: Some(AgentId::new(agent)),
+        queue: QueueName::new(queue),
+        ani: ani.into(),
+        customer: None,
+        started_at: Timestamp(started),
+        duration_ms: 1_000,
+        sample_rate: 8_000,
+        path: format!("2026/11/23/{call}.wav"),
+        node: "n1".into(),
+        pauses: Vec::new(),
+        live: false,
+    }
+}
+
+async fn recordings_round_trip_filter_and_page_newest_first(store: &dyn Store) {
+    for (i, (agent, queue, ani)) in [
+        ("alice", "sales", "+100"),
+        ("bob", "sales", "+200"),
+        ("alice", "support", "+100"),
+        ("bob", "support", "+300"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rec = sample_recording(&format!("r{i}"), agent, queue, ani, 1_000 * (i as u64 + 1));
+        store.put_recording(&rec).await.unwrap();
+    }
+    let mut updated = sample_recording("r0", "alice", "sales", "+100", 1_000);
+    updated.duration_ms = 9_000;
+    updated.pauses.push(PauseAudit {
+        by: "alice".into(),
+        at: Timestamp(1_500),
+        length_ms: 2_000,
+    });
+    store.put_recording(&updated).await.unwrap();
+    assert_eq!(
+        store.get_recording(&CallId::new("r0")).await.unwrap(),
+        Some(updated),
+        "a recording's metadata reads back as last written"
+    );
+    assert_eq!(store.get_recording(&CallId::new("none")).await.unwrap(), None);
+
+    let ids = |v: Vec<RecordingRecord>| v.into_iter().map(|r| r.call.to_string()).collect::<Vec<_>>();
+    let all = RecordingFilter::default();
+    assert_eq!(
+        ids(store.list_recordings(&all, None, 10).await.unwrap()),
+        ["r3", "r2", "r1", "r0"],
+        "newest first, a rewrite does not duplicate"
+    );
+    let first = store.list_recordings(&all, None, 2).await.unwrap();
+    let cursor = first.last().map(|r| (r.started_at, r.call.clone())).unwrap();
+    assert_eq!(
+        ids(store.list_recordings(&all, Some(&cursor), 10).await.unwrap()),
+        ["r1", "r0"],
+        "paging continues after the cursor"
+    );
+    let alice = RecordingFilter {
+        agent: Some(AgentId::new("alice")),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_recordings(&alice, None, 10).await.unwrap()),
+        ["r2", "r0"]
+    );
+    let window = RecordingFilter {
+        queue: Some(QueueName::new("sales")),
+        from: Some(Timestamp(1_500)),
+        to: Some(Timestamp(5_000)),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_recordings(&window, None, 10).await.unwrap()),
+        ["r1"]
+    );
+    let caller = RecordingFilter {
+        ani: Some("+100".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_recordings(&caller, None, 1).await.unwrap()),
+        ["r2"]
+    );
+}
+
+async fn monitor_sessions_are_kept_per_call_newest_first(store: &dyn Store) {
+    let session = |id: &str, call: &str, started: u64| MonitorSessionRecord {
+        id: id.into(),
+        supervisor: "sue".into(),
+        call: CallId::new(call),
+        mode: MonitorMode::Listen,
+        started_at: Timestamp(started),
+        ended_at: None,
+    };
+    store
+        .put_monitor_session(&session("m1", "c1", 1_000))
+        .await
+        .unwrap();
+    store
+        .put_monitor_session(&session("m2", "c2", 2_000))
+        .await
+        .unwrap();
+    let mut closed = session("m3", "c1", 3_000);
+    store.put_monitor_session(&closed).await.unwrap();
+    closed.ended_at = Some(Timestamp(4_000));
+    store.put_monitor_session(&closed).await.unwrap();
+    let got = store
+        .monitor_sessions(Some(&CallId::new("c1")), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![closed, session("m1", "c1", 1_000)],
+        "one call's sessions, newest first, as last written"
+    );
+    assert_eq!(store.monitor_sessions(None, 10).await.unwrap().len(), 3);
+    assert_eq!(store.monitor_sessions(None, 1).await.unwrap()[0].id, "m3");
 }
 
 async fn a_claim_succeeds_only_on_an_available_agent(store: &dyn Store) {

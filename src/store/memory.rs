@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use super::{CallCursor, CallFilter, Store, StoreError};
 use crate::acd::{AgentRecord, AgentState, CallRecord, CallStatus, ContactRecord};
 use crate::ids::{AgentId, CallId};
+use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
 use crate::time::Timestamp;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
@@ -26,6 +27,12 @@ struct Inner {
     /// Ended calls in the order they ended, for eviction.
     ended: VecDeque<CallId>,
     contacts: HashMap<String, VecDeque<ContactRecord>>,
+    recordings: HashMap<CallId, RecordingRecord>,
+    /// (started_at, id) of every recording, for newest-first listing.
+    recording_order: BTreeSet<(Timestamp, CallId)>,
+    monitor_sessions: HashMap<String, MonitorSessionRecord>,
+    /// (started_at, session id), for newest-first listing.
+    monitor_order: BTreeSet<(Timestamp, String)>,
 }
 
 pub struct MemoryStore {
@@ -173,5 +180,65 @@ impl Store for MemoryStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn put_recording(&self, rec: &RecordingRecord) -> Result<(), StoreError> {
+        let mut inner = self.write()?;
+        if let Some(old) = inner.recordings.insert(rec.call.clone(), rec.clone()) {
+            inner.recording_order.remove(&(old.started_at, old.call));
+        }
+        inner.recording_order.insert((rec.started_at, rec.call.clone()));
+        Ok(())
+    }
+
+    async fn get_recording(&self, call: &CallId) -> Result<Option<RecordingRecord>, StoreError> {
+        Ok(self.read()?.recordings.get(call).cloned())
+    }
+
+    async fn list_recordings(
+        &self,
+        filter: &RecordingFilter,
+        after: Option<&RecordingCursor>,
+        limit: usize,
+    ) -> Result<Vec<RecordingRecord>, StoreError> {
+        let inner = self.read()?;
+        let iter: Box<dyn Iterator<Item = &(Timestamp, CallId)>> = match after {
+            Some(c) => Box::new(inner.recording_order.range(..c.clone()).rev()),
+            None => Box::new(inner.recording_order.iter().rev()),
+        };
+        Ok(iter
+            .filter_map(|(_, id)| inner.recordings.get(id))
+            .filter(|r| filter.matches(r))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_monitor_session(&self, session: &MonitorSessionRecord) -> Result<(), StoreError> {
+        let mut inner = self.write()?;
+        if let Some(old) = inner.monitor_sessions.insert(session.id.clone(), session.clone()) {
+            inner.monitor_order.remove(&(old.started_at, old.id));
+        }
+        inner
+            .monitor_order
+            .insert((session.started_at, session.id.clone()));
+        Ok(())
+    }
+
+    async fn monitor_sessions(
+        &self,
+        call: Option<&CallId>,
+        limit: usize,
+    ) -> Result<Vec<MonitorSessionRecord>, StoreError> {
+        let inner = self.read()?;
+        Ok(inner
+            .monitor_order
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| inner.monitor_sessions.get(id))
+            .filter(|s| call.is_none_or(|c| &s.call == c))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }

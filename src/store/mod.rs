@@ -3,7 +3,8 @@
 //! The routing core decides; the store records what was decided so that every
 //! reader (supervisors on any node, reports, first-contact ownership) sees one
 //! truth. Writes are whole records, last writer wins per record; contacts are
-//! append-only. Every backend must pass [`conformance::run`].
+//! append-only. Recording metadata and the monitoring audit come from the
+//! node carrying a call's audio, so they are never fenced. Every backend must pass [`conformance::run`].
 
 pub mod conformance;
 pub mod memory;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::ids::{AgentId, CallId, QueueName};
+use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
 use crate::time::Timestamp;
 
 pub use memory::MemoryStore;
@@ -86,4 +88,22 @@ pub trait Store: Send + Sync + 'static {
     async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError>;
     /// A customer's contacts, newest first (by end of wrap-up), at most `limit`.
     async fn contacts_of(&self, customer_key: &str, limit: usize) -> Result<Vec<ContactRecord>, StoreError>;
+    /// Creates or replaces a recording's metadata.
+    async fn put_recording(&self, rec: &RecordingRecord) -> Result<(), StoreError>;
+    async fn get_recording(&self, call: &CallId) -> Result<Option<RecordingRecord>, StoreError>;
+    /// Recordings newest first (by start), strictly after `after`, at most `limit`.
+    async fn list_recordings(
+        &self,
+        filter: &RecordingFilter,
+        after: Option<&RecordingCursor>,
+        limit: usize,
+    ) -> Result<Vec<RecordingRecord>, StoreError>;
+    /// Creates or replaces a monitoring session's audit entry.
+    async fn put_monitor_session(&self, session: &MonitorSessionRecord) -> Result<(), StoreError>;
+    /// Monitoring sessions newest first, of one call or of all, at most `limit`.
+    async fn monitor_sessions(
+        &self,
+        call: Option<&CallId>,
+        limit: usize,
+    ) -> Result<Vec<MonitorSessionRecord>, StoreError>;
 }

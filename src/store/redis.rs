@@ -12,6 +12,10 @@
 //! | `{NS}:calls:ended` | sorted set, score = ended ms | ended calls, oldest evicted past the bound |
 //! | `{NS}:contacts:<customer>` | list, newest first | JSON `ContactRecord`s (bounded) |
 //! | `{NS}:epoch` | integer | fencing token: the routing node's epoch |
+//! | `{NS}:recording:<call>` | string | JSON `RecordingRecord` (unfenced) |
+//! | `{NS}:recordings` | sorted set, score = started ms | recordings, newest-first paging |
+//! | `{NS}:monitor:<session>` | string | JSON `MonitorSessionRecord` (unfenced) |
+//! | `{NS}:monitors` | sorted set, score = started ms | monitoring audit, newest first |
 //!
 //! Invariants: every write is one Lua script, so a record and its indexes
 //! change together or not at all; a write carrying a fencing token other
@@ -30,6 +34,8 @@ use redis::{AsyncCommands, RedisError, Script};
 use super::{CallCursor, CallFilter, Store, StoreError};
 use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord};
 use crate::ids::{AgentId, CallId};
+use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
+use crate::time::Timestamp;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
 const CONTACTS_PER_CUSTOMER: isize = 200;
@@ -126,6 +132,18 @@ impl Keys {
     fn contacts(&self, customer: &str) -> String {
         format!("{}:contacts:{customer}", self.prefix)
     }
+    fn recording(&self, call: &str) -> String {
+        format!("{}:recording:{call}", self.prefix)
+    }
+    fn recordings(&self) -> String {
+        format!("{}:recordings", self.prefix)
+    }
+    fn monitor_session(&self, id: &str) -> String {
+        format!("{}:monitor:{id}", self.prefix)
+    }
+    fn monitor_sessions(&self) -> String {
+        format!("{}:monitors", self.prefix)
+    }
 }
 
 /// How the store talks to Redis.
@@ -221,6 +239,84 @@ impl RedisStore {
             .zip(values)
             .filter_map(|(k, v)| v.map(|v| decode(k, &v)))
             .collect()
+    }
+
+    /// Pages newest first through the records indexed by `index` (a sorted
+    /// set scored by milliseconds, each member the id of one JSON record at
+    /// `record_key(id)`), strictly after `after`, keeping those `keep` accepts.
+    async fn newest_first<T: serde::de::DeserializeOwned>(
+        &self,
+        index: &str,
+        after: Option<&(Timestamp, impl AsRef<str>)>,
+        limit: usize,
+        record_key: impl Fn(&str) -> String,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        let max = after
+            .map(|(t, _)| t.as_millis().to_string())
+            .unwrap_or_else(|| "+inf".into());
+        let batch = limit.clamp(16, 500);
+        let mut offset = 0usize;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            // Newest first; members with equal scores come in descending id
+            // order, the same total order as (score, id).
+            let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                .arg(index)
+                .arg(&max)
+                .arg("-inf")
+                .arg("BYSCORE")
+                .arg("REV")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(batch)
+                .arg("WITHSCORES")
+                .query_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len();
+            let keys: Vec<String> = page
+                .iter()
+                .filter(|(id, score)| match after {
+                    Some((t, cursor)) => (*score as u64) < t.as_millis() || id.as_str() < cursor.as_ref(),
+                    None => true,
+                })
+                .map(|(id, _)| record_key(id))
+                .collect();
+            for record in self.mget::<T>(keys).await? {
+                if keep(&record) {
+                    out.push(record);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes a JSON record and its newest-first index entry together.
+    async fn put_indexed<T: serde::Serialize>(
+        &self,
+        key: &str,
+        index: &str,
+        id: &str,
+        score: Timestamp,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let _: () = redis::pipe()
+            .atomic()
+            .set(key, encode(value)?)
+            .ignore()
+            .zadd(index, id, score.as_millis())
+            .ignore()
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
 
@@ -338,53 +434,14 @@ impl Store for RedisStore {
         after: Option<&CallCursor>,
         limit: usize,
     ) -> Result<Vec<CallRecord>, StoreError> {
-        let max = after
-            .map(|(t, _)| t.as_millis().to_string())
-            .unwrap_or_else(|| "+inf".into());
-        let batch = limit.clamp(16, 500);
-        let mut offset = 0usize;
-        let mut out = Vec::new();
-        while out.len() < limit {
-            // Newest first; members with equal scores come in descending id
-            // order, the same total order as (enqueued_at, id).
-            let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
-                .arg(self.keys.calls())
-                .arg(&max)
-                .arg("-inf")
-                .arg("BYSCORE")
-                .arg("REV")
-                .arg("LIMIT")
-                .arg(offset)
-                .arg(batch)
-                .arg("WITHSCORES")
-                .query_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
-            if page.is_empty() {
-                break;
-            }
-            offset += page.len();
-            let ids: Vec<&String> = page
-                .iter()
-                .filter(|(id, score)| match after {
-                    Some((t, cursor)) => (*score as u64) < t.as_millis() || id.as_str() < cursor.as_str(),
-                    None => true,
-                })
-                .map(|(id, _)| id)
-                .collect();
-            let calls: Vec<CallRecord> = self
-                .mget(ids.iter().map(|id| self.keys.call(id)).collect())
-                .await?;
-            for c in calls {
-                if filter.matches(&c) {
-                    out.push(c);
-                    if out.len() == limit {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.newest_first(
+            &self.keys.calls(),
+            after,
+            limit,
+            |id| self.keys.call(id),
+            |c| filter.matches(c),
+        )
+        .await
     }
 
     async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError> {
@@ -416,5 +473,66 @@ impl Store for RedisStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn put_recording(&self, rec: &RecordingRecord) -> Result<(), StoreError> {
+        let id = rec.call.as_str();
+        self.put_indexed(
+            &self.keys.recording(id),
+            &self.keys.recordings(),
+            id,
+            rec.started_at,
+            rec,
+        )
+        .await
+    }
+
+    async fn get_recording(&self, call: &CallId) -> Result<Option<RecordingRecord>, StoreError> {
+        let key = self.keys.recording(call.as_str());
+        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        v.map(|v| decode(&key, &v)).transpose()
+    }
+
+    async fn list_recordings(
+        &self,
+        filter: &RecordingFilter,
+        after: Option<&RecordingCursor>,
+        limit: usize,
+    ) -> Result<Vec<RecordingRecord>, StoreError> {
+        self.newest_first(
+            &self.keys.recordings(),
+            after,
+            limit,
+            |id| self.keys.recording(id),
+            |r| filter.matches(r),
+        )
+        .await
+    }
+
+    async fn put_monitor_session(&self, session: &MonitorSessionRecord) -> Result<(), StoreError> {
+        let id = session.id.as_str();
+        self.put_indexed(
+            &self.keys.monitor_session(id),
+            &self.keys.monitor_sessions(),
+            id,
+            session.started_at,
+            session,
+        )
+        .await
+    }
+
+    async fn monitor_sessions(
+        &self,
+        call: Option<&CallId>,
+        limit: usize,
+    ) -> Result<Vec<MonitorSessionRecord>, StoreError> {
+        self.newest_first(
+            &self.keys.monitor_sessions(),
+            None::<&(Timestamp, String)>,
+            limit,
+            |id| self.keys.monitor_session(id),
+            |s: &MonitorSessionRecord| call.is_none_or(|c| &s.call == c),
+        )
+        .await
     }
 }

@@ -1,0 +1,423 @@
+//! One call's audio: a task that owns the caller's leg, follows the call's
+//! state through the routing core's call watch, and runs the call's 20 ms
+//! clock: hold audio while waiting or held, the bridge while talking, the
+//! recording, and every monitoring tap.
+//!
+//! Invariants: one task per call, the only writer of the call's recording;
+//! the clock catches up after a late tick (tokio's burst), so the recording
+//! runs at wall-clock speed; the recording is closed with a final header on
+//! every way out (call ended, shutdown, write error); a caller whose leg
+//! closes has hung up and the routing core is told so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use super::leg::Leg;
+use super::mixer::{mix, Phase, TickInput};
+use super::plane::Shared;
+use super::prompt::PromptPlayer;
+use super::record::{MonitorMode, PauseAudit, RecordingRecord};
+use super::recorder::StereoRecorder;
+use super::Rate;
+use crate::cluster::CallStream;
+use crate::engine::Command;
+use crate::error::Error;
+use crate::ids::{AgentId, CallId, CustomerId, QueueName};
+use crate::proto;
+use crate::time::Timestamp;
+
+/// One 20 ms slice of a call as a listener receives it.
+#[derive(Clone, Debug)]
+pub struct StereoFrame {
+    pub sequence: u64,
+    pub rate: Rate,
+    pub caller: Vec<i16>,
+    pub agent: Vec<i16>,
+}
+
+/// Attempts (200 ms apart) to find the call again after its watch ended.
+const REWATCH_ATTEMPTS: usize = 50;
+
+/// Frames buffered per listener (one second) before frames are dropped.
+pub const TAP_BUFFER: usize = 50;
+
+/// A supervisor listening in.
+pub struct MonitorTap {
+    pub id: String,
+    pub mode: MonitorMode,
+    /// The supervisor's own leg, to hear the call and (unless listening) speak.
+    pub leg: Option<Arc<Leg>>,
+    pub frames: mpsc::Sender<StereoFrame>,
+    pub sequence: u64,
+}
+
+/// Requests to a call's task.
+pub enum Control {
+    Pause {
+        by: String,
+        reply: oneshot::Sender<Result<RecordingRecord, Error>>,
+    },
+    Resume {
+        reply: oneshot::Sender<Result<RecordingRecord, Error>>,
+    },
+    AddMonitor(MonitorTap),
+}
+
+struct Recording {
+    recorder: StereoRecorder,
+    record: RecordingRecord,
+    /// Wall-clock start of the pause in progress.
+    paused_at: Option<Timestamp>,
+}
+
+pub(super) struct CallMedia {
+    call: CallId,
+    caller: Arc<Leg>,
+    shared: Arc<Shared>,
+    phase: Phase,
+    /// The agent on the call (connected or held), and their bridged leg.
+    agent: Option<AgentId>,
+    agent_leg: Option<Arc<Leg>>,
+    hold: PromptPlayer,
+    recording: Option<Recording>,
+    monitors: Vec<MonitorTap>,
+    /// Who the call is, for the recording's metadata.
+    last: Option<proto::Call>,
+    /// The routing core was told the caller hung up.
+    hangup_sent: bool,
+}
+
+impl CallMedia {
+    pub(super) fn new(call: CallId, caller: Arc<Leg>, shared: Arc<Shared>) -> Self {
+        let hold = shared.hold.player();
+        CallMedia {
+            call,
+            caller,
+            shared,
+            phase: Phase::Waiting,
+            agent: None,
+            agent_leg: None,
+            hold,
+            recording: None,
+            monitors: Vec::new(),
+            last: None,
+            hangup_sent: false,
+        }
+    }
+
+    /// Runs until the call ends or the server stops.
+    pub(super) async fn run(
+        mut self,
+        mut watch_stream: Option<CallStream>,
+        mut control: mpsc::Receiver<Control>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let caller = self.caller.clone();
+        let mut clock = tokio::time::interval(Duration::from_millis(20));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        loop {
+            tokio::select! {
+                _ = clock.tick() => self.tick().await,
+                update = next_update(&mut watch_stream) => match update {
+                    Some(call) => {
+                        if self.apply(call).await {
+                            break;
+                        }
+                    }
+                    None => match self.rewatch().await {
+                        Some(stream) => watch_stream = Some(stream),
+                        None => break,
+                    },
+                },
+                Some(cmd) = control.recv() => self.control(cmd).await,
+                _ = caller.closed(), if !self.hangup_sent => self.caller_hung_up().await,
+                _ = stopping(&mut shutdown) => break,
+            }
+        }
+        self.finish().await;
+    }
+
+    /// The watch ended without the call ending: the routing role moved (or
+    /// the watcher fell behind). Watches again; none if the call is no
+    /// longer live or the routing core stays unreachable.
+    async fn rewatch(&self) -> Option<CallStream> {
+        for _ in 0..REWATCH_ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            match self.shared.link.watch_call(self.call.clone()).await {
+                Ok(stream) => return stream,
+                Err(e) => warn!(call = %self.call, error = %e, "re-watching call"),
+            }
+        }
+        None
+    }
+
+    async fn caller_hung_up(&mut self) {
+        self.hangup_sent = true;
+        info!(call = %self.call, "caller's media connection closed; ending the call");
+        if let Err(e) = self
+            .shared
+            .link
+            .execute(
+                None,
+                Command::EndCall {
+                    call: self.call.clone(),
+                },
+            )
+            .await
+        {
+            warn!(call = %self.call, error = %e, "ending call after caller hang-up");
+        }
+    }
+
+    /// Follows the call's state; true once it ended.
+    async fn apply(&mut self, call: proto::Call) -> bool {
+        let status = proto::CallStatus::try_from(call.status).unwrap_or(proto::CallStatus::Unspecified);
+        match status {
+            proto::CallStatus::Ended => return true,
+            proto::CallStatus::Queued | proto::CallStatus::Offering | proto::CallStatus::Unspecified => {
+                self.phase = Phase::Waiting;
+            }
+            proto::CallStatus::Connected => {
+                let agent = AgentId::new(&call.agent_id);
+                if self.agent.as_ref() != Some(&agent) {
+                    self.agent = Some(agent);
+                    self.agent_leg = None;
+                }
+                self.phase = if call.on_hold { Phase::Held } else { Phase::Talking };
+                if self.recording.is_none() {
+                    self.start_recording(&call).await;
+                }
+                if let Some(rec) = self.recording.as_mut() {
+                    rec.record.agent = self.agent.clone();
+                }
+            }
+        }
+        self.last = Some(call);
+        false
+    }
+
+    async fn start_recording(&mut self, call: &proto::Call) {
+        let now = Timestamp::now_wall();
+        let root = &self.shared.settings.recordings_dir;
+        let path = StereoRecorder::path_for(root, &self.call, now);
+        let rate = Rate::Narrowband;
+        let recorder = match StereoRecorder::create(&path, rate, self.shared.settings.flush_every) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(call = %self.call, error = %e, "cannot start the recording; the call goes on unrecorded");
+                return;
+            }
+        };
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let record = RecordingRecord {
+            call: self.call.clone(),
+            agent: self.agent.clone(),
+            queue: QueueName::new(&call.queue),
+            ani: call.ani.clone(),
+            customer: (!call.customer_id.is_empty()).then(|| CustomerId::new(&call.customer_id)),
+            started_at: now,
+            duration_ms: 0,
+            sample_rate: rate.hz(),
+            path: relative,
+            node: self.shared.node.clone(),
+            pauses: Vec::new(),
+            live: true,
+        };
+        self.save(&record).await;
+        info!(call = %self.call, path = %path.display(), "recording started");
+        self.recording = Some(Recording {
+            recorder,
+            record,
+            paused_at: None,
+        });
+    }
+
+    async fn save(&self, record: &RecordingRecord) {
+        if let Err(e) = self.shared.store.put_recording(record).await {
+            warn!(call = %self.call, error = %e, "saving recording metadata");
+        }
+    }
+
+    async fn tick(&mut self) {
+        let frame_len = self.caller.rate.frame_len();
+        if self.phase != Phase::Waiting && self.agent_leg.as_ref().is_none_or(|l| l.is_closed()) {
+            if let Some(agent) = &self.agent {
+                self.agent_leg = self.shared.agent_leg(agent);
+                if let Some(leg) = &self.agent_leg {
+                    leg.flush_inbound();
+                }
+            }
+        }
+        let caller = self.caller.pop_frame();
+        let agent = match (&self.agent_leg, self.phase) {
+            (Some(leg), Phase::Talking | Phase::Held) => Some(leg.pop_frame()),
+            _ => None,
+        };
+        let silence = vec![0i16; frame_len];
+        let said: Vec<(MonitorMode, Vec<i16>)> = self
+            .monitors
+            .iter()
+            .map(|m| {
+                (
+                    m.mode,
+                    m.leg
+                        .as_ref()
+                        .map(|l| l.pop_frame())
+                        .unwrap_or_else(|| silence.clone()),
+                )
+            })
+            .collect();
+        let said_refs: Vec<(MonitorMode, &[i16])> = said.iter().map(|(m, f)| (*m, f.as_slice())).collect();
+        let hold = if self.phase == Phase::Talking {
+            silence.clone()
+        } else {
+            self.hold.next_frame()
+        };
+        let out = mix(
+            self.phase,
+            frame_len,
+            &TickInput {
+                caller: &caller,
+                agent: agent.as_deref(),
+                supervisors: &said_refs,
+                hold: &hold,
+            },
+        );
+        self.caller.send_frame(out.to_caller);
+        if let Some(leg) = &self.agent_leg {
+            if self.phase != Phase::Waiting {
+                leg.send_frame(out.to_agent);
+            }
+        }
+        let (left, right) = out.recorded;
+        let rate = self.caller.rate;
+        self.monitors.retain_mut(|tap| !tap.frames.is_closed());
+        for (tap, heard) in self.monitors.iter_mut().zip(out.to_supervisors) {
+            if let Some(leg) = &tap.leg {
+                leg.send_frame(heard);
+            }
+            let frame = StereoFrame {
+                sequence: tap.sequence,
+                rate,
+                caller: left.clone(),
+                agent: right.clone(),
+            };
+            tap.sequence += 1;
+            // A listener that cannot keep up loses frames, never the call.
+            let _ = tap.frames.try_send(frame);
+        }
+        if self.phase != Phase::Waiting {
+            if let Some(rec) = self.recording.as_mut() {
+                if let Err(e) = rec.recorder.write(&left, &right) {
+                    warn!(call = %self.call, error = %e, "recording write failed; closing the recording");
+                    self.close_recording().await;
+                }
+            }
+        }
+    }
+
+    async fn control(&mut self, cmd: Control) {
+        match cmd {
+            Control::AddMonitor(tap) => {
+                info!(call = %self.call, session = %tap.id, mode = tap.mode.as_str(), "monitoring started");
+                self.monitors.push(tap);
+            }
+            Control::Pause { by, reply } => {
+                let result = match self.recording.as_mut() {
+                    Some(rec) => {
+                        if rec.paused_at.is_none() {
+                            rec.recorder.pause(&by);
+                            rec.paused_at = Some(Timestamp::now_wall());
+                            info!(call = %self.call, by = %by, "recording paused (PCI)");
+                        }
+                        Ok(rec.record.clone())
+                    }
+                    None => Err(self.not_recording()),
+                };
+                let _ = reply.send(result);
+            }
+            Control::Resume { reply } => {
+                let result = match self.recording.as_mut() {
+                    Some(rec) => {
+                        if let (Some(pause), Some(at)) = (rec.recorder.resume(), rec.paused_at.take()) {
+                            info!(call = %self.call, by = %pause.by, length_ms = pause.length.as_millis() as u64, "recording resumed");
+                            rec.record.pauses.push(PauseAudit {
+                                by: pause.by,
+                                at,
+                                length_ms: crate::time::duration_ms(pause.length),
+                            });
+                            rec.record.duration_ms = crate::time::duration_ms(rec.recorder.duration());
+                        }
+                        Ok(rec.record.clone())
+                    }
+                    None => Err(self.not_recording()),
+                };
+                if let Ok(record) = &result {
+                    self.save(record).await;
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn not_recording(&self) -> Error {
+        Error::FailedPrecondition(format!(
+            "call {} is not being recorded (not connected)",
+            self.call
+        ))
+    }
+
+    async fn close_recording(&mut self) {
+        let Some(mut rec) = self.recording.take() else {
+            return;
+        };
+        if let Some(at) = rec.paused_at.take() {
+            if let Some(pause) = rec.recorder.resume() {
+                rec.record.pauses.push(PauseAudit {
+                    by: pause.by,
+                    at,
+                    length_ms: crate::time::duration_ms(pause.length),
+                });
+            }
+        }
+        match rec.recorder.finish() {
+            Ok(summary) => rec.record.duration_ms = crate::time::duration_ms(summary.duration),
+            Err(e) => warn!(call = %self.call, error = %e, "finishing the recording"),
+        }
+        rec.record.live = false;
+        info!(call = %self.call, duration_ms = rec.record.duration_ms, "recording finished");
+        self.save(&rec.record).await;
+    }
+
+    async fn finish(mut self) {
+        self.close_recording().await;
+        self.shared.call_finished(&self.call).await;
+    }
+}
+
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await.map(|_| ());
+}
+
+async fn next_update(stream: &mut Option<CallStream>) -> Option<proto::Call> {
+    match stream {
+        Some(s) => match s.next().await {
+            Some(Ok(call)) => Some(call),
+            _ => {
+                *stream = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,137 @@
+//! A leg: one party's two-way audio, whatever carries it (a WebRTC peer
+//! connection today, plain RTP from a SIP trunk later). The bridge, the
+//! recorder and monitors only ever see this type.
+//!
+//! Invariants: inbound audio goes through the leg's jitter buffer and comes
+//! out one 20 ms frame per playout tick; outbound frames are handed to the
+//! transport without waiting (a full queue drops the frame and counts it, so
+//! one slow leg never stalls the call's clock); once closed, a leg stays
+//! closed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, Notify};
+
+use super::jitter::{JitterBuffer, JitterStats};
+use super::Rate;
+
+/// Outbound frames queued per leg before frames are dropped (100 ms).
+const OUTBOUND_QUEUE: usize = 5;
+
+/// What carries a leg, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegKind {
+    WebRtc,
+}
+
+pub struct Leg {
+    /// The media session id (returned to the client at negotiation).
+    pub id: String,
+    pub kind: LegKind,
+    /// The rate of the PCM this leg takes and gives.
+    pub rate: Rate,
+    /// The negotiated codec, e.g. "PCMU/8000", for the client and logs.
+    pub codec: String,
+    inbound: Mutex<JitterBuffer>,
+    outbound: mpsc::Sender<Vec<i16>>,
+    dropped_outbound: AtomicU64,
+    closed: AtomicBool,
+    closed_notify: Notify,
+}
+
+/// The transport's side of a leg: where to take outbound frames from.
+pub struct LegTransport {
+    pub outbound: mpsc::Receiver<Vec<i16>>,
+}
+
+impl Leg {
+    /// A leg with a jitter buffer `jitter_frames` deep.
+    pub fn new(
+        id: String,
+        kind: LegKind,
+        rate: Rate,
+        codec: String,
+        jitter_frames: usize,
+    ) -> (Arc<Leg>, LegTransport) {
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let leg = Arc::new(Leg {
+            id,
+            kind,
+            rate,
+            codec,
+            inbound: Mutex::new(JitterBuffer::new(jitter_frames, rate.frame_len())),
+            outbound: tx,
+            dropped_outbound: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            closed_notify: Notify::new(),
+        });
+        (leg, LegTransport { outbound: rx })
+    }
+
+    /// The transport received one packet's audio.
+    pub fn push_inbound(&self, seq: u16, samples: Vec<i16>) {
+        if let Ok(mut jb) = self.inbound.lock() {
+            jb.push(seq, samples);
+        }
+    }
+
+    /// The next 20 ms of what this party said (concealed or silent if
+    /// nothing arrived in time).
+    pub fn pop_frame(&self) -> Vec<i16> {
+        match self.inbound.lock() {
+            Ok(mut jb) => jb.pop(),
+            Err(_) => vec![0; self.rate.frame_len()],
+        }
+    }
+
+    /// Forgets buffered inbound audio (a shared softphone leg between calls
+    /// holds stale audio the next call must not hear).
+    pub fn flush_inbound(&self) {
+        if let Ok(mut jb) = self.inbound.lock() {
+            let depth = jb.depth();
+            *jb = JitterBuffer::new(depth, self.rate.frame_len());
+        }
+    }
+
+    /// Queues 20 ms for this party to hear.
+    pub fn send_frame(&self, frame: Vec<i16>) {
+        if self.is_closed() {
+            return;
+        }
+        if self.outbound.try_send(frame).is_err() {
+            self.dropped_outbound.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn inbound_stats(&self) -> JitterStats {
+        self.inbound.lock().map(|jb| jb.stats()).unwrap_or_default()
+    }
+
+    /// Outbound frames dropped because the transport fell behind.
+    pub fn dropped_outbound(&self) -> u64 {
+        self.dropped_outbound.load(Ordering::Relaxed)
+    }
+
+    /// The remote party is gone (hung up, or its connection failed).
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            self.closed_notify.notify_waiters();
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the leg is closed.
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.closed_notify.notified();
+            if self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

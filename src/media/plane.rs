@@ -1,0 +1,378 @@
+//! The node's media plane: every WebRTC leg this node terminates, and one
+//! task per call with audio here (see [`super::call`]).
+//!
+//! Legs live where they were negotiated: a call's caller leg and its agent's
+//! softphone leg must reach the same node (the edge's load balancer keeps a
+//! call and its agent's softphone together; bridging across nodes is not
+//! done). The registry is a map behind a short std lock, never held across
+//! an await, in the style of mini-redis' shared state.
+//!
+//! Invariants: at most one caller leg per call and one softphone leg per
+//! agent (a new one replaces and closes the old); a call's task is started
+//! only for a live call and removes its entry when it ends; every monitoring
+//! session has an audit record from its start, closed when it ends.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, warn};
+use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
+
+use super::call::{CallMedia, Control, MonitorTap, StereoFrame, TAP_BUFFER};
+use super::leg::Leg;
+use super::prompt::Prompt;
+use super::record::{MonitorMode, MonitorSessionRecord, RecordingRecord};
+use super::webrtc::{WebRtcEndpoint, WebRtcSession, WebRtcSettings};
+use crate::cluster::RouterLink;
+use crate::error::Error;
+use crate::ids::{AgentId, CallId};
+use crate::store::Store;
+use crate::time::Timestamp;
+
+/// How this node handles call audio.
+#[derive(Clone, Debug)]
+pub struct MediaSettings {
+    pub webrtc: WebRtcSettings,
+    /// Root of `YYYY/MM/DD/<call-id>.wav`.
+    pub recordings_dir: PathBuf,
+    /// Rewrite the WAV header at least this often (what a crash can lose).
+    pub flush_every: Duration,
+}
+
+/// What the media plane's parts share.
+pub(super) struct Shared {
+    pub endpoint: WebRtcEndpoint,
+    pub link: RouterLink,
+    pub store: Arc<dyn Store>,
+    pub settings: MediaSettings,
+    /// What waiting and held callers hear.
+    pub hold: Prompt,
+    /// This node's id, stamped on recordings (whose disk holds the file).
+    pub node: String,
+    registry: Mutex<Registry>,
+    shutdown: watch::Receiver<bool>,
+}
+
+#[derive(Default)]
+struct Registry {
+    softphones: HashMap<AgentId, Arc<WebRtcSession>>,
+    calls: HashMap<CallId, CallEntry>,
+    monitors: HashMap<String, Arc<WebRtcSession>>,
+}
+
+struct CallEntry {
+    caller: Arc<WebRtcSession>,
+    control: mpsc::Sender<Control>,
+}
+
+/// A cheap, cloneable handle on the node's media plane.
+#[derive(Clone)]
+pub struct MediaPlane {
+    shared: Arc<Shared>,
+}
+
+/// A supervisor's monitoring session as the API serves it.
+pub struct MonitorSession {
+    pub id: String,
+    /// The SDP answer for WHISPER and BARGE.
+    pub answer: Option<(String, String)>,
+    pub frames: mpsc::Receiver<StereoFrame>,
+    /// Closes the audit record (and the supervisor's leg) when dropped.
+    pub guard: MonitorGuard,
+}
+
+impl MediaPlane {
+    pub fn new(
+        settings: MediaSettings,
+        hold: Prompt,
+        link: RouterLink,
+        store: Arc<dyn Store>,
+        node: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, Error> {
+        let endpoint = WebRtcEndpoint::new(&settings.webrtc)?;
+        Ok(MediaPlane {
+            shared: Arc::new(Shared {
+                endpoint,
+                link,
+                store,
+                settings,
+                hold,
+                node,
+                registry: Mutex::new(Registry::default()),
+                shutdown,
+            }),
+        })
+    }
+
+    fn registry(&self) -> Result<std::sync::MutexGuard<'_, Registry>, Error> {
+        self.shared.registry()
+    }
+
+    /// Connects an agent's softphone; replaces (and hangs up) a previous one.
+    pub async fn connect_softphone(&self, agent: &AgentId, offer: &str) -> Result<(String, String), Error> {
+        let id = new_session_id();
+        let (session, answer) = self.shared.endpoint.answer(id.clone(), offer).await?;
+        let codec = session.leg.codec.clone();
+        let old = self
+            .registry()?
+            .softphones
+            .insert(agent.clone(), Arc::new(session));
+        if let Some(old) = old {
+            old.close().await;
+        }
+        info!(agent = %agent, session = %id, codec = %codec, "softphone connected");
+        Ok((answer, codec))
+    }
+
+    pub async fn softphone_candidate(&self, agent: &AgentId, c: RTCIceCandidateInit) -> Result<(), Error> {
+        let session = self.registry()?.softphones.get(agent).cloned();
+        let session = session.ok_or_else(|| Error::NotFound {
+            what: "softphone session of agent",
+            id: agent.to_string(),
+        })?;
+        Ok(session.add_candidate(c).await?)
+    }
+
+    /// Connects a caller's audio to a live call and starts the call's media
+    /// task (hold audio now, the agent once answered).
+    pub async fn connect_caller(&self, call: &CallId, offer: &str) -> Result<(String, String), Error> {
+        let Some(watch_stream) = self.shared.link.watch_call(call.clone()).await? else {
+            return Err(Error::FailedPrecondition(format!("call {call} has ended")));
+        };
+        if self.registry()?.calls.contains_key(call) {
+            return Err(Error::FailedPrecondition(format!(
+                "call {call} already has caller media"
+            )));
+        }
+        let (session, answer) = self.shared.endpoint.answer(new_session_id(), offer).await?;
+        let session = Arc::new(session);
+        let codec = session.leg.codec.clone();
+        let (control, control_rx) = mpsc::channel(16);
+        let inserted = {
+            let mut registry = self.registry()?;
+            if registry.calls.contains_key(call) {
+                false
+            } else {
+                registry.calls.insert(
+                    call.clone(),
+                    CallEntry {
+                        caller: session.clone(),
+                        control,
+                    },
+                );
+                true
+            }
+        };
+        if !inserted {
+            session.close().await;
+            return Err(Error::FailedPrecondition(format!(
+                "call {call} already has caller media"
+            )));
+        }
+        let media = CallMedia::new(call.clone(), session.leg.clone(), self.shared.clone());
+        tokio::spawn(media.run(Some(watch_stream), control_rx, self.shared.shutdown.clone()));
+        info!(call = %call, codec = %codec, "caller media connected");
+        Ok((answer, codec))
+    }
+
+    pub async fn caller_candidate(&self, call: &CallId, c: RTCIceCandidateInit) -> Result<(), Error> {
+        let session = self.registry()?.calls.get(call).map(|e| e.caller.clone());
+        let session = session.ok_or_else(|| Error::NotFound {
+            what: "caller media of call",
+            id: call.to_string(),
+        })?;
+        Ok(session.add_candidate(c).await?)
+    }
+
+    fn control_of(&self, call: &CallId) -> Result<mpsc::Sender<Control>, Error> {
+        self.registry()?
+            .calls
+            .get(call)
+            .map(|e| e.control.clone())
+            .ok_or_else(|| Error::NotFound {
+                what: "call with audio on this node",
+                id: call.to_string(),
+            })
+    }
+
+    async fn ask(
+        &self,
+        call: &CallId,
+        make: impl FnOnce(oneshot::Sender<Result<RecordingRecord, Error>>) -> Control,
+    ) -> Result<RecordingRecord, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.control_of(call)?
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?;
+        rx.await
+            .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?
+    }
+
+    /// PCI pause: silence is recorded until resumed.
+    pub async fn pause_recording(&self, call: &CallId, by: &str) -> Result<RecordingRecord, Error> {
+        let by = by.to_string();
+        self.ask(call, |reply| Control::Pause { by, reply }).await
+    }
+
+    pub async fn resume_recording(&self, call: &CallId) -> Result<RecordingRecord, Error> {
+        self.ask(call, |reply| Control::Resume { reply }).await
+    }
+
+    /// Starts monitoring a call with audio on this node. WHISPER and BARGE
+    /// need the supervisor's SDP offer (their leg to speak on).
+    pub async fn monitor(
+        &self,
+        call: &CallId,
+        mode: MonitorMode,
+        supervisor: &str,
+        offer: Option<&str>,
+    ) -> Result<MonitorSession, Error> {
+        let control = self.control_of(call)?;
+        let id = new_session_id();
+        let (leg, answer) = match (mode.speaks(), offer) {
+            (false, _) => (None, None),
+            (true, None) => {
+                return Err(Error::invalid(
+                    "offer",
+                    format!("{} needs the supervisor's SDP offer", mode.as_str()),
+                ))
+            }
+            (true, Some(offer)) => {
+                let (session, answer) = self.shared.endpoint.answer(id.clone(), offer).await?;
+                let session = Arc::new(session);
+                let codec = session.leg.codec.clone();
+                self.registry()?.monitors.insert(id.clone(), session.clone());
+                (Some(session.leg.clone()), Some((answer, codec)))
+            }
+        };
+        let record = MonitorSessionRecord {
+            id: id.clone(),
+            supervisor: supervisor.to_string(),
+            call: call.clone(),
+            mode,
+            started_at: Timestamp::now_wall(),
+            ended_at: None,
+        };
+        let guard = MonitorGuard {
+            plane: self.clone(),
+            record: Some(record.clone()),
+        };
+        // Audited before any audio flows.
+        self.shared.store.put_monitor_session(&record).await?;
+        let (frames_tx, frames) = mpsc::channel(TAP_BUFFER);
+        control
+            .send(Control::AddMonitor(MonitorTap {
+                id: id.clone(),
+                mode,
+                leg,
+                frames: frames_tx,
+                sequence: 0,
+            }))
+            .await
+            .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?;
+        info!(call = %call, session = %id, supervisor, mode = mode.as_str(), "monitoring session opened");
+        Ok(MonitorSession {
+            id,
+            answer,
+            frames,
+            guard,
+        })
+    }
+
+    pub async fn monitor_candidate(&self, session: &str, c: RTCIceCandidateInit) -> Result<(), Error> {
+        let leg = self.registry()?.monitors.get(session).cloned();
+        let leg = leg.ok_or_else(|| Error::NotFound {
+            what: "monitoring session with a leg",
+            id: session.to_string(),
+        })?;
+        Ok(leg.add_candidate(c).await?)
+    }
+
+    /// Where a recording's file is on this node's disk.
+    pub fn recording_path(&self, rec: &RecordingRecord) -> Result<PathBuf, Error> {
+        let relative = std::path::Path::new(&rec.path);
+        let plain = relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(Error::Internal(format!(
+                "recording {} has an unsafe path",
+                rec.call
+            )));
+        }
+        Ok(self.shared.settings.recordings_dir.join(relative))
+    }
+
+    /// Calls with audio on this node.
+    pub fn live_calls(&self) -> usize {
+        self.registry().map(|r| r.calls.len()).unwrap_or(0)
+    }
+}
+
+impl Shared {
+    fn registry(&self) -> Result<std::sync::MutexGuard<'_, Registry>, Error> {
+        self.registry
+            .lock()
+            .map_err(|_| Error::Internal("media registry lock poisoned".into()))
+    }
+
+    /// The agent's softphone leg, if connected to this node.
+    pub fn agent_leg(&self, agent: &AgentId) -> Option<Arc<Leg>> {
+        self.registry()
+            .ok()?
+            .softphones
+            .get(agent)
+            .filter(|s| !s.leg.is_closed())
+            .map(|s| s.leg.clone())
+    }
+
+    /// A call's task ended: hang up the caller's leg.
+    pub async fn call_finished(&self, call: &CallId) {
+        let entry = self.registry().ok().and_then(|mut r| r.calls.remove(call));
+        if let Some(entry) = entry {
+            entry.caller.close().await;
+        }
+    }
+}
+
+/// Ends a monitoring session when dropped (the call ended or the supervisor
+/// went away): closes the audit record and hangs up the supervisor's leg.
+pub struct MonitorGuard {
+    plane: MediaPlane,
+    record: Option<MonitorSessionRecord>,
+}
+
+impl Drop for MonitorGuard {
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        let plane = self.plane.clone();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            record.ended_at = Some(Timestamp::now_wall());
+            let leg = plane
+                .registry()
+                .ok()
+                .and_then(|mut r| r.monitors.remove(&record.id));
+            if let Some(leg) = leg {
+                leg.close().await;
+            }
+            info!(call = %record.call, session = %record.id, "monitoring session closed");
+            if let Err(e) = plane.shared.store.put_monitor_session(&record).await {
+                warn!(session = %record.id, error = %e, "closing the monitoring audit record");
+            }
+        });
+    }
+}
+
+fn new_session_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

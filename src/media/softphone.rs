@@ -1,0 +1,127 @@
+//! A softphone hotline drives itself: the client end of a WebRTC leg with
+//! its own 20 ms clock, saying whatever its source produces and keeping
+//! what it hears. The demo's simulated people, `hotline loadgen` and the
+//! audio tests use it as their caller, agent or supervisor.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::webrtc::{WebRtcEndpoint, WebRtcSession};
+use super::MediaError;
+
+/// Makes frame `n` (20 ms) of what a softphone says.
+pub type Source = Box<dyn FnMut(u64) -> Vec<i16> + Send>;
+
+/// What a softphone heard.
+#[derive(Default)]
+struct Heard {
+    /// Every sample heard, when kept.
+    samples: Vec<i16>,
+    frames: u64,
+}
+
+pub struct SoftPhone {
+    session: Arc<WebRtcSession>,
+    heard: Arc<Mutex<Heard>>,
+    clock: JoinHandle<()>,
+}
+
+impl SoftPhone {
+    /// Starts the clock and returns the SDP offer to send to hotline.
+    /// With `keep_audio`, everything heard is kept (tests); otherwise only
+    /// counted (load generation).
+    pub async fn start(
+        endpoint: &WebRtcEndpoint,
+        name: &str,
+        mut source: Source,
+        keep_audio: bool,
+    ) -> Result<(SoftPhone, String), MediaError> {
+        let (session, offer) = endpoint.offer(name.to_string()).await?;
+        let session = Arc::new(session);
+        let heard = Arc::new(Mutex::new(Heard::default()));
+        let leg = session.leg.clone();
+        let sink = heard.clone();
+        let clock = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut n = 0u64;
+            while !leg.is_closed() {
+                tick.tick().await;
+                leg.send_frame(source(n));
+                n += 1;
+                let frame = leg.pop_frame();
+                if let Ok(mut h) = sink.lock() {
+                    h.frames += 1;
+                    if keep_audio {
+                        h.samples.extend_from_slice(&frame);
+                    }
+                }
+            }
+        });
+        Ok((
+            SoftPhone {
+                session,
+                heard,
+                clock,
+            },
+            offer,
+        ))
+    }
+
+    /// Completes the negotiation with hotline's answer.
+    pub async fn answered(&self, sdp: &str) -> Result<(), MediaError> {
+        self.session.accept_answer(sdp).await
+    }
+
+    /// Waits for the media connection (ICE + DTLS) to come up.
+    pub async fn connected(&self, within: Duration) -> bool {
+        self.session.connected(within).await
+    }
+
+    /// Number of samples heard so far (a position to read from later).
+    pub fn heard_len(&self) -> usize {
+        self.heard.lock().map(|h| h.samples.len()).unwrap_or(0)
+    }
+
+    /// What was heard from sample `from` on.
+    pub fn heard_since(&self, from: usize) -> Vec<i16> {
+        self.heard
+            .lock()
+            .map(|h| h.samples.get(from..).map(<[i16]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Frames the softphone's clock played out.
+    pub fn frames_heard(&self) -> u64 {
+        self.heard.lock().map(|h| h.frames).unwrap_or(0)
+    }
+
+    /// What the incoming side saw: packets received, lost, late.
+    pub fn inbound_stats(&self) -> super::jitter::JitterStats {
+        self.session.leg.inbound_stats()
+    }
+
+    /// Hangs up: the connection closes and the clock stops.
+    pub async fn hang_up(&self) {
+        self.session.close().await;
+        self.clock.abort();
+    }
+}
+
+impl Drop for SoftPhone {
+    fn drop(&mut self) {
+        self.clock.abort();
+    }
+}
+
+/// A source saying a steady tone (test signals, synthetic speech stand-in).
+pub fn tone(freq: f64, amplitude: i16) -> Source {
+    Box::new(move |n| super::tone::sine(freq, 8000, n as usize * 160, 160, amplitude))
+}
+
+/// A source saying nothing.
+pub fn silence() -> Source {
+    Box::new(|_| vec![0; 160])
+}

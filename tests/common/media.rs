@@ -1,0 +1,144 @@
+//! A test rig for call audio: a server whose media binds to loopback, a
+//! WebRTC endpoint for the test's own softphones, and helpers to connect
+//! callers, agents and supervisors through real ICE and DTLS.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hotline::media::softphone::{SoftPhone, Source};
+use hotline::media::tone::{goertzel, sine};
+use hotline::media::webrtc::{WebRtcEndpoint, WebRtcSettings};
+use hotline::proto;
+
+use super::{Agent, TestServer, CONFIG};
+
+/// The hold-music test signal: a 600 Hz tone.
+pub const HOLD_HZ: f64 = 600.0;
+
+pub struct AudioRig {
+    pub server: TestServer,
+    pub endpoint: WebRtcEndpoint,
+    pub recordings: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Media settings that keep everything on loopback.
+pub fn loopback() -> WebRtcSettings {
+    WebRtcSettings {
+        udp_ports: None,
+        ips: vec!["127.0.0.1".parse().expect("ip")],
+        include_loopback: true,
+        jitter_frames: 3,
+    }
+}
+
+/// Writes `seconds` of a tone as an 8 kHz mono WAV (a stand-in prompt).
+pub fn write_tone_wav(path: &Path, freq: f64, seconds: usize) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+    for s in sine(freq, 8000, 0, 8000 * seconds, 8000) {
+        w.write_sample(s).expect("write");
+    }
+    w.finalize().expect("finalize");
+}
+
+impl AudioRig {
+    pub async fn start() -> AudioRig {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recordings = dir.path().join("recordings");
+        let hold = dir.path().join("hold.wav");
+        write_tone_wav(&hold, HOLD_HZ, 2);
+        let config = format!(
+            "{CONFIG}\n[media]\nrecordings_dir = {:?}\nhold_music = {:?}\ninclude_loopback = true\nips = [\"127.0.0.1\"]\nflush_ms = 100\n",
+            recordings.display().to_string(),
+            hold.display().to_string(),
+        );
+        let server = TestServer::with_config(&config).await;
+        let endpoint = WebRtcEndpoint::new(&loopback()).expect("endpoint");
+        AudioRig {
+            server,
+            endpoint,
+            recordings,
+            _dir: dir,
+        }
+    }
+
+    /// Connects `agent`'s softphone, saying `source`.
+    pub async fn softphone(&self, agent: &mut Agent, source: Source) -> SoftPhone {
+        let (phone, offer) = SoftPhone::start(&self.endpoint, &agent.id, source, true)
+            .await
+            .expect("softphone starts");
+        let answer = agent
+            .c
+            .agent
+            .connect_softphone(proto::SoftphoneOffer {
+                agent_id: agent.id.clone(),
+                offer: Some(proto::SessionOffer { sdp: offer }),
+            })
+            .await
+            .expect("softphone negotiates")
+            .into_inner();
+        assert_eq!(answer.codec, "PCMU/8000");
+        phone.answered(&answer.sdp).await.expect("answer accepted");
+        assert!(
+            phone.connected(Duration::from_secs(10)).await,
+            "softphone connects"
+        );
+        phone
+    }
+
+    /// Connects a caller's audio to `call_id`, saying `source`.
+    pub async fn caller(&self, call_id: &str, source: Source) -> SoftPhone {
+        let (phone, offer) = SoftPhone::start(&self.endpoint, "caller", source, true)
+            .await
+            .expect("caller phone starts");
+        let answer = self
+            .server
+            .edge()
+            .call
+            .connect_caller_media(proto::CallerOffer {
+                call_id: call_id.into(),
+                offer: Some(proto::SessionOffer { sdp: offer }),
+            })
+            .await
+            .expect("caller media negotiates")
+            .into_inner();
+        phone.answered(&answer.sdp).await.expect("answer accepted");
+        assert!(phone.connected(Duration::from_secs(10)).await, "caller connects");
+        phone
+    }
+
+    /// Where a recording's file is.
+    pub fn recording_file(&self, rec: &proto::Recording) -> PathBuf {
+        self.recordings.join(&rec.path)
+    }
+}
+
+/// How much of `freq` the last `seconds` of `samples` hold (0..=1).
+pub fn tail_power(samples: &[i16], freq: f64, seconds: f64) -> f64 {
+    let n = ((8000.0 * seconds) as usize).min(samples.len());
+    goertzel(&samples[samples.len() - n..], freq, 8000)
+}
+
+/// Little-endian PCM bytes back to samples.
+pub fn pcm(bytes: &[u8]) -> Vec<i16> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Left and right channels of a stereo WAV file.
+pub fn stereo(path: &Path) -> (Vec<i16>, Vec<i16>, hound::WavSpec) {
+    let mut r = hound::WavReader::open(path).expect("the recording opens");
+    let spec = r.spec();
+    let all: Vec<i16> = r.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left = all.iter().step_by(2).copied().collect();
+    let right = all.iter().skip(1).step_by(2).copied().collect();
+    (left, right, spec)
+}
