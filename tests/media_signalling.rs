@@ -6,7 +6,6 @@
 mod common;
 
 use common::media::AudioRig;
-use common::*;
 use hotline::auth::Role;
 use hotline::media::softphone::silence;
 use hotline::media::webrtc::check_offer;
