@@ -268,7 +268,14 @@ fn media_plane(
         let keep = Duration::from_secs(m.retention_days * 86_400);
         tokio::spawn(retention_sweeps(root, keep, shutdown.clone()));
     }
-    MediaPlane::new(settings, hold, link, store, node, shutdown)
+    let plane = MediaPlane::new(settings, hold, link, store, node, shutdown)?;
+    let recovering = plane.clone();
+    tokio::spawn(async move {
+        if let Err(e) = recovering.recover_recordings().await {
+            warn!(error = %e, "closing recordings left live by a crash");
+        }
+    });
+    Ok(plane)
 }
 
 /// Deletes recordings past retention, at start and then hourly.

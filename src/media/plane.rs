@@ -32,6 +32,10 @@ use crate::ids::{AgentId, CallId};
 use crate::store::Store;
 use crate::time::Timestamp;
 
+/// Recordings (in pages of 500, newest first) checked at start for ones a
+/// crash left live.
+const RECOVERY_PAGES: usize = 20;
+
 /// How this node handles call audio.
 #[derive(Clone, Debug)]
 pub struct MediaSettings {
@@ -291,6 +295,41 @@ impl MediaPlane {
             id: session.to_string(),
         })?;
         Ok(leg.add_candidate(c).await?)
+    }
+
+    /// Closes the recordings this node left live when it died: each gets its
+    /// duration from what the file holds (the header written at the last
+    /// flush) and stops being live. Run once at start.
+    pub async fn recover_recordings(&self) -> Result<usize, Error> {
+        let mut recovered = 0;
+        let mut cursor = None;
+        for _ in 0..RECOVERY_PAGES {
+            let page = self
+                .shared
+                .store
+                .list_recordings(&Default::default(), cursor.as_ref(), 500)
+                .await?;
+            let Some(last) = page.last() else { break };
+            cursor = Some((last.started_at, last.call.clone()));
+            for mut rec in page.into_iter().filter(|r| r.live && r.node == self.shared.node) {
+                let path = self.recording_path(&rec)?;
+                let duration = tokio::task::spawn_blocking(move || {
+                    hound::WavReader::open(&path)
+                        .map(|r| u64::from(r.duration()) * 1000 / u64::from(r.spec().sample_rate.max(1)))
+                })
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+                match duration {
+                    Ok(ms) => rec.duration_ms = ms,
+                    Err(e) => warn!(call = %rec.call, error = %e, "recording left by a crash does not open"),
+                }
+                rec.live = false;
+                info!(call = %rec.call, duration_ms = rec.duration_ms, "closed a recording left live by a crash");
+                self.shared.store.put_recording(&rec).await?;
+                recovered += 1;
+            }
+        }
+        Ok(recovered)
     }
 
     /// Where a recording's file is on this node's disk.
