@@ -32,6 +32,36 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum Loadgen {
+    /// Measure the store: atomic agent claims per second and their latency.
+    Claims {
+        /// Agents to claim and release in turn.
+        #[arg(long, default_value_t = 1000)]
+        agents: usize,
+        /// Concurrent workers (each like a routing decision in flight).
+        #[arg(long, default_value_t = 16)]
+        workers: usize,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+    },
+    /// Concurrent bridged, recorded WebRTC calls through a `hotline serve`
+    /// child process: its CPU per call-second, packet loss, recording
+    /// bandwidth. One run per value of --calls.
+    Calls {
+        /// Concurrent calls, e.g. 100,200,500.
+        #[arg(long, value_delimiter = ',', default_value = "50")]
+        calls: Vec<usize>,
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        warmup: Duration,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        measure: Duration,
+        /// Working folder (config, recordings); a temporary one if unset.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the server.
     Serve {
@@ -51,17 +81,9 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Measure the store: atomic agent claims per second and their latency.
-    Loadgen {
-        /// Agents to claim and release in turn.
-        #[arg(long, default_value_t = 1000)]
-        agents: usize,
-        /// Concurrent workers (each like a routing decision in flight).
-        #[arg(long, default_value_t = 16)]
-        workers: usize,
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-        duration: Duration,
-    },
+    /// Load generators; their figures go in the notes.
+    #[command(subcommand)]
+    Loadgen(Loadgen),
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -93,11 +115,40 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     match cli.command {
-        Command::Loadgen {
+        Command::Loadgen(Loadgen::Calls {
+            calls,
+            warmup,
+            measure,
+            workdir,
+        }) => {
+            hotline::telemetry::init(format, "warn");
+            let exe = std::env::current_exe().context("finding the hotline binary")?;
+            runtime.block_on(async {
+                for n in calls {
+                    let temp = tempfile_dir()?;
+                    let opts = hotline::loadgen::calls::CallLoadOptions {
+                        calls: n,
+                        warmup,
+                        measure,
+                        server_exe: exe.clone(),
+                        workdir: workdir.clone().unwrap_or_else(|| temp.clone()),
+                    };
+                    println!(
+                        "loadgen calls: {n} concurrent recorded WebRTC calls, measuring {}",
+                        humantime::format_duration(measure)
+                    );
+                    let report = hotline::loadgen::calls::run(&opts).await;
+                    let _ = std::fs::remove_dir_all(&temp);
+                    println!("{}", report?);
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Loadgen(Loadgen::Claims {
             agents,
             workers,
             duration,
-        } => {
+        }) => {
             hotline::telemetry::init(format, "warn");
             let mut config = config;
             // Never measure against the shared namespace of a live cluster.
@@ -146,6 +197,13 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A fresh folder under the system's temporary folder.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("hotline-loadgen-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

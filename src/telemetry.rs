@@ -4,9 +4,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// The WebRTC stack logs every closed connection's teardown at WARN (a
+/// hung-up call is not a warning); only its errors are shown by default.
+const QUIET_MEDIA_STACK: &str =
+    "webrtc=error,webrtc_ice=error,webrtc_dtls=error,webrtc_srtp=error,webrtc_mdns=error";
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_filter},{QUIET_MEDIA_STACK}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

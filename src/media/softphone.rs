@@ -113,6 +113,11 @@ impl SoftPhone {
 impl Drop for SoftPhone {
     fn drop(&mut self) {
         self.clock.abort();
+        // The connection's own tasks run until it is closed.
+        let session = self.session.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { session.close().await });
+        }
     }
 }
 
@@ -124,4 +129,48 @@ pub fn tone(freq: f64, amplitude: i16) -> Source {
 /// A source saying nothing.
 pub fn silence() -> Source {
     Box::new(|_| vec![0; 160])
+}
+
+/// Connects agent `agent_id`'s softphone through AgentService.
+pub async fn connect_agent(
+    c: &mut crate::client::Clients,
+    endpoint: &WebRtcEndpoint,
+    agent_id: &str,
+    source: Source,
+    keep_audio: bool,
+) -> Result<SoftPhone, crate::error::Error> {
+    let (phone, offer) = SoftPhone::start(endpoint, agent_id, source, keep_audio).await?;
+    let answer = c
+        .agent
+        .connect_softphone(crate::proto::SoftphoneOffer {
+            agent_id: agent_id.to_string(),
+            offer: Some(crate::proto::SessionOffer { sdp: offer }),
+        })
+        .await
+        .map_err(|s| crate::api::status::from_remote(&s))?
+        .into_inner();
+    phone.answered(&answer.sdp).await?;
+    Ok(phone)
+}
+
+/// Connects a caller's audio to `call_id` through CallService.
+pub async fn connect_caller(
+    c: &mut crate::client::Clients,
+    endpoint: &WebRtcEndpoint,
+    call_id: &str,
+    source: Source,
+    keep_audio: bool,
+) -> Result<SoftPhone, crate::error::Error> {
+    let (phone, offer) = SoftPhone::start(endpoint, call_id, source, keep_audio).await?;
+    let answer = c
+        .call
+        .connect_caller_media(crate::proto::CallerOffer {
+            call_id: call_id.to_string(),
+            offer: Some(crate::proto::SessionOffer { sdp: offer }),
+        })
+        .await
+        .map_err(|s| crate::api::status::from_remote(&s))?
+        .into_inner();
+    phone.answered(&answer.sdp).await?;
+    Ok(phone)
 }

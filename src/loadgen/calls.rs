@@ -1,0 +1,349 @@
+//! `hotline loadgen calls`: N concurrent calls between synthetic WebRTC
+//! peers, each bridged caller <-> agent through a real `hotline serve`
+//! process and recorded, with SRTP on both legs.
+//!
+//! The server runs as a child process so its CPU is measured apart from the
+//! peers' (read from /proc in USER_HZ ticks). Loss is measured end to end at
+//! the peers' jitter buffers: a 20 ms frame that was not there when its
+//! playout slot came is lost, whether the network dropped it or the server
+//! was late. The recording bandwidth is the growth of the recordings folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::auth::{Role, TokenKeys};
+use crate::client::{self, Clients};
+use crate::error::Error;
+use crate::media::softphone::{connect_agent, connect_caller, tone, SoftPhone};
+use crate::media::webrtc::{WebRtcEndpoint, WebRtcSettings};
+use crate::proto;
+use crate::time::Timestamp;
+
+const SECRET: &str = "loadgen-secret-0123456789abcdef";
+
+/// Negotiations in flight at once while setting up.
+const SETUP_CONCURRENCY: usize = 8;
+
+#[derive(Clone, Debug)]
+pub struct CallLoadOptions {
+    pub calls: usize,
+    /// Time between all calls connected and the measurement.
+    pub warmup: Duration,
+    pub measure: Duration,
+    /// The `hotline` binary to run as the server.
+    pub server_exe: PathBuf,
+    /// Working folder (config, recordings); removed afterwards unless kept.
+    pub workdir: PathBuf,
+}
+
+/// What one run measured.
+#[derive(Clone, Debug)]
+pub struct CallLoadReport {
+    pub calls: usize,
+    pub connected: usize,
+    pub measured: Duration,
+    /// Server CPU (user + system) over the window.
+    pub server_cpu: Duration,
+    /// The load generator's own CPU (all the peers) over the window.
+    pub peers_cpu: Duration,
+    /// Frames expected at the peers over the window, and lost of those.
+    pub frames: u64,
+    pub lost: u64,
+    /// Bytes per second the recordings grew by.
+    pub recording_bytes_per_sec: f64,
+}
+
+impl CallLoadReport {
+    /// Server CPU milliseconds per second of one call.
+    pub fn cpu_ms_per_call_second(&self) -> f64 {
+        let call_seconds = self.connected as f64 * self.measured.as_secs_f64();
+        if call_seconds == 0.0 {
+            return 0.0;
+        }
+        self.server_cpu.as_secs_f64() * 1000.0 / call_seconds
+    }
+
+    pub fn loss_percent(&self) -> f64 {
+        if self.frames == 0 {
+            return 0.0;
+        }
+        100.0 * self.lost as f64 / self.frames as f64
+    }
+}
+
+impl std::fmt::Display for CallLoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} calls ({} connected) over {:.1?}: server CPU {:.2?} = {:.3} ms per call-second \
+             ({:.0}% of one core); packet loss {:.3}% ({} of {} frames); recordings {:.1} KB/s \
+             ({:.1} KB/s per call); peers used {:.2?} CPU",
+            self.calls,
+            self.connected,
+            self.measured,
+            self.server_cpu,
+            self.cpu_ms_per_call_second(),
+            100.0 * self.server_cpu.as_secs_f64() / self.measured.as_secs_f64().max(1e-9),
+            self.loss_percent(),
+            self.lost,
+            self.frames,
+            self.recording_bytes_per_sec / 1000.0,
+            self.recording_bytes_per_sec / 1000.0 / self.connected.max(1) as f64,
+            self.peers_cpu,
+        )
+    }
+}
+
+/// The server process, killed on drop.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn config(calls: usize, recordings: &Path) -> String {
+    let mut c = format!(
+        r#"skills = ["billing"]
+[auth]
+secret = "{SECRET}"
+[presence]
+grace_secs = 0
+[media]
+recordings_dir = {:?}
+include_loopback = true
+ips = ["127.0.0.1"]
+[entry_points]
+"100" = "billing"
+[queues.billing]
+required_skills = [{{ skill = "billing", min_proficiency = 1 }}]
+ring_timeout_secs = 30
+max_queue_len = 100000
+"#,
+        recordings.display().to_string()
+    );
+    for i in 0..calls {
+        c.push_str(&format!(
+            "[[agents]]\nid = \"lg-{i:05}\"\nskills = {{ billing = 5 }}\n"
+        ));
+    }
+    c
+}
+
+/// CPU (user + system) a process used, from /proc (Linux).
+fn cpu_of(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after ")".
+    // /proc reports them in USER_HZ, which is 100 on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn folder_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => folder_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn frames(phones: &[SoftPhone]) -> (u64, u64) {
+    phones.iter().fold((0, 0), |(played, lost), p| {
+        let s = p.inbound_stats();
+        (played + s.played + s.lost, lost + s.lost)
+    })
+}
+
+/// Runs one load of `opts.calls` calls.
+pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
+    let io = |e: std::io::Error| Error::Internal(format!("loadgen: {e}"));
+    std::fs::create_dir_all(&opts.workdir).map_err(io)?;
+    let recordings = opts.workdir.join("recordings");
+    let config_path = opts.workdir.join("loadgen.toml");
+    std::fs::write(&config_path, config(opts.calls, &recordings)).map_err(io)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(io)?
+        .port();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = Command::new(&opts.server_exe)
+        .arg("--config")
+        .arg(&config_path)
+        .args(["serve", "--listen", &addr.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(io)?;
+    let server = ServerProcess(child);
+    let server_pid = server.0.id().to_string();
+    let mut channel = None;
+    for _ in 0..200 {
+        if let Ok(ch) = client::channel(addr).await {
+            if client::wait_serving(&ch, Duration::from_secs(10)).await.is_ok() {
+                channel = Some(ch);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let channel = channel.ok_or_else(|| Error::Unavailable(format!("server at {addr} did not come up")))?;
+    let keys = TokenKeys::new(SECRET.as_bytes());
+    let clients = |role: Role, sub: &str| -> Result<Clients, Error> {
+        let token = keys.mint(role, sub, Duration::from_secs(24 * 3600), Timestamp::now_wall())?;
+        Clients::new(channel.clone(), &token)
+    };
+    let endpoint = Arc::new(WebRtcEndpoint::new(&WebRtcSettings {
+        udp_ports: None,
+        ips: vec![[127, 0, 0, 1].into()],
+        include_loopback: true,
+        jitter_frames: 3,
+    })?);
+
+    // Agents: log in, connect softphones, answer whatever is offered.
+    let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut agent_phones = Vec::with_capacity(opts.calls);
+    let mut setups = futures::stream::FuturesUnordered::new();
+    for i in 0..opts.calls {
+        let id = format!("lg-{i:05}");
+        let mut c = clients(Role::Agent, &id)?;
+        let endpoint = endpoint.clone();
+        let gate = gate.clone();
+        setups.push(async move {
+            let _permit = gate.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
+            c.agent
+                .login(proto::LoginRequest {
+                    agent_id: id.clone(),
+                    start_available: true,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| crate::api::status::from_remote(&s))?;
+            let phone = connect_agent(&mut c, &endpoint, &id, tone(1000.0, 8000), false).await?;
+            let events = c
+                .agent
+                .events(proto::EventsRequest { agent_id: id.clone() })
+                .await
+                .map_err(|s| crate::api::status::from_remote(&s))?
+                .into_inner();
+            tokio::spawn(answer_offers(c, id, events));
+            Ok::<_, Error>(phone)
+        });
+    }
+    while let Some(phone) = setups.next().await {
+        agent_phones.push(phone?);
+    }
+
+    // Callers: start calls and connect their audio.
+    let mut caller_phones = Vec::with_capacity(opts.calls);
+    let mut setups = futures::stream::FuturesUnordered::new();
+    for i in 0..opts.calls {
+        let mut edge = clients(Role::Telephony, "loadgen")?;
+        let endpoint = endpoint.clone();
+        let gate = gate.clone();
+        setups.push(async move {
+            let _permit = gate.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
+            let call = edge
+                .call
+                .start_call(proto::StartCallRequest {
+                    ani: format!("+1555{i:07}"),
+                    dnis: "100".into(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| crate::api::status::from_remote(&s))?
+                .into_inner();
+            connect_caller(&mut edge, &endpoint, &call.call_id, tone(440.0, 8000), false).await
+        });
+    }
+    while let Some(phone) = setups.next().await {
+        caller_phones.push(phone?);
+    }
+
+    // Wait until the calls are connected (or give up after a while).
+    let mut sup = clients(Role::Supervisor, "loadgen")?;
+    let started = Instant::now();
+    let mut connected = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        let calls = sup.all_calls().await?;
+        connected = calls
+            .iter()
+            .filter(|c| c.status == proto::CallStatus::Connected as i32)
+            .count();
+        if connected >= opts.calls {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(opts.warmup).await;
+
+    let self_pid = std::process::id().to_string();
+    let all_phones: Vec<&SoftPhone> = agent_phones.iter().chain(caller_phones.iter()).collect();
+    let snapshot = || {
+        let (f, l) = frames(&agent_phones);
+        let (f2, l2) = frames(&caller_phones);
+        (
+            Instant::now(),
+            cpu_of(&server_pid),
+            cpu_of(&self_pid),
+            f + f2,
+            l + l2,
+            folder_bytes(&recordings),
+        )
+    };
+    let (t0, s0, p0, f0, l0, b0) = snapshot();
+    tokio::time::sleep(opts.measure).await;
+    let (t1, s1, p1, f1, l1, b1) = snapshot();
+    let measured = t1 - t0;
+    for p in all_phones {
+        p.hang_up().await;
+    }
+    drop(server);
+    Ok(CallLoadReport {
+        calls: opts.calls,
+        connected,
+        measured,
+        server_cpu: s1.saturating_sub(s0),
+        peers_cpu: p1.saturating_sub(p0),
+        frames: f1 - f0,
+        lost: l1 - l0,
+        recording_bytes_per_sec: (b1.saturating_sub(b0)) as f64 / measured.as_secs_f64(),
+    })
+}
+
+/// An agent that answers every offer at once and never hangs up.
+async fn answer_offers(mut c: Clients, id: String, mut events: tonic::Streaming<proto::AgentEvent>) {
+    while let Some(Ok(event)) = events.next().await {
+        if let Some(proto::agent_event::Event::CallOffered(offer)) = event.event {
+            let Some(call) = offer.call else { continue };
+            let _ = c
+                .agent
+                .accept(proto::CallActionRequest {
+                    agent_id: id.clone(),
+                    call_id: call.call_id,
+                    request_id: String::new(),
+                })
+                .await;
+        }
+    }
+}
