@@ -4,7 +4,10 @@
 //! - [`engine`]: the task that owns the core and carries out its events.
 //! - [`store`]: agent, call and contact records shared by readers.
 //! - [`api`]: the gRPC edge (auth, validation, status mapping).
-//! - [`server`], [`config`], [`auth`], [`demo`]: assembly and adapters.
+//! - [`media`]: call audio (WebRTC legs, bridge, hold music, recording,
+//!   monitoring).
+//! - [`server`], [`config`], [`auth`], [`demo`], [`console`]: assembly and
+//!   adapters.
 
 pub mod acd;
 pub mod api;
@@ -12,6 +15,7 @@ pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod engine;
 pub mod error;

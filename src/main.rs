@@ -31,6 +31,42 @@ struct Cli {
     command: Command,
 }
 
+/// How the console commands reach a server.
+#[derive(clap::Args)]
+struct Connection {
+    /// The server (default: server.grpc_listen of the configuration).
+    #[arg(long)]
+    server: Option<std::net::SocketAddr>,
+    /// Bearer token of a supervisor; default: one minted from the configured
+    /// secret for subject `console`.
+    #[arg(long, env = "HOTLINE_TOKEN")]
+    token: Option<String>,
+}
+
+impl Connection {
+    async fn clients(&self, config: &Config) -> anyhow::Result<hotline::client::Clients> {
+        let addr = self.server.unwrap_or(config.server.grpc_listen);
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => TokenKeys::new(config.auth.secret.as_bytes()).mint(
+                Role::Supervisor,
+                "console",
+                Duration::from_secs(3600),
+                Timestamp::now_wall(),
+            )?,
+        };
+        let channel = hotline::client::channel(addr).await?;
+        Ok(hotline::client::Clients::new(channel, &token)?)
+    }
+}
+
+fn output(out: &Option<PathBuf>) -> hotline::console::Output<'_> {
+    match out {
+        Some(p) => hotline::console::Output::File(p),
+        None => hotline::console::Output::Speakers,
+    }
+}
+
 #[derive(Subcommand)]
 enum Loadgen {
     /// Measure the store: atomic agent claims per second and their latency.
@@ -84,6 +120,28 @@ enum Command {
     /// Load generators; their figures go in the notes.
     #[command(subcommand)]
     Loadgen(Loadgen),
+    /// Listen to a live call (supervisor): play it on the sound device
+    /// (`playback` feature) or write it to a stereo WAV file.
+    Monitor {
+        call_id: String,
+        /// Write a WAV file (caller left, agent right) instead of playing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Stop after this long (default: when the call ends).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        seconds: Option<Duration>,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Fetch a call's recording (supervisor): play it or save it.
+    Play {
+        recording_id: String,
+        /// Save the WAV file here instead of playing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -162,6 +220,41 @@ fn main() -> anyhow::Result<()> {
                 );
                 let report = hotline::loadgen::claims(store, agents, workers, duration).await?;
                 println!("{report}");
+                Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Monitor {
+            call_id,
+            out,
+            seconds,
+            conn,
+        } => {
+            hotline::telemetry::init(format, "warn");
+            runtime.block_on(async {
+                let mut c = conn.clients(&config).await?;
+                let limit = seconds.map(|d| (d.as_millis() / 20) as u64);
+                let frames = hotline::console::monitor(&mut c, &call_id, output(&out), limit).await?;
+                eprintln!("monitored {call_id}: {:.1} s of audio", frames as f64 / 50.0);
+                Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Play {
+            recording_id,
+            out,
+            conn,
+        } => {
+            hotline::telemetry::init(format, "warn");
+            runtime.block_on(async {
+                let mut c = conn.clients(&config).await?;
+                let rec = hotline::console::play(&mut c, &recording_id, output(&out)).await?;
+                eprintln!(
+                    "recording {}: agent {}, queue {}, caller {}, {:.1} s",
+                    rec.recording_id,
+                    rec.agent_id,
+                    rec.queue,
+                    rec.ani,
+                    rec.duration_ms as f64 / 1000.0
+                );
                 Ok::<_, anyhow::Error>(())
             })
         }

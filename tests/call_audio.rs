@@ -358,3 +358,55 @@ async fn a_caller_whose_media_connection_closes_has_hung_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_saves_a_live_call_and_a_recording_as_wav() {
+    use hotline::console::{monitor, play, Output};
+    let rig = AudioRig::start().await;
+    let s = &rig.server;
+    let mut alice = s.agent("alice").await;
+    alice.not_ready("getting ready").await;
+    let alice_phone = rig.softphone(&mut alice, tone(AGENT_HZ, 8000)).await;
+    let call = s.start_call("+558", "100").await;
+    let caller = rig.caller(&call.call_id, tone(CALLER_HZ, 8000)).await;
+    alice.available().await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.wav");
+    let mut sup = s.supervisor();
+    let frames = monitor(&mut sup, &call.call_id, Output::File(&live), Some(50))
+        .await
+        .expect("monitor to a file");
+    assert_eq!(frames, 50);
+    let (left, right, spec) = stereo(&live);
+    assert_eq!((spec.channels, spec.sample_rate, left.len()), (2, 8000, 8000));
+    assert!(goertzel(&left, CALLER_HZ, 8000) > 0.5, "caller on the left");
+    assert!(goertzel(&right, AGENT_HZ, 8000) > 0.5, "agent on the right");
+
+    alice.hangup(&call.call_id).await;
+    let rec = recording_of(&rig, &call.call_id).await;
+    let saved = dir.path().join("saved.wav");
+    let meta = play(&mut sup, &rec.recording_id, Output::File(&saved))
+        .await
+        .expect("play to a file");
+    assert_eq!(meta.call_id, call.call_id);
+    assert_eq!(
+        std::fs::read(&saved).expect("saved"),
+        std::fs::read(rig.recording_file(&rec)).expect("recorded")
+    );
+    #[cfg(not(feature = "playback"))]
+    {
+        let err = play(&mut sup, &rec.recording_id, Output::Speakers)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("--out"),
+            "says how to do without speakers: {err}"
+        );
+    }
+    caller.hang_up().await;
+    alice_phone.hang_up().await;
+}
