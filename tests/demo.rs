@@ -1,10 +1,17 @@
 //! The main job: the demo runs a call center over real gRPC and reports.
 
+mod common;
+
 use std::time::Duration;
+
+use common::media::wav_files;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_answers_calls_and_reports_a_service_level() {
-    let config = hotline::config::Config::load(None).unwrap();
+    let mut config = hotline::config::Config::load(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    config.media.recordings_dir = recordings.clone();
     let opts = hotline::demo::DemoOptions {
         duration: Duration::from_secs(6),
         calls_per_second: 3.0,
@@ -24,4 +31,33 @@ async fn demo_answers_calls_and_reports_a_service_level() {
     assert_eq!(report.calls_per_agent.values().sum::<u32>(), report.answered);
     let text = report.to_string();
     assert!(text.contains("service level"));
+    // The calls carried audio: every answered call left a stereo recording
+    // with speech-like audio on both channels.
+    assert!(
+        report.recordings >= report.answered.saturating_sub(1) && report.recordings >= 2,
+        "{report}"
+    );
+    let files = wav_files(&recordings);
+    assert_eq!(files.len() as u32, report.recordings, "{report}");
+    let loud = files
+        .iter()
+        .filter(|f| {
+            let mut r = hound::WavReader::open(f).unwrap();
+            let all: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+            let peak = |ch: usize| {
+                all.iter()
+                    .skip(ch)
+                    .step_by(2)
+                    .map(|s| s.unsigned_abs())
+                    .max()
+                    .unwrap_or(0)
+            };
+            peak(0) > 1000 && peak(1) > 1000
+        })
+        .count();
+    assert!(
+        loud >= 2,
+        "recordings hold both parties' voices ({loud} of {})",
+        files.len()
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::media::stereo;
+use common::media::{stereo, wav_files};
 use common::process::{connect, Node};
 use common::redis::RedisServer;
 use common::{Agent, CONFIG, SECRET, SOON};
@@ -23,22 +23,6 @@ fn clients(ch: &tonic::transport::Channel, role: Role, sub: &str) -> Clients {
         .mint(role, sub, Duration::from_secs(600), Timestamp::now_wall())
         .expect("mint");
     Clients::new(ch.clone(), &token).expect("clients")
-}
-
-fn wav_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(wav_files(&p));
-        } else if p.extension().is_some_and(|x| x == "wav") {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Talks for 3 s, kills the server, restarts it on the same folder and

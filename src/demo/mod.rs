@@ -7,6 +7,12 @@
 //! Poisson process across the entry points and customer tiers, and some hang
 //! up while waiting. Everything goes through the public API with real tokens.
 //! Randomness is seeded (`--seed`) so runs can be compared.
+//!
+//! With audio: every agent's softphone and every caller is a WebRTC peer on
+//! loopback saying speech-like tone syllables (agents lower-pitched than
+//! callers), so callers hear hold music while they wait, the parties hear
+//! each other, and every answered call leaves a stereo recording in
+//! `media.recordings_dir` (`recordings/` by default).
 
 mod report;
 
@@ -27,6 +33,8 @@ use crate::auth::{Role, TokenKeys};
 use crate::client::{self, Clients};
 use crate::config::Config;
 use crate::error::Error;
+use crate::media::softphone::{connect_agent, connect_caller, speech};
+use crate::media::webrtc::{WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;
 use crate::time::Timestamp;
@@ -65,6 +73,15 @@ impl Default for DemoOptions {
 /// Runs the demo against an in-process server and returns its report.
 pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Error> {
     config.server.grpc_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Everyone is on this machine: media stays on loopback.
+    config.media.include_loopback = true;
+    config.media.ips = vec!["127.0.0.1".into()];
+    let endpoint = Arc::new(WebRtcEndpoint::new(&WebRtcSettings {
+        udp_ports: None,
+        ips: vec![[127, 0, 0, 1].into()],
+        include_loopback: true,
+        jitter_frames: config.media.jitter_frames,
+    })?);
     let server = crate::server::start(&config).await?;
     let addr = server.addr;
     let keys = TokenKeys::new(config.auth.secret.as_bytes());
@@ -92,6 +109,7 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
             rng,
             opts.clone(),
             stop_agents.clone(),
+            endpoint.clone(),
         ));
     }
     // Let agents log in before the first caller.
@@ -134,12 +152,15 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
         let hangs_up_mid_call = rng.random_bool(0.05);
         callers.spawn(simulated_caller(
             telephony.clone(),
-            ani,
-            d,
-            patience,
-            hangs_up_mid_call,
-            seq,
+            Caller {
+                ani,
+                dnis: d,
+                patience,
+                hangs_up_mid_call,
+                seq,
+            },
             closing_rx.clone(),
+            endpoint.clone(),
         ));
     }
     // Calls in progress get a little time to finish; then the remaining
@@ -235,15 +256,28 @@ async fn demo_closing(closing: &mut tokio::sync::watch::Receiver<bool>) {
 
 /// One caller: starts a call, waits (hanging up when patience runs out), talks
 /// until the agent hangs up (or, rarely, hangs up mid-call).
-async fn simulated_caller(
-    mut edge: Clients,
+/// Who a simulated caller is and how they behave.
+struct Caller {
     ani: String,
     dnis: String,
     patience: Duration,
     hangs_up_mid_call: bool,
     seq: u64,
+}
+
+async fn simulated_caller(
+    mut edge: Clients,
+    caller: Caller,
     mut closing: tokio::sync::watch::Receiver<bool>,
+    endpoint: Arc<WebRtcEndpoint>,
 ) {
+    let Caller {
+        ani,
+        dnis,
+        patience,
+        hangs_up_mid_call,
+        seq,
+    } = caller;
     let start = edge
         .call
         .start_call(proto::StartCallRequest {
@@ -260,6 +294,15 @@ async fn simulated_caller(
         return;
     }
     let call_id = call.call_id.clone();
+    // The caller's voice; the call goes on without it if media fails.
+    let phone = match connect_caller(&mut edge, &endpoint, &call_id, speech(220.0, seq), false).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            debug!(call = %call_id, error = %e, "demo caller has no audio");
+            None
+        }
+    };
+    let _hang_up_on_return = phone;
     let Ok(stream) = edge
         .call
         .watch_call(proto::GetCallRequest {
@@ -307,6 +350,7 @@ async fn simulated_agent(
     mut rng: SmallRng,
     opts: DemoOptions,
     stop: Arc<AtomicBool>,
+    endpoint: Arc<WebRtcEndpoint>,
 ) {
     let login = c
         .agent
@@ -328,6 +372,15 @@ async fn simulated_agent(
         return;
     };
     let mut events = stream.into_inner();
+    let voice = rng.random_range(110.0..160.0);
+    let phone = match connect_agent(&mut c, &endpoint, &id, speech(voice, rng.random()), false).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            debug!(agent = %id, error = %e, "demo agent has no softphone audio");
+            None
+        }
+    };
+    let _hang_up_on_return = phone;
     let talk = Exp::new(1.0 / opts.mean_talk.as_secs_f64().max(0.1)).ok();
     let action = |call_id: &str| proto::CallActionRequest {
         agent_id: id.clone(),

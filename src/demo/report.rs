@@ -25,6 +25,10 @@ pub struct DemoReport {
     pub wait_by_tier: BTreeMap<String, (u32, f64)>,
     /// Agent -> answered calls.
     pub calls_per_agent: BTreeMap<String, u32>,
+    /// Recordings the calls left, their total length, and where they are.
+    pub recordings: u32,
+    pub recorded_secs: f64,
+    pub recordings_dir: String,
 }
 
 fn tier_name(t: i32) -> String {
@@ -76,6 +80,28 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
             }
         }
     }
+    let mut page_token = String::new();
+    loop {
+        let page = sup
+            .supervisor
+            .list_recordings(proto::ListRecordingsRequest {
+                page_size: 500,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| crate::api::status::from_remote(&s))?
+            .into_inner();
+        for rec in &page.recordings {
+            r.recordings += 1;
+            r.recorded_secs += rec.duration_ms as f64 / 1000.0;
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    r.recordings_dir = config.media.recordings_dir.display().to_string();
     r.wait_by_tier = waits
         .into_iter()
         .map(|(t, (n, sum))| (t, (n, if n == 0 { 0.0 } else { sum / f64::from(n) })))
@@ -112,6 +138,11 @@ impl fmt::Display for DemoReport {
         for (agent, n) in &self.calls_per_agent {
             writeln!(f, "    {agent:<12} {n:>5}")?;
         }
+        writeln!(
+            f,
+            "  recordings     {:>6}  ({:.0} s of stereo audio in {}/YYYY/MM/DD/)",
+            self.recordings, self.recorded_secs, self.recordings_dir
+        )?;
         Ok(())
     }
 }

@@ -126,6 +126,43 @@ pub fn tone(freq: f64, amplitude: i16) -> Source {
     Box::new(move |n| super::tone::sine(freq, 8000, n as usize * 160, 160, amplitude))
 }
 
+/// A source that sounds like someone talking: syllables of 120-300 ms at a
+/// voice's pitch (with a little drift), separated by short pauses and now
+/// and then a breath. Seeded, so a demo run can be repeated.
+pub fn speech(pitch: f64, seed: u64) -> Source {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    // Samples left in the current syllable or pause, and its pitch (0 = pause).
+    let (mut left, mut freq, mut phase) = (0usize, 0.0f64, 0usize);
+    Box::new(move |_| {
+        let mut out = Vec::with_capacity(160);
+        while out.len() < 160 {
+            if left == 0 {
+                if freq == 0.0 {
+                    freq = pitch * rng.random_range(0.85..1.2);
+                    left = rng.random_range(960..2400);
+                } else {
+                    freq = 0.0;
+                    left = if rng.random_bool(0.15) {
+                        rng.random_range(2400..6400)
+                    } else {
+                        rng.random_range(320..1200)
+                    };
+                }
+            }
+            let n = left.min(160 - out.len());
+            if freq == 0.0 {
+                out.extend(std::iter::repeat_n(0i16, n));
+            } else {
+                out.extend(super::tone::sine(freq, 8000, phase, n, 6000));
+            }
+            phase += n;
+            left -= n;
+        }
+        out
+    })
+}
+
 /// A source saying nothing.
 pub fn silence() -> Source {
     Box::new(|_| vec![0; 160])

@@ -142,3 +142,17 @@ pub fn stereo(path: &Path) -> (Vec<i16>, Vec<i16>, hound::WavSpec) {
     let right = all.iter().skip(1).step_by(2).copied().collect();
     (left, right, spec)
 }
+
+/// Every WAV file below `dir`.
+pub fn wav_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(wav_files(&p));
+        } else if p.extension().is_some_and(|x| x == "wav") {
+            out.push(p);
+        }
+    }
+    out
+}
