@@ -253,3 +253,27 @@ async fn bad_signalling_gets_clear_status_codes() {
     assert!(caller.frames_heard() > 0);
     caller.hang_up().await;
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+    /// Whatever text arrives as an offer, the checker answers without panicking.
+    #[test]
+    fn any_offer_text_is_checked_without_panicking(text in "(?s).{0,1500}") {
+        let _ = check_offer(&text);
+    }
+
+    /// A real offer with bytes cut out or spliced in is still only checked.
+    #[test]
+    fn damaged_offers_are_checked_without_panicking(
+        cut in 0usize..700,
+        len in 0usize..40,
+        splice in "(?s).{0,30}",
+    ) {
+        let mut sdp = offer_with(0, "PCMU/8000");
+        let start = (0..=cut.min(sdp.len())).rev().find(|&i| sdp.is_char_boundary(i)).unwrap_or(0);
+        let end = (start..=(start + len).min(sdp.len())).rev().find(|&i| sdp.is_char_boundary(i)).unwrap_or(start);
+        sdp.replace_range(start..end, &splice);
+        let _ = check_offer(&sdp);
+    }
+}
