@@ -152,6 +152,9 @@ pub struct MediaConfig {
     pub flush_ms: u64,
     /// What waiting and held callers hear: "builtin" or a WAV, MP3 or OGG file.
     pub hold_music: String,
+    /// Waiting callers hear their place in the queue and the estimated wait
+    /// this often (seconds); 0 turns announcements off.
+    pub announce_every_secs: u64,
     /// Jitter buffer depth in 20 ms frames.
     pub jitter_frames: usize,
     /// UDP port range for media, "lo-hi"; empty lets the OS choose.
@@ -169,6 +172,7 @@ impl Default for MediaConfig {
             retention_days: 90,
             flush_ms: 500,
             hold_music: "builtin".into(),
+            announce_every_secs: 30,
             jitter_frames: 3,
             udp_ports: String::new(),
             ips: Vec::new(),

@@ -257,6 +257,7 @@ fn media_plane(
         },
         recordings_dir: m.recordings_dir.clone(),
         flush_every: Duration::from_millis(m.flush_ms),
+        announce_every: (m.announce_every_secs > 0).then(|| Duration::from_secs(m.announce_every_secs)),
     };
     let hold = if m.hold_music == "builtin" {
         Prompt::builtin_hold_music(Rate::Narrowband)?

@@ -410,3 +410,33 @@ async fn the_console_saves_a_live_call_and_a_recording_as_wav() {
     caller.hang_up().await;
     alice_phone.hang_up().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_caller_hears_their_place_between_the_music() {
+    let rig = AudioRig::start_with("announce_every_secs = 1").await;
+    let s = &rig.server;
+    let mut alice = s.agent("alice").await;
+    alice.not_ready("lunch").await;
+    let call = s.start_call("+559", "100").await;
+    let caller = rig.caller(&call.call_id, silence()).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let heard = caller.heard_since(0);
+    // 100 ms windows: music is the 600 Hz test tone, the announcement is
+    // speech (loud, and not that tone).
+    let (mut music, mut speech) = (0, 0);
+    for w in heard.chunks_exact(800) {
+        let rms = (w.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / 800.0).sqrt();
+        let tone = goertzel(w, HOLD_HZ, 8000);
+        if tone > 0.8 {
+            music += 1;
+        } else if rms > 300.0 && tone < 0.3 {
+            speech += 1;
+        }
+    }
+    assert!(music >= 5, "the caller hears music ({music} windows)");
+    assert!(
+        speech >= 5,
+        "and an announcement between it ({speech} windows of speech)"
+    );
+    caller.hang_up().await;
+}

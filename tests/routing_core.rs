@@ -343,3 +343,58 @@ fn a_router_restored_from_records_carries_on() {
     let offered = offers(&mut b);
     assert_eq!(offered, [("wait".to_string(), "wrapping".to_string())]);
 }
+
+#[test]
+fn waiting_calls_know_their_place_and_estimated_wait() {
+    let mut r = router(QueueSettings::named("q").with_skill("s", 1));
+    login(&mut r, at(0), "a", 5);
+    login(&mut r, at(0), "b", 5);
+    // Two handled contacts of 60 s and 120 s: average handle time 90 s.
+    call(&mut r, at(0), "h1", Tier::Regular);
+    call(&mut r, at(0), "h2", Tier::Regular);
+    let mut served = offers(&mut r);
+    served.sort();
+    let (a, c) = (AgentId::new(&served[0].1), CallId::new(&served[0].0));
+    r.handle_offer_accepted(at(0), &a, &c).unwrap();
+    r.handle_agent_hangup(at(50), &a, &c).unwrap();
+    r.handle_set_not_ready(at(55), &a, "lunch", "test").unwrap();
+    r.handle_wrap_up_completed(at(60), &a, &c, None, None, None)
+        .unwrap();
+    let (b, c2) = (AgentId::new(&served[1].1), CallId::new(&served[1].0));
+    r.handle_offer_accepted(at(0), &b, &c2).unwrap();
+    r.handle_agent_hangup(at(100), &b, &c2).unwrap();
+    r.handle_set_not_ready(at(110), &b, "meeting", "test").unwrap();
+    r.handle_wrap_up_completed(at(120), &b, &c2, None, None, None)
+        .unwrap();
+    // Nobody serves now; three callers wait, a key account jumps the line.
+    call(&mut r, at(200), "w1", Tier::Regular);
+    call(&mut r, at(201), "w2", Tier::Regular);
+    call(&mut r, at(202), "vip", Tier::KeyAccount);
+    let place = |r: &Router, id: &str| r.queue_position(&CallId::new(id)).map(|p| p.position);
+    assert_eq!(
+        (place(&r, "vip"), place(&r, "w1"), place(&r, "w2")),
+        (Some(1), Some(2), Some(3))
+    );
+    let w2 = r.queue_position(&CallId::new("w2")).unwrap();
+    assert_eq!(
+        w2.estimated_wait,
+        Some(Duration::from_secs(270)),
+        "3rd in line x 90 s average handle time / 1 (nobody on duty counts as one)"
+    );
+    // One agent back on duty... and busy with the first caller: 2 serving.
+    r.handle_set_available(at(300), &a, "back").unwrap();
+    login(&mut r, at(300), "c", 5);
+    let w2 = r.queue_position(&CallId::new("w2")).unwrap();
+    assert_eq!(w2.position, 1, "two calls were taken off the queue");
+    assert_eq!(
+        w2.estimated_wait,
+        Some(Duration::from_secs(45)),
+        "1 x 90 s / 2 serving"
+    );
+    assert_eq!(
+        r.queue_position(&CallId::new("vip")),
+        None,
+        "an offered call is not waiting"
+    );
+    assert_eq!(r.queue_position(&CallId::new("nope")), None);
+}

@@ -18,5 +18,7 @@ pub mod settings;
 
 pub use event::Event;
 pub use model::*;
-pub use router::{AgentLogin, IncomingCall, QueueCounters, QueueView, RouteError, Router, TransferTarget};
+pub use router::{
+    AgentLogin, IncomingCall, QueueCounters, QueuePosition, QueueView, RouteError, Router, TransferTarget,
+};
 pub use settings::{NoAgentsPolicy, QueueSettings, RelaxationStep, RouterConfig, Strategy, TierPriority};

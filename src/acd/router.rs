@@ -138,6 +138,29 @@ pub struct QueueCounters {
     pub abandoned: u32,
     pub overflowed: u32,
     pub rejected: u32,
+    /// Contacts whose wrap-up ended, and their handle time (answer to end
+    /// of wrap-up) summed: the average handle time behind wait estimates.
+    #[serde(default)]
+    pub handled: u32,
+    #[serde(default)]
+    pub handle_ms: u64,
+}
+
+impl QueueCounters {
+    /// Average handle time, once any contact was handled.
+    pub fn average_handle_time(&self) -> Option<Duration> {
+        (self.handled > 0).then(|| Duration::from_millis(self.handle_ms / u64::from(self.handled)))
+    }
+}
+
+/// Where a waiting call stands, for the caller's announcements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePosition {
+    /// 1 = next to be served in its queue.
+    pub position: u32,
+    /// Estimated wait: position x average handle time / agents serving the
+    /// queue (not on break); none before any contact of the queue was handled.
+    pub estimated_wait: Option<Duration>,
 }
 
 /// A queue's live figures.
@@ -482,6 +505,34 @@ impl Router {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Where a waiting call stands in its queue; none unless it waits.
+    pub fn queue_position(&self, call: &CallId) -> Option<QueuePosition> {
+        let cidx = *self.call_index.get(call)?;
+        let slot = &self.calls[cidx];
+        let queue = &self.queues[slot.queue];
+        if !queue.waiting.contains(&(slot.rank, cidx)) {
+            return None;
+        }
+        let position = queue.waiting.range(..(slot.rank, cidx)).count() as u32 + 1;
+        let serving = self
+            .agents
+            .iter()
+            .filter(|a| {
+                !matches!(a.record.state, AgentState::LoggedOut | AgentState::NotReady)
+                    && a.eligible_queues.contains(&slot.queue)
+            })
+            .count()
+            .max(1) as u32;
+        let estimated_wait = queue
+            .counters
+            .average_handle_time()
+            .map(|aht| aht * position / serving);
+        Some(QueuePosition {
+            position,
+            estimated_wait,
+        })
     }
 
     /// Live figures of every queue.
@@ -2051,6 +2102,11 @@ impl Router {
         contact.category = category;
         contact.notes = notes;
         contact.wrap_up_ended_at = now;
+        if let Some(&q) = self.queue_index.get(&contact.queue) {
+            let counters = &mut self.queues[q].counters;
+            counters.handled += 1;
+            counters.handle_ms += crate::time::duration_ms(now.since(contact.answered_at));
+        }
         self.agents[aidx].record.current_call = None;
         self.events.push_back(Event::WrapUpEnded {
             agent: self.agents[aidx].record.id.clone(),

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::Core;
-use crate::acd::{AgentLogin, AgentRecord, CallRecord, Disposition, IncomingCall, QueueView, TransferTarget};
+use crate::acd::{
+    AgentLogin, AgentRecord, CallRecord, Disposition, IncomingCall, QueuePosition, QueueView, TransferTarget,
+};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
 use crate::time::Timestamp;
@@ -71,6 +73,10 @@ pub enum Command {
     HasQueue {
         queue: QueueName,
     },
+    /// Where a waiting call stands (for the caller's announcements).
+    QueuePosition {
+        call: CallId,
+    },
 }
 
 impl Command {
@@ -93,6 +99,7 @@ impl Command {
             Command::GetAgent { .. } => "GetAgent",
             Command::QueueViews => "QueueViews",
             Command::HasQueue { .. } => "HasQueue",
+            Command::QueuePosition { .. } => "QueuePosition",
         }
     }
 }
@@ -112,6 +119,7 @@ pub enum Reply {
         queues: Vec<QueueView>,
     },
     Bool(bool),
+    Position(Option<QueuePosition>),
 }
 
 impl Reply {
@@ -136,6 +144,13 @@ impl Reply {
     pub fn queues(self) -> Result<(Timestamp, Vec<QueueView>), Error> {
         match self {
             Reply::Queues { at, queues } => Ok((at, queues)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub fn position(self) -> Result<Option<QueuePosition>, Error> {
+        match self {
+            Reply::Position(p) => Ok(p),
             other => Err(unexpected(&other)),
         }
     }
@@ -238,6 +253,7 @@ impl Core {
                 queues: r.queue_views(now),
             },
             Command::HasQueue { queue } => Reply::Bool(r.has_queue(&queue)),
+            Command::QueuePosition { call } => Reply::Position(r.queue_position(&call)),
         })
     }
 }

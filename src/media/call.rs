@@ -83,6 +83,10 @@ pub(super) struct CallMedia {
     agent: Option<AgentId>,
     agent_leg: Option<Arc<Leg>>,
     hold: PromptPlayer,
+    /// The announcement being played in place of the music, if any.
+    announcing: Option<Box<dyn Iterator<Item = Vec<i16>> + Send + Sync>>,
+    /// When the waiting caller is next told their place.
+    next_announcement: Option<tokio::time::Instant>,
     recording: Option<Recording>,
     monitors: Vec<MonitorTap>,
     /// Who the call is, for the recording's metadata.
@@ -102,6 +106,8 @@ impl CallMedia {
             agent: None,
             agent_leg: None,
             hold,
+            announcing: None,
+            next_announcement: None,
             recording: None,
             monitors: Vec::new(),
             last: None,
@@ -248,7 +254,56 @@ impl CallMedia {
         }
     }
 
+    /// While waiting: time for the next announcement? Asks the routing core
+    /// where the call stands and queues the phrase.
+    async fn maybe_announce(&mut self) {
+        let Some(every) = self.shared.settings.announce_every else {
+            return;
+        };
+        if self.phase != Phase::Waiting {
+            self.next_announcement = None;
+            self.announcing = None;
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let due = *self.next_announcement.get_or_insert(now + every);
+        if now < due || self.announcing.is_some() {
+            return;
+        }
+        self.next_announcement = Some(now + every);
+        let asked = self
+            .shared
+            .link
+            .execute(
+                None,
+                Command::QueuePosition {
+                    call: self.call.clone(),
+                },
+            )
+            .await
+            .and_then(|r| r.position());
+        match asked {
+            Ok(Some(place)) => {
+                if let Some(prompt) = self.shared.announcer.announcement(&place) {
+                    self.announcing = Some(Box::new(prompt.once()));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(call = %self.call, error = %e, "asking the call's queue position"),
+        }
+    }
+
+    /// The next frame a waiting or held caller hears.
+    fn hold_frame(&mut self) -> Vec<i16> {
+        if let Some(frame) = self.announcing.as_mut().and_then(|a| a.next()) {
+            return frame;
+        }
+        self.announcing = None;
+        self.hold.next_frame()
+    }
+
     async fn tick(&mut self) {
+        self.maybe_announce().await;
         let frame_len = self.caller.rate.frame_len();
         if self.phase != Phase::Waiting && self.agent_leg.as_ref().is_none_or(|l| l.is_closed()) {
             if let Some(agent) = &self.agent {
@@ -281,7 +336,7 @@ impl CallMedia {
         let hold = if self.phase == Phase::Talking {
             silence.clone()
         } else {
-            self.hold.next_frame()
+            self.hold_frame()
         };
         let out = mix(
             self.phase,

@@ -3,6 +3,7 @@
 //! frames of these samples; the recorder, prompts and monitors never care
 //! which kind of leg a frame came from.
 
+pub mod announce;
 pub mod call;
 pub mod codec;
 pub mod jitter;

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
 
+use super::announce::Announcer;
 use super::call::{CallMedia, Control, MonitorTap, StereoFrame, TAP_BUFFER};
 use super::leg::Leg;
 use super::prompt::Prompt;
@@ -44,6 +45,8 @@ pub struct MediaSettings {
     pub recordings_dir: PathBuf,
     /// Rewrite the WAV header at least this often (what a crash can lose).
     pub flush_every: Duration,
+    /// Tell waiting callers their place and wait this often; none: never.
+    pub announce_every: Option<Duration>,
 }
 
 /// What the media plane's parts share.
@@ -54,6 +57,8 @@ pub(super) struct Shared {
     pub settings: MediaSettings,
     /// What waiting and held callers hear.
     pub hold: Prompt,
+    /// Position and wait announcements for waiting callers.
+    pub announcer: Announcer,
     /// This node's id, stamped on recordings (whose disk holds the file).
     pub node: String,
     registry: Mutex<Registry>,
@@ -98,6 +103,7 @@ impl MediaPlane {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, Error> {
         let endpoint = WebRtcEndpoint::new(&settings.webrtc)?;
+        let announcer = Announcer::builtin(hold.rate())?;
         Ok(MediaPlane {
             shared: Arc::new(Shared {
                 endpoint,
@@ -105,6 +111,7 @@ impl MediaPlane {
                 store,
                 settings,
                 hold,
+                announcer,
                 node,
                 registry: Mutex::new(Registry::default()),
                 shutdown,

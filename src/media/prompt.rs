@@ -78,6 +78,31 @@ impl Prompt {
         self.samples.is_empty()
     }
 
+    /// Several prompts (of one rate) played one after another.
+    pub fn concat(parts: &[&Prompt]) -> Option<Prompt> {
+        let rate = parts.first()?.rate;
+        let samples: Vec<i16> = parts
+            .iter()
+            .filter(|p| p.rate == rate)
+            .flat_map(|p| p.samples.iter().copied())
+            .collect();
+        Some(Prompt {
+            samples: samples.into(),
+            rate,
+        })
+    }
+
+    /// Plays the prompt once, one frame at a time (the last one padded).
+    pub fn once(&self) -> impl Iterator<Item = Vec<i16>> + Send + Sync + 'static {
+        let n = self.rate.frame_len();
+        let samples = self.samples.clone();
+        (0..samples.len().div_ceil(n)).map(move |i| {
+            let mut frame = samples[i * n..((i + 1) * n).min(samples.len())].to_vec();
+            frame.resize(n, 0);
+            frame
+        })
+    }
+
     /// A player that loops the prompt, one frame at a time.
     pub fn player(&self) -> PromptPlayer {
         PromptPlayer {
