@@ -254,6 +254,7 @@ fn media_plane(
             ips: m.ip_addrs().map_err(bad)?,
             include_loopback: m.include_loopback,
             jitter_frames: m.jitter_frames,
+            codecs: Vec::new(),
         },
         recordings_dir: m.recordings_dir.clone(),
         flush_every: Duration::from_millis(m.flush_ms),

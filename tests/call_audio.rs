@@ -6,10 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::media::{pcm, stereo, tail_power, AudioRig, HOLD_HZ};
+use common::media::{endpoint, pcm, stereo, tail_power, AudioRig, HOLD_HZ};
 use common::SOON;
 use hotline::media::softphone::{silence, tone, SoftPhone};
 use hotline::media::tone::goertzel;
+use hotline::media::webrtc::AudioCodec;
 use hotline::proto;
 use hotline::proto::monitor_event::Event as MonEv;
 use tokio_stream::StreamExt;
@@ -439,4 +440,88 @@ async fn a_waiting_caller_hears_their_place_between_the_music() {
         "and an announcement between it ({speech} windows of speech)"
     );
     caller.hang_up().await;
+}
+
+/// Connects a call between a caller and alice on the given codecs, talks
+/// for two seconds, hangs up; returns what each heard and the recording.
+async fn talk_over(
+    caller_codec: AudioCodec,
+    agent_codec: AudioCodec,
+) -> (AudioRig, Vec<i16>, Vec<i16>, proto::Recording, String, String) {
+    let rig = AudioRig::start().await;
+    let s = &rig.server;
+    let mut alice = s.agent("alice").await;
+    alice.not_ready("getting ready").await;
+    let alice_phone = rig
+        .softphone_on(&endpoint(agent_codec), &mut alice, tone(AGENT_HZ, 8000))
+        .await;
+    let call = s.start_call("+560", "100").await;
+    let caller = rig
+        .caller_on(&endpoint(caller_codec), &call.call_id, tone(CALLER_HZ, 8000))
+        .await;
+    alice.available().await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+    let (c0, a0) = (caller.heard_len(), alice_phone.heard_len());
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let (caller_heard, agent_heard) = (caller.heard_since(c0), alice_phone.heard_since(a0));
+    alice.hangup(&call.call_id).await;
+    let rec = recording_of(&rig, &call.call_id).await;
+    let codecs = (caller.codec().to_string(), alice_phone.codec().to_string());
+    caller.hang_up().await;
+    alice_phone.hang_up().await;
+    (rig, caller_heard, agent_heard, rec, codecs.0, codecs.1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_on_both_legs_is_recorded_wideband() {
+    let (rig, caller_heard, agent_heard, rec, caller_codec, agent_codec) =
+        talk_over(AudioCodec::Opus, AudioCodec::Opus).await;
+    assert_eq!(
+        (caller_codec.as_str(), agent_codec.as_str()),
+        ("opus/48000/2", "opus/48000/2")
+    );
+    assert!(
+        tail_power(&agent_heard, CALLER_HZ, 1.0) > 0.5,
+        "the agent hears the caller over Opus"
+    );
+    assert!(
+        tail_power(&caller_heard, AGENT_HZ, 1.0) > 0.5,
+        "the caller hears the agent over Opus"
+    );
+    assert_eq!(rec.sample_rate, 16_000, "both legs wideband: a 16 kHz recording");
+    let (left, right, spec) = stereo(&rig.recording_file(&rec));
+    assert_eq!((spec.channels, spec.sample_rate), (2, 16_000));
+    let mid = left.len() / 2;
+    assert!(
+        goertzel(&left[mid - 8000..mid + 8000], CALLER_HZ, 16_000) > 0.5,
+        "caller on the left"
+    );
+    assert!(
+        goertzel(&right[mid - 8000..mid + 8000], AGENT_HZ, 16_000) > 0.5,
+        "agent on the right"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opus_softphone_and_a_g711_caller_are_transcoded() {
+    let (rig, caller_heard, agent_heard, rec, caller_codec, agent_codec) =
+        talk_over(AudioCodec::Pcmu, AudioCodec::Opus).await;
+    assert_eq!(
+        (caller_codec.as_str(), agent_codec.as_str()),
+        ("PCMU/8000", "opus/48000/2")
+    );
+    assert!(
+        tail_power(&agent_heard, CALLER_HZ, 1.0) > 0.5,
+        "G.711 caller reaches the Opus agent"
+    );
+    assert!(
+        tail_power(&caller_heard, AGENT_HZ, 1.0) > 0.5,
+        "Opus agent reaches the G.711 caller"
+    );
+    assert_eq!(rec.sample_rate, 8000, "one narrowband leg: an 8 kHz recording");
+    let (left, right, _) = stereo(&rig.recording_file(&rec));
+    let mid = left.len() / 2;
+    assert!(goertzel(&left[mid - 4000..mid + 4000], CALLER_HZ, 8000) > 0.5);
+    assert!(goertzel(&right[mid - 4000..mid + 4000], AGENT_HZ, 8000) > 0.5);
 }

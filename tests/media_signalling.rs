@@ -8,7 +8,7 @@ mod common;
 use common::media::AudioRig;
 use hotline::auth::Role;
 use hotline::media::softphone::silence;
-use hotline::media::webrtc::check_offer;
+use hotline::media::webrtc::{check_offer, AudioCodec};
 use hotline::proto;
 use tonic::Code;
 
@@ -43,17 +43,33 @@ fn expect(err: tonic::Status, code: Code, needle: &str) {
 
 #[test]
 fn offers_are_checked_before_any_connection_is_made() {
-    assert!(check_offer(&offer_with(0, "PCMU/8000")).is_ok());
-    assert!(
-        check_offer(&offer_with(96, "pcmu/8000")).is_ok(),
+    assert_eq!(
+        check_offer(&offer_with(0, "PCMU/8000")).unwrap(),
+        AudioCodec::Pcmu
+    );
+    assert_eq!(
+        check_offer(&offer_with(96, "pcmu/8000")).unwrap(),
+        AudioCodec::Pcmu,
         "codec names are case-insensitive"
     );
-    let e = check_offer(&offer_with(111, "opus/48000/2")).unwrap_err();
-    assert!(e.to_string().contains("no common audio codec"), "{e}");
-    assert!(
-        e.to_string().contains("opus/48000/2"),
-        "names what was offered: {e}"
+    assert_eq!(
+        check_offer(&offer_with(111, "opus/48000/2")).unwrap(),
+        AudioCodec::Opus
     );
+    let both = offer_with(0, "PCMU/8000")
+        .replace("SAVPF 0", "SAVPF 0 111")
+        .replace(
+            "a=rtpmap:0 PCMU/8000",
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:111 opus/48000/2",
+        );
+    assert_eq!(
+        check_offer(&both).unwrap(),
+        AudioCodec::Opus,
+        "wideband preferred"
+    );
+    let e = check_offer(&offer_with(9, "G722/8000")).unwrap_err();
+    assert!(e.to_string().contains("no common audio codec"), "{e}");
+    assert!(e.to_string().contains("G722/8000"), "names what was offered: {e}");
     for bad in [
         "",
         "hello",
@@ -84,7 +100,7 @@ async fn bad_signalling_gets_clear_status_codes() {
     for (sdp, needle) in [
         ("", "offer.sdp"),
         ("this is not sdp", "offer.sdp"),
-        (&offer_with(111, "opus/48000/2") as &str, "no common audio codec"),
+        (&offer_with(9, "G722/8000") as &str, "no common audio codec"),
         (&"v".repeat(70_000) as &str, "offer.sdp"),
     ] {
         let err = edge

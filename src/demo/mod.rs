@@ -34,7 +34,7 @@ use crate::client::{self, Clients};
 use crate::config::Config;
 use crate::error::Error;
 use crate::media::softphone::{connect_agent, connect_caller, speech};
-use crate::media::webrtc::{WebRtcEndpoint, WebRtcSettings};
+use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;
 use crate::time::Timestamp;
@@ -76,12 +76,20 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     // Everyone is on this machine: media stays on loopback.
     config.media.include_loopback = true;
     config.media.ips = vec!["127.0.0.1".into()];
-    let endpoint = Arc::new(WebRtcEndpoint::new(&WebRtcSettings {
-        udp_ports: None,
-        ips: vec![[127, 0, 0, 1].into()],
-        include_loopback: true,
-        jitter_frames: config.media.jitter_frames,
-    })?);
+    // Agents' softphones speak Opus (as browsers do), callers PCMU (as the
+    // phone network does): the bridge transcodes between them.
+    let loopback = |codec: AudioCodec| {
+        WebRtcEndpoint::new(&WebRtcSettings {
+            udp_ports: None,
+            ips: vec![[127, 0, 0, 1].into()],
+            include_loopback: true,
+            jitter_frames: config.media.jitter_frames,
+            codecs: vec![codec],
+        })
+        .map(Arc::new)
+    };
+    let softphones = loopback(AudioCodec::Opus)?;
+    let endpoint = loopback(AudioCodec::Pcmu)?;
     let server = crate::server::start(&config).await?;
     let addr = server.addr;
     let keys = TokenKeys::new(config.auth.secret.as_bytes());
@@ -109,7 +117,7 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
             rng,
             opts.clone(),
             stop_agents.clone(),
-            endpoint.clone(),
+            softphones.clone(),
         ));
     }
     // Let agents log in before the first caller.

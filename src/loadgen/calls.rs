@@ -20,7 +20,7 @@ use crate::auth::{Role, TokenKeys};
 use crate::client::{self, Clients};
 use crate::error::Error;
 use crate::media::softphone::{connect_agent, connect_caller, tone, SoftPhone};
-use crate::media::webrtc::{WebRtcEndpoint, WebRtcSettings};
+use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::time::Timestamp;
 
@@ -218,6 +218,8 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
         ips: vec![[127, 0, 0, 1].into()],
         include_loopback: true,
         jitter_frames: 3,
+        // G.711 calls, as the target is stated.
+        codecs: vec![AudioCodec::Pcmu],
     })?);
 
     // Agents: log in, connect softphones, answer whatever is offered.

@@ -22,7 +22,7 @@ use super::plane::Shared;
 use super::prompt::PromptPlayer;
 use super::record::{MonitorMode, PauseAudit, RecordingRecord};
 use super::recorder::StereoRecorder;
-use super::Rate;
+use super::{resample, Rate};
 use crate::cluster::CallStream;
 use crate::engine::Command;
 use crate::error::Error;
@@ -79,6 +79,9 @@ pub(super) struct CallMedia {
     caller: Arc<Leg>,
     shared: Arc<Shared>,
     phase: Phase,
+    /// The rate the call is mixed (and recorded) at: wideband only when
+    /// both caller and agent are.
+    rate: Rate,
     /// The agent on the call (connected or held), and their bridged leg.
     agent: Option<AgentId>,
     agent_leg: Option<Arc<Leg>>,
@@ -99,6 +102,7 @@ impl CallMedia {
     pub(super) fn new(call: CallId, caller: Arc<Leg>, shared: Arc<Shared>) -> Self {
         let hold = shared.hold.player();
         CallMedia {
+            rate: caller.rate,
             call,
             caller,
             shared,
@@ -210,7 +214,19 @@ impl CallMedia {
         let now = Timestamp::now_wall();
         let root = &self.shared.settings.recordings_dir;
         let path = StereoRecorder::path_for(root, &self.call, now);
-        let rate = Rate::Narrowband;
+        // Wideband only when both parties are (else 8 kHz holds everything).
+        if let Some(agent) = &self.agent {
+            self.agent_leg = self.shared.agent_leg(agent);
+            if let Some(leg) = &self.agent_leg {
+                leg.flush_inbound();
+            }
+        }
+        let wideband = |leg: &Leg| leg.rate == Rate::Wideband;
+        let rate = match &self.agent_leg {
+            Some(agent) if wideband(&self.caller) && wideband(agent) => Rate::Wideband,
+            _ => Rate::Narrowband,
+        };
+        self.rate = rate;
         let recorder = match StereoRecorder::create(&path, rate, self.shared.settings.flush_every) {
             Ok(r) => r,
             Err(e) => {
@@ -304,7 +320,6 @@ impl CallMedia {
 
     async fn tick(&mut self) {
         self.maybe_announce().await;
-        let frame_len = self.caller.rate.frame_len();
         if self.phase != Phase::Waiting && self.agent_leg.as_ref().is_none_or(|l| l.is_closed()) {
             if let Some(agent) = &self.agent {
                 self.agent_leg = self.shared.agent_leg(agent);
@@ -313,22 +328,24 @@ impl CallMedia {
                 }
             }
         }
-        let caller = self.caller.pop_frame();
+        // Everything is mixed at the call's rate; legs and prompts of
+        // another rate are converted on the way in and out.
+        let rate = self.rate;
+        let from = |leg: &Leg| resample::convert(&leg.pop_frame(), leg.rate, rate);
+        let caller = from(&self.caller);
         let agent = match (&self.agent_leg, self.phase) {
-            (Some(leg), Phase::Talking | Phase::Held) => Some(leg.pop_frame()),
+            (Some(leg), Phase::Talking | Phase::Held) => Some(from(leg)),
             _ => None,
         };
-        let silence = vec![0i16; frame_len];
+        let silence = vec![0i16; rate.frame_len()];
+        self.monitors.retain(|tap| !tap.frames.is_closed());
         let said: Vec<(MonitorMode, Vec<i16>)> = self
             .monitors
             .iter()
             .map(|m| {
                 (
                     m.mode,
-                    m.leg
-                        .as_ref()
-                        .map(|l| l.pop_frame())
-                        .unwrap_or_else(|| silence.clone()),
+                    m.leg.as_deref().map(from).unwrap_or_else(|| silence.clone()),
                 )
             })
             .collect();
@@ -336,11 +353,12 @@ impl CallMedia {
         let hold = if self.phase == Phase::Talking {
             silence.clone()
         } else {
-            self.hold_frame()
+            let prompt_rate = self.shared.hold.rate();
+            resample::convert(&self.hold_frame(), prompt_rate, rate)
         };
         let out = mix(
             self.phase,
-            frame_len,
+            rate.frame_len(),
             &TickInput {
                 caller: &caller,
                 agent: agent.as_deref(),
@@ -348,18 +366,17 @@ impl CallMedia {
                 hold: &hold,
             },
         );
-        self.caller.send_frame(out.to_caller);
+        let to = |leg: &Leg, frame: &[i16]| leg.send_frame(resample::convert(frame, rate, leg.rate));
+        to(&self.caller, &out.to_caller);
         if let Some(leg) = &self.agent_leg {
             if self.phase != Phase::Waiting {
-                leg.send_frame(out.to_agent);
+                to(leg, &out.to_agent);
             }
         }
         let (left, right) = out.recorded;
-        let rate = self.caller.rate;
-        self.monitors.retain_mut(|tap| !tap.frames.is_closed());
         for (tap, heard) in self.monitors.iter_mut().zip(out.to_supervisors) {
             if let Some(leg) = &tap.leg {
-                leg.send_frame(heard);
+                to(leg, &heard);
             }
             let frame = StereoFrame {
                 sequence: tap.sequence,

@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::webrtc::{WebRtcEndpoint, WebRtcSession};
-use super::MediaError;
+use super::{resample, MediaError, Rate};
 
-/// Makes frame `n` (20 ms) of what a softphone says.
+/// Makes frame `n` (20 ms at 8 kHz) of what a softphone says.
 pub type Source = Box<dyn FnMut(u64) -> Vec<i16> + Send>;
 
 /// What a softphone heard.
@@ -49,9 +49,10 @@ impl SoftPhone {
             let mut n = 0u64;
             while !leg.is_closed() {
                 tick.tick().await;
-                leg.send_frame(source(n));
+                // Sources and listeners work at 8 kHz; the leg may be wideband.
+                leg.send_frame(resample::convert(&source(n), Rate::Narrowband, leg.rate));
                 n += 1;
-                let frame = leg.pop_frame();
+                let frame = resample::convert(&leg.pop_frame(), leg.rate, Rate::Narrowband);
                 if let Ok(mut h) = sink.lock() {
                     h.frames += 1;
                     if keep_audio {
@@ -85,7 +86,12 @@ impl SoftPhone {
         self.heard.lock().map(|h| h.samples.len()).unwrap_or(0)
     }
 
-    /// What was heard from sample `from` on.
+    /// The codec the leg negotiated.
+    pub fn codec(&self) -> &str {
+        &self.session.leg.codec
+    }
+
+    /// What was heard (at 8 kHz) from sample `from` on.
     pub fn heard_since(&self, from: usize) -> Vec<i16> {
         self.heard
             .lock()

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tracing::debug;
 use webrtc::api::interceptor_registry::configure_rtcp_reports;
-use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_PCMU};
+use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMU};
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::{APIBuilder, API};
 use webrtc::ice::udp_network::{EphemeralUDP, UDPNetwork};
@@ -36,6 +36,8 @@ use webrtc::track::track_local::TrackLocal;
 
 use super::codec::G711;
 use super::leg::{Leg, LegKind};
+use super::opus::{OpusDecoder, OpusEncoder};
+use super::resample;
 use super::{MediaError, Rate};
 
 /// Largest SDP accepted; real offers are a few KiB.
@@ -62,18 +64,28 @@ pub struct WebRtcSettings {
     pub include_loopback: bool,
     /// Jitter buffer depth, in 20 ms frames.
     pub jitter_frames: usize,
+    /// Codecs offered or accepted, most preferred first; empty: Opus, then
+    /// PCMU.
+    pub codecs: Vec<AudioCodec>,
 }
 
 /// The audio codecs a leg can carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AudioCodec {
+    /// G.711 u-law, 8 kHz: the phone network's codec.
     Pcmu,
+    /// Opus, carried at 16 kHz (wideband).
+    Opus,
 }
+
+/// Both, wideband first.
+const DEFAULT_CODECS: [AudioCodec; 2] = [AudioCodec::Opus, AudioCodec::Pcmu];
 
 impl AudioCodec {
     pub fn name(self) -> &'static str {
         match self {
             AudioCodec::Pcmu => "PCMU/8000",
+            AudioCodec::Opus => "opus/48000/2",
         }
     }
 
@@ -86,37 +98,104 @@ impl AudioCodec {
                 sdp_fmtp_line: String::new(),
                 rtcp_feedback: vec![],
             },
+            AudioCodec::Opus => RTCRtpCodecCapability {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
         }
     }
 
     fn payload_type(self) -> u8 {
         match self {
             AudioCodec::Pcmu => 0,
+            AudioCodec::Opus => 111,
         }
     }
 
-    fn rate(self) -> Rate {
+    /// The rate of the PCM this codec's legs carry.
+    pub fn rate(self) -> Rate {
         match self {
             AudioCodec::Pcmu => Rate::Narrowband,
+            AudioCodec::Opus => Rate::Wideband,
         }
     }
 
-    fn encode(self, pcm: &[i16]) -> Vec<u8> {
-        match self {
-            AudioCodec::Pcmu => G711::Pcmu.encode(pcm),
+    /// The codec an SDP rtpmap value ("PCMU/8000", "opus/48000/2") names.
+    fn from_rtpmap(map: &str) -> Option<AudioCodec> {
+        let map = map.to_ascii_lowercase();
+        match map.as_str() {
+            "pcmu/8000" | "pcmu/8000/1" => Some(AudioCodec::Pcmu),
+            "opus/48000/2" | "opus/48000" => Some(AudioCodec::Opus),
+            _ => None,
         }
     }
 
-    fn decode(self, payload: &[u8]) -> Vec<i16> {
+    fn from_mime(mime: &str) -> Option<AudioCodec> {
+        if mime.eq_ignore_ascii_case(MIME_TYPE_PCMU) {
+            Some(AudioCodec::Pcmu)
+        } else if mime.eq_ignore_ascii_case(MIME_TYPE_OPUS) {
+            Some(AudioCodec::Opus)
+        } else {
+            None
+        }
+    }
+
+    fn encoder(self) -> Result<Encoder, MediaError> {
+        Ok(match self {
+            AudioCodec::Pcmu => Encoder::Pcmu,
+            AudioCodec::Opus => Encoder::Opus(OpusEncoder::new(Rate::Wideband)?),
+        })
+    }
+
+    fn decoder(self) -> Result<Decoder, MediaError> {
+        Ok(match self {
+            AudioCodec::Pcmu => Decoder::Pcmu,
+            AudioCodec::Opus => Decoder::Opus(OpusDecoder::new(Rate::Wideband)?),
+        })
+    }
+}
+
+/// One direction's codec state (Opus keeps some; G.711 none).
+enum Encoder {
+    Pcmu,
+    Opus(OpusEncoder),
+}
+
+impl Encoder {
+    fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, MediaError> {
         match self {
-            AudioCodec::Pcmu => G711::Pcmu.decode(payload),
+            Encoder::Pcmu => Ok(G711::Pcmu.encode(pcm)),
+            Encoder::Opus(e) => e.encode(pcm),
+        }
+    }
+}
+
+enum Decoder {
+    Pcmu,
+    Opus(OpusDecoder),
+}
+
+impl Decoder {
+    fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, MediaError> {
+        match self {
+            Decoder::Pcmu => Ok(G711::Pcmu.decode(payload)),
+            Decoder::Opus(d) => d.decode(payload),
         }
     }
 }
 
 /// Checks an offer before anything is built: it parses, it has an audio
-/// section, and that section offers a codec hotline carries.
+/// section, and that section offers a codec hotline carries. Returns the
+/// codec hotline will use (Opus when offered, else PCMU).
 pub fn check_offer(sdp: &str) -> Result<AudioCodec, MediaError> {
+    choose_codec(sdp, &DEFAULT_CODECS)
+}
+
+/// The first of `ours` (in our order of preference) that the offer has.
+fn choose_codec(sdp: &str, ours: &[AudioCodec]) -> Result<AudioCodec, MediaError> {
     if sdp.len() > MAX_SDP_LEN {
         return Err(MediaError::Sdp(format!("longer than {MAX_SDP_LEN} bytes")));
     }
@@ -131,6 +210,7 @@ pub fn check_offer(sdp: &str) -> Result<AudioCodec, MediaError> {
         return Err(MediaError::Sdp("no audio section (m=audio)".into()));
     }
     let mut offered = Vec::new();
+    let mut usable = Vec::new();
     for m in &audio {
         for pt in &m.media_name.formats {
             let rtpmap = m
@@ -144,26 +224,32 @@ pub fn check_offer(sdp: &str) -> Result<AudioCodec, MediaError> {
                 ("0", None) => "PCMU/8000".to_string(),
                 (other, None) => format!("payload type {other}"),
             };
-            if name.eq_ignore_ascii_case("PCMU/8000") || name.eq_ignore_ascii_case("PCMU/8000/1") {
-                return Ok(AudioCodec::Pcmu);
+            if let Some(codec) = AudioCodec::from_rtpmap(&name) {
+                usable.push(codec);
             }
             offered.push(name);
         }
     }
-    Err(MediaError::NoCommonCodec(format!(
-        "offered {}; hotline carries PCMU/8000",
-        if offered.is_empty() {
-            "nothing".to_string()
-        } else {
-            offered.join(", ")
-        }
-    )))
+    ours.iter().find(|c| usable.contains(c)).copied().ok_or_else(|| {
+        let ours: Vec<&str> = ours.iter().map(|c| c.name()).collect();
+        MediaError::NoCommonCodec(format!(
+            "offered {}; hotline carries {}",
+            if offered.is_empty() {
+                "nothing".to_string()
+            } else {
+                offered.join(", ")
+            },
+            ours.join(" or ")
+        ))
+    })
 }
 
 /// Builds WebRTC legs; one per node, shared by every negotiation.
 pub struct WebRtcEndpoint {
     api: API,
     jitter_frames: usize,
+    /// Most preferred first; the first is what this endpoint offers.
+    codecs: Vec<AudioCodec>,
 }
 
 /// A negotiated WebRTC leg and the connection carrying it.
@@ -177,17 +263,24 @@ pub struct WebRtcSession {
 impl WebRtcEndpoint {
     pub fn new(settings: &WebRtcSettings) -> Result<Self, MediaError> {
         let transport = |e: webrtc::Error| MediaError::Transport(e.to_string());
+        let codecs = if settings.codecs.is_empty() {
+            DEFAULT_CODECS.to_vec()
+        } else {
+            settings.codecs.clone()
+        };
         let mut media = MediaEngine::default();
-        media
-            .register_codec(
-                RTCRtpCodecParameters {
-                    capability: AudioCodec::Pcmu.capability(),
-                    payload_type: AudioCodec::Pcmu.payload_type(),
-                    ..Default::default()
-                },
-                RTPCodecType::Audio,
-            )
-            .map_err(transport)?;
+        for codec in &codecs {
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        capability: codec.capability(),
+                        payload_type: codec.payload_type(),
+                        ..Default::default()
+                    },
+                    RTPCodecType::Audio,
+                )
+                .map_err(transport)?;
+        }
         // Receiver and sender reports only: NACK and congestion control buy
         // nothing for 20 ms voice frames and cost per-packet work.
         let registry = configure_rtcp_reports(Registry::new());
@@ -213,12 +306,13 @@ impl WebRtcEndpoint {
         Ok(WebRtcEndpoint {
             api,
             jitter_frames: settings.jitter_frames.max(1),
+            codecs,
         })
     }
 
     /// Answers a client's offer with a new leg named `id`.
     pub async fn answer(&self, id: String, offer: &str) -> Result<(WebRtcSession, String), MediaError> {
-        let codec = check_offer(offer)?;
+        let codec = choose_codec(offer, &self.codecs)?;
         let transport = |e: webrtc::Error| MediaError::Transport(e.to_string());
         let pc = Arc::new(
             self.api
@@ -250,12 +344,13 @@ impl WebRtcEndpoint {
         Ok((WebRtcSession { leg, pc, state }, answer))
     }
 
-    /// The client side: a new leg and its SDP offer (PCMU), for softphones
-    /// hotline drives itself (the demo, load generation, tests). Complete it
-    /// with [`WebRtcSession::accept_answer`].
+    /// The client side: a new leg and its SDP offer (of this endpoint's
+    /// codecs, sending the first), for softphones hotline drives itself (the
+    /// demo, load generation, tests). Complete it with
+    /// [`WebRtcSession::accept_answer`].
     pub async fn offer(&self, id: String) -> Result<(WebRtcSession, String), MediaError> {
         let transport = |e: webrtc::Error| MediaError::Transport(e.to_string());
-        let codec = AudioCodec::Pcmu;
+        let codec = self.codecs.first().copied().unwrap_or(AudioCodec::Pcmu);
         let pc = Arc::new(
             self.api
                 .new_peer_connection(RTCConfiguration::default())
@@ -316,10 +411,14 @@ async fn attach_audio(
         let mut buf = vec![0u8; 1500];
         while sender.read(&mut buf).await.is_ok() {}
     });
+    let mut encoder = codec.encoder()?;
     tokio::spawn(async move {
         while let Some(frame) = io.outbound.recv().await {
+            let Ok(payload) = encoder.encode(&frame) else {
+                continue;
+            };
             let sample = Sample {
-                data: Bytes::from(codec.encode(&frame)),
+                data: Bytes::from(payload),
                 duration: Duration::from_millis(20),
                 ..Default::default()
             };
@@ -332,16 +431,28 @@ async fn attach_audio(
     pc.on_track(Box::new(move |remote, _, _| {
         let weak = weak.clone();
         Box::pin(async move {
+            // What the remote sends may differ from what we send (both
+            // were in the answer); decode what arrives, at the leg's rate.
+            // The library leaves the codec of static payload type 0 blank;
+            // the payload type still says PCMU.
+            let theirs = AudioCodec::from_mime(&remote.codec().capability.mime_type)
+                .or_else(|| {
+                    (remote.payload_type() == AudioCodec::Pcmu.payload_type()).then_some(AudioCodec::Pcmu)
+                })
+                .unwrap_or(codec);
+            let Ok(mut decoder) = theirs.decoder() else { return };
             tokio::spawn(async move {
                 while let Ok((packet, _)) = remote.read_rtp().await {
                     let Some(leg) = weak.upgrade() else { break };
-                    // The track carries only the negotiated payload type
-                    // (not always the static 0); comfort noise and the like
-                    // arrive empty.
+                    // Comfort noise and the like arrive empty.
                     if packet.payload.is_empty() {
                         continue;
                     }
-                    leg.push_inbound(packet.header.sequence_number, codec.decode(&packet.payload));
+                    // A corrupt packet is lost audio, concealed like any other.
+                    if let Ok(pcm) = decoder.decode(&packet.payload) {
+                        let pcm = resample::convert(&pcm, theirs.rate(), leg.rate);
+                        leg.push_inbound(packet.header.sequence_number, pcm);
+                    }
                 }
             });
         })

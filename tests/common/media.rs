@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hotline::media::softphone::{SoftPhone, Source};
 use hotline::media::tone::{goertzel, sine};
-use hotline::media::webrtc::{WebRtcEndpoint, WebRtcSettings};
+use hotline::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use hotline::proto;
 
 use super::{Agent, TestServer, CONFIG};
@@ -22,14 +22,25 @@ pub struct AudioRig {
     _dir: tempfile::TempDir,
 }
 
-/// Media settings that keep everything on loopback.
+/// Media settings that keep everything on loopback (test peers speak PCMU
+/// unless told otherwise).
 pub fn loopback() -> WebRtcSettings {
     WebRtcSettings {
         udp_ports: None,
         ips: vec!["127.0.0.1".parse().expect("ip")],
         include_loopback: true,
         jitter_frames: 3,
+        codecs: vec![AudioCodec::Pcmu],
     }
+}
+
+/// A loopback endpoint for test peers offering `codec`.
+pub fn endpoint(codec: AudioCodec) -> WebRtcEndpoint {
+    WebRtcEndpoint::new(&WebRtcSettings {
+        codecs: vec![codec],
+        ..loopback()
+    })
+    .expect("endpoint")
 }
 
 /// Writes `seconds` of a tone as an 8 kHz mono WAV (a stand-in prompt).
@@ -75,7 +86,17 @@ impl AudioRig {
 
     /// Connects `agent`'s softphone, saying `source`.
     pub async fn softphone(&self, agent: &mut Agent, source: Source) -> SoftPhone {
-        let (phone, offer) = SoftPhone::start(&self.endpoint, &agent.id, source, true)
+        self.softphone_on(&self.endpoint, agent, source).await
+    }
+
+    /// Connects `agent`'s softphone from `endpoint` (its codec), saying `source`.
+    pub async fn softphone_on(
+        &self,
+        endpoint: &WebRtcEndpoint,
+        agent: &mut Agent,
+        source: Source,
+    ) -> SoftPhone {
+        let (phone, offer) = SoftPhone::start(endpoint, &agent.id, source, true)
             .await
             .expect("softphone starts");
         let answer = agent
@@ -88,7 +109,6 @@ impl AudioRig {
             .await
             .expect("softphone negotiates")
             .into_inner();
-        assert_eq!(answer.codec, "PCMU/8000");
         phone.answered(&answer.sdp).await.expect("answer accepted");
         assert!(
             phone.connected(Duration::from_secs(10)).await,
@@ -99,7 +119,12 @@ impl AudioRig {
 
     /// Connects a caller's audio to `call_id`, saying `source`.
     pub async fn caller(&self, call_id: &str, source: Source) -> SoftPhone {
-        let (phone, offer) = SoftPhone::start(&self.endpoint, "caller", source, true)
+        self.caller_on(&self.endpoint, call_id, source).await
+    }
+
+    /// Connects a caller from `endpoint` (its codec) to `call_id`.
+    pub async fn caller_on(&self, endpoint: &WebRtcEndpoint, call_id: &str, source: Source) -> SoftPhone {
+        let (phone, offer) = SoftPhone::start(endpoint, "caller", source, true)
             .await
             .expect("caller phone starts");
         let answer = self
