@@ -12,7 +12,7 @@ use common::redis::RedisServer;
 use common::{Agent, CONFIG, SECRET, SOON};
 use hotline::auth::{Role, TokenKeys};
 use hotline::client::Clients;
-use hotline::media::softphone::{tone, SoftPhone};
+use hotline::media::softphone::{self, tone, Party};
 use hotline::media::tone::goertzel;
 use hotline::media::webrtc::WebRtcEndpoint;
 use hotline::proto;
@@ -63,20 +63,15 @@ async fn kill_mid_call(dir: &std::path::Path, store: &str) -> (Node, tonic::tran
         c,
         events,
     };
-    let (alice_phone, offer) = SoftPhone::start(&endpoint, "alice", tone(1000.0, 8000), false)
-        .await
-        .expect("phone");
-    let answer = alice
-        .c
-        .agent
-        .connect_softphone(proto::SoftphoneOffer {
-            agent_id: "alice".into(),
-            offer: Some(proto::SessionOffer { sdp: offer }),
-        })
-        .await
-        .expect("softphone")
-        .into_inner();
-    alice_phone.answered(&answer.sdp).await.expect("answer");
+    let alice_phone = softphone::connect(
+        &mut alice.c,
+        &endpoint,
+        Party::Agent("alice"),
+        tone(1000.0, 8000),
+        false,
+    )
+    .await
+    .expect("softphone");
     assert!(alice_phone.connected(Duration::from_secs(10)).await);
     alice.available().await;
 
@@ -91,19 +86,15 @@ async fn kill_mid_call(dir: &std::path::Path, store: &str) -> (Node, tonic::tran
         .await
         .expect("call")
         .into_inner();
-    let (caller, offer) = SoftPhone::start(&endpoint, "caller", tone(440.0, 8000), false)
-        .await
-        .expect("caller phone");
-    let answer = edge
-        .call
-        .connect_caller_media(proto::CallerOffer {
-            call_id: call.call_id.clone(),
-            offer: Some(proto::SessionOffer { sdp: offer }),
-        })
-        .await
-        .expect("caller media")
-        .into_inner();
-    caller.answered(&answer.sdp).await.expect("answer");
+    let caller = softphone::connect(
+        &mut edge,
+        &endpoint,
+        Party::Caller(&call.call_id),
+        tone(440.0, 8000),
+        false,
+    )
+    .await
+    .expect("caller media");
     assert!(caller.connected(Duration::from_secs(10)).await);
     alice.expect_offer(SOON).await;
     let connected = alice.accept(&call.call_id).await;

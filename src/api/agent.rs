@@ -52,6 +52,24 @@ impl AgentApi {
         }
     }
 
+    /// PCI pause (or resume) of the recording of the agent's connected call.
+    async fn recording_action(
+        &self,
+        req: Request<proto::CallActionRequest>,
+        pause: bool,
+    ) -> Result<Response<proto::Recording>, Status> {
+        let p = principal(&req)?;
+        let r = req.into_inner();
+        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "")?;
+        self.own_call(&agent, &call).await?;
+        let rec = if pause {
+            self.ctx.media.pause_recording(&call, agent.as_str()).await?
+        } else {
+            self.ctx.media.resume_recording(&call).await?
+        };
+        Ok(Response::new(convert::recording(&rec, None)))
+    }
+
     /// Passes if `call` is the agent's connected call.
     async fn own_call(&self, agent: &AgentId, call: &CallId) -> Result<(), Error> {
         let record = self.ctx.stored_call(call).await?;
@@ -317,23 +335,13 @@ impl AgentService for AgentApi {
         &self,
         req: Request<proto::CallActionRequest>,
     ) -> Result<Response<proto::Recording>, Status> {
-        let p = principal(&req)?;
-        let r = req.into_inner();
-        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "")?;
-        self.own_call(&agent, &call).await?;
-        let rec = self.ctx.media.pause_recording(&call, agent.as_str()).await?;
-        Ok(Response::new(convert::recording(&rec, None)))
+        self.recording_action(req, true).await
     }
 
     async fn resume_recording(
         &self,
         req: Request<proto::CallActionRequest>,
     ) -> Result<Response<proto::Recording>, Status> {
-        let p = principal(&req)?;
-        let r = req.into_inner();
-        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "")?;
-        self.own_call(&agent, &call).await?;
-        let rec = self.ctx.media.resume_recording(&call).await?;
-        Ok(Response::new(convert::recording(&rec, None)))
+        self.recording_action(req, false).await
     }
 }

@@ -33,7 +33,7 @@ use crate::auth::{Role, TokenKeys};
 use crate::client::{self, Clients};
 use crate::config::Config;
 use crate::error::Error;
-use crate::media::softphone::{connect_agent, connect_caller, speech};
+use crate::media::softphone::{connect, speech, Party};
 use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;
@@ -303,7 +303,15 @@ async fn simulated_caller(
     }
     let call_id = call.call_id.clone();
     // The caller's voice; the call goes on without it if media fails.
-    let phone = match connect_caller(&mut edge, &endpoint, &call_id, speech(220.0, seq), false).await {
+    let phone = match connect(
+        &mut edge,
+        &endpoint,
+        Party::Caller(&call_id),
+        speech(220.0, seq),
+        false,
+    )
+    .await
+    {
         Ok(p) => Some(p),
         Err(e) => {
             debug!(call = %call_id, error = %e, "demo caller has no audio");
@@ -381,7 +389,15 @@ async fn simulated_agent(
     };
     let mut events = stream.into_inner();
     let voice = rng.random_range(110.0..160.0);
-    let phone = match connect_agent(&mut c, &endpoint, &id, speech(voice, rng.random()), false).await {
+    let phone = match connect(
+        &mut c,
+        &endpoint,
+        Party::Agent(&id),
+        speech(voice, rng.random()),
+        false,
+    )
+    .await
+    {
         Ok(p) => Some(p),
         Err(e) => {
             debug!(agent = %id, error = %e, "demo agent has no softphone audio");

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use crate::auth::{Role, TokenKeys};
 use crate::client::{self, Clients};
 use crate::error::Error;
-use crate::media::softphone::{connect_agent, connect_caller, tone, SoftPhone};
+use crate::media::softphone::{connect, tone, Party, SoftPhone};
 use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::time::Timestamp;
@@ -241,7 +241,7 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
                 })
                 .await
                 .map_err(|s| crate::api::status::from_remote(&s))?;
-            let phone = connect_agent(&mut c, &endpoint, &id, tone(1000.0, 8000), false).await?;
+            let phone = connect(&mut c, &endpoint, Party::Agent(&id), tone(1000.0, 8000), false).await?;
             let events = c
                 .agent
                 .events(proto::EventsRequest { agent_id: id.clone() })
@@ -275,7 +275,14 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
                 .await
                 .map_err(|s| crate::api::status::from_remote(&s))?
                 .into_inner();
-            connect_caller(&mut edge, &endpoint, &call.call_id, tone(440.0, 8000), false).await
+            connect(
+                &mut edge,
+                &endpoint,
+                Party::Caller(&call.call_id),
+                tone(440.0, 8000),
+                false,
+            )
+            .await
         });
     }
     while let Some(phone) = setups.next().await {

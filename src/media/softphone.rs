@@ -174,46 +174,48 @@ pub fn silence() -> Source {
     Box::new(|_| vec![0; 160])
 }
 
-/// Connects agent `agent_id`'s softphone through AgentService.
-pub async fn connect_agent(
-    c: &mut crate::client::Clients,
-    endpoint: &WebRtcEndpoint,
-    agent_id: &str,
-    source: Source,
-    keep_audio: bool,
-) -> Result<SoftPhone, crate::error::Error> {
-    let (phone, offer) = SoftPhone::start(endpoint, agent_id, source, keep_audio).await?;
-    let answer = c
-        .agent
-        .connect_softphone(crate::proto::SoftphoneOffer {
-            agent_id: agent_id.to_string(),
-            offer: Some(crate::proto::SessionOffer { sdp: offer }),
-        })
-        .await
-        .map_err(|s| crate::api::status::from_remote(&s))?
-        .into_inner();
-    phone.answered(&answer.sdp).await?;
-    Ok(phone)
+/// Who a softphone is, and so which service negotiates its audio.
+#[derive(Clone, Copy, Debug)]
+pub enum Party<'a> {
+    /// Agent `id`'s softphone (AgentService.ConnectSoftphone).
+    Agent(&'a str),
+    /// The caller of call `id` (CallService.ConnectCallerMedia).
+    Caller(&'a str),
 }
 
-/// Connects a caller's audio to `call_id` through CallService.
-pub async fn connect_caller(
+/// Starts a softphone and negotiates it with hotline as `party`.
+pub async fn connect(
     c: &mut crate::client::Clients,
     endpoint: &WebRtcEndpoint,
-    call_id: &str,
+    party: Party<'_>,
     source: Source,
     keep_audio: bool,
 ) -> Result<SoftPhone, crate::error::Error> {
-    let (phone, offer) = SoftPhone::start(endpoint, call_id, source, keep_audio).await?;
-    let answer = c
-        .call
-        .connect_caller_media(crate::proto::CallerOffer {
-            call_id: call_id.to_string(),
-            offer: Some(crate::proto::SessionOffer { sdp: offer }),
-        })
-        .await
-        .map_err(|s| crate::api::status::from_remote(&s))?
-        .into_inner();
+    let name = match party {
+        Party::Agent(id) | Party::Caller(id) => id,
+    };
+    let (phone, sdp) = SoftPhone::start(endpoint, name, source, keep_audio).await?;
+    let offer = Some(crate::proto::SessionOffer { sdp });
+    let answer = match party {
+        Party::Agent(id) => {
+            c.agent
+                .connect_softphone(crate::proto::SoftphoneOffer {
+                    agent_id: id.to_string(),
+                    offer,
+                })
+                .await
+        }
+        Party::Caller(id) => {
+            c.call
+                .connect_caller_media(crate::proto::CallerOffer {
+                    call_id: id.to_string(),
+                    offer,
+                })
+                .await
+        }
+    }
+    .map_err(|s| crate::api::status::from_remote(&s))?
+    .into_inner();
     phone.answered(&answer.sdp).await?;
     Ok(phone)
 }

@@ -313,35 +313,8 @@ impl WebRtcEndpoint {
     /// Answers a client's offer with a new leg named `id`.
     pub async fn answer(&self, id: String, offer: &str) -> Result<(WebRtcSession, String), MediaError> {
         let codec = choose_codec(offer, &self.codecs)?;
-        let transport = |e: webrtc::Error| MediaError::Transport(e.to_string());
-        let pc = Arc::new(
-            self.api
-                .new_peer_connection(RTCConfiguration::default())
-                .await
-                .map_err(transport)?,
-        );
-        let (leg, io) = Leg::new(
-            id,
-            LegKind::WebRtc,
-            codec.rate(),
-            codec.name().into(),
-            self.jitter_frames,
-        );
-        let state = match attach_audio(&pc, &leg, io, codec).await {
-            Ok(state) => state,
-            Err(e) => {
-                let _ = pc.close().await;
-                return Err(e);
-            }
-        };
-        let answer = match negotiate(&pc, offer).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                let _ = pc.close().await;
-                return Err(e);
-            }
-        };
-        Ok((WebRtcSession { leg, pc, state }, answer))
+        self.session(id, codec, |pc| async move { negotiate(&pc, offer).await })
+            .await
     }
 
     /// The client side: a new leg and its SDP offer (of this endpoint's
@@ -349,13 +322,38 @@ impl WebRtcEndpoint {
     /// demo, load generation, tests). Complete it with
     /// [`WebRtcSession::accept_answer`].
     pub async fn offer(&self, id: String) -> Result<(WebRtcSession, String), MediaError> {
-        let transport = |e: webrtc::Error| MediaError::Transport(e.to_string());
         let codec = self.codecs.first().copied().unwrap_or(AudioCodec::Pcmu);
+        self.session(id, codec, |pc| async move {
+            let transport = |e: webrtc::Error| MediaError::Transport(e.to_string());
+            let offer = pc.create_offer(None).await.map_err(transport)?;
+            let mut gathered = pc.gathering_complete_promise().await;
+            pc.set_local_description(offer).await.map_err(transport)?;
+            let _ = tokio::time::timeout(GATHER_TIMEOUT, gathered.recv()).await;
+            pc.local_description()
+                .await
+                .map(|d| d.sdp)
+                .ok_or_else(|| MediaError::Transport("no local description".into()))
+        })
+        .await
+    }
+
+    /// A connection with one audio leg of `codec`, then `describe` (which
+    /// yields the SDP to send); the connection is closed if either fails.
+    async fn session<F, Fut>(
+        &self,
+        id: String,
+        codec: AudioCodec,
+        describe: F,
+    ) -> Result<(WebRtcSession, String), MediaError>
+    where
+        F: FnOnce(Arc<RTCPeerConnection>) -> Fut,
+        Fut: std::future::Future<Output = Result<String, MediaError>>,
+    {
         let pc = Arc::new(
             self.api
                 .new_peer_connection(RTCConfiguration::default())
                 .await
-                .map_err(transport)?,
+                .map_err(|e| MediaError::Transport(e.to_string()))?,
         );
         let (leg, io) = Leg::new(
             id,
@@ -366,15 +364,7 @@ impl WebRtcEndpoint {
         );
         let result = async {
             let state = attach_audio(&pc, &leg, io, codec).await?;
-            let offer = pc.create_offer(None).await.map_err(transport)?;
-            let mut gathered = pc.gathering_complete_promise().await;
-            pc.set_local_description(offer).await.map_err(transport)?;
-            let _ = tokio::time::timeout(GATHER_TIMEOUT, gathered.recv()).await;
-            let sdp = pc
-                .local_description()
-                .await
-                .map(|d| d.sdp)
-                .ok_or_else(|| MediaError::Transport("no local description".into()))?;
+            let sdp = describe(pc.clone()).await?;
             Ok::<_, MediaError>((state, sdp))
         }
         .await;

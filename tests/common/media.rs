@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hotline::media::softphone::{SoftPhone, Source};
+use hotline::media::softphone::{connect, Party, SoftPhone, Source};
 use hotline::media::tone::{goertzel, sine};
 use hotline::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use hotline::proto;
@@ -96,20 +96,10 @@ impl AudioRig {
         agent: &mut Agent,
         source: Source,
     ) -> SoftPhone {
-        let (phone, offer) = SoftPhone::start(endpoint, &agent.id, source, true)
+        let id = agent.id.clone();
+        let phone = connect(&mut agent.c, endpoint, Party::Agent(&id), source, true)
             .await
-            .expect("softphone starts");
-        let answer = agent
-            .c
-            .agent
-            .connect_softphone(proto::SoftphoneOffer {
-                agent_id: agent.id.clone(),
-                offer: Some(proto::SessionOffer { sdp: offer }),
-            })
-            .await
-            .expect("softphone negotiates")
-            .into_inner();
-        phone.answered(&answer.sdp).await.expect("answer accepted");
+            .expect("softphone negotiates");
         assert!(
             phone.connected(Duration::from_secs(10)).await,
             "softphone connects"
@@ -124,21 +114,15 @@ impl AudioRig {
 
     /// Connects a caller from `endpoint` (its codec) to `call_id`.
     pub async fn caller_on(&self, endpoint: &WebRtcEndpoint, call_id: &str, source: Source) -> SoftPhone {
-        let (phone, offer) = SoftPhone::start(endpoint, "caller", source, true)
-            .await
-            .expect("caller phone starts");
-        let answer = self
-            .server
-            .edge()
-            .call
-            .connect_caller_media(proto::CallerOffer {
-                call_id: call_id.into(),
-                offer: Some(proto::SessionOffer { sdp: offer }),
-            })
-            .await
-            .expect("caller media negotiates")
-            .into_inner();
-        phone.answered(&answer.sdp).await.expect("answer accepted");
+        let phone = connect(
+            &mut self.server.edge(),
+            endpoint,
+            Party::Caller(call_id),
+            source,
+            true,
+        )
+        .await
+        .expect("caller media negotiates");
         assert!(phone.connected(Duration::from_secs(10)).await, "caller connects");
         phone
     }
