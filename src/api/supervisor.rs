@@ -347,7 +347,7 @@ impl SupervisorService for SupervisorApi {
                 id: id.to_string(),
             })?;
         let path = self.ctx.media.recording_path(&rec)?;
-        let data = tokio::fs::read(&path).await.map_err(|e| {
+        let file = tokio::fs::File::open(&path).await.map_err(|e| {
             Error::FailedPrecondition(format!(
                 "recording {id} is not readable on this node ({}; its node is {}): {e}",
                 path.display(),
@@ -355,23 +355,29 @@ impl SupervisorService for SupervisorApi {
             ))
         })?;
         let meta = convert::recording(&rec, self.disposition_of(&rec).await?);
-        let mut chunks: Vec<Result<proto::RecordingChunk, Status>> = data
-            .chunks(RECORDING_CHUNK)
-            .map(|c| {
-                Ok(proto::RecordingChunk {
-                    recording: None,
-                    data: c.to_vec(),
-                })
-            })
-            .collect();
-        match chunks.first_mut() {
-            Some(Ok(first)) => first.recording = Some(meta),
-            _ => chunks.push(Ok(proto::RecordingChunk {
-                recording: Some(meta),
-                data: Vec::new(),
-            })),
-        }
-        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+        // Read as sent, a chunk at a time: an hour-long call is 115 MB.
+        let chunks = futures::stream::unfold((Some(file), Some(meta)), |(file, meta)| async move {
+            use tokio::io::AsyncReadExt;
+            let mut file = file?;
+            let mut data = vec![0u8; RECORDING_CHUNK];
+            match file.read(&mut data).await {
+                // The end (after at least the chunk carrying the metadata).
+                Ok(0) if meta.is_none() => None,
+                Ok(n) => {
+                    data.truncate(n);
+                    let chunk = proto::RecordingChunk {
+                        recording: meta,
+                        data,
+                    };
+                    Some((Ok(chunk), (Some(file), None)))
+                }
+                Err(e) => {
+                    let err: Status = Error::Unavailable(format!("reading the recording: {e}")).into();
+                    Some((Err(err), (None, None)))
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     async fn list_monitor_audit(
