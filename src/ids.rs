@@ -70,3 +70,7 @@ string_id!(
     /// A customer in the customer directory.
     CustomerId
 );
+string_id!(
+    /// A callback promised to a customer.
+    CallbackId
+);

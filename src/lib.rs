@@ -12,6 +12,7 @@
 pub mod acd;
 pub mod api;
 pub mod auth;
+pub mod callback;
 pub mod client;
 pub mod cluster;
 pub mod config;
