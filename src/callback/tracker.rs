@@ -248,17 +248,22 @@ impl CallbackTracker {
         self.handle_timeout(now);
     }
 
+    /// When the warning before `deadline` fires.
+    fn warn_at(&self, deadline: Timestamp) -> Timestamp {
+        Timestamp(
+            deadline
+                .as_millis()
+                .saturating_sub(crate::time::duration_ms(self.settings.warn_before)),
+        )
+    }
+
     fn arm(&mut self, r: &CallbackRecord) {
         if r.status == CallbackStatus::Scheduled {
             self.timers.insert((r.next_attempt_at, Timer::Due, r.id.clone()));
         }
         if !r.warned {
-            let at = Timestamp(
-                r.deadline
-                    .as_millis()
-                    .saturating_sub(crate::time::duration_ms(self.settings.warn_before)),
-            );
-            self.timers.insert((at, Timer::Warn, r.id.clone()));
+            self.timers
+                .insert((self.warn_at(r.deadline), Timer::Warn, r.id.clone()));
         }
         if !r.breached {
             self.timers.insert((r.deadline, Timer::Breach, r.id.clone()));
@@ -266,11 +271,7 @@ impl CallbackTracker {
     }
 
     fn disarm(&mut self, r: &CallbackRecord) {
-        let warn_at = Timestamp(
-            r.deadline
-                .as_millis()
-                .saturating_sub(crate::time::duration_ms(self.settings.warn_before)),
-        );
+        let warn_at = self.warn_at(r.deadline);
         self.timers.remove(&(r.next_attempt_at, Timer::Due, r.id.clone()));
         self.timers.remove(&(warn_at, Timer::Warn, r.id.clone()));
         self.timers.remove(&(r.deadline, Timer::Breach, r.id.clone()));
