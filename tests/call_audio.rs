@@ -389,11 +389,24 @@ async fn the_console_saves_a_live_call_and_a_recording_as_wav() {
 
     alice.hangup(&call.call_id).await;
     let rec = recording_of(&rig, &call.call_id).await;
+    assert_eq!(
+        rec.disposition,
+        proto::Disposition::Unspecified as i32,
+        "no wrap-up yet"
+    );
+    alice
+        .wrap_up(&call.call_id, proto::Disposition::Resolved, "billing/question")
+        .await;
     let saved = dir.path().join("saved.wav");
     let meta = play(&mut sup, &rec.recording_id, Output::File(&saved))
         .await
         .expect("play to a file");
     assert_eq!(meta.call_id, call.call_id);
+    assert_eq!(
+        meta.disposition,
+        proto::Disposition::Resolved as i32,
+        "the recording carries the wrap-up's disposition"
+    );
     assert_eq!(
         std::fs::read(&saved).expect("saved"),
         std::fs::read(rig.recording_file(&rec)).expect("recorded")
