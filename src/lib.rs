@@ -20,6 +20,7 @@ pub mod console;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod fcr;
 pub mod ids;
 pub mod loadgen;
 pub mod media;
