@@ -1,7 +1,11 @@
 //! Stereo WAV recording (caller left, agent right), crash safety, PCI pause,
 //! and prompts decoded from audio files.
 
+mod common;
+
 use std::time::Duration;
+
+use common::media::stereo as channels;
 
 use hotline::ids::CallId;
 use hotline::media::prompt::Prompt;
@@ -9,16 +13,6 @@ use hotline::media::recorder::StereoRecorder;
 use hotline::media::tone::{goertzel, sine};
 use hotline::media::Rate;
 use hotline::time::Timestamp;
-
-/// Left and right channels of a WAV file.
-fn channels(path: &std::path::Path) -> (Vec<i16>, Vec<i16>, hound::WavSpec) {
-    let mut r = hound::WavReader::open(path).expect("the recording opens");
-    let spec = r.spec();
-    let all: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left = all.iter().step_by(2).copied().collect();
-    let right = all.iter().skip(1).step_by(2).copied().collect();
-    (left, right, spec)
-}
 
 /// Writes `seconds` of 440 Hz (caller) and 1,000 Hz (agent) in 20 ms frames.
 fn talk(rec: &mut StereoRecorder, rate: Rate, from_frame: usize, frames: usize) {

@@ -473,6 +473,25 @@ impl CallMedia {
 
     async fn finish(mut self) {
         self.close_recording().await;
+        // One line per call on how its audio fared, for whoever chases a
+        // "bad line" complaint.
+        let caller = self.caller.inbound_stats();
+        let agent = self
+            .agent_leg
+            .as_ref()
+            .map(|l| l.inbound_stats())
+            .unwrap_or_default();
+        info!(
+            call = %self.call,
+            caller_frames = caller.played,
+            caller_lost = caller.lost,
+            caller_late = caller.late,
+            agent_frames = agent.played,
+            agent_lost = agent.lost,
+            agent_late = agent.late,
+            dropped_to_caller = self.caller.dropped_outbound(),
+            "call audio ended"
+        );
         self.shared.call_finished(&self.call).await;
     }
 }

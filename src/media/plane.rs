@@ -353,11 +353,6 @@ impl MediaPlane {
         }
         Ok(self.shared.settings.recordings_dir.join(relative))
     }
-
-    /// Calls with audio on this node.
-    pub fn live_calls(&self) -> usize {
-        self.registry().map(|r| r.calls.len()).unwrap_or(0)
-    }
 }
 
 impl Shared {
