@@ -211,16 +211,12 @@ impl CallMedia {
     }
 
     async fn start_recording(&mut self, call: &proto::Call) {
-        let now = Timestamp::now_wall();
-        let root = &self.shared.settings.recordings_dir;
-        let path = StereoRecorder::path_for(root, &self.call, now);
         // Wideband only when both parties are (else 8 kHz holds everything).
-        if let Some(agent) = &self.agent {
-            self.agent_leg = self.shared.agent_leg(agent);
-            if let Some(leg) = &self.agent_leg {
-                leg.flush_inbound();
-            }
-        }
+        self.find_agent_leg();
+        let now = Timestamp::now_wall();
+        let shared = self.shared.clone();
+        let root = &shared.settings.recordings_dir;
+        let path = StereoRecorder::path_for(root, &self.call, now);
         let wideband = |leg: &Leg| leg.rate == Rate::Wideband;
         let rate = match &self.agent_leg {
             Some(agent) if wideband(&self.caller) && wideband(agent) => Rate::Wideband,
@@ -318,15 +314,20 @@ impl CallMedia {
         self.hold.next_frame()
     }
 
+    /// Bridges the agent's softphone leg, if it is connected here, dropping
+    /// what it buffered between calls.
+    fn find_agent_leg(&mut self) {
+        let Some(agent) = &self.agent else { return };
+        self.agent_leg = self.shared.agent_leg(agent);
+        if let Some(leg) = &self.agent_leg {
+            leg.flush_inbound();
+        }
+    }
+
     async fn tick(&mut self) {
         self.maybe_announce().await;
         if self.phase != Phase::Waiting && self.agent_leg.as_ref().is_none_or(|l| l.is_closed()) {
-            if let Some(agent) = &self.agent {
-                self.agent_leg = self.shared.agent_leg(agent);
-                if let Some(leg) = &self.agent_leg {
-                    leg.flush_inbound();
-                }
-            }
+            self.find_agent_leg();
         }
         // Everything is mixed at the call's rate; legs and prompts of
         // another rate are converted on the way in and out.
