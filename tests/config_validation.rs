@@ -121,3 +121,27 @@ fn token_command_mints_a_verifiable_token() {
     assert_eq!(p.sub, "sup-1");
     assert_eq!(p.role, hotline::auth::Role::Supervisor);
 }
+
+#[test]
+fn media_settings_are_checked_and_errors_name_the_key() {
+    let with = |media: &str| format!("{BASE}\n[media]\n{media}\n");
+    let ok = Config::from_toml(&with(
+        "udp_ports = \"20000-29999\"\nips = [\"127.0.0.1\", \"::1\"]\nannounce_every_secs = 0",
+    ))
+    .expect("valid media settings");
+    assert_eq!(ok.media.port_range().unwrap(), Some((20000, 29999)));
+    for (media, needle) in [
+        ("udp_ports = \"30000-20000\"", "media.udp_ports"),
+        ("udp_ports = \"lots\"", "media.udp_ports"),
+        ("udp_ports = \"0-10\"", "media.udp_ports"),
+        ("ips = [\"not-an-ip\"]", "media.ips[0]"),
+        ("flush_ms = 5", "media.flush_ms"),
+        ("jitter_frames = 0", "media.jitter_frames"),
+        ("hold_music = \"/no/such/file.ogg\"", "media.hold_music"),
+        ("retention_days = -1", "media.retention_days"),
+        ("sample_rate = 44100", "media"),
+    ] {
+        let e = err(&with(media));
+        assert!(e.contains(needle), "{media}: {e:?} should name {needle}");
+    }
+}
