@@ -506,9 +506,14 @@ async fn opus_on_both_legs_is_recorded_wideband() {
     let (left, right, spec) = stereo(&rig.recording_file(&rec));
     assert_eq!((spec.channels, spec.sample_rate), (2, 16_000));
     let mid = left.len() / 2;
+    let zeros = left[mid - 8000..mid + 8000].iter().filter(|&&s| s == 0).count();
     assert!(
         goertzel(&left[mid - 8000..mid + 8000], CALLER_HZ, 16_000) > 0.5,
-        "caller on the left"
+        "caller on the left ({:.2}; {} samples, {zeros} zero in the window; 440 over all {:.2}; 880 {:.2})",
+        goertzel(&left[mid - 8000..mid + 8000], CALLER_HZ, 16_000),
+        left.len(),
+        goertzel(&left, CALLER_HZ, 16_000),
+        goertzel(&left[mid - 8000..mid + 8000], 880.0, 16_000),
     );
     assert!(
         goertzel(&right[mid - 8000..mid + 8000], AGENT_HZ, 16_000) > 0.5,
