@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hotline/v1/agent.proto",
         "proto/hotline/v1/call.proto",
         "proto/hotline/v1/supervisor.proto",
+        "proto/hotline/v1/callback.proto",
+        "proto/hotline/v1/report.proto",
         "proto/hotline/cluster/v1/cluster.proto",
     ];
     tonic_prost_build::configure()

@@ -135,6 +135,7 @@ impl Fixture {
             extra_requirements: extra,
             preferred_agent: None,
             node: None,
+            callback: None,
         };
         self.router.handle_call_arrived(now, call).expect("arrive");
     }

@@ -40,6 +40,8 @@ pub struct Clients {
     pub agent: AgentServiceClient<Authed>,
     pub call: CallServiceClient<Authed>,
     pub supervisor: SupervisorServiceClient<Authed>,
+    pub callback: crate::proto::callback_service_client::CallbackServiceClient<Authed>,
+    pub report: crate::proto::report_service_client::ReportServiceClient<Authed>,
 }
 
 impl Clients {
@@ -49,7 +51,14 @@ impl Clients {
         Ok(Clients {
             agent: AgentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             call: CallServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            supervisor: SupervisorServiceClient::with_interceptor(channel, bearer),
+            supervisor: SupervisorServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            callback: crate::proto::callback_service_client::CallbackServiceClient::with_interceptor(
+                channel.clone(),
+                bearer.clone(),
+            ),
+            report: crate::proto::report_service_client::ReportServiceClient::with_interceptor(
+                channel, bearer,
+            ),
         })
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -91,6 +92,9 @@ pub struct StoreConfig {
     pub namespace: String,
     /// A Redis command not answered in this time fails (UNAVAILABLE).
     pub redis_timeout_ms: u64,
+    /// The embedded store's file (callbacks, contacts, ended calls,
+    /// recordings' metadata, grades, surveys); empty = keep nothing on disk.
+    pub data_file: String,
 }
 
 impl Default for StoreConfig {
@@ -100,6 +104,78 @@ impl Default for StoreConfig {
             memory_max_ended_calls: 200_000,
             namespace: "hotline".into(),
             redis_timeout_ms: 1000,
+            data_file: "data/hotline.redb".into(),
+        }
+    }
+}
+
+/// The callback promise's timing (per-queue deadlines are queue settings).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// Supervisors are warned this long before a deadline (30 minutes).
+    pub warn_before_secs: u64,
+    /// Back-off after the first unanswered attempt, doubled each time.
+    pub retry_after_secs: u64,
+    pub max_retry_after_secs: u64,
+    /// A request must close this long after its work is done (2 hours).
+    pub close_within_secs: u64,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            warn_before_secs: 30 * 60,
+            retry_after_secs: 10 * 60,
+            max_retry_after_secs: 60 * 60,
+            close_within_secs: 2 * 3600,
+        }
+    }
+}
+
+impl CallbacksConfig {
+    pub fn tracker(&self) -> crate::callback::TrackerSettings {
+        crate::callback::TrackerSettings {
+            warn_before: Duration::from_secs(self.warn_before_secs),
+            retry_after: Duration::from_secs(self.retry_after_secs),
+            max_retry_after: Duration::from_secs(self.max_retry_after_secs),
+            close_within: Duration::from_secs(self.close_within_secs),
+        }
+    }
+}
+
+/// Report rules.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Abandons shorter than this are not counted as abandoned.
+    pub short_abandon_secs: u64,
+    /// Observed FCR: a repeat contact within this many days means the
+    /// first was not resolved (7; SQM Group uses 30).
+    pub fcr_window_days: u64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            short_abandon_secs: 5,
+            fcr_window_days: 7,
+        }
+    }
+}
+
+/// Quality grading.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualityConfig {
+    /// The scorecard GradeCall uses when the request names none.
+    pub scorecard: crate::quality::Scorecard,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            scorecard: crate::quality::Scorecard::default_call_quality(),
         }
     }
 }
@@ -262,6 +338,9 @@ pub struct Config {
     pub presence: PresenceConfig,
     pub cluster: ClusterConfig,
     pub media: MediaConfig,
+    pub callbacks: CallbacksConfig,
+    pub reports: ReportsConfig,
+    pub quality: QualityConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -322,6 +401,15 @@ impl Config {
                     self.store.url
                 ),
             ));
+        }
+        if let Err(e) = self.quality.scorecard.check() {
+            return Err(invalid("quality.scorecard", e.to_string()));
+        }
+        if self.reports.fcr_window_days == 0 {
+            return Err(invalid("reports.fcr_window_days", "must be at least 1"));
+        }
+        if self.callbacks.retry_after_secs == 0 {
+            return Err(invalid("callbacks.retry_after_secs", "must be at least 1"));
         }
         check_name("store.namespace", &self.store.namespace)?;
         if self.store.namespace.contains(['{', '}']) {
@@ -417,6 +505,19 @@ impl Config {
     }
 
     /// The routing core's part of the configuration.
+    /// The rules reports apply.
+    pub fn report_rules(&self) -> crate::report::ReportRules {
+        crate::report::ReportRules {
+            short_abandon: Duration::from_secs(self.reports.short_abandon_secs),
+            service_level: self
+                .queues
+                .iter()
+                .map(|(n, q)| (QueueName::new(n), Duration::from_secs(q.service_level_secs)))
+                .collect(),
+            fcr_window: Duration::from_secs(self.reports.fcr_window_days * 86_400),
+        }
+    }
+
     pub fn router_config(&self) -> RouterConfig {
         RouterConfig {
             skills: self.skills.iter().map(SkillName::new).collect(),
@@ -448,6 +549,8 @@ pub struct Directory {
     entry_points: HashMap<String, QueueName>,
     customers_by_id: HashMap<String, (CustomerId, Tier)>,
     customers_by_number: HashMap<String, (CustomerId, Tier)>,
+    /// The number to call a customer back on.
+    first_numbers: HashMap<String, String>,
     agents: HashMap<AgentId, AgentEntry>,
 }
 
@@ -460,6 +563,9 @@ impl Directory {
         for c in &config.customers {
             let v = (CustomerId::new(&c.id), c.tier);
             d.customers_by_id.insert(c.id.clone(), v.clone());
+            if let Some(n) = c.numbers.first() {
+                d.first_numbers.insert(c.id.clone(), n.clone());
+            }
             for n in &c.numbers {
                 d.customers_by_number.insert(n.clone(), v.clone());
             }
@@ -472,6 +578,11 @@ impl Directory {
 
     pub fn queue_for(&self, dnis: &str) -> Option<&QueueName> {
         self.entry_points.get(dnis)
+    }
+
+    /// The first of a customer's numbers, to call them back on.
+    pub fn first_number(&self, id: &str) -> Option<String> {
+        self.first_numbers.get(id).cloned()
     }
 
     pub fn customer(&self, id: &str) -> Option<&(CustomerId, Tier)> {

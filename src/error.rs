@@ -65,7 +65,8 @@ impl From<RouteError> for Error {
             RouteError::WrongAgentState { .. }
             | RouteError::NotOffered { .. }
             | RouteError::NotConnected { .. }
-            | RouteError::NotWrappingUp { .. } => Error::FailedPrecondition(e.to_string()),
+            | RouteError::NotWrappingUp { .. }
+            | RouteError::NotQueued(_) => Error::FailedPrecondition(e.to_string()),
             RouteError::Config { .. } => Error::Internal(e.to_string()),
         }
     }

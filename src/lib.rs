@@ -24,6 +24,8 @@ pub mod fcr;
 pub mod ids;
 pub mod loadgen;
 pub mod media;
+pub mod quality;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod telemetry;

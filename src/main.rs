@@ -142,6 +142,26 @@ enum Command {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Print a contact-center report from a running server (or write CSV).
+    Report {
+        /// queues, agents or fcr.
+        #[arg(value_enum)]
+        kind: hotline::report::cli::ReportKind,
+        /// Start of the range: RFC 3339 ("2026-11-23T00:00:00Z"); default: 24 hours ago.
+        #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+        from: Option<std::time::SystemTime>,
+        /// End of the range (exclusive); default: now.
+        #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+        to: Option<std::time::SystemTime>,
+        /// How FCR rows are grouped.
+        #[arg(long, value_enum, default_value = "queue")]
+        by: hotline::report::cli::FcrBy,
+        /// Write CSV to this file ("-" for standard output) instead of a table.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -255,6 +275,39 @@ fn main() -> anyhow::Result<()> {
                     rec.ani,
                     rec.duration_ms as f64 / 1000.0
                 );
+                Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Report {
+            kind,
+            from,
+            to,
+            by,
+            csv,
+            conn,
+        } => {
+            hotline::telemetry::init(format, "warn");
+            let ms = |t: std::time::SystemTime| {
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0)
+            };
+            let now = std::time::SystemTime::now();
+            let to_ms = ms(to.unwrap_or(now));
+            let from_ms = from.map(ms).unwrap_or(to_ms - 24 * 3_600_000);
+            runtime.block_on(async {
+                let mut c = conn.clients(&config).await?;
+                let table = hotline::report::cli::fetch(&mut c, kind, from_ms, to_ms, by).await?;
+                match csv {
+                    Some(path) if path.as_os_str() == "-" => table.write_csv(std::io::stdout().lock())?,
+                    Some(path) => {
+                        let file = std::fs::File::create(&path)
+                            .with_context(|| format!("creating {}", path.display()))?;
+                        table.write_csv(file)?;
+                        eprintln!("wrote {} rows to {}", table.rows.len(), path.display());
+                    }
+                    None => print!("{table}"),
+                }
                 Ok::<_, anyhow::Error>(())
             })
         }

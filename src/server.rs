@@ -16,6 +16,8 @@ use tracing::{info, warn};
 use crate::acd::Router;
 use crate::api::agent::AgentApi;
 use crate::api::call::CallApi;
+use crate::api::callback::CallbackApi;
+use crate::api::report::ReportApi;
 use crate::api::supervisor::SupervisorApi;
 use crate::api::ApiContext;
 use crate::auth::{AuthInterceptor, Role, TokenKeys};
@@ -32,7 +34,9 @@ use crate::media::webrtc::WebRtcSettings;
 use crate::media::Rate;
 use crate::proto::agent_service_server::AgentServiceServer;
 use crate::proto::call_service_server::CallServiceServer;
+use crate::proto::callback_service_server::CallbackServiceServer;
 use crate::proto::cluster::cluster_server::ClusterServer;
+use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
 use crate::time::Timestamp;
@@ -96,7 +100,14 @@ impl RunningServer {
 /// The store the configuration names.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
     if config.store.url == "memory" {
-        return Ok(Arc::new(MemoryStore::new(config.store.memory_max_ended_calls)));
+        if config.store.data_file.is_empty() {
+            return Ok(Arc::new(MemoryStore::new(config.store.memory_max_ended_calls)));
+        }
+        let path = std::path::Path::new(&config.store.data_file);
+        return Ok(Arc::new(MemoryStore::open(
+            path,
+            config.store.memory_max_ended_calls,
+        )?));
     }
     Ok(Arc::new(RedisStore::connect(&redis_options(config))?))
 }
@@ -124,9 +135,16 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         for name in HEALTH_NAMES {
             health.set_service_status(name, ServingStatus::Serving).await;
         }
-        let router = Router::new(config.router_config())?;
+        let mut router = Router::new(config.router_config())?;
         let store = open_store(config)?;
-        let (engine_handle, engine_task) = engine::spawn(router, store.clone(), shutdown_rx.clone());
+        let desk = engine::restore_desk(
+            &mut router,
+            store.as_ref(),
+            config.callbacks.tracker(),
+            Timestamp::now_wall(),
+        )
+        .await?;
+        let (engine_handle, engine_task) = engine::spawn(router, desk, store.clone(), shutdown_rx.clone());
         let link = RouterLink::local(engine_handle);
         let ctx = ApiContext {
             media: media_plane(
@@ -140,6 +158,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             store,
             directory,
             node: None,
+            report_rules: Arc::new(config.report_rules()),
+            scorecard: Arc::new(config.quality.scorecard.clone()),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -169,6 +189,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                 redis_timeout: Duration::from_millis(config.store.redis_timeout_ms),
             },
             router_config: config.router_config(),
+            callbacks: config.callbacks.tracker(),
             store: store.clone(),
             node_token: keys.mint(Role::Node, &node_id, NODE_TOKEN_TTL, Timestamp::now_wall())?,
             route: route_tx,
@@ -190,6 +211,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             store,
             directory,
             node: Some(node_id.clone()),
+            report_rules: Arc::new(config.report_rules()),
+            scorecard: Arc::new(config.quality.scorecard.clone()),
         };
         let cluster = ClusterApi {
             route: route_rx,
@@ -215,6 +238,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         ))
         .add_service(CallServiceServer::with_interceptor(
             CallApi { ctx: ctx.clone() },
+            auth.clone(),
+        ))
+        .add_service(CallbackServiceServer::with_interceptor(
+            CallbackApi { ctx: ctx.clone() },
+            auth.clone(),
+        ))
+        .add_service(ReportServiceServer::with_interceptor(
+            ReportApi { ctx: ctx.clone() },
             auth.clone(),
         ))
         .add_service(SupervisorServiceServer::with_interceptor(

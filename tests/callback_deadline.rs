@@ -31,7 +31,7 @@ fn drain(t: &mut CallbackTracker, store: &mut HashMap<CallbackId, CallbackRecord
     while let Some(e) = t.poll_event() {
         match e {
             CallbackEvent::CallbackChanged { record } => {
-                store.insert(record.id.clone(), record);
+                store.insert(record.id.clone(), *record);
             }
             other => out.push(other),
         }
@@ -293,11 +293,15 @@ proptest::proptest! {
         let mut store = HashMap::new();
         let mut now = at(8, 0);
         let mut events = Vec::new();
+        // Ids are never reused (the engine makes them unique); a closed
+        // callback leaves the tracker, so a reuse would be a new callback.
+        let mut used = std::collections::HashSet::new();
         for (i, (op, which, minutes)) in ops.into_iter().enumerate() {
             now = now.plus(Duration::from_secs(60 * (minutes % 37)));
             t.handle_timeout(now);
             let cb = id(&format!("cb{which}"));
             let _ = match op {
+                0 if !used.insert(which) => Ok(()),
                 0 => t.handle_created(now, cb, None, now.plus(Duration::from_secs(60 * minutes)), 3),
                 1 => t.handle_attempt(now, &cb, AttemptOutcome::NoAnswer),
                 2 => t.handle_attempt(now, &cb, if i % 2 == 0 { AttemptOutcome::Reached } else { AttemptOutcome::Busy }),

@@ -46,6 +46,26 @@ fn errors_name_the_offending_key() {
             "queues.billing.ring_timeout_secs",
         ),
         (format!("{BASE}ring_timeout_secs = 0\n"), "ring_timeout_secs"),
+        (
+            format!("{BASE}callback_deadline_secs = 0\n"),
+            "queues.billing.callback_deadline_secs",
+        ),
+        (
+            format!("{BASE}[queues.billing.business_hours]\nopen = \"25:00\"\n"),
+            "queues.billing.business_hours.open",
+        ),
+        (
+            format!("{BASE}[queues.billing.business_hours]\ndays = [\"someday\"]\n"),
+            "queues.billing.business_hours.days",
+        ),
+        (
+            format!("{BASE}[quality.scorecard]\nname = \"x\"\ntotal = 10\ncriteria = [{{ name = \"a\", weight = 4 }}]\n"),
+            "quality.scorecard",
+        ),
+        (
+            format!("{BASE}[reports]\nfcr_window_days = 0\n"),
+            "reports.fcr_window_days",
+        ),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

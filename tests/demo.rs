@@ -31,6 +31,14 @@ async fn demo_answers_calls_and_reports_a_service_level() {
     assert_eq!(report.calls_per_agent.values().sum::<u32>(), report.answered);
     let text = report.to_string();
     assert!(text.contains("service level"));
+    // Open wrap-ups became callbacks, and first-call resolution is reported.
+    assert!(text.contains("callbacks"), "{report}");
+    assert!(text.contains("first-call resolution"), "{report}");
+    assert!(
+        report.callbacks_met + report.callbacks_missed + report.callbacks_open <= report.callbacks_created,
+        "{report}"
+    );
+    assert!(report.fcr.0 > 0 && report.fcr.1 <= report.fcr.0, "{report}");
     // The calls carried audio: every answered call left a stereo recording
     // with speech-like audio on both channels.
     assert!(

@@ -33,7 +33,8 @@ async fn kill_mid_call(dir: &std::path::Path, store: &str) -> (Node, tonic::tran
     std::fs::write(
         &config,
         format!(
-            "{CONFIG}\n[store]\nurl = {store:?}\nnamespace = \"crash\"\n[media]\nrecordings_dir = {:?}\ninclude_loopback = true\nips = [\"127.0.0.1\"]\nflush_ms = 500\n",
+            "{CONFIG}\n[store]\nurl = {store:?}\nnamespace = \"crash\"\ndata_file = {:?}\n[media]\nrecordings_dir = {:?}\ninclude_loopback = true\nips = [\"127.0.0.1\"]\nflush_ms = 500\n",
+            dir.join("hotline.redb").display().to_string(),
             recordings.display().to_string()
         ),
     )

@@ -54,6 +54,7 @@ fn call(r: &mut Router, now: Timestamp, id: &str, tier: Tier) {
             extra_requirements: vec![],
             preferred_agent: None,
             node: None,
+            callback: None,
         },
     )
     .unwrap();

@@ -455,6 +455,7 @@ impl Harness {
                             .collect(),
                         preferred_agent: preferred.map(&id).filter(|p| self.router.agent(p).is_some()),
                         node: None,
+                        callback: None,
                     },
                 )
             }

@@ -24,6 +24,64 @@ async fn memory_store_meets_the_store_contract() {
 }
 
 #[tokio::test]
+async fn embedded_store_on_disk_meets_the_store_contract_and_keeps_records_across_a_reopen() {
+    use hotline::store::conformance::{sample_call, sample_callback};
+    use hotline::store::MemoryStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("hotline.redb");
+    {
+        let store = MemoryStore::open(&path, 1000).expect("opens");
+        hotline::store::conformance::run(&store).await;
+        let mut ended = sample_call("kept", "q", 5);
+        ended.status = hotline::acd::CallStatus::Ended;
+        store.put_call(&ended).await.unwrap();
+        store
+            .put_call(&sample_call("live-not-kept", "q", 6))
+            .await
+            .unwrap();
+    }
+    // A new process on the same file: records of lasting value are back.
+    let store = MemoryStore::open(&path, 1000).expect("reopens");
+    let live = store.live_callbacks().await.unwrap();
+    assert_eq!(live.len(), 1, "the open callback survives: {live:?}");
+    assert_eq!(
+        live[0],
+        sample_callback(
+            "cb-b",
+            "support",
+            2_000,
+            hotline::callback::CallbackStatus::Scheduled
+        )
+    );
+    assert!(
+        store.get_call(&"kept".into()).await.unwrap().is_some(),
+        "ended calls survive"
+    );
+    assert!(
+        store.get_call(&"live-not-kept".into()).await.unwrap().is_none(),
+        "live call state is not kept: a single-node restart ends live calls"
+    );
+    let contacts = store.contacts_of("cust-1", 10).await.unwrap();
+    assert_eq!(contacts.len(), 2, "contacts survive");
+    let recordings = store
+        .list_recordings(&Default::default(), None, 100)
+        .await
+        .unwrap();
+    assert!(!recordings.is_empty(), "recordings' metadata survives");
+}
+
+#[tokio::test]
+async fn a_corrupt_or_foreign_data_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-a-db.redb");
+    std::fs::write(&path, b"this is not a redb file at all, just text").unwrap();
+    let err = hotline::store::MemoryStore::open(&path, 10)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("not-a-db.redb"), "names the file: {err}");
+}
+
+#[tokio::test]
 async fn redis_store_meets_the_store_contract() {
     let server = common::redis::RedisServer::start();
     let store = redis_store(&server, 1000);

@@ -21,4 +21,7 @@ pub use model::*;
 pub use router::{
     AgentLogin, IncomingCall, QueueCounters, QueuePosition, QueueView, RouteError, Router, TransferTarget,
 };
-pub use settings::{NoAgentsPolicy, QueueSettings, RelaxationStep, RouterConfig, Strategy, TierPriority};
+pub use settings::{
+    BusinessHoursSettings, NoAgentsPolicy, QueueSettings, RelaxationStep, RouterConfig, Strategy,
+    TierPriority,
+};

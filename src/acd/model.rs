@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AgentId, CallId, CustomerId, QueueName, SkillName};
+use crate::ids::{AgentId, CallId, CallbackId, CustomerId, QueueName, SkillName};
 use crate::time::Timestamp;
 
 /// Customer tier from the customer directory (DOMAIN.md "Customer tiers").
@@ -183,6 +183,14 @@ impl AgentRecord {
     }
 }
 
+/// Marks a work item as a callback: the agent dials the customer; there
+/// is no caller on the line while it waits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackWork {
+    pub id: CallbackId,
+    pub deadline: Timestamp,
+}
+
 /// A call as the store keeps it and the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
@@ -211,6 +219,9 @@ pub struct CallRecord {
     /// The node holding the caller's leg; if that node is lost, so is the call.
     #[serde(default)]
     pub node: Option<String>,
+    /// Set on a callback's work item.
+    #[serde(default)]
+    pub callback: Option<CallbackWork>,
 }
 
 /// A handled contact: what FCR, first-contact ownership and reports read.
@@ -230,6 +241,9 @@ pub struct ContactRecord {
     pub ended_at: Timestamp,
     pub wrap_up_ended_at: Timestamp,
     pub hold_ms: u64,
+    /// The callback this contact dialled, if it was one.
+    #[serde(default)]
+    pub callback: Option<CallbackId>,
 }
 
 impl ContactRecord {

@@ -22,7 +22,7 @@ use slab::Slab;
 use super::event::Event;
 use super::model::*;
 use super::settings::{NoAgentsPolicy, QueueSettings, RouterConfig, Strategy};
-use crate::ids::{AgentId, CallId, CustomerId, QueueName, SkillName};
+use crate::ids::{AgentId, CallId, CallbackId, CustomerId, QueueName, SkillName};
 use crate::time::{duration_ms, Timestamp};
 
 /// Routing decisions kept per call; older ones are dropped first.
@@ -57,6 +57,8 @@ pub enum RouteError {
         state: AgentState,
         action: &'static str,
     },
+    #[error("call {0} is not waiting in a queue")]
+    NotQueued(CallId),
     #[error("call {call} is not offered to agent {agent}")]
     NotOffered { call: CallId, agent: AgentId },
     #[error("call {call} is not connected to agent {agent}")]
@@ -92,6 +94,9 @@ pub struct IncomingCall {
     /// The node holding the caller's leg (none on a single node).
     #[serde(default)]
     pub node: Option<String>,
+    /// Set for a callback's work item.
+    #[serde(default)]
+    pub callback: Option<CallbackWork>,
 }
 
 /// Where a transferred call goes.
@@ -264,6 +269,11 @@ enum TimerKind {
         agent: usize,
         seq: u32,
     },
+    /// A waiting callback enters its last stretch before the deadline.
+    CallbackUrgent {
+        call: usize,
+        serial: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -408,6 +418,24 @@ impl Router {
                     reason: "must be at least 1".into(),
                 });
             }
+            if q.callback_deadline_secs == 0 {
+                return Err(RouteError::Config {
+                    key: key("callback_deadline_secs"),
+                    reason: "must be at least 1".into(),
+                });
+            }
+            if q.callback_max_attempts == 0 {
+                return Err(RouteError::Config {
+                    key: key("callback_max_attempts"),
+                    reason: "must be at least 1".into(),
+                });
+            }
+            if let Some(hours) = &q.business_hours {
+                hours.calendar().map_err(|(field, reason)| RouteError::Config {
+                    key: key(&format!("business_hours.{field}")),
+                    reason,
+                })?;
+            }
             if q.relaxation
                 .windows(2)
                 .any(|w| w[0].after_secs >= w[1].after_secs)
@@ -474,6 +502,19 @@ impl Router {
 
     pub fn call(&self, id: &CallId) -> Option<CallRecord> {
         self.call_index.get(id).map(|&c| self.snapshot(c))
+    }
+
+    /// Every callback work item in the router, with its callback.
+    pub fn callback_items(&self) -> Vec<(CallbackId, CallId)> {
+        self.calls
+            .iter()
+            .filter_map(|(_, c)| {
+                c.record
+                    .callback
+                    .as_ref()
+                    .map(|cb| (cb.id.clone(), c.record.id.clone()))
+            })
+            .collect()
     }
 
     pub fn queue_names(&self) -> impl Iterator<Item = &QueueName> {
@@ -837,9 +878,11 @@ impl Router {
         }
         let wait = now.since(slot.record.enqueued_at);
         let q = slot.queue;
+        // Callbacks are counted as callbacks, not as answered calls.
+        let live_call = slot.record.callback.is_none();
         let queue = &mut self.queues[q];
         queue.offering -= 1;
-        if first_answer {
+        if first_answer && live_call {
             queue.counters.answered += 1;
             if wait <= Duration::from_secs(queue.settings.service_level_secs) {
                 queue.counters.answered_within_threshold += 1;
@@ -1058,6 +1101,7 @@ impl Router {
                             ended_at: call.ended_at.unwrap_or(now),
                             wrap_up_ended_at: now,
                             hold_ms: call.hold_ms,
+                            callback: call.callback.as_ref().map(|cb| cb.id.clone()),
                         };
                         self.start_wrap_up(now, aidx, contact);
                     }
@@ -1196,6 +1240,7 @@ impl Router {
             hold_ms: 0,
             decisions: Vec::new(),
             node: call.node,
+            callback: call.callback,
         };
         let cidx = self.insert_call(now, serial, record, q, extra);
         self.call_index.insert(call.id, cidx);
@@ -1231,7 +1276,62 @@ impl Router {
             .call_index
             .get(call)
             .ok_or_else(|| RouteError::UnknownCall(call.clone()))?;
+        // A callback has no caller on the line: the hang-up that turned a
+        // queued call into one (or any later one) changes nothing.
+        if self.calls[cidx].record.callback.is_some() {
+            return Ok(());
+        }
         self.caller_gone(now, cidx, "caller hung up");
+        Ok(())
+    }
+
+    /// The waiting caller asked to be called back: the call becomes the
+    /// callback's work item in the same place in the queue, and the caller
+    /// may hang up.
+    pub fn handle_callback_requested(
+        &mut self,
+        now: Timestamp,
+        call: &CallId,
+        work: CallbackWork,
+    ) -> Result<(), RouteError> {
+        let cidx = *self
+            .call_index
+            .get(call)
+            .ok_or_else(|| RouteError::UnknownCall(call.clone()))?;
+        let slot = &self.calls[cidx];
+        if !matches!(slot.phase, Phase::Waiting | Phase::PreferredWait { .. })
+            || slot.record.callback.is_some()
+        {
+            return Err(RouteError::NotQueued(call.clone()));
+        }
+        self.calls[cidx].record.callback = Some(work);
+        // No caller waits any more: no maximum wait, no overflow.
+        let serial = self.calls[cidx].serial;
+        self.arm_callback_timer(now, cidx, serial);
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallUpdated { call: snapshot });
+        Ok(())
+    }
+
+    /// A callback's work item is withdrawn (cancelled or rescheduled) while
+    /// it waits or rings; an item an agent already took is left to them.
+    pub fn handle_callback_withdrawn(
+        &mut self,
+        now: Timestamp,
+        call: &CallId,
+        why: &str,
+    ) -> Result<(), RouteError> {
+        let cidx = *self
+            .call_index
+            .get(call)
+            .ok_or_else(|| RouteError::UnknownCall(call.clone()))?;
+        if self.calls[cidx].record.callback.is_none() {
+            return Err(RouteError::NotQueued(call.clone()));
+        }
+        if matches!(self.calls[cidx].phase, Phase::Connected { .. }) {
+            return Ok(());
+        }
+        self.caller_gone(now, cidx, why);
         Ok(())
     }
 
@@ -1342,6 +1442,12 @@ impl Router {
                     Phase::Connected { .. } => {}
                 }
             }
+            TimerKind::CallbackUrgent { call, serial } => {
+                if self.live(call, serial) && matches!(self.calls[call].phase, Phase::Waiting) {
+                    self.make_callback_urgent(call);
+                    self.route_call(now, call, "callback deadline near");
+                }
+            }
             TimerKind::PreferredExpired { call, serial } => {
                 if !self.live(call, serial) {
                     return;
@@ -1419,10 +1525,18 @@ impl Router {
         slot.queue = q;
         slot.record.queue = queue.name.clone();
         slot.record.priority_ms = duration_ms(head_start) as i64;
-        slot.rank = (
-            slot.record.enqueued_at.0 as i64 - slot.record.priority_ms,
-            slot.serial,
-        );
+        // A callback ranks as a live call of its tier arriving when its
+        // urgent stretch begins: earliest deadline first among callbacks,
+        // and live callers ahead of it while there is time.
+        let arrival = match &slot.record.callback {
+            Some(cb) => cb
+                .deadline
+                .as_millis()
+                .saturating_sub(queue.settings.callback_urgent_before_secs.saturating_mul(1000))
+                .max(slot.record.enqueued_at.as_millis()),
+            None => slot.record.enqueued_at.0,
+        };
+        slot.rank = (arrival as i64 - slot.record.priority_ms, slot.serial);
         slot.queue_entered_at = now;
         slot.record.relaxation_step = 0;
     }
@@ -1445,6 +1559,10 @@ impl Router {
                 TimerKind::CallCheck { call: cidx, serial },
             );
         }
+        if self.calls[cidx].record.callback.is_some() {
+            self.arm_callback_timer(now, cidx, serial);
+            return;
+        }
         let max_wait = self.queues[q].settings.max_wait_secs;
         if max_wait > 0 {
             self.push_timer(
@@ -1458,9 +1576,54 @@ impl Router {
         }
     }
 
+    /// Arms the moment a waiting callback becomes urgent (at once if it is).
+    fn arm_callback_timer(&mut self, now: Timestamp, cidx: usize, serial: u64) {
+        let Some(cb) = &self.calls[cidx].record.callback else {
+            return;
+        };
+        let before = self.queues[self.calls[cidx].queue]
+            .settings
+            .callback_urgent_before_secs;
+        let at = Timestamp(
+            cb.deadline
+                .as_millis()
+                .saturating_sub(before.saturating_mul(1000)),
+        );
+        self.push_timer(at.max(now), TimerKind::CallbackUrgent { call: cidx, serial });
+    }
+
+    /// Moves a waiting callback above every waiting live call of its tier
+    /// in its queue (calls of higher tiers keep their head start).
+    fn make_callback_urgent(&mut self, cidx: usize) {
+        let q = self.calls[cidx].queue;
+        let tier = self.calls[cidx].record.tier;
+        let own = self.calls[cidx].rank;
+        let first_live = self.queues[q]
+            .waiting
+            .iter()
+            .find(|(_, c)| {
+                let other = &self.calls[*c];
+                other.record.callback.is_none() && other.record.tier == tier
+            })
+            .map(|((value, _), _)| *value);
+        let Some(first) = first_live.filter(|first| *first <= own.0) else {
+            return;
+        };
+        let rank = (first - 1, own.1);
+        self.queues[q].waiting.remove(&(own, cidx));
+        self.queues[q].waiting.insert((rank, cidx));
+        self.calls[cidx].rank = rank;
+    }
+
     /// Entry checks for queue `q`; queues the call and returns true, or ends or
     /// overflows it and returns false.
     fn admit(&mut self, now: Timestamp, cidx: usize, q: usize) -> bool {
+        // A callback is owed whatever the queue's state: it waits for a
+        // skilled agent (its deadline timers say when that is late).
+        if self.calls[cidx].record.callback.is_some() {
+            self.enter_queue(now, cidx, q);
+            return true;
+        }
         let queue = &self.queues[q];
         let full = queue.waiting.len() >= queue.settings.max_queue_len;
         let nobody = queue.eligible_logged_in == 0;
@@ -2065,6 +2228,7 @@ impl Router {
             ended_at: now,
             wrap_up_ended_at: now,
             hold_ms: c.record.hold_ms,
+            callback: c.record.callback.as_ref().map(|cb| cb.id.clone()),
         }
     }
 
@@ -2146,6 +2310,7 @@ impl Router {
         };
         let q = self.calls[cidx].queue;
         match outcome {
+            _ if self.calls[cidx].record.callback.is_some() => {}
             CallOutcome::Abandoned => self.queues[q].counters.abandoned += 1,
             CallOutcome::Rejected => self.queues[q].counters.rejected += 1,
             CallOutcome::Overflowed => self.queues[q].counters.overflowed += 1,

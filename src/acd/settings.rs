@@ -127,6 +127,85 @@ pub struct QueueSettings {
     pub reoffer_delay_secs: u64,
     /// Service level counts calls answered within this many seconds.
     pub service_level_secs: u64,
+    /// A callback's deadline: this long after it is created (4 hours).
+    pub callback_deadline_secs: u64,
+    /// In the last this-many seconds before its deadline a callback goes
+    /// above the live calls of its tier; before, it ranks as a live call
+    /// arriving then (so live callers go first while there is time).
+    pub callback_urgent_before_secs: u64,
+    /// Dialling attempts before a callback fails.
+    pub callback_max_attempts: u32,
+    /// A caller with a known number who abandons after waiting this long
+    /// gets a callback; 0 = never.
+    pub callback_on_abandon_after_secs: u64,
+    /// A wrap-up that leaves the issue open (unresolved, callback needed)
+    /// creates a callback owned by the agent.
+    pub callback_on_open_wrap_up: bool,
+    /// Deadlines count only these opening hours; none = around the clock.
+    pub business_hours: Option<BusinessHoursSettings>,
+}
+
+/// Opening hours for business-time deadlines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusinessHoursSettings {
+    /// "HH:MM" local time.
+    pub open: String,
+    pub close: String,
+    /// Open weekdays: "mon" .. "sun".
+    pub days: Vec<String>,
+    /// Local time = UTC + this many minutes.
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for BusinessHoursSettings {
+    fn default() -> Self {
+        BusinessHoursSettings {
+            open: "09:00".into(),
+            close: "18:00".into(),
+            days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+            utc_offset_minutes: 0,
+        }
+    }
+}
+
+impl BusinessHoursSettings {
+    /// The calendar, or what is wrong (field, reason).
+    pub fn calendar(&self) -> Result<crate::callback::BusinessHours, (&'static str, String)> {
+        let minute = |field: &'static str, s: &str| -> Result<u32, (&'static str, String)> {
+            let bad = || (field, format!("{s:?} is not a time HH:MM"));
+            let (h, m) = s.split_once(':').ok_or_else(bad)?;
+            let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if h > 24 || m > 59 || (h == 24 && m > 0) {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        let open = minute("open", &self.open)?;
+        let close = minute("close", &self.close)?;
+        if close <= open {
+            return Err(("close", format!("{} is not after open {}", self.close, self.open)));
+        }
+        if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
+            return Err(("utc_offset_minutes", "must be within +-14 hours".into()));
+        }
+        const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let mut days = [None; 7];
+        for d in &self.days {
+            let i = NAMES
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(d))
+                .ok_or(("days", format!("{d:?} is not one of mon..sun")))?;
+            days[i] = Some((open, close));
+        }
+        if days.iter().all(Option::is_none) {
+            return Err(("days", "no open day".into()));
+        }
+        Ok(crate::callback::BusinessHours {
+            utc_offset_minutes: self.utc_offset_minutes,
+            days,
+        })
+    }
 }
 
 impl Default for QueueSettings {
@@ -147,6 +226,12 @@ impl Default for QueueSettings {
             max_consecutive_misses: 3,
             reoffer_delay_secs: 10,
             service_level_secs: 20,
+            callback_deadline_secs: 4 * 3600,
+            callback_urgent_before_secs: 30 * 60,
+            callback_max_attempts: 3,
+            callback_on_abandon_after_secs: 30,
+            callback_on_open_wrap_up: true,
+            business_hours: None,
         }
     }
 }

@@ -80,6 +80,7 @@ impl CallService for CallApi {
             extra_requirements: extra,
             preferred_agent: preferred,
             node: self.ctx.node.clone(),
+            callback: None,
         };
         let (id, live) = self
             .ctx
@@ -164,5 +165,61 @@ impl CallService for CallApi {
         let candidate = validate::candidate(r.candidate.as_ref())?;
         self.ctx.media.caller_candidate(&call, candidate).await?;
         Ok(Response::new(proto::CallerIceAck {}))
+    }
+
+    async fn request_callback(
+        &self,
+        req: Request<proto::RequestCallbackRequest>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Telephony])?;
+        let r = req.into_inner();
+        let call = CallId::new(validate::id("call_id", &r.call_id)?);
+        let number = match r.number.trim() {
+            "" => None,
+            n => Some(validate::label("number", n, MAX_NUMBER_LEN)?.to_string()),
+        };
+        let key = validate::request_key(&p, &r.request_id)?;
+        let cmd = Command::RequestCallback {
+            id: crate::ids::CallbackId::new(format!("cb-{call}")),
+            call,
+            number,
+        };
+        let record = self.ctx.engine.execute(key, cmd).await?.callback()?;
+        Ok(Response::new(convert::callback(&record)))
+    }
+
+    async fn submit_survey(
+        &self,
+        req: Request<proto::SubmitSurveyRequest>,
+    ) -> Result<Response<proto::SubmitSurveyResponse>, Status> {
+        principal(&req)?.require(&[Role::Telephony])?;
+        let r = req.into_inner();
+        let id = CallId::new(validate::id("call_id", &r.call_id)?);
+        let satisfaction = crate::quality::satisfaction(i64::from(r.satisfaction))
+            .map_err(|e| Error::invalid("satisfaction", e.to_string()))?;
+        let call = self
+            .ctx
+            .store
+            .get_call(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "call",
+                id: id.to_string(),
+            })?;
+        if call.answered_at.is_none() {
+            return Err(
+                Error::FailedPrecondition(format!("call {id} was not answered: nothing to rate")).into(),
+            );
+        }
+        let survey = crate::quality::SurveyRecord {
+            call: id,
+            agent: call.agent.clone(),
+            queue: call.queue.clone(),
+            satisfaction,
+            at: crate::time::Timestamp::now_wall(),
+        };
+        self.ctx.store.put_survey(&survey).await?;
+        Ok(Response::new(proto::SubmitSurveyResponse {}))
     }
 }

@@ -132,6 +132,62 @@ pub fn call(c: &CallRecord) -> proto::Call {
         relaxation_step: c.relaxation_step,
         original_position: c.original_position,
         hold_ms: i64::try_from(c.hold_ms).unwrap_or(i64::MAX),
+        callback_id: c
+            .callback
+            .as_ref()
+            .map(|cb| cb.id.to_string())
+            .unwrap_or_default(),
+        callback_deadline_unix_ms: c.callback.as_ref().map(|cb| ms(cb.deadline)).unwrap_or(0),
+    }
+}
+
+pub fn callback(c: &crate::callback::CallbackRecord) -> proto::Callback {
+    use crate::callback::{AttemptOutcome, CallbackStatus};
+    let d = &c.details;
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    proto::Callback {
+        callback_id: c.id.to_string(),
+        number: d.number.clone(),
+        customer_id: d.customer.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        tier: d.tier.map(tier).unwrap_or(proto::Tier::Unspecified) as i32,
+        queue: d.queue.as_ref().map(|q| q.to_string()).unwrap_or_default(),
+        category: text(&d.category),
+        notes: text(&d.notes),
+        owner_agent_id: d.owner.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+        origin: d.origin.as_str().into(),
+        source_call_id: d.source_call.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        status: match c.status {
+            CallbackStatus::Scheduled => proto::CallbackStatus::Scheduled,
+            CallbackStatus::Due => proto::CallbackStatus::Due,
+            CallbackStatus::Reached => proto::CallbackStatus::Reached,
+            CallbackStatus::Failed => proto::CallbackStatus::Failed,
+            CallbackStatus::Cancelled => proto::CallbackStatus::Cancelled,
+        } as i32,
+        created_at_unix_ms: ms(c.created_at),
+        not_before_unix_ms: ms(c.not_before),
+        deadline_unix_ms: ms(c.deadline),
+        next_attempt_at_unix_ms: ms(c.next_attempt_at),
+        max_attempts: c.max_attempts,
+        attempts: c
+            .attempts
+            .iter()
+            .map(|a| proto::CallbackAttempt {
+                at_unix_ms: ms(a.at),
+                outcome: match a.outcome {
+                    AttemptOutcome::Reached => proto::AttemptOutcome::Reached,
+                    AttemptOutcome::NoAnswer => proto::AttemptOutcome::NoAnswer,
+                    AttemptOutcome::Busy => proto::AttemptOutcome::Busy,
+                    AttemptOutcome::WrongNumber => proto::AttemptOutcome::WrongNumber,
+                } as i32,
+                agent_id: a.agent.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+        warned: c.warned,
+        breached: c.breached,
+        met: c.met,
+        work_done_at_unix_ms: opt_ms(c.work_done_at),
+        request_closed_at_unix_ms: opt_ms(c.request_closed_at),
+        close_late: c.close_breached,
     }
 }
 
@@ -258,5 +314,39 @@ pub fn audio_frame(f: &crate::media::call::StereoFrame) -> proto::AudioFrame {
         sample_rate: f.rate.hz(),
         caller_pcm: pcm_bytes(&f.caller),
         agent_pcm: pcm_bytes(&f.agent),
+    }
+}
+
+pub fn grade(g: &crate::quality::GradeRecord) -> proto::CallGrade {
+    proto::CallGrade {
+        grade_id: g.id.clone(),
+        call_id: g.call.to_string(),
+        agent_id: g.agent.to_string(),
+        queue: g.queue.to_string(),
+        supervisor: g.supervisor.clone(),
+        graded_at_unix_ms: ms(g.graded_at),
+        scorecard: Some(proto::Scorecard {
+            name: g.scorecard.name.clone(),
+            total: g.scorecard.total,
+            criteria: g
+                .scorecard
+                .criteria
+                .iter()
+                .map(|c| proto::ScorecardCriterion {
+                    name: c.name.clone(),
+                    weight: c.weight,
+                })
+                .collect(),
+        }),
+        grades: g
+            .grades
+            .iter()
+            .map(|(c, l)| proto::CriterionGrade {
+                criterion: c.clone(),
+                grade: l.as_str().into(),
+            })
+            .collect(),
+        score: g.score,
+        comments: g.comments.clone(),
     }
 }

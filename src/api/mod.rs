@@ -3,7 +3,9 @@
 
 pub mod agent;
 pub mod call;
+pub mod callback;
 pub mod convert;
+pub mod report;
 pub mod status;
 pub mod supervisor;
 pub mod validate;
@@ -27,6 +29,10 @@ pub struct ApiContext {
     pub node: Option<String>,
     /// The call audio this node carries.
     pub media: crate::media::plane::MediaPlane,
+    /// How reports count.
+    pub report_rules: Arc<crate::report::ReportRules>,
+    /// The scorecard GradeCall uses by default.
+    pub scorecard: Arc<crate::quality::Scorecard>,
 }
 
 impl ApiContext {

@@ -7,6 +7,8 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::quality::{Criterion, GradeRecord, Letter, QualityError, Scorecard};
+
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::AgentState;
 use crate::auth::Role;
@@ -399,6 +401,76 @@ impl SupervisorService for SupervisorApi {
         Ok(Response::new(proto::ListMonitorAuditResponse {
             entries: entries.iter().map(convert::monitor_audit).collect(),
         }))
+    }
+    async fn grade_call(
+        &self,
+        req: Request<proto::GradeCallRequest>,
+    ) -> Result<Response<proto::CallGrade>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let id = CallId::new(validate::id("call_id", &r.call_id)?);
+        let card = match &r.scorecard {
+            None => self.ctx.scorecard.as_ref().clone(),
+            Some(c) => Scorecard {
+                name: c.name.clone(),
+                total: c.total,
+                criteria: c
+                    .criteria
+                    .iter()
+                    .map(|c| Criterion {
+                        name: c.name.clone(),
+                        weight: c.weight,
+                    })
+                    .collect(),
+            },
+        };
+        card.check()
+            .map_err(|e| Error::invalid("scorecard", e.to_string()))?;
+        let grades = r
+            .grades
+            .iter()
+            .map(|g| Ok((g.criterion.clone(), Letter::parse(&g.grade)?)))
+            .collect::<Result<Vec<_>, QualityError>>()
+            .map_err(|e| Error::invalid("grades.grade", e.to_string()))?;
+        let score = card
+            .score(&grades)
+            .map_err(|e| Error::invalid("grades", e.to_string()))?;
+        let call = self
+            .ctx
+            .store
+            .get_call(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "call",
+                id: id.to_string(),
+            })?;
+        let agent = match (&call.agent, call.answered_at) {
+            (Some(a), Some(_)) => a.clone(),
+            _ => {
+                return Err(Error::FailedPrecondition(format!(
+                    "call {id} was not answered: nothing to grade"
+                ))
+                .into())
+            }
+        };
+        if r.comments.len() > 4000 {
+            return Err(Error::invalid("comments", "longer than 4000 bytes").into());
+        }
+        let grade = GradeRecord {
+            id: format!("grade-{}", uuid::Uuid::now_v7().simple()),
+            call: id,
+            agent,
+            queue: call.queue.clone(),
+            supervisor: p.sub.clone(),
+            graded_at: Timestamp::now_wall(),
+            scorecard: card,
+            grades,
+            score,
+            comments: r.comments,
+        };
+        self.ctx.store.put_grade(&grade).await?;
+        Ok(Response::new(convert::grade(&grade)))
     }
 }
 

@@ -8,6 +8,6 @@ pub mod tracker;
 
 pub use calendar::BusinessHours;
 pub use tracker::{
-    Attempt, AttemptOutcome, CallbackCounters, CallbackError, CallbackEvent, CallbackRecord, CallbackStatus,
-    CallbackTracker, TrackerSettings,
+    Attempt, AttemptOutcome, CallbackCounters, CallbackDetails, CallbackError, CallbackEvent, CallbackOrigin,
+    CallbackRecord, CallbackStatus, CallbackTracker, TrackerSettings,
 };

@@ -12,15 +12,67 @@
 //!   only what has not);
 //! - a callback closes exactly once, as met (reached by its deadline) or
 //!   missed, and the counters say how many of each;
-//! - callbacks ready to dial come out earliest deadline first.
+//! - callbacks ready to dial come out earliest deadline first;
+//! - the 2-hour close rule runs on the same timers: once the agent marks the
+//!   work done, the request must be closed within `close_within`, and it is
+//!   counted closed on time or late exactly once;
+//! - closed callbacks leave memory (the store keeps them), so the tracker
+//!   holds only what can still fire.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::CallbackId;
+use crate::acd::Tier;
+use crate::ids::{AgentId, CallId, CallbackId, CustomerId, QueueName};
 use crate::time::Timestamp;
+
+/// How a callback came to be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallbackOrigin {
+    /// The caller asked while queued, and keeps their place.
+    Requested,
+    /// The caller hung up after waiting long enough.
+    Abandoned,
+    /// The agent's wrap-up said the issue is open.
+    WrapUp,
+    /// Created through the API (a supervisor, a CRM, a complaint follow-up).
+    #[default]
+    Api,
+}
+
+impl CallbackOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackOrigin::Requested => "requested",
+            CallbackOrigin::Abandoned => "abandoned",
+            CallbackOrigin::WrapUp => "wrap-up",
+            CallbackOrigin::Api => "api",
+        }
+    }
+}
+
+/// Who to call and about what: carried for routing, reports and agents;
+/// the tracker itself only reads the times.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackDetails {
+    /// The number to dial.
+    pub number: String,
+    pub customer: Option<CustomerId>,
+    /// Customer id, else number: who "the same customer" is for FCR.
+    pub customer_key: String,
+    pub tier: Option<Tier>,
+    pub queue: Option<QueueName>,
+    pub category: Option<String>,
+    pub notes: Option<String>,
+    /// The agent who owns the customer's issue; offered to them first.
+    pub owner: Option<AgentId>,
+    pub origin: CallbackOrigin,
+    /// The call that led to it.
+    pub source_call: Option<CallId>,
+}
 
 /// How a callback's dialling went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +89,9 @@ pub enum AttemptOutcome {
 pub struct Attempt {
     pub at: Timestamp,
     pub outcome: AttemptOutcome,
+    /// Who dialled.
+    #[serde(default)]
+    pub agent: Option<AgentId>,
 }
 
 /// Where a callback is.
@@ -77,6 +132,30 @@ pub struct CallbackRecord {
     pub breached: bool,
     /// Closed at or before its deadline (set when closed).
     pub met: Option<bool>,
+    #[serde(default)]
+    pub details: CallbackDetails,
+    /// When the agent marked the work done: the 2-hour close rule starts.
+    #[serde(default)]
+    pub work_done_at: Option<Timestamp>,
+    /// When the request was closed.
+    #[serde(default)]
+    pub request_closed_at: Option<Timestamp>,
+    /// Set when the close deadline passed with the request still open.
+    #[serde(default)]
+    pub close_breached: bool,
+    pub updated_at: Timestamp,
+}
+
+impl CallbackRecord {
+    /// Still to be reached, or reached with the request still to close.
+    pub fn is_live(&self) -> bool {
+        self.status.is_open() || (self.work_done_at.is_some() && self.request_closed_at.is_none())
+    }
+
+    /// The close deadline, once the work is done.
+    pub fn close_deadline(&self, close_within: Duration) -> Option<Timestamp> {
+        self.work_done_at.map(|t| t.plus(close_within))
+    }
 }
 
 /// What the tracker tells its driver.
@@ -94,8 +173,15 @@ pub enum CallbackEvent {
         status: CallbackStatus,
         met: bool,
     },
+    /// The work is done and the request is still open `close_within` later.
+    CloseDeadlineBreached {
+        id: CallbackId,
+        close_deadline: Timestamp,
+    },
+    /// The request was closed after the work was done.
+    RequestClosed { id: CallbackId, late: bool },
     /// The record changed (persist it).
-    CallbackChanged { record: CallbackRecord },
+    CallbackChanged { record: Box<CallbackRecord> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,6 +189,8 @@ enum Timer {
     Due,
     Warn,
     Breach,
+    /// The 2-hour close rule.
+    CloseBreach,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +200,8 @@ pub struct CallbackCounters {
     pub missed: u64,
     pub warned: u64,
     pub breached: u64,
+    pub closed_on_time: u64,
+    pub closed_late: u64,
 }
 
 /// Rules the tracker applies.
@@ -121,6 +211,8 @@ pub struct TrackerSettings {
     /// Back-off after the first unanswered attempt; doubled each time.
     pub retry_after: Duration,
     pub max_retry_after: Duration,
+    /// A request must close this long after its work is done (2 hours).
+    pub close_within: Duration,
 }
 
 impl Default for TrackerSettings {
@@ -129,6 +221,7 @@ impl Default for TrackerSettings {
             warn_before: Duration::from_secs(30 * 60),
             retry_after: Duration::from_secs(10 * 60),
             max_retry_after: Duration::from_secs(60 * 60),
+            close_within: Duration::from_secs(2 * 60 * 60),
         }
     }
 }
@@ -141,8 +234,12 @@ pub enum CallbackError {
     Duplicate(CallbackId),
     #[error("callback {0} is closed")]
     Closed(CallbackId),
-    #[error("the deadline {deadline:?} is before {now:?}")]
+    #[error("the deadline {deadline} is not after now ({now})")]
     DeadlineInPast { deadline: Timestamp, now: Timestamp },
+    #[error("callback {0} was not reached: there is no work to mark done")]
+    NotReached(CallbackId),
+    #[error("callback {0} has no work marked done, or its request is already closed")]
+    NoOpenRequest(CallbackId),
 }
 
 pub struct CallbackTracker {
@@ -176,9 +273,29 @@ impl CallbackTracker {
         self.records.get(id)
     }
 
+    /// The callback as last changed: held, or closed and waiting in the
+    /// events still to be polled.
+    pub fn last_change(&self, id: &CallbackId) -> Option<&CallbackRecord> {
+        self.records.get(id).or_else(|| {
+            self.events.iter().rev().find_map(|e| match e {
+                CallbackEvent::CallbackChanged { record } if &record.id == id => Some(record.as_ref()),
+                _ => None,
+            })
+        })
+    }
+
     /// Open callbacks.
     pub fn pending(&self) -> usize {
         self.records.values().filter(|r| r.status.is_open()).count()
+    }
+
+    /// Callbacks this tracker holds: open ones and requests awaiting close.
+    pub fn records(&self) -> impl Iterator<Item = &CallbackRecord> {
+        self.records.values()
+    }
+
+    pub fn settings(&self) -> &TrackerSettings {
+        &self.settings
     }
 
     /// Up to `n` callbacks ready to dial, earliest deadline first.
@@ -204,6 +321,26 @@ impl CallbackTracker {
         deadline: Timestamp,
         max_attempts: u32,
     ) -> Result<(), CallbackError> {
+        self.handle_created_with(
+            now,
+            id,
+            not_before,
+            deadline,
+            max_attempts,
+            CallbackDetails::default(),
+        )
+    }
+
+    /// [`Self::handle_created`] with who to call and about what.
+    pub fn handle_created_with(
+        &mut self,
+        now: Timestamp,
+        id: CallbackId,
+        not_before: Option<Timestamp>,
+        deadline: Timestamp,
+        max_attempts: u32,
+        details: CallbackDetails,
+    ) -> Result<(), CallbackError> {
         if self.records.contains_key(&id) {
             return Err(CallbackError::Duplicate(id));
         }
@@ -223,11 +360,16 @@ impl CallbackTracker {
             warned: false,
             breached: false,
             met: None,
+            details,
+            work_done_at: None,
+            request_closed_at: None,
+            close_breached: false,
+            updated_at: now,
         };
         self.counters.created += 1;
         self.arm(&record);
         self.records.insert(id.clone(), record);
-        self.changed(&id);
+        self.changed(now, &id);
         // A callback due now is due before this call returns.
         self.handle_timeout(now);
         Ok(())
@@ -236,13 +378,11 @@ impl CallbackTracker {
     /// Rebuilds the tracker from stored records (after a restart): open
     /// callbacks get back the timers that have not fired.
     pub fn handle_restore(&mut self, now: Timestamp, records: Vec<CallbackRecord>) {
-        for record in records {
+        for record in records.into_iter().filter(CallbackRecord::is_live) {
             if record.status == CallbackStatus::Due {
                 self.due.insert((record.deadline, record.id.clone()));
             }
-            if record.status.is_open() {
-                self.arm(&record);
-            }
+            self.arm(&record);
             self.records.insert(record.id.clone(), record);
         }
         self.handle_timeout(now);
@@ -258,6 +398,14 @@ impl CallbackTracker {
     }
 
     fn arm(&mut self, r: &CallbackRecord) {
+        if let Some(at) = r.close_deadline(self.settings.close_within) {
+            if r.request_closed_at.is_none() && !r.close_breached {
+                self.timers.insert((at, Timer::CloseBreach, r.id.clone()));
+            }
+        }
+        if !r.status.is_open() {
+            return;
+        }
         if r.status == CallbackStatus::Scheduled {
             self.timers.insert((r.next_attempt_at, Timer::Due, r.id.clone()));
         }
@@ -278,10 +426,21 @@ impl CallbackTracker {
         self.due.remove(&(r.deadline, r.id.clone()));
     }
 
-    fn changed(&mut self, id: &CallbackId) {
-        if let Some(r) = self.records.get(id) {
-            self.events
-                .push_back(CallbackEvent::CallbackChanged { record: r.clone() });
+    /// Reports the record for persistence; a record that can fire nothing
+    /// more leaves memory.
+    fn changed(&mut self, now: Timestamp, id: &CallbackId) {
+        let live = match self.records.get_mut(id) {
+            Some(r) => {
+                r.updated_at = now;
+                self.events.push_back(CallbackEvent::CallbackChanged {
+                    record: Box::new(r.clone()),
+                });
+                r.is_live()
+            }
+            None => return,
+        };
+        if !live {
+            self.records.remove(id);
         }
     }
 
@@ -303,10 +462,25 @@ impl CallbackTracker {
         id: &CallbackId,
         outcome: AttemptOutcome,
     ) -> Result<(), CallbackError> {
+        self.handle_attempt_by(now, id, outcome, None)
+    }
+
+    /// [`Self::handle_attempt`], saying which agent dialled.
+    pub fn handle_attempt_by(
+        &mut self,
+        now: Timestamp,
+        id: &CallbackId,
+        outcome: AttemptOutcome,
+        agent: Option<AgentId>,
+    ) -> Result<(), CallbackError> {
         let record = self.open(id)?.clone();
         self.disarm(&record);
         let mut r = record;
-        r.attempts.push(Attempt { at: now, outcome });
+        r.attempts.push(Attempt {
+            at: now,
+            outcome,
+            agent,
+        });
         match outcome {
             AttemptOutcome::Reached => self.close(now, r, CallbackStatus::Reached),
             AttemptOutcome::WrongNumber => self.close(now, r, CallbackStatus::Failed),
@@ -325,7 +499,7 @@ impl CallbackTracker {
                 self.arm(&r);
                 let id = r.id.clone();
                 self.records.insert(id.clone(), r);
-                self.changed(&id);
+                self.changed(now, &id);
             }
         }
         Ok(())
@@ -352,7 +526,7 @@ impl CallbackTracker {
         r.breached = false;
         self.arm(&r);
         self.records.insert(id.clone(), r);
-        self.changed(id);
+        self.changed(now, id);
         self.handle_timeout(now);
         Ok(())
     }
@@ -382,7 +556,51 @@ impl CallbackTracker {
             met,
         });
         self.records.insert(id.clone(), r);
-        self.changed(&id);
+        self.changed(now, &id);
+    }
+
+    /// The agent finished the work for a reached callback: the request must
+    /// close within `close_within` (the 2-hour rule).
+    pub fn handle_work_done(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), CallbackError> {
+        let r = self
+            .records
+            .get(id)
+            .ok_or_else(|| CallbackError::Unknown(id.clone()))?;
+        if r.status != CallbackStatus::Reached || r.work_done_at.is_some() {
+            return Err(CallbackError::NotReached(id.clone()));
+        }
+        let mut r = r.clone();
+        r.work_done_at = Some(now);
+        self.arm(&r);
+        self.records.insert(id.clone(), r);
+        self.changed(now, id);
+        Ok(())
+    }
+
+    /// The request behind a callback is closed; late if past the close rule.
+    pub fn handle_request_closed(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), CallbackError> {
+        let close_within = self.settings.close_within;
+        let r = self
+            .records
+            .get(id)
+            .filter(|r| r.work_done_at.is_some() && r.request_closed_at.is_none())
+            .ok_or_else(|| CallbackError::NoOpenRequest(id.clone()))?;
+        let mut r = r.clone();
+        if let Some(at) = r.close_deadline(close_within) {
+            self.timers.remove(&(at, Timer::CloseBreach, id.clone()));
+        }
+        let late = r.close_deadline(close_within).is_some_and(|d| now > d);
+        r.request_closed_at = Some(now);
+        if late {
+            self.counters.closed_late += 1;
+        } else {
+            self.counters.closed_on_time += 1;
+        }
+        self.events
+            .push_back(CallbackEvent::RequestClosed { id: id.clone(), late });
+        self.records.insert(id.clone(), r);
+        self.changed(now, id);
+        Ok(())
     }
 
     /// Fires every timer due at `now`.
@@ -423,8 +641,15 @@ impl CallbackTracker {
                         deadline,
                     });
                 }
+                Timer::CloseBreach => {
+                    r.close_breached = true;
+                    self.events.push_back(CallbackEvent::CloseDeadlineBreached {
+                        id: id.clone(),
+                        close_deadline: at,
+                    });
+                }
             }
-            self.changed(&id);
+            self.changed(now, &id);
         }
     }
 }

@@ -74,6 +74,8 @@ struct Term {
 pub struct Node {
     pub opts: NodeOptions,
     pub router_config: RouterConfig,
+    /// Callback timing, for the engine this node runs when it routes.
+    pub callbacks: crate::callback::TrackerSettings,
     pub store: Arc<RedisStore>,
     /// Token this node presents to the others.
     pub node_token: String,
@@ -273,8 +275,9 @@ impl Node {
             "cluster: this node routes now"
         );
         router.handle_restore(now, agents, calls);
+        let desk = engine::restore_desk(&mut router, store.as_ref(), self.callbacks.clone(), now).await?;
         let (stop_engine, stop_rx) = watch::channel(false);
-        let (handle, engine) = engine::spawn(router, store, stop_rx);
+        let (handle, engine) = engine::spawn(router, desk, store, stop_rx);
         self.route.send_replace(Route::Local(handle));
         Ok(Term {
             epoch,

@@ -73,6 +73,9 @@ impl Default for DemoOptions {
 /// Runs the demo against an in-process server and returns its report.
 pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Error> {
     config.server.grpc_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Each demo starts from an empty call center: nothing from an earlier
+    // run (or a real deployment's data file) mixes into its report.
+    config.store.data_file.clear();
     // Everyone is on this machine: media stays on loopback.
     config.media.include_loopback = true;
     config.media.ips = vec!["127.0.0.1".into()];
@@ -411,8 +414,9 @@ async fn simulated_agent(
         call_id: call_id.to_string(),
         request_id: String::new(),
     };
-    // The call being talked on and when the agent will end it.
-    let mut talking: Option<(String, tokio::time::Instant)> = None;
+    // The call being talked on, when the agent will end it, and the
+    // callback it dials if it is a callback's work item.
+    let mut talking: Option<(String, tokio::time::Instant, Option<String>)> = None;
     loop {
         if stop.load(Ordering::SeqCst) && talking.is_none() {
             let _ = c
@@ -424,12 +428,32 @@ async fn simulated_agent(
                 .await;
             return;
         }
-        let hang_up_at = talking.as_ref().map(|(_, t)| *t);
+        let hang_up_at = talking.as_ref().map(|(_, t, _)| *t);
         let next = tokio::select! {
             e = events.next() => e,
             _ = async { match hang_up_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
-                if let Some((call_id, _)) = talking.take() {
-                    let _ = c.agent.hangup(action(&call_id)).await;
+                match talking.take() {
+                    // A callback: say how dialling went (this ends the item).
+                    Some((_, _, Some(callback_id))) => {
+                        let outcome = if rng.random_bool(0.75) {
+                            proto::AttemptOutcome::Reached
+                        } else {
+                            proto::AttemptOutcome::NoAnswer
+                        };
+                        let _ = c
+                            .callback
+                            .record_attempt(proto::RecordAttemptRequest {
+                                callback_id,
+                                agent_id: id.clone(),
+                                outcome: outcome as i32,
+                                request_id: String::new(),
+                            })
+                            .await;
+                    }
+                    Some((call_id, _, None)) => {
+                        let _ = c.agent.hangup(action(&call_id)).await;
+                    }
+                    None => {}
                 }
                 continue;
             }
@@ -444,16 +468,18 @@ async fn simulated_agent(
                     let _ = c.agent.decline(action(&call.call_id)).await;
                 } else if c.agent.accept(action(&call.call_id)).await.is_ok() {
                     let secs = talk.map(|t| t.sample(&mut rng)).unwrap_or(5.0).clamp(1.0, 30.0);
+                    let callback = (!call.callback_id.is_empty()).then_some(call.callback_id);
                     talking = Some((
                         call.call_id,
                         tokio::time::Instant::now() + Duration::from_secs_f64(secs),
+                        callback,
                     ));
                 }
             }
             Some(Ev::CallEnded(ended))
                 if talking
                     .as_ref()
-                    .is_some_and(|(id, _)| ended.call.as_ref().is_some_and(|c| &c.call_id == id)) =>
+                    .is_some_and(|(id, _, _)| ended.call.as_ref().is_some_and(|c| &c.call_id == id)) =>
             {
                 talking = None;
             }

@@ -29,6 +29,16 @@ pub struct DemoReport {
     pub recordings: u32,
     pub recorded_secs: f64,
     pub recordings_dir: String,
+    /// Callbacks created during the demo (abandons, open wrap-ups).
+    pub callbacks_created: u32,
+    pub callbacks_met: u32,
+    pub callbacks_missed: u32,
+    pub callbacks_open: u32,
+    /// Callback work items the agents dialled.
+    pub callback_attempts: u32,
+    /// First-call resolution over the demo, all queues: (contacts, declared
+    /// resolved, issues, observed resolved so far, provisional).
+    pub fcr: (u32, u32, u32, u32, bool),
 }
 
 fn tier_name(t: i32) -> String {
@@ -47,6 +57,13 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
     let mut r = DemoReport::default();
     let mut waits: BTreeMap<String, (u32, f64)> = BTreeMap::new();
     for c in &calls {
+        // A callback's work item is not a call: it is counted below.
+        if !c.callback_id.is_empty() {
+            if c.answered_at_unix_ms > 0 {
+                r.callback_attempts += 1;
+            }
+            continue;
+        }
         r.offered += 1;
         match proto::CallOutcome::try_from(c.outcome) {
             Ok(proto::CallOutcome::Answered) => {
@@ -102,6 +119,50 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
         page_token = page.next_page_token;
     }
     r.recordings_dir = config.media.recordings_dir.display().to_string();
+    let mut token = String::new();
+    loop {
+        let page = sup
+            .callback
+            .list_callbacks(proto::ListCallbacksRequest {
+                page_size: 500,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| crate::api::status::from_remote(&s))?
+            .into_inner();
+        for cb in &page.callbacks {
+            r.callbacks_created += 1;
+            match cb.met {
+                Some(true) => r.callbacks_met += 1,
+                Some(false) => r.callbacks_missed += 1,
+                None if cb.status == proto::CallbackStatus::Cancelled as i32 => {}
+                None => r.callbacks_open += 1,
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let now = crate::time::Timestamp::now_wall().as_millis() as i64;
+    let fcr = sup
+        .report
+        .get_first_call_resolution(proto::FcrRequest {
+            from_unix_ms: now - 24 * 3_600_000,
+            to_unix_ms: now + 1,
+            group_by: proto::FcrGroupBy::Queue as i32,
+        })
+        .await
+        .map_err(|s| crate::api::status::from_remote(&s))?
+        .into_inner();
+    for row in &fcr.rows {
+        r.fcr.0 += row.contacts;
+        r.fcr.1 += row.declared_resolved;
+        r.fcr.2 += row.issues;
+        r.fcr.3 += row.observed_resolved;
+        r.fcr.4 |= row.provisional;
+    }
     r.wait_by_tier = waits
         .into_iter()
         .map(|(t, (n, sum))| (t, (n, if n == 0 { 0.0 } else { sum / f64::from(n) })))
@@ -142,6 +203,26 @@ impl fmt::Display for DemoReport {
             f,
             "  recordings     {:>6}  ({:.0} s of stereo audio in {}/YYYY/MM/DD/)",
             self.recordings, self.recorded_secs, self.recordings_dir
+        )?;
+        writeln!(
+            f,
+            "  callbacks      {:>6}  created (abandons and open wrap-ups); {} met, {} missed, {} open; {} dialled",
+            self.callbacks_created, self.callbacks_met, self.callbacks_missed, self.callbacks_open, self.callback_attempts
+        )?;
+        let (contacts, declared, issues, observed, provisional) = self.fcr;
+        let pct = |n: u32, d: u32| {
+            if d == 0 {
+                0.0
+            } else {
+                100.0 * f64::from(n) / f64::from(d)
+            }
+        };
+        writeln!(
+            f,
+            "  first-call resolution: declared {:.1}% ({declared} of {contacts} contacts), observed {:.1}% ({observed} of {issues} issues){}",
+            pct(declared, contacts),
+            pct(observed, issues),
+            if provisional { ", provisional until the repeat window closes" } else { "" }
         )?;
         Ok(())
     }

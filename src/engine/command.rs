@@ -3,12 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::callbacks::NewCallback;
 use super::Core;
 use crate::acd::{
     AgentLogin, AgentRecord, CallRecord, Disposition, IncomingCall, QueuePosition, QueueView, TransferTarget,
 };
+use crate::callback::{AttemptOutcome, CallbackRecord};
 use crate::error::Error;
-use crate::ids::{AgentId, CallId, QueueName};
+use crate::ids::{AgentId, CallId, CallbackId, QueueName};
 use crate::time::Timestamp;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,6 +79,32 @@ pub enum Command {
     QueuePosition {
         call: CallId,
     },
+    CreateCallback(Box<NewCallback>),
+    /// The waiting caller asked to be called back (keeps their place).
+    RequestCallback {
+        call: CallId,
+        id: CallbackId,
+        number: Option<String>,
+    },
+    RescheduleCallback {
+        id: CallbackId,
+        not_before: Timestamp,
+        deadline: Option<Timestamp>,
+    },
+    CancelCallback {
+        id: CallbackId,
+    },
+    RecordAttempt {
+        agent: AgentId,
+        id: CallbackId,
+        outcome: AttemptOutcome,
+    },
+    MarkWorkDone {
+        id: CallbackId,
+    },
+    CloseRequest {
+        id: CallbackId,
+    },
 }
 
 impl Command {
@@ -100,6 +128,13 @@ impl Command {
             Command::QueueViews => "QueueViews",
             Command::HasQueue { .. } => "HasQueue",
             Command::QueuePosition { .. } => "QueuePosition",
+            Command::CreateCallback(_) => "CreateCallback",
+            Command::RequestCallback { .. } => "RequestCallback",
+            Command::RescheduleCallback { .. } => "RescheduleCallback",
+            Command::CancelCallback { .. } => "CancelCallback",
+            Command::RecordAttempt { .. } => "RecordAttempt",
+            Command::MarkWorkDone { .. } => "MarkWorkDone",
+            Command::CloseRequest { .. } => "CloseRequest",
         }
     }
 }
@@ -120,6 +155,7 @@ pub enum Reply {
     },
     Bool(bool),
     Position(Option<QueuePosition>),
+    Callback(Box<CallbackRecord>),
 }
 
 impl Reply {
@@ -151,6 +187,13 @@ impl Reply {
     pub fn position(self) -> Result<Option<QueuePosition>, Error> {
         match self {
             Reply::Position(p) => Ok(p),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub fn callback(self) -> Result<CallbackRecord, Error> {
+        match self {
+            Reply::Callback(c) => Ok(*c),
             other => Err(unexpected(&other)),
         }
     }
@@ -254,6 +297,43 @@ impl Core {
             },
             Command::HasQueue { queue } => Reply::Bool(r.has_queue(&queue)),
             Command::QueuePosition { call } => Reply::Position(r.queue_position(&call)),
+            Command::CreateCallback(new) => {
+                if let Some(q) = &new.details.queue {
+                    if !r.has_queue(q) {
+                        return Err(Error::NotFound {
+                            what: "queue",
+                            id: q.to_string(),
+                        });
+                    }
+                }
+                Reply::Callback(Box::new(self.desk.create(now, *new)?))
+            }
+            Command::RequestCallback { call, id, number } => {
+                Reply::Callback(Box::new(self.desk.request(now, r, &call, id, number)?))
+            }
+            Command::RescheduleCallback {
+                id,
+                not_before,
+                deadline,
+            } => {
+                self.desk.reschedule(now, r, &id, not_before, deadline)?;
+                Reply::Callback(Box::new(self.desk.latest(&id)?))
+            }
+            Command::CancelCallback { id } => {
+                self.desk.cancel(now, r, &id)?;
+                Reply::Callback(Box::new(self.desk.latest(&id)?))
+            }
+            Command::RecordAttempt { agent, id, outcome } => {
+                Reply::Callback(Box::new(self.desk.attempt(now, r, &agent, &id, outcome)?))
+            }
+            Command::MarkWorkDone { id } => {
+                self.desk.work_done(now, &id)?;
+                Reply::Callback(Box::new(self.desk.latest(&id)?))
+            }
+            Command::CloseRequest { id } => {
+                self.desk.request_closed(now, &id)?;
+                Reply::Callback(Box::new(self.desk.latest(&id)?))
+            }
         })
     }
 }

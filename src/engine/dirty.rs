@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use tracing::{info, warn};
 
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
-use crate::ids::{AgentId, CallId};
+use crate::callback::CallbackRecord;
+use crate::ids::{AgentId, CallId, CallbackId};
 use crate::store::{Store, StoreError};
 
 #[derive(Default)]
@@ -15,6 +16,7 @@ pub(super) struct Dirty {
     agents: HashMap<AgentId, AgentRecord>,
     calls: HashMap<CallId, CallRecord>,
     contacts: Vec<ContactRecord>,
+    callbacks: HashMap<CallbackId, CallbackRecord>,
     /// A write was refused as fenced: another node routes now, so nothing
     /// here may be retried and the engine must stop.
     pub(super) fenced: bool,
@@ -35,7 +37,10 @@ impl Dirty {
 
 impl Dirty {
     pub(super) fn is_empty(&self) -> bool {
-        self.agents.is_empty() && self.calls.is_empty() && self.contacts.is_empty()
+        self.agents.is_empty()
+            && self.calls.is_empty()
+            && self.contacts.is_empty()
+            && self.callbacks.is_empty()
     }
 
     /// Writes the agent; on failure keeps it for a retry. True if written.
@@ -81,6 +86,21 @@ impl Dirty {
         }
     }
 
+    pub(super) async fn put_callback(&mut self, store: &dyn Store, cb: &CallbackRecord) -> bool {
+        match store.put_callback(cb).await {
+            Ok(()) => {
+                self.callbacks.remove(&cb.id);
+                true
+            }
+            Err(e) => {
+                if self.failed(&e, &format!("callback {}", cb.id)) {
+                    self.callbacks.insert(cb.id.clone(), cb.clone());
+                }
+                false
+            }
+        }
+    }
+
     /// Retries everything pending; true when nothing is left.
     pub(super) async fn flush(&mut self, store: &dyn Store) -> bool {
         if self.is_empty() {
@@ -96,6 +116,12 @@ impl Dirty {
         for c in calls {
             if store.put_call(&c).await.is_ok() {
                 self.calls.remove(&c.id);
+            }
+        }
+        let callbacks: Vec<CallbackRecord> = self.callbacks.values().cloned().collect();
+        for c in callbacks {
+            if store.put_callback(&c).await.is_ok() {
+                self.callbacks.remove(&c.id);
             }
         }
         let contacts = std::mem::take(&mut self.contacts);

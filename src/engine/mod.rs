@@ -9,10 +9,12 @@
 //! Shutdown is passed in; when it fires the loop ends and every stream sender
 //! is dropped, which ends client streams cleanly.
 
+pub mod callbacks;
 mod command;
 mod dirty;
 mod idempotency;
 mod notify;
+pub mod staffing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +23,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::acd::{AgentRecord, AgentState, Event, Router};
+use crate::callback::{CallbackEvent, TrackerSettings};
 use crate::error::Error;
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
+use callbacks::CallbackDesk;
+use staffing::Staffing;
 
 pub use command::{Command, Reply};
 use idempotency::IdempotencyCache;
@@ -34,6 +39,10 @@ pub use notify::{AgentEventStream, Subscribers};
 pub struct Core {
     /// The routing state machine: the single writer of agent and call state.
     pub router: Router,
+    /// Callbacks and their deadlines, joined to the router.
+    pub desk: CallbackDesk,
+    /// Agents' time in state per day, for occupancy.
+    staffing: Staffing,
     /// Open agent event streams and call watchers.
     pub subscribers: Subscribers,
     /// Results of recent mutating requests, so retries have no second effect.
@@ -167,9 +176,38 @@ impl EngineHandle {
     }
 }
 
+/// How often agents' time in state is written.
+const STAFFING_FLUSH: Duration = Duration::from_secs(60);
+
+/// Restores what the engine owns besides the router from the store: the
+/// callbacks that can still fire (each fires once: the records say what
+/// already did) and today's agent time. Call after the router's restore.
+pub async fn restore_desk(
+    router: &mut Router,
+    store: &dyn Store,
+    settings: TrackerSettings,
+    now: Timestamp,
+) -> Result<(CallbackDesk, Staffing), StoreError> {
+    let mut desk = CallbackDesk::new(router, settings);
+    let live = store.live_callbacks().await?;
+    if !live.is_empty() {
+        info!(callbacks = live.len(), "callbacks restored");
+    }
+    desk.restore(now, router, live);
+    let mut staffing = Staffing::default();
+    let today = now.utc_day_start();
+    staffing.seed(
+        store
+            .agent_days_between(today, today.plus(Duration::from_secs(86_400)), 100_000)
+            .await?,
+    );
+    Ok((desk, staffing))
+}
+
 /// Starts the engine task.
 pub fn spawn(
     router: Router,
+    (desk, staffing): (CallbackDesk, Staffing),
     store: Arc<dyn Store>,
     mut shutdown: watch::Receiver<bool>,
 ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
@@ -177,6 +215,8 @@ pub fn spawn(
     let now = Timestamp::now_wall();
     let mut core = Core {
         router,
+        desk,
+        staffing,
         subscribers: Subscribers::default(),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
         dirty: dirty::Dirty::default(),
@@ -186,8 +226,13 @@ pub fn spawn(
     let task = tokio::spawn(async move {
         // Whatever the router did before the engine started (a restore).
         drain(&mut core, store.as_ref(), Timestamp::now_wall()).await;
+        let mut staffing_tick = tokio::time::interval(STAFFING_FLUSH);
+        staffing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let next = core.router.poll_timeout();
+            let next = match (core.router.poll_timeout(), core.desk.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async move {
                 match next {
                     // One millisecond late rather than early: timers are in whole ms.
@@ -214,10 +259,18 @@ pub fn spawn(
                 _ = tokio::time::sleep(Duration::from_millis(500)), if !core.dirty.is_empty() => {
                     core.dirty.flush(store.as_ref()).await;
                 }
+                _ = staffing_tick.tick() => {
+                    for day in core.staffing.take_changed(Timestamp::now_wall()) {
+                        if let Err(e) = store.put_agent_day(&day).await {
+                            debug!(agent = %day.agent, error = %e, "agent time not recorded; the next minute retries");
+                        }
+                    }
+                }
                 _ = sleep => {
                     let now = Timestamp::now_wall();
                     roll_day(&mut core, now);
                     core.router.handle_timeout(now);
+                    core.desk.tracker.handle_timeout(now);
                     drain(&mut core, store.as_ref(), now).await;
                 }
             }
@@ -243,6 +296,35 @@ fn roll_day(core: &mut Core, now: Timestamp) {
 /// whether every write reached the store; failed ones wait in `dirty`.
 async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
     let mut written = core.dirty.flush(store).await;
+    // The router and the callback desk feed each other (a due callback is
+    // queued; an abandoned call becomes a callback): drain until both rest.
+    loop {
+        written &= drain_router(core, store, now).await;
+        let mut any = false;
+        while let Some(event) = core.desk.tracker.poll_event() {
+            any = true;
+            written &= apply_callback(core, store, now, event).await;
+        }
+        if !any && core.router.peek_event().is_none() {
+            return written;
+        }
+    }
+}
+
+async fn apply_callback(core: &mut Core, store: &dyn Store, now: Timestamp, event: CallbackEvent) -> bool {
+    CallbackDesk::log(&event);
+    match event {
+        CallbackEvent::CallbackDue { id, .. } => {
+            core.desk.on_due(now, &mut core.router, &id);
+            true
+        }
+        CallbackEvent::CallbackChanged { record } => core.dirty.put_callback(store, &record).await,
+        _ => true,
+    }
+}
+
+async fn drain_router(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
+    let mut written = true;
     while let Some(event) = core.router.poll_event() {
         // An agent becoming reserved is written together with its offer,
         // as one atomic claim (the router emits the two back to back).
@@ -323,6 +405,7 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
                 debug!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, "agent state changed");
             }
             written &= core.dirty.put_agent(store, &agent).await;
+            core.staffing.on_state(now, &agent);
             core.subscribers.agent_state_changed(now, &agent);
         }
         Event::CallQueued { call } => {
@@ -366,6 +449,7 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
                 core.subscribers.call_ended(now, agent, &call);
             }
             core.subscribers.call_changed(&call);
+            core.desk.on_call_ended(now, &mut core.router, &call);
         }
         Event::WrapUpStarted {
             agent,
@@ -377,6 +461,10 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         Event::WrapUpEnded { agent, contact } => {
             written &= core.dirty.append_contact(store, &contact).await;
             core.subscribers.wrap_up_ended(now, &agent, &contact);
+            if contact.leaves_issue_open() {
+                let call = store.get_call(&contact.call).await.ok().flatten();
+                core.desk.on_wrap_up_ended(now, &contact, call.as_ref());
+            }
         }
     }
     written

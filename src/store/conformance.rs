@@ -3,9 +3,12 @@
 //! backend runs exactly the same checks as the embedded one.
 
 use crate::acd::*;
-use crate::ids::{AgentId, CallId, QueueName};
+use crate::callback::{CallbackDetails, CallbackRecord, CallbackStatus};
+use crate::ids::{AgentId, CallId, CallbackId, QueueName};
 use crate::media::record::{MonitorMode, MonitorSessionRecord, PauseAudit, RecordingFilter, RecordingRecord};
-use crate::store::{CallFilter, Store};
+use crate::quality::{GradeRecord, Letter, Scorecard, SurveyRecord};
+use crate::report::AgentDayRecord;
+use crate::store::{CallFilter, CallbackFilter, Store};
 use crate::time::Timestamp;
 
 /// A minimal agent record for the suite.
@@ -51,6 +54,7 @@ pub fn sample_call(id: &str, queue: &str, enqueued_at: u64) -> CallRecord {
         hold_ms: 0,
         decisions: Vec::new(),
         node: None,
+        callback: None,
     }
 }
 
@@ -75,6 +79,7 @@ fn sample_contact(
         ended_at: Timestamp(ended),
         wrap_up_ended_at: Timestamp(ended),
         hold_ms: 0,
+        callback: None,
     }
 }
 
@@ -87,6 +92,167 @@ pub async fn run(store: &dyn Store) {
     a_claim_succeeds_only_on_an_available_agent(store).await;
     recordings_round_trip_filter_and_page_newest_first(store).await;
     monitor_sessions_are_kept_per_call_newest_first(store).await;
+    contacts_are_read_back_by_time_range(store).await;
+    callbacks_round_trip_filter_page_and_restore_only_live_ones(store).await;
+    grades_surveys_and_agent_days_are_read_by_time_range(store).await;
+}
+
+/// A callback record as the tracker writes it.
+pub fn sample_callback(id: &str, queue: &str, created: u64, status: CallbackStatus) -> CallbackRecord {
+    CallbackRecord {
+        id: CallbackId::new(id),
+        created_at: Timestamp(created),
+        not_before: Timestamp(created),
+        deadline: Timestamp(created + 4 * 3_600_000),
+        status,
+        attempts: Vec::new(),
+        max_attempts: 3,
+        next_attempt_at: Timestamp(created),
+        warned: false,
+        breached: false,
+        met: None,
+        details: CallbackDetails {
+            number: "+15550100".into(),
+            customer_key: "+15550100".into(),
+            queue: Some(QueueName::new(queue)),
+            ..CallbackDetails::default()
+        },
+        work_done_at: None,
+        request_closed_at: None,
+        close_breached: false,
+        updated_at: Timestamp(created),
+    }
+}
+
+async fn contacts_are_read_back_by_time_range(store: &dyn Store) {
+    for (call, ended) in [("r1", 10_000), ("r2", 20_000), ("r3", 30_000)] {
+        store
+            .append_contact(&sample_contact(call, "range-cust", "ann", ended, None))
+            .await
+            .unwrap();
+    }
+    let got = store
+        .contacts_between(Timestamp(10_000), Timestamp(30_000), 100)
+        .await
+        .unwrap();
+    let calls: Vec<&str> = got.iter().map(|c| c.call.as_str()).collect();
+    assert_eq!(calls, ["r1", "r2"], "contacts in [from, to), oldest first");
+}
+
+async fn callbacks_round_trip_filter_page_and_restore_only_live_ones(store: &dyn Store) {
+    let a = sample_callback("cb-a", "sales", 1_000, CallbackStatus::Due);
+    let b = sample_callback("cb-b", "support", 2_000, CallbackStatus::Scheduled);
+    let mut c = sample_callback("cb-c", "sales", 3_000, CallbackStatus::Reached);
+    c.met = Some(true);
+    for cb in [&a, &b, &c] {
+        store.put_callback(cb).await.unwrap();
+    }
+    assert_eq!(store.get_callback(&a.id).await.unwrap().as_ref(), Some(&a));
+    assert_eq!(store.get_callback(&CallbackId::new("none")).await.unwrap(), None);
+    let all = store
+        .list_callbacks(&CallbackFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["cb-c", "cb-b", "cb-a"], "callbacks newest first");
+    let page = store
+        .list_callbacks(&CallbackFilter::default(), Some(&(c.created_at, c.id.clone())), 1)
+        .await
+        .unwrap();
+    assert_eq!(page[0].id.as_str(), "cb-b", "paging continues after the cursor");
+    let sales = CallbackFilter {
+        queue: Some(QueueName::new("sales")),
+        statuses: vec![CallbackStatus::Due, CallbackStatus::Scheduled],
+        ..CallbackFilter::default()
+    };
+    let got = store.list_callbacks(&sales, None, 10).await.unwrap();
+    assert_eq!(got.len(), 1, "filters by queue and status");
+    assert_eq!(got[0].id.as_str(), "cb-a");
+    let mut live: Vec<String> = store
+        .live_callbacks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    live.sort();
+    assert_eq!(
+        live,
+        ["cb-a", "cb-b"],
+        "only callbacks that can still fire are restored"
+    );
+    // Closing one takes it out of the live set.
+    let mut a2 = a.clone();
+    a2.status = CallbackStatus::Cancelled;
+    store.put_callback(&a2).await.unwrap();
+    let live = store.live_callbacks().await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id.as_str(), "cb-b");
+}
+
+async fn grades_surveys_and_agent_days_are_read_by_time_range(store: &dyn Store) {
+    let card = Scorecard::default_call_quality();
+    let grades: Vec<(String, Letter)> = card
+        .criteria
+        .iter()
+        .map(|c| (c.name.clone(), Letter::B))
+        .collect();
+    for (id, at) in [("g1", 5_000u64), ("g2", 6_000)] {
+        store
+            .put_grade(&GradeRecord {
+                id: id.into(),
+                call: CallId::new(format!("call-{id}")),
+                agent: AgentId::new("ann"),
+                queue: QueueName::new("sales"),
+                supervisor: "sue".into(),
+                graded_at: Timestamp(at),
+                score: card.score(&grades).unwrap(),
+                scorecard: card.clone(),
+                grades: grades.clone(),
+                comments: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let got = store
+        .grades_between(Timestamp(5_500), Timestamp(10_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, "g2");
+    assert_eq!(got[0].score, 80.0);
+    for (call, at, rating) in [("s1", 1_000u64, 5u8), ("s2", 2_000, 2)] {
+        store
+            .put_survey(&SurveyRecord {
+                call: CallId::new(call),
+                agent: Some(AgentId::new("ann")),
+                queue: QueueName::new("sales"),
+                satisfaction: rating,
+                at: Timestamp(at),
+            })
+            .await
+            .unwrap();
+    }
+    let got = store
+        .surveys_between(Timestamp(0), Timestamp(2_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].satisfaction, 5);
+    let mut day = AgentDayRecord {
+        day: Timestamp(86_400_000),
+        agent: AgentId::new("ann"),
+        ms_by_state: Default::default(),
+    };
+    day.ms_by_state.insert("on-call".into(), 1_000);
+    store.put_agent_day(&day).await.unwrap();
+    day.ms_by_state.insert("on-call".into(), 2_000);
+    store.put_agent_day(&day).await.unwrap();
+    let got = store
+        .agent_days_between(Timestamp(86_400_000), Timestamp(2 * 86_400_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![day], "an agent day is replaced, not added to");
 }
 
 /// A recording's metadata as the media plane writes it.

@@ -1,20 +1,28 @@
-//! Persistent and shared state: agents, calls and handled contacts.
+//! Persistent and shared state: agents, calls, handled contacts, callbacks,
+//! recordings, grades and surveys.
 //!
 //! The routing core decides; the store records what was decided so that every
 //! reader (supervisors on any node, reports, first-contact ownership) sees one
 //! truth. Writes are whole records, last writer wins per record; contacts are
 //! append-only. Recording metadata and the monitoring audit come from the
-//! node carrying a call's audio, so they are never fenced. Every backend must pass [`conformance::run`].
+//! node carrying a call's audio, so they are never fenced; callbacks come from
+//! the routing node and are fenced like calls. Time-range reads
+//! (`*_between`) are oldest first over `[from, to)`. Every backend must pass
+//! [`conformance::run`].
 
 pub mod conformance;
+pub mod journal;
 pub mod memory;
 pub mod redis;
 
 use async_trait::async_trait;
 
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
-use crate::ids::{AgentId, CallId, QueueName};
+use crate::callback::{CallbackRecord, CallbackStatus};
+use crate::ids::{AgentId, CallId, CallbackId, QueueName};
 use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
+use crate::quality::{GradeRecord, SurveyRecord};
+use crate::report::AgentDayRecord;
 use crate::time::Timestamp;
 
 pub use memory::MemoryStore;
@@ -47,6 +55,44 @@ impl CallFilter {
             && self.queue.as_ref().is_none_or(|q| &call.queue == q)
     }
 }
+
+/// Which callbacks `list_callbacks` returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackFilter {
+    /// Any of these statuses (all when empty).
+    pub statuses: Vec<CallbackStatus>,
+    pub queue: Option<QueueName>,
+    pub customer_key: Option<String>,
+    pub owner: Option<AgentId>,
+    /// Created at or after.
+    pub from: Option<Timestamp>,
+    /// Created before.
+    pub to: Option<Timestamp>,
+}
+
+impl CallbackFilter {
+    pub fn matches(&self, cb: &CallbackRecord) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&cb.status))
+            && self
+                .queue
+                .as_ref()
+                .is_none_or(|q| cb.details.queue.as_ref() == Some(q))
+            && self
+                .customer_key
+                .as_ref()
+                .is_none_or(|k| &cb.details.customer_key == k)
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| cb.details.owner.as_ref() == Some(o))
+            && self.from.is_none_or(|f| cb.created_at >= f)
+            && self.to.is_none_or(|t| cb.created_at < t)
+    }
+}
+
+/// Position after which a callback listing continues: newest first by
+/// (created_at, id).
+pub type CallbackCursor = (Timestamp, CallbackId);
 
 /// Position after which a call listing continues: calls are listed newest
 /// first by (enqueued_at, id).
@@ -106,4 +152,51 @@ pub trait Store: Send + Sync + 'static {
         call: Option<&CallId>,
         limit: usize,
     ) -> Result<Vec<MonitorSessionRecord>, StoreError>;
+    /// Contacts whose wrap-up ended in `[from, to)`, oldest first, at most `limit`.
+    async fn contacts_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ContactRecord>, StoreError>;
+    /// Creates or replaces a callback, with the routing node's fence.
+    async fn put_callback(&self, cb: &CallbackRecord) -> Result<(), StoreError>;
+    async fn get_callback(&self, id: &CallbackId) -> Result<Option<CallbackRecord>, StoreError>;
+    /// Callbacks newest first (by creation), strictly after `after`, at most `limit`.
+    async fn list_callbacks(
+        &self,
+        filter: &CallbackFilter,
+        after: Option<&CallbackCursor>,
+        limit: usize,
+    ) -> Result<Vec<CallbackRecord>, StoreError>;
+    /// Every callback that can still fire (open, or reached with its request
+    /// still to close): what a restarted or new routing node restores.
+    async fn live_callbacks(&self) -> Result<Vec<CallbackRecord>, StoreError>;
+    /// Stores a grade (a call may be graded more than once).
+    async fn put_grade(&self, grade: &GradeRecord) -> Result<(), StoreError>;
+    /// Grades given in `[from, to)`, oldest first, at most `limit`.
+    async fn grades_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<GradeRecord>, StoreError>;
+    /// Stores a call's satisfaction rating (one per call: the last one wins).
+    async fn put_survey(&self, survey: &SurveyRecord) -> Result<(), StoreError>;
+    /// Ratings given in `[from, to)`, oldest first, at most `limit`.
+    async fn surveys_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<SurveyRecord>, StoreError>;
+    /// Creates or replaces an agent's time in each state over one UTC day.
+    async fn put_agent_day(&self, day: &AgentDayRecord) -> Result<(), StoreError>;
+    /// Agent days starting in `[from, to)`, at most `limit`.
+    async fn agent_days_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<AgentDayRecord>, StoreError>;
 }

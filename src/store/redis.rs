@@ -16,6 +16,15 @@
 //! | `{NS}:recordings` | sorted set, score = started ms | recordings, newest-first paging |
 //! | `{NS}:monitor:<session>` | string | JSON `MonitorSessionRecord` (unfenced) |
 //! | `{NS}:monitors` | sorted set, score = started ms | monitoring audit, newest first |
+//! | `{NS}:contactlog` | sorted set, score = wrap-up end ms | every contact's JSON, for time-range reports |
+//! | `{NS}:callback:<id>` | string | JSON `CallbackRecord` (fenced) |
+//! | `{NS}:callbacks` | sorted set, score = created ms | callbacks, newest-first paging |
+//! | `{NS}:callbacks:live` | set | callbacks that can still fire: what a new routing node restores |
+//! | `{NS}:grades` | sorted set, score = graded ms | JSON `GradeRecord`s |
+//! | `{NS}:survey:<call>` | string | JSON `SurveyRecord` |
+//! | `{NS}:surveys` | sorted set, score = rated ms | call ids of surveys |
+//! | `{NS}:agentday:<day ms>:<agent>` | string | JSON `AgentDayRecord` |
+//! | `{NS}:agentdays` | sorted set, score = day ms | `<day ms>:<agent>` of agent days |
 //!
 //! Invariants: every write is one Lua script, so a record and its indexes
 //! change together or not at all; a write carrying a fencing token other
@@ -31,10 +40,13 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError, Script};
 
-use super::{CallCursor, CallFilter, Store, StoreError};
+use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError};
 use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord};
-use crate::ids::{AgentId, CallId};
+use crate::callback::CallbackRecord;
+use crate::ids::{AgentId, CallId, CallbackId};
 use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
+use crate::quality::{GradeRecord, SurveyRecord};
+use crate::report::AgentDayRecord;
 use crate::time::Timestamp;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
@@ -89,10 +101,24 @@ redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
 return 1
 "#;
 
-/// KEYS: epoch, contacts list. ARGV: fence, json, keep.
+/// KEYS: epoch, contacts list, contact log. ARGV: fence, json, keep, score.
 const APPEND_CONTACT: &str = r#"
 redis.call('LPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+return 1
+"#;
+
+/// KEYS: epoch, callback key, callbacks index, live set.
+/// ARGV: fence, id, json, created ms, live ('1' or '0').
+const PUT_CALLBACK: &str = r#"
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('SADD', KEYS[4], ARGV[2])
+else
+  redis.call('SREM', KEYS[4], ARGV[2])
+end
 return 1
 "#;
 
@@ -144,6 +170,33 @@ impl Keys {
     fn monitor_sessions(&self) -> String {
         format!("{}:monitors", self.prefix)
     }
+    fn contact_log(&self) -> String {
+        format!("{}:contactlog", self.prefix)
+    }
+    fn callback(&self, id: &str) -> String {
+        format!("{}:callback:{id}", self.prefix)
+    }
+    fn callbacks(&self) -> String {
+        format!("{}:callbacks", self.prefix)
+    }
+    fn live_callbacks(&self) -> String {
+        format!("{}:callbacks:live", self.prefix)
+    }
+    fn grades(&self) -> String {
+        format!("{}:grades", self.prefix)
+    }
+    fn survey(&self, call: &str) -> String {
+        format!("{}:survey:{call}", self.prefix)
+    }
+    fn surveys(&self) -> String {
+        format!("{}:surveys", self.prefix)
+    }
+    fn agent_day(&self, member: &str) -> String {
+        format!("{}:agentday:{member}", self.prefix)
+    }
+    fn agent_days(&self) -> String {
+        format!("{}:agentdays", self.prefix)
+    }
 }
 
 /// How the store talks to Redis.
@@ -170,6 +223,7 @@ pub struct RedisStore {
     put_call: Script,
     append_contact: Script,
     reserve: Script,
+    put_callback: Script,
 }
 
 fn unavailable(e: RedisError) -> StoreError {
@@ -218,6 +272,7 @@ impl RedisStore {
             put_call: Script::new(&format!("{FENCE_CHECK}{PUT_CALL}")),
             append_contact: Script::new(&format!("{FENCE_CHECK}{APPEND_CONTACT}")),
             reserve: Script::new(&format!("{FENCE_CHECK}{RESERVE}")),
+            put_callback: Script::new(&format!("{FENCE_CHECK}{PUT_CALLBACK}")),
         })
     }
 
@@ -296,6 +351,34 @@ impl RedisStore {
             }
         }
         Ok(out)
+    }
+
+    /// Members of the sorted set `index` scored in `[from, to)`, oldest
+    /// first, at most `limit`: JSON records themselves, or ids of records at
+    /// `record_key(id)`.
+    async fn between<T: serde::de::DeserializeOwned>(
+        &self,
+        index: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+        record_key: Option<&(dyn Fn(&str) -> String + Sync)>,
+    ) -> Result<Vec<T>, StoreError> {
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(index)
+            .arg(from.as_millis())
+            .arg(format!("({}", to.as_millis()))
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        match record_key {
+            Some(key) => self.mget(members.iter().map(|m| key(m)).collect()).await,
+            None => members.iter().map(|m| decode(index, m)).collect(),
+        }
     }
 
     /// Writes a JSON record and its newest-first index entry together.
@@ -450,9 +533,11 @@ impl Store for RedisStore {
             .append_contact
             .key(self.keys.epoch())
             .key(self.keys.contacts(&contact.customer_key))
+            .key(self.keys.contact_log())
             .arg(fence)
             .arg(encode(contact)?)
             .arg(CONTACTS_PER_CUSTOMER)
+            .arg(contact.wrap_up_ended_at.as_millis())
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
@@ -534,5 +619,131 @@ impl Store for RedisStore {
             |s: &MonitorSessionRecord| call.is_none_or(|c| &s.call == c),
         )
         .await
+    }
+
+    async fn contacts_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ContactRecord>, StoreError> {
+        self.between(&self.keys.contact_log(), from, to, limit, None)
+            .await
+    }
+
+    async fn put_callback(&self, cb: &CallbackRecord) -> Result<(), StoreError> {
+        let fence = self.fence.load(Ordering::SeqCst);
+        let id = cb.id.as_str();
+        let _: i64 = self
+            .put_callback
+            .key(self.keys.epoch())
+            .key(self.keys.callback(id))
+            .key(self.keys.callbacks())
+            .key(self.keys.live_callbacks())
+            .arg(fence)
+            .arg(id)
+            .arg(encode(cb)?)
+            .arg(cb.created_at.as_millis())
+            .arg(if cb.is_live() { "1" } else { "0" })
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_callback(&self, id: &CallbackId) -> Result<Option<CallbackRecord>, StoreError> {
+        let key = self.keys.callback(id.as_str());
+        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        v.map(|v| decode(&key, &v)).transpose()
+    }
+
+    async fn list_callbacks(
+        &self,
+        filter: &CallbackFilter,
+        after: Option<&CallbackCursor>,
+        limit: usize,
+    ) -> Result<Vec<CallbackRecord>, StoreError> {
+        self.newest_first(
+            &self.keys.callbacks(),
+            after,
+            limit,
+            |id| self.keys.callback(id),
+            |c| filter.matches(c),
+        )
+        .await
+    }
+
+    async fn live_callbacks(&self) -> Result<Vec<CallbackRecord>, StoreError> {
+        let ids: Vec<String> = self
+            .conn()
+            .smembers(self.keys.live_callbacks())
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            out.extend(
+                self.mget::<CallbackRecord>(chunk.iter().map(|id| self.keys.callback(id)).collect())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn put_grade(&self, grade: &GradeRecord) -> Result<(), StoreError> {
+        let _: i64 = self
+            .conn()
+            .zadd(self.keys.grades(), encode(grade)?, grade.graded_at.as_millis())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn grades_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<GradeRecord>, StoreError> {
+        self.between(&self.keys.grades(), from, to, limit, None).await
+    }
+
+    async fn put_survey(&self, survey: &SurveyRecord) -> Result<(), StoreError> {
+        let id = survey.call.as_str();
+        self.put_indexed(&self.keys.survey(id), &self.keys.surveys(), id, survey.at, survey)
+            .await
+    }
+
+    async fn surveys_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<SurveyRecord>, StoreError> {
+        let key = |id: &str| self.keys.survey(id);
+        self.between(&self.keys.surveys(), from, to, limit, Some(&key))
+            .await
+    }
+
+    async fn put_agent_day(&self, day: &AgentDayRecord) -> Result<(), StoreError> {
+        let member = format!("{}:{}", day.day.as_millis(), day.agent);
+        self.put_indexed(
+            &self.keys.agent_day(&member),
+            &self.keys.agent_days(),
+            &member,
+            day.day,
+            day,
+        )
+        .await
+    }
+
+    async fn agent_days_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<AgentDayRecord>, StoreError> {
+        let key = |m: &str| self.keys.agent_day(m);
+        self.between(&self.keys.agent_days(), from, to, limit, Some(&key))
+            .await
     }
 }

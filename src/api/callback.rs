@@ -1,0 +1,320 @@
+//! `hotline.v1.CallbackService`: callbacks as records with deadlines.
+
+use tonic::{Request, Response, Status};
+
+use super::{convert, principal, validate, ApiContext};
+use crate::auth::Role;
+use crate::callback::{AttemptOutcome, CallbackDetails, CallbackOrigin, CallbackStatus};
+use crate::engine::callbacks::NewCallback;
+use crate::engine::Command;
+use crate::error::Error;
+use crate::ids::{AgentId, CallbackId, QueueName};
+use crate::proto;
+use crate::proto::callback_service_server::CallbackService;
+use crate::store::CallbackFilter;
+use crate::time::Timestamp;
+
+pub struct CallbackApi {
+    pub ctx: ApiContext,
+}
+
+/// Longest number accepted.
+const MAX_NUMBER_LEN: usize = 64;
+/// Longest category or notes.
+const MAX_TEXT_LEN: usize = 2000;
+
+/// A time field: 0 means unset; negative is invalid.
+pub fn optional_time(field: &str, ms: i64) -> Result<Option<Timestamp>, Error> {
+    match ms {
+        0 => Ok(None),
+        ms if ms < 0 => Err(Error::invalid(field, "must not be negative")),
+        ms => Ok(Some(Timestamp(ms as u64))),
+    }
+}
+
+pub fn attempt_outcome(o: i32) -> Result<AttemptOutcome, Error> {
+    match proto::AttemptOutcome::try_from(o) {
+        Ok(proto::AttemptOutcome::Reached) => Ok(AttemptOutcome::Reached),
+        Ok(proto::AttemptOutcome::NoAnswer) => Ok(AttemptOutcome::NoAnswer),
+        Ok(proto::AttemptOutcome::Busy) => Ok(AttemptOutcome::Busy),
+        Ok(proto::AttemptOutcome::WrongNumber) => Ok(AttemptOutcome::WrongNumber),
+        _ => Err(Error::invalid(
+            "outcome",
+            "must be REACHED, NO_ANSWER, BUSY or WRONG_NUMBER",
+        )),
+    }
+}
+
+fn status_from(s: i32) -> Result<CallbackStatus, Error> {
+    match proto::CallbackStatus::try_from(s) {
+        Ok(proto::CallbackStatus::Scheduled) => Ok(CallbackStatus::Scheduled),
+        Ok(proto::CallbackStatus::Due) => Ok(CallbackStatus::Due),
+        Ok(proto::CallbackStatus::Reached) => Ok(CallbackStatus::Reached),
+        Ok(proto::CallbackStatus::Failed) => Ok(CallbackStatus::Failed),
+        Ok(proto::CallbackStatus::Cancelled) => Ok(CallbackStatus::Cancelled),
+        _ => Err(Error::invalid(
+            "statuses",
+            format!("{s} is not a callback status"),
+        )),
+    }
+}
+
+fn callback_id(value: &str) -> Result<CallbackId, Error> {
+    Ok(CallbackId::new(validate::id("callback_id", value)?))
+}
+
+/// Page tokens are "<created ms>:<callback id>".
+fn page_token(token: &str) -> Result<Option<(Timestamp, CallbackId)>, Error> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let (ms, id) = token
+        .split_once(':')
+        .ok_or_else(|| Error::invalid("page_token", "not a token from ListCallbacks"))?;
+    let ms: u64 = ms
+        .parse()
+        .map_err(|_| Error::invalid("page_token", "not a token from ListCallbacks"))?;
+    Ok(Some((Timestamp(ms), CallbackId::new(id))))
+}
+
+impl CallbackApi {
+    async fn run(
+        &self,
+        p: &crate::auth::Principal,
+        request_id: &str,
+        cmd: Command,
+    ) -> Result<proto::Callback, Error> {
+        let key = validate::request_key(p, request_id)?;
+        let record = self.ctx.engine.execute(key, cmd).await?.callback()?;
+        Ok(convert::callback(&record))
+    }
+}
+
+#[tonic::async_trait]
+impl CallbackService for CallbackApi {
+    async fn create_callback(
+        &self,
+        req: Request<proto::CreateCallbackRequest>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor, Role::Telephony])?;
+        let r = req.into_inner();
+        let queue = QueueName::new(validate::id("queue", &r.queue)?);
+        let (customer, tier, known_number) = if r.customer_id.is_empty() {
+            (None, None, None)
+        } else {
+            let id = validate::id("customer_id", &r.customer_id)?;
+            let (c, t) = self.ctx.directory.customer(id).ok_or_else(|| Error::NotFound {
+                what: "customer",
+                id: id.to_string(),
+            })?;
+            (Some(c.clone()), Some(*t), self.ctx.directory.first_number(id))
+        };
+        let number = match (r.number.trim(), known_number) {
+            ("", Some(n)) => n,
+            ("", None) => {
+                return Err(
+                    Error::invalid("number", "required without a customer with a known number").into(),
+                )
+            }
+            (n, _) => validate::label("number", n, MAX_NUMBER_LEN)?.to_string(),
+        };
+        let tier = tier.or_else(|| self.ctx.directory.customer_by_number(&number).map(|(_, t)| *t));
+        let customer = customer.or_else(|| {
+            self.ctx
+                .directory
+                .customer_by_number(&number)
+                .map(|(c, _)| c.clone())
+        });
+        let now = Timestamp::now_wall();
+        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms)?;
+        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms)?;
+        if let Some(d) = deadline {
+            if d <= now {
+                return Err(Error::invalid("deadline_unix_ms", format!("{d} is in the past")).into());
+            }
+            if not_before.is_some_and(|n| n >= d) {
+                return Err(Error::invalid("deadline_unix_ms", "must be after not_before_unix_ms").into());
+            }
+        }
+        if r.max_attempts < 0 {
+            return Err(Error::invalid("max_attempts", format!("{} is negative", r.max_attempts)).into());
+        }
+        let text = |field: &str, v: &str| -> Result<Option<String>, Error> {
+            if v.len() > MAX_TEXT_LEN {
+                return Err(Error::invalid(field, format!("longer than {MAX_TEXT_LEN} bytes")));
+            }
+            Ok((!v.trim().is_empty()).then(|| v.to_string()))
+        };
+        let owner = if r.owner_agent_id.is_empty() {
+            None
+        } else {
+            Some(AgentId::new(validate::id("owner_agent_id", &r.owner_agent_id)?))
+        };
+        let customer_key = customer
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| number.clone());
+        let new = NewCallback {
+            id: CallbackId::new(format!("cb-{}", uuid::Uuid::now_v7().simple())),
+            details: CallbackDetails {
+                number,
+                customer,
+                customer_key,
+                tier,
+                queue: Some(queue),
+                category: text("category", &r.category)?,
+                notes: text("notes", &r.notes)?,
+                owner,
+                origin: CallbackOrigin::Api,
+                source_call: None,
+            },
+            not_before,
+            deadline,
+            max_attempts: (r.max_attempts > 0).then_some(r.max_attempts as u32),
+        };
+        Ok(Response::new(
+            self.run(&p, &r.request_id, Command::CreateCallback(Box::new(new)))
+                .await?,
+        ))
+    }
+
+    async fn get_callback(
+        &self,
+        req: Request<proto::CallbackRef>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor, Role::Agent])?;
+        let id = callback_id(&req.get_ref().callback_id)?;
+        let record = self
+            .ctx
+            .store
+            .get_callback(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "callback",
+                id: id.to_string(),
+            })?;
+        Ok(Response::new(convert::callback(&record)))
+    }
+
+    async fn list_callbacks(
+        &self,
+        req: Request<proto::ListCallbacksRequest>,
+    ) -> Result<Response<proto::ListCallbacksResponse>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let size = validate::page_size(r.page_size)?;
+        let after = page_token(&r.page_token)?;
+        let customer_key = match (r.customer_id.is_empty(), r.number.is_empty()) {
+            (false, _) => Some(validate::id("customer_id", &r.customer_id)?.to_string()),
+            (true, false) => Some(validate::label("number", &r.number, MAX_NUMBER_LEN)?.to_string()),
+            (true, true) => None,
+        };
+        let filter = CallbackFilter {
+            statuses: r
+                .statuses
+                .iter()
+                .map(|s| status_from(*s))
+                .collect::<Result<_, _>>()?,
+            queue: (!r.queue.is_empty()).then(|| QueueName::new(&r.queue)),
+            customer_key,
+            owner: (!r.owner_agent_id.is_empty()).then(|| AgentId::new(&r.owner_agent_id)),
+            from: optional_time("from_unix_ms", r.from_unix_ms)?,
+            to: optional_time("to_unix_ms", r.to_unix_ms)?,
+        };
+        let records = self
+            .ctx
+            .store
+            .list_callbacks(&filter, after.as_ref(), size)
+            .await
+            .map_err(Error::from)?;
+        let next_page_token = match records.last() {
+            Some(last) if records.len() == size => format!("{}:{}", last.created_at.as_millis(), last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(proto::ListCallbacksResponse {
+            callbacks: records.iter().map(convert::callback).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn reschedule_callback(
+        &self,
+        req: Request<proto::RescheduleCallbackRequest>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor, Role::Agent])?;
+        let r = req.into_inner();
+        let id = callback_id(&r.callback_id)?;
+        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms)?
+            .ok_or_else(|| Error::invalid("not_before_unix_ms", "required"))?;
+        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms)?;
+        if deadline.is_some_and(|d| d <= not_before) {
+            return Err(Error::invalid("deadline_unix_ms", "must be after not_before_unix_ms").into());
+        }
+        let cmd = Command::RescheduleCallback {
+            id,
+            not_before,
+            deadline,
+        };
+        Ok(Response::new(self.run(&p, &r.request_id, cmd).await?))
+    }
+
+    async fn cancel_callback(
+        &self,
+        req: Request<proto::CallbackRef>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let id = callback_id(&r.callback_id)?;
+        Ok(Response::new(
+            self.run(&p, &r.request_id, Command::CancelCallback { id })
+                .await?,
+        ))
+    }
+
+    async fn record_attempt(
+        &self,
+        req: Request<proto::RecordAttemptRequest>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        let r = req.into_inner();
+        let agent = validate::id("agent_id", &r.agent_id)?;
+        p.require_agent(agent)?;
+        let cmd = Command::RecordAttempt {
+            agent: AgentId::new(agent),
+            id: callback_id(&r.callback_id)?,
+            outcome: attempt_outcome(r.outcome)?,
+        };
+        Ok(Response::new(self.run(&p, &r.request_id, cmd).await?))
+    }
+
+    async fn mark_work_done(
+        &self,
+        req: Request<proto::CallbackRef>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Agent, Role::Supervisor])?;
+        let r = req.into_inner();
+        let id = callback_id(&r.callback_id)?;
+        Ok(Response::new(
+            self.run(&p, &r.request_id, Command::MarkWorkDone { id }).await?,
+        ))
+    }
+
+    async fn close_request(
+        &self,
+        req: Request<proto::CallbackRef>,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(&[Role::Agent, Role::Supervisor])?;
+        let r = req.into_inner();
+        let id = callback_id(&r.callback_id)?;
+        Ok(Response::new(
+            self.run(&p, &r.request_id, Command::CloseRequest { id }).await?,
+        ))
+    }
+}

@@ -1,0 +1,216 @@
+//! `hotline.v1.ReportService`: contact-center reports over a time range,
+//! read from the store and computed by `crate::report` (pure functions).
+
+use tonic::{Request, Response, Status};
+
+use super::{principal, ApiContext};
+use crate::auth::Role;
+use crate::error::Error;
+use crate::fcr::{FcrRow, GroupBy};
+use crate::proto;
+use crate::proto::report_service_server::ReportService;
+use crate::report::{self, Common, ReportInput};
+use crate::store::{CallFilter, Store};
+use crate::time::Timestamp;
+
+pub struct ReportApi {
+    pub ctx: ApiContext,
+}
+
+/// Records read per kind for one report; a range holding more is refused
+/// rather than silently cut.
+const MAX_RECORDS: usize = 500_000;
+
+fn range(from: i64, to: i64) -> Result<(Timestamp, Timestamp), Error> {
+    if from < 0 {
+        return Err(Error::invalid("from_unix_ms", "must not be negative"));
+    }
+    if to <= from {
+        return Err(Error::invalid("to_unix_ms", "must be after from_unix_ms"));
+    }
+    Ok((Timestamp(from as u64), Timestamp(to as u64)))
+}
+
+fn full<T>(what: &str, v: Vec<T>) -> Result<Vec<T>, Error> {
+    if v.len() >= MAX_RECORDS {
+        return Err(Error::FailedPrecondition(format!(
+            "more than {MAX_RECORDS} {what} in the range: ask for a shorter one"
+        )));
+    }
+    Ok(v)
+}
+
+/// Everything the reports read for `[from, to)`; contacts one FCR window
+/// past `to`, so repeats of contacts in the range are seen.
+pub async fn load(
+    store: &dyn Store,
+    rules: &report::ReportRules,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<ReportInput, Error> {
+    let mut calls = Vec::new();
+    let filter = CallFilter {
+        queue: None,
+        include_ended: true,
+    };
+    let mut cursor: Option<(Timestamp, crate::ids::CallId)> = None;
+    'pages: loop {
+        let page = store.list_calls(&filter, cursor.as_ref(), 1000).await?;
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.enqueued_at, last.id.clone()));
+        let done = page.len() < 1000;
+        for c in page {
+            if c.enqueued_at < from {
+                break 'pages;
+            }
+            if c.enqueued_at < to {
+                calls.push(c);
+            }
+        }
+        if done || calls.len() >= MAX_RECORDS {
+            break;
+        }
+    }
+    let contacts = store
+        .contacts_between(from, to.plus(rules.fcr_window), MAX_RECORDS)
+        .await?;
+    let mut callbacks = Vec::new();
+    let cb_filter = crate::store::CallbackFilter {
+        from: Some(from),
+        to: Some(to),
+        ..Default::default()
+    };
+    let mut after = None;
+    loop {
+        let page = store.list_callbacks(&cb_filter, after.as_ref(), 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.created_at, last.id.clone()));
+        let done = page.len() < 1000;
+        callbacks.extend(page);
+        if done || callbacks.len() >= MAX_RECORDS {
+            break;
+        }
+    }
+    Ok(ReportInput {
+        calls: full("calls", calls)?,
+        contacts: full("contacts", contacts)?,
+        callbacks: full("callbacks", callbacks)?,
+        grades: full("grades", store.grades_between(from, to, MAX_RECORDS).await?)?,
+        surveys: full("surveys", store.surveys_between(from, to, MAX_RECORDS).await?)?,
+        agent_days: store
+            .agent_days_between(from.utc_day_start(), to, MAX_RECORDS)
+            .await?,
+    })
+}
+
+pub fn fcr(r: &FcrRow) -> proto::FcrFigures {
+    proto::FcrFigures {
+        key: r.key.clone(),
+        contacts: r.contacts,
+        declared_resolved: r.declared_resolved,
+        declared_rate: r.declared_rate(),
+        issues: r.issues,
+        observed_resolved: r.observed_resolved,
+        observed_rate: r.observed_rate(),
+        open_issues: r.open_issues,
+        provisional: r.provisional(),
+    }
+}
+
+fn common(c: &Common) -> proto::CommonFigures {
+    proto::CommonFigures {
+        handled: c.handled,
+        average_handle_time_ms: c.average_handle_time.map(|d| d.as_millis() as i64).unwrap_or(0),
+        callbacks_met: c.callbacks_met,
+        callbacks_missed: c.callbacks_missed,
+        callbacks_open: c.callbacks_open,
+        fcr: Some(fcr(&c.fcr)),
+        quality_average: c.quality_average,
+        graded: c.graded,
+        satisfaction_average: c.satisfaction_average,
+        surveys: c.surveys,
+    }
+}
+
+#[tonic::async_trait]
+impl ReportService for ReportApi {
+    async fn get_queue_stats(
+        &self,
+        req: Request<proto::ReportRequest>,
+    ) -> Result<Response<proto::QueueStatsReport>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms)?;
+        let rules = &self.ctx.report_rules;
+        let input = load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let rows = report::queue_stats(Timestamp::now_wall(), from, to, rules, &input);
+        Ok(Response::new(proto::QueueStatsReport {
+            queues: rows
+                .iter()
+                .map(|q| proto::QueueReportRow {
+                    queue: q.queue.to_string(),
+                    offered: q.offered,
+                    answered: q.answered,
+                    abandoned: q.abandoned,
+                    short_abandons: q.short_abandons,
+                    overflowed: q.overflowed,
+                    rejected: q.rejected,
+                    answered_within_threshold: q.answered_within_threshold,
+                    service_level: q.service_level,
+                    average_speed_of_answer_ms: q
+                        .average_speed_of_answer
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(0),
+                    common: Some(common(&q.common)),
+                })
+                .collect(),
+            rules: rules.describe(),
+        }))
+    }
+
+    async fn get_agent_stats(
+        &self,
+        req: Request<proto::ReportRequest>,
+    ) -> Result<Response<proto::AgentStatsReport>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms)?;
+        let rules = &self.ctx.report_rules;
+        let input = load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let rows = report::agent_stats(Timestamp::now_wall(), from, to, rules, &input);
+        Ok(Response::new(proto::AgentStatsReport {
+            agents: rows
+                .iter()
+                .map(|a| proto::AgentReportRow {
+                    agent_id: a.agent.to_string(),
+                    occupancy: a.occupancy,
+                    staffed_ms: a.staffed.as_millis() as i64,
+                    common: Some(common(&a.common)),
+                })
+                .collect(),
+            rules: rules.describe(),
+        }))
+    }
+
+    async fn get_first_call_resolution(
+        &self,
+        req: Request<proto::FcrRequest>,
+    ) -> Result<Response<proto::FcrReport>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let r = req.into_inner();
+        let (from, to) = range(r.from_unix_ms, r.to_unix_ms)?;
+        let by = match proto::FcrGroupBy::try_from(r.group_by) {
+            Ok(proto::FcrGroupBy::Agent) => GroupBy::Agent,
+            Ok(proto::FcrGroupBy::Queue) => GroupBy::Queue,
+            Ok(proto::FcrGroupBy::Category) => GroupBy::Category,
+            Ok(proto::FcrGroupBy::Day) => GroupBy::Day,
+            _ => return Err(Error::invalid("group_by", "must be AGENT, QUEUE, CATEGORY or DAY").into()),
+        };
+        let rules = &self.ctx.report_rules;
+        let input = load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let rows = report::first_call_resolution(Timestamp::now_wall(), from, to, rules, &input, by);
+        Ok(Response::new(proto::FcrReport {
+            rows: rows.iter().map(fcr).collect(),
+            window_days: (rules.fcr_window.as_secs() / 86_400) as u32,
+            rules: rules.describe(),
+        }))
+    }
+}
