@@ -13,8 +13,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hotline::callback::{CallbackEvent, CallbackTracker, TrackerSettings};
-use hotline::ids::CallbackId;
+use hotline::acd::Tier;
+use hotline::callback::{CallbackDetails, CallbackEvent, CallbackTracker, TrackerSettings};
+use hotline::ids::{CallbackId, QueueName};
 use hotline::time::Timestamp;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -50,6 +51,7 @@ fn main() {
     let start = Timestamp(1_795_392_000_000);
     let span = Duration::from_secs(8 * 3600);
     let mut rng = SmallRng::seed_from_u64(7);
+    let queue = QueueName::new("repairs");
     let ids: Vec<CallbackId> = (0..n).map(|i| CallbackId::new(format!("cb-{i:07}"))).collect();
 
     let before = LIVE.load(Ordering::Relaxed);
@@ -61,8 +63,18 @@ fn main() {
         // every callback waits for a window, so all its timers are pending.
         let window = start.plus(Duration::from_secs(rng.random_range(60..4 * 3600)));
         let deadline = window.plus(Duration::from_secs(rng.random_range(3600..4 * 3600)));
+        // With who to call, as real callbacks carry (number, customer key,
+        // queue): the memory figure counts them.
+        let number = format!("+86138{:08}", rng.random_range(0..100_000_000u32));
+        let details = CallbackDetails {
+            customer_key: number.clone(),
+            number,
+            tier: Some(Tier::Regular),
+            queue: Some(queue.clone()),
+            ..CallbackDetails::default()
+        };
         let t0 = Instant::now();
-        t.handle_created(start, id.clone(), Some(window), deadline, 3)
+        t.handle_created_with(start, id.clone(), Some(window), deadline, 3, details)
             .expect("insert");
         inserts.push(t0.elapsed());
         // The driver persists each change; here they are dropped.

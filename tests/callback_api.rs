@@ -59,6 +59,30 @@ async fn a_waiting_caller_keeps_their_place_and_the_agent_reaches_them() {
     assert_eq!(reached.status, proto::CallbackStatus::Reached as i32);
     assert_eq!(reached.met, Some(true), "reached before the deadline: met");
     assert_eq!(reached.attempts.len(), 1);
+    // The fix is done; the request closes within 2 hours: on time.
+    let cb_ref = proto::CallbackRef {
+        callback_id: cb.callback_id.clone(),
+        request_id: String::new(),
+    };
+    let done = dave
+        .c
+        .callback
+        .mark_work_done(cb_ref.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(done.work_done_at_unix_ms > 0);
+    let closed = dave
+        .c
+        .callback
+        .close_request(cb_ref.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(closed.request_closed_at_unix_ms >= done.work_done_at_unix_ms);
+    assert!(!closed.close_late);
+    let err = dave.c.callback.close_request(cb_ref).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "a request closes once");
 
     // Stored: supervisors list it.
     let mut sup = s.supervisor();
@@ -355,6 +379,64 @@ async fn an_unresolved_wrap_up_becomes_a_callback_owned_by_the_agent() {
             outcome: proto::AttemptOutcome::Reached as i32,
             request_id: String::new(),
         })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisors_see_the_callback_board_and_the_warning_before_a_deadline() {
+    // Warnings an hour ahead, so a deadline an hour and 2 s away warns in 2 s.
+    let config = format!("{}\n[callbacks]\nwarn_before_secs = 3600\n", common::CONFIG);
+    let s = TestServer::with_config(&config).await;
+    let mut sup = s.supervisor();
+    let cb = sup
+        .callback
+        .create_callback(proto::CreateCallbackRequest {
+            number: "+3009".into(),
+            queue: "repairs".into(),
+            deadline_unix_ms: now_ms() + 3_602_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut board = sup
+        .callback
+        .watch_callbacks(proto::WatchCallbacksRequest { interval_ms: 200 })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = board.message().await.unwrap().expect("a board");
+    assert_eq!(
+        (first.pending, first.due_now, first.overdue),
+        (1, 1, 0),
+        "{first:?}"
+    );
+    let warned = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let b = board.message().await.unwrap().expect("a board");
+            if let Some(a) = b.alerts.first() {
+                return (b.clone(), a.clone());
+            }
+        }
+    })
+    .await
+    .expect("a warning within 10 s");
+    let (b, alert) = warned;
+    assert_eq!(alert.callback_id, cb.callback_id);
+    assert_eq!(alert.kind, proto::CallbackAlertKind::Warned as i32);
+    assert_eq!(alert.deadline_unix_ms, cb.deadline_unix_ms);
+    assert_eq!(alert.queue, "repairs");
+    assert_eq!(b.due_soon, 1, "{b:?}");
+    // The next boards do not repeat it.
+    let next = board.message().await.unwrap().expect("a board");
+    assert!(next.alerts.is_empty(), "{next:?}");
+    // Agents do not watch the board.
+    let err = s
+        .clients(hotline::auth::Role::Agent, "dave")
+        .callback
+        .watch_callbacks(proto::WatchCallbacksRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);

@@ -279,6 +279,74 @@ fn a_restart_at_11_keeps_every_callback_and_fires_each_timer_once() {
     );
 }
 
+#[test]
+fn a_request_closed_more_than_2_hours_after_its_work_ended_counts_late() {
+    let mut t = CallbackTracker::new(TrackerSettings::default());
+    let mut store = HashMap::new();
+    for cb in ["on-time", "late"] {
+        t.handle_created(at(9, 0), id(cb), None, at(13, 0), 3).unwrap();
+        t.handle_attempt(at(9, 30), &id(cb), AttemptOutcome::Reached)
+            .unwrap();
+    }
+    // Work cannot be done on a callback nobody reached.
+    t.handle_created(at(9, 0), id("open"), None, at(13, 0), 3)
+        .unwrap();
+    assert!(t.handle_work_done(at(9, 40), &id("open"), None).is_err());
+    // Reached callbacks left the tracker; the driver brings the stored record.
+    drain(&mut t, &mut store);
+    assert!(t.get(&id("late")).is_none());
+    assert!(
+        t.handle_work_done(at(10, 0), &id("on-time"), None).is_err(),
+        "unknown without its record"
+    );
+    t.handle_work_done(at(10, 0), &id("on-time"), Some(store[&id("on-time")].clone()))
+        .unwrap();
+    t.handle_work_done(at(10, 30), &id("late"), Some(store[&id("late")].clone()))
+        .unwrap();
+    assert!(
+        t.handle_work_done(at(10, 31), &id("late"), Some(store[&id("late")].clone()))
+            .is_err(),
+        "work is done once"
+    );
+    drain(&mut t, &mut store);
+    run(&mut t, at(10, 30), at(11, 0));
+    t.handle_request_closed(at(11, 0), &id("on-time")).unwrap();
+    assert_eq!(
+        drain(&mut t, &mut store),
+        vec![CallbackEvent::RequestClosed {
+            id: id("on-time"),
+            late: false
+        }]
+    );
+    run(&mut t, at(11, 0), at(12, 45));
+    t.handle_request_closed(at(12, 45), &id("late")).unwrap();
+    let events: Vec<CallbackEvent> = drain(&mut t, &mut store)
+        .into_iter()
+        .filter(|e| !matches!(e, CallbackEvent::CallbackWarned { .. }))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            CallbackEvent::CloseDeadlineBreached {
+                id: id("late"),
+                close_deadline: at(12, 30)
+            },
+            CallbackEvent::RequestClosed {
+                id: id("late"),
+                late: true
+            }
+        ],
+        "the close deadline fires at 12:30, the late close is counted"
+    );
+    assert_eq!((t.counters().closed_on_time, t.counters().closed_late), (1, 1));
+    assert!(store[&id("late")].close_breached);
+    assert!(
+        t.handle_request_closed(at(13, 0), &id("late")).is_err(),
+        "a request closes once"
+    );
+    assert!(t.get(&id("late")).is_none(), "closed and done: it leaves memory");
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::test_runner::Config::with_cases(64))]
 

@@ -198,23 +198,10 @@ impl CallService for CallApi {
         let id = CallId::new(validate::id("call_id", &r.call_id)?);
         let satisfaction = crate::quality::satisfaction(i64::from(r.satisfaction))
             .map_err(|e| Error::invalid("satisfaction", e.to_string()))?;
-        let call = self
-            .ctx
-            .store
-            .get_call(&id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "call",
-                id: id.to_string(),
-            })?;
-        if call.answered_at.is_none() {
-            return Err(
-                Error::FailedPrecondition(format!("call {id} was not answered: nothing to rate")).into(),
-            );
-        }
+        let (call, agent) = self.ctx.answered_call(&id, "rate").await?;
         let survey = crate::quality::SurveyRecord {
             call: id,
-            agent: call.agent.clone(),
+            agent: Some(agent),
             queue: call.queue.clone(),
             satisfaction,
             at: crate::time::Timestamp::now_wall(),

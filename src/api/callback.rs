@@ -78,6 +78,20 @@ fn page_token(token: &str) -> Result<Option<(Timestamp, CallbackId)>, Error> {
 }
 
 impl CallbackApi {
+    /// A command on one callback, named by `req`, for callers with `roles`.
+    async fn on_callback(
+        &self,
+        req: Request<proto::CallbackRef>,
+        roles: &[Role],
+        command: fn(CallbackId) -> Command,
+    ) -> Result<Response<proto::Callback>, Status> {
+        let p = principal(&req)?;
+        p.require(roles)?;
+        let r = req.into_inner();
+        let id = callback_id(&r.callback_id)?;
+        Ok(Response::new(self.run(&p, &r.request_id, command(id)).await?))
+    }
+
     async fn run(
         &self,
         p: &crate::auth::Principal,
@@ -90,8 +104,78 @@ impl CallbackApi {
     }
 }
 
+fn board(b: &crate::engine::callbacks::CallbackBoard) -> proto::CallbackBoard {
+    use crate::engine::callbacks::AlertKind;
+    proto::CallbackBoard {
+        at_unix_ms: convert::ms(b.at),
+        pending: b.pending,
+        due_now: b.due_now,
+        due_soon: b.due_soon,
+        overdue: b.overdue,
+        met: b.counters.met,
+        missed: b.counters.missed,
+        closed_on_time: b.counters.closed_on_time,
+        closed_late: b.counters.closed_late,
+        alerts: b
+            .alerts
+            .iter()
+            .map(|a| proto::CallbackAlert {
+                seq: a.seq,
+                callback_id: a.callback.to_string(),
+                kind: match a.kind {
+                    AlertKind::Warned => proto::CallbackAlertKind::Warned,
+                    AlertKind::Breached => proto::CallbackAlertKind::Breached,
+                    AlertKind::CloseLate => proto::CallbackAlertKind::CloseLate,
+                } as i32,
+                at_unix_ms: convert::ms(a.at),
+                deadline_unix_ms: convert::ms(a.deadline),
+                queue: a.queue.as_ref().map(|q| q.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
 #[tonic::async_trait]
 impl CallbackService for CallbackApi {
+    type WatchCallbacksStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::CallbackBoard, Status>> + Send>>;
+
+    async fn watch_callbacks(
+        &self,
+        req: Request<proto::WatchCallbacksRequest>,
+    ) -> Result<Response<Self::WatchCallbacksStream>, Status> {
+        principal(&req)?.require(&[Role::Supervisor])?;
+        let interval = validate::stream_interval(req.get_ref().interval_ms)?;
+        let engine = self.ctx.engine.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            // The first board carries the alerts still kept; later ones only new ones.
+            let mut after = 0;
+            loop {
+                tick.tick().await;
+                let next = engine
+                    .execute(None, Command::CallbackBoard { after })
+                    .await
+                    .and_then(|r| r.board());
+                let ok = match next {
+                    Ok(b) => {
+                        after = b.alerts.last().map_or(after, |a| a.seq);
+                        tx.send(Ok(board(&b))).await.is_ok()
+                    }
+                    // Ends when the client goes away or the engine shuts down.
+                    Err(_) => false,
+                };
+                if !ok {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
     async fn create_callback(
         &self,
         req: Request<proto::CreateCallbackRequest>,
@@ -266,14 +350,8 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::CallbackRef>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor])?;
-        let r = req.into_inner();
-        let id = callback_id(&r.callback_id)?;
-        Ok(Response::new(
-            self.run(&p, &r.request_id, Command::CancelCallback { id })
-                .await?,
-        ))
+        self.on_callback(req, &[Role::Supervisor], |id| Command::CancelCallback { id })
+            .await
     }
 
     async fn record_attempt(
@@ -300,8 +378,10 @@ impl CallbackService for CallbackApi {
         p.require(&[Role::Agent, Role::Supervisor])?;
         let r = req.into_inner();
         let id = callback_id(&r.callback_id)?;
+        let stored = self.ctx.store.get_callback(&id).await?.map(Box::new);
         Ok(Response::new(
-            self.run(&p, &r.request_id, Command::MarkWorkDone { id }).await?,
+            self.run(&p, &r.request_id, Command::MarkWorkDone { id, stored })
+                .await?,
         ))
     }
 
@@ -309,12 +389,9 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::CallbackRef>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Agent, Role::Supervisor])?;
-        let r = req.into_inner();
-        let id = callback_id(&r.callback_id)?;
-        Ok(Response::new(
-            self.run(&p, &r.request_id, Command::CloseRequest { id }).await?,
-        ))
+        self.on_callback(req, &[Role::Agent, Role::Supervisor], |id| {
+            Command::CloseRequest { id }
+        })
+        .await
     }
 }

@@ -38,14 +38,34 @@ pub struct ApiContext {
 impl ApiContext {
     /// A call as recorded in the store (live or ended), or NOT_FOUND.
     pub async fn stored_call(&self, id: &crate::ids::CallId) -> Result<crate::proto::Call, Error> {
-        self.store
-            .get_call(id)
-            .await?
-            .map(|c| convert::call(&c))
-            .ok_or_else(|| Error::NotFound {
-                what: "call",
-                id: id.to_string(),
-            })
+        Ok(convert::call(&self.call_record(id).await?))
+    }
+
+    /// A call's stored record, or NOT_FOUND.
+    pub async fn call_record(&self, id: &crate::ids::CallId) -> Result<crate::acd::CallRecord, Error> {
+        self.store.get_call(id).await?.ok_or_else(|| Error::NotFound {
+            what: "call",
+            id: id.to_string(),
+        })
+    }
+
+    /// A stored call an agent answered, and that agent; FAILED_PRECONDITION
+    /// for a call nobody answered (there is nothing to `purpose`).
+    pub async fn answered_call(
+        &self,
+        id: &crate::ids::CallId,
+        purpose: &str,
+    ) -> Result<(crate::acd::CallRecord, crate::ids::AgentId), Error> {
+        let call = self.call_record(id).await?;
+        match (&call.agent, call.answered_at) {
+            (Some(a), Some(_)) => {
+                let agent = a.clone();
+                Ok((call, agent))
+            }
+            _ => Err(Error::FailedPrecondition(format!(
+                "call {id} was not answered: nothing to {purpose}"
+            ))),
+        }
     }
 }
 

@@ -1,13 +1,10 @@
 //! `hotline.v1.SupervisorService`: watching the floor.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
-
-use crate::quality::{Criterion, GradeRecord, Letter, QualityError, Scorecard};
 
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::AgentState;
@@ -18,6 +15,7 @@ use crate::ids::{AgentId, CallId, QueueName};
 use crate::media::record::{MonitorMode, RecordingFilter, RecordingRecord};
 use crate::proto;
 use crate::proto::supervisor_service_server::SupervisorService;
+use crate::quality::{Criterion, GradeRecord, Letter, QualityError, Scorecard};
 use crate::store::CallFilter;
 use crate::time::Timestamp;
 
@@ -128,15 +126,11 @@ impl SupervisorService for SupervisorApi {
         req: Request<proto::WatchQueuesRequest>,
     ) -> Result<Response<Self::WatchQueuesStream>, Status> {
         principal(&req)?.require(&[Role::Supervisor])?;
-        let interval = match req.get_ref().interval_ms {
-            0 => 1000,
-            v @ 100..=60_000 => v,
-            _ => return Err(Error::invalid("interval_ms", "must be 100..=60000 (or 0 for 1000)").into()),
-        };
+        let interval = validate::stream_interval(req.get_ref().interval_ms)?;
         let engine = self.ctx.engine.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(u64::from(interval)));
+            let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
                 let snapshot = engine
@@ -206,15 +200,7 @@ impl SupervisorService for SupervisorApi {
     ) -> Result<Response<proto::RoutingExplanation>, Status> {
         principal(&req)?.require(&[Role::Supervisor])?;
         let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
-        let call = self
-            .ctx
-            .store
-            .get_call(&id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "call",
-                id: id.to_string(),
-            })?;
+        let call = self.ctx.call_record(&id).await?;
         Ok(Response::new(proto::RoutingExplanation {
             call_id: id.to_string(),
             decisions: call.decisions.iter().map(convert::decision).collect(),
@@ -436,24 +422,7 @@ impl SupervisorService for SupervisorApi {
         let score = card
             .score(&grades)
             .map_err(|e| Error::invalid("grades", e.to_string()))?;
-        let call = self
-            .ctx
-            .store
-            .get_call(&id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "call",
-                id: id.to_string(),
-            })?;
-        let agent = match (&call.agent, call.answered_at) {
-            (Some(a), Some(_)) => a.clone(),
-            _ => {
-                return Err(Error::FailedPrecondition(format!(
-                    "call {id} was not answered: nothing to grade"
-                ))
-                .into())
-            }
-        };
+        let (call, agent) = self.ctx.answered_call(&id, "grade").await?;
         if r.comments.len() > 4000 {
             return Err(Error::invalid("comments", "longer than 4000 bytes").into());
         }

@@ -129,3 +129,15 @@ pub fn candidate(
         username_fragment: (!c.username_fragment.is_empty()).then(|| c.username_fragment.clone()),
     })
 }
+
+/// A stream's refresh interval in ms: 100..=60000, 0 meaning 1000.
+pub fn stream_interval(value: u32) -> Result<std::time::Duration, Error> {
+    match value {
+        0 => Ok(std::time::Duration::from_secs(1)),
+        v @ 100..=60_000 => Ok(std::time::Duration::from_millis(u64::from(v))),
+        _ => Err(Error::invalid(
+            "interval_ms",
+            "must be 100..=60000 (or 0 for 1000)",
+        )),
+    }
+}

@@ -17,9 +17,14 @@
 //!   work done, the request must be closed within `close_within`, and it is
 //!   counted closed on time or late exactly once;
 //! - closed callbacks leave memory (the store keeps them), so the tracker
-//!   holds only what can still fire.
+//!   holds only what can still fire;
+//! - records live in a slab and timers name slots, not ids: a timer entry is
+//!   a few words, and growing the id index never moves whole records (a
+//!   million pending callbacks must not stall the engine on a rehash).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use slab::Slab;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -244,11 +249,14 @@ pub enum CallbackError {
 
 pub struct CallbackTracker {
     settings: TrackerSettings,
-    records: HashMap<CallbackId, CallbackRecord>,
-    /// Every armed timer, soonest first.
-    timers: BTreeSet<(Timestamp, Timer, CallbackId)>,
-    /// Callbacks ready to dial, earliest deadline first.
-    due: BTreeSet<(Timestamp, CallbackId)>,
+    /// The callbacks held, by slot.
+    records: Slab<CallbackRecord>,
+    /// Id -> slot.
+    index: HashMap<CallbackId, usize>,
+    /// Every armed timer, soonest first, by slot.
+    timers: BTreeSet<(Timestamp, Timer, usize)>,
+    /// Callbacks ready to dial, earliest deadline first, by slot.
+    due: BTreeSet<(Timestamp, usize)>,
     events: VecDeque<CallbackEvent>,
     counters: CallbackCounters,
 }
@@ -257,7 +265,8 @@ impl CallbackTracker {
     pub fn new(settings: TrackerSettings) -> Self {
         CallbackTracker {
             settings,
-            records: HashMap::new(),
+            records: Slab::new(),
+            index: HashMap::new(),
             timers: BTreeSet::new(),
             due: BTreeSet::new(),
             events: VecDeque::new(),
@@ -270,13 +279,13 @@ impl CallbackTracker {
     }
 
     pub fn get(&self, id: &CallbackId) -> Option<&CallbackRecord> {
-        self.records.get(id)
+        self.index.get(id).map(|&slot| &self.records[slot])
     }
 
     /// The callback as last changed: held, or closed and waiting in the
     /// events still to be polled.
     pub fn last_change(&self, id: &CallbackId) -> Option<&CallbackRecord> {
-        self.records.get(id).or_else(|| {
+        self.get(id).or_else(|| {
             self.events.iter().rev().find_map(|e| match e {
                 CallbackEvent::CallbackChanged { record } if &record.id == id => Some(record.as_ref()),
                 _ => None,
@@ -286,12 +295,25 @@ impl CallbackTracker {
 
     /// Open callbacks.
     pub fn pending(&self) -> usize {
-        self.records.values().filter(|r| r.status.is_open()).count()
+        self.records().filter(|r| r.status.is_open()).count()
+    }
+
+    /// Live gauges for the supervisors' board: (pending, due now, due soon
+    /// (warned), overdue (breached)), counted over the callbacks held.
+    pub fn gauges(&self) -> (u32, u32, u32, u32) {
+        let (mut pending, mut due, mut soon, mut overdue) = (0, 0, 0, 0);
+        for r in self.records().filter(|r| r.status.is_open()) {
+            pending += 1;
+            due += u32::from(r.status == CallbackStatus::Due);
+            soon += u32::from(r.warned && !r.breached);
+            overdue += u32::from(r.breached);
+        }
+        (pending, due, soon, overdue)
     }
 
     /// Callbacks this tracker holds: open ones and requests awaiting close.
     pub fn records(&self) -> impl Iterator<Item = &CallbackRecord> {
-        self.records.values()
+        self.records.iter().map(|(_, r)| r)
     }
 
     pub fn settings(&self) -> &TrackerSettings {
@@ -300,7 +322,11 @@ impl CallbackTracker {
 
     /// Up to `n` callbacks ready to dial, earliest deadline first.
     pub fn earliest_due(&self, n: usize) -> Vec<(Timestamp, CallbackId)> {
-        self.due.iter().take(n).cloned().collect()
+        self.due
+            .iter()
+            .take(n)
+            .map(|&(t, slot)| (t, self.records[slot].id.clone()))
+            .collect()
     }
 
     pub fn poll_event(&mut self) -> Option<CallbackEvent> {
@@ -341,7 +367,7 @@ impl CallbackTracker {
         max_attempts: u32,
         details: CallbackDetails,
     ) -> Result<(), CallbackError> {
-        if self.records.contains_key(&id) {
+        if self.index.contains_key(&id) {
             return Err(CallbackError::Duplicate(id));
         }
         if deadline <= now {
@@ -349,7 +375,7 @@ impl CallbackTracker {
         }
         let not_before = not_before.unwrap_or(now).max(now);
         let record = CallbackRecord {
-            id: id.clone(),
+            id,
             created_at: now,
             not_before,
             deadline,
@@ -367,9 +393,9 @@ impl CallbackTracker {
             updated_at: now,
         };
         self.counters.created += 1;
-        self.arm(&record);
-        self.records.insert(id.clone(), record);
-        self.changed(now, &id);
+        let slot = self.put(record);
+        self.arm(slot);
+        self.changed(now, slot);
         // A callback due now is due before this call returns.
         self.handle_timeout(now);
         Ok(())
@@ -378,14 +404,32 @@ impl CallbackTracker {
     /// Rebuilds the tracker from stored records (after a restart): open
     /// callbacks get back the timers that have not fired.
     pub fn handle_restore(&mut self, now: Timestamp, records: Vec<CallbackRecord>) {
+        self.index.reserve(records.len());
         for record in records.into_iter().filter(CallbackRecord::is_live) {
-            if record.status == CallbackStatus::Due {
-                self.due.insert((record.deadline, record.id.clone()));
+            let due = (record.status == CallbackStatus::Due).then_some(record.deadline);
+            let slot = self.put(record);
+            if let Some(deadline) = due {
+                self.due.insert((deadline, slot));
             }
-            self.arm(&record);
-            self.records.insert(record.id.clone(), record);
+            self.arm(slot);
         }
         self.handle_timeout(now);
+    }
+
+    /// Holds `r`, replacing the record of the same id; returns its slot.
+    fn put(&mut self, r: CallbackRecord) -> usize {
+        match self.index.get(&r.id) {
+            Some(&slot) => {
+                self.records[slot] = r;
+                slot
+            }
+            None => {
+                let id = r.id.clone();
+                let slot = self.records.insert(r);
+                self.index.insert(id, slot);
+                slot
+            }
+        }
     }
 
     /// When the warning before `deadline` fires.
@@ -397,62 +441,70 @@ impl CallbackTracker {
         )
     }
 
-    fn arm(&mut self, r: &CallbackRecord) {
+    /// The timers the record in `slot` still needs.
+    fn timers_of(&self, slot: usize) -> Vec<(Timestamp, Timer, usize)> {
+        let r = &self.records[slot];
+        let mut out = Vec::with_capacity(3);
         if let Some(at) = r.close_deadline(self.settings.close_within) {
             if r.request_closed_at.is_none() && !r.close_breached {
-                self.timers.insert((at, Timer::CloseBreach, r.id.clone()));
+                out.push((at, Timer::CloseBreach, slot));
             }
         }
         if !r.status.is_open() {
-            return;
+            return out;
         }
         if r.status == CallbackStatus::Scheduled {
-            self.timers.insert((r.next_attempt_at, Timer::Due, r.id.clone()));
+            out.push((r.next_attempt_at, Timer::Due, slot));
         }
         if !r.warned {
-            self.timers
-                .insert((self.warn_at(r.deadline), Timer::Warn, r.id.clone()));
+            out.push((self.warn_at(r.deadline), Timer::Warn, slot));
         }
         if !r.breached {
-            self.timers.insert((r.deadline, Timer::Breach, r.id.clone()));
+            out.push((r.deadline, Timer::Breach, slot));
+        }
+        out
+    }
+
+    fn arm(&mut self, slot: usize) {
+        for t in self.timers_of(slot) {
+            self.timers.insert(t);
         }
     }
 
-    fn disarm(&mut self, r: &CallbackRecord) {
-        let warn_at = self.warn_at(r.deadline);
-        self.timers.remove(&(r.next_attempt_at, Timer::Due, r.id.clone()));
-        self.timers.remove(&(warn_at, Timer::Warn, r.id.clone()));
-        self.timers.remove(&(r.deadline, Timer::Breach, r.id.clone()));
-        self.due.remove(&(r.deadline, r.id.clone()));
+    /// Takes every timer of the record in `slot` out (before it changes).
+    fn disarm(&mut self, slot: usize) {
+        for t in self.timers_of(slot) {
+            self.timers.remove(&t);
+        }
+        let deadline = self.records[slot].deadline;
+        self.due.remove(&(deadline, slot));
     }
 
     /// Reports the record for persistence; a record that can fire nothing
     /// more leaves memory.
-    fn changed(&mut self, now: Timestamp, id: &CallbackId) {
-        let live = match self.records.get_mut(id) {
-            Some(r) => {
-                r.updated_at = now;
-                self.events.push_back(CallbackEvent::CallbackChanged {
-                    record: Box::new(r.clone()),
-                });
-                r.is_live()
-            }
-            None => return,
-        };
-        if !live {
-            self.records.remove(id);
+    fn changed(&mut self, now: Timestamp, slot: usize) {
+        let r = &mut self.records[slot];
+        r.updated_at = now;
+        self.events.push_back(CallbackEvent::CallbackChanged {
+            record: Box::new(r.clone()),
+        });
+        if !r.is_live() {
+            let id = r.id.clone();
+            self.index.remove(&id);
+            self.records.remove(slot);
         }
     }
 
-    fn open(&self, id: &CallbackId) -> Result<&CallbackRecord, CallbackError> {
-        let r = self
-            .records
+    /// The slot of an open callback.
+    fn open(&self, id: &CallbackId) -> Result<usize, CallbackError> {
+        let slot = *self
+            .index
             .get(id)
             .ok_or_else(|| CallbackError::Unknown(id.clone()))?;
-        if !r.status.is_open() {
+        if !self.records[slot].status.is_open() {
             return Err(CallbackError::Closed(id.clone()));
         }
-        Ok(r)
+        Ok(slot)
     }
 
     /// An agent dialled the callback; `outcome` says how it went.
@@ -473,33 +525,32 @@ impl CallbackTracker {
         outcome: AttemptOutcome,
         agent: Option<AgentId>,
     ) -> Result<(), CallbackError> {
-        let record = self.open(id)?.clone();
-        self.disarm(&record);
-        let mut r = record;
+        let slot = self.open(id)?;
+        self.disarm(slot);
+        let r = &mut self.records[slot];
         r.attempts.push(Attempt {
             at: now,
             outcome,
             agent,
         });
+        let attempts = r.attempts.len() as u32;
         match outcome {
-            AttemptOutcome::Reached => self.close(now, r, CallbackStatus::Reached),
-            AttemptOutcome::WrongNumber => self.close(now, r, CallbackStatus::Failed),
-            AttemptOutcome::NoAnswer | AttemptOutcome::Busy if r.attempts.len() as u32 >= r.max_attempts => {
-                self.close(now, r, CallbackStatus::Failed)
+            AttemptOutcome::Reached => self.close(now, slot, CallbackStatus::Reached),
+            AttemptOutcome::WrongNumber => self.close(now, slot, CallbackStatus::Failed),
+            AttemptOutcome::NoAnswer | AttemptOutcome::Busy if attempts >= r.max_attempts => {
+                self.close(now, slot, CallbackStatus::Failed)
             }
             AttemptOutcome::NoAnswer | AttemptOutcome::Busy => {
-                let n = r.attempts.len() as u32;
                 let backoff = self
                     .settings
                     .retry_after
-                    .saturating_mul(1u32 << (n - 1).min(16))
+                    .saturating_mul(1u32 << (attempts - 1).min(16))
                     .min(self.settings.max_retry_after);
+                let r = &mut self.records[slot];
                 r.status = CallbackStatus::Scheduled;
                 r.next_attempt_at = now.plus(backoff);
-                self.arm(&r);
-                let id = r.id.clone();
-                self.records.insert(id.clone(), r);
-                self.changed(now, &id);
+                self.arm(slot);
+                self.changed(now, slot);
             }
         }
         Ok(())
@@ -516,29 +567,31 @@ impl CallbackTracker {
         if deadline <= now {
             return Err(CallbackError::DeadlineInPast { deadline, now });
         }
-        let mut r = self.open(id)?.clone();
-        self.disarm(&r);
+        let slot = self.open(id)?;
+        self.disarm(slot);
+        let r = &mut self.records[slot];
         r.not_before = not_before.max(now);
         r.next_attempt_at = r.not_before;
         r.deadline = deadline;
         r.status = CallbackStatus::Scheduled;
         r.warned = false;
         r.breached = false;
-        self.arm(&r);
-        self.records.insert(id.clone(), r);
-        self.changed(now, id);
+        self.arm(slot);
+        self.changed(now, slot);
         self.handle_timeout(now);
         Ok(())
     }
 
     pub fn handle_cancelled(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), CallbackError> {
-        let r = self.open(id)?.clone();
-        self.disarm(&r);
-        self.close(now, r, CallbackStatus::Cancelled);
+        let slot = self.open(id)?;
+        self.disarm(slot);
+        self.close(now, slot, CallbackStatus::Cancelled);
         Ok(())
     }
 
-    fn close(&mut self, now: Timestamp, mut r: CallbackRecord, status: CallbackStatus) {
+    /// Closes the (disarmed) callback in `slot`.
+    fn close(&mut self, now: Timestamp, slot: usize, status: CallbackStatus) {
+        let r = &mut self.records[slot];
         let met = status == CallbackStatus::Reached && now <= r.deadline;
         r.status = status;
         if status != CallbackStatus::Cancelled {
@@ -549,47 +602,60 @@ impl CallbackTracker {
                 self.counters.missed += 1;
             }
         }
-        let id = r.id.clone();
         self.events.push_back(CallbackEvent::CallbackClosed {
-            id: id.clone(),
+            id: r.id.clone(),
             status,
             met,
         });
-        self.records.insert(id.clone(), r);
-        self.changed(now, &id);
+        self.changed(now, slot);
     }
 
     /// The agent finished the work for a reached callback: the request must
-    /// close within `close_within` (the 2-hour rule).
-    pub fn handle_work_done(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), CallbackError> {
-        let r = self
-            .records
-            .get(id)
-            .ok_or_else(|| CallbackError::Unknown(id.clone()))?;
+    /// close within `close_within` (the 2-hour rule). A reached callback has
+    /// left memory, so the driver passes its stored record.
+    pub fn handle_work_done(
+        &mut self,
+        now: Timestamp,
+        id: &CallbackId,
+        stored: Option<CallbackRecord>,
+    ) -> Result<(), CallbackError> {
+        let slot = match (self.index.get(id), stored) {
+            (Some(&slot), _) => slot,
+            (None, Some(r)) if &r.id == id => self.put(r),
+            _ => return Err(CallbackError::Unknown(id.clone())),
+        };
+        let r = &mut self.records[slot];
         if r.status != CallbackStatus::Reached || r.work_done_at.is_some() {
+            let live = r.is_live();
+            if !live {
+                // Taken in only to be looked at: it leaves again.
+                self.index.remove(id);
+                self.records.remove(slot);
+            }
             return Err(CallbackError::NotReached(id.clone()));
         }
-        let mut r = r.clone();
         r.work_done_at = Some(now);
-        self.arm(&r);
-        self.records.insert(id.clone(), r);
-        self.changed(now, id);
+        self.arm(slot);
+        self.changed(now, slot);
         Ok(())
     }
 
     /// The request behind a callback is closed; late if past the close rule.
     pub fn handle_request_closed(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), CallbackError> {
-        let close_within = self.settings.close_within;
-        let r = self
-            .records
+        let slot = self
+            .index
             .get(id)
-            .filter(|r| r.work_done_at.is_some() && r.request_closed_at.is_none())
+            .copied()
+            .filter(|&s| {
+                let r = &self.records[s];
+                r.work_done_at.is_some() && r.request_closed_at.is_none()
+            })
             .ok_or_else(|| CallbackError::NoOpenRequest(id.clone()))?;
-        let mut r = r.clone();
-        if let Some(at) = r.close_deadline(close_within) {
-            self.timers.remove(&(at, Timer::CloseBreach, id.clone()));
-        }
-        let late = r.close_deadline(close_within).is_some_and(|d| now > d);
+        self.disarm(slot);
+        let r = &mut self.records[slot];
+        let late = r
+            .close_deadline(self.settings.close_within)
+            .is_some_and(|d| now > d);
         r.request_closed_at = Some(now);
         if late {
             self.counters.closed_late += 1;
@@ -598,58 +664,48 @@ impl CallbackTracker {
         }
         self.events
             .push_back(CallbackEvent::RequestClosed { id: id.clone(), late });
-        self.records.insert(id.clone(), r);
-        self.changed(now, id);
+        self.changed(now, slot);
         Ok(())
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        while let Some((at, timer, id)) = self.timers.iter().next().cloned() {
+        while let Some(&(at, timer, slot)) = self.timers.iter().next() {
             if at > now {
                 break;
             }
-            self.timers.remove(&(at, timer, id.clone()));
-            let Some(r) = self.records.get_mut(&id) else {
+            self.timers.remove(&(at, timer, slot));
+            let Some(r) = self.records.get_mut(slot) else {
                 continue;
             };
+            let (id, deadline) = (r.id.clone(), r.deadline);
             match timer {
                 Timer::Due => {
                     r.status = CallbackStatus::Due;
-                    let deadline = r.deadline;
-                    self.due.insert((deadline, id.clone()));
-                    self.events.push_back(CallbackEvent::CallbackDue {
-                        id: id.clone(),
-                        deadline,
-                    });
+                    self.due.insert((deadline, slot));
+                    self.events.push_back(CallbackEvent::CallbackDue { id, deadline });
                 }
                 Timer::Warn => {
                     r.warned = true;
                     self.counters.warned += 1;
-                    let deadline = r.deadline;
-                    self.events.push_back(CallbackEvent::CallbackWarned {
-                        id: id.clone(),
-                        deadline,
-                    });
+                    self.events
+                        .push_back(CallbackEvent::CallbackWarned { id, deadline });
                 }
                 Timer::Breach => {
                     r.breached = true;
                     self.counters.breached += 1;
-                    let deadline = r.deadline;
-                    self.events.push_back(CallbackEvent::CallbackBreached {
-                        id: id.clone(),
-                        deadline,
-                    });
+                    self.events
+                        .push_back(CallbackEvent::CallbackBreached { id, deadline });
                 }
                 Timer::CloseBreach => {
                     r.close_breached = true;
                     self.events.push_back(CallbackEvent::CloseDeadlineBreached {
-                        id: id.clone(),
+                        id,
                         close_deadline: at,
                     });
                 }
             }
-            self.changed(now, &id);
+            self.changed(now, slot);
         }
     }
 }

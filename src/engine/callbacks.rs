@@ -24,6 +24,39 @@ use crate::error::Error;
 use crate::ids::{AgentId, CallId, CallbackId, QueueName};
 use crate::time::Timestamp;
 
+/// Alerts kept for the supervisors' board (the newest).
+const ALERTS_KEPT: usize = 1000;
+
+/// What made an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AlertKind {
+    Warned,
+    Breached,
+    CloseLate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallbackAlert {
+    pub seq: u64,
+    pub callback: CallbackId,
+    pub kind: AlertKind,
+    pub at: Timestamp,
+    pub deadline: Timestamp,
+    pub queue: Option<QueueName>,
+}
+
+/// The supervisors' callback board.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallbackBoard {
+    pub at: Timestamp,
+    pub pending: u32,
+    pub due_now: u32,
+    pub due_soon: u32,
+    pub overdue: u32,
+    pub counters: crate::callback::CallbackCounters,
+    pub alerts: Vec<CallbackAlert>,
+}
+
 /// A queue's callback rules, resolved once.
 #[derive(Clone, Debug)]
 struct QueueRules {
@@ -55,6 +88,9 @@ pub struct CallbackDesk {
     in_router: HashMap<CallbackId, CallId>,
     /// Work items made by this desk, so every item id is new.
     items_made: u64,
+    /// The newest alerts, oldest first, for supervisors' boards.
+    alerts: std::collections::VecDeque<CallbackAlert>,
+    next_alert: u64,
 }
 
 fn rules_of(q: &QueueSettings) -> QueueRules {
@@ -93,6 +129,8 @@ impl CallbackDesk {
             rules,
             in_router: HashMap::new(),
             items_made: 0,
+            alerts: std::collections::VecDeque::new(),
+            next_alert: 0,
         }
     }
 
@@ -142,7 +180,7 @@ impl CallbackDesk {
                 .unwrap_or(3)
         });
         let id = new.id.clone();
-        info!(callback = %id, origin = new.details.origin.as_str(), %deadline, "callback created");
+        let origin = new.details.origin.as_str();
         self.tracker
             .handle_created_with(
                 now,
@@ -153,6 +191,7 @@ impl CallbackDesk {
                 new.details,
             )
             .map_err(tracker_error)?;
+        info!(callback = %id, origin, %deadline, "callback created");
         self.latest(&id)
     }
 
@@ -194,7 +233,7 @@ impl CallbackDesk {
             now,
             NewCallback {
                 id,
-                details: details_of(&live, number, CallbackOrigin::Requested, None, None),
+                details: details_of(&live, number, CallbackOrigin::Requested),
                 not_before: None,
                 deadline: Some(deadline),
                 max_attempts: None,
@@ -264,8 +303,15 @@ impl CallbackDesk {
         Ok(())
     }
 
-    pub fn work_done(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), Error> {
-        self.tracker.handle_work_done(now, id).map_err(tracker_error)
+    pub fn work_done(
+        &mut self,
+        now: Timestamp,
+        id: &CallbackId,
+        stored: Option<CallbackRecord>,
+    ) -> Result<(), Error> {
+        self.tracker
+            .handle_work_done(now, id, stored)
+            .map_err(tracker_error)
     }
 
     pub fn request_closed(&mut self, now: Timestamp, id: &CallbackId) -> Result<(), Error> {
@@ -310,7 +356,7 @@ impl CallbackDesk {
         }
         let new = NewCallback {
             id: CallbackId::new(format!("cb-{}", call.id)),
-            details: details_of(call, call.ani.clone(), CallbackOrigin::Abandoned, None, None),
+            details: details_of(call, call.ani.clone(), CallbackOrigin::Abandoned),
             not_before: None,
             deadline: None,
             max_attempts: None,
@@ -402,6 +448,45 @@ impl CallbackDesk {
         }
     }
 
+    /// The board now, with the alerts after `after` (a previous board's last seq).
+    pub fn board(&self, now: Timestamp, after: u64) -> CallbackBoard {
+        let (pending, due_now, due_soon, overdue) = self.tracker.gauges();
+        CallbackBoard {
+            at: now,
+            pending,
+            due_now,
+            due_soon,
+            overdue,
+            counters: self.tracker.counters(),
+            alerts: self.alerts.iter().filter(|a| a.seq > after).cloned().collect(),
+        }
+    }
+
+    /// Keeps a warning, breach or late close for supervisors' boards.
+    pub fn on_alert(&mut self, now: Timestamp, event: &CallbackEvent) {
+        let (id, kind, deadline) = match event {
+            CallbackEvent::CallbackWarned { id, deadline } => (id, AlertKind::Warned, *deadline),
+            CallbackEvent::CallbackBreached { id, deadline } => (id, AlertKind::Breached, *deadline),
+            CallbackEvent::CloseDeadlineBreached { id, close_deadline } => {
+                (id, AlertKind::CloseLate, *close_deadline)
+            }
+            _ => return,
+        };
+        self.next_alert += 1;
+        let queue = self.tracker.get(id).and_then(|r| r.details.queue.clone());
+        self.alerts.push_back(CallbackAlert {
+            seq: self.next_alert,
+            callback: id.clone(),
+            kind,
+            at: now,
+            deadline,
+            queue,
+        });
+        while self.alerts.len() > ALERTS_KEPT {
+            self.alerts.pop_front();
+        }
+    }
+
     /// Logs what supervisors and operators must see.
     pub fn log(event: &CallbackEvent) {
         match event {
@@ -422,13 +507,8 @@ impl CallbackDesk {
     }
 }
 
-fn details_of(
-    call: &CallRecord,
-    number: String,
-    origin: CallbackOrigin,
-    category: Option<String>,
-    owner: Option<AgentId>,
-) -> CallbackDetails {
+/// A callback for the caller of `call`, in its queue and tier.
+fn details_of(call: &CallRecord, number: String, origin: CallbackOrigin) -> CallbackDetails {
     CallbackDetails {
         number,
         customer: call.customer.clone(),
@@ -439,9 +519,9 @@ fn details_of(
             .unwrap_or_else(|| call.ani.clone()),
         tier: Some(call.tier),
         queue: Some(call.queue.clone()),
-        category,
+        category: None,
         notes: None,
-        owner,
+        owner: None,
         origin,
         source_call: Some(call.id.clone()),
     }

@@ -99,11 +99,17 @@ pub enum Command {
         id: CallbackId,
         outcome: AttemptOutcome,
     },
+    /// With the stored record: a reached callback is no longer in memory.
     MarkWorkDone {
         id: CallbackId,
+        stored: Option<Box<CallbackRecord>>,
     },
     CloseRequest {
         id: CallbackId,
+    },
+    /// The callback board with the alerts after `after`.
+    CallbackBoard {
+        after: u64,
     },
 }
 
@@ -135,6 +141,7 @@ impl Command {
             Command::RecordAttempt { .. } => "RecordAttempt",
             Command::MarkWorkDone { .. } => "MarkWorkDone",
             Command::CloseRequest { .. } => "CloseRequest",
+            Command::CallbackBoard { .. } => "CallbackBoard",
         }
     }
 }
@@ -156,6 +163,7 @@ pub enum Reply {
     Bool(bool),
     Position(Option<QueuePosition>),
     Callback(Box<CallbackRecord>),
+    Board(Box<super::callbacks::CallbackBoard>),
 }
 
 impl Reply {
@@ -194,6 +202,13 @@ impl Reply {
     pub fn callback(self) -> Result<CallbackRecord, Error> {
         match self {
             Reply::Callback(c) => Ok(*c),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub fn board(self) -> Result<super::callbacks::CallbackBoard, Error> {
+        match self {
+            Reply::Board(b) => Ok(*b),
             other => Err(unexpected(&other)),
         }
     }
@@ -326,14 +341,15 @@ impl Core {
             Command::RecordAttempt { agent, id, outcome } => {
                 Reply::Callback(Box::new(self.desk.attempt(now, r, &agent, &id, outcome)?))
             }
-            Command::MarkWorkDone { id } => {
-                self.desk.work_done(now, &id)?;
+            Command::MarkWorkDone { id, stored } => {
+                self.desk.work_done(now, &id, stored.map(|r| *r))?;
                 Reply::Callback(Box::new(self.desk.latest(&id)?))
             }
             Command::CloseRequest { id } => {
                 self.desk.request_closed(now, &id)?;
                 Reply::Callback(Box::new(self.desk.latest(&id)?))
             }
+            Command::CallbackBoard { after } => Reply::Board(Box::new(self.desk.board(now, after))),
         })
     }
 }

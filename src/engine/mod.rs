@@ -313,6 +313,7 @@ async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
 
 async fn apply_callback(core: &mut Core, store: &dyn Store, now: Timestamp, event: CallbackEvent) -> bool {
     CallbackDesk::log(&event);
+    core.desk.on_alert(now, &event);
     match event {
         CallbackEvent::CallbackDue { id, .. } => {
             core.desk.on_due(now, &mut core.router, &id);
@@ -332,6 +333,7 @@ async fn drain_router(core: &mut Core, store: &dyn Store, now: Timestamp) -> boo
             if agent.state == AgentState::Reserved {
                 if let Some(Event::CallOffered { .. }) = core.router.peek_event() {
                     let agent = agent.clone();
+                    core.staffing.on_state(now, &agent);
                     core.subscribers.agent_state_changed(now, &agent);
                     if let Some(offer) = core.router.poll_event() {
                         written &= claim(core, store, now, agent, offer).await;

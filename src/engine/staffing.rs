@@ -86,3 +86,36 @@ impl Staffing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(state: AgentState) -> AgentRecord {
+        let mut a = AgentRecord::logged_out(AgentId::new("ann"), "Ann".into(), Timestamp(0), "test");
+        a.state = state;
+        a
+    }
+
+    #[test]
+    fn time_in_state_is_split_at_midnight_and_logged_out_time_is_not_counted() {
+        let day = 86_400_000;
+        let mut s = Staffing::default();
+        // Available from 23:00, on a call from 23:30 to 00:30, then logged out.
+        s.on_state(Timestamp(day - 3_600_000), &agent(AgentState::Available));
+        s.on_state(Timestamp(day - 1_800_000), &agent(AgentState::OnCall));
+        s.on_state(Timestamp(day + 1_800_000), &agent(AgentState::LoggedOut));
+        let mut days = s.take_changed(Timestamp(day + 7_200_000));
+        days.sort_by_key(|d| d.day);
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0].ms(AgentState::Available), 1_800_000);
+        assert_eq!(days[0].ms(AgentState::OnCall), 1_800_000);
+        assert_eq!(days[1].day, Timestamp(day));
+        assert_eq!(days[1].ms(AgentState::OnCall), 1_800_000);
+        assert_eq!(days[1].ms(AgentState::LoggedOut), 0);
+        assert!(
+            s.take_changed(Timestamp(day + 9_000_000)).is_empty(),
+            "nothing new"
+        );
+    }
+}

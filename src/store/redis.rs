@@ -353,6 +353,12 @@ impl RedisStore {
         Ok(out)
     }
 
+    /// The JSON record at `key`, if any.
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
+        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
+        v.map(|v| decode(&key, &v)).transpose()
+    }
+
     /// Members of the sorted set `index` scored in `[from, to)`, oldest
     /// first, at most `limit`: JSON records themselves, or ids of records at
     /// `record_key(id)`.
@@ -430,9 +436,7 @@ impl Store for RedisStore {
     }
 
     async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
-        let key = self.keys.agent(id.as_str());
-        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
-        v.map(|v| decode(&key, &v)).transpose()
+        self.get_json(self.keys.agent(id.as_str())).await
     }
 
     async fn list_agents(
@@ -506,9 +510,7 @@ impl Store for RedisStore {
     }
 
     async fn get_call(&self, id: &CallId) -> Result<Option<CallRecord>, StoreError> {
-        let key = self.keys.call(id.as_str());
-        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
-        v.map(|v| decode(&key, &v)).transpose()
+        self.get_json(self.keys.call(id.as_str())).await
     }
 
     async fn list_calls(
@@ -573,9 +575,7 @@ impl Store for RedisStore {
     }
 
     async fn get_recording(&self, call: &CallId) -> Result<Option<RecordingRecord>, StoreError> {
-        let key = self.keys.recording(call.as_str());
-        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
-        v.map(|v| decode(&key, &v)).transpose()
+        self.get_json(self.keys.recording(call.as_str())).await
     }
 
     async fn list_recordings(
@@ -652,9 +652,7 @@ impl Store for RedisStore {
     }
 
     async fn get_callback(&self, id: &CallbackId) -> Result<Option<CallbackRecord>, StoreError> {
-        let key = self.keys.callback(id.as_str());
-        let v: Option<String> = self.conn().get(&key).await.map_err(unavailable)?;
-        v.map(|v| decode(&key, &v)).transpose()
+        self.get_json(self.keys.callback(id.as_str())).await
     }
 
     async fn list_callbacks(
