@@ -249,8 +249,9 @@ pub enum CallbackError {
 
 pub struct CallbackTracker {
     settings: TrackerSettings,
-    /// The callbacks held, by slot.
-    records: Slab<CallbackRecord>,
+    /// The callbacks held, by slot; boxed so growing the slab moves
+    /// pointers, not records (no long pause at a million).
+    records: Slab<Box<CallbackRecord>>,
     /// Id -> slot.
     index: HashMap<CallbackId, usize>,
     /// Every armed timer, soonest first, by slot.
@@ -279,7 +280,7 @@ impl CallbackTracker {
     }
 
     pub fn get(&self, id: &CallbackId) -> Option<&CallbackRecord> {
-        self.index.get(id).map(|&slot| &self.records[slot])
+        self.index.get(id).map(|&slot| self.records[slot].as_ref())
     }
 
     /// The callback as last changed: held, or closed and waiting in the
@@ -313,7 +314,7 @@ impl CallbackTracker {
 
     /// Callbacks this tracker holds: open ones and requests awaiting close.
     pub fn records(&self) -> impl Iterator<Item = &CallbackRecord> {
-        self.records.iter().map(|(_, r)| r)
+        self.records.iter().map(|(_, r)| r.as_ref())
     }
 
     pub fn settings(&self) -> &TrackerSettings {
@@ -420,12 +421,12 @@ impl CallbackTracker {
     fn put(&mut self, r: CallbackRecord) -> usize {
         match self.index.get(&r.id) {
             Some(&slot) => {
-                self.records[slot] = r;
+                *self.records[slot] = r;
                 slot
             }
             None => {
                 let id = r.id.clone();
-                let slot = self.records.insert(r);
+                let slot = self.records.insert(Box::new(r));
                 self.index.insert(id, slot);
                 slot
             }
@@ -485,9 +486,8 @@ impl CallbackTracker {
     fn changed(&mut self, now: Timestamp, slot: usize) {
         let r = &mut self.records[slot];
         r.updated_at = now;
-        self.events.push_back(CallbackEvent::CallbackChanged {
-            record: Box::new(r.clone()),
-        });
+        self.events
+            .push_back(CallbackEvent::CallbackChanged { record: r.clone() });
         if !r.is_live() {
             let id = r.id.clone();
             self.index.remove(&id);
