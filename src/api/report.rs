@@ -53,7 +53,8 @@ pub async fn load(
         queue: None,
         include_ended: true,
     };
-    let mut cursor: Option<(Timestamp, crate::ids::CallId)> = None;
+    // Newest first, starting just before `to`: later calls are never read.
+    let mut cursor: Option<(Timestamp, crate::ids::CallId)> = Some((to, crate::ids::CallId::new("")));
     'pages: loop {
         let page = store.list_calls(&filter, cursor.as_ref(), 1000).await?;
         let Some(last) = page.last() else { break };

@@ -1,11 +1,13 @@
 //! The driver of the routing core: one task owns the [`Router`] and everything
-//! that must change with it (stream subscribers, the idempotency cache).
+//! that must change with it (the callback desk and its deadline tracker,
+//! agents' time in state, stream subscribers, the idempotency cache).
 //!
 //! Handlers never touch the router: they send a job through [`EngineHandle`]
 //! and await its reply. The task applies the job with the wall-clock time,
 //! then carries out every event the router produced (store writes, stream
 //! notifications) *before* replying, so a client that reads after a reply
-//! sees the change. Timers fire from the same loop at `Router::poll_timeout`.
+//! sees the change. Timers fire from the same loop at the sooner of
+//! `Router::poll_timeout` and the callback tracker's.
 //! Shutdown is passed in; when it fires the loop ends and every stream sender
 //! is dropped, which ends client streams cleanly.
 
@@ -276,6 +278,12 @@ pub fn spawn(
             }
             if core.dirty.fenced {
                 break;
+            }
+        }
+        // The last minute of agent time, unless another node routes now.
+        if !core.dirty.fenced {
+            for day in core.staffing.take_changed(Timestamp::now_wall()) {
+                let _ = store.put_agent_day(&day).await;
             }
         }
         info!("engine stopped");
