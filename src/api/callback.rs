@@ -137,8 +137,7 @@ fn board(b: &crate::engine::callbacks::CallbackBoard) -> proto::CallbackBoard {
 
 #[tonic::async_trait]
 impl CallbackService for CallbackApi {
-    type WatchCallbacksStream =
-        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::CallbackBoard, Status>> + Send>>;
+    type WatchCallbacksStream = super::Polled<proto::CallbackBoard>;
 
     async fn watch_callbacks(
         &self,
@@ -147,33 +146,28 @@ impl CallbackService for CallbackApi {
         principal(&req)?.require(&[Role::Supervisor])?;
         let interval = validate::stream_interval(req.get_ref().interval_ms)?;
         let engine = self.ctx.engine.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            // The first board carries the alerts still kept; later ones only new ones.
-            let mut after = 0;
-            loop {
-                tick.tick().await;
-                let next = engine
-                    .execute(None, Command::CallbackBoard { after })
+        // The first board carries the alerts still kept; later ones only new ones.
+        let after = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        Ok(Response::new(super::polled(interval, move || {
+            let (engine, after) = (engine.clone(), after.clone());
+            async move {
+                use std::sync::atomic::Ordering;
+                let b = engine
+                    .execute(
+                        None,
+                        Command::CallbackBoard {
+                            after: after.load(Ordering::Relaxed),
+                        },
+                    )
                     .await
-                    .and_then(|r| r.board());
-                let ok = match next {
-                    Ok(b) => {
-                        after = b.alerts.last().map_or(after, |a| a.seq);
-                        tx.send(Ok(board(&b))).await.is_ok()
-                    }
-                    // Ends when the client goes away or the engine shuts down.
-                    Err(_) => false,
-                };
-                if !ok {
-                    break;
+                    .and_then(|r| r.board())
+                    .ok()?;
+                if let Some(last) = b.alerts.last() {
+                    after.store(last.seq, Ordering::Relaxed);
                 }
+                Some(board(&b))
             }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        })))
     }
 
     async fn create_callback(

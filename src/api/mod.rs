@@ -69,6 +69,31 @@ impl ApiContext {
     }
 }
 
+/// A server stream of what `next` returns every `interval`.
+pub type Polled<T> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+/// Every `interval`, runs `next` and streams what it returns, until the
+/// client goes away or `next` returns none (the engine stopped).
+pub fn polled<T, F, Fut>(interval: std::time::Duration, mut next: F) -> Polled<T>
+where
+    T: Send + 'static,
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<T>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            let Some(item) = next().await else { break };
+            if tx.send(Ok(item)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
 /// The authenticated caller, put there by the auth interceptor.
 pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, Error> {
     req.extensions()

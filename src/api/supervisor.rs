@@ -119,7 +119,7 @@ impl SupervisorService for SupervisorApi {
         }))
     }
 
-    type WatchQueuesStream = Pin<Box<dyn Stream<Item = Result<proto::QueueSnapshot, Status>> + Send>>;
+    type WatchQueuesStream = super::Polled<proto::QueueSnapshot>;
 
     async fn watch_queues(
         &self,
@@ -128,30 +128,20 @@ impl SupervisorService for SupervisorApi {
         principal(&req)?.require(&[Role::Supervisor])?;
         let interval = validate::stream_interval(req.get_ref().interval_ms)?;
         let engine = self.ctx.engine.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            loop {
-                tick.tick().await;
-                let snapshot = engine
+        Ok(Response::new(super::polled(interval, move || {
+            let engine = engine.clone();
+            async move {
+                let (at, queues) = engine
                     .execute(None, Command::QueueViews)
                     .await
                     .and_then(|r| r.queues())
-                    .map(|(at, queues)| proto::QueueSnapshot {
-                        at_unix_ms: convert::ms(at),
-                        queues: queues.iter().map(convert::queue_stats).collect(),
-                    });
-                // Ends when the client goes away or the engine shuts down.
-                let ok = match snapshot {
-                    Ok(s) => tx.send(Ok(s)).await.is_ok(),
-                    Err(_) => false,
-                };
-                if !ok {
-                    break;
-                }
+                    .ok()?;
+                Some(proto::QueueSnapshot {
+                    at_unix_ms: convert::ms(at),
+                    queues: queues.iter().map(convert::queue_stats).collect(),
+                })
             }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        })))
     }
 
     async fn set_agent_state(
