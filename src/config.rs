@@ -109,6 +109,35 @@ impl Default for StoreConfig {
     }
 }
 
+/// The Prometheus endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` here; "" = no metrics listener.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The address to listen on, if any.
+    pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.is_empty() {
+            return Ok(None);
+        }
+        self.listen
+            .parse()
+            .map(Some)
+            .map_err(|e| invalid("metrics.listen", format!("{:?}: {e}", self.listen)))
+    }
+}
+
 /// The callback promise's timing (per-queue deadlines are queue settings).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -338,6 +367,7 @@ pub struct Config {
     pub presence: PresenceConfig,
     pub cluster: ClusterConfig,
     pub media: MediaConfig,
+    pub metrics: MetricsConfig,
     pub callbacks: CallbacksConfig,
     pub reports: ReportsConfig,
     pub quality: QualityConfig,
@@ -402,6 +432,7 @@ impl Config {
                 ),
             ));
         }
+        self.metrics.addr()?;
         if let Err(e) = self.quality.scorecard.check() {
             return Err(invalid("quality.scorecard", e.to_string()));
         }

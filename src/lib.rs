@@ -24,6 +24,7 @@ pub mod fcr;
 pub mod ids;
 pub mod loadgen;
 pub mod media;
+pub mod metrics;
 pub mod quality;
 pub mod report;
 pub mod server;

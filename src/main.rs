@@ -116,6 +116,10 @@ enum Command {
         /// Seed for the simulated agents and callers.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Serve Prometheus metrics here while the demo runs (default: a
+        /// free port on 127.0.0.1, printed at start).
+        #[arg(long)]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Load generators; their figures go in the notes.
     #[command(subcommand)]
@@ -323,13 +327,19 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.block_on(serve(config))
         }
-        Command::Demo { duration, rate, seed } => {
+        Command::Demo {
+            duration,
+            rate,
+            seed,
+            metrics_listen,
+        } => {
             // The demo prints its own status; logs stay at warnings unless RUST_LOG asks.
             hotline::telemetry::init(format, "warn");
             let opts = DemoOptions {
                 duration,
                 calls_per_second: rate,
                 seed,
+                metrics_listen,
                 ..DemoOptions::default()
             };
             println!(

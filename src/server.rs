@@ -53,6 +53,8 @@ const HEALTH_NAMES: [&str; 4] = [
 pub struct RunningServer {
     /// The bound address (useful when listening on port 0).
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// Signals the engine and the transport to stop.
     shutdown: watch::Sender<bool>,
     health: tonic_health::server::HealthReporter,
@@ -128,6 +130,20 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .local_addr()
         .map_err(|e| Error::Unavailable(format!("listener address: {e}")))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Metrics first, so everything after is counted.
+    let metrics_addr = match config
+        .metrics
+        .addr()
+        .map_err(|e| Error::Internal(e.to_string()))?
+    {
+        Some(listen) => {
+            let handle = crate::metrics::install(config.queues.values().map(|q| q.service_level_secs))?;
+            let bound = crate::metrics::http::serve(listen, handle, shutdown_rx.clone()).await?;
+            info!(%bound, "metrics at /metrics");
+            Some(bound)
+        }
+        None => None,
+    };
     let (health, health_service) = tonic_health::server::health_reporter();
     let directory = Arc::new(Directory::new(config));
 
@@ -260,6 +276,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     info!(%addr, "hotline serving gRPC, grpc-web, health and reflection");
     Ok(RunningServer {
         addr,
+        metrics_addr,
         shutdown: shutdown_tx,
         health,
         transport,

@@ -31,6 +31,8 @@ url = "{}"
 namespace = "load"
 [cluster]
 lease_ms = 1000
+[metrics]
+listen = "127.0.0.1:0"
 [entry_points]
 "100" = "billing"
 [queues.billing]

@@ -66,6 +66,10 @@ fn errors_name_the_offending_key() {
             format!("{BASE}[reports]\nfcr_window_days = 0\n"),
             "reports.fcr_window_days",
         ),
+        (
+            format!("{BASE}[metrics]\nlisten = \"port 9464\"\n"),
+            "metrics.listen",
+        ),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

@@ -243,6 +243,9 @@ impl Model {
                 }
                 self.skills.insert(agent.id.clone(), agent.skills.clone());
             }
+            Event::CallArrived { call } => {
+                prop_assert!(!self.started.contains(&call.id), "{} arrived twice", call.id);
+            }
             Event::CallQueued { call } => {
                 self.started.insert(call.id.clone());
                 self.waiting.insert(call.id.clone(), call.clone());

@@ -10,6 +10,9 @@ use crate::time::Timestamp;
 pub enum Event {
     /// Any change of an agent's state (including reasons and counters).
     AgentStateChanged { agent: AgentRecord },
+    /// A call (or callback work item) arrived, before any entry check: the
+    /// moment it counts as offered to its first queue.
+    CallArrived { call: CallRecord },
     /// The call entered (or went back to) a queue's waiting order.
     CallQueued { call: CallRecord },
     /// The agent's softphone must ring until `expires_at`.

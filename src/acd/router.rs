@@ -504,6 +504,22 @@ impl Router {
         self.call_index.get(id).map(|&c| self.snapshot(c))
     }
 
+    /// Agents by state, each once (logged-out agents included).
+    pub fn agents_by_state(&self) -> Vec<(AgentState, u32)> {
+        let mut counts: Vec<(AgentState, u32)> = AgentState::ALL.iter().map(|s| (*s, 0)).collect();
+        for a in &self.agents {
+            if let Some(c) = counts.iter_mut().find(|(s, _)| *s == a.record.state) {
+                c.1 += 1;
+            }
+        }
+        counts
+    }
+
+    /// Calls (and callback work items) live in the router.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
     /// Every callback work item in the router, with its callback.
     pub fn callback_items(&self) -> Vec<(CallbackId, CallId)> {
         self.calls
@@ -1244,6 +1260,8 @@ impl Router {
         };
         let cidx = self.insert_call(now, serial, record, q, extra);
         self.call_index.insert(call.id, cidx);
+        let snapshot = self.snapshot(cidx);
+        self.events.push_back(Event::CallArrived { call: snapshot });
 
         // A logged-in owner gets the first chance; the call waits for them
         // outside the queue order until the preference expires.

@@ -55,6 +55,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Print a status line every this often (none = quiet).
     pub status_every: Option<Duration>,
+    /// Serve `/metrics` here (none: a free port on 127.0.0.1).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for DemoOptions {
@@ -66,6 +68,7 @@ impl Default for DemoOptions {
             mean_patience: Duration::from_secs(25),
             seed: 1,
             status_every: Some(Duration::from_secs(2)),
+            metrics_listen: None,
         }
     }
 }
@@ -76,6 +79,10 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     // Each demo starts from an empty call center: nothing from an earlier
     // run (or a real deployment's data file) mixes into its report.
     config.store.data_file.clear();
+    config.metrics.listen = opts
+        .metrics_listen
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     // Everyone is on this machine: media stays on loopback.
     config.media.include_loopback = true;
     config.media.ips = vec!["127.0.0.1".into()];
@@ -95,6 +102,9 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     let endpoint = loopback(AudioCodec::Pcmu)?;
     let server = crate::server::start(&config).await?;
     let addr = server.addr;
+    if let (Some(m), Some(_)) = (server.metrics_addr, opts.status_every) {
+        println!("metrics: http://{m}/metrics");
+    }
     let keys = TokenKeys::new(config.auth.secret.as_bytes());
     let ttl = opts.duration + Duration::from_secs(3600);
     let now = Timestamp::now_wall();

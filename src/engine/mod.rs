@@ -178,6 +178,9 @@ impl EngineHandle {
     }
 }
 
+/// How often the live gauges (queues, agents, callbacks) are refreshed.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
 /// How often agents' time in state is written.
 const STAFFING_FLUSH: Duration = Duration::from_secs(60);
 
@@ -228,6 +231,8 @@ pub fn spawn(
     let task = tokio::spawn(async move {
         // Whatever the router did before the engine started (a restore).
         drain(&mut core, store.as_ref(), Timestamp::now_wall()).await;
+        let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
+        metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut staffing_tick = tokio::time::interval(STAFFING_FLUSH);
         staffing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -254,12 +259,25 @@ pub fn spawn(
                     let Some(job) = job else { break };
                     let now = Timestamp::now_wall();
                     roll_day(&mut core, now);
+                    let started = std::time::Instant::now();
                     let reply = job(&mut core, now);
+                    crate::metrics::events::engine_job(started.elapsed().as_secs_f64());
                     let written = drain(&mut core, store.as_ref(), now).await;
                     reply(written);
                 }
                 _ = tokio::time::sleep(Duration::from_millis(500)), if !core.dirty.is_empty() => {
                     core.dirty.flush(store.as_ref()).await;
+                }
+                _ = metrics_tick.tick() => {
+                    let now = Timestamp::now_wall();
+                    let queues = core.router.queue_views(now);
+                    crate::metrics::events::snapshot(&crate::metrics::events::Snapshot {
+                        queues: &queues,
+                        agents: &core.router.agents_by_state(),
+                        active_calls: core.router.active_calls(),
+                        callbacks: core.desk.tracker.gauges(),
+                        callbacks_created: core.desk.tracker.counters().created,
+                    });
                 }
                 _ = staffing_tick.tick() => {
                     for day in core.staffing.take_changed(Timestamp::now_wall()) {
@@ -321,6 +339,7 @@ async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
 
 async fn apply_callback(core: &mut Core, store: &dyn Store, now: Timestamp, event: CallbackEvent) -> bool {
     CallbackDesk::log(&event);
+    crate::metrics::events::callback_event(&event);
     core.desk.on_alert(now, &event);
     match event {
         CallbackEvent::CallbackDue { id, .. } => {
@@ -335,6 +354,7 @@ async fn apply_callback(core: &mut Core, store: &dyn Store, now: Timestamp, even
 async fn drain_router(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
     let mut written = true;
     while let Some(event) = core.router.poll_event() {
+        crate::metrics::events::router_event(now, &event);
         // An agent becoming reserved is written together with its offer,
         // as one atomic claim (the router emits the two back to back).
         if let Event::AgentStateChanged { agent } = &event {
@@ -418,6 +438,8 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
             core.staffing.on_state(now, &agent);
             core.subscribers.agent_state_changed(now, &agent);
         }
+        // Counted by the metrics; nothing is stored until it is queued or ended.
+        Event::CallArrived { .. } => {}
         Event::CallQueued { call } => {
             debug!(call = %call.id, queue = %call.queue, "call queued");
             written &= core.dirty.put_call(store, &call).await;

@@ -116,6 +116,8 @@ fn config(calls: usize, recordings: &Path) -> String {
 secret = "{SECRET}"
 [presence]
 grace_secs = 0
+[metrics]
+listen = "127.0.0.1:0"
 [media]
 recordings_dir = {:?}
 include_loopback = true

@@ -30,6 +30,9 @@ shutdown_grace_secs = 1
 [auth]
 secret = "test-secret-0123456789abcdef"
 
+[metrics]
+listen = "127.0.0.1:0"
+
 [entry_points]
 "100" = "billing"
 "200" = "repairs"

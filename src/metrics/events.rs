@@ -1,0 +1,240 @@
+//! Typed events -> metrics, in one place. The engine hands every router and
+//! callback event here, and once a second a snapshot of the live figures
+//! (queues, agents, callbacks) for the gauges.
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+
+use crate::acd::{AgentState, CallOutcome, Disposition, Event, QueueView, RescindReason};
+use crate::callback::{CallbackEvent, CallbackStatus};
+use crate::time::Timestamp;
+
+/// Help texts and units, once at install.
+pub fn describe() {
+    describe_gauge!("hotline_build_info", "Build information (value 1): version.");
+    describe_counter!(
+        "hotline_calls_offered_total",
+        "Calls offered to a queue (arrived), by queue and tier."
+    );
+    describe_counter!(
+        "hotline_calls_answered_total",
+        "Calls answered by an agent, by queue and tier."
+    );
+    describe_counter!(
+        "hotline_calls_ended_total",
+        "Calls ended, by queue, tier and outcome (answered, abandoned, overflowed, rejected)."
+    );
+    describe_histogram!(
+        "hotline_queue_wait_seconds",
+        Unit::Seconds,
+        "Wait from arrival to answer; bucket edges include each queue's service-level threshold."
+    );
+    describe_histogram!(
+        "hotline_call_talk_seconds",
+        Unit::Seconds,
+        "Talk time of handled calls, by queue."
+    );
+    describe_histogram!(
+        "hotline_call_handle_seconds",
+        Unit::Seconds,
+        "Handle time (talk + hold + wrap-up) of handled calls, by queue."
+    );
+    describe_counter!(
+        "hotline_wrap_ups_total",
+        "Wrap-ups completed, by queue and disposition."
+    );
+    describe_counter!(
+        "hotline_offers_rescinded_total",
+        "Offers withdrawn, by reason (no-answer, declined, ...)."
+    );
+    describe_gauge!("hotline_calls_waiting", "Calls waiting in the queue now.");
+    describe_gauge!(
+        "hotline_oldest_wait_seconds",
+        Unit::Seconds,
+        "Wait of the oldest waiting call."
+    );
+    describe_gauge!(
+        "hotline_calls_ringing",
+        "Calls being offered (ringing at an agent) now, by queue."
+    );
+    describe_gauge!(
+        "hotline_queue_agents",
+        "Logged-in agents able to serve the queue, by state."
+    );
+    describe_gauge!("hotline_agents", "Agents by state (each agent once).");
+    describe_gauge!(
+        "hotline_calls_active",
+        "Calls live in the router (waiting, ringing or connected)."
+    );
+    describe_histogram!(
+        "hotline_engine_job_seconds",
+        Unit::Seconds,
+        "Time the engine took for one job (a routing decision and its consequences)."
+    );
+    describe_gauge!("hotline_callbacks_pending", "Open callbacks (scheduled or due).");
+    describe_gauge!("hotline_callbacks_due", "Callbacks ready to dial now.");
+    describe_gauge!(
+        "hotline_callbacks_due_soon",
+        "Open callbacks within 30 minutes of their deadline (warned)."
+    );
+    describe_gauge!("hotline_callbacks_overdue", "Open callbacks past their deadline.");
+    describe_counter!("hotline_callbacks_created_total", "Callbacks created.");
+    describe_counter!(
+        "hotline_callbacks_closed_total",
+        "Callbacks closed, by outcome: met, missed, cancelled."
+    );
+    describe_counter!(
+        "hotline_callbacks_warned_total",
+        "Deadline warnings sent to supervisors."
+    );
+    describe_counter!(
+        "hotline_callbacks_breached_total",
+        "Callback deadlines passed unreached."
+    );
+    describe_counter!(
+        "hotline_requests_closed_total",
+        "Requests closed after their work, by on_time (true/false)."
+    );
+}
+
+fn outcome(o: CallOutcome) -> &'static str {
+    match o {
+        CallOutcome::Answered => "answered",
+        CallOutcome::Abandoned => "abandoned",
+        CallOutcome::Overflowed => "overflowed",
+        CallOutcome::Rejected => "rejected",
+    }
+}
+
+fn disposition(d: Option<Disposition>) -> &'static str {
+    match d {
+        Some(Disposition::Resolved) => "resolved",
+        Some(Disposition::Unresolved) => "unresolved",
+        Some(Disposition::CallbackNeeded) => "callback-needed",
+        None => "none",
+    }
+}
+
+fn rescind(r: RescindReason) -> &'static str {
+    match r {
+        RescindReason::Declined => "declined",
+        RescindReason::NoAnswer => "no-answer",
+        RescindReason::CallerHungUp => "caller-hung-up",
+        RescindReason::AgentUnavailable => "agent-unavailable",
+        RescindReason::Overflowed => "overflowed",
+    }
+}
+
+/// One router event at `now`. Callback work items are counted as
+/// callbacks, not calls.
+pub fn router_event(now: Timestamp, event: &Event) {
+    match event {
+        Event::CallArrived { call } if call.callback.is_none() => {
+            counter!("hotline_calls_offered_total", "queue" => call.queue.to_string(), "tier" => call.tier.as_str())
+                .increment(1);
+        }
+        // The first answer only: answered_at is set then and kept after (a
+        // transferred call connects again later).
+        Event::CallConnected { call, .. } if call.callback.is_none() && call.answered_at == Some(now) => {
+            counter!("hotline_calls_answered_total", "queue" => call.queue.to_string(), "tier" => call.tier.as_str())
+                .increment(1);
+            histogram!("hotline_queue_wait_seconds", "queue" => call.queue.to_string())
+                .record(now.since(call.enqueued_at).as_secs_f64());
+        }
+        Event::CallEnded { call } if call.callback.is_none() => {
+            if let Some(o) = call.outcome {
+                counter!(
+                    "hotline_calls_ended_total",
+                    "queue" => call.queue.to_string(),
+                    "tier" => call.tier.as_str(),
+                    "outcome" => outcome(o)
+                )
+                .increment(1);
+            }
+        }
+        Event::OfferRescinded { reason, .. } => {
+            counter!("hotline_offers_rescinded_total", "reason" => rescind(*reason)).increment(1);
+        }
+        Event::WrapUpEnded { contact, .. } => {
+            let queue = contact.queue.to_string();
+            let talk =
+                contact.ended_at.since(contact.answered_at).as_secs_f64() - contact.hold_ms as f64 / 1000.0;
+            histogram!("hotline_call_talk_seconds", "queue" => queue.clone()).record(talk.max(0.0));
+            histogram!("hotline_call_handle_seconds", "queue" => queue.clone())
+                .record(contact.wrap_up_ended_at.since(contact.answered_at).as_secs_f64());
+            counter!("hotline_wrap_ups_total", "queue" => queue, "disposition" => disposition(contact.disposition))
+                .increment(1);
+        }
+        _ => {}
+    }
+}
+
+/// One callback event.
+pub fn callback_event(event: &CallbackEvent) {
+    match event {
+        CallbackEvent::CallbackWarned { .. } => counter!("hotline_callbacks_warned_total").increment(1),
+        CallbackEvent::CallbackBreached { .. } => counter!("hotline_callbacks_breached_total").increment(1),
+        CallbackEvent::CallbackClosed { status, met, .. } => {
+            let outcome = match (status, met) {
+                (CallbackStatus::Cancelled, _) => "cancelled",
+                (_, true) => "met",
+                (_, false) => "missed",
+            };
+            counter!("hotline_callbacks_closed_total", "outcome" => outcome).increment(1);
+        }
+        CallbackEvent::RequestClosed { late, .. } => {
+            counter!("hotline_requests_closed_total", "on_time" => if *late { "false" } else { "true" })
+                .increment(1);
+        }
+        _ => {}
+    }
+}
+
+/// How long one engine job took.
+pub fn engine_job(seconds: f64) {
+    histogram!("hotline_engine_job_seconds").record(seconds);
+}
+
+/// The live figures, once a second.
+pub struct Snapshot<'a> {
+    pub queues: &'a [QueueView],
+    /// Agents by state, each once.
+    pub agents: &'a [(AgentState, u32)],
+    pub active_calls: usize,
+    /// (pending, due now, due soon, overdue).
+    pub callbacks: (u32, u32, u32, u32),
+    /// Callbacks created since this routing node started.
+    pub callbacks_created: u64,
+}
+
+pub fn snapshot(s: &Snapshot<'_>) {
+    for q in s.queues {
+        let name = q.name.to_string();
+        gauge!("hotline_calls_waiting", "queue" => name.clone()).set(f64::from(q.waiting));
+        gauge!("hotline_calls_ringing", "queue" => name.clone()).set(f64::from(q.offering));
+        gauge!("hotline_oldest_wait_seconds", "queue" => name.clone()).set(q.oldest_wait.as_secs_f64());
+        for state in AgentState::ALL {
+            let n = q
+                .agents_by_state
+                .iter()
+                .find(|(st, _)| *st == state)
+                .map_or(0, |(_, n)| *n);
+            gauge!("hotline_queue_agents", "queue" => name.clone(), "state" => state.as_str())
+                .set(f64::from(n));
+        }
+    }
+    for state in AgentState::ALL {
+        let n = s
+            .agents
+            .iter()
+            .find(|(st, _)| *st == state)
+            .map_or(0, |(_, n)| *n);
+        gauge!("hotline_agents", "state" => state.as_str()).set(f64::from(n));
+    }
+    gauge!("hotline_calls_active").set(s.active_calls as f64);
+    let (pending, due, soon, overdue) = s.callbacks;
+    gauge!("hotline_callbacks_pending").set(f64::from(pending));
+    gauge!("hotline_callbacks_due").set(f64::from(due));
+    gauge!("hotline_callbacks_due_soon").set(f64::from(soon));
+    gauge!("hotline_callbacks_overdue").set(f64::from(overdue));
+    counter!("hotline_callbacks_created_total").absolute(s.callbacks_created);
+}

@@ -1,0 +1,122 @@
+//! The Prometheus endpoint of a running server: the metrics the wallboard
+//! and alerts read are there, move with the calls, carry only bounded labels,
+//! and pass `promtool check metrics` (Debian's `prometheus` package; the test
+//! command installs it).
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use hotline::proto;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// GET /metrics over plain HTTP/1.0.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: hotline\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    body.to_string()
+}
+
+/// The value of the series whose line starts with `series` (name and labels).
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scrape_has_the_floor_in_bounded_labels_and_passes_promtool() {
+    let s = TestServer::start().await;
+    let addr = s.server.as_ref().unwrap().metrics_addr.expect("metrics listener");
+    let waiting = s.start_call("+4000", "200").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let during = scrape(addr).await;
+    assert!(
+        value(&during, "hotline_calls_waiting{queue=\"repairs\"}").is_some_and(|v| v >= 1.0),
+        "a waiting call shows: {during}"
+    );
+    let mut dave = s.agent("dave").await;
+    let offer = dave.expect_offer(Duration::from_secs(5)).await;
+    assert_eq!(offer.call_id, waiting.call_id);
+    dave.accept(&waiting.call_id).await;
+    dave.hangup(&waiting.call_id).await;
+    dave.wrap_up(&waiting.call_id, proto::Disposition::Resolved, "boiler")
+        .await;
+    s.supervisor()
+        .callback
+        .create_callback(proto::CreateCallbackRequest {
+            number: "+4001".into(),
+            queue: "billing".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let text = scrape(addr).await;
+
+    // Counters and histograms moved (this process's servers share a recorder,
+    // so at least, not exactly).
+    let at_least = |series: &str, min: f64| {
+        let v = value(&text, series).unwrap_or_else(|| panic!("{series} missing:\n{text}"));
+        assert!(v >= min, "{series} = {v}, expected >= {min}");
+    };
+    at_least("hotline_build_info{version=\"0.1.0\"}", 1.0);
+    at_least(
+        "hotline_calls_offered_total{queue=\"repairs\",tier=\"regular\"}",
+        1.0,
+    );
+    at_least(
+        "hotline_calls_answered_total{queue=\"repairs\",tier=\"regular\"}",
+        1.0,
+    );
+    at_least(
+        "hotline_wrap_ups_total{queue=\"repairs\",disposition=\"resolved\"}",
+        1.0,
+    );
+    at_least("hotline_queue_wait_seconds_count{queue=\"repairs\"}", 1.0);
+    at_least("hotline_call_handle_seconds_count{queue=\"repairs\"}", 1.0);
+    at_least("hotline_engine_job_seconds_count", 1.0);
+    at_least("hotline_callbacks_pending", 1.0);
+    at_least("hotline_callbacks_created_total", 1.0);
+    at_least("hotline_agents{state=\"available\"}", 1.0);
+    // The queue-wait histogram has an edge at the service-level threshold (20 s).
+    assert!(
+        text.contains("hotline_queue_wait_seconds_bucket{queue=\"repairs\",le=\"20\"}"),
+        "{text}"
+    );
+    // Bounded labels only: no per-agent, per-call or per-caller series.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        for forbidden in ["agent=", "call=", "caller=", "callback=", "ani=", "customer="] {
+            assert!(!line.contains(forbidden), "unbounded label in {line}");
+        }
+    }
+
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child =
+        promtool.expect("promtool is missing: install Debian's prometheus package (./scripts/test does)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
