@@ -76,6 +76,7 @@ impl RunningServer {
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
+        crate::metrics::events::health(false);
         let _ = self.shutdown.send(true);
         if let Some(engine) = self.engine {
             let _ = engine.await;
@@ -138,6 +139,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     {
         Some(listen) => {
             let handle = crate::metrics::install(config.queues.values().map(|q| q.service_level_secs))?;
+            crate::metrics::events::set_rules(crate::metrics::events::Rules {
+                service_level: config
+                    .queues
+                    .iter()
+                    .map(|(n, q)| (n.clone(), Duration::from_secs(q.service_level_secs)))
+                    .collect(),
+                short_abandon: Duration::from_secs(config.reports.short_abandon_secs),
+            });
             let bound = crate::metrics::http::serve(listen, handle, shutdown_rx.clone()).await?;
             info!(%bound, "metrics at /metrics");
             Some(bound)
@@ -151,6 +160,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         for name in HEALTH_NAMES {
             health.set_service_status(name, ServingStatus::Serving).await;
         }
+        crate::metrics::events::health(true);
+        // The embedded store is in this process: up while it is.
+        crate::metrics::events::store_reachable(true);
         let mut router = Router::new(config.router_config())?;
         let store = open_store(config)?;
         let desk = engine::restore_desk(

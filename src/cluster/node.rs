@@ -132,6 +132,7 @@ impl Node {
                 .query_async(&mut conn)
                 .await;
             let beat_ok = beat.is_ok();
+            crate::metrics::events::store_reachable(beat_ok);
             self.lead_or_follow(&mut conn, &mut term, &mut remote).await;
             // Serving: the store answers and a routing node is known.
             let healthy = beat_ok && !matches!(&*self.route.borrow(), Route::Down(_));
@@ -145,6 +146,7 @@ impl Node {
                 for name in &self.health_names {
                     self.health.set_service_status(*name, status).await;
                 }
+                crate::metrics::events::health(healthy);
                 if healthy {
                     info!(node = %self.opts.node_id, "serving");
                 } else {

@@ -8,8 +8,55 @@ use crate::acd::{AgentState, CallOutcome, Disposition, Event, QueueView, Rescind
 use crate::callback::{CallbackEvent, CallbackStatus};
 use crate::time::Timestamp;
 
+/// What the events need from the configuration: each queue's service-level
+/// threshold and the short-abandon time (as the reports count them).
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    pub service_level: std::collections::HashMap<String, std::time::Duration>,
+    pub short_abandon: std::time::Duration,
+}
+
+static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+
+/// Set once, with the recorder.
+pub fn set_rules(rules: Rules) {
+    let _ = RULES.set(rules);
+}
+
+fn threshold(queue: &str) -> std::time::Duration {
+    RULES
+        .get()
+        .and_then(|r| r.service_level.get(queue).copied())
+        .unwrap_or(std::time::Duration::from_secs(20))
+}
+
+fn short_abandon() -> std::time::Duration {
+    RULES.get().map(|r| r.short_abandon).unwrap_or_default()
+}
+
+/// Whether this node serves (health), and whether its store answers.
+pub fn health(serving: bool) {
+    gauge!("hotline_health_serving").set(if serving { 1.0 } else { 0.0 });
+}
+
+pub fn store_reachable(up: bool) {
+    gauge!("hotline_store_up").set(if up { 1.0 } else { 0.0 });
+}
+
 /// Help texts and units, once at install.
 pub fn describe() {
+    describe_gauge!(
+        "hotline_health_serving",
+        "1 while this node reports SERVING on its health service."
+    );
+    describe_gauge!(
+        "hotline_store_up",
+        "1 while the store (Redis) answers this node's heartbeat."
+    );
+    describe_counter!(
+        "hotline_calls_answered_within_threshold_total",
+        "Calls answered within their queue's service-level threshold, by queue and tier."
+    );
     describe_gauge!("hotline_build_info", "Build information (value 1): version.");
     describe_counter!(
         "hotline_calls_offered_total",
@@ -21,7 +68,7 @@ pub fn describe() {
     );
     describe_counter!(
         "hotline_calls_ended_total",
-        "Calls ended, by queue, tier and outcome (answered, abandoned, overflowed, rejected)."
+        "Calls ended, by queue, tier and outcome (answered, abandoned, abandoned_short, overflowed, rejected)."
     );
     describe_histogram!(
         "hotline_queue_wait_seconds",
@@ -135,18 +182,33 @@ pub fn router_event(now: Timestamp, event: &Event) {
         // The first answer only: answered_at is set then and kept after (a
         // transferred call connects again later).
         Event::CallConnected { call, .. } if call.callback.is_none() && call.answered_at == Some(now) => {
+            let wait = now.since(call.enqueued_at);
             counter!("hotline_calls_answered_total", "queue" => call.queue.to_string(), "tier" => call.tier.as_str())
                 .increment(1);
+            if wait <= threshold(call.queue.as_str()) {
+                counter!(
+                    "hotline_calls_answered_within_threshold_total",
+                    "queue" => call.queue.to_string(),
+                    "tier" => call.tier.as_str()
+                )
+                .increment(1);
+            }
             histogram!("hotline_queue_wait_seconds", "queue" => call.queue.to_string())
-                .record(now.since(call.enqueued_at).as_secs_f64());
+                .record(wait.as_secs_f64());
         }
         Event::CallEnded { call } if call.callback.is_none() => {
             if let Some(o) = call.outcome {
+                let waited = call.ended_at.unwrap_or(now).since(call.enqueued_at);
+                // Short abandons apart, as the reports count them.
+                let outcome = match o {
+                    CallOutcome::Abandoned if waited < short_abandon() => "abandoned_short",
+                    o => outcome(o),
+                };
                 counter!(
                     "hotline_calls_ended_total",
                     "queue" => call.queue.to_string(),
                     "tier" => call.tier.as_str(),
-                    "outcome" => outcome(o)
+                    "outcome" => outcome
                 )
                 .increment(1);
             }
