@@ -139,14 +139,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     {
         Some(listen) => {
             let handle = crate::metrics::install(config.queues.values().map(|q| q.service_level_secs))?;
-            crate::metrics::events::set_rules(crate::metrics::events::Rules {
-                service_level: config
-                    .queues
-                    .iter()
-                    .map(|(n, q)| (n.clone(), Duration::from_secs(q.service_level_secs)))
-                    .collect(),
-                short_abandon: Duration::from_secs(config.reports.short_abandon_secs),
-            });
+            crate::metrics::events::set_rules(config.report_rules());
             let bound = crate::metrics::http::serve(listen, handle, shutdown_rx.clone()).await?;
             info!(%bound, "metrics at /metrics");
             Some(bound)

@@ -138,6 +138,17 @@ async fn bad_callback_grade_and_report_input_is_refused_clearly() {
 
     let err = sup
         .callback
+        .list_callbacks(proto::ListCallbacksRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("page_token"), "{err:?}");
+
+    let err = sup
+        .callback
         .create_callback(create(|r| r.queue = "no-such-queue".into()))
         .await
         .unwrap_err();

@@ -15,9 +15,6 @@ pub struct CallApi {
     pub ctx: ApiContext,
 }
 
-/// Longest caller or dialled number accepted.
-const MAX_NUMBER_LEN: usize = 64;
-
 #[tonic::async_trait]
 impl CallService for CallApi {
     async fn start_call(
@@ -28,9 +25,9 @@ impl CallService for CallApi {
         p.require(&[Role::Telephony])?;
         let r = req.into_inner();
         let ani = validate::id("ani", &r.ani)?;
-        validate::label("ani", ani, MAX_NUMBER_LEN)?;
+        validate::label("ani", ani, validate::MAX_NUMBER_LEN)?;
         let dnis = validate::id("dnis", &r.dnis)?;
-        validate::label("dnis", dnis, MAX_NUMBER_LEN)?;
+        validate::label("dnis", dnis, validate::MAX_NUMBER_LEN)?;
         let key = validate::request_key(&p, &r.request_id)?;
         let queue = self
             .ctx
@@ -177,7 +174,7 @@ impl CallService for CallApi {
         let call = CallId::new(validate::id("call_id", &r.call_id)?);
         let number = match r.number.trim() {
             "" => None,
-            n => Some(validate::label("number", n, MAX_NUMBER_LEN)?.to_string()),
+            n => Some(validate::label("number", n, validate::MAX_NUMBER_LEN)?.to_string()),
         };
         let key = validate::request_key(&p, &r.request_id)?;
         let cmd = Command::RequestCallback {

@@ -18,8 +18,6 @@ pub struct CallbackApi {
     pub ctx: ApiContext,
 }
 
-/// Longest number accepted.
-const MAX_NUMBER_LEN: usize = 64;
 /// Longest category or notes.
 const MAX_TEXT_LEN: usize = 2000;
 
@@ -61,20 +59,6 @@ fn status_from(s: i32) -> Result<CallbackStatus, Error> {
 
 fn callback_id(value: &str) -> Result<CallbackId, Error> {
     Ok(CallbackId::new(validate::id("callback_id", value)?))
-}
-
-/// Page tokens are "<created ms>:<callback id>".
-fn page_token(token: &str) -> Result<Option<(Timestamp, CallbackId)>, Error> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let (ms, id) = token
-        .split_once(':')
-        .ok_or_else(|| Error::invalid("page_token", "not a token from ListCallbacks"))?;
-    let ms: u64 = ms
-        .parse()
-        .map_err(|_| Error::invalid("page_token", "not a token from ListCallbacks"))?;
-    Ok(Some((Timestamp(ms), CallbackId::new(id))))
 }
 
 impl CallbackApi {
@@ -195,7 +179,7 @@ impl CallbackService for CallbackApi {
                     Error::invalid("number", "required without a customer with a known number").into(),
                 )
             }
-            (n, _) => validate::label("number", n, MAX_NUMBER_LEN)?.to_string(),
+            (n, _) => validate::label("number", n, validate::MAX_NUMBER_LEN)?.to_string(),
         };
         let tier = tier.or_else(|| self.ctx.directory.customer_by_number(&number).map(|(_, t)| *t));
         let customer = customer.or_else(|| {
@@ -284,10 +268,12 @@ impl CallbackService for CallbackApi {
         p.require(&[Role::Supervisor])?;
         let r = req.into_inner();
         let size = validate::page_size(r.page_size)?;
-        let after = page_token(&r.page_token)?;
+        let after = validate::time_cursor(&r.page_token)?.map(|(t, id)| (t, CallbackId::new(id)));
         let customer_key = match (r.customer_id.is_empty(), r.number.is_empty()) {
             (false, _) => Some(validate::id("customer_id", &r.customer_id)?.to_string()),
-            (true, false) => Some(validate::label("number", &r.number, MAX_NUMBER_LEN)?.to_string()),
+            (true, false) => {
+                Some(validate::label("number", &r.number, validate::MAX_NUMBER_LEN)?.to_string())
+            }
             (true, true) => None,
         };
         let filter = CallbackFilter {
@@ -308,10 +294,10 @@ impl CallbackService for CallbackApi {
             .list_callbacks(&filter, after.as_ref(), size)
             .await
             .map_err(Error::from)?;
-        let next_page_token = match records.last() {
-            Some(last) if records.len() == size => format!("{}:{}", last.created_at.as_millis(), last.id),
-            _ => String::new(),
-        };
+        let next_page_token = validate::page_token(
+            records.len() == size,
+            records.last().map(|c| (c.created_at, c.id.as_str())),
+        );
         Ok(Response::new(proto::ListCallbacksResponse {
             callbacks: records.iter().map(convert::callback).collect(),
             next_page_token,

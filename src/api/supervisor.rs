@@ -23,16 +23,9 @@ pub struct SupervisorApi {
     pub ctx: ApiContext,
 }
 
-/// Parses a ListCalls or ListRecordings page token: "<ms>:<call id>".
+/// A ListCalls or ListRecordings position.
 fn call_cursor(token: &str) -> Result<Option<(Timestamp, CallId)>, Error> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || Error::invalid("page_token", "not a token from a previous response");
-    let (ms, id) = token.split_once(':').ok_or_else(bad)?;
-    let ms: u64 = ms.parse().map_err(|_| bad())?;
-    let id = validate::id("page_token", id)?;
-    Ok(Some((Timestamp(ms), CallId::new(id))))
+    Ok(validate::time_cursor(token)?.map(|(t, id)| (t, CallId::new(id))))
 }
 
 #[tonic::async_trait]
@@ -109,10 +102,10 @@ impl SupervisorService for SupervisorApi {
             include_ended: r.include_ended,
         };
         let calls = self.ctx.store.list_calls(&filter, after.as_ref(), size).await?;
-        let next_page_token = match calls.last() {
-            Some(last) if calls.len() == size => format!("{}:{}", last.enqueued_at.as_millis(), last.id),
-            _ => String::new(),
-        };
+        let next_page_token = validate::page_token(
+            calls.len() == size,
+            calls.last().map(|c| (c.enqueued_at, c.id.as_str())),
+        );
         Ok(Response::new(proto::ListCallsResponse {
             calls: calls.iter().map(convert::call).collect(),
             next_page_token,
@@ -292,10 +285,10 @@ impl SupervisorService for SupervisorApi {
             .store
             .list_recordings(&filter, cursor.as_ref(), size)
             .await?;
-        let next_page_token = match page.last() {
-            Some(last) if page.len() == size => format!("{}:{}", last.started_at.as_millis(), last.call),
-            _ => String::new(),
-        };
+        let next_page_token = validate::page_token(
+            page.len() == size,
+            page.last().map(|r| (r.started_at, r.call.as_str())),
+        );
         let mut recordings = Vec::with_capacity(page.len());
         for rec in &page {
             recordings.push(convert::recording(rec, self.disposition_of(rec).await?));

@@ -13,6 +13,8 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_TEXT_LEN: usize = 4096;
 /// Longest reason or category.
 pub const MAX_LABEL_LEN: usize = 256;
+/// Longest phone number (caller, dialled, call-back) accepted.
+pub const MAX_NUMBER_LEN: usize = 64;
 /// Largest page.
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -139,5 +141,27 @@ pub fn stream_interval(value: u32) -> Result<std::time::Duration, Error> {
             "interval_ms",
             "must be 100..=60000 (or 0 for 1000)",
         )),
+    }
+}
+
+/// Parses a page token of a time-ordered listing (calls, recordings,
+/// callbacks): "<ms>:<id>", as [`page_token`] makes them.
+pub fn time_cursor(token: &str) -> Result<Option<(crate::time::Timestamp, String)>, Error> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || Error::invalid("page_token", "not a token from a previous response");
+    let (ms, id) = token.split_once(':').ok_or_else(bad)?;
+    let ms: u64 = ms.parse().map_err(|_| bad())?;
+    let id = self::id("page_token", id)?;
+    Ok(Some((crate::time::Timestamp(ms), id.to_string())))
+}
+
+/// The next page token of a time-ordered listing: the last item's position
+/// when the page is full, else none (empty).
+pub fn page_token(full: bool, last: Option<(crate::time::Timestamp, &str)>) -> String {
+    match last {
+        Some((t, id)) if full => format!("{}:{id}", t.as_millis()),
+        _ => String::new(),
     }
 }

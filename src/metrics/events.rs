@@ -8,22 +8,15 @@ use crate::acd::{AgentState, CallOutcome, Disposition, Event, QueueView, Rescind
 use crate::callback::{CallbackEvent, CallbackStatus};
 use crate::time::Timestamp;
 
-/// What the events need from the configuration: each queue's service-level
-/// threshold and the short-abandon time (as the reports count them).
-#[derive(Clone, Debug, Default)]
-pub struct Rules {
-    pub service_level: std::collections::HashMap<String, std::time::Duration>,
-    pub short_abandon: std::time::Duration,
-}
+/// The report rules (service-level thresholds, short abandons), so the
+/// metrics count as the reports do. Set once, with the recorder.
+static RULES: std::sync::OnceLock<crate::report::ReportRules> = std::sync::OnceLock::new();
 
-static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
-
-/// Set once, with the recorder.
-pub fn set_rules(rules: Rules) {
+pub fn set_rules(rules: crate::report::ReportRules) {
     let _ = RULES.set(rules);
 }
 
-fn threshold(queue: &str) -> std::time::Duration {
+fn threshold(queue: &crate::ids::QueueName) -> std::time::Duration {
     RULES
         .get()
         .and_then(|r| r.service_level.get(queue).copied())
@@ -185,7 +178,7 @@ pub fn router_event(now: Timestamp, event: &Event) {
             let wait = now.since(call.enqueued_at);
             counter!("hotline_calls_answered_total", "queue" => call.queue.to_string(), "tier" => call.tier.as_str())
                 .increment(1);
-            if wait <= threshold(call.queue.as_str()) {
+            if wait <= threshold(&call.queue) {
                 counter!(
                     "hotline_calls_answered_within_threshold_total",
                     "queue" => call.queue.to_string(),
