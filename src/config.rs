@@ -115,12 +115,19 @@ impl Default for StoreConfig {
 pub struct MetricsConfig {
     /// Serve `/metrics` here; "" = no metrics listener.
     pub listen: String,
+    /// How often the quality gauges (FCR, satisfaction, scorecard) are
+    /// computed from the store.
+    pub quality_every_secs: u64,
+    /// The span of contacts the quality gauges cover (a rolling day).
+    pub quality_window_secs: u64,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             listen: "127.0.0.1:9464".into(),
+            quality_every_secs: 60,
+            quality_window_secs: 86_400,
         }
     }
 }
@@ -433,6 +440,12 @@ impl Config {
             ));
         }
         self.metrics.addr()?;
+        if self.metrics.quality_every_secs == 0 {
+            return Err(invalid("metrics.quality_every_secs", "must be at least 1"));
+        }
+        if self.metrics.quality_window_secs == 0 {
+            return Err(invalid("metrics.quality_window_secs", "must be at least 1"));
+        }
         if let Err(e) = self.quality.scorecard.check() {
             return Err(invalid("quality.scorecard", e.to_string()));
         }

@@ -157,7 +157,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         // The embedded store is in this process: up while it is.
         crate::metrics::events::store_reachable(true);
         let mut router = Router::new(config.router_config())?;
-        let store = open_store(config)?;
+        let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(open_store(config)?, "memory"));
         let desk = engine::restore_desk(
             &mut router,
             store.as_ref(),
@@ -219,7 +219,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         };
         let node_task = tokio::spawn(node.run(shutdown_rx.clone()));
         let link = RouterLink::following(route_rx.clone());
-        let store: Arc<dyn Store> = store;
+        let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(store, "redis"));
         let ctx = ApiContext {
             media: media_plane(
                 config,
@@ -242,14 +242,30 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         (ctx, Some(cluster), None, Some(node_task))
     };
 
+    if metrics_addr.is_some() {
+        tokio::spawn(crate::report::gauges::run(
+            ctx.store.clone(),
+            config.report_rules(),
+            Duration::from_secs(config.metrics.quality_every_secs),
+            Duration::from_secs(config.metrics.quality_window_secs),
+            shutdown_rx.clone(),
+        ));
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let known = crate::metrics::grpc::KnownMethods::from_descriptor_sets(&[
+        crate::proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ])
+    .map_err(|e| Error::Internal(format!("descriptor sets: {e}")))?
+    .with(&["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"]);
     let mut stop = shutdown_rx;
     let transport = tonic::transport::Server::builder()
         .accept_http1(true)
+        .layer(crate::metrics::grpc::GrpcMetricsLayer::new(known))
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)

@@ -80,3 +80,29 @@ fn an_overfilled_buffer_skips_ahead_instead_of_growing_the_delay() {
     assert_eq!(jb.stats().skipped, 12);
     assert_eq!(jb.pop(), frame(12));
 }
+
+#[test]
+fn steady_packets_have_no_jitter_and_uneven_ones_converge_on_their_deviation() {
+    use hotline::media::jitter::InterarrivalJitter;
+    use std::time::Duration;
+    let mut steady = InterarrivalJitter::default();
+    assert_eq!(steady.seconds(), None);
+    for n in 0..100u32 {
+        steady.on_packet(Duration::from_millis(u64::from(n) * 20), n * 160, 8000);
+    }
+    assert!(steady.seconds().unwrap() < 1e-9, "{:?}", steady.seconds());
+    // Every other packet 10 ms late: each spacing is off by 10 ms, so the
+    // smoothed estimate tends to 10 ms. The RTP timestamp wraps on the way.
+    let mut uneven = InterarrivalJitter::default();
+    let start = u32::MAX - 8000;
+    for n in 0..400u32 {
+        let late = if n % 2 == 1 { 10 } else { 0 };
+        uneven.on_packet(
+            Duration::from_millis(u64::from(n) * 20 + late),
+            start.wrapping_add(n * 160),
+            8000,
+        );
+    }
+    let j = uneven.seconds().unwrap();
+    assert!((j - 0.010).abs() < 1e-6, "{j}");
+}

@@ -70,6 +70,10 @@ fn errors_name_the_offending_key() {
             format!("{BASE}[metrics]\nlisten = \"port 9464\"\n"),
             "metrics.listen",
         ),
+        (
+            format!("{BASE}[metrics]\nquality_every_secs = 0\n"),
+            "metrics.quality_every_secs",
+        ),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

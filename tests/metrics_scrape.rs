@@ -53,6 +53,21 @@ async fn the_scrape_has_the_floor_in_bounded_labels_and_passes_promtool() {
     dave.hangup(&waiting.call_id).await;
     dave.wrap_up(&waiting.call_id, proto::Disposition::Resolved, "boiler")
         .await;
+    s.edge()
+        .call
+        .submit_survey(proto::SubmitSurveyRequest {
+            call_id: waiting.call_id.clone(),
+            satisfaction: 4,
+        })
+        .await
+        .unwrap();
+    // A refused request is counted with its code.
+    let refused = s
+        .clients(hotline::auth::Role::Agent, "dave")
+        .report
+        .get_queue_stats(proto::ReportRequest::default())
+        .await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
     s.supervisor()
         .callback
         .create_callback(proto::CreateCallbackRequest {
@@ -90,6 +105,28 @@ async fn the_scrape_has_the_floor_in_bounded_labels_and_passes_promtool() {
     at_least("hotline_callbacks_pending", 1.0);
     at_least("hotline_callbacks_created_total", 1.0);
     at_least("hotline_agents{state=\"available\"}", 1.0);
+    // gRPC requests by method and code; store operations by backend and op.
+    at_least(
+        "hotline_grpc_requests_total{method=\"hotline.v1.CallService/StartCall\",code=\"OK\"}",
+        1.0,
+    );
+    at_least(
+        "hotline_grpc_requests_total{method=\"hotline.v1.ReportService/GetQueueStats\",code=\"PERMISSION_DENIED\"}",
+        1.0,
+    );
+    at_least(
+        "hotline_grpc_request_seconds_count{method=\"hotline.v1.CallService/StartCall\"}",
+        1.0,
+    );
+    at_least(
+        "hotline_store_operation_seconds_count{backend=\"memory\",op=\"put_call\",result=\"ok\"}",
+        1.0,
+    );
+    // The quality gauges (refreshed every second in tests) saw the
+    // resolved wrap-up and the survey.
+    at_least("hotline_fcr_declared_ratio{queue=\"repairs\"}", 0.0);
+    at_least("hotline_fcr_observed_ratio{queue=\"repairs\"}", 0.0);
+    at_least("hotline_satisfaction_mean{queue=\"repairs\"}", 1.0);
     // The queue-wait histogram has an edge at the service-level threshold (20 s).
     assert!(
         text.contains("hotline_queue_wait_seconds_bucket{queue=\"repairs\",le=\"20\"}"),
@@ -118,5 +155,50 @@ async fn the_scrape_has_the_floor_in_bounded_labels_and_passes_promtool() {
         "promtool check metrics:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The store counts a reconnect when a real Redis comes back after being
+/// unreachable, and times its operations by result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_comes_back_counts_as_a_reconnect() {
+    use hotline::store::{Metered, RedisOptions, RedisStore, Store};
+    let handle = hotline::metrics::install([]).expect("recorder");
+    let mut redis = common::redis::RedisServer::start();
+    let inner: std::sync::Arc<dyn Store> = std::sync::Arc::new(
+        RedisStore::connect(&RedisOptions {
+            url: redis.url(),
+            namespace: "reconnect".into(),
+            max_ended_calls: 10,
+            response_timeout: Duration::from_millis(500),
+        })
+        .expect("store"),
+    );
+    let store = Metered::new(inner, "redis");
+    let reconnects =
+        |text: &str| value(text, "hotline_store_reconnects_total{backend=\"redis\"}").unwrap_or(0.0);
+    store.ping().await.expect("redis answers");
+    let before = reconnects(&handle.render());
+    redis.kill();
+    assert!(store.ping().await.is_err(), "redis is down");
+    redis.restart();
+    let mut back = false;
+    for _ in 0..50 {
+        if store.ping().await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "redis answers again");
+    let text = handle.render();
+    assert_eq!(reconnects(&text) - before, 1.0, "{text}");
+    assert!(
+        value(
+            &text,
+            "hotline_store_operation_seconds_count{backend=\"redis\",op=\"ping\",result=\"error\"}"
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{text}"
     );
 }

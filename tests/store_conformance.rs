@@ -24,6 +24,13 @@ async fn memory_store_meets_the_store_contract() {
 }
 
 #[tokio::test]
+async fn the_metered_store_passes_everything_through() {
+    let inner: std::sync::Arc<dyn Store> = std::sync::Arc::new(hotline::store::MemoryStore::default());
+    let store = hotline::store::Metered::new(inner, "memory");
+    hotline::store::conformance::run(&store).await;
+}
+
+#[tokio::test]
 async fn embedded_store_on_disk_meets_the_store_contract_and_keeps_records_across_a_reopen() {
     use hotline::store::conformance::{sample_call, sample_callback};
     use hotline::store::MemoryStore;

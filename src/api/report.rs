@@ -9,17 +9,12 @@ use crate::error::Error;
 use crate::fcr::{FcrRow, GroupBy};
 use crate::proto;
 use crate::proto::report_service_server::ReportService;
-use crate::report::{self, Common, ReportInput};
-use crate::store::{CallFilter, Store};
+use crate::report::{self, Common};
 use crate::time::Timestamp;
 
 pub struct ReportApi {
     pub ctx: ApiContext,
 }
-
-/// Records read per kind for one report; a range holding more is refused
-/// rather than silently cut.
-const MAX_RECORDS: usize = 500_000;
 
 fn range(from: i64, to: i64) -> Result<(Timestamp, Timestamp), Error> {
     if from < 0 {
@@ -29,79 +24,6 @@ fn range(from: i64, to: i64) -> Result<(Timestamp, Timestamp), Error> {
         return Err(Error::invalid("to_unix_ms", "must be after from_unix_ms"));
     }
     Ok((Timestamp(from as u64), Timestamp(to as u64)))
-}
-
-fn full<T>(what: &str, v: Vec<T>) -> Result<Vec<T>, Error> {
-    if v.len() >= MAX_RECORDS {
-        return Err(Error::FailedPrecondition(format!(
-            "more than {MAX_RECORDS} {what} in the range: ask for a shorter one"
-        )));
-    }
-    Ok(v)
-}
-
-/// Everything the reports read for `[from, to)`; contacts one FCR window
-/// past `to`, so repeats of contacts in the range are seen.
-pub async fn load(
-    store: &dyn Store,
-    rules: &report::ReportRules,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<ReportInput, Error> {
-    let mut calls = Vec::new();
-    let filter = CallFilter {
-        queue: None,
-        include_ended: true,
-    };
-    // Newest first, starting just before `to`: later calls are never read.
-    let mut cursor: Option<(Timestamp, crate::ids::CallId)> = Some((to, crate::ids::CallId::new("")));
-    'pages: loop {
-        let page = store.list_calls(&filter, cursor.as_ref(), 1000).await?;
-        let Some(last) = page.last() else { break };
-        cursor = Some((last.enqueued_at, last.id.clone()));
-        let done = page.len() < 1000;
-        for c in page {
-            if c.enqueued_at < from {
-                break 'pages;
-            }
-            if c.enqueued_at < to {
-                calls.push(c);
-            }
-        }
-        if done || calls.len() >= MAX_RECORDS {
-            break;
-        }
-    }
-    let contacts = store
-        .contacts_between(from, to.plus(rules.fcr_window), MAX_RECORDS)
-        .await?;
-    let mut callbacks = Vec::new();
-    let cb_filter = crate::store::CallbackFilter {
-        from: Some(from),
-        to: Some(to),
-        ..Default::default()
-    };
-    let mut after = None;
-    loop {
-        let page = store.list_callbacks(&cb_filter, after.as_ref(), 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.created_at, last.id.clone()));
-        let done = page.len() < 1000;
-        callbacks.extend(page);
-        if done || callbacks.len() >= MAX_RECORDS {
-            break;
-        }
-    }
-    Ok(ReportInput {
-        calls: full("calls", calls)?,
-        contacts: full("contacts", contacts)?,
-        callbacks: full("callbacks", callbacks)?,
-        grades: full("grades", store.grades_between(from, to, MAX_RECORDS).await?)?,
-        surveys: full("surveys", store.surveys_between(from, to, MAX_RECORDS).await?)?,
-        agent_days: store
-            .agent_days_between(from.utc_day_start(), to, MAX_RECORDS)
-            .await?,
-    })
 }
 
 pub fn fcr(r: &FcrRow) -> proto::FcrFigures {
@@ -142,7 +64,7 @@ impl ReportService for ReportApi {
         principal(&req)?.require(&[Role::Supervisor])?;
         let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms)?;
         let rules = &self.ctx.report_rules;
-        let input = load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to).await?;
         let rows = report::queue_stats(Timestamp::now_wall(), from, to, rules, &input);
         Ok(Response::new(proto::QueueStatsReport {
             queues: rows
@@ -175,7 +97,7 @@ impl ReportService for ReportApi {
         principal(&req)?.require(&[Role::Supervisor])?;
         let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms)?;
         let rules = &self.ctx.report_rules;
-        let input = load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to).await?;
         let rows = report::agent_stats(Timestamp::now_wall(), from, to, rules, &input);
         Ok(Response::new(proto::AgentStatsReport {
             agents: rows
@@ -206,7 +128,7 @@ impl ReportService for ReportApi {
             _ => return Err(Error::invalid("group_by", "must be AGENT, QUEUE, CATEGORY or DAY").into()),
         };
         let rules = &self.ctx.report_rules;
-        let input = load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to).await?;
         let rows = report::first_call_resolution(Timestamp::now_wall(), from, to, rules, &input, by);
         Ok(Response::new(proto::FcrReport {
             rows: rows.iter().map(fcr).collect(),

@@ -265,7 +265,7 @@ impl Node {
     /// Becomes the routing node for `epoch`: fence, restore, start the engine.
     async fn take_over(&self, epoch: u64) -> Result<Term, Error> {
         self.store.fence().store(epoch, Ordering::SeqCst);
-        let store: Arc<dyn Store> = self.store.clone();
+        let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(self.store.clone(), "redis"));
         let (agents, calls) = load_snapshot(store.as_ref()).await?;
         let mut router = Router::new(self.router_config.clone())?;
         let now = Timestamp::now_wall();

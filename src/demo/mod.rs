@@ -171,6 +171,14 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
                 .unwrap_or(20.0),
         );
         let hangs_up_mid_call = rng.random_bool(0.05);
+        // Two in three answered callers rate the call, mostly well.
+        let satisfaction = rng.random_bool(0.66).then(|| match rng.random_range(0..100) {
+            0..=4 => 1,
+            5..=11 => 2,
+            12..=26 => 3,
+            27..=59 => 4,
+            _ => 5,
+        });
         callers.spawn(simulated_caller(
             telephony.clone(),
             Caller {
@@ -179,6 +187,7 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
                 patience,
                 hangs_up_mid_call,
                 seq,
+                satisfaction,
             },
             closing_rx.clone(),
             endpoint.clone(),
@@ -284,6 +293,8 @@ struct Caller {
     patience: Duration,
     hangs_up_mid_call: bool,
     seq: u64,
+    /// The 1-5 rating given after an answered call, if any.
+    satisfaction: Option<i32>,
 }
 
 async fn simulated_caller(
@@ -298,6 +309,7 @@ async fn simulated_caller(
         patience,
         hangs_up_mid_call,
         seq,
+        satisfaction,
     } = caller;
     let start = edge
         .call
@@ -350,6 +362,12 @@ async fn simulated_caller(
             msg = stream.next() => {
                 let Some(Ok(c)) = msg else { return };
                 if c.status == proto::CallStatus::Ended as i32 {
+                    if let (true, Some(rating)) = (connected, satisfaction) {
+                        let _ = edge
+                            .call
+                            .submit_survey(proto::SubmitSurveyRequest { call_id: call_id.clone(), satisfaction: rating })
+                            .await;
+                    }
                     return;
                 }
                 if c.status == proto::CallStatus::Connected as i32 && !connected {

@@ -41,6 +41,8 @@ pub struct StereoFrame {
 
 /// Attempts (200 ms apart) to find the call again after its watch ended.
 const REWATCH_ATTEMPTS: usize = 50;
+/// Media metrics are reported every this many 20 ms ticks (a second).
+const REPORT_EVERY_TICKS: u32 = 50;
 
 /// Frames buffered per listener (one second) before frames are dropped.
 pub const TAP_BUFFER: usize = 50;
@@ -72,6 +74,8 @@ struct Recording {
     record: RecordingRecord,
     /// Wall-clock start of the pause in progress.
     paused_at: Option<Timestamp>,
+    /// Bytes already counted in the metrics.
+    reported_bytes: u64,
 }
 
 pub(super) struct CallMedia {
@@ -96,6 +100,8 @@ pub(super) struct CallMedia {
     last: Option<proto::Call>,
     /// The routing core was told the caller hung up.
     hangup_sent: bool,
+    /// Ticks since the media metrics were last reported.
+    ticks_since_report: u32,
 }
 
 impl CallMedia {
@@ -116,6 +122,7 @@ impl CallMedia {
             monitors: Vec::new(),
             last: None,
             hangup_sent: false,
+            ticks_since_report: 0,
         }
     }
 
@@ -257,6 +264,7 @@ impl CallMedia {
             recorder,
             record,
             paused_at: None,
+            reported_bytes: 0,
         });
     }
 
@@ -324,7 +332,26 @@ impl CallMedia {
         }
     }
 
+    /// Hands the legs' packet counts and the recording's growth to the
+    /// metrics (once a second, and when the call ends).
+    fn report_media(&mut self) {
+        self.ticks_since_report = 0;
+        crate::metrics::events::media(&self.caller.take_report());
+        if let Some(leg) = &self.agent_leg {
+            crate::metrics::events::media(&leg.take_report());
+        }
+        if let Some(rec) = self.recording.as_mut() {
+            let bytes = rec.recorder.bytes_written();
+            crate::metrics::events::recording_written(bytes.saturating_sub(rec.reported_bytes));
+            rec.reported_bytes = bytes;
+        }
+    }
+
     async fn tick(&mut self) {
+        self.ticks_since_report += 1;
+        if self.ticks_since_report >= REPORT_EVERY_TICKS {
+            self.report_media();
+        }
         self.maybe_announce().await;
         if self.phase != Phase::Waiting && self.agent_leg.as_ref().is_none_or(|l| l.is_closed()) {
             self.find_agent_leg();
@@ -451,6 +478,7 @@ impl CallMedia {
     }
 
     async fn close_recording(&mut self) {
+        self.report_media();
         let Some(mut rec) = self.recording.take() else {
             return;
         };

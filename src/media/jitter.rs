@@ -11,6 +11,7 @@
 //! drift cannot grow the delay without bound).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Consecutive frames concealed by repetition before falling silent.
 const MAX_CONCEALED: u32 = 3;
@@ -63,6 +64,15 @@ impl JitterBuffer {
 
     pub fn stats(&self) -> JitterStats {
         self.stats
+    }
+
+    /// Forgets buffered audio and the playout position (a new stream starts),
+    /// keeping the counts.
+    pub fn reset(&mut self) {
+        *self = JitterBuffer {
+            stats: self.stats,
+            ..JitterBuffer::new(self.depth, self.frame_len)
+        };
     }
 
     /// The 64-bit sequence number closest to the highest seen.
@@ -143,5 +153,36 @@ impl JitterBuffer {
                 self.last.iter().map(|&s| s >> shift).collect()
             }
         }
+    }
+}
+
+/// The RFC 3550 (6.4.1) interarrival jitter of one RTP stream: the mean
+/// deviation of packet spacing at the receiver from spacing at the sender,
+/// smoothed over 16 packets. Sans-IO: arrival times come in as arguments.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InterarrivalJitter {
+    /// The previous packet: arrival (since any fixed origin) and RTP timestamp.
+    last: Option<(Duration, u32)>,
+    /// The estimate, in seconds.
+    jitter: f64,
+}
+
+impl InterarrivalJitter {
+    /// A packet with RTP timestamp `rtp_ts` (clock `clock_rate` Hz) arrived
+    /// at `arrival`.
+    pub fn on_packet(&mut self, arrival: Duration, rtp_ts: u32, clock_rate: u32) {
+        if let Some((prev_arrival, prev_ts)) = self.last {
+            // Wrapping difference: timestamps wrap at 2^32.
+            let sent = f64::from(rtp_ts.wrapping_sub(prev_ts) as i32) / f64::from(clock_rate.max(1));
+            let received = arrival.as_secs_f64() - prev_arrival.as_secs_f64();
+            let d = (received - sent).abs();
+            self.jitter += (d - self.jitter) / 16.0;
+        }
+        self.last = Some((arrival, rtp_ts));
+    }
+
+    /// The estimate; none before two packets.
+    pub fn seconds(&self) -> Option<f64> {
+        self.last.map(|_| self.jitter)
     }
 }

@@ -10,11 +10,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
-use super::jitter::{JitterBuffer, JitterStats};
+use super::jitter::{InterarrivalJitter, JitterBuffer, JitterStats};
 use super::Rate;
+use crate::metrics::events::MediaReport;
 
 /// Outbound frames queued per leg before frames are dropped (100 ms).
 const OUTBOUND_QUEUE: usize = 5;
@@ -33,11 +35,40 @@ pub struct Leg {
     pub rate: Rate,
     /// The negotiated codec, e.g. "PCMU/8000", for the client and logs.
     pub codec: String,
-    inbound: Mutex<JitterBuffer>,
+    inbound: Mutex<Inbound>,
+    /// Origin of the arrival times handed to the jitter estimate.
+    created: Instant,
     outbound: mpsc::Sender<Vec<i16>>,
     dropped_outbound: AtomicU64,
     closed: AtomicBool,
     closed_notify: Notify,
+}
+
+impl LegKind {
+    /// The metrics' `transport` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            LegKind::WebRtc => "webrtc",
+        }
+    }
+}
+
+/// One received packet's timing, as the transport saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct InboundPacket {
+    pub sequence: u16,
+    pub timestamp: u32,
+    /// The RTP clock of the payload (8000 for G.711, 48000 for Opus).
+    pub clock_rate: u32,
+    pub arrival: Instant,
+}
+
+/// What arrives from the party, under one lock.
+struct Inbound {
+    buffer: JitterBuffer,
+    jitter: InterarrivalJitter,
+    /// The counts at the last metrics report.
+    reported: JitterStats,
 }
 
 /// The transport's side of a leg: where to take outbound frames from.
@@ -60,7 +91,12 @@ impl Leg {
             kind,
             rate,
             codec,
-            inbound: Mutex::new(JitterBuffer::new(jitter_frames, rate.frame_len())),
+            inbound: Mutex::new(Inbound {
+                buffer: JitterBuffer::new(jitter_frames, rate.frame_len()),
+                jitter: InterarrivalJitter::default(),
+                reported: JitterStats::default(),
+            }),
+            created: Instant::now(),
             outbound: tx,
             dropped_outbound: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -69,10 +105,32 @@ impl Leg {
         (leg, LegTransport { outbound: rx })
     }
 
-    /// The transport received one packet's audio.
-    pub fn push_inbound(&self, seq: u16, samples: Vec<i16>) {
-        if let Ok(mut jb) = self.inbound.lock() {
-            jb.push(seq, samples);
+    /// The transport received one packet's audio: sequence number, RTP
+    /// timestamp and clock rate (for the jitter estimate), when it arrived.
+    pub fn push_inbound(&self, packet: InboundPacket, samples: Vec<i16>) {
+        if let Ok(mut inbound) = self.inbound.lock() {
+            inbound.jitter.on_packet(
+                packet.arrival.duration_since(self.created),
+                packet.timestamp,
+                packet.clock_rate,
+            );
+            inbound.buffer.push(packet.sequence, samples);
+        }
+    }
+
+    /// What this party's audio did since the last report, for the metrics.
+    pub fn take_report(&self) -> MediaReport {
+        let Ok(mut inbound) = self.inbound.lock() else {
+            return MediaReport::default();
+        };
+        let now = inbound.buffer.stats();
+        let before = std::mem::replace(&mut inbound.reported, now);
+        MediaReport {
+            transport: self.kind.label(),
+            received: now.received.saturating_sub(before.received),
+            lost: now.lost.saturating_sub(before.lost),
+            late: now.late.saturating_sub(before.late),
+            jitter_seconds: inbound.jitter.seconds(),
         }
     }
 
@@ -80,7 +138,7 @@ impl Leg {
     /// nothing arrived in time).
     pub fn pop_frame(&self) -> Vec<i16> {
         match self.inbound.lock() {
-            Ok(mut jb) => jb.pop(),
+            Ok(mut inbound) => inbound.buffer.pop(),
             Err(_) => vec![0; self.rate.frame_len()],
         }
     }
@@ -88,9 +146,8 @@ impl Leg {
     /// Forgets buffered inbound audio (a shared softphone leg between calls
     /// holds stale audio the next call must not hear).
     pub fn flush_inbound(&self) {
-        if let Ok(mut jb) = self.inbound.lock() {
-            let depth = jb.depth();
-            *jb = JitterBuffer::new(depth, self.rate.frame_len());
+        if let Ok(mut inbound) = self.inbound.lock() {
+            inbound.buffer.reset();
         }
     }
 
@@ -105,7 +162,10 @@ impl Leg {
     }
 
     pub fn inbound_stats(&self) -> JitterStats {
-        self.inbound.lock().map(|jb| jb.stats()).unwrap_or_default()
+        self.inbound
+            .lock()
+            .map(|inbound| inbound.buffer.stats())
+            .unwrap_or_default()
     }
 
     /// Outbound frames dropped because the transport fell behind.

@@ -153,6 +153,11 @@ impl StereoRecorder {
         Duration::from_micros(samples * 1_000_000 / u64::from(self.rate.hz()))
     }
 
+    /// Audio bytes written so far (16-bit stereo; the header aside).
+    pub fn bytes_written(&self) -> u64 {
+        self.written * 4
+    }
+
     /// Length recorded so far.
     pub fn duration(&self) -> Duration {
         self.offset(self.written)

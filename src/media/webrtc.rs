@@ -35,7 +35,7 @@ use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSampl
 use webrtc::track::track_local::TrackLocal;
 
 use super::codec::G711;
-use super::leg::{Leg, LegKind};
+use super::leg::{InboundPacket, Leg, LegKind};
 use super::opus::{OpusDecoder, OpusEncoder};
 use super::resample;
 use super::{MediaError, Rate};
@@ -105,6 +105,14 @@ impl AudioCodec {
                 sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
                 rtcp_feedback: vec![],
             },
+        }
+    }
+
+    /// The RTP timestamp clock (Opus always counts at 48 kHz).
+    fn clock_rate(self) -> u32 {
+        match self {
+            AudioCodec::Pcmu => 8000,
+            AudioCodec::Opus => 48000,
         }
     }
 
@@ -441,7 +449,15 @@ async fn attach_audio(
                     // A corrupt packet is lost audio, concealed like any other.
                     if let Ok(pcm) = decoder.decode(&packet.payload) {
                         let pcm = resample::convert(&pcm, theirs.rate(), leg.rate);
-                        leg.push_inbound(packet.header.sequence_number, pcm);
+                        leg.push_inbound(
+                            InboundPacket {
+                                sequence: packet.header.sequence_number,
+                                timestamp: packet.header.timestamp,
+                                clock_rate: theirs.clock_rate(),
+                                arrival: std::time::Instant::now(),
+                            },
+                            pcm,
+                        );
                     }
                 }
             });

@@ -134,6 +134,62 @@ pub fn describe() {
         "hotline_requests_closed_total",
         "Requests closed after their work, by on_time (true/false)."
     );
+    describe_counter!(
+        "hotline_grpc_requests_total",
+        "gRPC requests by method and status code (a stream counts once, at its start)."
+    );
+    describe_histogram!(
+        "hotline_grpc_request_seconds",
+        Unit::Seconds,
+        "Time from a gRPC request to its response headers, by method."
+    );
+    describe_histogram!(
+        "hotline_store_operation_seconds",
+        Unit::Seconds,
+        "Store operations by backend (memory, redis), operation and result (ok, error)."
+    );
+    describe_counter!(
+        "hotline_store_reconnects_total",
+        "Times the store answered again after being unreachable, by backend."
+    );
+    describe_counter!(
+        "hotline_media_packets_received_total",
+        "Audio packets received from parties, by transport."
+    );
+    describe_counter!(
+        "hotline_media_packets_lost_total",
+        "Audio frames that never arrived in time to be played (concealed), by transport."
+    );
+    describe_counter!(
+        "hotline_media_packets_late_total",
+        "Audio packets that arrived after their frame was played, by transport."
+    );
+    describe_histogram!(
+        "hotline_media_jitter_seconds",
+        Unit::Seconds,
+        "Interarrival jitter of each party's audio (RFC 3550), sampled once a second, by transport."
+    );
+    describe_counter!(
+        "hotline_recording_bytes_total",
+        Unit::Bytes,
+        "Audio bytes written to call recordings."
+    );
+    describe_gauge!(
+        "hotline_fcr_declared_ratio",
+        "Contacts declared resolved at wrap-up over contacts handled, by queue, over the quality window."
+    );
+    describe_gauge!(
+        "hotline_fcr_observed_ratio",
+        "Issues with no repeat contact within the FCR window over issues, by queue, over the quality window (provisional while windows are open)."
+    );
+    describe_gauge!(
+        "hotline_satisfaction_mean",
+        "Mean caller satisfaction rating (1-5), by queue, over the quality window."
+    );
+    describe_gauge!(
+        "hotline_quality_score_ratio",
+        "Mean scorecard grade (0-1), by queue, over the quality window."
+    );
 }
 
 fn outcome(o: CallOutcome) -> &'static str {
@@ -241,6 +297,109 @@ pub fn callback_event(event: &CallbackEvent) {
                 .increment(1);
         }
         _ => {}
+    }
+}
+
+/// One gRPC request reached its response headers.
+pub fn grpc_request(method: &str, code: tonic::Code, seconds: f64) {
+    counter!(
+        "hotline_grpc_requests_total",
+        "method" => method.to_string(),
+        "code" => code_label(code)
+    )
+    .increment(1);
+    histogram!("hotline_grpc_request_seconds", "method" => method.to_string()).record(seconds);
+}
+
+/// The canonical upper-case code names (as grpc-go and grpc-java label them).
+fn code_label(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// One store operation finished.
+pub fn store_operation(backend: &'static str, op: &'static str, ok: bool, seconds: f64) {
+    histogram!(
+        "hotline_store_operation_seconds",
+        "backend" => backend,
+        "op" => op,
+        "result" => if ok { "ok" } else { "error" }
+    )
+    .record(seconds);
+}
+
+/// The store answered again after being unreachable.
+pub fn store_reconnected(backend: &'static str) {
+    counter!("hotline_store_reconnects_total", "backend" => backend).increment(1);
+}
+
+/// What one party's audio did since the last report (about a second).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MediaReport {
+    /// `webrtc` or `rtp`.
+    pub transport: &'static str,
+    pub received: u64,
+    pub lost: u64,
+    pub late: u64,
+    /// The RFC 3550 interarrival jitter now, if packets arrived.
+    pub jitter_seconds: Option<f64>,
+}
+
+pub fn media(report: &MediaReport) {
+    let t = report.transport;
+    counter!("hotline_media_packets_received_total", "transport" => t).increment(report.received);
+    counter!("hotline_media_packets_lost_total", "transport" => t).increment(report.lost);
+    counter!("hotline_media_packets_late_total", "transport" => t).increment(report.late);
+    if let Some(j) = report.jitter_seconds {
+        histogram!("hotline_media_jitter_seconds", "transport" => t).record(j);
+    }
+}
+
+/// Bytes appended to recordings.
+pub fn recording_written(bytes: u64) {
+    counter!("hotline_recording_bytes_total").increment(bytes);
+}
+
+/// One queue's quality figures over the quality window; a figure with
+/// nothing to count is left out (absent, not zero).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueQuality {
+    pub queue: String,
+    pub fcr_declared: Option<f64>,
+    pub fcr_observed: Option<f64>,
+    pub satisfaction: Option<f64>,
+    pub quality_score: Option<f64>,
+}
+
+pub fn quality(rows: &[QueueQuality]) {
+    for r in rows {
+        let set = |name: &'static str, v: Option<f64>| {
+            if let Some(v) = v {
+                gauge!(name, "queue" => r.queue.clone()).set(v);
+            }
+        };
+        set("hotline_fcr_declared_ratio", r.fcr_declared);
+        set("hotline_fcr_observed_ratio", r.fcr_observed);
+        set("hotline_satisfaction_mean", r.satisfaction);
+        set("hotline_quality_score_ratio", r.quality_score);
     }
 }
 

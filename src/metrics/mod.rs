@@ -14,6 +14,7 @@
 //! own listener (`metrics.listen`, default port 9464).
 
 pub mod events;
+pub mod grpc;
 pub mod http;
 
 use std::sync::OnceLock;
@@ -65,6 +66,11 @@ fn build(service_levels_secs: Vec<u64>) -> Result<PrometheusHandle, metrics_expo
             &[
                 10.0, 30.0, 60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1800.0, 3600.0,
             ],
+        )?
+        // Interarrival jitter: a good line is a few ms, 30 ms hurts.
+        .set_buckets_for_metric(
+            Matcher::Full("hotline_media_jitter_seconds".into()),
+            &[0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2],
         )?
         // Routing decisions and requests: tens of microseconds to seconds.
         .set_buckets(&[

@@ -17,6 +17,8 @@
 //!   closed (cancelled ones neither).
 
 pub mod cli;
+pub mod gauges;
+pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

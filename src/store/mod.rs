@@ -13,6 +13,7 @@
 pub mod conformance;
 pub mod journal;
 pub mod memory;
+pub mod metered;
 pub mod redis;
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use crate::report::AgentDayRecord;
 use crate::time::Timestamp;
 
 pub use memory::MemoryStore;
+pub use metered::Metered;
 pub use redis::{RedisOptions, RedisStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

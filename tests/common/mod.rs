@@ -32,6 +32,7 @@ secret = "test-secret-0123456789abcdef"
 
 [metrics]
 listen = "127.0.0.1:0"
+quality_every_secs = 1
 
 [entry_points]
 "100" = "billing"
