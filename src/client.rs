@@ -98,6 +98,20 @@ pub async fn channel(addr: SocketAddr) -> Result<Channel, Error> {
         .map_err(|e| Error::Unavailable(format!("cannot connect to {addr}: {e}")))
 }
 
+/// One health check of `service` ("" = the whole server): the status name
+/// (SERVING, NOT_SERVING, SERVICE_UNKNOWN, ...).
+pub async fn health_status(addr: SocketAddr, service: &str) -> Result<String, Error> {
+    let channel = channel(addr).await?;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let reply = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_string(),
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("health check of {addr}: {}", e.message())))?;
+    Ok(reply.into_inner().status().as_str_name().to_string())
+}
+
 /// Waits until the server reports SERVING (on Redis: the store is reached
 /// and a routing node is known), at most `within`.
 pub async fn wait_serving(channel: &Channel, within: std::time::Duration) -> Result<(), Error> {

@@ -166,6 +166,22 @@ enum Command {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Ask a server's health service (exits non-zero unless SERVING): for
+    /// container health checks and scripts.
+    Health {
+        /// The server's gRPC address (default: server.grpc_listen, on
+        /// 127.0.0.1 when it listens on every interface).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+        /// The name to ask about: "" (the whole server, readiness),
+        /// "liveness", or a service such as hotline.v1.CallService.
+        #[arg(long, default_value = "")]
+        service: String,
+    },
+    /// Check the configuration (file, then HOTLINE_* environment) and print
+    /// the result as JSON, the auth secret hidden; exits non-zero naming the
+    /// bad key.
+    Config,
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -246,6 +262,30 @@ fn main() -> anyhow::Result<()> {
                 println!("{report}");
                 Ok::<_, anyhow::Error>(())
             })
+        }
+        Command::Health { addr, service } => {
+            let addr = addr.unwrap_or_else(|| {
+                let mut a = config.server.grpc_listen;
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                a
+            });
+            let status = runtime.block_on(hotline::client::health_status(addr, &service))?;
+            println!("{status}");
+            if status != "SERVING" {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Config => {
+            let mut shown = config;
+            shown.auth.secret = "<hidden>".into();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown).context("printing the configuration")?
+            );
+            Ok(())
         }
         Command::Monitor {
             call_id,

@@ -49,6 +49,11 @@ const HEALTH_NAMES: [&str; 4] = [
     "hotline.v1.SupervisorService",
 ];
 
+/// The health name for liveness probes: SERVING from start until shutdown,
+/// whatever the store does (readiness asks "" instead), so an orchestrator
+/// takes a node out of rotation during a Redis outage without restarting it.
+pub const LIVENESS: &str = "liveness";
+
 /// A server running on the current tokio runtime.
 pub struct RunningServer {
     /// The bound address (useful when listening on port 0).
@@ -71,7 +76,7 @@ impl RunningServer {
     /// Graceful stop: NOT_SERVING first so load balancers drain, then streams
     /// end and in-flight requests finish.
     pub async fn shutdown(self) -> Result<(), Error> {
-        for name in HEALTH_NAMES {
+        for name in HEALTH_NAMES.into_iter().chain([LIVENESS]) {
             self.health
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
@@ -147,6 +152,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         None => None,
     };
     let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status(LIVENESS, ServingStatus::Serving).await;
     let directory = Arc::new(Directory::new(config));
 
     let (ctx, cluster, engine_task, node_task) = if config.store.url == "memory" {

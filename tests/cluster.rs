@@ -127,6 +127,19 @@ async fn a_redis_restart_keeps_what_was_acknowledged_and_service_resumes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(seen_down, "health went NOT_SERVING while Redis was down");
+    // Liveness stays SERVING: the node is alive, only not ready.
+    let liveness = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: hotline::server::LIVENESS.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        liveness,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     // New work is refused quickly, not left hanging.
     let started = std::time::Instant::now();
     let refused = s

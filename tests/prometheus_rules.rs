@@ -27,6 +27,45 @@ async fn get(addr: SocketAddr, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// GET `path`, or none when nothing listens (the demo has ended).
+async fn try_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// The metric names (series names, histograms' `_bucket` etc. included) in
+/// a scrape.
+fn scraped_names(scrape: &str) -> Vec<String> {
+    scrape
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The hotline series the Grafana dashboards' PromQL reads.
+fn dashboard_series() -> Vec<String> {
+    let mut used = Vec::new();
+    for entry in std::fs::read_dir("deploy/grafana/dashboards").unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let board: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for panel in board["panels"].as_array().into_iter().flatten() {
+            for t in panel["targets"].as_array().into_iter().flatten() {
+                used.extend(series_used(t["expr"].as_str().unwrap_or_default()));
+            }
+        }
+    }
+    used.sort();
+    used.dedup();
+    used
+}
+
 fn promtool(args: &[&str]) {
     let out = Command::new("promtool")
         .args(args)
@@ -122,6 +161,7 @@ async fn a_real_prometheus_scraping_the_demo_answers_the_wallboard_queries() {
     )
     .unwrap();
     let mut config = hotline::config::Config::load(None).unwrap();
+    config.metrics.quality_every_secs = 1;
     config.media.recordings_dir = dir.path().join("recordings");
     let demo = tokio::spawn(hotline::demo::run(
         config,
@@ -147,6 +187,11 @@ async fn a_real_prometheus_scraping_the_demo_answers_the_wallboard_queries() {
         .expect("prometheus is missing: install Debian's prometheus package (./scripts/test does)");
     let mut waiting = Vec::new();
     let mut service_level = Vec::new();
+    // Every series the dashboards read, against the demo's own scrape.
+    let dashboards = dashboard_series();
+    assert!(dashboards.len() >= 25, "{dashboards:?}");
+    let mut missing = dashboards.clone();
+    let mut last_scrape = String::new();
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         // Kept once seen: the series go stale when the demo ends.
@@ -156,9 +201,30 @@ async fn a_real_prometheus_scraping_the_demo_answers_the_wallboard_queries() {
         if service_level.is_empty() {
             service_level = query(web, "queue:hotline_service_level:ratio_rate5m").await;
         }
-        if !waiting.is_empty() && !service_level.is_empty() {
+        if let Some(scrape) = try_get(metrics, "/metrics").await {
+            let have = scraped_names(&scrape);
+            missing.retain(|m| !have.contains(m));
+            last_scrape = scrape;
+        }
+        if !waiting.is_empty() && !service_level.is_empty() && missing.is_empty() {
             break;
         }
+    }
+    assert!(
+        missing.is_empty(),
+        "read by the dashboards but not in the demo's scrape: {missing:?}"
+    );
+    // Media moved: audio packets in, recordings written.
+    for series in [
+        "hotline_media_packets_received_total{transport=\"webrtc\"}",
+        "hotline_recording_bytes_total",
+    ] {
+        let v = last_scrape
+            .lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok());
+        assert!(v.is_some_and(|v| v > 0.0), "{series} = {v:?}");
     }
     let _ = prometheus.kill();
     let _ = prometheus.wait();

@@ -36,6 +36,21 @@ pub fn store_reachable(up: bool) {
     gauge!("hotline_store_up").set(if up { 1.0 } else { 0.0 });
 }
 
+/// Counters that would otherwise appear only at their first event start at
+/// zero, so rates and dashboards have a series from the first scrape.
+pub fn initialise() {
+    counter!("hotline_callbacks_created_total").absolute(0);
+    counter!("hotline_callbacks_warned_total").increment(0);
+    counter!("hotline_callbacks_breached_total").increment(0);
+    for outcome in ["met", "missed", "cancelled"] {
+        counter!("hotline_callbacks_closed_total", "outcome" => outcome).increment(0);
+    }
+    for on_time in ["true", "false"] {
+        counter!("hotline_requests_closed_total", "on_time" => on_time).increment(0);
+    }
+    counter!("hotline_recording_bytes_total").increment(0);
+}
+
 /// Help texts and units, once at install.
 pub fn describe() {
     describe_gauge!(
@@ -344,6 +359,11 @@ pub fn store_operation(backend: &'static str, op: &'static str, ok: bool, second
         "result" => if ok { "ok" } else { "error" }
     )
     .record(seconds);
+}
+
+/// A store is in use: its reconnect counter starts at zero.
+pub fn store_opened(backend: &'static str) {
+    counter!("hotline_store_reconnects_total", "backend" => backend).increment(0);
 }
 
 /// The store answered again after being unreachable.

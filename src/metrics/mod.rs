@@ -81,6 +81,7 @@ fn build(service_levels_secs: Vec<u64>) -> Result<PrometheusHandle, metrics_expo
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)?;
     events::describe();
+    events::initialise();
     metrics::gauge!("hotline_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }

@@ -34,6 +34,7 @@ pub struct Metered {
 
 impl Metered {
     pub fn new(inner: Arc<dyn Store>, backend: &'static str) -> Self {
+        crate::metrics::events::store_opened(backend);
         Metered {
             inner,
             backend,
