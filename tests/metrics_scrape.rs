@@ -202,3 +202,28 @@ async fn a_redis_that_comes_back_counts_as_a_reconnect() {
         "{text}"
     );
 }
+
+/// A node that stops routing (shut down, or another node took the role)
+/// leaves its live gauges at zero, so sums over a cluster's nodes count the
+/// routing node alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_routing_zeroes_its_live_gauges() {
+    let mut s = TestServer::start().await;
+    let addr = s.server.as_ref().unwrap().metrics_addr.expect("metrics listener");
+    // The "relaxing" queue (300) is this test's alone in this process.
+    s.start_call("+4100", "300").await;
+    let waiting = "hotline_calls_waiting{queue=\"relaxing\"}";
+    let mut seen = None;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = value(&scrape(addr).await, waiting);
+        if seen.is_some_and(|v| v >= 1.0) {
+            break;
+        }
+    }
+    assert_eq!(seen, Some(1.0), "the waiting call shows");
+    let handle = hotline::metrics::install([]).expect("the process's recorder");
+    s.server.take().unwrap().shutdown().await.unwrap();
+    let text = handle.render();
+    assert_eq!(value(&text, waiting), Some(0.0), "{text}");
+}

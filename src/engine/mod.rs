@@ -298,6 +298,27 @@ pub fn spawn(
                 break;
             }
         }
+        // This node no longer routes: its live figures drop to zero, so a
+        // cluster's sums over nodes count the routing node alone.
+        let idle: Vec<crate::acd::QueueView> = core
+            .router
+            .queue_views(Timestamp::now_wall())
+            .into_iter()
+            .map(|q| crate::acd::QueueView {
+                waiting: 0,
+                offering: 0,
+                oldest_wait: Duration::ZERO,
+                agents_by_state: Vec::new(),
+                ..q
+            })
+            .collect();
+        crate::metrics::events::snapshot(&crate::metrics::events::Snapshot {
+            queues: &idle,
+            agents: &[],
+            active_calls: 0,
+            callbacks: (0, 0, 0, 0),
+            callbacks_created: core.desk.tracker.counters().created,
+        });
         // The last minute of agent time, unless another node routes now.
         if !core.dirty.fenced {
             for day in core.staffing.take_changed(Timestamp::now_wall()) {

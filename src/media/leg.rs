@@ -25,6 +25,8 @@ const OUTBOUND_QUEUE: usize = 5;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LegKind {
     WebRtc,
+    /// Plain RTP from a SIP trunk or phone.
+    Rtp,
 }
 
 pub struct Leg {
@@ -49,6 +51,7 @@ impl LegKind {
     pub fn label(self) -> &'static str {
         match self {
             LegKind::WebRtc => "webrtc",
+            LegKind::Rtp => "rtp",
         }
     }
 }

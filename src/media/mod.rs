@@ -16,6 +16,7 @@ pub mod record;
 pub mod recorder;
 pub mod resample;
 pub mod retention;
+pub mod rtp;
 pub mod softphone;
 pub mod tone;
 pub mod webrtc;

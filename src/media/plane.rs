@@ -26,6 +26,7 @@ use super::call::{CallMedia, Control, MonitorTap, StereoFrame, TAP_BUFFER};
 use super::leg::Leg;
 use super::prompt::Prompt;
 use super::record::{MonitorMode, MonitorSessionRecord, RecordingRecord};
+use super::rtp::RtpSession;
 use super::webrtc::{WebRtcEndpoint, WebRtcSession, WebRtcSettings};
 use crate::cluster::RouterLink;
 use crate::error::Error;
@@ -73,8 +74,30 @@ struct Registry {
 }
 
 struct CallEntry {
-    caller: Arc<WebRtcSession>,
+    caller: CallerMedia,
     control: mpsc::Sender<Control>,
+}
+
+/// What carries a caller's audio.
+enum CallerMedia {
+    WebRtc(Arc<WebRtcSession>),
+    Rtp(Arc<RtpSession>),
+}
+
+impl CallerMedia {
+    fn leg(&self) -> Arc<Leg> {
+        match self {
+            CallerMedia::WebRtc(s) => s.leg.clone(),
+            CallerMedia::Rtp(s) => s.leg.clone(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            CallerMedia::WebRtc(s) => s.close().await,
+            CallerMedia::Rtp(s) => s.close(),
+        }
+    }
 }
 
 /// A cheap, cloneable handle on the node's media plane.
@@ -154,44 +177,71 @@ impl MediaPlane {
         let Some(watch_stream) = self.shared.link.watch_call(call.clone()).await? else {
             return Err(Error::FailedPrecondition(format!("call {call} has ended")));
         };
+        self.refuse_second_caller(call)?;
+        let (session, answer) = self.shared.endpoint.answer(new_session_id(), offer).await?;
+        let codec = session.leg.codec.clone();
+        self.start_call(call, watch_stream, CallerMedia::WebRtc(Arc::new(session)))
+            .await?;
+        Ok((answer, codec))
+    }
+
+    /// Carries a phone-network caller's RTP leg into a live call, as
+    /// [`Self::connect_caller`] does for WebRTC.
+    pub async fn connect_rtp_caller(&self, call: &CallId, session: RtpSession) -> Result<(), Error> {
+        let session = Arc::new(session);
+        let Some(watch_stream) = self.shared.link.watch_call(call.clone()).await? else {
+            session.close();
+            return Err(Error::FailedPrecondition(format!("call {call} has ended")));
+        };
+        self.start_call(call, watch_stream, CallerMedia::Rtp(session))
+            .await
+    }
+
+    fn refuse_second_caller(&self, call: &CallId) -> Result<(), Error> {
         if self.registry()?.calls.contains_key(call) {
             return Err(Error::FailedPrecondition(format!(
                 "call {call} already has caller media"
             )));
         }
-        let (session, answer) = self.shared.endpoint.answer(new_session_id(), offer).await?;
-        let session = Arc::new(session);
-        let codec = session.leg.codec.clone();
+        Ok(())
+    }
+
+    /// Registers the caller's media and starts the call's task; a second
+    /// caller for the same call is refused and hung up.
+    async fn start_call(
+        &self,
+        call: &CallId,
+        watch_stream: crate::cluster::CallStream,
+        caller: CallerMedia,
+    ) -> Result<(), Error> {
+        let leg = caller.leg();
         let (control, control_rx) = mpsc::channel(16);
-        let inserted = {
+        let refused = {
             let mut registry = self.registry()?;
             if registry.calls.contains_key(call) {
-                false
+                Some(caller)
             } else {
-                registry.calls.insert(
-                    call.clone(),
-                    CallEntry {
-                        caller: session.clone(),
-                        control,
-                    },
-                );
-                true
+                registry.calls.insert(call.clone(), CallEntry { caller, control });
+                None
             }
         };
-        if !inserted {
-            session.close().await;
+        if let Some(caller) = refused {
+            caller.close().await;
             return Err(Error::FailedPrecondition(format!(
                 "call {call} already has caller media"
             )));
         }
-        let media = CallMedia::new(call.clone(), session.leg.clone(), self.shared.clone());
+        info!(call = %call, codec = %leg.codec, kind = leg.kind.label(), "caller media connected");
+        let media = CallMedia::new(call.clone(), leg, self.shared.clone());
         tokio::spawn(media.run(Some(watch_stream), control_rx, self.shared.shutdown.clone()));
-        info!(call = %call, codec = %codec, "caller media connected");
-        Ok((answer, codec))
+        Ok(())
     }
 
     pub async fn caller_candidate(&self, call: &CallId, c: RTCIceCandidateInit) -> Result<(), Error> {
-        let session = self.registry()?.calls.get(call).map(|e| e.caller.clone());
+        let session = self.registry()?.calls.get(call).and_then(|e| match &e.caller {
+            CallerMedia::WebRtc(s) => Some(s.clone()),
+            CallerMedia::Rtp(_) => None,
+        });
         let session = session.ok_or_else(|| Error::NotFound {
             what: "caller media of call",
             id: call.to_string(),
