@@ -145,6 +145,51 @@ impl MetricsConfig {
     }
 }
 
+/// The SIP trunk (phone-network calls).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Take trunk calls over UDP here, e.g. "0.0.0.0:5060"; "" = off.
+    pub listen: String,
+    /// The address our SDP gives trunks for RTP; empty: the listen address
+    /// (or the first of media.ips, or 127.0.0.1, when listening on every
+    /// interface). RTP ports come from media.udp_ports.
+    pub media_ip: String,
+}
+
+impl SipConfig {
+    /// Where to listen, if on.
+    pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.is_empty() {
+            return Ok(None);
+        }
+        self.listen
+            .parse()
+            .map(Some)
+            .map_err(|e| invalid("sip.listen", format!("{:?}: {e}", self.listen)))
+    }
+
+    /// The RTP address for SDP.
+    pub fn media_ip(&self, media: &MediaConfig) -> Result<std::net::IpAddr, ConfigError> {
+        if !self.media_ip.is_empty() {
+            return self.media_ip.parse().map_err(|_| {
+                invalid(
+                    "sip.media_ip",
+                    format!("{:?} is not an IP address", self.media_ip),
+                )
+            });
+        }
+        if let Some(a) = self.addr()?.filter(|a| !a.ip().is_unspecified()) {
+            return Ok(a.ip());
+        }
+        Ok(media
+            .ip_addrs()?
+            .into_iter()
+            .next()
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()))
+    }
+}
+
 /// The callback promise's timing (per-queue deadlines are queue settings).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -375,6 +420,7 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub media: MediaConfig,
     pub metrics: MetricsConfig,
+    pub sip: SipConfig,
     pub callbacks: CallbacksConfig,
     pub reports: ReportsConfig,
     pub quality: QualityConfig,
@@ -440,6 +486,7 @@ impl Config {
             ));
         }
         self.metrics.addr()?;
+        self.sip.media_ip(&self.media)?;
         if self.metrics.quality_every_secs == 0 {
             return Err(invalid("metrics.quality_every_secs", "must be at least 1"));
         }

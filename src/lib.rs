@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod quality;
 pub mod report;
 pub mod server;
+pub mod sip;
 pub mod store;
 pub mod telemetry;
 pub mod time;

@@ -60,6 +60,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Where `/metrics` is served, if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the SIP trunk listens (UDP), if configured.
+    pub sip_addr: Option<SocketAddr>,
     /// Signals the engine and the transport to stop.
     shutdown: watch::Sender<bool>,
     health: tonic_health::server::HealthReporter,
@@ -248,6 +250,28 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         (ctx, Some(cluster), None, Some(node_task))
     };
 
+    let sip_addr = match config.sip.addr().map_err(|e| Error::Internal(e.to_string()))? {
+        Some(listen) => Some(
+            crate::sip::gateway::start(
+                crate::sip::gateway::GatewaySettings {
+                    listen,
+                    media_ip: config
+                        .sip
+                        .media_ip(&config.media)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                    rtp_ports: config
+                        .media
+                        .port_range()
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                    jitter_frames: config.media.jitter_frames,
+                },
+                ctx.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     if metrics_addr.is_some() {
         tokio::spawn(crate::report::gauges::run(
             ctx.store.clone(),
@@ -304,6 +328,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     Ok(RunningServer {
         addr,
         metrics_addr,
+        sip_addr,
         shutdown: shutdown_tx,
         health,
         transport,

@@ -83,6 +83,8 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
         .metrics_listen
         .map(|a| a.to_string())
         .unwrap_or_else(|| "127.0.0.1:0".into());
+    // The demo's callers are WebRTC peers: no trunk (and no port 5060 taken).
+    config.sip.listen.clear();
     // A demo lasts minutes: the quality gauges refresh fast enough to move.
     config.metrics.quality_every_secs = config.metrics.quality_every_secs.min(5);
     // Everyone is on this machine: media stays on loopback.

@@ -1,0 +1,738 @@
+//! The trunk's user-agent server as a sans-IO state machine (in the style of
+//! str0m and quinn-proto): datagrams and decisions go in with the time,
+//! datagrams to send and call events come out, timers are polled. No
+//! sockets, no clock, no unseeded randomness.
+//!
+//! A trunk call: INVITE -> 100 Trying -> (the call is queued) 180 Ringing
+//! with our SDP, so the caller hears hold music and announcements as early
+//! media -> 200 OK with the same SDP when an agent answers -> ACK. Either
+//! side may end it: the caller by CANCEL before the answer (an abandon; the
+//! INVITE gets 487) or BYE after it, we by a final error before the answer
+//! or BYE after it.
+//!
+//! Invariants (RFC 3261 over UDP):
+//! - a retransmitted INVITE gets the last response again; a request of a
+//!   call we do not know gets 481 (BYE, CANCEL) or is absorbed (ACK);
+//! - our 200 OK is retransmitted from T1 doubling to T2 until the ACK, and
+//!   after 64*T1 without one the call ends (a BYE is sent);
+//! - a final error to an INVITE is retransmitted the same way until its
+//!   ACK, for at most 64*T1;
+//! - our BYE is retransmitted from T1 doubling to T2 until a final
+//!   response, for at most 64*T1;
+//! - a call is forgotten 64*T1 after it ended, so late retransmissions are
+//!   still answered from memory;
+//! - every call event is emitted once: `Incoming` once per call,
+//!   `Cancelled` or `Ended` once per call that was `Incoming`.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::message::{self, DialogRequest, Method, Request, Response, ResponseParts};
+use super::sdp::{self, AudioOffer, SdpError};
+use crate::time::Timestamp;
+
+/// RFC 3261 T1 (round-trip estimate) and T2 (maximum retransmit interval).
+pub const T1: Duration = Duration::from_millis(500);
+pub const T2: Duration = Duration::from_secs(4);
+
+/// A trunk call's key: its SIP Call-ID.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SipCallKey(pub String);
+
+impl std::fmt::Display for SipCallKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the core tells its adapter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrunkEvent {
+    /// A new call: queue it, open its RTP leg, then `handle_accept` (or
+    /// `handle_reject`).
+    Incoming {
+        key: SipCallKey,
+        /// The caller's number (From user part).
+        from_number: String,
+        /// The dialled number (Request-URI user part).
+        to_number: String,
+        source: SocketAddr,
+        offer: AudioOffer,
+    },
+    /// The caller gave up before the answer (CANCEL).
+    Cancelled { key: SipCallKey },
+    /// The call is over: the caller's BYE, or our 200 OK never acknowledged.
+    Ended { key: SipCallKey },
+    /// The caller put us on hold or took us off (re-INVITE).
+    HoldChanged { key: SipCallKey, on_hold: bool },
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Queued: 100 or 180 sent, no final response yet.
+    Early,
+    /// 200 OK sent; waiting for its ACK.
+    Answered,
+    /// ACK received: the call is up.
+    Confirmed,
+    /// Ended; kept to answer retransmissions until forgotten.
+    Ended,
+}
+
+/// A retransmitted message and its schedule.
+#[derive(Clone, Debug)]
+struct Retransmit {
+    bytes: Vec<u8>,
+    interval: Duration,
+    give_up_at: Timestamp,
+}
+
+struct Call {
+    state: State,
+    invite: Request,
+    source: SocketAddr,
+    local_tag: String,
+    /// Our SDP, once accepted.
+    local_sdp: Option<String>,
+    /// The last response to the INVITE, resent on its retransmissions.
+    last_invite_response: Option<Vec<u8>>,
+    /// The 200 OK or final error awaiting its ACK.
+    awaiting_ack: Option<Retransmit>,
+    /// Our BYE awaiting its final response.
+    bye: Option<(String, Retransmit)>,
+    /// Our next CSeq for requests we send in the dialog.
+    local_cseq: u32,
+    /// The adapter was told about this call (and must hear how it ends).
+    announced: bool,
+    sdp_version: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Resend what awaits an ACK.
+    AckWait,
+    /// Resend our BYE.
+    Bye,
+    /// Forget an ended call.
+    Forget,
+}
+
+/// How the core names itself.
+#[derive(Clone, Debug)]
+pub struct TrunkSettings {
+    /// Our address on the trunk, for Contact and Via.
+    pub local: SocketAddr,
+    /// Seeds tags and branches (tests pass a fixed one).
+    pub seed: u64,
+}
+
+pub struct TrunkCore {
+    settings: TrunkSettings,
+    rng: SmallRng,
+    calls: HashMap<SipCallKey, Call>,
+    timers: BTreeSet<(Timestamp, TimerKind, SipCallKey)>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<TrunkEvent>,
+}
+
+/// Why a call is refused (the final response code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No entry point for the dialled number (404).
+    UnknownNumber,
+    /// The queue is full or closed (486).
+    Busy,
+    /// We cannot take calls now (503).
+    Unavailable,
+    /// The call ended before it was answered, on our side (480).
+    Ended,
+}
+
+impl Refusal {
+    fn code(self) -> u16 {
+        match self {
+            Refusal::UnknownNumber => 404,
+            Refusal::Busy => 486,
+            Refusal::Unavailable => 503,
+            Refusal::Ended => 480,
+        }
+    }
+}
+
+impl TrunkCore {
+    pub fn new(settings: TrunkSettings) -> Self {
+        TrunkCore {
+            rng: SmallRng::seed_from_u64(settings.seed),
+            settings,
+            calls: HashMap::new(),
+            timers: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<TrunkEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` is next due.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.timers.iter().next().map(|(at, _, _)| *at)
+    }
+
+    /// Calls the core remembers (live or recently ended).
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn contact(&self) -> String {
+        format!("sip:hotline@{}", self.settings.local)
+    }
+
+    fn token(&mut self) -> String {
+        format!("{:016x}", self.rng.random::<u64>())
+    }
+
+    fn send(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+        self.transmits.push_back(Transmit { to, bytes });
+    }
+
+    /// One datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Timestamp, from: SocketAddr, bytes: &[u8]) {
+        match message::parse(bytes) {
+            Ok(message::Message::Request(req)) => self.handle_request(now, from, *req),
+            Ok(message::Message::Response(resp)) => self.handle_response(resp),
+            Err(e) => {
+                if let Some(reply) = message::bad_request(bytes, &e.to_string()) {
+                    self.send(from, reply);
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, to: SocketAddr, req: &Request, code: u16, parts: ResponseParts<'_>) -> Vec<u8> {
+        let bytes = message::write_response(req, code, &parts);
+        self.send(to, bytes.clone());
+        bytes
+    }
+
+    fn handle_request(&mut self, now: Timestamp, from: SocketAddr, req: Request) {
+        let key = SipCallKey(req.call_id.clone());
+        match req.method {
+            Method::Invite => self.handle_invite(now, from, key, req),
+            Method::Ack => self.handle_ack(now, key, &req),
+            Method::Cancel => self.handle_cancel(now, from, key, req),
+            Method::Bye => self.handle_bye(now, from, key, req),
+            Method::Options => {
+                self.reply(
+                    from,
+                    &req,
+                    200,
+                    ResponseParts {
+                        allow: true,
+                        ..Default::default()
+                    },
+                );
+            }
+            Method::Info => {
+                let code = if self.calls.contains_key(&key) { 200 } else { 481 };
+                self.reply(from, &req, code, ResponseParts::default());
+            }
+            Method::Register | Method::Other => {
+                self.reply(
+                    from,
+                    &req,
+                    405,
+                    ResponseParts {
+                        allow: true,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
+
+    fn handle_invite(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+        if let Some(call) = self.calls.get_mut(&key) {
+            if call.invite.branch == req.branch {
+                // A retransmission: the last response again.
+                if let Some(last) = call.last_invite_response.clone() {
+                    self.send(from, last);
+                }
+                return;
+            }
+            if req.to_tag.is_some() && req.to_tag.as_deref() == Some(call.local_tag.as_str()) {
+                self.handle_reinvite(now, from, key, req);
+                return;
+            }
+            // Same Call-ID, a new INVITE outside the dialog: a loop or a fork.
+            self.reply(from, &req, 482, ResponseParts::default());
+            return;
+        }
+        if req.to_tag.is_some() {
+            self.reply(from, &req, 481, ResponseParts::default());
+            return;
+        }
+        let offer = match &req.content_type {
+            Some(t) if t.starts_with("application/sdp") => {
+                sdp::parse_offer(&String::from_utf8_lossy(&req.body))
+            }
+            // An INVITE without an offer (offer in the ACK) is not taken from trunks.
+            _ => Err(SdpError::NoAudio),
+        };
+        let local_tag = self.token();
+        match offer {
+            Err(e) => {
+                let code = match e {
+                    SdpError::Malformed(_) | SdpError::TooLarge => 400,
+                    _ => 488,
+                };
+                let bytes = self.reply(
+                    from,
+                    &req,
+                    code,
+                    ResponseParts {
+                        to_tag: Some(&local_tag),
+                        ..Default::default()
+                    },
+                );
+                // Kept to absorb the ACK and answer retransmissions.
+                let mut call = Call::new(req, from, local_tag, State::Ended);
+                call.last_invite_response = Some(bytes.clone());
+                call.awaiting_ack = Some(Retransmit {
+                    bytes,
+                    interval: T1,
+                    give_up_at: now.plus(T1 * 64),
+                });
+                self.calls.insert(key.clone(), call);
+                self.timers
+                    .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+                self.timers.insert((now.plus(T1 * 64), TimerKind::Forget, key));
+            }
+            Ok(offer) => {
+                let trying = self.reply(from, &req, 100, ResponseParts::default());
+                let event = TrunkEvent::Incoming {
+                    key: key.clone(),
+                    from_number: req.from_user.clone(),
+                    to_number: req.to_user.clone(),
+                    source: from,
+                    offer,
+                };
+                let mut call = Call::new(req, from, local_tag, State::Early);
+                call.last_invite_response = Some(trying);
+                call.announced = true;
+                self.calls.insert(key, call);
+                self.events.push_back(event);
+            }
+        }
+    }
+
+    fn handle_reinvite(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+        let offer = sdp::parse_offer(&String::from_utf8_lossy(&req.body));
+        let contact = self.contact();
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        match offer {
+            Ok(offer) => {
+                call.sdp_version += 1;
+                let local = call.local_sdp.as_deref().and_then(local_rtp_of);
+                let Some(local) = local else {
+                    let bytes = message::write_response(&req, 491, &ResponseParts::default());
+                    self.send(from, bytes);
+                    return;
+                };
+                let answer = sdp::answer(local, &offer, session_id(&call.local_tag), call.sdp_version);
+                let bytes = message::write_response(
+                    &req,
+                    200,
+                    &ResponseParts {
+                        to_tag: Some(&call.local_tag),
+                        contact: Some(&contact),
+                        sdp: Some(&answer),
+                        allow: false,
+                    },
+                );
+                call.awaiting_ack = Some(Retransmit {
+                    bytes: bytes.clone(),
+                    interval: T1,
+                    give_up_at: now.plus(T1 * 64),
+                });
+                self.send(from, bytes);
+                self.timers
+                    .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+                self.events.push_back(TrunkEvent::HoldChanged {
+                    key,
+                    on_hold: offer.on_hold,
+                });
+            }
+            Err(_) => {
+                let bytes = message::write_response(&req, 488, &ResponseParts::default());
+                self.send(from, bytes);
+            }
+        }
+    }
+
+    fn handle_ack(&mut self, now: Timestamp, key: SipCallKey, _req: &Request) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        call.awaiting_ack = None;
+        if call.state == State::Answered {
+            call.state = State::Confirmed;
+        }
+        let _ = now;
+    }
+
+    fn handle_cancel(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+        // The CANCEL names the INVITE by Call-ID and CSeq number (its
+        // branch should match too; some clients get that wrong).
+        let state = self
+            .calls
+            .get(&key)
+            .filter(|c| c.invite.cseq == req.cseq)
+            .map(|c| c.state);
+        let Some(state) = state else {
+            self.reply(from, &req, 481, ResponseParts::default());
+            return;
+        };
+        self.reply(from, &req, 200, ResponseParts::default());
+        if state != State::Early {
+            // Too late: the INVITE has its final response already.
+            return;
+        }
+        self.final_error(now, &key, 487);
+        if let Some(call) = self.calls.get_mut(&key) {
+            if std::mem::take(&mut call.announced) {
+                self.events.push_back(TrunkEvent::Cancelled { key });
+            }
+        }
+    }
+
+    fn handle_bye(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+        let known = self
+            .calls
+            .get(&key)
+            .is_some_and(|c| req.to_tag.as_deref() == Some(c.local_tag.as_str()));
+        if !known {
+            self.reply(from, &req, 481, ResponseParts::default());
+            return;
+        }
+        self.reply(from, &req, 200, ResponseParts::default());
+        self.end(now, &key);
+    }
+
+    fn handle_response(&mut self, resp: Response) {
+        if resp.method != Method::Bye || resp.code < 200 {
+            return;
+        }
+        let key = SipCallKey(resp.call_id);
+        if let Some(call) = self.calls.get_mut(&key) {
+            if call
+                .bye
+                .as_ref()
+                .is_some_and(|(branch, _)| *branch == resp.branch)
+            {
+                call.bye = None;
+            }
+        }
+    }
+
+    /// Marks the call ended (announcing it once) and schedules forgetting it.
+    fn end(&mut self, now: Timestamp, key: &SipCallKey) {
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.state == State::Ended {
+            return;
+        }
+        call.state = State::Ended;
+        call.awaiting_ack = None;
+        if std::mem::take(&mut call.announced) {
+            self.events.push_back(TrunkEvent::Ended { key: key.clone() });
+        }
+        self.timers
+            .insert((now.plus(T1 * 64), TimerKind::Forget, key.clone()));
+    }
+
+    /// A final error to the INVITE, retransmitted until its ACK.
+    fn final_error(&mut self, now: Timestamp, key: &SipCallKey, code: u16) {
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        let bytes = message::write_response(
+            &call.invite,
+            code,
+            &ResponseParts {
+                to_tag: Some(&call.local_tag),
+                ..Default::default()
+            },
+        );
+        call.state = State::Ended;
+        call.last_invite_response = Some(bytes.clone());
+        call.awaiting_ack = Some(Retransmit {
+            bytes: bytes.clone(),
+            interval: T1,
+            give_up_at: now.plus(T1 * 64),
+        });
+        let to = call.source;
+        self.send(to, bytes);
+        self.timers
+            .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+        self.timers
+            .insert((now.plus(T1 * 64), TimerKind::Forget, key.clone()));
+    }
+
+    /// The call is queued and its RTP leg listens at `local_rtp`: 180
+    /// Ringing with our SDP (early media: hold music, announcements).
+    pub fn handle_accept(&mut self, _now: Timestamp, key: &SipCallKey, local_rtp: SocketAddr) {
+        let contact = self.contact();
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.state != State::Early {
+            return;
+        }
+        let Ok(offer) = sdp::parse_offer(&String::from_utf8_lossy(&call.invite.body)) else {
+            return;
+        };
+        let answer = sdp::answer(local_rtp, &offer, session_id(&call.local_tag), call.sdp_version);
+        let bytes = message::write_response(
+            &call.invite,
+            180,
+            &ResponseParts {
+                to_tag: Some(&call.local_tag),
+                contact: Some(&contact),
+                sdp: Some(&answer),
+                allow: false,
+            },
+        );
+        call.local_sdp = Some(answer);
+        call.last_invite_response = Some(bytes.clone());
+        let to = call.source;
+        self.send(to, bytes);
+    }
+
+    /// We will not take the call (or it ended on our side before the answer).
+    pub fn handle_reject(&mut self, now: Timestamp, key: &SipCallKey, why: Refusal) {
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.state != State::Early {
+            return;
+        }
+        // The adapter knows: it decided.
+        call.announced = false;
+        self.final_error(now, key, why.code());
+    }
+
+    /// An agent answered: 200 OK, retransmitted until the ACK.
+    pub fn handle_answer(&mut self, now: Timestamp, key: &SipCallKey) {
+        let contact = self.contact();
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        if call.state != State::Early {
+            return;
+        }
+        let Some(answer) = call.local_sdp.clone() else {
+            return;
+        };
+        let bytes = message::write_response(
+            &call.invite,
+            200,
+            &ResponseParts {
+                to_tag: Some(&call.local_tag),
+                contact: Some(&contact),
+                sdp: Some(&answer),
+                allow: false,
+            },
+        );
+        call.state = State::Answered;
+        call.last_invite_response = Some(bytes.clone());
+        call.awaiting_ack = Some(Retransmit {
+            bytes: bytes.clone(),
+            interval: T1,
+            give_up_at: now.plus(T1 * 64),
+        });
+        let to = call.source;
+        self.send(to, bytes);
+        self.timers
+            .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+    }
+
+    /// The call ended on our side: BYE after the answer, 480 before it.
+    pub fn handle_hangup(&mut self, now: Timestamp, key: &SipCallKey) {
+        let Some(call) = self.calls.get(key) else { return };
+        match call.state {
+            State::Early => self.handle_reject(now, key, Refusal::Ended),
+            State::Answered | State::Confirmed => {
+                if let Some(call) = self.calls.get_mut(key) {
+                    call.announced = false;
+                }
+                self.send_bye(now, key);
+                self.end(now, key);
+            }
+            State::Ended => {}
+        }
+    }
+
+    fn send_bye(&mut self, now: Timestamp, key: &SipCallKey) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let local = self.settings.local;
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        call.local_cseq += 1;
+        let target = call
+            .invite
+            .contact
+            .clone()
+            .unwrap_or_else(|| format!("sip:{}", call.source));
+        let bytes = message::write_request(&DialogRequest {
+            method: "BYE",
+            target: &target,
+            local,
+            branch: &branch,
+            from: &call.invite.to,
+            from_tag: &call.local_tag,
+            to: &call.invite.from,
+            call_id: &call.invite.call_id,
+            cseq: call.local_cseq,
+            route: &call.invite.record_route,
+        });
+        call.bye = Some((
+            branch,
+            Retransmit {
+                bytes: bytes.clone(),
+                interval: T1,
+                give_up_at: now.plus(T1 * 64),
+            },
+        ));
+        let to = call.source;
+        self.send(to, bytes);
+        self.timers.insert((now.plus(T1), TimerKind::Bye, key.clone()));
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        while let Some(first) = self.timers.iter().next().cloned() {
+            if first.0 > now {
+                break;
+            }
+            self.timers.remove(&first);
+            let (_, kind, key) = first;
+            match kind {
+                TimerKind::Forget => {
+                    if self.calls.get(&key).is_some_and(|c| c.state == State::Ended) {
+                        self.calls.remove(&key);
+                    }
+                }
+                TimerKind::AckWait => self.ack_wait(now, key),
+                TimerKind::Bye => self.bye_wait(now, key),
+            }
+        }
+    }
+
+    fn ack_wait(&mut self, now: Timestamp, key: SipCallKey) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let Some(r) = call.awaiting_ack.as_mut() else {
+            return;
+        };
+        if now >= r.give_up_at {
+            call.awaiting_ack = None;
+            // Our 200 OK was never acknowledged: the call cannot be up.
+            if call.state == State::Answered {
+                self.send_bye(now, &key);
+                self.end(now, &key);
+            }
+            return;
+        }
+        r.interval = (r.interval * 2).min(T2);
+        let bytes = r.bytes.clone();
+        // Never past the give-up time: that is a timer of its own (H, F).
+        let next = now.plus(r.interval).min(r.give_up_at);
+        let to = call.source;
+        self.send(to, bytes);
+        self.timers.insert((next, TimerKind::AckWait, key));
+    }
+
+    fn bye_wait(&mut self, now: Timestamp, key: SipCallKey) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let Some((_, r)) = call.bye.as_mut() else { return };
+        if now >= r.give_up_at {
+            call.bye = None;
+            return;
+        }
+        r.interval = (r.interval * 2).min(T2);
+        let bytes = r.bytes.clone();
+        // Never past the give-up time: that is a timer of its own (H, F).
+        let next = now.plus(r.interval).min(r.give_up_at);
+        let to = call.source;
+        self.send(to, bytes);
+        self.timers.insert((next, TimerKind::Bye, key));
+    }
+}
+
+impl Call {
+    fn new(invite: Request, source: SocketAddr, local_tag: String, state: State) -> Self {
+        Call {
+            state,
+            invite,
+            source,
+            local_tag,
+            local_sdp: None,
+            last_invite_response: None,
+            awaiting_ack: None,
+            bye: None,
+            local_cseq: 0,
+            announced: false,
+            sdp_version: 1,
+        }
+    }
+}
+
+/// The SDP session id: stable per call, from our tag.
+fn session_id(tag: &str) -> u64 {
+    u64::from_str_radix(tag.get(..12).unwrap_or("1"), 16).unwrap_or(1)
+}
+
+/// The RTP address our SDP names.
+fn local_rtp_of(sdp: &str) -> Option<SocketAddr> {
+    let ip = sdp
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("c=IN IP4 ")
+                .or_else(|| l.strip_prefix("c=IN IP6 "))
+        })?
+        .trim()
+        .parse()
+        .ok()?;
+    let port = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(SocketAddr::new(ip, port))
+}

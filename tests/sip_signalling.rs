@@ -1,0 +1,340 @@
+//! The trunk's SIP user-agent server as a state machine, on a simulated
+//! clock: what it answers, what it retransmits and when it gives up, and
+//! that no input makes it panic.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hotline::sip::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, T1, T2};
+use hotline::time::Timestamp;
+use proptest::prelude::*;
+
+const TRUNK: &str = "192.0.2.9:5060";
+
+fn core() -> TrunkCore {
+    TrunkCore::new(TrunkSettings {
+        local: "192.0.2.1:5060".parse().unwrap(),
+        seed: 7,
+    })
+}
+
+fn trunk() -> SocketAddr {
+    TRUNK.parse().unwrap()
+}
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn invite(call_id: &str, branch: &str, body: &str) -> String {
+    format!(
+        "INVITE sip:800100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\nFrom: <sip:+8613800000001@192.0.2.9>;tag=t1\r\nTo: <sip:800100@192.0.2.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:gw@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn request(method: &str, call_id: &str, branch: &str, cseq: u32, to_tag: Option<&str>) -> String {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        "{method} sip:hotline@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\nFrom: <sip:+8613800000001@192.0.2.9>;tag=t1\r\nTo: <sip:800100@192.0.2.1>{to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// Every datagram the core wants sent, as text.
+fn sent(core: &mut TrunkCore) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(t) = core.poll_transmit() {
+        assert_eq!(t.to, trunk(), "answers go back where requests came from");
+        out.push(String::from_utf8(t.bytes).unwrap());
+    }
+    out
+}
+
+fn status(msg: &str) -> &str {
+    msg.split("\r\n").next().unwrap()
+}
+
+fn events(core: &mut TrunkCore) -> Vec<TrunkEvent> {
+    std::iter::from_fn(|| core.poll_event()).collect()
+}
+
+fn to_tag(msg: &str) -> String {
+    let to = msg.lines().find(|l| l.starts_with("To:")).unwrap();
+    to.split(";tag=").nth(1).unwrap().trim().to_string()
+}
+
+/// Runs the core's timers from `from` to `to` in 10 ms steps.
+fn run(core: &mut TrunkCore, from: Timestamp, to: Timestamp) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut now = from;
+    while now <= to {
+        if core.poll_timeout().is_some_and(|at| at <= now) {
+            core.handle_timeout(now);
+            for m in sent(core) {
+                out.push((now.since(from).as_millis() as u64, m));
+            }
+        }
+        now = now.plus(Duration::from_millis(10));
+    }
+    out
+}
+
+const T0: Timestamp = Timestamp(1_000_000);
+
+fn incoming(core: &mut TrunkCore, call_id: &str) -> SipCallKey {
+    core.handle_datagram(T0, trunk(), invite(call_id, "z9hG4bK-a", SDP).as_bytes());
+    let out = sent(core);
+    assert_eq!(status(&out[0]), "SIP/2.0 100 Trying");
+    match events(core).as_slice() {
+        [TrunkEvent::Incoming {
+            key,
+            from_number,
+            to_number,
+            offer,
+            ..
+        }] => {
+            assert_eq!(from_number, "+8613800000001");
+            assert_eq!(to_number, "800100");
+            assert_eq!(offer.remote, "192.0.2.9:40000".parse::<SocketAddr>().unwrap());
+            assert_eq!(offer.telephone_event, Some(101));
+            key.clone()
+        }
+        other => panic!("one incoming call, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_queued_call_rings_with_early_media_and_is_answered_until_acknowledged() {
+    let mut core = core();
+    let key = incoming(&mut core, "c1");
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    let ringing = sent(&mut core);
+    assert_eq!(status(&ringing[0]), "SIP/2.0 180 Ringing");
+    assert!(
+        ringing[0].contains("m=audio 30000 RTP/AVP 0 101"),
+        "{}",
+        ringing[0]
+    );
+    let tag = to_tag(&ringing[0]);
+    // A retransmitted INVITE gets the 180 again, and no second call.
+    core.handle_datagram(T0, trunk(), invite("c1", "z9hG4bK-a", SDP).as_bytes());
+    assert_eq!(sent(&mut core), ringing);
+    assert!(events(&mut core).is_empty());
+
+    core.handle_answer(T0, &key);
+    let ok = sent(&mut core);
+    assert_eq!(status(&ok[0]), "SIP/2.0 200 OK");
+    assert_eq!(to_tag(&ok[0]), tag, "one dialog, one tag");
+    // 200 OK resent at T1, 2T1, 4T1, then every T2 until the ACK.
+    let resent = run(&mut core, T0, T0.plus(Duration::from_millis(7_600)));
+    let at: Vec<u64> = resent.iter().map(|(t, _)| *t).collect();
+    assert_eq!(at, [500, 1500, 3500, 7500], "{resent:?}");
+    core.handle_datagram(
+        T0.plus(Duration::from_secs(8)),
+        trunk(),
+        request("ACK", "c1", "z9hG4bK-ack", 1, Some(&tag)).as_bytes(),
+    );
+    assert!(run(
+        &mut core,
+        T0.plus(Duration::from_secs(8)),
+        T0.plus(Duration::from_secs(40))
+    )
+    .is_empty());
+
+    // The caller hangs up.
+    let now = T0.plus(Duration::from_secs(60));
+    core.handle_datagram(
+        now,
+        trunk(),
+        request("BYE", "c1", "z9hG4bK-b", 2, Some(&tag)).as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 200 OK");
+    assert_eq!(events(&mut core), [TrunkEvent::Ended { key: key.clone() }]);
+    // A retransmitted BYE is still answered, and ends nothing twice.
+    core.handle_datagram(
+        now,
+        trunk(),
+        request("BYE", "c1", "z9hG4bK-b", 2, Some(&tag)).as_bytes(),
+    );
+    assert!(events(&mut core).is_empty());
+    // Forgotten after 64*T1.
+    run(&mut core, now, now.plus(T1 * 64));
+    assert_eq!(core.calls(), 0);
+}
+
+#[test]
+fn an_answer_never_acknowledged_ends_the_call_with_a_bye() {
+    let mut core = core();
+    let key = incoming(&mut core, "c2");
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_answer(T0, &key);
+    sent(&mut core);
+    let out = run(&mut core, T0, T0.plus(T1 * 64 + Duration::from_millis(10)));
+    let last = &out.last().unwrap().1;
+    assert!(last.starts_with("BYE sip:gw@192.0.2.9:5060 SIP/2.0"), "{last}");
+    assert_eq!(events(&mut core), [TrunkEvent::Ended { key }]);
+    // The BYE is resent until answered, no longer than 64*T1.
+    let byes = run(&mut core, T0.plus(T1 * 64), T0.plus(T1 * 200));
+    assert!(!byes.is_empty() && byes.iter().all(|(_, m)| m.starts_with("BYE ")));
+    assert!(byes.iter().all(|(t, _)| *t <= (T1 * 64).as_millis() as u64 + 10));
+    assert!(byes.windows(2).all(|w| w[1].0 - w[0].0 <= T2.as_millis() as u64));
+}
+
+#[test]
+fn a_cancel_before_the_answer_is_an_abandon_and_the_invite_ends_487() {
+    let mut core = core();
+    let key = incoming(&mut core, "c3");
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    sent(&mut core);
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("CANCEL", "c3", "z9hG4bK-a", 1, None).as_bytes(),
+    );
+    let out = sent(&mut core);
+    assert_eq!(
+        out.iter().map(|m| status(m)).collect::<Vec<_>>(),
+        ["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]
+    );
+    assert_eq!(events(&mut core), [TrunkEvent::Cancelled { key: key.clone() }]);
+    // Answering now is too late: nothing is sent.
+    core.handle_answer(T0, &key);
+    assert!(sent(&mut core).is_empty());
+    // The 487 is resent until its ACK.
+    let resent = run(&mut core, T0, T0.plus(Duration::from_millis(600)));
+    assert_eq!(resent.len(), 1);
+    core.handle_datagram(T0, trunk(), request("ACK", "c3", "z9hG4bK-a", 1, None).as_bytes());
+    assert!(run(
+        &mut core,
+        T0.plus(Duration::from_secs(1)),
+        T0.plus(Duration::from_secs(10))
+    )
+    .is_empty());
+}
+
+#[test]
+fn we_hang_up_with_a_bye_after_the_answer_and_480_before_it() {
+    let mut core = core();
+    let key = incoming(&mut core, "c4");
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_answer(T0, &key);
+    let tag = to_tag(&sent(&mut core)[1]);
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("ACK", "c4", "z9hG4bK-x", 1, Some(&tag)).as_bytes(),
+    );
+    core.handle_hangup(T0, &key);
+    let bye = sent(&mut core);
+    assert!(bye[0].starts_with("BYE "), "{}", bye[0]);
+    assert!(bye[0].contains(&format!(";tag={tag}")), "{}", bye[0]);
+    assert!(events(&mut core).is_empty(), "we decided it: no event back");
+    // The far end answers the BYE: no more retransmissions.
+    let branch = bye[0]
+        .lines()
+        .find(|l| l.starts_with("Via:"))
+        .and_then(|l| l.split("branch=").nth(1))
+        .map(|b| b.split(';').next().unwrap().trim().to_string())
+        .unwrap();
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch={branch}\r\nFrom: <sip:800100@192.0.2.1>;tag={tag}\r\nTo: <sip:+8613800000001@192.0.2.9>;tag=t1\r\nCall-ID: c4\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    core.handle_datagram(T0, trunk(), ok.as_bytes());
+    assert!(run(&mut core, T0, T0.plus(Duration::from_secs(5))).is_empty());
+
+    let key = incoming(&mut core, "c5");
+    core.handle_hangup(T0, &key);
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 480 Temporarily Unavailable");
+}
+
+#[test]
+fn refusals_options_and_strangers_get_the_right_answers() {
+    let mut core = core();
+    let key = incoming(&mut core, "c6");
+    core.handle_reject(T0, &key, Refusal::UnknownNumber);
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 404 Not Found");
+    assert!(events(&mut core).is_empty());
+
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("OPTIONS", "o1", "z9hG4bK-o", 1, None).as_bytes(),
+    );
+    let options = sent(&mut core);
+    assert_eq!(status(&options[0]), "SIP/2.0 200 OK");
+    assert!(options[0].contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"));
+
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("BYE", "nobody", "z9hG4bK-n", 2, Some("x")).as_bytes(),
+    );
+    assert_eq!(
+        status(&sent(&mut core)[0]),
+        "SIP/2.0 481 Call/Transaction Does Not Exist"
+    );
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("SUBSCRIBE", "s1", "z9hG4bK-s", 1, None).as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 405 Method Not Allowed");
+    // An ACK for nothing is absorbed silently.
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("ACK", "nobody", "z9hG4bK-q", 1, None).as_bytes(),
+    );
+    assert!(sent(&mut core).is_empty());
+}
+
+#[test]
+fn bad_offers_and_broken_requests_are_refused_not_queued() {
+    let mut core = core();
+    let g729 = SDP
+        .replace("RTP/AVP 0 101", "RTP/AVP 18")
+        .replace("a=rtpmap:0 PCMU/8000\r\n", "");
+    core.handle_datagram(T0, trunk(), invite("b1", "z9hG4bK-1", &g729).as_bytes());
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 488 Not Acceptable Here");
+    core.handle_datagram(
+        T0,
+        trunk(),
+        invite("b2", "z9hG4bK-2", "v=0\r\ngarbage").as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 400 Bad Request");
+    let huge_ptime = SDP.to_string() + "a=ptime:4294967296000\r\n";
+    core.handle_datagram(T0, trunk(), invite("b3", "z9hG4bK-3", &huge_ptime).as_bytes());
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 488 Not Acceptable Here");
+    let broken = invite("b4", "z9hG4bK-4", SDP).replace("CSeq: 1 INVITE", "CSeq: x INVITE");
+    core.handle_datagram(T0, trunk(), broken.as_bytes());
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 400 Bad Request");
+    assert!(events(&mut core).is_empty(), "nothing was queued");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Arbitrary bytes never panic the core.
+    #[test]
+    fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let mut core = core();
+        core.handle_datagram(T0, trunk(), &bytes);
+        while core.poll_transmit().is_some() {}
+    }
+
+    /// An INVITE damaged anywhere (a byte replaced, the message cut) is
+    /// answered or dropped, never a panic, and never queues a malformed call.
+    #[test]
+    fn damaged_invites_never_panic(at in 0usize..1000, byte in any::<u8>(), cut in 0usize..1000) {
+        let mut core = core();
+        let mut msg = invite("p1", "z9hG4bK-p", SDP).into_bytes();
+        let i = at % msg.len();
+        msg[i] = byte;
+        let cut = cut.min(msg.len());
+        core.handle_datagram(T0, trunk(), &msg[..msg.len() - cut]);
+        core.handle_timeout(T0.plus(Duration::from_secs(60)));
+        for e in std::iter::from_fn(|| core.poll_event()) {
+            if let TrunkEvent::Incoming { offer, .. } = e {
+                prop_assert!(offer.remote.port() != 0);
+            }
+        }
+    }
+}
