@@ -146,7 +146,7 @@ impl MetricsConfig {
 }
 
 /// The SIP trunk (phone-network calls).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SipConfig {
     /// Take trunk calls over UDP here, e.g. "0.0.0.0:5060"; "" = off.
@@ -155,9 +155,134 @@ pub struct SipConfig {
     /// (or the first of media.ips, or 127.0.0.1, when listening on every
     /// interface). RTP ports come from media.udp_ports.
     pub media_ip: String,
+    /// The key a queued caller presses to be called back instead of
+    /// waiting, keeping their place; "" = off.
+    pub callback_key: String,
+    /// After the agent hangs up, ask the caller for a 1-5 rating.
+    pub survey: bool,
+    /// How long the survey waits for a key.
+    pub survey_timeout_secs: u64,
+    /// Keypad menus by dialled number: the caller picks an entry point.
+    pub menus: BTreeMap<String, MenuConfig>,
+    /// The trunks allowed to call in; empty: any source (a lab setup).
+    pub trunks: Vec<SipTrunkConfig>,
+    /// Per-source request rates.
+    pub limits: SipLimitsConfig,
+}
+
+/// A trunk (carrier or PBX) allowed to send calls.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipTrunkConfig {
+    pub name: String,
+    /// Addresses or networks its requests come from, e.g. "192.0.2.0/24".
+    pub sources: Vec<String>,
+    /// Concurrent calls it may hold; 0 = no cap.
+    pub max_calls: u32,
+}
+
+/// Requests per second (and burst) each source may send, by kind; beyond
+/// them requests are dropped unanswered.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipLimitsConfig {
+    pub invite_per_sec: f64,
+    pub invite_burst: f64,
+    pub register_per_sec: f64,
+    pub register_burst: f64,
+    pub options_per_sec: f64,
+    pub options_burst: f64,
+    /// ACK, BYE, CANCEL, INFO and responses.
+    pub other_per_sec: f64,
+    pub other_burst: f64,
+}
+
+impl Default for SipLimitsConfig {
+    fn default() -> Self {
+        SipLimitsConfig {
+            invite_per_sec: 50.0,
+            invite_burst: 100.0,
+            register_per_sec: 5.0,
+            register_burst: 20.0,
+            options_per_sec: 5.0,
+            options_burst: 20.0,
+            other_per_sec: 500.0,
+            other_burst: 1000.0,
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: String::new(),
+            media_ip: String::new(),
+            callback_key: "*".into(),
+            survey: true,
+            survey_timeout_secs: 10,
+            menus: BTreeMap::new(),
+            trunks: Vec::new(),
+            limits: SipLimitsConfig::default(),
+        }
+    }
+}
+
+/// A keypad menu ("press 1 for billing, 2 for repairs").
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MenuConfig {
+    /// What the caller hears: "builtin" ("please choose a service on your
+    /// keypad") or a WAV, MP3 or OGG file saying the options.
+    pub prompt: String,
+    /// Key -> dialled number of an entry point (which picks the queue).
+    pub options: BTreeMap<String, String>,
+    /// How long to wait for a key after the prompt.
+    pub timeout_secs: u64,
+    /// Where a caller who presses no listed key goes (an entry point's
+    /// number); "" = the call is refused.
+    pub default: String,
+}
+
+impl Default for MenuConfig {
+    fn default() -> Self {
+        MenuConfig {
+            prompt: "builtin".into(),
+            options: BTreeMap::new(),
+            timeout_secs: 8,
+            default: String::new(),
+        }
+    }
+}
+
+/// A single keypad key: 0-9, * or #.
+fn is_key(k: &str) -> bool {
+    k.len() == 1 && k.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
 }
 
 impl SipConfig {
+    /// The trunks and limits the guard applies.
+    pub fn guard(&self) -> crate::sip::guard::Guard {
+        use crate::sip::guard::{Guard, Limits, Network, Rate, Trunk};
+        let rate = |per_second, burst| Rate { per_second, burst };
+        let l = &self.limits;
+        Guard::new(
+            self.trunks
+                .iter()
+                .map(|t| Trunk {
+                    name: t.name.clone(),
+                    sources: t.sources.iter().filter_map(|s| Network::parse(s)).collect(),
+                    max_calls: t.max_calls,
+                })
+                .collect(),
+            Limits {
+                invite: rate(l.invite_per_sec, l.invite_burst),
+                register: rate(l.register_per_sec, l.register_burst),
+                options: rate(l.options_per_sec, l.options_burst),
+                other: rate(l.other_per_sec, l.other_burst),
+            },
+        )
+    }
+
     /// Where to listen, if on.
     pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
         if self.listen.is_empty() {
@@ -487,6 +612,75 @@ impl Config {
         }
         self.metrics.addr()?;
         self.sip.media_ip(&self.media)?;
+        if !self.sip.callback_key.is_empty() && !is_key(&self.sip.callback_key) {
+            return Err(invalid("sip.callback_key", "must be one keypad key: 0-9, * or #"));
+        }
+        if self.sip.survey_timeout_secs == 0 {
+            return Err(invalid("sip.survey_timeout_secs", "must be at least 1"));
+        }
+        for (i, trunk) in self.sip.trunks.iter().enumerate() {
+            if trunk.sources.is_empty() {
+                return Err(invalid(
+                    format!("sip.trunks[{i}].sources"),
+                    "a trunk needs a source address",
+                ));
+            }
+            for (j, source) in trunk.sources.iter().enumerate() {
+                if crate::sip::guard::Network::parse(source).is_none() {
+                    return Err(invalid(
+                        format!("sip.trunks[{i}].sources[{j}]"),
+                        format!("{source:?} is not an address or network (192.0.2.0/24)"),
+                    ));
+                }
+            }
+        }
+        let l = &self.sip.limits;
+        for (key, v) in [
+            ("invite_per_sec", l.invite_per_sec),
+            ("invite_burst", l.invite_burst),
+            ("register_per_sec", l.register_per_sec),
+            ("register_burst", l.register_burst),
+            ("options_per_sec", l.options_per_sec),
+            ("options_burst", l.options_burst),
+            ("other_per_sec", l.other_per_sec),
+            ("other_burst", l.other_burst),
+        ] {
+            if !(v.is_finite() && v >= 1.0) {
+                return Err(invalid(format!("sip.limits.{key}"), "must be at least 1"));
+            }
+        }
+        for (number, menu) in &self.sip.menus {
+            let at = |k: &str| format!("sip.menus.{number}.{k}");
+            if menu.timeout_secs == 0 {
+                return Err(invalid(at("timeout_secs"), "must be at least 1"));
+            }
+            if menu.options.is_empty() {
+                return Err(invalid(at("options"), "a menu needs at least one option"));
+            }
+            for (key, target) in &menu.options {
+                if !is_key(key) {
+                    return Err(invalid(at(&format!("options.{key}")), "keys are 0-9, * or #"));
+                }
+                if !self.entry_points.contains_key(target) {
+                    return Err(invalid(
+                        at(&format!("options.{key}")),
+                        format!("{target:?} is not in [entry_points]"),
+                    ));
+                }
+            }
+            if !menu.default.is_empty() && !self.entry_points.contains_key(&menu.default) {
+                return Err(invalid(
+                    at("default"),
+                    format!("{:?} is not in [entry_points]", menu.default),
+                ));
+            }
+            if menu.prompt != "builtin" && !Path::new(&menu.prompt).exists() {
+                return Err(invalid(
+                    at("prompt"),
+                    format!("file {} does not exist", menu.prompt),
+                ));
+            }
+        }
         if self.metrics.quality_every_secs == 0 {
             return Err(invalid("metrics.quality_every_secs", "must be at least 1"));
         }

@@ -264,7 +264,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                         .port_range()
                         .map_err(|e| Error::Internal(e.to_string()))?,
                     jitter_frames: config.media.jitter_frames,
+                    callback_key: config.sip.callback_key.clone(),
+                    survey: config.sip.survey,
+                    survey_timeout_secs: config.sip.survey_timeout_secs,
+                    menus: config.sip.menus.clone(),
                 },
+                config.sip.guard(),
+                crate::sip::prompts::KeypadPrompts::load(&config.sip)?,
                 ctx.clone(),
                 shutdown_rx.clone(),
             )

@@ -74,6 +74,16 @@ fn errors_name_the_offending_key() {
             format!("{BASE}[metrics]\nquality_every_secs = 0\n"),
             "metrics.quality_every_secs",
         ),
+        (format!("{BASE}[sip]\ncallback_key = \"**\"\n"), "sip.callback_key"),
+        (format!("{BASE}[sip]\nlisten = \"port 5060\"\n"), "sip.listen"),
+        (
+            format!("{BASE}[sip.menus.\"9\"]\noptions = {{ \"1\" = \"nowhere\" }}\n"),
+            "sip.menus.9.options.1",
+        ),
+        (
+            format!("{BASE}[sip.menus.\"9\"]\noptions = {{ \"12\" = \"nowhere\" }}\n"),
+            "sip.menus.9.options.12",
+        ),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

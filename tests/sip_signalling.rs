@@ -5,17 +5,42 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hotline::sip::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, T1, T2};
+use hotline::sip::guard::{Guard, Limits, Network, Rate, Trunk};
+use hotline::sip::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats, T1, T2};
 use hotline::time::Timestamp;
 use proptest::prelude::*;
 
 const TRUNK: &str = "192.0.2.9:5060";
 
+fn limits(invites_per_sec: f64, burst: f64) -> Limits {
+    let generous = Rate {
+        per_second: 10_000.0,
+        burst: 10_000.0,
+    };
+    Limits {
+        invite: Rate {
+            per_second: invites_per_sec,
+            burst,
+        },
+        register: generous,
+        options: generous,
+        other: generous,
+    }
+}
+
+fn core_with(guard: Guard) -> TrunkCore {
+    TrunkCore::new(
+        TrunkSettings {
+            local: "192.0.2.1:5060".parse().unwrap(),
+            seed: 7,
+        },
+        guard,
+    )
+}
+
+/// Any source, generous limits.
 fn core() -> TrunkCore {
-    TrunkCore::new(TrunkSettings {
-        local: "192.0.2.1:5060".parse().unwrap(),
-        seed: 7,
-    })
+    core_with(Guard::new(Vec::new(), limits(10_000.0, 10_000.0)))
 }
 
 fn trunk() -> SocketAddr {
@@ -307,6 +332,115 @@ fn bad_offers_and_broken_requests_are_refused_not_queued() {
     core.handle_datagram(T0, trunk(), broken.as_bytes());
     assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 400 Bad Request");
     assert!(events(&mut core).is_empty(), "nothing was queued");
+}
+
+fn info(call_id: &str, to_tag: &str, kind: &str, body: &str) -> String {
+    format!(
+        "INFO sip:hotline@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bK-i{}\r\nFrom: <sip:+8613800000001@192.0.2.9>;tag=t1\r\nTo: <sip:800100@192.0.2.1>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: 5 INFO\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len(),
+        body.len()
+    )
+}
+
+#[test]
+fn keys_sent_by_sip_info_reach_the_call_and_strangers_get_481() {
+    let mut core = core();
+    let key = incoming(&mut core, "k1");
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    let tag = to_tag(&sent(&mut core)[0]);
+    for (kind, body, pressed) in [
+        ("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", '5'),
+        ("application/dtmf-relay", "Signal= *\r\n", '*'),
+        ("application/dtmf", "#", '#'),
+    ] {
+        core.handle_datagram(T0, trunk(), info("k1", &tag, kind, body).as_bytes());
+        assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 200 OK");
+        assert_eq!(
+            events(&mut core),
+            [TrunkEvent::Key {
+                key: key.clone(),
+                pressed
+            }]
+        );
+    }
+    // Not a key: answered, nothing pressed.
+    core.handle_datagram(
+        T0,
+        trunk(),
+        info("k1", &tag, "application/dtmf-relay", "Signal=55").as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 200 OK");
+    assert!(events(&mut core).is_empty());
+    core.handle_datagram(
+        T0,
+        trunk(),
+        info("nobody", "x", "application/dtmf", "1").as_bytes(),
+    );
+    assert_eq!(
+        status(&sent(&mut core)[0]),
+        "SIP/2.0 481 Call/Transaction Does Not Exist"
+    );
+}
+
+#[test]
+fn only_trunks_are_answered_within_their_rate_and_call_cap() {
+    let carrier = Trunk {
+        name: "carrier".into(),
+        sources: vec![Network::parse("192.0.2.0/24").unwrap()],
+        max_calls: 2,
+    };
+    let mut core = core_with(Guard::new(vec![carrier], limits(5.0, 5.0)));
+    // A stranger gets no answer at all, whatever it dials.
+    let stranger: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+    for n in 0..3 {
+        core.handle_datagram(
+            T0,
+            stranger,
+            invite(&format!("s{n}"), "z9hG4bK-s", SDP).as_bytes(),
+        );
+    }
+    core.handle_datagram(
+        T0,
+        stranger,
+        request("OPTIONS", "so", "z9hG4bK-o", 1, None).as_bytes(),
+    );
+    assert!(core.poll_transmit().is_none() && events(&mut core).is_empty());
+    // The carrier: two calls, then 503 for the third (its cap).
+    for n in 0..3 {
+        core.handle_datagram(
+            T0,
+            trunk(),
+            invite(&format!("c{n}"), &format!("z9hG4bK-{n}"), SDP).as_bytes(),
+        );
+    }
+    let answers: Vec<String> = sent(&mut core).iter().map(|m| status(m).to_string()).collect();
+    assert_eq!(
+        answers,
+        [
+            "SIP/2.0 100 Trying",
+            "SIP/2.0 100 Trying",
+            "SIP/2.0 503 Service Unavailable"
+        ]
+    );
+    assert_eq!(events(&mut core).len(), 2);
+    // Beyond its INVITE rate (a burst of 5 was allowed), requests are dropped.
+    for n in 3..10 {
+        core.handle_datagram(
+            T0,
+            trunk(),
+            invite(&format!("c{n}"), &format!("z9hG4bK-{n}"), SDP).as_bytes(),
+        );
+    }
+    let stats = core.take_stats();
+    assert_eq!(
+        stats,
+        TrunkStats {
+            unknown_source: 4,
+            rate_limited: 5,
+            over_capacity: 3,
+            malformed: 0
+        }
+    );
 }
 
 proptest! {

@@ -29,7 +29,11 @@ fn free_udp_port() -> u16 {
 
 /// A rig whose server takes trunk calls on a free loopback port.
 async fn rig() -> (AudioRig, std::net::SocketAddr) {
-    let rig = AudioRig::start_with("\n[sip]\nlisten = \"127.0.0.1:0\"\n").await;
+    // A keypad menu on 800: 2 for repairs (200), else billing (100).
+    let rig = AudioRig::start_with(
+        "\n[sip]\nlisten = \"127.0.0.1:0\"\nsurvey_timeout_secs = 3\n\n[sip.menus.\"800\"]\noptions = { \"2\" = \"200\" }\ndefault = \"100\"\ntimeout_secs = 3\n",
+    )
+    .await;
     let sip = rig
         .server
         .server
@@ -45,7 +49,8 @@ fn scenario(dir: &Path, name: &str, audio: &Path) -> PathBuf {
     let text = std::fs::read_to_string(Path::new("tests/sipp").join(name)).unwrap();
     let text = text
         .replace("AUDIO_FILE", &audio.display().to_string())
-        .replace("CALLER_NUMBER", "+15550001");
+        .replace("CALLER_NUMBER", "+15550001")
+        .replace("SURVEY_AFTER_MS", "2500");
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
@@ -255,4 +260,199 @@ async fn a_call_to_an_unknown_number_is_refused_with_404() {
         .into_inner()
         .calls;
     assert!(calls.is_empty(), "nothing was queued: {calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keypad_menu_picks_the_queue_and_the_caller_rates_the_call_after_the_agent_hangs_up() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 1);
+    let started = std::time::SystemTime::now();
+    // Key 2 arrives as RFC 4733 events (sipp replays its own capture).
+    let caller = sipp(
+        &scenario(dir.path(), "menu_survey.xml", &audio),
+        "800",
+        sip,
+        dir.path(),
+    );
+    let offered = carol.expect_offer(Duration::from_secs(10)).await;
+    assert_eq!(
+        offered.queue, "repairs",
+        "key 2 chose repairs over the default (billing)"
+    );
+    carol.accept(&offered.call_id).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    carol.hangup(&offered.call_id).await;
+    // The caller stays on the line for the survey and presses 4 (SIP INFO).
+    let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
+    assert!(
+        ok,
+        "sipp's INFO was taken and the BYE came after the survey: {errors}"
+    );
+    let ms = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let report = rig
+        .server
+        .supervisor()
+        .report
+        .get_queue_stats(proto::ReportRequest {
+            from_unix_ms: ms(started) - 60_000,
+            to_unix_ms: ms(std::time::SystemTime::now()) + 60_000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let repairs = report.queues.iter().find(|q| q.queue == "repairs").unwrap();
+    let common = repairs.common.as_ref().unwrap();
+    assert_eq!(common.surveys, 1, "{repairs:?}");
+    assert_eq!(common.satisfaction_average, Some(4.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_phone_caller_presses_star_to_be_called_back() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 1);
+    // Nobody serves repairs: the caller waits, then asks for a callback.
+    let caller = sipp(
+        &scenario(dir.path(), "callback_key.xml", &audio),
+        "200",
+        sip,
+        dir.path(),
+    );
+    let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
+    assert!(
+        ok,
+        "the INFO was taken and the call ended 480 after the confirmation: {errors}"
+    );
+    let callbacks = rig
+        .server
+        .supervisor()
+        .callback
+        .list_callbacks(proto::ListCallbacksRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .callbacks;
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    assert_eq!(callbacks[0].number, "+15550001");
+    assert_eq!(callbacks[0].queue, "repairs");
+}
+
+/// GET /metrics.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+fn counter(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_invites_from_one_source_is_limited_and_a_trunks_call_goes_through() {
+    // Two trunks: the carrier on 127.0.0.1, a PBX on 127.0.0.2 that floods.
+    let rig = AudioRig::start_with(
+        "\n[sip]\nlisten = \"127.0.0.1:0\"\nsurvey = false\n\n[sip.limits]\ninvite_per_sec = 10\ninvite_burst = 20\n\n[[sip.trunks]]\nname = \"carrier\"\nsources = [\"127.0.0.1\"]\n\n[[sip.trunks]]\nname = \"pbx\"\nsources = [\"127.0.0.2\"]\nmax_calls = 5\n",
+    )
+    .await;
+    let server = rig.server.server.as_ref().unwrap();
+    let (sip, metrics) = (server.sip_addr.unwrap(), server.metrics_addr.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut alice = rig.server.agent("alice").await;
+    let _phone = rig.softphone(&mut alice, tone(AGENT_HZ, 8000)).await;
+    // 1,000 INVITEs a second from the PBX (sipp's built-in caller).
+    let flood = Command::new("sipp")
+        .current_dir(dir.path())
+        .args([
+            "-sn",
+            "uac",
+            "-s",
+            "200",
+            &sip.to_string(),
+            "-i",
+            "127.0.0.2",
+            "-p",
+            &free_udp_port().to_string(),
+            "-r",
+            "1000",
+            "-rp",
+            "1000",
+            "-m",
+            "4000",
+            "-l",
+            "4000",
+            "-timeout",
+            "8s",
+            "-nostdin",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Meanwhile the carrier's caller gets through, is answered and recorded.
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let caller = sipp(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "100",
+        sip,
+        dir.path(),
+    );
+    let offered = alice.expect_offer(Duration::from_secs(10)).await;
+    assert_eq!(offered.ani, "+15550001");
+    alice.accept(&offered.call_id).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    alice.hangup(&offered.call_id).await;
+    let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
+    assert!(ok, "the carrier's call went through the flood: {errors}");
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    let (left, _, _) = stereo(&rig.recording_file(&rec));
+    assert!(
+        goertzel(&left, CALLER_HZ, 8000) > 0.5,
+        "the caller's audio was recorded"
+    );
+    let text = scrape(metrics).await;
+    let mut flood = flood;
+    let _ = flood.kill();
+    let _ = flood.wait();
+    let limited = counter(
+        &text,
+        "hotline_sip_requests_refused_total{reason=\"rate_limited\"}",
+    );
+    assert!(limited >= 500.0, "the flood was limited: {limited} dropped");
+    assert!(
+        counter(
+            &text,
+            "hotline_sip_requests_refused_total{reason=\"over_capacity\"}"
+        ) >= 1.0,
+        "the PBX was held to its 5 calls"
+    );
+    // At most the burst and the rate's worth of flood calls were queued.
+    let queued = rig
+        .server
+        .supervisor()
+        .supervisor
+        .list_calls(proto::ListCallsRequest {
+            include_ended: true,
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .calls
+        .into_iter()
+        .filter(|c| c.queue == "repairs")
+        .count();
+    assert!(queued <= 5, "the PBX's cap held: {queued} calls queued");
 }

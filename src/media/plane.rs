@@ -95,7 +95,9 @@ impl CallerMedia {
     async fn close(&self) {
         match self {
             CallerMedia::WebRtc(s) => s.close().await,
-            CallerMedia::Rtp(s) => s.close(),
+            // The trunk's call owns the RTP session: it may still talk to
+            // the caller after the call (survey) and hangs it up itself.
+            CallerMedia::Rtp(_) => {}
         }
     }
 }
@@ -187,10 +189,8 @@ impl MediaPlane {
 
     /// Carries a phone-network caller's RTP leg into a live call, as
     /// [`Self::connect_caller`] does for WebRTC.
-    pub async fn connect_rtp_caller(&self, call: &CallId, session: RtpSession) -> Result<(), Error> {
-        let session = Arc::new(session);
+    pub async fn connect_rtp_caller(&self, call: &CallId, session: Arc<RtpSession>) -> Result<(), Error> {
         let Some(watch_stream) = self.shared.link.watch_call(call.clone()).await? else {
-            session.close();
             return Err(Error::FailedPrecondition(format!("call {call} has ended")));
         };
         self.start_call(call, watch_stream, CallerMedia::Rtp(session))

@@ -185,6 +185,10 @@ pub fn describe() {
         "Interarrival jitter of each party's audio (RFC 3550), sampled once a second, by transport."
     );
     describe_counter!(
+        "hotline_sip_requests_refused_total",
+        "SIP requests turned away by reason: unknown_source and rate_limited (dropped unanswered), over_capacity (503), malformed (400)."
+    );
+    describe_counter!(
         "hotline_recording_bytes_total",
         Unit::Bytes,
         "Audio bytes written to call recordings."
@@ -390,6 +394,20 @@ pub fn media(report: &MediaReport) {
     counter!("hotline_media_packets_late_total", "transport" => t).increment(report.late);
     if let Some(j) = report.jitter_seconds {
         histogram!("hotline_media_jitter_seconds", "transport" => t).record(j);
+    }
+}
+
+/// What the SIP trunk's guard and parser turned away.
+pub fn sip_refused(s: &crate::sip::trunk::TrunkStats) {
+    for (reason, n) in [
+        ("unknown_source", s.unknown_source),
+        ("rate_limited", s.rate_limited),
+        ("over_capacity", s.over_capacity),
+        ("malformed", s.malformed),
+    ] {
+        if n > 0 {
+            counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);
+        }
     }
 }
 

@@ -9,21 +9,28 @@
 //! queued is refused with a final response and never left ringing; the
 //! socket task stops at shutdown, after sending what the core had queued.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
-use super::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings};
+use super::guard::Guard;
+use super::prompts::KeypadPrompts;
+use super::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats};
 use crate::api::call::CallApi;
 use crate::api::ApiContext;
 use crate::auth::{Principal, Role};
+use crate::config::MenuConfig;
 use crate::error::Error;
 use crate::ids::CallId;
-use crate::media::rtp::{RtpParams, RtpSession};
+use crate::media::leg::Leg;
+use crate::media::prompt::Prompt;
+use crate::media::rtp::{KeyPressed, RtpParams, RtpSession};
 use crate::proto;
 use crate::proto::call_service_server::CallService;
 use crate::time::Timestamp;
@@ -40,7 +47,10 @@ enum Command {
 /// What a call task hears about the caller's side.
 #[derive(Debug)]
 enum CallerSide {
+    /// The caller cancelled or hung up.
     Gone,
+    /// The caller pressed a key (SIP INFO or RFC 4733).
+    Key(char),
 }
 
 /// How the gateway runs.
@@ -51,12 +61,21 @@ pub struct GatewaySettings {
     pub media_ip: IpAddr,
     pub rtp_ports: Option<(u16, u16)>,
     pub jitter_frames: usize,
+    /// The queued caller's callback key ("" = off).
+    pub callback_key: String,
+    /// Ask for a rating after the agent hangs up.
+    pub survey: bool,
+    pub survey_timeout_secs: u64,
+    /// Keypad menus by dialled number.
+    pub menus: BTreeMap<String, MenuConfig>,
 }
 
 /// Binds the SIP socket and serves trunk calls until `shutdown`; returns
 /// the bound address.
 pub async fn start(
     settings: GatewaySettings,
+    guard: Guard,
+    keypad: KeypadPrompts,
     ctx: ApiContext,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
@@ -72,12 +91,15 @@ pub async fn start(
     } else {
         local
     };
-    let core = TrunkCore::new(TrunkSettings {
-        local: advertised,
-        seed: rand::random(),
-    });
+    let core = TrunkCore::new(
+        TrunkSettings {
+            local: advertised,
+            seed: rand::random(),
+        },
+        guard,
+    );
     info!(%local, "SIP trunk listening (UDP)");
-    tokio::spawn(run(socket, core, settings, ctx, shutdown));
+    tokio::spawn(run(socket, core, settings, ctx, keypad, shutdown));
     Ok(local)
 }
 
@@ -86,9 +108,16 @@ async fn run(
     mut core: TrunkCore,
     settings: GatewaySettings,
     ctx: ApiContext,
+    keypad: KeypadPrompts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
+    let cx = CallContext {
+        api: ctx,
+        settings,
+        keypad: Arc::new(keypad),
+        cmds: cmd_tx,
+    };
     let mut calls: HashMap<SipCallKey, mpsc::Sender<CallerSide>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -130,6 +159,10 @@ async fn run(
                 debug!(to = %t.to, error = %e, "SIP send");
             }
         }
+        let refused = core.take_stats();
+        if refused != TrunkStats::default() {
+            crate::metrics::events::sip_refused(&refused);
+        }
         while let Some(event) = core.poll_event() {
             match event {
                 TrunkEvent::Incoming {
@@ -139,7 +172,7 @@ async fn run(
                     source,
                     offer,
                 } => {
-                    let (tx, rx) = mpsc::channel(4);
+                    let (tx, rx) = mpsc::channel(16);
                     calls.insert(key.clone(), tx);
                     info!(sip_call = %key, from = %from_number, to = %to_number, %source, "trunk call arriving");
                     tokio::spawn(trunk_call(
@@ -154,11 +187,14 @@ async fn run(
                                 latch: true,
                             },
                         },
-                        ctx.clone(),
-                        settings.clone(),
-                        cmd_tx.clone(),
+                        cx.clone(),
                         rx,
                     ));
+                }
+                TrunkEvent::Key { key, pressed } => {
+                    if let Some(tx) = calls.get(&key) {
+                        let _ = tx.try_send(CallerSide::Key(pressed));
+                    }
                 }
                 TrunkEvent::Cancelled { key } | TrunkEvent::Ended { key } => {
                     if let Some(tx) = calls.remove(&key) {
@@ -189,6 +225,15 @@ struct TrunkCall {
     params: RtpParams,
 }
 
+/// What a call task needs besides its call.
+#[derive(Clone)]
+struct CallContext {
+    api: ApiContext,
+    settings: GatewaySettings,
+    keypad: Arc<KeypadPrompts>,
+    cmds: mpsc::Sender<Command>,
+}
+
 /// A request as the trunk, a telephony principal of this node.
 fn as_trunk<T>(message: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
@@ -207,24 +252,137 @@ fn refusal(status: &tonic::Status) -> Refusal {
     }
 }
 
-async fn trunk_call(
-    call: TrunkCall,
-    ctx: ApiContext,
-    settings: GatewaySettings,
-    cmds: mpsc::Sender<Command>,
-    mut caller: mpsc::Receiver<CallerSide>,
-) {
+/// The caller's side of a trunk call: keys (from RTP or SIP INFO) and
+/// whether they are still there.
+struct CallerLine {
+    side: mpsc::Receiver<CallerSide>,
+    rtp_keys: mpsc::Receiver<KeyPressed>,
+    gone: bool,
+}
+
+impl CallerLine {
+    /// The next thing the caller does; `Gone` once, then forever.
+    async fn next(&mut self) -> CallerSide {
+        if self.gone {
+            return CallerSide::Gone;
+        }
+        let got = tokio::select! {
+            side = self.side.recv() => side.unwrap_or(CallerSide::Gone),
+            Some(KeyPressed(k)) = self.rtp_keys.recv() => CallerSide::Key(k),
+        };
+        if matches!(got, CallerSide::Gone) {
+            self.gone = true;
+        }
+        got
+    }
+
+    /// Plays `prompt` to the caller, then waits up to `wait` for a key;
+    /// a key pressed during the prompt counts (barge-in). None: no key in
+    /// time, or the caller hung up (`self.gone` says which).
+    async fn ask(&mut self, leg: &Leg, prompt: &Prompt, wait: Duration) -> Option<char> {
+        let mut frames = prompt.once();
+        let mut clock = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                _ = clock.tick() => match frames.next() {
+                    Some(frame) => leg.send_frame(frame),
+                    None => break,
+                },
+                side = self.next() => match side {
+                    CallerSide::Key(k) => return Some(k),
+                    CallerSide::Gone => return None,
+                },
+            }
+        }
+        match tokio::time::timeout(wait, self.next()).await {
+            Ok(CallerSide::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Plays `prompt` to the end (or until the caller hangs up).
+    async fn say(&mut self, leg: &Leg, prompt: &Prompt) {
+        let mut frames = prompt.once();
+        let mut clock = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                _ = clock.tick() => match frames.next() {
+                    Some(frame) => leg.send_frame(frame),
+                    None => return,
+                },
+                side = self.next() => if matches!(side, CallerSide::Gone) { return },
+            }
+        }
+    }
+}
+
+async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<CallerSide>) {
     let TrunkCall {
         key,
         from_number,
         to_number,
         params,
     } = call;
-    let api = CallApi { ctx: ctx.clone() };
-    let reject = |why| Command::Reject {
+    let cmds = cx.cmds.clone();
+    let refuse = |why| Command::Reject {
         key: key.clone(),
         why,
     };
+    // The RTP leg first: menus talk to the caller before the call is queued.
+    let opened = RtpSession::open(
+        format!("rtp-{key}"),
+        cx.settings.media_ip,
+        cx.settings.rtp_ports,
+        params,
+        cx.settings.jitter_frames,
+    )
+    .await;
+    let (session, rtp_keys) = match opened {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(sip_call = %key, error = %e, "no RTP leg for a trunk call");
+            let _ = cmds.send(refuse(Refusal::Unavailable)).await;
+            return;
+        }
+    };
+    let session = Arc::new(session);
+    let leg = session.leg.clone();
+    let mut line = CallerLine {
+        side,
+        rtp_keys,
+        gone: false,
+    };
+    let local_rtp = SocketAddr::new(cx.settings.media_ip, session.local.port());
+    let _ = cmds
+        .send(Command::Accept {
+            key: key.clone(),
+            local_rtp,
+        })
+        .await;
+
+    // A keypad menu picks the entry point.
+    let mut dnis = to_number.clone();
+    if let Some(menu) = cx.settings.menus.get(&to_number) {
+        let prompt = cx.keypad.menus.get(&to_number);
+        let pressed = match prompt {
+            Some(p) => line.ask(&leg, p, Duration::from_secs(menu.timeout_secs)).await,
+            None => None,
+        };
+        if line.gone {
+            return;
+        }
+        let chosen = pressed.and_then(|k| menu.options.get(&k.to_string()));
+        match chosen.or((!menu.default.is_empty()).then_some(&menu.default)) {
+            Some(target) => dnis = target.clone(),
+            None => {
+                let _ = cmds.send(refuse(Refusal::Ended)).await;
+                return;
+            }
+        }
+        info!(sip_call = %key, key = ?pressed, entry_point = %dnis, "menu choice");
+    }
+
+    let api = CallApi { ctx: cx.api.clone() };
     let ani = if from_number.is_empty() {
         "anonymous".to_string()
     } else {
@@ -233,7 +391,7 @@ async fn trunk_call(
     let started = api
         .start_call(as_trunk(proto::StartCallRequest {
             ani,
-            dnis: to_number,
+            dnis,
             request_id: format!("sip:{key}"),
             ..Default::default()
         }))
@@ -242,12 +400,12 @@ async fn trunk_call(
         Ok(c) => c.into_inner(),
         Err(status) => {
             info!(sip_call = %key, code = ?status.code(), reason = status.message(), "trunk call refused");
-            let _ = cmds.send(reject(refusal(&status))).await;
+            let _ = cmds.send(refuse(refusal(&status))).await;
             return;
         }
     };
     if queued.status == proto::CallStatus::Ended as i32 {
-        let _ = cmds.send(reject(Refusal::Busy)).await;
+        let _ = cmds.send(refuse(Refusal::Busy)).await;
         return;
     }
     let call_id = CallId::new(&queued.call_id);
@@ -259,49 +417,49 @@ async fn trunk_call(
             }))
             .await;
     };
-    let opened = RtpSession::open(
-        format!("rtp-{call_id}"),
-        settings.media_ip,
-        settings.rtp_ports,
-        params,
-        settings.jitter_frames,
-    )
-    .await;
-    let (session, _keys) = match opened {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(sip_call = %key, error = %e, "no RTP leg for a trunk call");
-            end_call().await;
-            let _ = cmds.send(reject(Refusal::Unavailable)).await;
-            return;
-        }
-    };
-    let local_rtp = SocketAddr::new(settings.media_ip, session.local.port());
-    let Ok(Some(mut watch)) = ctx.engine.watch_call(call_id.clone()).await else {
-        let _ = cmds.send(reject(Refusal::Ended)).await;
+    let Ok(Some(mut watch)) = cx.api.engine.watch_call(call_id.clone()).await else {
+        let _ = cmds.send(refuse(Refusal::Ended)).await;
         return;
     };
-    if let Err(e) = ctx.media.connect_rtp_caller(&call_id, session).await {
+    if let Err(e) = cx.api.media.connect_rtp_caller(&call_id, session.clone()).await {
         warn!(sip_call = %key, error = %e, "trunk call without audio");
         end_call().await;
-        let _ = cmds.send(reject(Refusal::Unavailable)).await;
+        let _ = cmds.send(refuse(Refusal::Unavailable)).await;
         return;
     }
-    let _ = cmds
-        .send(Command::Accept {
-            key: key.clone(),
-            local_rtp,
-        })
-        .await;
     let mut answered = false;
     loop {
         tokio::select! {
-            side = caller.recv() => {
-                // The caller cancelled or hung up (or the trunk stopped).
-                let _ = side;
-                end_call().await;
-                return;
-            }
+            side = line.next() => match side {
+                CallerSide::Gone => {
+                    // The caller cancelled or hung up (or the trunk stopped).
+                    session.close();
+                    end_call().await;
+                    return;
+                }
+                CallerSide::Key(k) if !answered && cx.settings.callback_key.starts_with(k) => {
+                    let asked = api
+                        .request_callback(as_trunk(proto::RequestCallbackRequest {
+                            call_id: call_id.to_string(),
+                            number: String::new(),
+                            request_id: format!("sip-callback:{key}"),
+                        }))
+                        .await;
+                    match asked {
+                        Ok(_) => {
+                            info!(sip_call = %key, call = %call_id, "callback requested from the keypad");
+                            // The call left the queue as a callback: tell the
+                            // caller, then let them go.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            line.say(&leg, &cx.keypad.callback).await;
+                            let _ = cmds.send(Command::Hangup { key: key.clone() }).await;
+                            return;
+                        }
+                        Err(e) => debug!(sip_call = %key, error = %e, "callback not requested"),
+                    }
+                }
+                CallerSide::Key(_) => {}
+            },
             update = watch.next() => match update {
                 Some(Ok(c)) => {
                     if c.status == proto::CallStatus::Connected as i32 && !answered {
@@ -309,13 +467,16 @@ async fn trunk_call(
                         let _ = cmds.send(Command::Answer { key: key.clone() }).await;
                     }
                     if c.status == proto::CallStatus::Ended as i32 {
+                        if answered && cx.settings.survey && !line.gone {
+                            survey(&api, &cx, &mut line, &leg, &call_id).await;
+                        }
                         let _ = cmds.send(Command::Hangup { key: key.clone() }).await;
                         return;
                     }
                 }
                 _ => {
                     // The watch ended (routing moved): find the call again.
-                    match ctx.engine.watch_call(call_id.clone()).await {
+                    match cx.api.engine.watch_call(call_id.clone()).await {
                         Ok(Some(again)) => watch = again,
                         _ => {
                             let _ = cmds.send(Command::Hangup { key: key.clone() }).await;
@@ -326,4 +487,30 @@ async fn trunk_call(
             }
         }
     }
+}
+
+/// After the agent hung up: a 1-5 rating from the keypad, stored against
+/// the call's contact.
+async fn survey(api: &CallApi, cx: &CallContext, line: &mut CallerLine, leg: &Leg, call: &CallId) {
+    // Let the call's media task let go of the leg.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let wait = Duration::from_secs(cx.settings.survey_timeout_secs);
+    let pressed = line.ask(leg, &cx.keypad.survey, wait).await;
+    let Some(rating) = pressed
+        .and_then(|k| k.to_digit(10))
+        .filter(|d| (1..=5).contains(d))
+    else {
+        return;
+    };
+    let stored = api
+        .submit_survey(as_trunk(proto::SubmitSurveyRequest {
+            call_id: call.to_string(),
+            satisfaction: rating as i32,
+        }))
+        .await;
+    match stored {
+        Ok(_) => info!(call = %call, rating, "survey answered from the keypad"),
+        Err(e) => warn!(call = %call, error = %e, "survey not stored"),
+    }
+    line.say(leg, &cx.keypad.thanks).await;
 }

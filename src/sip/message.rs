@@ -201,6 +201,27 @@ fn response(r: rsip::Response) -> Result<Response, SipError> {
     })
 }
 
+/// The key a SIP INFO carries (`application/dtmf-relay` "Signal=5" or
+/// `application/dtmf` "5"), the keypad fallback for trunks without RFC 4733.
+pub fn info_key(req: &Request) -> Option<char> {
+    let kind = req.content_type.as_deref()?;
+    let body = std::str::from_utf8(&req.body).ok()?;
+    let value = if kind.starts_with("application/dtmf-relay") {
+        body.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
+        })?
+    } else if kind.starts_with("application/dtmf") {
+        body.trim()
+    } else {
+        return None;
+    };
+    let mut chars = value.chars();
+    let key = chars.next()?.to_ascii_uppercase();
+    let valid = key.is_ascii_digit() || matches!(key, '*' | '#' | 'A'..='D');
+    (valid && chars.next().is_none()).then_some(key)
+}
+
 /// The reason phrase for the codes we send.
 fn reason(code: u16) -> &'static str {
     match code {

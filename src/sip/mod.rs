@@ -13,6 +13,8 @@
 //!   recorded and monitored exactly like a web caller.
 
 pub mod gateway;
+pub mod guard;
 pub mod message;
+pub mod prompts;
 pub mod sdp;
 pub mod trunk;

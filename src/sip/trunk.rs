@@ -31,6 +31,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::guard::{Guard, Kind, Verdict};
 use super::message::{self, DialogRequest, Method, Request, Response, ResponseParts};
 use super::sdp::{self, AudioOffer, SdpError};
 use crate::time::Timestamp;
@@ -67,6 +68,9 @@ pub enum TrunkEvent {
     Cancelled { key: SipCallKey },
     /// The call is over: the caller's BYE, or our 200 OK never acknowledged.
     Ended { key: SipCallKey },
+    /// The caller pressed a key, signalled by SIP INFO (RFC 4733 keys
+    /// arrive on the RTP leg).
+    Key { key: SipCallKey, pressed: char },
     /// The caller put us on hold or took us off (re-INVITE).
     HoldChanged { key: SipCallKey, on_hold: bool },
 }
@@ -115,6 +119,8 @@ struct Call {
     local_cseq: u32,
     /// The adapter was told about this call (and must hear how it ends).
     announced: bool,
+    /// The trunk it came from (for its concurrent-call cap).
+    trunk: Option<String>,
     sdp_version: u64,
 }
 
@@ -137,8 +143,24 @@ pub struct TrunkSettings {
     pub seed: u64,
 }
 
+/// What the core refused or dropped since last asked (for the metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrunkStats {
+    /// From no configured trunk: dropped unanswered.
+    pub unknown_source: u64,
+    /// Over a source's rate: dropped unanswered.
+    pub rate_limited: u64,
+    /// A trunk at its concurrent-call cap: refused 503.
+    pub over_capacity: u64,
+    /// Malformed requests (answered 400 when possible).
+    pub malformed: u64,
+}
+
 pub struct TrunkCore {
     settings: TrunkSettings,
+    /// Who may send, how fast.
+    guard: Guard,
+    stats: TrunkStats,
     rng: SmallRng,
     calls: HashMap<SipCallKey, Call>,
     timers: BTreeSet<(Timestamp, TimerKind, SipCallKey)>,
@@ -171,8 +193,10 @@ impl Refusal {
 }
 
 impl TrunkCore {
-    pub fn new(settings: TrunkSettings) -> Self {
+    pub fn new(settings: TrunkSettings, guard: Guard) -> Self {
         TrunkCore {
+            guard,
+            stats: TrunkStats::default(),
             rng: SmallRng::seed_from_u64(settings.seed),
             settings,
             calls: HashMap::new(),
@@ -212,17 +236,53 @@ impl TrunkCore {
         self.transmits.push_back(Transmit { to, bytes });
     }
 
+    /// What was dropped or refused since the last call.
+    pub fn take_stats(&mut self) -> TrunkStats {
+        std::mem::take(&mut self.stats)
+    }
+
     /// One datagram from `from`.
     pub fn handle_datagram(&mut self, now: Timestamp, from: SocketAddr, bytes: &[u8]) {
+        // The guard first, on the request line alone: strangers and floods
+        // cost no parsing.
+        let kind = if bytes.starts_with(b"INVITE ") {
+            Kind::Invite
+        } else if bytes.starts_with(b"REGISTER ") {
+            Kind::Register
+        } else if bytes.starts_with(b"OPTIONS ") {
+            Kind::Options
+        } else {
+            Kind::Other
+        };
+        let trunk = match self.guard.check(now, from.ip(), kind) {
+            Verdict::Admit(trunk) => trunk,
+            Verdict::Unknown => {
+                self.stats.unknown_source += 1;
+                return;
+            }
+            Verdict::Limited => {
+                self.stats.rate_limited += 1;
+                return;
+            }
+        };
         match message::parse(bytes) {
-            Ok(message::Message::Request(req)) => self.handle_request(now, from, *req),
+            Ok(message::Message::Request(req)) => self.handle_request(now, from, trunk, *req),
             Ok(message::Message::Response(resp)) => self.handle_response(resp),
             Err(e) => {
+                self.stats.malformed += 1;
                 if let Some(reply) = message::bad_request(bytes, &e.to_string()) {
                     self.send(from, reply);
                 }
             }
         }
+    }
+
+    /// Live calls from `trunk`.
+    fn calls_of(&self, trunk: &str) -> u32 {
+        self.calls
+            .values()
+            .filter(|c| c.state != State::Ended && c.trunk.as_deref() == Some(trunk))
+            .count() as u32
     }
 
     fn reply(&mut self, to: SocketAddr, req: &Request, code: u16, parts: ResponseParts<'_>) -> Vec<u8> {
@@ -231,10 +291,10 @@ impl TrunkCore {
         bytes
     }
 
-    fn handle_request(&mut self, now: Timestamp, from: SocketAddr, req: Request) {
+    fn handle_request(&mut self, now: Timestamp, from: SocketAddr, trunk: Option<String>, req: Request) {
         let key = SipCallKey(req.call_id.clone());
         match req.method {
-            Method::Invite => self.handle_invite(now, from, key, req),
+            Method::Invite => self.handle_invite(now, from, trunk, key, req),
             Method::Ack => self.handle_ack(now, key, &req),
             Method::Cancel => self.handle_cancel(now, from, key, req),
             Method::Bye => self.handle_bye(now, from, key, req),
@@ -250,8 +310,22 @@ impl TrunkCore {
                 );
             }
             Method::Info => {
-                let code = if self.calls.contains_key(&key) { 200 } else { 481 };
-                self.reply(from, &req, code, ResponseParts::default());
+                let live = self
+                    .calls
+                    .get(&key)
+                    .is_some_and(|c| c.state != State::Ended && c.announced);
+                if !live {
+                    self.reply(from, &req, 481, ResponseParts::default());
+                    return;
+                }
+                let pressed = message::info_key(&req);
+                self.reply(from, &req, 200, ResponseParts::default());
+                if let Some(key_char) = pressed {
+                    self.events.push_back(TrunkEvent::Key {
+                        key,
+                        pressed: key_char,
+                    });
+                }
             }
             Method::Register | Method::Other => {
                 self.reply(
@@ -267,7 +341,14 @@ impl TrunkCore {
         }
     }
 
-    fn handle_invite(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+    fn handle_invite(
+        &mut self,
+        now: Timestamp,
+        from: SocketAddr,
+        trunk: Option<String>,
+        key: SipCallKey,
+        req: Request,
+    ) {
         if let Some(call) = self.calls.get_mut(&key) {
             if call.invite.branch == req.branch {
                 // A retransmission: the last response again.
@@ -288,7 +369,17 @@ impl TrunkCore {
             self.reply(from, &req, 481, ResponseParts::default());
             return;
         }
+        let cap = trunk
+            .as_deref()
+            .and_then(|t| self.guard.trunk_of(from.ip()).filter(|g| g.name == t))
+            .map(|t| t.max_calls)
+            .unwrap_or(0);
+        let full = cap > 0 && trunk.as_deref().is_some_and(|t| self.calls_of(t) >= cap);
+        if full {
+            self.stats.over_capacity += 1;
+        }
         let offer = match &req.content_type {
+            _ if full => Err(SdpError::NoAudio),
             Some(t) if t.starts_with("application/sdp") => {
                 sdp::parse_offer(&String::from_utf8_lossy(&req.body))
             }
@@ -299,6 +390,7 @@ impl TrunkCore {
         match offer {
             Err(e) => {
                 let code = match e {
+                    _ if full => 503,
                     SdpError::Malformed(_) | SdpError::TooLarge => 400,
                     _ => 488,
                 };
@@ -336,6 +428,7 @@ impl TrunkCore {
                 let mut call = Call::new(req, from, local_tag, State::Early);
                 call.last_invite_response = Some(trying);
                 call.announced = true;
+                call.trunk = trunk;
                 self.calls.insert(key, call);
                 self.events.push_back(event);
             }
@@ -706,6 +799,7 @@ impl Call {
             bye: None,
             local_cseq: 0,
             announced: false,
+            trunk: None,
             sdp_version: 1,
         }
     }
