@@ -132,16 +132,21 @@ impl Default for MetricsConfig {
     }
 }
 
+/// A listen address that may be off (""); the error names `key`.
+fn optional_addr(key: &str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|e| invalid(key, format!("{value:?}: {e}")))
+}
+
 impl MetricsConfig {
     /// The address to listen on, if any.
     pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        if self.listen.is_empty() {
-            return Ok(None);
-        }
-        self.listen
-            .parse()
-            .map(Some)
-            .map_err(|e| invalid("metrics.listen", format!("{:?}: {e}", self.listen)))
+        optional_addr("metrics.listen", &self.listen)
     }
 }
 
@@ -179,6 +184,10 @@ pub struct SipTrunkConfig {
     pub sources: Vec<String>,
     /// Concurrent calls it may hold; 0 = no cap.
     pub max_calls: u32,
+    /// Digest credentials its INVITEs must carry; both or neither (a
+    /// password is better set with HOTLINE_SIP__TRUNKS... or a secret file).
+    pub username: String,
+    pub password: String,
 }
 
 /// Requests per second (and burst) each source may send, by kind; beyond
@@ -272,6 +281,7 @@ impl SipConfig {
                     name: t.name.clone(),
                     sources: t.sources.iter().filter_map(|s| Network::parse(s)).collect(),
                     max_calls: t.max_calls,
+                    credentials: (!t.username.is_empty()).then(|| (t.username.clone(), t.password.clone())),
                 })
                 .collect(),
             Limits {
@@ -285,13 +295,7 @@ impl SipConfig {
 
     /// Where to listen, if on.
     pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        if self.listen.is_empty() {
-            return Ok(None);
-        }
-        self.listen
-            .parse()
-            .map(Some)
-            .map_err(|e| invalid("sip.listen", format!("{:?}: {e}", self.listen)))
+        optional_addr("sip.listen", &self.listen)
     }
 
     /// The RTP address for SDP.
@@ -619,6 +623,12 @@ impl Config {
             return Err(invalid("sip.survey_timeout_secs", "must be at least 1"));
         }
         for (i, trunk) in self.sip.trunks.iter().enumerate() {
+            if trunk.username.is_empty() != trunk.password.is_empty() {
+                return Err(invalid(
+                    format!("sip.trunks[{i}].password"),
+                    "username and password go together",
+                ));
+            }
             if trunk.sources.is_empty() {
                 return Err(invalid(
                     format!("sip.trunks[{i}].sources"),

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::media::{endpoint, pcm, stereo, tail_power, AudioRig, HOLD_HZ};
+use common::media::{endpoint, finished_recording, pcm, stereo, tail_power, AudioRig, HOLD_HZ};
 use common::SOON;
 use hotline::media::softphone::{silence, tone, SoftPhone};
 use hotline::media::tone::goertzel;
@@ -18,32 +18,6 @@ use tokio_stream::StreamExt;
 const CALLER_HZ: f64 = 440.0;
 const AGENT_HZ: f64 = 1000.0;
 const SUPERVISOR_HZ: f64 = 2000.0;
-
-async fn recording_of(rig: &AudioRig, call_id: &str) -> proto::Recording {
-    let deadline = Instant::now() + SOON;
-    loop {
-        let page = rig
-            .server
-            .supervisor()
-            .supervisor
-            .list_recordings(proto::ListRecordingsRequest::default())
-            .await
-            .expect("list recordings")
-            .into_inner();
-        if let Some(r) = page
-            .recordings
-            .into_iter()
-            .find(|r| r.call_id == call_id && !r.live)
-        {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the finished recording of {call_id} is listed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
@@ -186,7 +160,7 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
 
     let ended = alice.hangup(&call.call_id).await;
     assert_eq!(ended.status, proto::CallStatus::Ended as i32);
-    let rec = recording_of(&rig, &call.call_id).await;
+    let rec = finished_recording(&rig, &call.call_id).await;
     assert_eq!(rec.agent_id, "alice");
     assert_eq!(rec.queue, "billing");
     assert_eq!(rec.ani, "+555");
@@ -317,7 +291,7 @@ async fn a_pci_pause_records_silence_for_its_span_and_is_audited() {
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;
     alice.hangup(&call.call_id).await;
-    let rec = recording_of(&rig, &call.call_id).await;
+    let rec = finished_recording(&rig, &call.call_id).await;
     assert_eq!(rec.pauses.len(), 1);
     let (left, right, _) = stereo(&rig.recording_file(&rec));
     // The pause began about 1 s in and lasted about 1 s: its middle is silent,
@@ -388,7 +362,7 @@ async fn the_console_saves_a_live_call_and_a_recording_as_wav() {
     assert!(goertzel(&right, AGENT_HZ, 8000) > 0.5, "agent on the right");
 
     alice.hangup(&call.call_id).await;
-    let rec = recording_of(&rig, &call.call_id).await;
+    let rec = finished_recording(&rig, &call.call_id).await;
     assert_eq!(
         rec.disposition,
         proto::Disposition::Unspecified as i32,
@@ -479,7 +453,7 @@ async fn talk_over(
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let (caller_heard, agent_heard) = (caller.heard_since(c0), alice_phone.heard_since(a0));
     alice.hangup(&call.call_id).await;
-    let rec = recording_of(&rig, &call.call_id).await;
+    let rec = finished_recording(&rig, &call.call_id).await;
     let codecs = (caller.codec().to_string(), alice_phone.codec().to_string());
     caller.hang_up().await;
     alice_phone.hang_up().await;

@@ -75,6 +75,14 @@ fn errors_name_the_offending_key() {
             "metrics.quality_every_secs",
         ),
         (format!("{BASE}[sip]\ncallback_key = \"**\"\n"), "sip.callback_key"),
+        (
+            format!("{BASE}[[sip.trunks]]\nname = \"c\"\nsources = [\"10.0.0.0/40\"]\n"),
+            "sip.trunks[0].sources[0]",
+        ),
+        (
+            format!("{BASE}[[sip.trunks]]\nname = \"c\"\nsources = [\"10.0.0.1\"]\nusername = \"u\"\n"),
+            "sip.trunks[0].password",
+        ),
         (format!("{BASE}[sip]\nlisten = \"port 5060\"\n"), "sip.listen"),
         (
             format!("{BASE}[sip.menus.\"9\"]\noptions = {{ \"1\" = \"nowhere\" }}\n"),

@@ -208,11 +208,16 @@ async fn a_redis_that_comes_back_counts_as_a_reconnect() {
 /// routing node alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_stops_routing_zeroes_its_live_gauges() {
-    let mut s = TestServer::start().await;
+    // A server with a queue of its own: the gauges are the process's, and
+    // this server zeroes every queue it knows when it stops.
+    let config = format!(
+        "skills = [\"vip\"]\n[server]\ngrpc_listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n[auth]\nsecret = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[entry_points]\n\"700\" = \"solo\"\n[queues.solo]\nrequired_skills = [{{ skill = \"vip\", min_proficiency = 1 }}]\n",
+        common::SECRET
+    );
+    let mut s = TestServer::with_config(&config).await;
     let addr = s.server.as_ref().unwrap().metrics_addr.expect("metrics listener");
-    // The "relaxing" queue (300) is this test's alone in this process.
-    s.start_call("+4100", "300").await;
-    let waiting = "hotline_calls_waiting{queue=\"relaxing\"}";
+    s.start_call("+4100", "700").await;
+    let waiting = "hotline_calls_waiting{queue=\"solo\"}";
     let mut seen = None;
     for _ in 0..30 {
         tokio::time::sleep(Duration::from_millis(200)).await;

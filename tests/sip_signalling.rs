@@ -388,6 +388,7 @@ fn only_trunks_are_answered_within_their_rate_and_call_cap() {
         name: "carrier".into(),
         sources: vec![Network::parse("192.0.2.0/24").unwrap()],
         max_calls: 2,
+        credentials: None,
     };
     let mut core = core_with(Guard::new(vec![carrier], limits(5.0, 5.0)));
     // A stranger gets no answer at all, whatever it dials.
@@ -438,9 +439,52 @@ fn only_trunks_are_answered_within_their_rate_and_call_cap() {
             unknown_source: 4,
             rate_limited: 5,
             over_capacity: 3,
-            malformed: 0
+            malformed: 0,
+            unauthenticated: 0
         }
     );
+}
+
+#[test]
+fn a_trunk_with_credentials_is_challenged_and_its_digest_admits_the_call() {
+    let carrier = Trunk {
+        name: "carrier".into(),
+        sources: vec![Network::parse("192.0.2.0/24").unwrap()],
+        max_calls: 0,
+        credentials: Some(("carrier".into(), "s3cret".into())),
+    };
+    let mut core = core_with(Guard::new(vec![carrier], limits(100.0, 100.0)));
+    core.handle_datagram(T0, trunk(), invite("d1", "z9hG4bK-d1", SDP).as_bytes());
+    let challenge = sent(&mut core).remove(0);
+    assert_eq!(status(&challenge), "SIP/2.0 401 Unauthorized");
+    assert!(events(&mut core).is_empty(), "nothing queued without credentials");
+    let www = challenge
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .unwrap();
+    let with = |password: &str| {
+        let auth =
+            hotline::sip::digest::respond(www, "INVITE", "sip:800100@192.0.2.1", "carrier", password, "c1")
+                .unwrap();
+        invite("d1", "z9hG4bK-d2", SDP).replacen(
+            "Max-Forwards: 70\r\n",
+            &format!("Max-Forwards: 70\r\nAuthorization: {auth}\r\n"),
+            1,
+        )
+    };
+    core.handle_datagram(T0, trunk(), with("guess").as_bytes());
+    assert_eq!(
+        status(&sent(&mut core)[0]),
+        "SIP/2.0 401 Unauthorized",
+        "a wrong password is challenged again"
+    );
+    core.handle_datagram(T0, trunk(), with("s3cret").as_bytes());
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 100 Trying");
+    assert!(matches!(
+        events(&mut core).as_slice(),
+        [TrunkEvent::Incoming { .. }]
+    ));
+    assert_eq!(core.take_stats().unauthenticated, 2);
 }
 
 proptest! {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::media::{stereo, AudioRig};
+use common::media::{finished_recording, stereo, AudioRig};
 use common::SOON;
 use hotline::media::codec::G711;
 use hotline::media::softphone::tone;
@@ -66,8 +66,14 @@ fn ulaw_tone(dir: &Path, freq: f64, seconds: usize) -> PathBuf {
 
 /// sipp placing one call to `service` at `sip`.
 fn sipp(scenario: &Path, service: &str, sip: std::net::SocketAddr, dir: &Path) -> Child {
+    sipp_with(scenario, service, sip, dir, &[])
+}
+
+/// The same, with more sipp arguments (e.g. `-t t1` for TCP).
+fn sipp_with(scenario: &Path, service: &str, sip: std::net::SocketAddr, dir: &Path, extra: &[&str]) -> Child {
     Command::new("sipp")
         .current_dir(dir)
+        .args(extra)
         .args([
             "-sf",
             &scenario.display().to_string(),
@@ -135,29 +141,6 @@ async fn the_only_call(rig: &AudioRig) -> proto::Call {
         }
         assert!(Instant::now() < deadline, "the trunk call was queued");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn finished_recording(rig: &AudioRig, call_id: &str) -> proto::Recording {
-    let deadline = Instant::now() + SOON;
-    loop {
-        let page = rig
-            .server
-            .supervisor()
-            .supervisor
-            .list_recordings(proto::ListRecordingsRequest::default())
-            .await
-            .expect("list recordings")
-            .into_inner();
-        if let Some(r) = page
-            .recordings
-            .into_iter()
-            .find(|r| r.call_id == call_id && !r.live)
-        {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "the recording of {call_id} finished");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -455,4 +438,70 @@ async fn a_flood_of_invites_from_one_source_is_limited_and_a_trunks_call_goes_th
         .filter(|c| c.queue == "repairs")
         .count();
     assert!(queued <= 5, "the PBX's cap held: {queued} calls queued");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_caller_over_tcp_is_answered_and_recorded() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let caller = sipp_with(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "200",
+        sip,
+        dir.path(),
+        &["-t", "t1"],
+    );
+    let offered = carol.expect_offer(Duration::from_secs(10)).await;
+    carol.accept(&offered.call_id).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    carol.hangup(&offered.call_id).await;
+    // The survey waits for a key (3 s here), then the BYE goes down the
+    // same connection.
+    let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
+    assert!(ok, "sipp's TCP call succeeded: {errors}");
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    let (left, right, _) = stereo(&rig.recording_file(&rec));
+    assert!(goertzel(&left, CALLER_HZ, 8000) > 0.5);
+    assert!(goertzel(&right, AGENT_HZ, 8000) > 0.5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_with_credentials_is_challenged_and_its_call_goes_through() {
+    let rig = AudioRig::start_with(
+        "\n[sip]\nlisten = \"127.0.0.1:0\"\nsurvey = false\n\n[[sip.trunks]]\nname = \"carrier\"\nsources = [\"127.0.0.1\"]\nusername = \"carrier\"\npassword = \"s3cret\"\n",
+    )
+    .await;
+    let sip = rig.server.server.as_ref().unwrap().sip_addr.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    // Without credentials nothing is queued: the unauthenticated INVITE of
+    // the plain scenario fails it.
+    let plain = sipp(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "200",
+        sip,
+        dir.path(),
+    );
+    let (ok, _) = finished(plain, Duration::from_secs(30)).await;
+    assert!(!ok, "an INVITE without credentials is not taken");
+    assert!(!carol.gets_offer_within(Duration::from_millis(300)).await);
+    // With them (sipp answers the 401's digest challenge), the call is taken.
+    let caller = sipp(
+        &scenario(dir.path(), "caller_auth.xml", &audio),
+        "200",
+        sip,
+        dir.path(),
+    );
+    let offered = carol.expect_offer(Duration::from_secs(10)).await;
+    assert_eq!(offered.ani, "+15550001");
+    carol.accept(&offered.call_id).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    carol.hangup(&offered.call_id).await;
+    let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
+    assert!(ok, "the authenticated call succeeded: {errors}");
 }

@@ -186,7 +186,7 @@ pub fn describe() {
     );
     describe_counter!(
         "hotline_sip_requests_refused_total",
-        "SIP requests turned away by reason: unknown_source and rate_limited (dropped unanswered), over_capacity (503), malformed (400)."
+        "SIP requests turned away by reason: unknown_source and rate_limited (dropped unanswered), over_capacity (503), malformed (400), unauthenticated (401)."
     );
     describe_counter!(
         "hotline_recording_bytes_total",
@@ -404,6 +404,7 @@ pub fn sip_refused(s: &crate::sip::trunk::TrunkStats) {
         ("rate_limited", s.rate_limited),
         ("over_capacity", s.over_capacity),
         ("malformed", s.malformed),
+        ("unauthenticated", s.unauthenticated),
     ] {
         if n > 0 {
             counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);

@@ -1,4 +1,5 @@
-//! The SIP trunk adapter: one task owns the UDP socket and the sans-IO
+//! The SIP trunk adapter: one task owns the UDP socket (and hears every TCP
+//! connection's framed messages) and the sans-IO
 //! [`TrunkCore`] (in the style of mini-redis: the state has one owner;
 //! call tasks send it commands); each trunk call has its own task that
 //! queues the call through `CallService` and follows it.
@@ -14,11 +15,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
+use super::framing::StreamFramer;
 use super::guard::Guard;
 use super::prompts::KeypadPrompts;
 use super::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats};
@@ -98,13 +101,69 @@ pub async fn start(
         },
         guard,
     );
-    info!(%local, "SIP trunk listening (UDP)");
-    tokio::spawn(run(socket, core, settings, ctx, keypad, shutdown));
+    // TCP on the same address and port (RFC 3261 18: both are required).
+    let tcp = TcpListener::bind(local)
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot listen for SIP over TCP on {local}: {e}")))?;
+    info!(%local, "SIP trunk listening (UDP and TCP)");
+    tokio::spawn(run(socket, tcp, core, settings, ctx, keypad, shutdown));
     Ok(local)
+}
+
+/// What TCP connections tell the socket task.
+enum Stream {
+    Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
+    Message(SocketAddr, Vec<u8>),
+    Closed(SocketAddr),
+}
+
+/// Concurrent TCP connections; more are refused (a trunk needs a few).
+const MAX_CONNECTIONS: usize = 1024;
+
+/// One TCP connection: framed messages in, the core's replies out.
+async fn connection(stream: TcpStream, peer: SocketAddr, to_core: mpsc::Sender<Stream>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
+    if to_core.send(Stream::Opened(peer, out_tx)).await.is_err() {
+        return;
+    }
+    let write = tokio::spawn(async move {
+        while let Some(bytes) = out_rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut framer = StreamFramer::default();
+    let mut buf = vec![0u8; 8192];
+    'read: loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_message() {
+                Ok(Some(msg)) => {
+                    if to_core.send(Stream::Message(peer, msg)).await.is_err() {
+                        break 'read;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(%peer, error = %e, "closing a SIP connection that cannot be framed");
+                    break 'read;
+                }
+            }
+        }
+    }
+    write.abort();
+    let _ = to_core.send(Stream::Closed(peer)).await;
 }
 
 async fn run(
     socket: UdpSocket,
+    tcp: TcpListener,
     mut core: TrunkCore,
     settings: GatewaySettings,
     ctx: ApiContext,
@@ -119,6 +178,9 @@ async fn run(
         cmds: cmd_tx,
     };
     let mut calls: HashMap<SipCallKey, mpsc::Sender<CallerSide>> = HashMap::new();
+    // Open TCP connections by peer: replies to a peer go back on its stream.
+    let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let (stream_tx, mut stream_rx) = mpsc::channel::<Stream>(1024);
     let mut buf = vec![0u8; 65_536];
     loop {
         let next = core.poll_timeout();
@@ -135,6 +197,22 @@ async fn run(
             received = socket.recv_from(&mut buf) => match received {
                 Ok((n, from)) => core.handle_datagram(Timestamp::now_wall(), from, &buf[..n]),
                 Err(e) => debug!(error = %e, "SIP receive"),
+            },
+            accepted = tcp.accept() => match accepted {
+                Ok((stream, peer)) if streams.len() < MAX_CONNECTIONS => {
+                    tokio::spawn(connection(stream, peer, stream_tx.clone()));
+                }
+                Ok((_, peer)) => debug!(%peer, "SIP connection refused: too many open"),
+                Err(e) => debug!(error = %e, "SIP accept"),
+            },
+            Some(event) = stream_rx.recv() => match event {
+                Stream::Opened(peer, tx) => {
+                    streams.insert(peer, tx);
+                }
+                Stream::Message(peer, msg) => core.handle_datagram(Timestamp::now_wall(), peer, &msg),
+                Stream::Closed(peer) => {
+                    streams.remove(&peer);
+                }
             },
             Some(cmd) = cmd_rx.recv() => {
                 let now = Timestamp::now_wall();
@@ -155,6 +233,13 @@ async fn run(
             _ = shutdown.wait_for(|s| *s) => break,
         }
         while let Some(t) = core.poll_transmit() {
+            // A peer on TCP hears back on its connection (a full one loses
+            // the message; SIP over TCP does not retransmit, the peer's
+            // transaction times out).
+            if let Some(stream) = streams.get(&t.to) {
+                let _ = stream.try_send(t.bytes);
+                continue;
+            }
             if let Err(e) = socket.send_to(&t.bytes, t.to).await {
                 debug!(to = %t.to, error = %e, "SIP send");
             }
@@ -213,7 +298,14 @@ async fn run(
         core.handle_hangup(now, key);
     }
     while let Some(t) = core.poll_transmit() {
-        let _ = socket.send_to(&t.bytes, t.to).await;
+        match streams.get(&t.to) {
+            Some(stream) => {
+                let _ = stream.try_send(t.bytes);
+            }
+            None => {
+                let _ = socket.send_to(&t.bytes, t.to).await;
+            }
+        }
     }
     info!("SIP trunk stopped");
 }
@@ -276,23 +368,36 @@ impl CallerLine {
         got
     }
 
-    /// Plays `prompt` to the caller, then waits up to `wait` for a key;
-    /// a key pressed during the prompt counts (barge-in). None: no key in
-    /// time, or the caller hung up (`self.gone` says which).
-    async fn ask(&mut self, leg: &Leg, prompt: &Prompt, wait: Duration) -> Option<char> {
+    /// Plays `prompt` to the caller at the 20 ms frame pace. With
+    /// `barge_in`, a key pressed stops it and is returned; without, keys are
+    /// ignored. Stops early when the caller hangs up.
+    async fn play(&mut self, leg: &Leg, prompt: &Prompt, barge_in: bool) -> Option<char> {
         let mut frames = prompt.once();
         let mut clock = tokio::time::interval(Duration::from_millis(20));
         loop {
             tokio::select! {
                 _ = clock.tick() => match frames.next() {
                     Some(frame) => leg.send_frame(frame),
-                    None => break,
+                    None => return None,
                 },
                 side = self.next() => match side {
-                    CallerSide::Key(k) => return Some(k),
+                    CallerSide::Key(k) if barge_in => return Some(k),
+                    CallerSide::Key(_) => {}
                     CallerSide::Gone => return None,
                 },
             }
+        }
+    }
+
+    /// Plays `prompt`, then waits up to `wait` for a key; a key pressed
+    /// during the prompt counts. None: no key in time, or the caller hung
+    /// up (`self.gone` says which).
+    async fn ask(&mut self, leg: &Leg, prompt: &Prompt, wait: Duration) -> Option<char> {
+        if let Some(k) = self.play(leg, prompt, true).await {
+            return Some(k);
+        }
+        if self.gone {
+            return None;
         }
         match tokio::time::timeout(wait, self.next()).await {
             Ok(CallerSide::Key(k)) => Some(k),
@@ -302,17 +407,7 @@ impl CallerLine {
 
     /// Plays `prompt` to the end (or until the caller hangs up).
     async fn say(&mut self, leg: &Leg, prompt: &Prompt) {
-        let mut frames = prompt.once();
-        let mut clock = tokio::time::interval(Duration::from_millis(20));
-        loop {
-            tokio::select! {
-                _ = clock.tick() => match frames.next() {
-                    Some(frame) => leg.send_frame(frame),
-                    None => return,
-                },
-                side = self.next() => if matches!(side, CallerSide::Gone) { return },
-            }
-        }
+        self.play(leg, prompt, false).await;
     }
 }
 

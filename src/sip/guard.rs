@@ -30,6 +30,8 @@ pub struct Trunk {
     pub sources: Vec<Network>,
     /// Concurrent calls it may have; 0 = no cap.
     pub max_calls: u32,
+    /// Digest credentials its INVITEs must carry (username, password).
+    pub credentials: Option<(String, String)>,
 }
 
 /// An address and prefix length, e.g. 192.0.2.0/24.
@@ -246,6 +248,7 @@ mod tests {
             name: "carrier".into(),
             sources: vec![Network::parse("192.0.2.0/24").unwrap()],
             max_calls: 0,
+            credentials: None,
         };
         let mut g = Guard::new(vec![trunk], limits(10.0, 5.0));
         let t0 = Timestamp(1_000_000);

@@ -80,6 +80,8 @@ pub struct Request {
     /// Record-Route values, in order (our route set back to the far end).
     pub record_route: Vec<String>,
     pub content_type: Option<String>,
+    /// The Authorization value (digest credentials), if any.
+    pub authorization: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -159,7 +161,12 @@ fn request(r: rsip::Request) -> Result<Request, SipError> {
         rsip::Header::ContentType(v) => Some(v.value().to_ascii_lowercase()),
         _ => None,
     });
+    let authorization = r.headers.iter().find_map(|h| match h {
+        rsip::Header::Authorization(v) => Some(v.value().to_string()),
+        _ => None,
+    });
     Ok(Request {
+        authorization,
         method,
         to_user: r.uri.user().unwrap_or_default().to_string(),
         from_user: from_typed.uri.user().unwrap_or_default().to_string(),
@@ -230,6 +237,7 @@ fn reason(code: u16) -> &'static str {
         183 => "Session Progress",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -261,6 +269,8 @@ pub struct ResponseParts<'a> {
     pub sdp: Option<&'a str>,
     /// Add `Allow` (OPTIONS, 405).
     pub allow: bool,
+    /// A digest challenge (401).
+    pub www_authenticate: Option<&'a str>,
 }
 
 /// Writes a response to `req`.
@@ -284,6 +294,9 @@ pub fn write_response(req: &Request, code: u16, parts: &ResponseParts<'_>) -> Ve
     out.push_str(&format!("CSeq: {}\r\n", req.cseq_value));
     if let Some(contact) = parts.contact {
         out.push_str(&format!("Contact: <{contact}>\r\n"));
+    }
+    if let Some(challenge) = parts.www_authenticate {
+        out.push_str(&format!("WWW-Authenticate: {challenge}\r\n"));
     }
     if parts.allow {
         out.push_str(&format!("Allow: {ALLOW}\r\nAccept: application/sdp\r\n"));

@@ -6,12 +6,15 @@
 //!   answer;
 //! - [`trunk`]: the user-agent server as a sans-IO state machine
 //!   (transactions, retransmissions, dialogs);
-//! - [`gateway`]: the adapter: the UDP socket, the clock, and each trunk
+//! - [`framing`]: SIP messages cut from a TCP stream;
+//! - [`gateway`]: the adapter: the UDP socket and TCP listener, the clock, and each trunk
 //!   call's task, which queues the call through the same `CallService` the
 //!   gRPC edge uses (as a telephony principal) and carries its audio on an
 //!   RTP leg of the node's media plane, so a phone caller is bridged,
 //!   recorded and monitored exactly like a web caller.
 
+pub mod digest;
+pub mod framing;
 pub mod gateway;
 pub mod guard;
 pub mod message;

@@ -31,6 +31,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::digest::Challenger;
 use super::guard::{Guard, Kind, Verdict};
 use super::message::{self, DialogRequest, Method, Request, Response, ResponseParts};
 use super::sdp::{self, AudioOffer, SdpError};
@@ -102,6 +103,27 @@ struct Retransmit {
     give_up_at: Timestamp,
 }
 
+impl Retransmit {
+    /// First sent at `now`: resent from T1, given up after 64*T1.
+    fn new(bytes: Vec<u8>, now: Timestamp) -> Self {
+        Retransmit {
+            bytes,
+            interval: T1,
+            give_up_at: now.plus(T1 * 64),
+        }
+    }
+
+    /// Due at `now`: when to resend next (the interval doubled up to T2,
+    /// never past the give-up time), or none when it is time to give up.
+    fn next(&mut self, now: Timestamp) -> Option<Timestamp> {
+        if now >= self.give_up_at {
+            return None;
+        }
+        self.interval = (self.interval * 2).min(T2);
+        Some(now.plus(self.interval).min(self.give_up_at))
+    }
+}
+
 struct Call {
     state: State,
     invite: Request,
@@ -154,12 +176,16 @@ pub struct TrunkStats {
     pub over_capacity: u64,
     /// Malformed requests (answered 400 when possible).
     pub malformed: u64,
+    /// INVITEs without valid credentials from a trunk that needs them (401).
+    pub unauthenticated: u64,
 }
 
 pub struct TrunkCore {
     settings: TrunkSettings,
     /// Who may send, how fast.
     guard: Guard,
+    /// Digest challenges for trunks with credentials (a secret of this process).
+    challenger: Challenger,
     stats: TrunkStats,
     rng: SmallRng,
     calls: HashMap<SipCallKey, Call>,
@@ -194,10 +220,13 @@ impl Refusal {
 
 impl TrunkCore {
     pub fn new(settings: TrunkSettings, guard: Guard) -> Self {
+        let mut rng = SmallRng::seed_from_u64(settings.seed);
+        let secret = format!("{:016x}{:016x}", rng.random::<u64>(), rng.random::<u64>());
         TrunkCore {
             guard,
+            challenger: Challenger::new(secret),
             stats: TrunkStats::default(),
-            rng: SmallRng::seed_from_u64(settings.seed),
+            rng,
             settings,
             calls: HashMap::new(),
             timers: BTreeSet::new(),
@@ -369,6 +398,32 @@ impl TrunkCore {
             self.reply(from, &req, 481, ResponseParts::default());
             return;
         }
+        // A trunk with credentials proves it on every new call.
+        let credentials = trunk
+            .as_deref()
+            .and_then(|t| self.guard.trunk_of(from.ip()).filter(|g| g.name == t))
+            .and_then(|t| t.credentials.clone());
+        if let Some((user, password)) = credentials {
+            let checked =
+                self.challenger
+                    .verify(now, "INVITE", req.authorization.as_deref(), &user, &password);
+            if checked.is_err() {
+                self.stats.unauthenticated += 1;
+                let challenge = self.challenger.challenge(now);
+                let tag = self.token();
+                self.reply(
+                    from,
+                    &req,
+                    401,
+                    ResponseParts {
+                        to_tag: Some(&tag),
+                        www_authenticate: Some(&challenge),
+                        ..Default::default()
+                    },
+                );
+                return;
+            }
+        }
         let cap = trunk
             .as_deref()
             .and_then(|t| self.guard.trunk_of(from.ip()).filter(|g| g.name == t))
@@ -394,11 +449,10 @@ impl TrunkCore {
                     SdpError::Malformed(_) | SdpError::TooLarge => 400,
                     _ => 488,
                 };
-                let bytes = self.reply(
-                    from,
+                let bytes = message::write_response(
                     &req,
                     code,
-                    ResponseParts {
+                    &ResponseParts {
                         to_tag: Some(&local_tag),
                         ..Default::default()
                     },
@@ -406,14 +460,8 @@ impl TrunkCore {
                 // Kept to absorb the ACK and answer retransmissions.
                 let mut call = Call::new(req, from, local_tag, State::Ended);
                 call.last_invite_response = Some(bytes.clone());
-                call.awaiting_ack = Some(Retransmit {
-                    bytes,
-                    interval: T1,
-                    give_up_at: now.plus(T1 * 64),
-                });
                 self.calls.insert(key.clone(), call);
-                self.timers
-                    .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+                self.await_ack(now, &key, bytes);
                 self.timers.insert((now.plus(T1 * 64), TimerKind::Forget, key));
             }
             Ok(offer) => {
@@ -459,16 +507,10 @@ impl TrunkCore {
                         contact: Some(&contact),
                         sdp: Some(&answer),
                         allow: false,
+                        www_authenticate: None,
                     },
                 );
-                call.awaiting_ack = Some(Retransmit {
-                    bytes: bytes.clone(),
-                    interval: T1,
-                    give_up_at: now.plus(T1 * 64),
-                });
-                self.send(from, bytes);
-                self.timers
-                    .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+                self.await_ack(now, &key, bytes);
                 self.events.push_back(TrunkEvent::HoldChanged {
                     key,
                     on_hold: offer.on_hold,
@@ -563,6 +605,19 @@ impl TrunkCore {
             .insert((now.plus(T1 * 64), TimerKind::Forget, key.clone()));
     }
 
+    /// Sends `bytes` (a final response to an INVITE) to the call's source
+    /// and resends it until the ACK.
+    fn await_ack(&mut self, now: Timestamp, key: &SipCallKey, bytes: Vec<u8>) {
+        let Some(call) = self.calls.get_mut(key) else {
+            return;
+        };
+        call.awaiting_ack = Some(Retransmit::new(bytes.clone(), now));
+        let to = call.source;
+        self.send(to, bytes);
+        self.timers
+            .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+    }
+
     /// A final error to the INVITE, retransmitted until its ACK.
     fn final_error(&mut self, now: Timestamp, key: &SipCallKey, code: u16) {
         let Some(call) = self.calls.get_mut(key) else {
@@ -578,15 +633,7 @@ impl TrunkCore {
         );
         call.state = State::Ended;
         call.last_invite_response = Some(bytes.clone());
-        call.awaiting_ack = Some(Retransmit {
-            bytes: bytes.clone(),
-            interval: T1,
-            give_up_at: now.plus(T1 * 64),
-        });
-        let to = call.source;
-        self.send(to, bytes);
-        self.timers
-            .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+        self.await_ack(now, key, bytes);
         self.timers
             .insert((now.plus(T1 * 64), TimerKind::Forget, key.clone()));
     }
@@ -613,6 +660,7 @@ impl TrunkCore {
                 contact: Some(&contact),
                 sdp: Some(&answer),
                 allow: false,
+                www_authenticate: None,
             },
         );
         call.local_sdp = Some(answer);
@@ -654,19 +702,12 @@ impl TrunkCore {
                 contact: Some(&contact),
                 sdp: Some(&answer),
                 allow: false,
+                www_authenticate: None,
             },
         );
         call.state = State::Answered;
         call.last_invite_response = Some(bytes.clone());
-        call.awaiting_ack = Some(Retransmit {
-            bytes: bytes.clone(),
-            interval: T1,
-            give_up_at: now.plus(T1 * 64),
-        });
-        let to = call.source;
-        self.send(to, bytes);
-        self.timers
-            .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+        self.await_ack(now, key, bytes);
     }
 
     /// The call ended on our side: BYE after the answer, 480 before it.
@@ -709,14 +750,7 @@ impl TrunkCore {
             cseq: call.local_cseq,
             route: &call.invite.record_route,
         });
-        call.bye = Some((
-            branch,
-            Retransmit {
-                bytes: bytes.clone(),
-                interval: T1,
-                give_up_at: now.plus(T1 * 64),
-            },
-        ));
+        call.bye = Some((branch, Retransmit::new(bytes.clone(), now)));
         let to = call.source;
         self.send(to, bytes);
         self.timers.insert((now.plus(T1), TimerKind::Bye, key.clone()));
@@ -749,22 +783,21 @@ impl TrunkCore {
         let Some(r) = call.awaiting_ack.as_mut() else {
             return;
         };
-        if now >= r.give_up_at {
-            call.awaiting_ack = None;
-            // Our 200 OK was never acknowledged: the call cannot be up.
-            if call.state == State::Answered {
-                self.send_bye(now, &key);
-                self.end(now, &key);
+        match r.next(now) {
+            Some(next) => {
+                let (to, bytes) = (call.source, r.bytes.clone());
+                self.send(to, bytes);
+                self.timers.insert((next, TimerKind::AckWait, key));
             }
-            return;
+            None => {
+                call.awaiting_ack = None;
+                // Our 200 OK was never acknowledged: the call cannot be up.
+                if call.state == State::Answered {
+                    self.send_bye(now, &key);
+                    self.end(now, &key);
+                }
+            }
         }
-        r.interval = (r.interval * 2).min(T2);
-        let bytes = r.bytes.clone();
-        // Never past the give-up time: that is a timer of its own (H, F).
-        let next = now.plus(r.interval).min(r.give_up_at);
-        let to = call.source;
-        self.send(to, bytes);
-        self.timers.insert((next, TimerKind::AckWait, key));
     }
 
     fn bye_wait(&mut self, now: Timestamp, key: SipCallKey) {
@@ -772,17 +805,14 @@ impl TrunkCore {
             return;
         };
         let Some((_, r)) = call.bye.as_mut() else { return };
-        if now >= r.give_up_at {
-            call.bye = None;
-            return;
+        match r.next(now) {
+            Some(next) => {
+                let (to, bytes) = (call.source, r.bytes.clone());
+                self.send(to, bytes);
+                self.timers.insert((next, TimerKind::Bye, key));
+            }
+            None => call.bye = None,
         }
-        r.interval = (r.interval * 2).min(T2);
-        let bytes = r.bytes.clone();
-        // Never past the give-up time: that is a timer of its own (H, F).
-        let next = now.plus(r.interval).min(r.give_up_at);
-        let to = call.source;
-        self.send(to, bytes);
-        self.timers.insert((next, TimerKind::Bye, key));
     }
 }
 

@@ -170,3 +170,30 @@ pub fn wav_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The finished (no longer live) recording of `call_id`, once listed.
+pub async fn finished_recording(rig: &AudioRig, call_id: &str) -> proto::Recording {
+    let deadline = std::time::Instant::now() + super::SOON;
+    loop {
+        let page = rig
+            .server
+            .supervisor()
+            .supervisor
+            .list_recordings(proto::ListRecordingsRequest::default())
+            .await
+            .expect("list recordings")
+            .into_inner();
+        if let Some(r) = page
+            .recordings
+            .into_iter()
+            .find(|r| r.call_id == call_id && !r.live)
+        {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the finished recording of {call_id} is listed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
