@@ -173,6 +173,39 @@ pub struct SipConfig {
     pub trunks: Vec<SipTrunkConfig>,
     /// Per-source request rates.
     pub limits: SipLimitsConfig,
+    /// Calls we place through the trunk (callbacks).
+    pub outbound: SipOutboundConfig,
+}
+
+/// Where callbacks are dialled: when an agent accepts a callback, hotline
+/// calls the customer through this proxy and bridges the call to the agent.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipOutboundConfig {
+    /// The trunk's proxy (host:port as an IP address); "" = agents dial
+    /// callbacks themselves.
+    pub proxy: String,
+    /// The caller id the customer sees (our From user).
+    pub caller_id: String,
+    /// A callback unanswered this long is given up (no answer).
+    pub ring_timeout_secs: u64,
+}
+
+impl Default for SipOutboundConfig {
+    fn default() -> Self {
+        SipOutboundConfig {
+            proxy: String::new(),
+            caller_id: "hotline".into(),
+            ring_timeout_secs: 30,
+        }
+    }
+}
+
+impl SipOutboundConfig {
+    /// The proxy's address, if callbacks are dialled.
+    pub fn proxy_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        optional_addr("sip.outbound.proxy", &self.proxy)
+    }
 }
 
 /// A trunk (carrier or PBX) allowed to send calls.
@@ -232,6 +265,7 @@ impl Default for SipConfig {
             menus: BTreeMap::new(),
             trunks: Vec::new(),
             limits: SipLimitsConfig::default(),
+            outbound: SipOutboundConfig::default(),
         }
     }
 }
@@ -536,6 +570,10 @@ pub struct AgentEntry {
     /// skill -> proficiency 1..=10.
     #[serde(default)]
     pub skills: BTreeMap<String, u8>,
+    /// The digest password of the agent's SIP phone (username: the agent
+    /// id); "" = the agent cannot register one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sip_password: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
@@ -598,6 +636,34 @@ impl Config {
     }
 
     /// Checks every cross-reference and range; the error names the key.
+    /// The configuration with every secret hidden (the token secret, trunk
+    /// and phone passwords), for showing.
+    pub fn redacted(&self) -> Config {
+        let hidden = |s: &mut String| {
+            if !s.is_empty() {
+                *s = "<hidden>".into();
+            }
+        };
+        let mut shown = self.clone();
+        hidden(&mut shown.auth.secret);
+        for t in &mut shown.sip.trunks {
+            hidden(&mut t.password);
+        }
+        for a in &mut shown.agents {
+            hidden(&mut a.sip_password);
+        }
+        shown
+    }
+
+    /// SIP accounts of agents who may register a phone: agent id -> password.
+    pub fn sip_accounts(&self) -> std::collections::HashMap<String, String> {
+        self.agents
+            .iter()
+            .filter(|a| !a.sip_password.is_empty())
+            .map(|a| (a.id.clone(), a.sip_password.clone()))
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.auth.secret.len() < MIN_SECRET_LEN {
             return Err(invalid(
@@ -621,6 +687,17 @@ impl Config {
         }
         if self.sip.survey_timeout_secs == 0 {
             return Err(invalid("sip.survey_timeout_secs", "must be at least 1"));
+        }
+        self.sip.outbound.proxy_addr()?;
+        if self.sip.outbound.ring_timeout_secs == 0 {
+            return Err(invalid("sip.outbound.ring_timeout_secs", "must be at least 1"));
+        }
+        let caller_id_ok = |c: char| c.is_ascii_alphanumeric() || "+-_.".contains(c);
+        if self.sip.outbound.caller_id.is_empty() || !self.sip.outbound.caller_id.chars().all(caller_id_ok) {
+            return Err(invalid(
+                "sip.outbound.caller_id",
+                "must be a number or name of letters, digits and + - _ .",
+            ));
         }
         for (i, trunk) in self.sip.trunks.iter().enumerate() {
             if trunk.username.is_empty() != trunk.password.is_empty() {

@@ -279,8 +279,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config => {
-            let mut shown = config;
-            shown.auth.secret = "<hidden>".into();
+            let shown = config.redacted();
             println!(
                 "{}",
                 serde_json::to_string_pretty(&shown).context("printing the configuration")?

@@ -157,6 +157,20 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     health.set_service_status(LIVENESS, ServingStatus::Serving).await;
     let directory = Arc::new(Directory::new(config));
 
+    // The SIP gateway dials callbacks when it has a proxy to dial through.
+    let sip_listen = config.sip.addr().map_err(|e| Error::Internal(e.to_string()))?;
+    let outbound_proxy = config
+        .sip
+        .outbound
+        .proxy_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let (dialer, dials) = match (sip_listen, outbound_proxy) {
+        (Some(_), Some(_)) => {
+            let (d, rx) = crate::sip::dialer::Dialer::channel();
+            (Some(d), rx)
+        }
+        _ => (None, crate::sip::dialer::Dialer::channel().1),
+    };
     let (ctx, cluster, engine_task, node_task) = if config.store.url == "memory" {
         for name in HEALTH_NAMES {
             health.set_service_status(name, ServingStatus::Serving).await;
@@ -189,6 +203,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             node: None,
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
+            dialer: dialer.clone(),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -242,6 +257,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             node: Some(node_id.clone()),
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
+            dialer: dialer.clone(),
         };
         let cluster = ClusterApi {
             route: route_rx,
@@ -250,7 +266,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         (ctx, Some(cluster), None, Some(node_task))
     };
 
-    let sip_addr = match config.sip.addr().map_err(|e| Error::Internal(e.to_string()))? {
+    let sip_addr = match sip_listen {
         Some(listen) => Some(
             crate::sip::gateway::start(
                 crate::sip::gateway::GatewaySettings {
@@ -268,10 +284,15 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                     survey: config.sip.survey,
                     survey_timeout_secs: config.sip.survey_timeout_secs,
                     menus: config.sip.menus.clone(),
+                    outbound_proxy,
+                    caller_id: config.sip.outbound.caller_id.clone(),
+                    ring_timeout_secs: config.sip.outbound.ring_timeout_secs,
+                    phone_accounts: config.sip_accounts(),
                 },
                 config.sip.guard(),
                 crate::sip::prompts::KeypadPrompts::load(&config.sip)?,
                 ctx.clone(),
+                dials,
                 shutdown_rx.clone(),
             )
             .await?,

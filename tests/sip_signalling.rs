@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hotline::sip::guard::{Guard, Limits, Network, Rate, Trunk};
-use hotline::sip::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats, T1, T2};
+use hotline::sip::trunk::{
+    Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats, MIN_EXPIRES, T1,
+    T2,
+};
 use hotline::time::Timestamp;
 use proptest::prelude::*;
 
@@ -485,6 +488,254 @@ fn a_trunk_with_credentials_is_challenged_and_its_digest_admits_the_call() {
         [TrunkEvent::Incoming { .. }]
     ));
     assert_eq!(core.take_stats().unauthenticated, 2);
+}
+
+/// A call placed to the trunk: the INVITE we sent.
+fn dial(core: &mut TrunkCore) -> (SipCallKey, String) {
+    let key = core.handle_dial(
+        T0,
+        Dial {
+            target: format!("sip:+15550100@{TRUNK}"),
+            next_hop: trunk(),
+            from_user: "+15559999".into(),
+            display: None,
+            local_rtp: "192.0.2.1:30000".parse().unwrap(),
+        },
+    );
+    let out = sent(core);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].starts_with(&format!("INVITE sip:+15550100@{TRUNK} SIP/2.0\r\n")),
+        "{}",
+        out[0]
+    );
+    assert!(out[0].contains("m=audio 30000 RTP/AVP 0 8 101"), "{}", out[0]);
+    (key, out[0].clone())
+}
+
+/// The far end's response to our `invite`.
+fn response_to(invite: &str, code: u16, reason: &str, to_tag: Option<&str>, body: &str) -> String {
+    let header = |name: &str| invite.lines().find(|l| l.starts_with(name)).unwrap().to_string();
+    let to = match to_tag {
+        Some(t) => format!("{};tag={t}", header("To:")),
+        None => header("To:"),
+    };
+    let ctype = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".into()
+    };
+    format!(
+        "SIP/2.0 {code} {reason}\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\nContact: <sip:callee@{TRUNK}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+        header("Via:"),
+        header("From:"),
+        header("Call-ID:"),
+        header("CSeq:"),
+        body.len()
+    )
+}
+
+#[test]
+fn a_placed_call_is_acknowledged_when_answered_and_hung_up_with_a_bye() {
+    let mut core = core();
+    let (key, invite) = dial(&mut core);
+    // Unanswered, the INVITE is resent from T1.
+    let resent = run(&mut core, T0, T0.plus(T1));
+    assert_eq!(resent.len(), 1);
+    assert!(resent[0].1.starts_with("INVITE "));
+    core.handle_datagram(
+        T0,
+        trunk(),
+        response_to(&invite, 180, "Ringing", Some("c1"), "").as_bytes(),
+    );
+    assert!(
+        run(&mut core, T0.plus(T1), T0.plus(T1 * 8)).is_empty(),
+        "a provisional stops the resending"
+    );
+    let ok = response_to(&invite, 200, "OK", Some("c1"), SDP);
+    core.handle_datagram(T0, trunk(), ok.as_bytes());
+    let ack = sent(&mut core);
+    assert!(
+        ack[0].starts_with(&format!("ACK sip:callee@{TRUNK} SIP/2.0")),
+        "{ack:?}"
+    );
+    assert!(ack[0].contains(";tag=c1"), "the ACK is in the dialog: {}", ack[0]);
+    match events(&mut core).as_slice() {
+        [TrunkEvent::DialAnswered { key: k, answer }] => {
+            assert_eq!(k, &key);
+            assert_eq!(answer.remote, "192.0.2.9:40000".parse::<SocketAddr>().unwrap());
+        }
+        other => panic!("answered once, got {other:?}"),
+    }
+    // A retransmitted 200 gets the same ACK again, and no second event.
+    core.handle_datagram(T0, trunk(), ok.as_bytes());
+    assert_eq!(sent(&mut core), ack);
+    assert!(events(&mut core).is_empty());
+    core.handle_hangup(T0, &key);
+    let bye = sent(&mut core);
+    assert!(
+        bye[0].starts_with(&format!("BYE sip:callee@{TRUNK} SIP/2.0")),
+        "{bye:?}"
+    );
+    assert!(events(&mut core).is_empty(), "we hung up: nothing to tell");
+}
+
+#[test]
+fn a_placed_call_refused_or_unanswered_fails_once_and_the_refusal_is_acknowledged() {
+    let mut core = core();
+    let (key, invite) = dial(&mut core);
+    core.handle_datagram(
+        T0,
+        trunk(),
+        response_to(&invite, 486, "Busy Here", Some("c2"), "").as_bytes(),
+    );
+    let ack = sent(&mut core);
+    assert!(ack[0].starts_with("ACK sip:+15550100@"), "{ack:?}");
+    let branch = |m: &str| m.lines().find(|l| l.starts_with("Via:")).unwrap().to_string();
+    assert_eq!(
+        branch(&ack[0]),
+        branch(&invite),
+        "a final error's ACK is on the INVITE's branch"
+    );
+    assert_eq!(events(&mut core), vec![TrunkEvent::DialFailed { key, code: 486 }]);
+    // Nobody answers at all: 408 after 64*T1.
+    let (key, _) = dial(&mut core);
+    run(&mut core, T0, T0.plus(T1 * 64));
+    assert_eq!(events(&mut core), vec![TrunkEvent::DialFailed { key, code: 408 }]);
+}
+
+#[test]
+fn hanging_up_a_ringing_placed_call_cancels_it_after_a_provisional_and_ends_a_crossing_answer() {
+    let mut core = core();
+    let (key, invite) = dial(&mut core);
+    // Hung up before any response: the CANCEL waits for a provisional.
+    core.handle_hangup(T0, &key);
+    assert!(sent(&mut core).is_empty());
+    core.handle_datagram(
+        T0,
+        trunk(),
+        response_to(&invite, 180, "Ringing", Some("c3"), "").as_bytes(),
+    );
+    let cancel = sent(&mut core);
+    assert!(cancel[0].starts_with("CANCEL sip:+15550100@"), "{cancel:?}");
+    assert!(cancel[0].contains("CSeq: 1 CANCEL"));
+    // The callee answered as our CANCEL crossed: ACK, then BYE.
+    core.handle_datagram(
+        T0,
+        trunk(),
+        response_to(&invite, 200, "OK", Some("c3"), SDP).as_bytes(),
+    );
+    let out = sent(&mut core);
+    assert!(out[0].starts_with("ACK "), "{out:?}");
+    assert!(out[1].starts_with("BYE "), "{out:?}");
+    assert!(
+        events(&mut core).is_empty(),
+        "the adapter hung up: it hears nothing more"
+    );
+}
+
+#[test]
+fn the_far_end_of_a_placed_call_hangs_up_with_a_bye() {
+    let mut core = core();
+    let (key, invite) = dial(&mut core);
+    core.handle_datagram(
+        T0,
+        trunk(),
+        response_to(&invite, 200, "OK", Some("c4"), SDP).as_bytes(),
+    );
+    sent(&mut core);
+    events(&mut core);
+    let call_id = &key.0;
+    let our_tag = invite
+        .lines()
+        .find(|l| l.starts_with("From:"))
+        .unwrap()
+        .split(";tag=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    core.handle_datagram(
+        T0,
+        trunk(),
+        request("BYE", call_id, "z9hG4bK-b4", 2, Some(&our_tag)).as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 200 OK");
+    assert_eq!(events(&mut core), vec![TrunkEvent::Ended { key }]);
+}
+
+fn register(user: &str, expires: u32, auth: Option<&str>) -> String {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bK-r{expires}\r\nFrom: <sip:{user}@192.0.2.1>;tag=r1\r\nTo: <sip:{user}@192.0.2.1>\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@{TRUNK}>\r\nExpires: {expires}\r\n{auth}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn an_agent_phone_registers_with_its_password_and_its_registration_lapses() {
+    let accounts = [("dave".to_string(), "pw".to_string())].into_iter().collect();
+    // Trunks are listed and the phone is not one: REGISTER is still heard.
+    let carrier = Trunk {
+        name: "carrier".into(),
+        sources: vec![Network::parse("198.51.100.0/24").unwrap()],
+        max_calls: 0,
+        credentials: None,
+    };
+    let mut core =
+        core_with(Guard::new(vec![carrier], limits(100.0, 100.0))).with_registrar(Registrar::new(accounts));
+    core.handle_datagram(T0, trunk(), register("dave", 60, None).as_bytes());
+    let challenge = sent(&mut core).remove(0);
+    assert_eq!(status(&challenge), "SIP/2.0 401 Unauthorized");
+    let www = challenge
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .unwrap()
+        .to_string();
+    let auth = |user: &str, pw: &str| {
+        hotline::sip::digest::respond(&www, "REGISTER", "sip:192.0.2.1", user, pw, "c").unwrap()
+    };
+    // A wrong password and an unknown agent get the same refusal.
+    core.handle_datagram(
+        T0,
+        trunk(),
+        register("dave", 60, Some(&auth("dave", "guess"))).as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 403 Forbidden");
+    core.handle_datagram(
+        T0,
+        trunk(),
+        register("mallory", 60, Some(&auth("mallory", "pw"))).as_bytes(),
+    );
+    assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 403 Forbidden");
+    assert!(core.phone_of("dave").is_none());
+
+    core.handle_datagram(
+        T0,
+        trunk(),
+        register("dave", 1, Some(&auth("dave", "pw"))).as_bytes(),
+    );
+    let ok = sent(&mut core).remove(0);
+    assert_eq!(status(&ok), "SIP/2.0 200 OK");
+    assert!(
+        ok.contains(&format!("expires={MIN_EXPIRES}")),
+        "too short is lengthened: {ok}"
+    );
+    assert!(matches!(
+        events(&mut core).as_slice(),
+        [TrunkEvent::PhoneRegistered { user, .. }] if user == "dave"
+    ));
+    assert_eq!(core.phone_of("dave").unwrap().source, trunk());
+    // Not refreshed: gone when it lapses, announced once.
+    let lapse = T0.plus(Duration::from_secs(u64::from(MIN_EXPIRES)));
+    core.handle_timeout(lapse);
+    assert_eq!(
+        events(&mut core),
+        vec![TrunkEvent::PhoneUnregistered { user: "dave".into() }]
+    );
+    assert!(core.phone_of("dave").is_none());
+    core.handle_timeout(lapse.plus(Duration::from_secs(3600)));
+    assert!(events(&mut core).is_empty());
 }
 
 proptest! {

@@ -505,3 +505,253 @@ async fn a_trunk_with_credentials_is_challenged_and_its_call_goes_through() {
     let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
     assert!(ok, "the authenticated call succeeded: {errors}");
 }
+
+/// A free loopback UDP port for a sipp that waits for our requests.
+fn sipp_uas(scenario: &Path, port: u16, dir: &Path) -> Child {
+    Command::new("sipp")
+        .current_dir(dir)
+        .args([
+            "-sf",
+            &scenario.display().to_string(),
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "40s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp is missing: install Debian's sip-tester package (./scripts/test does)")
+}
+
+/// A rig whose server dials callbacks through a trunk proxy at `proxy`.
+async fn rig_dialling(proxy: u16) -> AudioRig {
+    AudioRig::start_with(&format!(
+        "\n[sip]\nlisten = \"127.0.0.1:0\"\n\n[sip.outbound]\nproxy = \"127.0.0.1:{proxy}\"\ncaller_id = \"+15559999\"\nring_timeout_secs = 10\n"
+    ))
+    .await
+}
+
+async fn create_callback(rig: &AudioRig, number: &str) -> proto::Callback {
+    rig.server
+        .supervisor()
+        .callback
+        .create_callback(proto::CreateCallbackRequest {
+            number: number.into(),
+            queue: "repairs".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("callback created")
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_callback_is_dialled_through_the_trunk_and_bridged_to_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = free_udp_port();
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let customer = sipp_uas(&scenario(dir.path(), "callee.xml", &audio), proxy, dir.path());
+    let rig = rig_dialling(proxy).await;
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let callback = create_callback(&rig, "+15550002").await;
+
+    let offered = carol.expect_offer(Duration::from_secs(10)).await;
+    assert_eq!(offered.callback_id, callback.callback_id);
+    assert_eq!(offered.ani, "+15550002");
+    carol.accept(&offered.call_id).await;
+    // The customer's phone rings, answers and talks; then the agent hangs up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    carol.hangup(&offered.call_id).await;
+    let (ok, errors) = finished(customer, Duration::from_secs(20)).await;
+    assert!(
+        ok,
+        "the customer's phone was called, answered and hung up on: {errors}"
+    );
+
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    let (left, right, _) = stereo(&rig.recording_file(&rec));
+    let customer_power = goertzel(&left, CALLER_HZ, 8000);
+    let agent_power = goertzel(&right, AGENT_HZ, 8000);
+    assert!(
+        customer_power > 0.3,
+        "the customer's 440 Hz is on the left ({customer_power:.2})"
+    );
+    assert!(
+        agent_power > 0.3,
+        "the agent's 1 kHz is on the right ({agent_power:.2})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_customer_counts_as_a_busy_attempt_without_the_agent_typing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = free_udp_port();
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 1);
+    let customer = sipp_uas(
+        &scenario(dir.path(), "callee_busy.xml", &audio),
+        proxy,
+        dir.path(),
+    );
+    let rig = rig_dialling(proxy).await;
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let callback = create_callback(&rig, "+15550003").await;
+    let offered = carol.expect_offer(Duration::from_secs(10)).await;
+    carol.accept(&offered.call_id).await;
+    let (ok, errors) = finished(customer, Duration::from_secs(20)).await;
+    assert!(ok, "the customer's phone refused busy: {errors}");
+
+    let deadline = Instant::now() + SOON;
+    loop {
+        let got = rig
+            .server
+            .supervisor()
+            .callback
+            .get_callback(proto::CallbackRef {
+                callback_id: callback.callback_id.clone(),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(attempt) = got.attempts.first() {
+            assert_eq!(attempt.outcome, proto::AttemptOutcome::Busy as i32);
+            assert_eq!(attempt.agent_id, "carol");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the busy attempt was recorded: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Registers `agent`'s phone from `port` (sipp, digest) for `expires` s.
+async fn register_phone(
+    dir: &Path,
+    sip: std::net::SocketAddr,
+    port: u16,
+    agent: &str,
+    password: &str,
+    expires: u32,
+) -> bool {
+    let text = std::fs::read_to_string("tests/sipp/agent_register.xml")
+        .unwrap()
+        .replace("AGENT_ID", agent)
+        .replace("PASSWORD", password)
+        .replace("EXPIRES", &expires.to_string());
+    let path = dir.join(format!("register-{expires}.xml"));
+    std::fs::write(&path, text).unwrap();
+    let child = Command::new("sipp")
+        .current_dir(dir)
+        .args([
+            "-sf",
+            &path.display().to_string(),
+            &sip.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp");
+    finished(child, Duration::from_secs(15)).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_registered_sip_phone_answers_an_offer_and_is_recorded_on_the_right() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    assert!(
+        !register_phone(dir.path(), sip, port, "dave", "wrong-password", 3600).await,
+        "a wrong password is refused"
+    );
+    assert!(register_phone(dir.path(), sip, port, "dave", "dave-phone-pw", 3600).await);
+    let agent_audio = dir.path().join("agent.ulaw");
+    std::fs::write(
+        &agent_audio,
+        G711::Pcmu.encode(&sine(AGENT_HZ, 8000, 0, 8000 * 10, 8000)),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string("tests/sipp/agent_phone.xml")
+        .unwrap()
+        .replace("AGENT_ID", "dave")
+        .replace("AUDIO_FILE", &agent_audio.display().to_string())
+        .replace("TALK_MS", "2500");
+    let phone_xml = dir.path().join("agent_phone.xml");
+    std::fs::write(&phone_xml, text).unwrap();
+    let phone = sipp_uas(&phone_xml, port, dir.path());
+    // Dave signs in with his client (no softphone there): offers ring the phone.
+    let mut dave = rig.server.agent("dave").await;
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let caller = sipp(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "200",
+        sip,
+        dir.path(),
+    );
+
+    let offered = dave.expect_offer(Duration::from_secs(10)).await;
+    let (ok, errors) = finished(phone, Duration::from_secs(30)).await;
+    assert!(ok, "the phone rang, answered and hung up: {errors}");
+    let (ok, errors) = finished(caller, Duration::from_secs(20)).await;
+    assert!(ok, "the caller was answered and hung up on: {errors}");
+    let call = rig.server.get_call(&offered.call_id).await;
+    assert_eq!(call.agent_id, "dave");
+    assert_eq!(call.outcome, proto::CallOutcome::Answered as i32);
+
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    let (left, right, _) = stereo(&rig.recording_file(&rec));
+    let caller_power = goertzel(&left, CALLER_HZ, 8000);
+    let agent_power = goertzel(&right, AGENT_HZ, 8000);
+    assert!(
+        caller_power > 0.3,
+        "the caller's 440 Hz is on the left ({caller_power:.2})"
+    );
+    assert!(
+        agent_power > 0.3,
+        "the agent phone's 1 kHz is on the right ({agent_power:.2})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_phone_unregisters_stops_getting_offers() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    assert!(register_phone(dir.path(), sip, port, "dave", "dave-phone-pw", 3600).await);
+    // Dave's client stays signed in: still, without his phone he gets no offers.
+    let _dave = rig.server.agent("dave").await;
+    assert!(register_phone(dir.path(), sip, port, "dave", "dave-phone-pw", 0).await);
+    let deadline = Instant::now() + SOON;
+    loop {
+        let record = rig.server.agent_record("dave").await;
+        if record.state == proto::AgentState::NotReady as i32 {
+            assert_eq!(record.not_ready_reason, "phone unregistered");
+            break;
+        }
+        assert!(Instant::now() < deadline, "dave was set not ready: {record:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

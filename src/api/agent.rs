@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::{AgentLogin, Disposition, TransferTarget};
-use crate::engine::{Command, IdempotencyKey};
+use crate::engine::{Command, Device, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
 use crate::proto;
@@ -206,13 +206,29 @@ impl AgentService for AgentApi {
             .agent(&id)
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let stream = self.ctx.engine.agent_events(id, name).await?;
+        let stream = self.ctx.engine.agent_events(id, name, Device::Client).await?;
         Ok(Response::new(stream))
     }
 
     async fn accept(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {
-        self.call_action(req, |agent, call| Command::Accept { agent, call })
-            .await
+        let accepted = self
+            .call_action(req, |agent, call| Command::Accept { agent, call })
+            .await?;
+        // A callback's work item: hotline dials the customer for the agent
+        // when it has a trunk to dial through (the gateway dials a work
+        // item once, however often Accept is retried).
+        let call = accepted.get_ref();
+        if let Some(dialer) = &self.ctx.dialer {
+            if !call.callback_id.is_empty() && call.status == proto::CallStatus::Connected as i32 {
+                dialer.dial(crate::sip::dialer::CallbackDial {
+                    call: CallId::new(&call.call_id),
+                    callback: call.callback_id.clone(),
+                    agent: AgentId::new(&call.agent_id),
+                    number: call.ani.clone(),
+                })?;
+            }
+        }
+        Ok(accepted)
     }
 
     async fn decline(

@@ -33,6 +33,9 @@ pub struct ApiContext {
     pub report_rules: Arc<crate::report::ReportRules>,
     /// The scorecard GradeCall uses by default.
     pub scorecard: Arc<crate::quality::Scorecard>,
+    /// Dials accepted callbacks through the SIP trunk, when one is set up
+    /// for it (otherwise agents dial them).
+    pub dialer: Option<crate::sip::dialer::Dialer>,
 }
 
 impl ApiContext {

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tonic::Status;
 
 use crate::api::status::from_remote;
-use crate::engine::{Command, EngineHandle, IdempotencyKey, Reply};
+use crate::engine::{Command, Device, EngineHandle, IdempotencyKey, Reply};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
 use crate::proto;
@@ -80,11 +80,16 @@ impl RouterLink {
     }
 
     /// Opens the agent's event stream at the routing core.
-    pub async fn agent_events(&self, agent: AgentId, display_name: String) -> Result<EventStream, Error> {
+    pub async fn agent_events(
+        &self,
+        agent: AgentId,
+        display_name: String,
+        device: Device,
+    ) -> Result<EventStream, Error> {
         match self.current() {
             Route::Local(engine) => {
                 let stream = engine
-                    .call(move |core, now| core.open_agent_stream_for(now, &agent, display_name))
+                    .call(move |core, now| core.open_agent_stream_for(now, &agent, display_name, device))
                     .await?;
                 Ok(Box::pin(stream))
             }
@@ -94,6 +99,7 @@ impl RouterLink {
                     .agent_events(crate::proto::cluster::AgentEventsRequest {
                         agent_id: agent.to_string(),
                         display_name,
+                        phone: device == Device::Phone,
                     })
                     .await
                     .map_err(|s| from_remote(&s))?

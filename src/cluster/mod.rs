@@ -11,4 +11,4 @@ pub mod link;
 pub mod node;
 pub mod service;
 
-pub use link::{CallStream, Route, RouterLink};
+pub use link::{CallStream, EventStream, Route, RouterLink};

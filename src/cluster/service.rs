@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::link::{CallStream, EventStream, Route};
 use crate::api::principal;
 use crate::auth::Role;
-use crate::engine::{Command, EngineHandle, IdempotencyKey};
+use crate::engine::{Command, Device, EngineHandle, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
 use crate::proto::cluster::cluster_server::Cluster;
@@ -62,7 +62,10 @@ impl Cluster for ClusterApi {
         let id = AgentId::new(&r.agent_id);
         let engine = self.engine()?;
         let stream = engine
-            .call(move |core, now| core.open_agent_stream_for(now, &id, r.display_name))
+            .call(move |core, now| {
+                let device = if r.phone { Device::Phone } else { Device::Client };
+                core.open_agent_stream_for(now, &id, r.display_name, device)
+            })
             .await?;
         Ok(Response::new(Box::pin(stream)))
     }

@@ -35,7 +35,7 @@ use staffing::Staffing;
 pub use command::{Command, Reply};
 use idempotency::IdempotencyCache;
 pub use idempotency::IdempotencyKey;
-pub use notify::{AgentEventStream, Subscribers};
+pub use notify::{AgentEventStream, Device, Subscribers};
 
 /// Everything the engine task owns.
 pub struct Core {
@@ -65,11 +65,12 @@ impl Core {
         now: Timestamp,
         id: &crate::ids::AgentId,
         display_name: String,
+        device: notify::Device,
     ) -> notify::AgentEventStream {
         let record = self.router.agent(id).cloned().unwrap_or_else(|| {
             crate::acd::AgentRecord::logged_out(id.clone(), display_name, now, "never logged in")
         });
-        self.open_agent_stream(now, &record)
+        self.open_agent_stream(now, &record, device)
     }
 
     /// Opens an agent's event stream and tells the router the softphone is
@@ -78,8 +79,9 @@ impl Core {
         &mut self,
         now: Timestamp,
         agent: &crate::acd::AgentRecord,
+        device: notify::Device,
     ) -> notify::AgentEventStream {
-        let (stream, closed) = self.subscribers.subscribe_agent(now, agent);
+        let (stream, closed) = self.subscribers.subscribe_agent(now, agent, device);
         if self.router.handle_agent_stream_opened(now, &agent.id).is_ok() {
             let jobs = self.jobs.clone();
             let id = agent.id.clone();

@@ -45,9 +45,18 @@ struct AgentStream {
     seq: u64,
 }
 
+/// Which of an agent's devices a stream feeds: the agent's client (desktop
+/// or web app) and a registered SIP phone each hold one, and a new stream
+/// replaces only the old one of the same device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Device {
+    Client,
+    Phone,
+}
+
 #[derive(Default)]
 pub struct Subscribers {
-    agents: HashMap<AgentId, AgentStream>,
+    agents: HashMap<(AgentId, Device), AgentStream>,
     calls: HashMap<CallId, Vec<mpsc::Sender<Result<proto::Call, Status>>>>,
 }
 
@@ -59,14 +68,16 @@ impl Subscribers {
         &mut self,
         now: Timestamp,
         agent: &AgentRecord,
+        device: Device,
     ) -> (
         AgentEventStream,
         impl std::future::Future<Output = ()> + Send + 'static,
     ) {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
-        self.agents.insert(agent.id.clone(), AgentStream { tx, seq: 0 });
-        self.agent_state_changed(now, agent);
+        self.agents
+            .insert((agent.id.clone(), device), AgentStream { tx, seq: 0 });
+        self.send_to(now, &agent.id, device, state_changed(agent));
         let stream = AgentEventStream {
             inner: tokio_stream::wrappers::ReceiverStream::new(rx),
             _closed: closed_tx,
@@ -78,7 +89,11 @@ impl Subscribers {
 
     /// Whether the agent has an open event stream.
     pub fn agent_connected(&self, agent: &AgentId) -> bool {
-        self.agents.get(agent).is_some_and(|s| !s.tx.is_closed())
+        [Device::Client, Device::Phone].iter().any(|d| {
+            self.agents
+                .get(&(agent.clone(), *d))
+                .is_some_and(|s| !s.tx.is_closed())
+        })
     }
 
     /// Watches a call: its current record now, then every change until it ends.
@@ -104,13 +119,7 @@ impl Subscribers {
     }
 
     pub fn agent_state_changed(&mut self, now: Timestamp, agent: &AgentRecord) {
-        self.send(
-            now,
-            &agent.id,
-            Ev::StateChanged(proto::AgentStateChanged {
-                agent: Some(convert::agent(agent)),
-            }),
-        );
+        self.send(now, &agent.id, state_changed(agent));
     }
 
     pub fn call_offered(
@@ -185,8 +194,15 @@ impl Subscribers {
         );
     }
 
+    /// Sends to every device of the agent.
     fn send(&mut self, now: Timestamp, agent: &AgentId, event: Ev) {
-        let Some(stream) = self.agents.get_mut(agent) else {
+        self.send_to(now, agent, Device::Client, event.clone());
+        self.send_to(now, agent, Device::Phone, event);
+    }
+
+    fn send_to(&mut self, now: Timestamp, agent: &AgentId, device: Device, event: Ev) {
+        let key = (agent.clone(), device);
+        let Some(stream) = self.agents.get_mut(&key) else {
             return;
         };
         stream.seq += 1;
@@ -197,9 +213,15 @@ impl Subscribers {
         };
         if let Err(e) = stream.tx.try_send(Ok(msg)) {
             if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                warn!(agent = %agent, "agent event stream stalled; closing it");
+                warn!(agent = %agent, ?device, "agent event stream stalled; closing it");
             }
-            self.agents.remove(agent);
+            self.agents.remove(&key);
         }
     }
+}
+
+fn state_changed(agent: &AgentRecord) -> Ev {
+    Ev::StateChanged(proto::AgentStateChanged {
+        agent: Some(convert::agent(agent)),
+    })
 }

@@ -68,7 +68,9 @@ pub(super) struct Shared {
 
 #[derive(Default)]
 struct Registry {
-    softphones: HashMap<AgentId, Arc<WebRtcSession>>,
+    /// Each agent's audio: a WebRTC softphone, or the RTP leg of a call to
+    /// their registered SIP phone.
+    softphones: HashMap<AgentId, CallerMedia>,
     calls: HashMap<CallId, CallEntry>,
     monitors: HashMap<String, Arc<WebRtcSession>>,
 }
@@ -78,7 +80,7 @@ struct CallEntry {
     control: mpsc::Sender<Control>,
 }
 
-/// What carries a caller's audio.
+/// What carries a party's audio (a caller's, or an agent's).
 enum CallerMedia {
     WebRtc(Arc<WebRtcSession>),
     Rtp(Arc<RtpSession>),
@@ -98,6 +100,13 @@ impl CallerMedia {
             // The trunk's call owns the RTP session: it may still talk to
             // the caller after the call (survey) and hangs it up itself.
             CallerMedia::Rtp(_) => {}
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            CallerMedia::WebRtc(s) => s.leg.is_closed(),
+            CallerMedia::Rtp(s) => s.leg.is_closed(),
         }
     }
 }
@@ -156,7 +165,7 @@ impl MediaPlane {
         let old = self
             .registry()?
             .softphones
-            .insert(agent.clone(), Arc::new(session));
+            .insert(agent.clone(), CallerMedia::WebRtc(Arc::new(session)));
         if let Some(old) = old {
             old.close().await;
         }
@@ -164,8 +173,38 @@ impl MediaPlane {
         Ok((answer, codec))
     }
 
+    /// The agent's SIP phone answered: its RTP leg is the agent's audio
+    /// until [`Self::disconnect_agent_rtp`] (a WebRTC softphone it replaces
+    /// is hung up).
+    pub async fn connect_agent_rtp(&self, agent: &AgentId, session: Arc<RtpSession>) -> Result<(), Error> {
+        let old = self
+            .registry()?
+            .softphones
+            .insert(agent.clone(), CallerMedia::Rtp(session));
+        if let Some(CallerMedia::WebRtc(old)) = old {
+            old.close().await;
+        }
+        info!(agent = %agent, "SIP phone audio connected");
+        Ok(())
+    }
+
+    /// The call to the agent's phone ended: its leg stops being the agent's
+    /// audio (unless another replaced it already).
+    pub fn disconnect_agent_rtp(&self, agent: &AgentId, session: &Arc<RtpSession>) {
+        if let Ok(mut r) = self.registry() {
+            let same =
+                matches!(r.softphones.get(agent), Some(CallerMedia::Rtp(s)) if Arc::ptr_eq(s, session));
+            if same {
+                r.softphones.remove(agent);
+            }
+        }
+    }
+
     pub async fn softphone_candidate(&self, agent: &AgentId, c: RTCIceCandidateInit) -> Result<(), Error> {
-        let session = self.registry()?.softphones.get(agent).cloned();
+        let session = self.registry()?.softphones.get(agent).and_then(|m| match m {
+            CallerMedia::WebRtc(s) => Some(s.clone()),
+            CallerMedia::Rtp(_) => None,
+        });
         let session = session.ok_or_else(|| Error::NotFound {
             what: "softphone session of agent",
             id: agent.to_string(),
@@ -418,8 +457,8 @@ impl Shared {
             .ok()?
             .softphones
             .get(agent)
-            .filter(|s| !s.leg.is_closed())
-            .map(|s| s.leg.clone())
+            .filter(|s| !s.is_closed())
+            .map(|s| s.leg())
     }
 
     /// A call's task ended: hang up the caller's leg.

@@ -66,6 +66,18 @@ impl RtpSession {
         jitter_frames: usize,
     ) -> Result<(RtpSession, mpsc::Receiver<KeyPressed>), MediaError> {
         let socket = bind(ip, ports).await?;
+        Self::start(id, socket, params, jitter_frames)
+    }
+
+    /// Starts carrying audio on a socket bound earlier with [`bind`] (a call
+    /// we place offers the port before the far end's answer says how to
+    /// send).
+    pub fn start(
+        id: String,
+        socket: UdpSocket,
+        params: RtpParams,
+        jitter_frames: usize,
+    ) -> Result<(RtpSession, mpsc::Receiver<KeyPressed>), MediaError> {
         let local = socket
             .local_addr()
             .map_err(|e| MediaError::Transport(format!("rtp socket: {e}")))?;
@@ -124,7 +136,8 @@ impl Drop for RtpSession {
     }
 }
 
-async fn bind(ip: IpAddr, ports: Option<(u16, u16)>) -> Result<UdpSocket, MediaError> {
+/// Binds an RTP socket on `ip`: an even port from `ports`, or any.
+pub async fn bind(ip: IpAddr, ports: Option<(u16, u16)>) -> Result<UdpSocket, MediaError> {
     let Some((low, high)) = ports else {
         return UdpSocket::bind(SocketAddr::new(ip, 0))
             .await

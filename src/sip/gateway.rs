@@ -17,14 +17,19 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
+use super::dialer::{callback_call, CallbackDial};
 use super::framing::StreamFramer;
 use super::guard::Guard;
+use super::phone::phone;
 use super::prompts::KeypadPrompts;
-use super::trunk::{Refusal, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats};
+use super::sdp::AudioOffer;
+use super::trunk::{
+    Binding, Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats,
+};
 use crate::api::call::CallApi;
 use crate::api::ApiContext;
 use crate::auth::{Principal, Role};
@@ -40,20 +45,43 @@ use crate::time::Timestamp;
 
 /// Commands a call task sends to the socket task.
 #[derive(Debug)]
-enum Command {
-    Accept { key: SipCallKey, local_rtp: SocketAddr },
-    Reject { key: SipCallKey, why: Refusal },
-    Answer { key: SipCallKey },
-    Hangup { key: SipCallKey },
+pub(super) enum Command {
+    Accept {
+        key: SipCallKey,
+        local_rtp: SocketAddr,
+    },
+    Reject {
+        key: SipCallKey,
+        why: Refusal,
+    },
+    Answer {
+        key: SipCallKey,
+    },
+    Hangup {
+        key: SipCallKey,
+    },
+    /// Place a call; its key comes back on `placed`, what happens to it on
+    /// `side`.
+    Dial {
+        dial: Dial,
+        side: mpsc::Sender<CallerSide>,
+        placed: oneshot::Sender<SipCallKey>,
+    },
+    /// A callback's placed call is over (its work item may be dialled again).
+    CallbackDone(CallId),
 }
 
-/// What a call task hears about the caller's side.
+/// What a call task hears about the far end.
 #[derive(Debug)]
-enum CallerSide {
-    /// The caller cancelled or hung up.
+pub(super) enum CallerSide {
+    /// The far end cancelled or hung up.
     Gone,
-    /// The caller pressed a key (SIP INFO or RFC 4733).
+    /// The far end pressed a key (SIP INFO or RFC 4733).
     Key(char),
+    /// A call we placed was answered.
+    Answered(AudioOffer),
+    /// A call we placed was refused (the SIP code) or never answered (408).
+    Failed(u16),
 }
 
 /// How the gateway runs.
@@ -71,6 +99,14 @@ pub struct GatewaySettings {
     pub survey_timeout_secs: u64,
     /// Keypad menus by dialled number.
     pub menus: BTreeMap<String, MenuConfig>,
+    /// Where callbacks are dialled, if hotline dials them.
+    pub outbound_proxy: Option<SocketAddr>,
+    /// Our caller id on callbacks.
+    pub caller_id: String,
+    /// A placed call unanswered this long is given up.
+    pub ring_timeout_secs: u64,
+    /// Agents' SIP accounts (agent id -> password): agents may register phones.
+    pub phone_accounts: HashMap<String, String>,
 }
 
 /// Binds the SIP socket and serves trunk calls until `shutdown`; returns
@@ -80,6 +116,7 @@ pub async fn start(
     guard: Guard,
     keypad: KeypadPrompts,
     ctx: ApiContext,
+    dials: mpsc::Receiver<CallbackDial>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
     let socket = UdpSocket::bind(settings.listen)
@@ -94,19 +131,22 @@ pub async fn start(
     } else {
         local
     };
-    let core = TrunkCore::new(
+    let mut core = TrunkCore::new(
         TrunkSettings {
             local: advertised,
             seed: rand::random(),
         },
         guard,
     );
+    if !settings.phone_accounts.is_empty() {
+        core = core.with_registrar(Registrar::new(settings.phone_accounts.clone()));
+    }
     // TCP on the same address and port (RFC 3261 18: both are required).
     let tcp = TcpListener::bind(local)
         .await
         .map_err(|e| Error::Unavailable(format!("cannot listen for SIP over TCP on {local}: {e}")))?;
     info!(%local, "SIP trunk listening (UDP and TCP)");
-    tokio::spawn(run(socket, tcp, core, settings, ctx, keypad, shutdown));
+    tokio::spawn(run(socket, tcp, core, settings, ctx, keypad, dials, shutdown));
     Ok(local)
 }
 
@@ -161,6 +201,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, to_core: mpsc::Sender<S
     let _ = to_core.send(Stream::Closed(peer)).await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     socket: UdpSocket,
     tcp: TcpListener,
@@ -168,6 +209,7 @@ async fn run(
     settings: GatewaySettings,
     ctx: ApiContext,
     keypad: KeypadPrompts,
+    mut dials: mpsc::Receiver<CallbackDial>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
@@ -177,7 +219,12 @@ async fn run(
         keypad: Arc::new(keypad),
         cmds: cmd_tx,
     };
+    // Every call with a task (taken or placed), and how to tell it about the far end.
     let mut calls: HashMap<SipCallKey, mpsc::Sender<CallerSide>> = HashMap::new();
+    // Registered agents' phones, each followed by a task while it lives.
+    let mut phones: HashMap<String, watch::Sender<Option<Binding>>> = HashMap::new();
+    // Callback work items being dialled (each is dialled once at a time).
+    let mut dialling: std::collections::HashSet<CallId> = std::collections::HashSet::new();
     // Open TCP connections by peer: replies to a peer go back on its stream.
     let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let (stream_tx, mut stream_rx) = mpsc::channel::<Stream>(1024);
@@ -214,9 +261,28 @@ async fn run(
                     streams.remove(&peer);
                 }
             },
+            Some(dial) = dials.recv() => match cx.settings.outbound_proxy {
+                Some(proxy) if dialling.insert(dial.call.clone()) => {
+                    let (cx, call) = (cx.clone(), dial.call.clone());
+                    tokio::spawn(async move {
+                        callback_call(dial, proxy, cx.clone()).await;
+                        let _ = cx.cmds.send(Command::CallbackDone(call)).await;
+                    });
+                }
+                Some(_) => debug!(call = %dial.call, "callback already being dialled"),
+                None => debug!(call = %dial.call, "callbacks are dialled by agents here"),
+            },
             Some(cmd) = cmd_rx.recv() => {
                 let now = Timestamp::now_wall();
                 match cmd {
+                    Command::CallbackDone(call) => {
+                        dialling.remove(&call);
+                    }
+                    Command::Dial { dial, side, placed } => {
+                        let key = core.handle_dial(now, dial);
+                        calls.insert(key.clone(), side);
+                        let _ = placed.send(key);
+                    }
                     Command::Accept { key, local_rtp } => core.handle_accept(now, &key, local_rtp),
                     Command::Reject { key, why } => {
                         calls.remove(&key);
@@ -289,6 +355,41 @@ async fn run(
                 TrunkEvent::HoldChanged { key, on_hold } => {
                     debug!(sip_call = %key, on_hold, "trunk hold changed");
                 }
+                TrunkEvent::DialAnswered { key, answer } => {
+                    if let Some(tx) = calls.get(&key) {
+                        let _ = tx.try_send(CallerSide::Answered(answer));
+                    }
+                }
+                TrunkEvent::DialFailed { key, code } => {
+                    if let Some(tx) = calls.remove(&key) {
+                        let _ = tx.try_send(CallerSide::Failed(code));
+                    }
+                }
+                TrunkEvent::PhoneRegistered {
+                    user,
+                    contact,
+                    source,
+                } => {
+                    info!(agent = %user, %contact, %source, "agent phone registered");
+                    let binding = core.phone_of(&user).cloned();
+                    let live = phones.get(&user).is_some_and(|tx| !tx.is_closed());
+                    match phones.get(&user) {
+                        Some(tx) if live => {
+                            let _ = tx.send(binding);
+                        }
+                        _ => {
+                            let (tx, rx) = watch::channel(binding);
+                            phones.insert(user.clone(), tx);
+                            tokio::spawn(phone(crate::ids::AgentId::new(&user), rx, cx.clone()));
+                        }
+                    }
+                }
+                TrunkEvent::PhoneUnregistered { user } => {
+                    info!(agent = %user, "agent phone unregistered");
+                    if let Some(tx) = phones.remove(&user) {
+                        let _ = tx.send(None);
+                    }
+                }
             }
         }
     }
@@ -319,19 +420,30 @@ struct TrunkCall {
 
 /// What a call task needs besides its call.
 #[derive(Clone)]
-struct CallContext {
-    api: ApiContext,
-    settings: GatewaySettings,
+pub(super) struct CallContext {
+    pub api: ApiContext,
+    pub settings: GatewaySettings,
     keypad: Arc<KeypadPrompts>,
-    cmds: mpsc::Sender<Command>,
+    pub cmds: mpsc::Sender<Command>,
 }
 
 /// A request as the trunk, a telephony principal of this node.
-fn as_trunk<T>(message: T) -> tonic::Request<T> {
+pub(super) fn as_trunk<T>(message: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
     req.extensions_mut().insert(Principal {
         sub: "sip-trunk".into(),
         role: Role::Telephony,
+    });
+    req
+}
+
+/// A request as `agent`: the adapter acting for an agent whose phone
+/// authenticated as them, or for whom it dials a callback they accepted.
+pub(super) fn as_agent<T>(agent: &crate::ids::AgentId, message: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.extensions_mut().insert(Principal {
+        sub: agent.to_string(),
+        role: Role::Agent,
     });
     req
 }
@@ -382,8 +494,9 @@ impl CallerLine {
                 },
                 side = self.next() => match side {
                     CallerSide::Key(k) if barge_in => return Some(k),
-                    CallerSide::Key(_) => {}
                     CallerSide::Gone => return None,
+                    // Other keys, and what only placed calls hear.
+                    _ => {}
                 },
             }
         }
@@ -553,7 +666,7 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
                         Err(e) => debug!(sip_call = %key, error = %e, "callback not requested"),
                     }
                 }
-                CallerSide::Key(_) => {}
+                _ => {}
             },
             update = watch.next() => match update {
                 Some(Ok(c)) => {

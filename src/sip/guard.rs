@@ -161,13 +161,16 @@ impl Guard {
         self.sources.len()
     }
 
-    /// One datagram of `kind` from `ip` at `now`.
-    pub fn check(&mut self, now: Timestamp, ip: IpAddr, kind: Kind) -> Verdict {
+    /// One datagram of `kind` from `ip` at `now`. `open`: the source need
+    /// not be a trunk (an agent's phone, the far end of a call we placed);
+    /// its rate is limited all the same.
+    pub fn check(&mut self, now: Timestamp, ip: IpAddr, kind: Kind, open: bool) -> Verdict {
         let trunk = if self.trunks.is_empty() {
             None
         } else {
             match self.trunk_of(ip) {
                 Some(t) => Some(t.name.clone()),
+                None if open => None,
                 None => return Verdict::Unknown,
             }
         };
@@ -254,19 +257,22 @@ mod tests {
         let t0 = Timestamp(1_000_000);
         let carrier: IpAddr = "192.0.2.5".parse().unwrap();
         assert_eq!(
-            g.check(t0, "198.51.100.1".parse().unwrap(), Kind::Invite),
+            g.check(t0, "198.51.100.1".parse().unwrap(), Kind::Invite, false),
             Verdict::Unknown
         );
         let admitted = (0..20)
-            .filter(|_| g.check(t0, carrier, Kind::Invite) == Verdict::Admit(Some("carrier".into())))
+            .filter(|_| g.check(t0, carrier, Kind::Invite, false) == Verdict::Admit(Some("carrier".into())))
             .count();
         assert_eq!(admitted, 5, "the burst, then nothing in the same instant");
         // Other kinds have buckets of their own.
-        assert!(matches!(g.check(t0, carrier, Kind::Options), Verdict::Admit(_)));
+        assert!(matches!(
+            g.check(t0, carrier, Kind::Options, false),
+            Verdict::Admit(_)
+        ));
         // A second later, ten more.
         let t1 = t0.plus(Duration::from_secs(1));
         let later = (0..20)
-            .filter(|_| matches!(g.check(t1, carrier, Kind::Invite), Verdict::Admit(_)))
+            .filter(|_| matches!(g.check(t1, carrier, Kind::Invite, false), Verdict::Admit(_)))
             .count();
         assert_eq!(later, 5, "refilled at 10/s, capped at the burst");
     }
@@ -277,7 +283,7 @@ mod tests {
         let t0 = Timestamp(1_000_000);
         for i in 0..(MAX_TRACKED as u32 + 1000) {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            g.check(t0, ip, Kind::Invite);
+            g.check(t0, ip, Kind::Invite, false);
         }
         assert_eq!(g.tracked(), MAX_TRACKED);
     }

@@ -82,6 +82,11 @@ pub struct Request {
     pub content_type: Option<String>,
     /// The Authorization value (digest credentials), if any.
     pub authorization: Option<String>,
+    /// The user part of the To URI: the address-of-record a REGISTER binds.
+    pub to_uri_user: String,
+    /// How long a registration should last: the Contact's `expires`
+    /// parameter, else the Expires header.
+    pub expires: Option<u32>,
     pub body: Vec<u8>,
 }
 
@@ -93,6 +98,16 @@ pub struct Response {
     pub branch: String,
     pub cseq: u32,
     pub method: Method,
+    /// The To value as the far end sent it (with its tag, once it has one).
+    pub to: String,
+    pub to_tag: Option<String>,
+    /// Where in-dialog requests go (the far end's Contact URI).
+    pub contact: Option<String>,
+    /// Record-Route values, in order (a user-agent client uses them
+    /// reversed as its route set).
+    pub record_route: Vec<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,8 +180,19 @@ fn request(r: rsip::Request) -> Result<Request, SipError> {
         rsip::Header::Authorization(v) => Some(v.value().to_string()),
         _ => None,
     });
+    let contact_expires = r
+        .contact_header()
+        .ok()
+        .and_then(|c| c.typed().ok())
+        .and_then(|c| c.expires().and_then(|e| e.seconds().ok()));
+    let header_expires = r.headers.iter().find_map(|h| match h {
+        rsip::Header::Expires(v) => v.value().trim().parse::<u32>().ok(),
+        _ => None,
+    });
     Ok(Request {
         authorization,
+        to_uri_user: to_typed.uri.user().unwrap_or_default().to_string(),
+        expires: contact_expires.or(header_expires),
         method,
         to_user: r.uri.user().unwrap_or_default().to_string(),
         from_user: from_typed.uri.user().unwrap_or_default().to_string(),
@@ -199,12 +225,41 @@ fn response(r: rsip::Response) -> Result<Response, SipError> {
         .ok()
         .and_then(|c| c.typed().ok())
         .ok_or(SipError::BadHeader("CSeq"))?;
+    let to = r.to_header().map_err(|_| SipError::BadHeader("To"))?;
+    let to_tag = to
+        .typed()
+        .map_err(|_| SipError::BadHeader("To"))?
+        .tag()
+        .map(|t| t.to_string());
+    let contact = r
+        .contact_header()
+        .ok()
+        .and_then(|c| c.typed().ok())
+        .map(|c| c.uri.to_string());
+    let record_route = r
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            rsip::Header::RecordRoute(v) => Some(v.value().to_string()),
+            _ => None,
+        })
+        .collect();
+    let content_type = r.headers.iter().find_map(|h| match h {
+        rsip::Header::ContentType(v) => Some(v.value().to_ascii_lowercase()),
+        _ => None,
+    });
     Ok(Response {
         code: r.status_code.code(),
         call_id: call_id.value().to_string(),
         branch,
         cseq: cseq.seq,
         method: Method::from_rsip(&cseq.method),
+        to: to.value().to_string(),
+        to_tag,
+        contact,
+        record_route,
+        content_type,
+        body: r.body,
     })
 }
 
@@ -239,6 +294,7 @@ fn reason(code: u16) -> &'static str {
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
+        408 => "Request Timeout",
         404 => "Not Found",
         405 => "Method Not Allowed",
         415 => "Unsupported Media Type",
@@ -256,7 +312,7 @@ fn reason(code: u16) -> &'static str {
 }
 
 /// The methods we answer, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
 
 /// Extra parts of a response.
 #[derive(Clone, Debug, Default)]
@@ -271,6 +327,9 @@ pub struct ResponseParts<'a> {
     pub allow: bool,
     /// A digest challenge (401).
     pub www_authenticate: Option<&'a str>,
+    /// A registration's lifetime in seconds (200 to REGISTER), on the
+    /// Contact and as Expires.
+    pub expires: Option<u32>,
 }
 
 /// Writes a response to `req`.
@@ -292,8 +351,12 @@ pub fn write_response(req: &Request, code: u16, parts: &ResponseParts<'_>) -> Ve
     }
     out.push_str(&format!("Call-ID: {}\r\n", req.call_id));
     out.push_str(&format!("CSeq: {}\r\n", req.cseq_value));
-    if let Some(contact) = parts.contact {
-        out.push_str(&format!("Contact: <{contact}>\r\n"));
+    match (parts.contact, parts.expires) {
+        (Some(contact), Some(secs)) => out.push_str(&format!(
+            "Contact: <{contact}>;expires={secs}\r\nExpires: {secs}\r\n"
+        )),
+        (Some(contact), None) => out.push_str(&format!("Contact: <{contact}>\r\n")),
+        _ => {}
     }
     if let Some(challenge) = parts.www_authenticate {
         out.push_str(&format!("WWW-Authenticate: {challenge}\r\n"));
@@ -325,11 +388,17 @@ pub struct DialogRequest<'a> {
     pub to: &'a str,
     pub call_id: &'a str,
     pub cseq: u32,
-    /// Route set: the INVITE's Record-Route values (used in order by a UAS).
+    /// Route set: the INVITE's Record-Route values (used in order by a UAS,
+    /// reversed by a UAC).
     pub route: &'a [String],
+    /// Our Contact URI (an INVITE of ours).
+    pub contact: Option<&'a str>,
+    /// An SDP body (an INVITE of ours).
+    pub sdp: Option<&'a str>,
 }
 
-/// Writes an in-dialog request (BYE) of ours.
+/// Writes a request of ours: an INVITE, or one in (or about) a dialog
+/// (ACK, BYE, CANCEL).
 pub fn write_request(r: &DialogRequest<'_>) -> Vec<u8> {
     let mut out = format!("{} {} SIP/2.0\r\n", r.method, r.target);
     out.push_str(&format!(
@@ -344,7 +413,15 @@ pub fn write_request(r: &DialogRequest<'_>) -> Vec<u8> {
     out.push_str(&format!("To: {}\r\n", r.to));
     out.push_str(&format!("Call-ID: {}\r\n", r.call_id));
     out.push_str(&format!("CSeq: {} {}\r\n", r.cseq, r.method));
-    out.push_str("User-Agent: hotline\r\nContent-Length: 0\r\n\r\n");
+    if let Some(contact) = r.contact {
+        out.push_str(&format!("Contact: <{contact}>\r\n"));
+    }
+    out.push_str("User-Agent: hotline\r\n");
+    let body = r.sdp.unwrap_or("");
+    if !body.is_empty() {
+        out.push_str("Content-Type: application/sdp\r\n");
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     out.into_bytes()
 }
 

@@ -11,13 +11,18 @@
 //!   call's task, which queues the call through the same `CallService` the
 //!   gRPC edge uses (as a telephony principal) and carries its audio on an
 //!   RTP leg of the node's media plane, so a phone caller is bridged,
-//!   recorded and monitored exactly like a web caller.
+//!   recorded and monitored exactly like a web caller;
+//! - [`dialer`]: callbacks dialled through the trunk when an agent accepts
+//!   one, bridged to the agent;
+//! - `phone`: agents' registered SIP phones, rung for their offers.
 
+pub mod dialer;
 pub mod digest;
 pub mod framing;
 pub mod gateway;
 pub mod guard;
 pub mod message;
+mod phone;
 pub mod prompts;
 pub mod sdp;
 pub mod trunk;

@@ -138,6 +138,21 @@ pub fn answer(local: SocketAddr, offer: &AudioOffer, session_id: u64, version: u
     )
 }
 
+/// The payload type we offer for RFC 4733 keypad events.
+pub const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Our offer, for calls we place (a callback, an agent's phone): PCMU and
+/// PCMA at 20 ms, and keypad events.
+pub fn offer(local: SocketAddr, session_id: u64, version: u64) -> String {
+    let ip_kind = if local.is_ipv4() { "IP4" } else { "IP6" };
+    let ip = local.ip();
+    let te = TELEPHONE_EVENT_PT;
+    format!(
+        "v=0\r\no=hotline {session_id} {version} IN {ip_kind} {ip}\r\ns=hotline\r\nc=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 {te}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+        port = local.port()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +185,15 @@ mod tests {
         assert!(matches!(parse_offer(&multicast), Err(SdpError::BadAddress(_))));
         assert!(matches!(parse_offer("garbage"), Err(SdpError::Malformed(_))));
         assert_eq!(parse_offer(&"a".repeat(MAX_SDP_LEN + 1)), Err(SdpError::TooLarge));
+    }
+
+    #[test]
+    fn our_offer_parses_as_pcmu_with_keypad_events() {
+        let ours = offer("198.51.100.1:30002".parse::<SocketAddr>().unwrap(), 9, 1);
+        let parsed = parse_offer(&ours).unwrap();
+        assert_eq!(parsed.remote, "198.51.100.1:30002".parse::<SocketAddr>().unwrap());
+        assert_eq!(parsed.codec, G711::Pcmu);
+        assert_eq!(parsed.telephone_event, Some(TELEPHONE_EVENT_PT));
     }
 
     #[test]

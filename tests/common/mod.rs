@@ -93,6 +93,8 @@ skills = { repairs = 9 }
 [[agents]]
 id = "dave"
 skills = { repairs = 4 }
+# Dave's desk has a SIP phone (used where the server takes SIP).
+sip_password = "dave-phone-pw"
 "#;
 
 pub struct TestServer {

@@ -37,6 +37,13 @@ use super::message::{self, DialogRequest, Method, Request, Response, ResponsePar
 use super::sdp::{self, AudioOffer, SdpError};
 use crate::time::Timestamp;
 
+mod outbound;
+mod registrar;
+
+pub use outbound::Dial;
+use outbound::{dialog_parts, OutCall};
+pub use registrar::{Binding, Registrar, MAX_EXPIRES, MIN_EXPIRES};
+
 /// RFC 3261 T1 (round-trip estimate) and T2 (maximum retransmit interval).
 pub const T1: Duration = Duration::from_millis(500);
 pub const T2: Duration = Duration::from_secs(4);
@@ -74,6 +81,19 @@ pub enum TrunkEvent {
     Key { key: SipCallKey, pressed: char },
     /// The caller put us on hold or took us off (re-INVITE).
     HoldChanged { key: SipCallKey, on_hold: bool },
+    /// A call we placed was answered (and acknowledged).
+    DialAnswered { key: SipCallKey, answer: AudioOffer },
+    /// A call we placed was refused (the final code) or never answered
+    /// (408).
+    DialFailed { key: SipCallKey, code: u16 },
+    /// An agent's phone registered (or moved).
+    PhoneRegistered {
+        user: String,
+        contact: String,
+        source: SocketAddr,
+    },
+    /// An agent's phone registration lapsed or was withdrawn.
+    PhoneUnregistered { user: String },
 }
 
 /// A datagram to send.
@@ -97,7 +117,7 @@ enum State {
 
 /// A retransmitted message and its schedule.
 #[derive(Clone, Debug)]
-struct Retransmit {
+pub(crate) struct Retransmit {
     bytes: Vec<u8>,
     interval: Duration,
     give_up_at: Timestamp,
@@ -146,14 +166,20 @@ struct Call {
     sdp_version: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKind {
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
     /// Resend what awaits an ACK.
-    AckWait,
+    AckWait(SipCallKey),
     /// Resend our BYE.
-    Bye,
-    /// Forget an ended call.
-    Forget,
+    Bye(SipCallKey),
+    /// Forget an ended call (taken or placed).
+    Forget(SipCallKey),
+    /// Resend a placed call's INVITE, or give up on it.
+    Invite(SipCallKey),
+    /// Resend a placed call's CANCEL or BYE.
+    OutRequest(SipCallKey),
+    /// A phone's registration may have lapsed.
+    Registration(String),
 }
 
 /// How the core names itself.
@@ -188,8 +214,13 @@ pub struct TrunkCore {
     challenger: Challenger,
     stats: TrunkStats,
     rng: SmallRng,
+    /// Calls the trunk sent us.
     calls: HashMap<SipCallKey, Call>,
-    timers: BTreeSet<(Timestamp, TimerKind, SipCallKey)>,
+    /// Calls we placed (callbacks, agents' phones).
+    outbound: HashMap<SipCallKey, OutCall>,
+    /// Agents' phones, when agents may register one.
+    registrar: Option<Registrar>,
+    timers: BTreeSet<(Timestamp, Timer)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TrunkEvent>,
 }
@@ -219,6 +250,12 @@ impl Refusal {
 }
 
 impl TrunkCore {
+    /// Agents may register phones (with these accounts).
+    pub fn with_registrar(mut self, registrar: Registrar) -> Self {
+        self.registrar = Some(registrar);
+        self
+    }
+
     pub fn new(settings: TrunkSettings, guard: Guard) -> Self {
         let mut rng = SmallRng::seed_from_u64(settings.seed);
         let secret = format!("{:016x}{:016x}", rng.random::<u64>(), rng.random::<u64>());
@@ -229,6 +266,8 @@ impl TrunkCore {
             rng,
             settings,
             calls: HashMap::new(),
+            outbound: HashMap::new(),
+            registrar: None,
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -245,7 +284,7 @@ impl TrunkCore {
 
     /// When `handle_timeout` is next due.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.iter().next().map(|(at, _, _)| *at)
+        self.timers.iter().next().map(|(at, _)| *at)
     }
 
     /// Calls the core remembers (live or recently ended).
@@ -283,7 +322,15 @@ impl TrunkCore {
         } else {
             Kind::Other
         };
-        let trunk = match self.guard.check(now, from.ip(), kind) {
+        // Agents' phones and the far ends of calls we placed are not trunks
+        // but are let through the allow-list (still rate-limited).
+        let ip = from.ip();
+        let open = self
+            .registrar
+            .as_ref()
+            .is_some_and(|r| kind == Kind::Register || r.knows_source(ip))
+            || self.outbound.values().any(|c| c.next_hop().ip() == ip);
+        let trunk = match self.guard.check(now, ip, kind, open) {
             Verdict::Admit(trunk) => trunk,
             Verdict::Unknown => {
                 self.stats.unknown_source += 1;
@@ -296,7 +343,7 @@ impl TrunkCore {
         };
         match message::parse(bytes) {
             Ok(message::Message::Request(req)) => self.handle_request(now, from, trunk, *req),
-            Ok(message::Message::Response(resp)) => self.handle_response(resp),
+            Ok(message::Message::Response(resp)) => self.handle_response(now, resp),
             Err(e) => {
                 self.stats.malformed += 1;
                 if let Some(reply) = message::bad_request(bytes, &e.to_string()) {
@@ -322,7 +369,11 @@ impl TrunkCore {
 
     fn handle_request(&mut self, now: Timestamp, from: SocketAddr, trunk: Option<String>, req: Request) {
         let key = SipCallKey(req.call_id.clone());
+        if req.method != Method::Register && self.handle_out_request(now, from, &req) {
+            return;
+        }
         match req.method {
+            Method::Register => self.handle_register(now, from, req),
             Method::Invite => self.handle_invite(now, from, trunk, key, req),
             Method::Ack => self.handle_ack(now, key, &req),
             Method::Cancel => self.handle_cancel(now, from, key, req),
@@ -356,7 +407,7 @@ impl TrunkCore {
                     });
                 }
             }
-            Method::Register | Method::Other => {
+            Method::Other => {
                 self.reply(
                     from,
                     &req,
@@ -462,7 +513,7 @@ impl TrunkCore {
                 call.last_invite_response = Some(bytes.clone());
                 self.calls.insert(key.clone(), call);
                 self.await_ack(now, &key, bytes);
-                self.timers.insert((now.plus(T1 * 64), TimerKind::Forget, key));
+                self.timers.insert((now.plus(T1 * 64), Timer::Forget(key)));
             }
             Ok(offer) => {
                 let trying = self.reply(from, &req, 100, ResponseParts::default());
@@ -499,17 +550,8 @@ impl TrunkCore {
                     return;
                 };
                 let answer = sdp::answer(local, &offer, session_id(&call.local_tag), call.sdp_version);
-                let bytes = message::write_response(
-                    &req,
-                    200,
-                    &ResponseParts {
-                        to_tag: Some(&call.local_tag),
-                        contact: Some(&contact),
-                        sdp: Some(&answer),
-                        allow: false,
-                        www_authenticate: None,
-                    },
-                );
+                let bytes =
+                    message::write_response(&req, 200, &dialog_parts(&call.local_tag, &contact, &answer));
                 self.await_ack(now, &key, bytes);
                 self.events.push_back(TrunkEvent::HoldChanged {
                     key,
@@ -572,7 +614,11 @@ impl TrunkCore {
         self.end(now, &key);
     }
 
-    fn handle_response(&mut self, resp: Response) {
+    fn handle_response(&mut self, now: Timestamp, resp: Response) {
+        if self.outbound.contains_key(&SipCallKey(resp.call_id.clone())) {
+            self.handle_out_response(now, resp);
+            return;
+        }
         if resp.method != Method::Bye || resp.code < 200 {
             return;
         }
@@ -602,7 +648,7 @@ impl TrunkCore {
             self.events.push_back(TrunkEvent::Ended { key: key.clone() });
         }
         self.timers
-            .insert((now.plus(T1 * 64), TimerKind::Forget, key.clone()));
+            .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
     }
 
     /// Sends `bytes` (a final response to an INVITE) to the call's source
@@ -614,8 +660,7 @@ impl TrunkCore {
         call.awaiting_ack = Some(Retransmit::new(bytes.clone(), now));
         let to = call.source;
         self.send(to, bytes);
-        self.timers
-            .insert((now.plus(T1), TimerKind::AckWait, key.clone()));
+        self.timers.insert((now.plus(T1), Timer::AckWait(key.clone())));
     }
 
     /// A final error to the INVITE, retransmitted until its ACK.
@@ -635,7 +680,7 @@ impl TrunkCore {
         call.last_invite_response = Some(bytes.clone());
         self.await_ack(now, key, bytes);
         self.timers
-            .insert((now.plus(T1 * 64), TimerKind::Forget, key.clone()));
+            .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
     }
 
     /// The call is queued and its RTP leg listens at `local_rtp`: 180
@@ -655,13 +700,7 @@ impl TrunkCore {
         let bytes = message::write_response(
             &call.invite,
             180,
-            &ResponseParts {
-                to_tag: Some(&call.local_tag),
-                contact: Some(&contact),
-                sdp: Some(&answer),
-                allow: false,
-                www_authenticate: None,
-            },
+            &dialog_parts(&call.local_tag, &contact, &answer),
         );
         call.local_sdp = Some(answer);
         call.last_invite_response = Some(bytes.clone());
@@ -697,21 +736,20 @@ impl TrunkCore {
         let bytes = message::write_response(
             &call.invite,
             200,
-            &ResponseParts {
-                to_tag: Some(&call.local_tag),
-                contact: Some(&contact),
-                sdp: Some(&answer),
-                allow: false,
-                www_authenticate: None,
-            },
+            &dialog_parts(&call.local_tag, &contact, &answer),
         );
         call.state = State::Answered;
         call.last_invite_response = Some(bytes.clone());
         self.await_ack(now, key, bytes);
     }
 
-    /// The call ended on our side: BYE after the answer, 480 before it.
+    /// The call ended on our side: BYE after the answer, 480 before it
+    /// (a call we placed: CANCEL before the answer).
     pub fn handle_hangup(&mut self, now: Timestamp, key: &SipCallKey) {
+        if self.outbound.contains_key(key) {
+            self.hangup_out(now, key);
+            return;
+        }
         let Some(call) = self.calls.get(key) else { return };
         match call.state {
             State::Early => self.handle_reject(now, key, Refusal::Ended),
@@ -749,11 +787,13 @@ impl TrunkCore {
             call_id: &call.invite.call_id,
             cseq: call.local_cseq,
             route: &call.invite.record_route,
+            contact: None,
+            sdp: None,
         });
         call.bye = Some((branch, Retransmit::new(bytes.clone(), now)));
         let to = call.source;
         self.send(to, bytes);
-        self.timers.insert((now.plus(T1), TimerKind::Bye, key.clone()));
+        self.timers.insert((now.plus(T1), Timer::Bye(key.clone())));
     }
 
     /// Runs every timer due at `now`.
@@ -763,15 +803,18 @@ impl TrunkCore {
                 break;
             }
             self.timers.remove(&first);
-            let (_, kind, key) = first;
-            match kind {
-                TimerKind::Forget => {
+            match first.1 {
+                Timer::Forget(key) => {
                     if self.calls.get(&key).is_some_and(|c| c.state == State::Ended) {
                         self.calls.remove(&key);
                     }
+                    self.forget_out(&key);
                 }
-                TimerKind::AckWait => self.ack_wait(now, key),
-                TimerKind::Bye => self.bye_wait(now, key),
+                Timer::AckWait(key) => self.ack_wait(now, key),
+                Timer::Bye(key) => self.bye_wait(now, key),
+                Timer::Invite(key) => self.invite_wait(now, key),
+                Timer::OutRequest(key) => self.out_request_wait(now, key),
+                Timer::Registration(user) => self.registration_due(now, &user),
             }
         }
     }
@@ -787,7 +830,7 @@ impl TrunkCore {
             Some(next) => {
                 let (to, bytes) = (call.source, r.bytes.clone());
                 self.send(to, bytes);
-                self.timers.insert((next, TimerKind::AckWait, key));
+                self.timers.insert((next, Timer::AckWait(key)));
             }
             None => {
                 call.awaiting_ack = None;
@@ -809,7 +852,7 @@ impl TrunkCore {
             Some(next) => {
                 let (to, bytes) = (call.source, r.bytes.clone());
                 self.send(to, bytes);
-                self.timers.insert((next, TimerKind::Bye, key));
+                self.timers.insert((next, Timer::Bye(key)));
             }
             None => call.bye = None,
         }

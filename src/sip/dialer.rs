@@ -1,0 +1,217 @@
+//! Callbacks dialled through the trunk: when an agent accepts a callback's
+//! work item, hotline calls the customer and bridges the answered call to
+//! the agent, recorded like any other (the customer on the left).
+//!
+//! Invariants: at most one placed call per accepted work item (the API
+//! asks once, on a successful Accept); a refused or unanswered call is
+//! recorded as the agent's attempt (busy, wrong number, no answer), so the
+//! callback retries or fails by the tracker's rules without the agent
+//! typing it; an answered call is left for the agent to judge (reached, or
+//! a voicemail) with `RecordAttempt`; whichever side hangs up, the other
+//! is hung up and the RTP leg is closed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamExt;
+use tracing::{info, warn};
+
+use super::gateway::{as_agent, as_trunk, CallContext, CallerSide, Command};
+use super::trunk::Dial;
+use crate::api::call::CallApi;
+use crate::api::callback::CallbackApi;
+use crate::error::Error;
+use crate::ids::{AgentId, CallId};
+use crate::media::rtp::{self, RtpParams, RtpSession};
+use crate::proto;
+use crate::proto::call_service_server::CallService;
+use crate::proto::callback_service_server::CallbackService;
+
+/// Dial requests queued for the gateway before `dial` says unavailable.
+const QUEUE: usize = 256;
+
+/// A callback to dial for the agent who accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackDial {
+    /// The callback's work item (the call the agent accepted).
+    pub call: CallId,
+    pub callback: String,
+    pub agent: AgentId,
+    /// The customer's number.
+    pub number: String,
+}
+
+/// The API's way to ask the gateway to dial (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Dialer {
+    tx: mpsc::Sender<CallbackDial>,
+}
+
+impl Dialer {
+    pub fn channel() -> (Dialer, mpsc::Receiver<CallbackDial>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Dialer { tx }, rx)
+    }
+
+    /// Queues a dial; UNAVAILABLE when the gateway is gone or saturated
+    /// (the agent dials by hand).
+    pub fn dial(&self, d: CallbackDial) -> Result<(), Error> {
+        self.tx
+            .try_send(d)
+            .map_err(|e| Error::Unavailable(format!("the SIP gateway cannot dial now: {e}")))
+    }
+}
+
+/// The attempt a refused placed call counts as.
+pub fn outcome_of(code: u16) -> proto::AttemptOutcome {
+    match code {
+        404 | 410 | 484 | 604 => proto::AttemptOutcome::WrongNumber,
+        486 | 600 => proto::AttemptOutcome::Busy,
+        _ => proto::AttemptOutcome::NoAnswer,
+    }
+}
+
+/// Places one callback and carries it until either side hangs up.
+pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallContext) {
+    let settings = &cx.settings;
+    let socket = match rtp::bind(settings.media_ip, settings.rtp_ports).await {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(call = %d.call, error = %e, "no RTP port for a callback; the agent dials by hand");
+            return;
+        }
+    };
+    let local_rtp = match socket.local_addr() {
+        Ok(a) => SocketAddr::new(settings.media_ip, a.port()),
+        Err(e) => {
+            warn!(call = %d.call, error = %e, "RTP socket address");
+            return;
+        }
+    };
+    let Ok(Some(mut watch)) = cx.api.engine.watch_call(d.call.clone()).await else {
+        return;
+    };
+    let (side_tx, mut side) = mpsc::channel(16);
+    let (placed_tx, placed_rx) = oneshot::channel();
+    let dial = Dial {
+        target: format!("sip:{}@{proxy}", d.number),
+        next_hop: proxy,
+        from_user: settings.caller_id.clone(),
+        display: None,
+        local_rtp,
+    };
+    if cx
+        .cmds
+        .send(Command::Dial {
+            dial,
+            side: side_tx,
+            placed: placed_tx,
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Ok(key) = placed_rx.await else { return };
+    info!(call = %d.call, callback = %d.callback, sip_call = %key, "dialling a callback");
+    let hangup = || Command::Hangup { key: key.clone() };
+    let ring = tokio::time::sleep(Duration::from_secs(settings.ring_timeout_secs));
+    tokio::pin!(ring);
+    let answer = loop {
+        tokio::select! {
+            got = side.recv() => match got {
+                Some(CallerSide::Answered(answer)) => break answer,
+                Some(CallerSide::Failed(code)) => {
+                    info!(call = %d.call, code, "callback not answered");
+                    record_attempt(&cx, &d, outcome_of(code)).await;
+                    return;
+                }
+                Some(_) => {}
+                None => return,
+            },
+            update = watch.next() => {
+                let ended = !matches!(update, Some(Ok(ref c)) if c.status != proto::CallStatus::Ended as i32);
+                if ended {
+                    // The agent gave up (or the work item ended) before the answer.
+                    let _ = cx.cmds.send(hangup()).await;
+                    return;
+                }
+            }
+            _ = &mut ring => {
+                let _ = cx.cmds.send(hangup()).await;
+                record_attempt(&cx, &d, proto::AttemptOutcome::NoAnswer).await;
+                return;
+            }
+        }
+    };
+    let params = RtpParams {
+        remote: answer.remote,
+        codec: answer.codec,
+        telephone_event: answer.telephone_event,
+        latch: true,
+    };
+    let session = match RtpSession::start(format!("rtp-{key}"), socket, params, settings.jitter_frames) {
+        Ok((s, _keys)) => Arc::new(s),
+        Err(e) => {
+            warn!(call = %d.call, error = %e, "callback answered without audio");
+            let _ = cx.cmds.send(hangup()).await;
+            return;
+        }
+    };
+    if let Err(e) = cx.api.media.connect_rtp_caller(&d.call, session.clone()).await {
+        warn!(call = %d.call, error = %e, "callback answered but not bridged");
+        session.close();
+        let _ = cx.cmds.send(hangup()).await;
+        return;
+    }
+    info!(call = %d.call, callback = %d.callback, "callback answered and bridged to the agent");
+    loop {
+        tokio::select! {
+            got = side.recv() => match got {
+                Some(CallerSide::Gone) | None => {
+                    // The customer hung up: so does the call.
+                    session.close();
+                    let api = CallApi { ctx: cx.api.clone() };
+                    let _ = api
+                        .end_call(as_trunk(proto::EndCallRequest {
+                            call_id: d.call.to_string(),
+                            request_id: String::new(),
+                        }))
+                        .await;
+                    return;
+                }
+                Some(_) => {}
+            },
+            update = watch.next() => {
+                let live = matches!(update, Some(Ok(ref c)) if c.status != proto::CallStatus::Ended as i32);
+                if !live {
+                    let _ = cx.cmds.send(hangup()).await;
+                    session.close();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Records a failed attempt as the agent who accepted the callback.
+async fn record_attempt(cx: &CallContext, d: &CallbackDial, outcome: proto::AttemptOutcome) {
+    let api = CallbackApi { ctx: cx.api.clone() };
+    let recorded = api
+        .record_attempt(as_agent(
+            &d.agent,
+            proto::RecordAttemptRequest {
+                callback_id: d.callback.clone(),
+                agent_id: d.agent.to_string(),
+                outcome: outcome as i32,
+                request_id: format!("sip-attempt:{}", d.call),
+            },
+        ))
+        .await;
+    match recorded {
+        Ok(_) => info!(callback = %d.callback, ?outcome, "callback attempt recorded"),
+        Err(e) => warn!(callback = %d.callback, error = %e, "callback attempt not recorded"),
+    }
+}
