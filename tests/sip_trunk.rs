@@ -755,3 +755,138 @@ async fn an_agent_whose_phone_unregisters_stops_getting_offers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An 8 kHz mono WAV of a tone (what baresip's aufile source plays).
+fn tone_wav(dir: &Path, name: &str, freq: f64, seconds: usize) -> PathBuf {
+    let path = dir.join(name);
+    common::media::write_tone_wav(&path, freq, seconds);
+    path
+}
+
+/// baresip (Debian's `baresip`; the test command installs it) with its own
+/// configuration in `dir`: one account, audio from `wav`, no sound device
+/// (the player is a bridge to nowhere), the given commands run at start;
+/// its output is kept in `dir/baresip.log`.
+fn baresip(dir: &Path, account: &str, wav: &Path, commands: &[&str]) -> Child {
+    let conf = dir.join("baresip");
+    std::fs::create_dir_all(&conf).unwrap();
+    let config = format!(
+        "sip_listen\t127.0.0.1:{port}\naudio_player\taubridge,nowhere\naudio_alert\taubridge,nowhere\naudio_source\taufile,{wav}\nrtp_ports\t30000-39999\nmodule_path\t/usr/lib/baresip/modules\nmodule\tg711.so\nmodule\taufile.so\nmodule\taubridge.so\nmodule_app\taccount.so\nmodule_app\tmenu.so\n",
+        port = free_udp_port(),
+        wav = wav.display()
+    );
+    std::fs::write(conf.join("config"), config).unwrap();
+    std::fs::write(conf.join("accounts"), format!("{account}\n")).unwrap();
+    std::fs::write(conf.join("contacts"), "").unwrap();
+    let log = std::fs::File::create(dir.join("baresip.log")).unwrap();
+    let mut cmd = Command::new("baresip");
+    cmd.current_dir(dir)
+        .args(["-f", &conf.display().to_string(), "-t", "40"]);
+    for c in commands {
+        cmd.args(["-e", c]);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("baresip is missing: install Debian's baresip package (./scripts/test does)")
+}
+
+/// Waits until baresip's log says its registration was accepted.
+async fn registered(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
+        if log.contains("200 OK") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "baresip registered: {log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_places_a_call_that_a_webrtc_agent_answers_and_is_recorded() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let wav = tone_wav(dir.path(), "caller.wav", CALLER_HZ, 40);
+    let mut caller = baresip(
+        dir.path(),
+        "<sip:+15550005@127.0.0.1>;regint=0;audio_codecs=PCMU",
+        &wav,
+        &[&format!("/dial sip:200@{sip}")],
+    );
+    let offered = carol.expect_offer(Duration::from_secs(15)).await;
+    assert_eq!(offered.ani, "+15550005");
+    carol.accept(&offered.call_id).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ended = carol.hangup(&offered.call_id).await;
+    assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    let _ = caller.kill();
+    let _ = caller.wait();
+    let (left, right, _) = stereo(&rig.recording_file(&rec));
+    let caller_power = goertzel(&left, CALLER_HZ, 8000);
+    let agent_power = goertzel(&right, AGENT_HZ, 8000);
+    assert!(
+        caller_power > 0.3,
+        "baresip's 440 Hz is on the left ({caller_power:.2})"
+    );
+    assert!(
+        agent_power > 0.3,
+        "the agent's 1 kHz is on the right ({agent_power:.2})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_registered_as_an_agents_phone_answers_an_offer_recorded_on_the_right() {
+    let (rig, sip) = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = tone_wav(dir.path(), "agent.wav", AGENT_HZ, 40);
+    let mut phone = baresip(
+        dir.path(),
+        &format!("<sip:dave@{sip}>;auth_pass=dave-phone-pw;answermode=auto;regint=60;audio_codecs=PCMU"),
+        &wav,
+        &[],
+    );
+    registered(dir.path()).await;
+    // Dave signs in with his client (no softphone there): the offer rings
+    // baresip, which answers by itself.
+    let mut dave = rig.server.agent("dave").await;
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let caller = sipp(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "200",
+        sip,
+        dir.path(),
+    );
+    let offered = dave.expect_offer(Duration::from_secs(10)).await;
+    let connected = dave
+        .wait_for(Duration::from_secs(10), |e| match e {
+            proto::agent_event::Event::CallConnected(c) => c.call.clone(),
+            _ => None,
+        })
+        .await
+        .expect("baresip answered the offer");
+    assert_eq!(connected.call_id, offered.call_id);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    dave.hangup(&offered.call_id).await;
+    let (ok, errors) = finished(caller, Duration::from_secs(20)).await;
+    assert!(ok, "the sipp caller was answered and hung up on: {errors}");
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    let _ = phone.kill();
+    let _ = phone.wait();
+    let (left, right, _) = stereo(&rig.recording_file(&rec));
+    let caller_power = goertzel(&left, CALLER_HZ, 8000);
+    let agent_power = goertzel(&right, AGENT_HZ, 8000);
+    assert!(
+        caller_power > 0.3,
+        "the caller's 440 Hz is on the left ({caller_power:.2})"
+    );
+    assert!(
+        agent_power > 0.3,
+        "baresip's 1 kHz (the agent's phone) is on the right ({agent_power:.2})"
+    );
+}
