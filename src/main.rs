@@ -95,6 +95,25 @@ enum Loadgen {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Phone-network calls through the SIP trunk at a rate, answered by
+    /// agents' registered SIP phones (sipp callers and phones; needs sipp):
+    /// failed calls, concurrent calls, server CPU per call-second, recording
+    /// bandwidth.
+    Sip {
+        /// Calls in all (the peak concurrency when the hold covers the ramp).
+        #[arg(long, default_value_t = 600)]
+        calls: usize,
+        /// New calls per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        warmup: Duration,
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        measure: Duration,
+        /// Working folder (config, recordings); a temporary one if unset.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -239,6 +258,34 @@ fn main() -> anyhow::Result<()> {
                     let _ = std::fs::remove_dir_all(&temp);
                     println!("{}", report?);
                 }
+                Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Loadgen(Loadgen::Sip {
+            calls,
+            rate,
+            warmup,
+            measure,
+            workdir,
+        }) => {
+            hotline::telemetry::init(format, "warn");
+            let exe = std::env::current_exe().context("finding the hotline binary")?;
+            runtime.block_on(async {
+                let temp = tempfile_dir()?;
+                let opts = hotline::loadgen::sip::SipLoadOptions {
+                    calls,
+                    rate,
+                    warmup,
+                    measure,
+                    server_exe: exe,
+                    workdir: workdir.unwrap_or_else(|| temp.clone()),
+                };
+                println!(
+                    "loadgen sip: {calls} trunk calls at {rate}/s answered by SIP agent phones, recorded"
+                );
+                let report = hotline::loadgen::sip::run(&opts).await;
+                let _ = std::fs::remove_dir_all(&temp);
+                println!("{}", report?);
                 Ok::<_, anyhow::Error>(())
             })
         }

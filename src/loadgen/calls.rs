@@ -24,7 +24,7 @@ use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::time::Timestamp;
 
-const SECRET: &str = "loadgen-secret-0123456789abcdef";
+pub(super) const SECRET: &str = "loadgen-secret-0123456789abcdef";
 
 /// Negotiations in flight at once while setting up.
 const SETUP_CONCURRENCY: usize = 8;
@@ -100,7 +100,7 @@ impl std::fmt::Display for CallLoadReport {
 }
 
 /// The server process, killed on drop.
-struct ServerProcess(Child);
+pub(super) struct ServerProcess(pub(super) Child);
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
@@ -116,6 +116,9 @@ fn config(calls: usize, recordings: &Path) -> String {
 secret = "{SECRET}"
 [presence]
 grace_secs = 0
+[store]
+# The run's own embedded store (not the one of the folder it runs from).
+data_file = {:?}
 [metrics]
 listen = "127.0.0.1:0"
 [media]
@@ -129,6 +132,7 @@ required_skills = [{{ skill = "billing", min_proficiency = 1 }}]
 ring_timeout_secs = 30
 max_queue_len = 100000
 "#,
+        recordings.with_file_name("hotline.redb").display().to_string(),
         recordings.display().to_string()
     );
     for i in 0..calls {
@@ -140,7 +144,7 @@ max_queue_len = 100000
 }
 
 /// CPU (user + system) a process used, from /proc (Linux).
-fn cpu_of(pid: &str) -> Duration {
+pub(super) fn cpu_of(pid: &str) -> Duration {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return Duration::ZERO;
     };
@@ -155,7 +159,7 @@ fn cpu_of(pid: &str) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-fn folder_bytes(dir: &Path) -> u64 {
+pub(super) fn folder_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -176,21 +180,21 @@ fn frames(phones: &[SoftPhone]) -> (u64, u64) {
     })
 }
 
-/// Runs one load of `opts.calls` calls.
-pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
+/// Starts `hotline serve` with `config` on a free port and waits until it
+/// serves.
+pub(super) async fn start_server(
+    exe: &Path,
+    config: &Path,
+) -> Result<(ServerProcess, tonic::transport::Channel), Error> {
     let io = |e: std::io::Error| Error::Internal(format!("loadgen: {e}"));
-    std::fs::create_dir_all(&opts.workdir).map_err(io)?;
-    let recordings = opts.workdir.join("recordings");
-    let config_path = opts.workdir.join("loadgen.toml");
-    std::fs::write(&config_path, config(opts.calls, &recordings)).map_err(io)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(io)?
         .port();
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let child = Command::new(&opts.server_exe)
+    let child = Command::new(exe)
         .arg("--config")
-        .arg(&config_path)
+        .arg(config)
         .args(["serve", "--listen", &addr.to_string()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -198,7 +202,6 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
         .spawn()
         .map_err(io)?;
     let server = ServerProcess(child);
-    let server_pid = server.0.id().to_string();
     let mut channel = None;
     for _ in 0..200 {
         if let Ok(ch) = client::channel(addr).await {
@@ -210,6 +213,18 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let channel = channel.ok_or_else(|| Error::Unavailable(format!("server at {addr} did not come up")))?;
+    Ok((server, channel))
+}
+
+/// Runs one load of `opts.calls` calls.
+pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
+    let io = |e: std::io::Error| Error::Internal(format!("loadgen: {e}"));
+    std::fs::create_dir_all(&opts.workdir).map_err(io)?;
+    let recordings = opts.workdir.join("recordings");
+    let config_path = opts.workdir.join("loadgen.toml");
+    std::fs::write(&config_path, config(opts.calls, &recordings)).map_err(io)?;
+    let (server, channel) = start_server(&opts.server_exe, &config_path).await?;
+    let server_pid = server.0.id().to_string();
     let keys = TokenKeys::new(SECRET.as_bytes());
     let clients = |role: Role, sub: &str| -> Result<Clients, Error> {
         let token = keys.mint(role, sub, Duration::from_secs(24 * 3600), Timestamp::now_wall())?;
