@@ -14,17 +14,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
-use super::gateway::{as_agent, as_trunk, CallContext, CallerSide, Command};
+use super::gateway::{as_agent, as_trunk, place, CallContext, CallerSide, Command};
 use super::trunk::Dial;
 use crate::api::call::CallApi;
 use crate::api::callback::CallbackApi;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
-use crate::media::rtp::{self, RtpParams, RtpSession};
+use crate::media::rtp::{self, RtpSession};
 use crate::proto;
 use crate::proto::call_service_server::CallService;
 use crate::proto::callback_service_server::CallbackService;
@@ -93,8 +93,6 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
     let Ok(Some(mut watch)) = cx.api.engine.watch_call(d.call.clone()).await else {
         return;
     };
-    let (side_tx, mut side) = mpsc::channel(16);
-    let (placed_tx, placed_rx) = oneshot::channel();
     let dial = Dial {
         target: format!("sip:{}@{proxy}", d.number),
         next_hop: proxy,
@@ -102,19 +100,9 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
         display: None,
         local_rtp,
     };
-    if cx
-        .cmds
-        .send(Command::Dial {
-            dial,
-            side: side_tx,
-            placed: placed_tx,
-        })
-        .await
-        .is_err()
-    {
+    let Some((key, mut side)) = place(&cx, dial).await else {
         return;
-    }
-    let Ok(key) = placed_rx.await else { return };
+    };
     info!(call = %d.call, callback = %d.callback, sip_call = %key, "dialling a callback");
     let hangup = || Command::Hangup { key: key.clone() };
     let ring = tokio::time::sleep(Duration::from_secs(settings.ring_timeout_secs));
@@ -146,13 +134,12 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
             }
         }
     };
-    let params = RtpParams {
-        remote: answer.remote,
-        codec: answer.codec,
-        telephone_event: answer.telephone_event,
-        latch: true,
-    };
-    let session = match RtpSession::start(format!("rtp-{key}"), socket, params, settings.jitter_frames) {
+    let session = match RtpSession::start(
+        format!("rtp-{key}"),
+        socket,
+        answer.rtp_params(),
+        settings.jitter_frames,
+    ) {
         Ok((s, _keys)) => Arc::new(s),
         Err(e) => {
             warn!(call = %d.call, error = %e, "callback answered without audio");

@@ -331,12 +331,7 @@ async fn run(
                             key,
                             from_number,
                             to_number,
-                            params: RtpParams {
-                                remote: offer.remote,
-                                codec: offer.codec,
-                                telephone_event: offer.telephone_event,
-                                latch: true,
-                            },
+                            params: offer.rtp_params(),
                         },
                         cx.clone(),
                         rx,
@@ -425,6 +420,23 @@ pub(super) struct CallContext {
     pub settings: GatewaySettings,
     keypad: Arc<KeypadPrompts>,
     pub cmds: mpsc::Sender<Command>,
+}
+
+/// Places a call through the socket task: its key, and what the far end
+/// does; none when the gateway has stopped.
+pub(super) async fn place(cx: &CallContext, dial: Dial) -> Option<(SipCallKey, mpsc::Receiver<CallerSide>)> {
+    let (side_tx, side) = mpsc::channel(16);
+    let (placed_tx, placed) = oneshot::channel();
+    cx.cmds
+        .send(Command::Dial {
+            dial,
+            side: side_tx,
+            placed: placed_tx,
+        })
+        .await
+        .ok()?;
+    let key = placed.await.ok()?;
+    Some((key, side))
 }
 
 /// A request as the trunk, a telephony principal of this node.

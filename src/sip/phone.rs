@@ -15,16 +15,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
-use super::gateway::{as_agent, CallContext, CallerSide, Command};
+use super::gateway::{as_agent, place, CallContext, CallerSide, Command};
 use super::trunk::{Binding, Dial};
 use crate::api::agent::AgentApi;
 use crate::engine::Device;
 use crate::ids::{AgentId, CallId};
-use crate::media::rtp::{self, RtpParams, RtpSession};
+use crate::media::rtp::{self, RtpSession};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;
 use crate::proto::agent_service_server::AgentService;
@@ -145,8 +145,6 @@ async fn ring(
         }
     };
     let Ok(local) = socket.local_addr() else { return };
-    let (side_tx, mut side) = mpsc::channel(16);
-    let (placed_tx, placed_rx) = oneshot::channel();
     let caller = if offered.ani.is_empty() {
         "anonymous".to_string()
     } else {
@@ -163,18 +161,9 @@ async fn ring(
         display: Some(offered.queue.clone()),
         local_rtp: SocketAddr::new(settings.media_ip, local.port()),
     };
-    let sent = cx
-        .cmds
-        .send(Command::Dial {
-            dial,
-            side: side_tx,
-            placed: placed_tx,
-        })
-        .await;
-    if sent.is_err() {
+    let Some((key, mut side)) = place(cx, dial).await else {
         return;
-    }
-    let Ok(key) = placed_rx.await else { return };
+    };
     debug!(agent = %agent, call = %call, sip_call = %key, "ringing the agent's phone");
     let hangup = || Command::Hangup { key: key.clone() };
     let answer = loop {
@@ -202,13 +191,12 @@ async fn ring(
             },
         }
     };
-    let params = RtpParams {
-        remote: answer.remote,
-        codec: answer.codec,
-        telephone_event: answer.telephone_event,
-        latch: true,
-    };
-    let session = match RtpSession::start(format!("phone-{key}"), socket, params, settings.jitter_frames) {
+    let session = match RtpSession::start(
+        format!("phone-{key}"),
+        socket,
+        answer.rtp_params(),
+        settings.jitter_frames,
+    ) {
         Ok((s, _keys)) => Arc::new(s),
         Err(e) => {
             warn!(agent = %agent, error = %e, "phone answered without audio");

@@ -46,6 +46,19 @@ pub struct AudioOffer {
     pub on_hold: bool,
 }
 
+impl AudioOffer {
+    /// How our RTP leg carries this audio: to the address it names, in its
+    /// codec, latching onto the real source (a far end behind NAT).
+    pub fn rtp_params(&self) -> crate::media::rtp::RtpParams {
+        crate::media::rtp::RtpParams {
+            remote: self.remote,
+            codec: self.codec,
+            telephone_event: self.telephone_event,
+            latch: true,
+        }
+    }
+}
+
 /// The audio stream of an offer.
 pub fn parse_offer(text: &str) -> Result<AudioOffer, SdpError> {
     if text.len() > MAX_SDP_LEN {

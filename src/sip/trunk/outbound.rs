@@ -91,6 +91,33 @@ impl OutCall {
     pub(super) fn next_hop(&self) -> SocketAddr {
         self.dial.next_hop
     }
+
+    /// A request of ours in the dialog (the ACK of a 2xx, BYE): to the far
+    /// end's Contact along the route set.
+    fn in_dialog(
+        &self,
+        method: &'static str,
+        local: SocketAddr,
+        branch: &str,
+        call_id: &str,
+        cseq: u32,
+    ) -> Vec<u8> {
+        let target = self.remote_target.as_deref().unwrap_or(&self.dial.target);
+        message::write_request(&DialogRequest {
+            method,
+            target,
+            local,
+            branch,
+            from: &self.from,
+            from_tag: &self.local_tag,
+            to: &self.to,
+            call_id,
+            cseq,
+            route: &self.route,
+            contact: None,
+            sdp: None,
+        })
+    }
 }
 
 impl TrunkCore {
@@ -237,24 +264,7 @@ impl TrunkCore {
         let Some(call) = self.outbound.get_mut(key) else {
             return;
         };
-        let target = call
-            .remote_target
-            .clone()
-            .unwrap_or_else(|| call.dial.target.clone());
-        let ack = message::write_request(&DialogRequest {
-            method: "ACK",
-            target: &target,
-            local,
-            branch: &branch,
-            from: &call.from,
-            from_tag: &call.local_tag,
-            to: &call.to,
-            call_id: &resp.call_id,
-            cseq: call.cseq,
-            route: &call.route,
-            contact: None,
-            sdp: None,
-        });
+        let ack = call.in_dialog("ACK", local, &branch, &resp.call_id, call.cseq);
         call.ack = Some(ack.clone());
         let to = call.dial.next_hop;
         self.send(to, ack);
@@ -406,24 +416,7 @@ impl TrunkCore {
             return;
         };
         call.local_cseq += 1;
-        let target = call
-            .remote_target
-            .clone()
-            .unwrap_or_else(|| call.dial.target.clone());
-        let bytes = message::write_request(&DialogRequest {
-            method: "BYE",
-            target: &target,
-            local,
-            branch: &branch,
-            from: &call.from,
-            from_tag: &call.local_tag,
-            to: &call.to,
-            call_id: &key.0,
-            cseq: call.local_cseq,
-            route: &call.route,
-            contact: None,
-            sdp: None,
-        });
+        let bytes = call.in_dialog("BYE", local, &branch, &key.0, call.local_cseq);
         call.request = Some((branch, Retransmit::new(bytes.clone(), now)));
         let to = call.dial.next_hop;
         self.send(to, bytes);
