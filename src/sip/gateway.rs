@@ -119,12 +119,7 @@ pub async fn start(
     dials: mpsc::Receiver<CallbackDial>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
-    let socket = UdpSocket::bind(settings.listen)
-        .await
-        .map_err(|e| Error::Unavailable(format!("cannot listen for SIP on {}: {e}", settings.listen)))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| Error::Unavailable(format!("SIP socket address: {e}")))?;
+    let (socket, tcp, local) = bind_pair(settings.listen).await?;
     // Contact and Via name an address the trunk can reach.
     let advertised = if local.ip().is_unspecified() {
         SocketAddr::new(settings.media_ip, local.port())
@@ -141,13 +136,34 @@ pub async fn start(
     if !settings.phone_accounts.is_empty() {
         core = core.with_registrar(Registrar::new(settings.phone_accounts.clone()));
     }
-    // TCP on the same address and port (RFC 3261 18: both are required).
-    let tcp = TcpListener::bind(local)
-        .await
-        .map_err(|e| Error::Unavailable(format!("cannot listen for SIP over TCP on {local}: {e}")))?;
     info!(%local, "SIP trunk listening (UDP and TCP)");
     tokio::spawn(run(socket, tcp, core, settings, ctx, keypad, dials, shutdown));
     Ok(local)
+}
+
+/// Binds UDP and TCP on the same address and port (RFC 3261 18: both are
+/// required). With port 0 the OS picks the UDP port, which may be taken for
+/// TCP: then another is tried.
+async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), Error> {
+    let attempts = if listen.port() == 0 { 16 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let socket = UdpSocket::bind(listen)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot listen for SIP on {listen}: {e}")))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| Error::Unavailable(format!("SIP socket address: {e}")))?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((socket, tcp, local)),
+            Err(e) => {
+                last = Some(Error::Unavailable(format!(
+                    "cannot listen for SIP over TCP on {local}: {e}"
+                )))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Unavailable(format!("cannot listen for SIP on {listen}"))))
 }
 
 /// What TCP connections tell the socket task.

@@ -150,6 +150,11 @@ impl Guard {
         }
     }
 
+    /// Whether sources are checked against trunks' lists at all.
+    pub fn lists_trunks(&self) -> bool {
+        !self.trunks.is_empty()
+    }
+
     /// The trunk a source belongs to.
     pub fn trunk_of(&self, ip: IpAddr) -> Option<&Trunk> {
         self.trunks

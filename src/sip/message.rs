@@ -159,23 +159,9 @@ fn request(r: rsip::Request) -> Result<Request, SipError> {
             _ => None,
         })
         .collect();
-    let record_route = r
-        .headers
-        .iter()
-        .filter_map(|h| match h {
-            rsip::Header::RecordRoute(v) => Some(v.value().to_string()),
-            _ => None,
-        })
-        .collect();
-    let contact = r
-        .contact_header()
-        .ok()
-        .and_then(|c| c.typed().ok())
-        .map(|c| c.uri.to_string());
-    let content_type = r.headers.iter().find_map(|h| match h {
-        rsip::Header::ContentType(v) => Some(v.value().to_ascii_lowercase()),
-        _ => None,
-    });
+    let record_route = record_routes(&r.headers);
+    let contact = contact_uri(&r);
+    let content_type = content_type(&r.headers);
     let authorization = r.headers.iter().find_map(|h| match h {
         rsip::Header::Authorization(v) => Some(v.value().to_string()),
         _ => None,
@@ -231,23 +217,9 @@ fn response(r: rsip::Response) -> Result<Response, SipError> {
         .map_err(|_| SipError::BadHeader("To"))?
         .tag()
         .map(|t| t.to_string());
-    let contact = r
-        .contact_header()
-        .ok()
-        .and_then(|c| c.typed().ok())
-        .map(|c| c.uri.to_string());
-    let record_route = r
-        .headers
-        .iter()
-        .filter_map(|h| match h {
-            rsip::Header::RecordRoute(v) => Some(v.value().to_string()),
-            _ => None,
-        })
-        .collect();
-    let content_type = r.headers.iter().find_map(|h| match h {
-        rsip::Header::ContentType(v) => Some(v.value().to_ascii_lowercase()),
-        _ => None,
-    });
+    let contact = contact_uri(&r);
+    let record_route = record_routes(&r.headers);
+    let content_type = content_type(&r.headers);
     Ok(Response {
         code: r.status_code.code(),
         call_id: call_id.value().to_string(),
@@ -261,6 +233,33 @@ fn response(r: rsip::Response) -> Result<Response, SipError> {
         content_type,
         body: r.body,
     })
+}
+
+/// Record-Route values, in order.
+fn record_routes(headers: &rsip::Headers) -> Vec<String> {
+    headers
+        .iter()
+        .filter_map(|h| match h {
+            rsip::Header::RecordRoute(v) => Some(v.value().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Content-Type, lower case.
+fn content_type(headers: &rsip::Headers) -> Option<String> {
+    headers.iter().find_map(|h| match h {
+        rsip::Header::ContentType(v) => Some(v.value().to_ascii_lowercase()),
+        _ => None,
+    })
+}
+
+/// The Contact URI of a request or response.
+fn contact_uri(m: &impl HeadersExt) -> Option<String> {
+    m.contact_header()
+        .ok()
+        .and_then(|c| c.typed().ok())
+        .map(|c| c.uri.to_string())
 }
 
 /// The key a SIP INFO carries (`application/dtmf-relay` "Signal=5" or

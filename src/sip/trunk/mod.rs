@@ -325,11 +325,15 @@ impl TrunkCore {
         // Agents' phones and the far ends of calls we placed are not trunks
         // but are let through the allow-list (still rate-limited).
         let ip = from.ip();
-        let open = self
-            .registrar
-            .as_ref()
-            .is_some_and(|r| kind == Kind::Register || r.knows_source(ip))
-            || self.outbound.values().any(|c| c.next_hop().ip() == ip);
+        // Asked only of sources outside the trunks' lists (the scans are
+        // not for every datagram of a trunk).
+        let open = self.guard.lists_trunks()
+            && self.guard.trunk_of(ip).is_none()
+            && (self
+                .registrar
+                .as_ref()
+                .is_some_and(|r| kind == Kind::Register || r.knows_source(ip))
+                || self.outbound.values().any(|c| c.next_hop().ip() == ip));
         let trunk = match self.guard.check(now, ip, kind, open) {
             Verdict::Admit(trunk) => trunk,
             Verdict::Unknown => {
@@ -373,7 +377,7 @@ impl TrunkCore {
             return;
         }
         match req.method {
-            Method::Register => self.handle_register(now, from, req),
+            Method::Register if self.registrar.is_some() => self.handle_register(now, from, req),
             Method::Invite => self.handle_invite(now, from, trunk, key, req),
             Method::Ack => self.handle_ack(now, key, &req),
             Method::Cancel => self.handle_cancel(now, from, key, req),
@@ -407,7 +411,7 @@ impl TrunkCore {
                     });
                 }
             }
-            Method::Other => {
+            Method::Register | Method::Other => {
                 self.reply(
                     from,
                     &req,

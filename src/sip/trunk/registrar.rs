@@ -71,16 +71,8 @@ impl TrunkCore {
     }
 
     pub(super) fn handle_register(&mut self, now: Timestamp, from: SocketAddr, req: Request) {
+        // Only called with a registrar (REGISTER is 405 without one).
         let Some(registrar) = self.registrar.as_ref() else {
-            self.reply(
-                from,
-                &req,
-                405,
-                ResponseParts {
-                    allow: true,
-                    ..Default::default()
-                },
-            );
             return;
         };
         let user = req.to_uri_user.clone();
