@@ -1,11 +1,12 @@
-//! What a SIP trunk sends: any datagram into the user-agent server (guard,
-//! parser, SDP, dialogs), then its timers run. Nothing may panic, and a
-//! call is only announced with a usable RTP address.
+//! What the network sends the SIP core: any datagram into the trunk's
+//! state machine (guard, parser, SDP, dialogs, the registrar, and the
+//! responses to a call we placed), then its timers run. Nothing may panic,
+//! and a call is only announced with a usable RTP address.
 #![no_main]
 
-use hotline::sip::guard::{Guard, Limits, Rate};
-use hotline::sip::trunk::{TrunkCore, TrunkEvent, TrunkSettings};
-use hotline::time::Timestamp;
+use hotline_sip::guard::{Guard, Limits, Rate};
+use hotline_sip::trunk::{Dial, Registrar, TrunkCore, TrunkEvent, TrunkSettings};
+use hotline_time::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,9 +29,25 @@ fuzz_target!(|data: &[u8]| {
             seed: 1,
         },
         guard,
-    );
+    )
+    .with_registrar(Registrar::new(
+        [("dave".to_string(), "dave-phone-pw".to_string())].into(),
+    ));
     let from = "192.0.2.9:5060".parse().unwrap();
     let t0 = Timestamp(1_000_000);
+    // A call of ours in progress to the same peer, so the bytes may be a
+    // response to it (its Call-ID follows from the seed).
+    core.handle_dial(
+        t0,
+        Dial {
+            target: "sip:+15550100@192.0.2.9".to_string(),
+            next_hop: from,
+            from_user: "hotline".to_string(),
+            display: None,
+            local_rtp: "192.0.2.1:40000".parse().unwrap(),
+        },
+    );
+    while core.poll_transmit().is_some() {}
     // The same bytes twice: the second time they are a retransmission (or
     // an in-dialog request).
     core.handle_datagram(t0, from, data);
@@ -43,6 +60,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = hotline::sip::sdp::parse_offer(text);
+        let _ = hotline_sip::sdp::parse_offer(text);
     }
 });

@@ -23,6 +23,8 @@ use webrtc::rtp::header::Header;
 use webrtc::rtp::packet::Packet;
 use webrtc::util::{Marshal, MarshalSize, Unmarshal};
 
+use hotline_sip::sdp::AudioOffer;
+
 use super::codec::G711;
 use super::leg::{InboundPacket, Leg, LegKind, LegTransport};
 use super::{MediaError, Rate};
@@ -40,6 +42,20 @@ pub struct RtpParams {
     pub telephone_event: Option<u8>,
     /// Latch onto the first source that sends (a trunk behind NAT).
     pub latch: bool,
+}
+
+/// How our RTP leg carries a SIP peer's audio: to the address its SDP
+/// names, in its codec, latching onto the real source (a far end behind
+/// NAT).
+impl From<&AudioOffer> for RtpParams {
+    fn from(offer: &AudioOffer) -> Self {
+        RtpParams {
+            remote: offer.remote,
+            codec: offer.codec,
+            telephone_event: offer.telephone_event,
+            latch: true,
+        }
+    }
 }
 
 /// One RTP leg: its socket, its tasks, and the keypad events it heard.

@@ -37,3 +37,43 @@ pub fn goertzel(samples: &[i16], freq: f64, rate: u32) -> f64 {
     // power n * A^2 / 2: normalise so that it scores 1.
     (2.0 * power / (samples.len() as f64 * total)).min(1.0)
 }
+
+/// Share (0..=1) of the `window`-sample stretches of `samples` in which
+/// `freq` dominates (a [`goertzel`] score over 0.5). One Goertzel over a
+/// whole recording needs the tone's phase to run on unbroken: a frame a
+/// jitter buffer dropped or repeated turns the phase and can cancel the sum.
+/// Here such a frame costs only the stretch it falls in.
+pub fn tone_share(samples: &[i16], freq: f64, rate: u32, window: usize) -> f64 {
+    let window = window.max(1);
+    let stretches = samples.len() / window;
+    if stretches == 0 {
+        return 0.0;
+    }
+    let toned = samples
+        .chunks_exact(window)
+        .filter(|w| goertzel(w, freq, rate) > 0.5)
+        .count();
+    toned as f64 / stretches as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 440 Hz tone whose phase jumps half a period every 150 ms, as when
+    /// frames are dropped: the whole-signal score collapses, the share of
+    /// 100 ms stretches holding the tone does not.
+    #[test]
+    fn tone_share_survives_phase_jumps_that_cancel_a_whole_signal_goertzel() {
+        let rate = 8000;
+        let mut samples = Vec::new();
+        for piece in 0..40 {
+            let half_period = if piece % 2 == 0 { 0 } else { 9 };
+            samples.extend(sine(440.0, rate, samples.len() + half_period, 1200, 8000));
+        }
+        assert!(goertzel(&samples, 440.0, rate) < 0.3);
+        assert!(tone_share(&samples, 440.0, rate, 800) > 0.6);
+        assert_eq!(tone_share(&samples, 1000.0, rate, 800), 0.0);
+        assert_eq!(tone_share(&[], 440.0, rate, 800), 0.0);
+    }
+}

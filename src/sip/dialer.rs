@@ -24,7 +24,7 @@ use crate::api::call::CallApi;
 use crate::api::callback::CallbackApi;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
-use crate::media::rtp::{self, RtpSession};
+use crate::media::rtp::{self, RtpParams, RtpSession};
 use crate::proto;
 use crate::proto::call_service_server::CallService;
 use crate::proto::callback_service_server::CallbackService;
@@ -137,7 +137,7 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
     let session = match RtpSession::start(
         format!("rtp-{key}"),
         socket,
-        answer.rtp_params(),
+        RtpParams::from(&answer),
         settings.jitter_frames,
     ) {
         Ok((s, _keys)) => Arc::new(s),

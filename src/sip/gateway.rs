@@ -347,7 +347,7 @@ async fn run(
                             key,
                             from_number,
                             to_number,
-                            params: offer.rtp_params(),
+                            params: RtpParams::from(&offer),
                         },
                         cx.clone(),
                         rx,

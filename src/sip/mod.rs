@@ -1,13 +1,21 @@
 //! Phone-network calls over a SIP trunk.
 //!
+//! The protocol itself lives in the `hotline-sip` crate (`crates/sip`), a
+//! sans-IO core with no sockets, clock or media stack, so it builds and
+//! fuzzes on its own; it is re-exported here under its usual names:
+//!
 //! - [`message`]: SIP messages parsed by `rsip`, reduced to what a
-//!   user-agent server acts on; responses and our requests written back;
-//! - [`sdp`]: the audio of a trunk's offer (G.711, telephone-event) and our
-//!   answer;
-//! - [`trunk`]: the user-agent server as a sans-IO state machine
-//!   (transactions, retransmissions, dialogs);
-//! - [`framing`]: SIP messages cut from a TCP stream;
-//! - [`gateway`]: the adapter: the UDP socket and TCP listener, the clock, and each trunk
+//!   user-agent acts on; responses and our requests written back;
+//! - [`sdp`]: the audio of an offer (G.711, telephone-event) and our answer;
+//! - [`trunk`]: the user-agent server and client and the registrar as one
+//!   sans-IO state machine (transactions, retransmissions, dialogs);
+//! - [`guard`]: allow-lists, per-source rate limits and call caps;
+//! - [`digest`]: digest authentication of trunks and agents' phones;
+//! - [`framing`]: SIP messages cut from a TCP stream.
+//!
+//! The adapters are this module's own:
+//!
+//! - [`gateway`]: the UDP socket and TCP listener, the clock, and each trunk
 //!   call's task, which queues the call through the same `CallService` the
 //!   gRPC edge uses (as a telephony principal) and carries its audio on an
 //!   RTP leg of the node's media plane, so a phone caller is bridged,
@@ -16,13 +24,9 @@
 //!   one, bridged to the agent;
 //! - `phone`: agents' registered SIP phones, rung for their offers.
 
+pub use hotline_sip::{digest, framing, guard, message, sdp, trunk};
+
 pub mod dialer;
-pub mod digest;
-pub mod framing;
 pub mod gateway;
-pub mod guard;
-pub mod message;
 mod phone;
 pub mod prompts;
-pub mod sdp;
-pub mod trunk;

@@ -24,7 +24,7 @@ use super::trunk::{Binding, Dial};
 use crate::api::agent::AgentApi;
 use crate::engine::Device;
 use crate::ids::{AgentId, CallId};
-use crate::media::rtp::{self, RtpSession};
+use crate::media::rtp::{self, RtpParams, RtpSession};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;
 use crate::proto::agent_service_server::AgentService;
@@ -194,7 +194,7 @@ async fn ring(
     let session = match RtpSession::start(
         format!("phone-{key}"),
         socket,
-        answer.rtp_params(),
+        RtpParams::from(&answer),
         settings.jitter_frames,
     ) {
         Ok((s, _keys)) => Arc::new(s),

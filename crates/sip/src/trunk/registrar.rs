@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::{Timer, TrunkCore, TrunkEvent};
-use crate::sip::message::{Request, ResponseParts};
-use crate::time::Timestamp;
+use crate::message::{Request, ResponseParts};
+use hotline_time::Timestamp;
 
 /// Registrations shorter than this are lengthened to it.
 pub const MIN_EXPIRES: u32 = 10;
@@ -88,7 +88,7 @@ impl TrunkCore {
         );
         match checked {
             Ok(()) if password.is_some() => {}
-            Err(crate::sip::digest::DigestError::Missing | crate::sip::digest::DigestError::Stale) => {
+            Err(crate::digest::DigestError::Missing | crate::digest::DigestError::Stale) => {
                 let challenge = self.challenger.challenge(now);
                 self.stats.unauthenticated += 1;
                 self.reply(

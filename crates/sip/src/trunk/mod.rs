@@ -35,7 +35,7 @@ use super::digest::Challenger;
 use super::guard::{Guard, Kind, Verdict};
 use super::message::{self, DialogRequest, Method, Request, Response, ResponseParts};
 use super::sdp::{self, AudioOffer, SdpError};
-use crate::time::Timestamp;
+use hotline_time::Timestamp;
 
 mod outbound;
 mod registrar;

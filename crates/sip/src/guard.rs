@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::time::Timestamp;
+use hotline_time::Timestamp;
 
 /// Sources tracked before idle ones are swept.
 pub const MAX_TRACKED: usize = 65_536;

@@ -22,10 +22,10 @@
 use std::net::SocketAddr;
 
 use super::{session_id, Retransmit, Timer, TrunkCore, TrunkEvent, T1};
-use crate::sip::message::{DialogRequest, Method, Request, Response, ResponseParts};
-use crate::sip::sdp;
-use crate::sip::{message, trunk::SipCallKey};
-use crate::time::Timestamp;
+use crate::message::{DialogRequest, Method, Request, Response, ResponseParts};
+use crate::sdp;
+use crate::{message, trunk::SipCallKey};
+use hotline_time::Timestamp;
 
 /// A call to place.
 #[derive(Clone, Debug, PartialEq, Eq)]

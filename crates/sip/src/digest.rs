@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 
-use crate::time::Timestamp;
+use hotline_time::Timestamp;
 
 pub const REALM: &str = "hotline";
 

@@ -12,7 +12,7 @@
 use std::io::Cursor;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::media::codec::G711;
+use crate::codec::G711;
 
 /// Larger offers are refused before parsing (a trunk's offer is a few
 /// hundred bytes).
@@ -46,25 +46,12 @@ pub struct AudioOffer {
     pub on_hold: bool,
 }
 
-impl AudioOffer {
-    /// How our RTP leg carries this audio: to the address it names, in its
-    /// codec, latching onto the real source (a far end behind NAT).
-    pub fn rtp_params(&self) -> crate::media::rtp::RtpParams {
-        crate::media::rtp::RtpParams {
-            remote: self.remote,
-            codec: self.codec,
-            telephone_event: self.telephone_event,
-            latch: true,
-        }
-    }
-}
-
 /// The audio stream of an offer.
 pub fn parse_offer(text: &str) -> Result<AudioOffer, SdpError> {
     if text.len() > MAX_SDP_LEN {
         return Err(SdpError::TooLarge);
     }
-    let desc = webrtc::sdp::SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes()))
+    let desc = ::sdp::SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes()))
         .map_err(|e| SdpError::Malformed(e.to_string()))?;
     let audio = desc
         .media_descriptions
