@@ -150,6 +150,30 @@ impl MetricsConfig {
     }
 }
 
+/// The browser app: agent softphone, supervisor console, caller test page,
+/// and grpc-web for them on the same origin.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the pages here; "" = no web listener.
+    pub listen: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// The address to listen on, if any.
+    pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        optional_addr("web.listen", &self.listen)
+    }
+}
+
 /// The SIP trunk (phone-network calls).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -587,6 +611,7 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub media: MediaConfig,
     pub metrics: MetricsConfig,
+    pub web: WebConfig,
     pub sip: SipConfig,
     pub callbacks: CallbacksConfig,
     pub reports: ReportsConfig,
@@ -681,6 +706,7 @@ impl Config {
             ));
         }
         self.metrics.addr()?;
+        self.web.addr()?;
         self.sip.media_ip(&self.media)?;
         if !self.sip.callback_key.is_empty() && !is_key(&self.sip.callback_key) {
             return Err(invalid("sip.callback_key", "must be one keypad key: 0-9, * or #"));

@@ -32,6 +32,7 @@ pub mod sip;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod web;
 
 pub use error::Error;
 

@@ -139,6 +139,11 @@ enum Command {
         /// free port on 127.0.0.1, printed at start).
         #[arg(long)]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// Serve the supervisor console and the other pages here while the
+        /// demo runs (default: a free port on 127.0.0.1; the console's URL,
+        /// with a supervisor token, is printed at start).
+        #[arg(long)]
+        web_listen: Option<std::net::SocketAddr>,
     },
     /// Load generators; their figures go in the notes.
     #[command(subcommand)]
@@ -418,6 +423,7 @@ fn main() -> anyhow::Result<()> {
             rate,
             seed,
             metrics_listen,
+            web_listen,
         } => {
             // The demo prints its own status; logs stay at warnings unless RUST_LOG asks.
             hotline::telemetry::init(format, "warn");
@@ -426,6 +432,7 @@ fn main() -> anyhow::Result<()> {
                 calls_per_second: rate,
                 seed,
                 metrics_listen,
+                web_listen,
                 ..DemoOptions::default()
             };
             println!(

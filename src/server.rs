@@ -1,6 +1,7 @@
-//! Assembles the gRPC server: the three `hotline.v1` services behind the auth
-//! interceptor, open health and reflection, grpc-web for browsers, and the
-//! engine task. Shutdown order: health goes NOT_SERVING, then the engine stops
+//! Assembles the gRPC server: the `hotline.v1` services behind the auth
+//! interceptor, open health and reflection, grpc-web for browsers (on the
+//! gRPC port and, with the pages, on the web listener), and the engine
+//! task. Shutdown order: health goes NOT_SERVING, then the engine stops
 //! (ending every stream), then the transport drains.
 
 use std::net::SocketAddr;
@@ -60,6 +61,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Where `/metrics` is served, if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the web app and grpc-web are served, if configured.
+    pub web_addr: Option<SocketAddr>,
     /// Where the SIP trunk listens (UDP), if configured.
     pub sip_addr: Option<SocketAddr>,
     /// Signals the engine and the transport to stop.
@@ -319,13 +322,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     ])
     .map_err(|e| Error::Internal(format!("descriptor sets: {e}")))?
     .with(&["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"]);
-    let mut stop = shutdown_rx;
-    let transport = tonic::transport::Server::builder()
-        .accept_http1(true)
-        .layer(crate::metrics::grpc::GrpcMetricsLayer::new(known))
-        .layer(tonic_web::GrpcWebLayer::new())
-        .add_service(health_service)
-        .add_service(reflection)
+    // The public services, served natively here and as grpc-web to the
+    // browser app on the web listener.
+    let public = tonic::service::Routes::new(health_service)
         .add_service(AgentServiceServer::with_interceptor(
             AgentApi { ctx: ctx.clone() },
             auth.clone(),
@@ -345,7 +344,23 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .add_service(SupervisorServiceServer::with_interceptor(
             SupervisorApi { ctx },
             auth.clone(),
-        ))
+        ));
+    let web_addr = match config.web.addr().map_err(|e| Error::Internal(e.to_string()))? {
+        Some(listen) => {
+            let app = crate::web::router(public.clone(), known.clone());
+            let bound = crate::web::serve(listen, app, shutdown_rx.clone()).await?;
+            info!(%bound, "web app (agent, supervisor, caller pages and grpc-web)");
+            Some(bound)
+        }
+        None => None,
+    };
+    let mut stop = shutdown_rx;
+    let transport = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(crate::metrics::grpc::GrpcMetricsLayer::new(known))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_routes(public)
+        .add_service(reflection)
         .add_optional_service(cluster.map(|c| ClusterServer::with_interceptor(c, auth)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             let _ = stop.wait_for(|stopping| *stopping).await;
@@ -355,6 +370,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     Ok(RunningServer {
         addr,
         metrics_addr,
+        web_addr,
         sip_addr,
         shutdown: shutdown_tx,
         health,

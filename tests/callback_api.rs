@@ -357,6 +357,25 @@ async fn an_unresolved_wrap_up_becomes_a_callback_owned_by_the_agent() {
     assert_eq!(cb.owner_agent_id, "dave");
     assert_eq!(cb.number, "+3003");
     assert_eq!(cb.category, "repairs/boiler");
+    // Dave's softphone lists the callbacks he owns; he may not list anyone
+    // else's, nor all of them.
+    let mine = |owner: &str| proto::ListCallbacksRequest {
+        owner_agent_id: owner.into(),
+        ..Default::default()
+    };
+    let listed = dave
+        .c
+        .callback
+        .list_callbacks(mine("dave"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.callbacks.len(), 1);
+    assert_eq!(listed.callbacks[0].callback_id, cb.callback_id);
+    for owner in ["erin", ""] {
+        let err = dave.c.callback.list_callbacks(mine(owner)).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "owner {owner:?}");
+    }
     // Its owner is offered it first (first-contact ownership).
     let offer = dave.expect_offer(Duration::from_secs(5)).await;
     assert_eq!(offer.callback_id, cb.callback_id);

@@ -33,6 +33,8 @@ namespace = "load"
 lease_ms = 1000
 [metrics]
 listen = "127.0.0.1:0"
+[web]
+listen = ""
 [entry_points]
 "100" = "billing"
 [queues.billing]

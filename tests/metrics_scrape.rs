@@ -211,7 +211,7 @@ async fn a_node_that_stops_routing_zeroes_its_live_gauges() {
     // A server with a queue of its own: the gauges are the process's, and
     // this server zeroes every queue it knows when it stops.
     let config = format!(
-        "skills = [\"vip\"]\n[server]\ngrpc_listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n[auth]\nsecret = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[entry_points]\n\"700\" = \"solo\"\n[queues.solo]\nrequired_skills = [{{ skill = \"vip\", min_proficiency = 1 }}]\n",
+        "skills = [\"vip\"]\n[server]\ngrpc_listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n[auth]\nsecret = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"\"\n[entry_points]\n\"700\" = \"solo\"\n[queues.solo]\nrequired_skills = [{{ skill = \"vip\", min_proficiency = 1 }}]\n",
         common::SECRET
     );
     let mut s = TestServer::with_config(&config).await;

@@ -265,7 +265,13 @@ impl CallbackService for CallbackApi {
         req: Request<proto::ListCallbacksRequest>,
     ) -> Result<Response<proto::ListCallbacksResponse>, Status> {
         let p = principal(&req)?;
-        p.require(&[Role::Supervisor])?;
+        // Supervisors list any callbacks; an agent lists only those it owns
+        // (its softphone's "my callbacks"), naming itself as the owner.
+        if p.role == Role::Agent {
+            p.require_agent(&req.get_ref().owner_agent_id)?;
+        } else {
+            p.require(&[Role::Supervisor])?;
+        }
         let r = req.into_inner();
         let size = validate::page_size(r.page_size)?;
         let after = validate::time_cursor(&r.page_token)?.map(|(t, id)| (t, CallbackId::new(id)));

@@ -57,6 +57,9 @@ pub struct DemoOptions {
     pub status_every: Option<Duration>,
     /// Serve `/metrics` here (none: a free port on 127.0.0.1).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve the web app here, to watch the demo from the supervisor
+    /// console (none: a free port on 127.0.0.1).
+    pub web_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for DemoOptions {
@@ -69,6 +72,7 @@ impl Default for DemoOptions {
             seed: 1,
             status_every: Some(Duration::from_secs(2)),
             metrics_listen: None,
+            web_listen: None,
         }
     }
 }
@@ -81,6 +85,10 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     config.store.data_file.clear();
     config.metrics.listen = opts
         .metrics_listen
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "127.0.0.1:0".into());
+    config.web.listen = opts
+        .web_listen
         .map(|a| a.to_string())
         .unwrap_or_else(|| "127.0.0.1:0".into());
     // The demo's callers are WebRTC peers: no trunk (and no port 5060 taken).
@@ -118,10 +126,12 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
         channel.clone(),
         &keys.mint(Role::Telephony, "demo-edge", ttl, now)?,
     )?;
-    let supervisor = Clients::new(
-        channel.clone(),
-        &keys.mint(Role::Supervisor, "demo-supervisor", ttl, now)?,
-    )?;
+    let supervisor_token = keys.mint(Role::Supervisor, "demo-supervisor", ttl, now)?;
+    let supervisor = Clients::new(channel.clone(), &supervisor_token)?;
+    if let (Some(w), Some(_)) = (server.web_addr, opts.status_every) {
+        // The token rides in the fragment, which the browser never sends.
+        println!("supervisor console: http://{w}/supervisor.html#token={supervisor_token}");
+    }
 
     let stop_agents = Arc::new(AtomicBool::new(false));
     let mut agents = JoinSet::new();

@@ -121,6 +121,8 @@ grace_secs = 0
 data_file = {:?}
 [metrics]
 listen = "127.0.0.1:0"
+[web]
+listen = ""
 [media]
 recordings_dir = {:?}
 include_loopback = true

@@ -65,12 +65,18 @@ impl AudioRig {
 
     /// A rig whose `[media]` table has `extra` lines too.
     pub async fn start_with(extra: &str) -> AudioRig {
+        Self::on_config(CONFIG, extra).await
+    }
+
+    /// A rig on `base` (the test configuration, changed) whose `[media]`
+    /// table has `extra` lines too.
+    pub async fn on_config(base: &str, extra: &str) -> AudioRig {
         let dir = tempfile::tempdir().expect("tempdir");
         let recordings = dir.path().join("recordings");
         let hold = dir.path().join("hold.wav");
         write_tone_wav(&hold, HOLD_HZ, 2);
         let config = format!(
-            "{CONFIG}\n[media]\nrecordings_dir = {:?}\nhold_music = {:?}\ninclude_loopback = true\nips = [\"127.0.0.1\"]\nflush_ms = 100\n{extra}\n",
+            "{base}\n[media]\nrecordings_dir = {:?}\nhold_music = {:?}\ninclude_loopback = true\nips = [\"127.0.0.1\"]\nflush_ms = 100\n{extra}\n",
             recordings.display().to_string(),
             hold.display().to_string(),
         );

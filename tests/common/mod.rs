@@ -34,6 +34,9 @@ secret = "test-secret-0123456789abcdef"
 listen = "127.0.0.1:0"
 quality_every_secs = 1
 
+[web]
+listen = "127.0.0.1:0"
+
 [entry_points]
 "100" = "billing"
 "200" = "repairs"
@@ -113,6 +116,10 @@ impl TestServer {
         // In-process servers keep nothing on disk unless a test says where.
         if !toml.contains("data_file") {
             config.store.data_file.clear();
+        }
+        // Nor take the web app's fixed port: a free one per server.
+        if !toml.contains("[web]") {
+            config.web.listen = "127.0.0.1:0".into();
         }
         let server = hotline::server::start(&config).await.expect("server starts");
         let channel = client::channel(server.addr).await.expect("connects");

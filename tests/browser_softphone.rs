@@ -1,0 +1,500 @@
+//! The web app in a real browser: headless Chromium (Debian's `chromium`
+//! and `chromium-driver`), driven over WebDriver, with fake microphones
+//! playing tone files. An agent signs in on the softphone page and goes
+//! available, a caller calls in from the "call us" page, the agent sees the
+//! offer, accepts, talks, hangs up and wraps up; a supervisor listens in
+//! from the console; the recording holds the caller's 440 Hz on the left
+//! and the agent's 1 kHz on the right. Screenshots of the agent's offer and
+//! of the wallboard under demo load are written to
+//! `target/tmp/browser/` for people to look at.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::media::{finished_recording, stereo, AudioRig};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hotline::auth::{Role, TokenKeys};
+use hotline::media::tone::{sine, tone_share};
+use hotline::proto;
+use hotline::time::Timestamp;
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CALLER_HZ: f64 = 440.0;
+const AGENT_HZ: f64 = 1000.0;
+/// Generous: a browser start, ICE and DTLS on a busy 2-core CI machine.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// chromedriver on a free loopback port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    /// chromedriver and every browser it started (its process group): a
+    /// failed test leaves no Chromium behind to load the machine.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn chromedriver() -> Driver {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install chromium chromium-driver (./scripts/test installs them)"
+    );
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts (apt-get install chromium-driver; ./scripts/test installs it)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// A headless Chromium whose microphone plays `audio` (looped), with media
+/// permission granted and loopback ICE candidates allowed.
+async fn browser(driver: &Driver, audio: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                format!("--use-file-for-fake-audio-capture={}", audio.display()),
+                "--allow-loopback-in-peer-connection",
+                "--autoplay-policy=no-user-gesture-required",
+                // The audio service reads the fake capture file: keep it in
+                // the browser process, outside its own sandbox.
+                "--disable-features=AudioServiceOutOfProcess,AudioServiceSandbox",
+                "--window-size=1440,1000",
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// A 48 kHz mono WAV of `freq` for a fake microphone.
+fn tone_file(dir: &Path, name: &str, freq: f64) -> PathBuf {
+    let path = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
+    for s in sine(freq, 48_000, 0, 48_000 * 10, 12_000) {
+        w.write_sample(s).expect("write");
+    }
+    w.finalize().expect("finalize");
+    path
+}
+
+/// Waits until the page's JavaScript `condition` is true; on timeout fails
+/// with what the page says (its error lines and text).
+async fn until(page: &Client, condition: &str, what: &str) {
+    let started = Instant::now();
+    let deadline = started + PATIENCE;
+    loop {
+        let ok = page
+            .execute(&format!("return Boolean({condition});"), vec![])
+            .await
+            .map(|v| v.as_bool() == Some(true))
+            .unwrap_or(false);
+        if ok {
+            println!("{what}: {:.1} s", started.elapsed().as_secs_f64());
+            return;
+        }
+        if Instant::now() > deadline {
+            let text = page
+                .execute(
+                    "const errors = [...document.querySelectorAll('.error')].map(e => e.textContent).filter(t => t).join(' | ');\n\
+                     return 'errors: [' + errors + ']\\n' + document.body.innerText.slice(0, 3000);",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            panic!(
+                "{what}: not within {PATIENCE:?}; the page shows:\n{}",
+                text.as_str().unwrap_or("")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// The DOM text of the first element matching `css` (as written, not as
+/// styled: the pages upper-case some labels).
+async fn text(page: &Client, css: &str) -> String {
+    let v = page
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            vec![json!(css)],
+        )
+        .await
+        .expect("script runs");
+    v.as_str()
+        .unwrap_or_else(|| panic!("{css} on the page"))
+        .trim()
+        .to_string()
+}
+
+async fn click(page: &Client, css: &str) {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} on the page: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn screenshot(page: &Client, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    let png = page.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = dir.join(name);
+    std::fs::write(&path, png).expect("write screenshot");
+    println!("screenshot: {}", path.display());
+    path
+}
+
+fn web(rig: &AudioRig) -> SocketAddr {
+    rig.server
+        .server
+        .as_ref()
+        .and_then(|s| s.web_addr)
+        .expect("the test server serves the web app")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens() {
+    // People, not scripts, answer here: the offer rings long enough to
+    // look at it (the test configuration's 2 s is for routing tests).
+    let config = common::CONFIG.replacen("ring_timeout_secs = 2", "ring_timeout_secs = 30", 1);
+    let rig = AudioRig::on_config(&config, "").await;
+    let web = web(&rig);
+    let files = tempfile::tempdir().expect("tempdir");
+    let caller_mic = tone_file(files.path(), "caller.wav", CALLER_HZ);
+    let agent_mic = tone_file(files.path(), "agent.wav", AGENT_HZ);
+    let driver = chromedriver();
+
+    // The agent signs in (token in the fragment) and goes available once
+    // the softphone's audio is up.
+    let agent = browser(&driver, &agent_mic).await;
+    let token = rig.server.token(Role::Agent, "alice");
+    agent
+        .goto(&format!("http://{web}/agent.html#token={token}"))
+        .await
+        .expect("agent page");
+    until(
+        &agent,
+        "!document.getElementById('desk').hidden",
+        "the agent desk opens",
+    )
+    .await;
+    until(
+        &agent,
+        "document.getElementById('audio-status').textContent === 'Softphone connected'",
+        "the softphone's WebRTC session connects",
+    )
+    .await;
+    agent
+        .find(Locator::Css("#state-select"))
+        .await
+        .expect("state selector")
+        .select_by_value("available")
+        .await
+        .expect("choose Available");
+    until(
+        &agent,
+        "document.getElementById('state').textContent === 'Available'",
+        "the agent is available",
+    )
+    .await;
+    assert_eq!(
+        rig.server.agent_record("alice").await.state,
+        proto::AgentState::Available as i32
+    );
+
+    // A caller calls the billing line from the "call us" page.
+    let caller = browser(&driver, &caller_mic).await;
+    let token = rig.server.token(Role::Telephony, "web-widget");
+    caller
+        .goto(&format!("http://{web}/caller.html#token={token}"))
+        .await
+        .expect("caller page");
+    let dnis = caller.find(Locator::Css("#dnis")).await.expect("dnis");
+    dnis.clear().await.expect("clear");
+    dnis.send_keys("100").await.expect("type");
+    let ani = caller.find(Locator::Css("#ani")).await.expect("ani");
+    ani.clear().await.expect("clear");
+    ani.send_keys("+2000").await.expect("type");
+    click(&caller, "#call").await;
+
+    // The offer shows the caller, tier and queue; the agent accepts.
+    until(
+        &agent,
+        "!document.getElementById('offer').hidden",
+        "the offer shows",
+    )
+    .await;
+    assert_eq!(text(&agent, "#offer-ani").await, "+2000");
+    assert_eq!(text(&agent, "#offer-tier").await, "Regular");
+    assert_eq!(text(&agent, "#offer-queue").await, "billing");
+    assert_eq!(text(&agent, "#offer-customer").await, "smallco");
+    screenshot(&agent, "agent-offer.png").await;
+    click(&agent, "#accept").await;
+    until(
+        &agent,
+        "!document.getElementById('live').hidden",
+        "the call is live",
+    )
+    .await;
+    let call_id = text(&agent, "#live-call").await;
+    assert!(!call_id.is_empty(), "the live call names its id");
+    until(
+        &caller,
+        "document.getElementById('status').textContent === 'Talking to an agent'",
+        "the caller's page shows the call connected",
+    )
+    .await;
+
+    // The supervisor sees the call live and listens in: the console's
+    // meter moves with what it hears, and the session is audited.
+    let supervisor_mic = tone_file(files.path(), "supervisor.wav", 300.0);
+    let supervisor = browser(&driver, &supervisor_mic).await;
+    let token = rig.server.token(Role::Supervisor, "sam");
+    supervisor
+        .goto(&format!("http://{web}/supervisor.html#token={token}"))
+        .await
+        .expect("supervisor page");
+    let row = format!("#calls tr[data-call='{call_id}']");
+    until(
+        &supervisor,
+        &format!("document.querySelector(\"{row}\")"),
+        "the live call is listed",
+    )
+    .await;
+    until(
+        &supervisor,
+        &format!("document.querySelector(\"{row}\")?.textContent.includes('+2000')"),
+        "the listed call shows the caller",
+    )
+    .await;
+    supervisor
+        .execute(
+            &format!("document.querySelector(\"{row} button\").click();"),
+            vec![],
+        )
+        .await
+        .expect("click Listen");
+    until(
+        &supervisor,
+        "!document.getElementById('monitor').hidden",
+        "listening starts",
+    )
+    .await;
+    assert!(text(&supervisor, "#monitor-what").await.starts_with("Listening"));
+    until(
+        &supervisor,
+        "parseFloat(document.getElementById('monitor-bar').style.width) > 0",
+        "the supervisor hears the call",
+    )
+    .await;
+    let audit = rig
+        .server
+        .supervisor()
+        .supervisor
+        .list_monitor_audit(proto::ListMonitorAuditRequest {
+            call_id: call_id.clone(),
+        })
+        .await
+        .expect("audit")
+        .into_inner();
+    assert!(
+        audit
+            .entries
+            .iter()
+            .any(|e| e.supervisor == "sam" && e.mode == proto::MonitorMode::Listen as i32),
+        "{audit:?}"
+    );
+    screenshot(&supervisor, "supervisor-listening.png").await;
+
+    // They talk a while; the agent hangs up and wraps up.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    click(&agent, "#hangup").await;
+    until(
+        &agent,
+        "!document.getElementById('wrapup').hidden",
+        "the wrap-up form shows",
+    )
+    .await;
+    agent
+        .find(Locator::Css("#wrapup-category"))
+        .await
+        .expect("category")
+        .select_by_value("billing")
+        .await
+        .expect("choose a category");
+    agent
+        .find(Locator::Css("#wrapup-notes"))
+        .await
+        .expect("notes")
+        .send_keys("Explained the late fee; refunded.")
+        .await
+        .expect("type notes");
+    click(&agent, "#wrapup-done").await;
+    until(
+        &agent,
+        "!document.getElementById('idle').hidden",
+        "the agent is back to idle",
+    )
+    .await;
+    until(
+        &caller,
+        "document.getElementById('status').textContent === 'Call ended'",
+        "the caller's page shows the call ended",
+    )
+    .await;
+
+    // The recording: the caller's browser on the left, the agent's on the
+    // right; the wrap-up's outcome is on it.
+    let rec = finished_recording(&rig, &call_id).await;
+    assert_eq!(rec.agent_id, "alice");
+    assert_eq!(rec.disposition, proto::Disposition::Resolved as i32);
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("browser")
+        .join("browser-call.wav");
+    std::fs::copy(rig.recording_file(&rec), &kept).expect("keep the recording");
+    // Wideband (16 kHz) when the browsers speak Opus.
+    let (left, right, spec) = stereo(&kept);
+    let rate = spec.sample_rate;
+    let share = |x: &[i16], hz: f64| tone_share(x, hz, rate, rate as usize / 10);
+    let rms =
+        |x: &[i16]| (x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt();
+    println!(
+        "recording: {} s at {rate} Hz; left rms {:.0}, 440 Hz {:.2}, 1 kHz {:.2}; right rms {:.0}, 440 Hz {:.2}, 1 kHz {:.2}",
+        left.len() / rate as usize,
+        rms(&left),
+        share(&left, CALLER_HZ),
+        share(&left, AGENT_HZ),
+        rms(&right),
+        share(&right, CALLER_HZ),
+        share(&right, AGENT_HZ),
+    );
+    let caller_left = share(&left, CALLER_HZ);
+    let agent_right = share(&right, AGENT_HZ);
+    assert!(caller_left > 0.5, "caller's 440 Hz on the left: {caller_left:.2}");
+    assert!(agent_right > 0.5, "agent's 1 kHz on the right: {agent_right:.2}");
+    assert!(share(&left, AGENT_HZ) < 0.1, "the agent is not on the left");
+
+    for page in [agent, caller, supervisor] {
+        let _ = page.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_wallboard_shows_the_floor_under_demo_load() {
+    let mut config = hotline::config::Config::load(None).expect("the built-in config");
+    let dir = tempfile::tempdir().expect("tempdir");
+    config.media.recordings_dir = dir.path().join("recordings");
+    let port = free_port();
+    let token = TokenKeys::new(config.auth.secret.as_bytes())
+        .mint(
+            Role::Supervisor,
+            "floor-manager",
+            Duration::from_secs(600),
+            Timestamp::now_wall(),
+        )
+        .expect("token");
+    let demo = tokio::spawn(hotline::demo::run(
+        config,
+        hotline::demo::DemoOptions {
+            duration: Duration::from_secs(20),
+            calls_per_second: 2.5,
+            status_every: None,
+            web_listen: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+            ..Default::default()
+        },
+    ));
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the demo serves the web app");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let driver = chromedriver();
+    let files = tempfile::tempdir().expect("tempdir");
+    let mic = tone_file(files.path(), "quiet.wav", 300.0);
+    let page = browser(&driver, &mic).await;
+    page.goto(&format!("http://127.0.0.1:{port}/supervisor.html#token={token}"))
+        .await
+        .expect("supervisor page");
+    // The floor fills: queue tiles with agents by state, agents on calls,
+    // live calls listed.
+    until(
+        &page,
+        "document.querySelectorAll('.queue-tile').length >= 3",
+        "queue tiles",
+    )
+    .await;
+    until(
+        &page,
+        "[...document.querySelectorAll('#agents .pill')].filter(p => p.textContent === 'On call').length >= 3",
+        "agents on calls",
+    )
+    .await;
+    until(
+        &page,
+        "document.querySelectorAll('#calls tr[data-call]').length >= 3",
+        "live calls",
+    )
+    .await;
+    let billing = text(&page, ".queue-tile[data-queue='billing']").await;
+    assert!(billing.contains("Service level"), "{billing}");
+    assert!(billing.contains("On call"), "{billing}");
+    screenshot(&page, "supervisor-wallboard.png").await;
+    let _ = page.close().await;
+    let report = demo.await.expect("demo task").expect("demo runs");
+    assert!(report.answered > 0, "{report}");
+}

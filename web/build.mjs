@@ -1,0 +1,21 @@
+// Bundles the pages' scripts (esbuild) and copies the static files into
+// dist/, which is committed: the Rust build embeds dist/ and needs no Node.
+import { build } from "esbuild";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+
+rmSync("dist", { recursive: true, force: true });
+mkdirSync("dist", { recursive: true });
+await build({
+  entryPoints: ["src/agent.js", "src/supervisor.js", "src/caller.js"],
+  bundle: true,
+  format: "esm",
+  // The generated API and the protobuf runtime go in one shared chunk.
+  splitting: true,
+  chunkNames: "shared-[hash]",
+  minify: true,
+  sourcemap: false,
+  target: ["chrome110", "firefox110", "safari16"],
+  outdir: "dist",
+  legalComments: "none",
+});
+cpSync("static", "dist", { recursive: true });
