@@ -218,6 +218,27 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     let agent_mic = tone_file(files.path(), "agent.wav", AGENT_HZ);
     let driver = chromedriver();
 
+    // The customer called before: bob left the issue unresolved, then went
+    // home. The offer will show that contact and the open issue.
+    let earlier = rig.server.start_call("+2000", "100").await;
+    let mut bob = rig.server.agent("bob").await;
+    bob.expect_offer(Duration::from_secs(5)).await;
+    bob.accept(&earlier.call_id).await;
+    bob.hangup(&earlier.call_id).await;
+    bob.wrap_up(&earlier.call_id, proto::Disposition::Unresolved, "late-fee")
+        .await;
+    rig.server
+        .supervisor()
+        .supervisor
+        .set_agent_state(proto::SupervisorSetAgentStateRequest {
+            agent_id: "bob".into(),
+            state: proto::AgentState::LoggedOut as i32,
+            reason: "shift over".into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("bob logs out");
+
     // The agent signs in (token in the fragment) and goes available once
     // the softphone's audio is up.
     let agent = browser(&driver, &agent_mic).await;
@@ -282,6 +303,12 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     assert_eq!(text(&agent, "#offer-tier").await, "Regular");
     assert_eq!(text(&agent, "#offer-queue").await, "billing");
     assert_eq!(text(&agent, "#offer-customer").await, "smallco");
+    assert_eq!(text(&agent, "#offer-open").await, "1 (late-fee)");
+    let history = text(&agent, "#offer-history").await;
+    assert!(
+        history.contains("late-fee") && history.contains("Unresolved") && history.contains("bob"),
+        "{history}"
+    );
     screenshot(&agent, "agent-offer.png").await;
     click(&agent, "#accept").await;
     until(
@@ -360,8 +387,79 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     );
     screenshot(&supervisor, "supervisor-listening.png").await;
 
+    // The agent holds and resumes; the caller's page follows.
+    click(&agent, "#hold").await;
+    until(
+        &agent,
+        "!document.getElementById('live-hold').hidden",
+        "the call shows on hold",
+    )
+    .await;
+    until(
+        &caller,
+        "document.getElementById('status').textContent === 'On hold'",
+        "the caller's page shows the hold",
+    )
+    .await;
+    assert!(rig.server.get_call(&call_id).await.on_hold);
+    click(&agent, "#hold").await;
+    until(
+        &agent,
+        "document.getElementById('live-hold').hidden",
+        "the call resumes",
+    )
+    .await;
+    until(
+        &caller,
+        "document.getElementById('status').textContent === 'Talking to an agent'",
+        "the caller's page shows the call resumed",
+    )
+    .await;
+
+    // The supervisor stops listening and whispers to the agent instead: a
+    // WebRTC leg from the console's microphone, audited as a whisper.
+    click(&supervisor, "#monitor-stop").await;
+    until(
+        &supervisor,
+        "document.getElementById('monitor').hidden",
+        "listening stops",
+    )
+    .await;
+    supervisor
+        .execute(
+            &format!("document.querySelectorAll(\"{row} button\")[1].click();"),
+            vec![],
+        )
+        .await
+        .expect("click Whisper");
+    until(
+        &supervisor,
+        "document.getElementById('monitor').dataset.connection === 'connected'",
+        "the whisper leg connects",
+    )
+    .await;
+    assert!(text(&supervisor, "#monitor-what").await.starts_with("Whispering"));
+    let audit = rig
+        .server
+        .supervisor()
+        .supervisor
+        .list_monitor_audit(proto::ListMonitorAuditRequest {
+            call_id: call_id.clone(),
+        })
+        .await
+        .expect("audit")
+        .into_inner();
+    assert!(
+        audit
+            .entries
+            .iter()
+            .any(|e| e.supervisor == "sam" && e.mode == proto::MonitorMode::Whisper as i32),
+        "{audit:?}"
+    );
+    click(&supervisor, "#monitor-stop").await;
+
     // They talk a while; the agent hangs up and wraps up.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     click(&agent, "#hangup").await;
     until(
         &agent,
@@ -427,6 +525,52 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     assert!(caller_left > 0.5, "caller's 440 Hz on the left: {caller_left:.2}");
     assert!(agent_right > 0.5, "agent's 1 kHz on the right: {agent_right:.2}");
     assert!(share(&left, AGENT_HZ) < 0.1, "the agent is not on the left");
+
+    // The supervisor finds the recording and plays it in the page.
+    click(&supervisor, "#recording-search button").await;
+    let rec_row = format!("#recordings tr[data-call='{call_id}']");
+    until(
+        &supervisor,
+        &format!("document.querySelector(\"{rec_row} button\")"),
+        "the recording is listed with a Play button",
+    )
+    .await;
+    supervisor
+        .execute(
+            &format!("document.querySelector(\"{rec_row} button\").click();"),
+            vec![],
+        )
+        .await
+        .expect("click Play");
+    until(
+        &supervisor,
+        &format!(
+            "document.getElementById('playback').dataset.recording === '{}' && document.getElementById('playback').duration > 3",
+            rec.recording_id
+        ),
+        "the recording plays in the page",
+    )
+    .await;
+
+    // The supervisor logs the agent out; the softphone shows it.
+    supervisor
+        .execute(
+            "document.querySelector(\"#agents tr[data-agent='alice'] button\").click();",
+            vec![],
+        )
+        .await
+        .expect("click Log out");
+    supervisor.accept_alert().await.expect("confirm the log-out");
+    until(
+        &agent,
+        "document.getElementById('state').textContent === 'Logged out'",
+        "the agent's page shows the log-out",
+    )
+    .await;
+    assert_eq!(
+        rig.server.agent_record("alice").await.state,
+        proto::AgentState::LoggedOut as i32
+    );
 
     for page in [agent, caller, supervisor] {
         let _ = page.close().await;

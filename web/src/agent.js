@@ -145,6 +145,11 @@ function render() {
     $("offer-waited").textContent = clock(Date.now() - ms(c.enqueuedAtUnixMs));
     const due = ms(c.callbackDeadlineUnixMs);
     $("offer-callback").textContent = due ? `${timeOfDay(due)} (${clock(due - Date.now())} left)` : "None";
+    // An issue is open when its last contact did not resolve it.
+    const open = offer.previous.filter((p) => p.disposition === Disposition.UNRESOLVED || p.disposition === Disposition.CALLBACK_NEEDED);
+    const categories = [...new Set(open.map((p) => p.category).filter((c) => c))];
+    $("offer-open").textContent = open.length ? `${open.length}${categories.length ? ` (${categories.join(", ")})` : ""}` : "None";
+    $("offer-open").className = open.length ? "warn" : "";
     const rows = offer.previous.map((p) =>
       h("tr", {}, h("td", {}, new Date(ms(p.endedAtUnixMs)).toLocaleString()), h("td", {}, p.queue),
         h("td", {}, p.category || "-"), h("td", { class: dispositionClass(p.disposition) }, label(Disposition, p.disposition)),
@@ -173,6 +178,7 @@ function render() {
     $("wrapup-ani").textContent = wrap.ani || "the caller";
   }
   $("idle").hidden = Boolean(offer || live || wrap);
+  tick();
 }
 
 function setTier(id, tier) {

@@ -255,6 +255,9 @@ async function monitor(callId, mode) {
           return s.answer.sdp;
         },
       });
+      const show = () => { $("monitor").dataset.connection = session.pc.connectionState; };
+      show();
+      session.pc.addEventListener("connectionstatechange", show);
     } else {
       await started;
     }
@@ -278,6 +281,7 @@ function stopMonitor() {
   m.stream?.getTracks().forEach((t) => t.stop());
   m.player?.close();
   $("monitor").hidden = true;
+  delete $("monitor").dataset.connection;
   $("monitor-bar").style.width = "0%";
   renderCalls();
 }
@@ -360,7 +364,7 @@ async function searchRecordings() {
       ani: $("rec-ani").value.trim(),
       pageSize: 25,
     });
-    const rows = res.recordings.map((r) => h("tr", {},
+    const rows = res.recordings.map((r) => h("tr", { dataset: { recording: r.recordingId, call: r.callId } },
       h("td", {}, new Date(ms(r.startedAtUnixMs)).toLocaleString()),
       h("td", {}, r.ani), h("td", {}, r.queue), h("td", {}, r.agentId),
       h("td", {}, r.live ? "live" : clock(ms(r.durationMs))),
@@ -379,6 +383,7 @@ async function play(recordingId) {
     const el = $("playback");
     if (el.src) URL.revokeObjectURL(el.src);
     el.src = URL.createObjectURL(new Blob(parts, { type: "audio/wav" }));
+    el.dataset.recording = recordingId;
     el.hidden = false;
     await el.play();
   } catch (err) {
