@@ -21,6 +21,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod fcr;
+pub mod http;
 pub mod ids;
 pub mod loadgen;
 pub mod media;

@@ -348,7 +348,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     let web_addr = match config.web.addr().map_err(|e| Error::Internal(e.to_string()))? {
         Some(listen) => {
             let app = crate::web::router(public.clone(), known.clone());
-            let bound = crate::web::serve(listen, app, shutdown_rx.clone()).await?;
+            let bound = crate::http::serve(listen, app, "the web app", shutdown_rx.clone()).await?;
             info!(%bound, "web app (agent, supervisor, caller pages and grpc-web)");
             Some(bound)
         }

@@ -30,6 +30,10 @@ const AGENT_HZ: f64 = 1000.0;
 /// Generous: a browser start, ICE and DTLS on a busy 2-core CI machine.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// One browser test at a time: each runs several Chromiums and a server's
+/// worth of WebRTC legs, too much to share two cores with another.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// chromedriver on a free loopback port, killed when dropped.
 struct Driver {
     child: Child,
@@ -148,7 +152,9 @@ async fn until(page: &Client, condition: &str, what: &str) {
             let text = page
                 .execute(
                     "const errors = [...document.querySelectorAll('.error')].map(e => e.textContent).filter(t => t).join(' | ');\n\
-                     return 'errors: [' + errors + ']\\n' + document.body.innerText.slice(0, 3000);",
+                     const m = document.getElementById('monitor');\n\
+                     const monitor = m ? JSON.stringify(m.dataset) : '';\n\
+                     return 'errors: [' + errors + '] monitor: ' + monitor + '\\n' + document.body.innerText.slice(0, 3000);",
                     vec![],
                 )
                 .await
@@ -187,6 +193,15 @@ async fn click(page: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+async fn select(page: &Client, css: &str, value: &str) {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} on the page: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
+}
+
 async fn screenshot(page: &Client, name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&dir).expect("screenshot folder");
@@ -206,8 +221,38 @@ fn web(rig: &AudioRig) -> SocketAddr {
         .expect("the test server serves the web app")
 }
 
+/// Waits until the caller page's status line reads `status`.
+async fn caller_shows(caller: &Client, status: &str, what: &str) {
+    until(
+        caller,
+        &format!("document.getElementById('status').textContent === '{status}'"),
+        what,
+    )
+    .await;
+}
+
+/// Whether the monitor audit of `call_id` holds a session of `supervisor`
+/// in `mode`.
+async fn audited(rig: &AudioRig, call_id: &str, supervisor: &str, mode: proto::MonitorMode) -> bool {
+    let audit = rig
+        .server
+        .supervisor()
+        .supervisor
+        .list_monitor_audit(proto::ListMonitorAuditRequest {
+            call_id: call_id.into(),
+        })
+        .await
+        .expect("audit")
+        .into_inner();
+    audit
+        .entries
+        .iter()
+        .any(|e| e.supervisor == supervisor && e.mode == mode as i32)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // People, not scripts, answer here: the offer rings long enough to
     // look at it (the test configuration's 2 s is for routing tests).
     let config = common::CONFIG.replacen("ring_timeout_secs = 2", "ring_timeout_secs = 30", 1);
@@ -259,13 +304,7 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         "the softphone's WebRTC session connects",
     )
     .await;
-    agent
-        .find(Locator::Css("#state-select"))
-        .await
-        .expect("state selector")
-        .select_by_value("available")
-        .await
-        .expect("choose Available");
+    select(&agent, "#state-select", "available").await;
     until(
         &agent,
         "document.getElementById('state').textContent === 'Available'",
@@ -319,9 +358,9 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     .await;
     let call_id = text(&agent, "#live-call").await;
     assert!(!call_id.is_empty(), "the live call names its id");
-    until(
+    caller_shows(
         &caller,
-        "document.getElementById('status').textContent === 'Talking to an agent'",
+        "Talking to an agent",
         "the caller's page shows the call connected",
     )
     .await;
@@ -365,26 +404,10 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     until(
         &supervisor,
         "parseFloat(document.getElementById('monitor-bar').style.width) > 0",
-        "the supervisor hears the call",
+        "the supervisor hears the call (frames arrive with sound)",
     )
     .await;
-    let audit = rig
-        .server
-        .supervisor()
-        .supervisor
-        .list_monitor_audit(proto::ListMonitorAuditRequest {
-            call_id: call_id.clone(),
-        })
-        .await
-        .expect("audit")
-        .into_inner();
-    assert!(
-        audit
-            .entries
-            .iter()
-            .any(|e| e.supervisor == "sam" && e.mode == proto::MonitorMode::Listen as i32),
-        "{audit:?}"
-    );
+    assert!(audited(&rig, &call_id, "sam", proto::MonitorMode::Listen).await);
     screenshot(&supervisor, "supervisor-listening.png").await;
 
     // The agent holds and resumes; the caller's page follows.
@@ -395,12 +418,7 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         "the call shows on hold",
     )
     .await;
-    until(
-        &caller,
-        "document.getElementById('status').textContent === 'On hold'",
-        "the caller's page shows the hold",
-    )
-    .await;
+    caller_shows(&caller, "On hold", "the caller's page shows the hold").await;
     assert!(rig.server.get_call(&call_id).await.on_hold);
     click(&agent, "#hold").await;
     until(
@@ -409,9 +427,9 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         "the call resumes",
     )
     .await;
-    until(
+    caller_shows(
         &caller,
-        "document.getElementById('status').textContent === 'Talking to an agent'",
+        "Talking to an agent",
         "the caller's page shows the call resumed",
     )
     .await;
@@ -439,23 +457,7 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     )
     .await;
     assert!(text(&supervisor, "#monitor-what").await.starts_with("Whispering"));
-    let audit = rig
-        .server
-        .supervisor()
-        .supervisor
-        .list_monitor_audit(proto::ListMonitorAuditRequest {
-            call_id: call_id.clone(),
-        })
-        .await
-        .expect("audit")
-        .into_inner();
-    assert!(
-        audit
-            .entries
-            .iter()
-            .any(|e| e.supervisor == "sam" && e.mode == proto::MonitorMode::Whisper as i32),
-        "{audit:?}"
-    );
+    assert!(audited(&rig, &call_id, "sam", proto::MonitorMode::Whisper).await);
     click(&supervisor, "#monitor-stop").await;
 
     // They talk a while; the agent hangs up and wraps up.
@@ -467,13 +469,7 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         "the wrap-up form shows",
     )
     .await;
-    agent
-        .find(Locator::Css("#wrapup-category"))
-        .await
-        .expect("category")
-        .select_by_value("billing")
-        .await
-        .expect("choose a category");
+    select(&agent, "#wrapup-category", "billing").await;
     agent
         .find(Locator::Css("#wrapup-notes"))
         .await
@@ -488,12 +484,7 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         "the agent is back to idle",
     )
     .await;
-    until(
-        &caller,
-        "document.getElementById('status').textContent === 'Call ended'",
-        "the caller's page shows the call ended",
-    )
-    .await;
+    caller_shows(&caller, "Call ended", "the caller's page shows the call ended").await;
 
     // The recording: the caller's browser on the left, the agent's on the
     // right; the wrap-up's outcome is on it.
@@ -579,6 +570,7 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisor_wallboard_shows_the_floor_under_demo_load() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let mut config = hotline::config::Config::load(None).expect("the built-in config");
     let dir = tempfile::tempdir().expect("tempdir");
     config.media.recordings_dir = dir.path().join("recordings");

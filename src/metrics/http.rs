@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::error::Error;
@@ -13,14 +12,8 @@ use crate::error::Error;
 pub async fn serve(
     listen: SocketAddr,
     handle: PrometheusHandle,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Unavailable(format!("cannot listen for metrics on {listen}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Unavailable(format!("metrics listener address: {e}")))?;
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -35,17 +28,5 @@ pub async fn serve(
             }
         }),
     );
-    tokio::spawn(async move {
-        let stop = async move {
-            while shutdown.changed().await.is_ok() {
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::warn!(error = %e, "metrics listener stopped");
-        }
-    });
-    Ok(addr)
+    crate::http::serve(listen, app, "metrics", shutdown).await
 }

@@ -10,16 +10,10 @@
 //! file from outside the embedded set (paths are looked up, never joined
 //! onto a directory).
 
-use std::net::SocketAddr;
-
+use crate::metrics::grpc::{GrpcMetricsLayer, KnownMethods};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
 use rust_embed::RustEmbed;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
-use crate::error::Error;
-use crate::metrics::grpc::{GrpcMetricsLayer, KnownMethods};
 
 /// The built pages (`cd web && npm run build` writes them; they are
 /// committed so the Rust build needs no Node).
@@ -43,30 +37,6 @@ pub fn router(routes: tonic::service::Routes, known: KnownMethods) -> axum::Rout
         .layer(GrpcMetricsLayer::new(known))
         // Set after the layers: the pages are plain HTTP, not grpc-web.
         .fallback(asset)
-}
-
-/// Binds `listen` and serves `app` until `shutdown`; returns the bound
-/// address (port 0 picks one).
-pub async fn serve(
-    listen: SocketAddr,
-    app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<SocketAddr, Error> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Unavailable(format!("cannot listen for the web app on {listen}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Unavailable(format!("web listener address: {e}")))?;
-    tokio::spawn(async move {
-        let stop = async move {
-            let _ = shutdown.wait_for(|stopping| *stopping).await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::warn!(error = %e, "web listener stopped");
-        }
-    });
-    Ok(addr)
 }
 
 /// One embedded file by its path; `/` is the index. Anything else is 404

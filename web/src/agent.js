@@ -4,7 +4,7 @@
 // Everything the page shows comes from the agent's event stream; buttons
 // only send requests.
 import {
-  $, clients, clock, connectAudio, describe, h, initialToken, label, levelMeter, ms, readToken,
+  $, clients, clock, connectAudio, describe, follow, h, initialToken, label, levelMeter, ms, readToken,
   requestId, timeOfDay,
 } from "./api.js";
 import { AgentState, CallStatus, Disposition, Tier } from "./gen/hotline/v1/common_pb.js";
@@ -62,21 +62,15 @@ async function signIn(token) {
 }
 
 /** The agent's events, resumed after a dropped connection. */
-async function followEvents() {
+function followEvents() {
   desk.events?.abort();
   const ctl = new AbortController();
   desk.events = ctl;
-  while (!ctl.signal.aborted) {
-    try {
-      for await (const ev of desk.api.agent.events({ agentId: desk.agentId }, { signal: ctl.signal })) {
-        onEvent(ev);
-      }
-    } catch (err) {
-      if (ctl.signal.aborted) return;
-      showError("desk-error", err);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  follow((signal) => desk.api.agent.events({ agentId: desk.agentId }, { signal }), onEvent, {
+    onError: (err) => showError("desk-error", err),
+    retryMs: 1000,
+    signal: ctl.signal,
+  });
 }
 
 function onEvent(ev) {

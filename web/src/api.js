@@ -119,6 +119,23 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Follows a server stream for as long as the page needs it: each message to
+ * `onItem`, errors to `onError`, reopened `retryMs` after it ends or fails,
+ * until `signal` aborts.
+ */
+export async function follow(open, onItem, { onError, retryMs = 2000, signal } = {}) {
+  while (!signal?.aborted) {
+    try {
+      for await (const item of open(signal)) onItem(item);
+    } catch (err) {
+      if (signal?.aborted) return;
+      onError?.(err);
+    }
+    await new Promise((r) => setTimeout(r, retryMs));
+  }
+}
+
 /** A random request id, so a retried click is applied once. */
 export function requestId() {
   return crypto.randomUUID();

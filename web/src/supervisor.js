@@ -4,7 +4,7 @@
 // Queues and callbacks come from server streams; agents, calls and reports
 // are polled every few seconds (they are store reads, cheap and bounded).
 import {
-  $, clients, clock, connectAudio, describe, h, initialToken, label, ms, readToken, requestId, timeOfDay,
+  $, clients, clock, connectAudio, describe, follow, h, initialToken, label, ms, readToken, requestId, timeOfDay,
 } from "./api.js";
 import { AgentState, CallStatus, Disposition, Tier } from "./gen/hotline/v1/common_pb.js";
 import { MonitorMode } from "./gen/hotline/v1/media_pb.js";
@@ -49,17 +49,8 @@ async function signIn(token) {
 
 // ---- wallboard ----
 
-async function watchQueues() {
-  for (;;) {
-    try {
-      for await (const snap of floor.api.supervisor.watchQueues({ intervalMs: 1000 })) {
-        renderWallboard(snap);
-      }
-    } catch (err) {
-      showError(err);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+function watchQueues() {
+  follow((signal) => floor.api.supervisor.watchQueues({ intervalMs: 1000 }, { signal }), renderWallboard, { onError: showError });
 }
 
 function renderWallboard(snap) {
@@ -231,6 +222,8 @@ async function monitor(callId, mode) {
           for await (const ev of floor.api.supervisor.monitor(req, { signal: ctl.signal })) {
             if (ev.event.case === "started") resolve(ev.event.value);
             if (ev.event.case === "frame") {
+              session.frames = (session.frames ?? 0) + 1;
+              $("monitor").dataset.frames = String(session.frames);
               const level = session.player.push(ev.event.value);
               $("monitor-bar").style.width = `${Math.min(100, Math.round(level * 400))}%`;
             }
@@ -282,24 +275,18 @@ function stopMonitor() {
   m.player?.close();
   $("monitor").hidden = true;
   delete $("monitor").dataset.connection;
+  delete $("monitor").dataset.frames;
   $("monitor-bar").style.width = "0%";
   renderCalls();
 }
 
 // ---- callbacks ----
 
-async function watchCallbacks() {
-  for (;;) {
-    try {
-      for await (const board of floor.api.callback.watchCallbacks({ intervalMs: 5000 })) {
-        renderCallbackBoard(board);
-        refreshCallbackList();
-      }
-    } catch (err) {
-      showError(err);
-    }
-    await new Promise((r) => setTimeout(r, 5000));
-  }
+function watchCallbacks() {
+  follow((signal) => floor.api.callback.watchCallbacks({ intervalMs: 5000 }, { signal }), (board) => {
+    renderCallbackBoard(board);
+    refreshCallbackList();
+  }, { onError: showError, retryMs: 5000 });
 }
 
 function renderCallbackBoard(b) {
