@@ -543,6 +543,31 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     )
     .await;
 
+    // The caller calls again; this time the agent declines: the offer
+    // goes, she is available again and the caller waits on (passed over by
+    // her for the queue's re-offer delay).
+    click(&caller, "#call").await;
+    until(
+        &agent,
+        "!document.getElementById('offer').hidden",
+        "the second offer shows",
+    )
+    .await;
+    click(&agent, "#decline").await;
+    until(
+        &agent,
+        "document.getElementById('offer').hidden",
+        "the declined offer goes",
+    )
+    .await;
+    until(
+        &agent,
+        "document.getElementById('state').textContent === 'Available'",
+        "the agent is available after declining",
+    )
+    .await;
+    caller_shows(&caller, "Waiting for an agent", "the caller waits on").await;
+
     // The supervisor logs the agent out; the softphone shows it.
     supervisor
         .execute(
