@@ -10,10 +10,11 @@
 //! file from outside the embedded set (paths are looked up, never joined
 //! onto a directory).
 
-use crate::metrics::grpc::{GrpcMetricsLayer, KnownMethods};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
 use rust_embed::RustEmbed;
+
+use crate::metrics::grpc::{GrpcMetricsLayer, KnownMethods};
 
 /// The built pages (`cd web && npm run build` writes them; they are
 /// committed so the Rust build needs no Node).
