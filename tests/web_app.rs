@@ -126,6 +126,19 @@ async fn the_web_listener_serves_the_embedded_pages_with_safe_headers() {
         assert!(!r.body.is_empty(), "{path}");
     }
 
+    // Browsers that take gzip get the files compressed.
+    let zipped = http(addr, "GET", "/agent.js", &[("Accept-Encoding", "gzip")], b"").await;
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    let plain = http(addr, "GET", "/agent.js", &[], b"").await;
+    assert!(plain.header("content-encoding").is_none());
+    assert!(
+        zipped.body.len() < plain.body.len() / 2,
+        "{} bytes gzipped of {}",
+        zipped.body.len(),
+        plain.body.len()
+    );
+
     // Unchanged files revalidate to 304 by their ETag.
     let page = http(addr, "GET", "/agent.html", &[], b"").await;
     let etag = page.header("etag").expect("an ETag").to_string();

@@ -36,8 +36,14 @@ pub fn router(routes: tonic::service::Routes, known: KnownMethods) -> axum::Rout
         .into_axum_router()
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(GrpcMetricsLayer::new(known))
-        // Set after the layers: the pages are plain HTTP, not grpc-web.
-        .fallback(asset)
+        // Set after the layers: the pages are plain HTTP, not grpc-web, and
+        // only they are compressed (a compressed grpc-web stream would hold
+        // its messages back until a block fills).
+        .fallback_service(
+            tower::ServiceBuilder::new()
+                .layer(tower_http::compression::CompressionLayer::new())
+                .service_fn(|req| async move { Ok::<_, std::convert::Infallible>(asset(req).await) }),
+        )
 }
 
 /// One embedded file by its path; `/` is the index. Anything else is 404
