@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::media::{finished_recording, stereo, AudioRig};
+use common::media::{assert_sides, channel_share, finished_recording, AudioRig};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hotline::auth::{Role, TokenKeys};
-use hotline::media::tone::{sine, tone_share};
+use hotline::media::tone::sine;
 use hotline::proto;
 use hotline::time::Timestamp;
 use serde_json::json;
@@ -495,27 +495,17 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         .join("browser")
         .join("browser-call.wav");
     std::fs::copy(rig.recording_file(&rec), &kept).expect("keep the recording");
-    // Wideband (16 kHz) when the browsers speak Opus.
-    let (left, right, spec) = stereo(&kept);
-    let rate = spec.sample_rate;
-    let share = |x: &[i16], hz: f64| tone_share(x, hz, rate, rate as usize / 10);
-    let rms =
-        |x: &[i16]| (x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt();
-    println!(
-        "recording: {} s at {rate} Hz; left rms {:.0}, 440 Hz {:.2}, 1 kHz {:.2}; right rms {:.0}, 440 Hz {:.2}, 1 kHz {:.2}",
-        left.len() / rate as usize,
-        rms(&left),
-        share(&left, CALLER_HZ),
-        share(&left, AGENT_HZ),
-        rms(&right),
-        share(&right, CALLER_HZ),
-        share(&right, AGENT_HZ),
+    // (Wideband, 16 kHz, when the browsers speak Opus.)
+    assert_sides(
+        &kept,
+        CALLER_HZ,
+        AGENT_HZ,
+        ("the caller's browser", "the agent's browser"),
     );
-    let caller_left = share(&left, CALLER_HZ);
-    let agent_right = share(&right, AGENT_HZ);
-    assert!(caller_left > 0.5, "caller's 440 Hz on the left: {caller_left:.2}");
-    assert!(agent_right > 0.5, "agent's 1 kHz on the right: {agent_right:.2}");
-    assert!(share(&left, AGENT_HZ) < 0.1, "the agent is not on the left");
+    assert!(
+        channel_share(&kept, 0, AGENT_HZ) < 0.1,
+        "the agent is not on the left"
+    );
 
     // The supervisor finds the recording and plays it in the page.
     click(&supervisor, "#recording-search button").await;

@@ -109,7 +109,19 @@ impl Drop for ServerProcess {
     }
 }
 
-fn config(calls: usize, recordings: &Path) -> String {
+/// A load run's server configuration: one billing queue on entry point
+/// 100, the run's own store and recordings (beside `recordings`), media on
+/// loopback, and `agents` billing agents `lg-00000`... Each load adds lines
+/// to the `[media]` table (`media`), the queue (`queue`) and each agent
+/// (`agent`), and whole tables (`tables`).
+pub(super) fn server_config(
+    recordings: &Path,
+    agents: usize,
+    media: &str,
+    tables: &str,
+    queue: &str,
+    agent: &str,
+) -> String {
     let mut c = format!(
         r#"skills = ["billing"]
 [auth]
@@ -127,19 +139,22 @@ listen = ""
 recordings_dir = {:?}
 include_loopback = true
 ips = ["127.0.0.1"]
+{media}
+{tables}
 [entry_points]
 "100" = "billing"
 [queues.billing]
 required_skills = [{{ skill = "billing", min_proficiency = 1 }}]
 ring_timeout_secs = 30
 max_queue_len = 100000
+{queue}
 "#,
         recordings.with_file_name("hotline.redb").display().to_string(),
         recordings.display().to_string()
     );
-    for i in 0..calls {
+    for i in 0..agents {
         c.push_str(&format!(
-            "[[agents]]\nid = \"lg-{i:05}\"\nskills = {{ billing = 5 }}\n"
+            "[[agents]]\nid = \"lg-{i:05}\"\nskills = {{ billing = 5 }}\n{agent}\n"
         ));
     }
     c
@@ -224,7 +239,11 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
     std::fs::create_dir_all(&opts.workdir).map_err(io)?;
     let recordings = opts.workdir.join("recordings");
     let config_path = opts.workdir.join("loadgen.toml");
-    std::fs::write(&config_path, config(opts.calls, &recordings)).map_err(io)?;
+    std::fs::write(
+        &config_path,
+        server_config(&recordings, opts.calls, "", "", "", ""),
+    )
+    .map_err(io)?;
     let (server, channel) = start_server(&opts.server_exe, &config_path).await?;
     let server_pid = server.0.id().to_string();
     let keys = TokenKeys::new(SECRET.as_bytes());

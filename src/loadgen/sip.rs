@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::calls::{cpu_of, folder_bytes, start_server, SECRET};
+use super::calls::{cpu_of, folder_bytes, server_config, start_server, SECRET};
 use crate::auth::{Role, TokenKeys};
 use crate::error::Error;
 use crate::media::codec::G711;
@@ -122,25 +122,12 @@ impl std::fmt::Display for SipLoadReport {
 }
 
 fn config(agents: usize, sip: u16, recordings: &Path) -> String {
-    let mut c = format!(
-        r#"skills = ["billing"]
-[auth]
-secret = "{SECRET}"
-[presence]
-grace_secs = 0
-[store]
-# The run's own embedded store (not the one of the folder it runs from).
-data_file = {:?}
-[metrics]
-listen = "127.0.0.1:0"
-[web]
-listen = ""
-[media]
-recordings_dir = {:?}
-include_loopback = true
-ips = ["127.0.0.1"]
-udp_ports = "20000-29999"
-[sip]
+    server_config(
+        recordings,
+        agents,
+        r#"udp_ports = "20000-29999""#,
+        &format!(
+            r#"[sip]
 listen = "127.0.0.1:{sip}"
 survey = false
 [sip.limits]
@@ -149,26 +136,13 @@ invite_burst = 2000
 register_per_sec = 1000
 register_burst = 2000
 other_per_sec = 100000
-other_burst = 100000
-[entry_points]
-"100" = "billing"
-[queues.billing]
-required_skills = [{{ skill = "billing", min_proficiency = 1 }}]
-ring_timeout_secs = 30
-max_queue_len = 100000
-# Only the trunk calls are measured: no callbacks for issues left open by
-# the wrap-ups nobody fills in.
-callback_on_open_wrap_up = false
-"#,
-        recordings.with_file_name("hotline.redb").display().to_string(),
-        recordings.display().to_string()
-    );
-    for i in 0..agents {
-        c.push_str(&format!(
-            "[[agents]]\nid = \"lg-{i:05}\"\nskills = {{ billing = 5 }}\nsip_password = \"{PHONE_PASSWORD}\"\n"
-        ));
-    }
-    c
+other_burst = 100000"#
+        ),
+        // Only the trunk calls are measured: no callbacks for issues left
+        // open by the wrap-ups nobody fills in.
+        "callback_on_open_wrap_up = false",
+        &format!(r#"sip_password = "{PHONE_PASSWORD}""#),
+    )
 }
 
 /// The server process's resident memory, from /proc (Linux).

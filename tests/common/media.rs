@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hotline::media::softphone::{connect, Party, SoftPhone, Source};
-use hotline::media::tone::{goertzel, sine};
+use hotline::media::tone::{goertzel, sine, tone_share};
 use hotline::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use hotline::proto;
 
@@ -161,6 +161,34 @@ pub fn stereo(path: &Path) -> (Vec<i16>, Vec<i16>, hound::WavSpec) {
     let left = all.iter().step_by(2).copied().collect();
     let right = all.iter().skip(1).step_by(2).copied().collect();
     (left, right, spec)
+}
+
+/// How much of a recording's `channel` (0 left, 1 right) holds `freq`: the
+/// share of 100 ms stretches in which it dominates. By stretches, because a
+/// frame a jitter buffer dropped or repeated turns a tone's phase (and can
+/// cancel one Goertzel sum over the whole file) but not what was heard.
+pub fn channel_share(path: &Path, channel: usize, freq: f64) -> f64 {
+    let (left, right, spec) = stereo(path);
+    let samples = if channel == 0 { left } else { right };
+    tone_share(&samples, freq, spec.sample_rate, spec.sample_rate as usize / 10)
+}
+
+/// Asserts that a call's recording holds `left_hz` on the left (the caller
+/// or customer) and `right_hz` on the right (the agent's side), for most of
+/// its length; `who` names the two sides in the failure.
+pub fn assert_sides(path: &Path, left_hz: f64, right_hz: f64, who: (&str, &str)) {
+    let left = channel_share(path, 0, left_hz);
+    let right = channel_share(path, 1, right_hz);
+    assert!(
+        left > 0.4,
+        "{}'s {left_hz} Hz is on the left ({left:.2} of the recording)",
+        who.0
+    );
+    assert!(
+        right > 0.4,
+        "{}'s {right_hz} Hz is on the right ({right:.2} of the recording)",
+        who.1
+    );
 }
 
 /// Every WAV file below `dir`.
