@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hotline/v1/callback.proto",
         "proto/hotline/v1/report.proto",
         "proto/hotline/cluster/v1/cluster.proto",
+        "proto/hotline/cluster/v1/media.proto",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("hotline_descriptor.bin"))

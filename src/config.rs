@@ -507,6 +507,11 @@ pub struct MediaConfig {
     pub ips: Vec<String>,
     /// Offer loopback candidates too (single-machine setups and tests).
     pub include_loopback: bool,
+    /// How long a connected call waits for its agent's audio (softphone on
+    /// this node or relayed from another; a SIP phone's leg appears as it
+    /// answers) before the caller goes back to the queue and the agent goes
+    /// not ready (milliseconds).
+    pub agent_audio_grace_ms: u64,
 }
 
 impl Default for MediaConfig {
@@ -521,6 +526,7 @@ impl Default for MediaConfig {
             udp_ports: String::new(),
             ips: Vec::new(),
             include_loopback: false,
+            agent_audio_grace_ms: 3000,
         }
     }
 }
@@ -558,6 +564,9 @@ impl MediaConfig {
         }
         if !(1..=50).contains(&self.jitter_frames) {
             return Err(invalid("media.jitter_frames", "must be 1..=50"));
+        }
+        if !(200..=60_000).contains(&self.agent_audio_grace_ms) {
+            return Err(invalid("media.agent_audio_grace_ms", "must be 200..=60000"));
         }
         if self.hold_music != "builtin" && !Path::new(&self.hold_music).is_file() {
             return Err(invalid(

@@ -22,14 +22,17 @@ use crate::api::report::ReportApi;
 use crate::api::supervisor::SupervisorApi;
 use crate::api::ApiContext;
 use crate::auth::{AuthInterceptor, Role, TokenKeys};
+use crate::cluster::directory::MediaDirectory;
 use crate::cluster::node::{Node, NodeOptions};
+use crate::cluster::protocol::NodeInterceptor;
 use crate::cluster::service::ClusterApi;
 use crate::cluster::{Route, RouterLink};
 use crate::config::{Config, Directory};
 use crate::engine;
 use crate::error::Error;
-use crate::media::plane::{MediaPlane, MediaSettings};
+use crate::media::plane::{ClusterMedia, MediaPlane, MediaSettings};
 use crate::media::prompt::Prompt;
+use crate::media::relay::{RelayService, Relays};
 use crate::media::retention;
 use crate::media::webrtc::WebRtcSettings;
 use crate::media::Rate;
@@ -37,6 +40,7 @@ use crate::proto::agent_service_server::AgentServiceServer;
 use crate::proto::call_service_server::CallServiceServer;
 use crate::proto::callback_service_server::CallbackServiceServer;
 use crate::proto::cluster::cluster_server::ClusterServer;
+use crate::proto::cluster::media_relay_server::MediaRelayServer;
 use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
@@ -198,6 +202,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                 link.clone(),
                 store.clone(),
                 "local".into(),
+                None,
                 shutdown_rx.clone(),
             )?,
             engine: link,
@@ -226,11 +231,26 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             config.cluster.advertise.clone()
         };
         let (route_tx, route_rx) = watch::channel(Route::Down("electing the routing node".into()));
+        let lease = Duration::from_millis(config.cluster.lease_ms);
+        let node_token = keys.mint(Role::Node, &node_id, NODE_TOKEN_TTL, Timestamp::now_wall())?;
+        let media_directory = MediaDirectory::connect(
+            &config.store.url,
+            &config.store.namespace,
+            &node_id,
+            &advertise,
+            lease,
+            Duration::from_millis(config.store.redis_timeout_ms),
+        )?;
+        let cluster_media = ClusterMedia {
+            directory: media_directory.clone(),
+            relays: Relays::new(&node_token)?,
+            lease,
+        };
         let node = Node {
             opts: NodeOptions {
                 node_id: node_id.clone(),
                 advertise,
-                lease: Duration::from_millis(config.cluster.lease_ms),
+                lease,
                 namespace: config.store.namespace.clone(),
                 redis_url: config.store.url.clone(),
                 redis_timeout: Duration::from_millis(config.store.redis_timeout_ms),
@@ -238,7 +258,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             router_config: config.router_config(),
             callbacks: config.callbacks.tracker(),
             store: store.clone(),
-            node_token: keys.mint(Role::Node, &node_id, NODE_TOKEN_TTL, Timestamp::now_wall())?,
+            node_token,
+            directory: media_directory,
             route: route_tx,
             health: health.clone(),
             health_names: HEALTH_NAMES.to_vec(),
@@ -252,6 +273,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                 link.clone(),
                 store.clone(),
                 node_id.clone(),
+                Some(cluster_media),
                 shutdown_rx.clone(),
             )?,
             engine: link,
@@ -262,10 +284,15 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             scorecard: Arc::new(config.quality.scorecard.clone()),
             dialer: dialer.clone(),
         };
-        let cluster = ClusterApi {
-            route: route_rx,
-            node: node_id,
-        };
+        let cluster = (
+            ClusterApi {
+                route: route_rx,
+                node: node_id,
+            },
+            RelayService {
+                plane: ctx.media.clone(),
+            },
+        );
         (ctx, Some(cluster), None, Some(node_task))
     };
 
@@ -354,6 +381,15 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         }
         None => None,
     };
+    // The internal services: node tokens and the cluster protocol version.
+    let node_auth = NodeInterceptor::new(keys.clone());
+    let (cluster_server, relay_server) = match cluster {
+        Some((cluster, relay)) => (
+            Some(ClusterServer::with_interceptor(cluster, node_auth.clone())),
+            Some(MediaRelayServer::with_interceptor(relay, node_auth)),
+        ),
+        None => (None, None),
+    };
     let mut stop = shutdown_rx;
     let transport = tonic::transport::Server::builder()
         .accept_http1(true)
@@ -361,7 +397,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .layer(tonic_web::GrpcWebLayer::new())
         .add_routes(public)
         .add_service(reflection)
-        .add_optional_service(cluster.map(|c| ClusterServer::with_interceptor(c, auth)))
+        .add_optional_service(cluster_server)
+        .add_optional_service(relay_server)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             let _ = stop.wait_for(|stopping| *stopping).await;
         });
@@ -387,6 +424,7 @@ fn media_plane(
     link: RouterLink,
     store: Arc<dyn Store>,
     node: String,
+    cluster: Option<ClusterMedia>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<MediaPlane, Error> {
     let m = &config.media;
@@ -402,6 +440,7 @@ fn media_plane(
         recordings_dir: m.recordings_dir.clone(),
         flush_every: Duration::from_millis(m.flush_ms),
         announce_every: (m.announce_every_secs > 0).then(|| Duration::from_secs(m.announce_every_secs)),
+        agent_audio_grace: Duration::from_millis(m.agent_audio_grace_ms),
     };
     let hold = if m.hold_music == "builtin" {
         Prompt::builtin_hold_music(Rate::Narrowband)?
@@ -413,7 +452,7 @@ fn media_plane(
         let keep = Duration::from_secs(m.retention_days * 86_400);
         tokio::spawn(retention_sweeps(root, keep, shutdown.clone()));
     }
-    let plane = MediaPlane::new(settings, hold, link, store, node, shutdown)?;
+    let plane = MediaPlane::new(settings, hold, link, store, node, cluster, shutdown)?;
     let recovering = plane.clone();
     tokio::spawn(async move {
         if let Err(e) = recovering.recover_recordings().await {

@@ -7,33 +7,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::metrics::{scrape, value};
 use common::TestServer;
 use hotline::proto;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// GET /metrics over plain HTTP/1.0.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connects");
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: hotline\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}"
-    );
-    body.to_string()
-}
-
-/// The value of the series whose line starts with `series` (name and labels).
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scrape_has_the_floor_in_bounded_labels_and_passes_promtool() {

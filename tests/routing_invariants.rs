@@ -97,6 +97,10 @@ enum Op {
     Accept {
         agent: usize,
     },
+    /// The agent's audio could not reach the call they hold.
+    AudioFailed {
+        agent: usize,
+    },
     Decline {
         agent: usize,
     },
@@ -139,6 +143,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(queue, tier, extra, preferred)| Op::Arrive { queue, tier, extra, preferred }),
         3 => a.clone().prop_map(|agent| Op::Accept { agent }),
         1 => a.clone().prop_map(|agent| Op::Decline { agent }),
+        1 => a.clone().prop_map(|agent| Op::AudioFailed { agent }),
         1 => (0..8usize).prop_map(|nth| Op::CallerHangup { nth }),
         2 => a.clone().prop_map(|agent| Op::AgentHangup { agent }),
         1 => (a.clone(), any::<bool>()).prop_map(|(agent, hold)| Op::Hold { agent, hold }),
@@ -211,7 +216,7 @@ impl Model {
             Event::CallEnded { call } => {
                 self.connected.remove(&call.id);
             }
-            Event::CallTransferred { call, .. } => {
+            Event::CallTransferred { call, .. } | Event::AgentAudioFailed { call, .. } => {
                 self.connected.remove(call);
             }
             _ => {}
@@ -311,6 +316,11 @@ impl Model {
             }
             Event::CallTransferred { from_agent, call } => {
                 let held = self.holding.remove(from_agent);
+                prop_assert_eq!(held.as_ref(), Some(call));
+            }
+            Event::AgentAudioFailed { agent, call, .. } => {
+                // The agent lets go of the call, which waits again.
+                let held = self.holding.remove(agent);
                 prop_assert_eq!(held.as_ref(), Some(call));
             }
             Event::CallEnded { call } => {
@@ -488,6 +498,12 @@ impl Harness {
             },
             Op::Hold { agent, hold } => match self.held(*agent) {
                 Some(c) => self.router.handle_hold(now, &id(*agent), &c, *hold),
+                None => Ok(()),
+            },
+            Op::AudioFailed { agent } => match self.held(*agent) {
+                Some(c) => self
+                    .router
+                    .handle_agent_audio_failed(now, &id(*agent), &c, "no softphone"),
                 None => Ok(()),
             },
             Op::Transfer { agent, queue } => match self.held(*agent) {

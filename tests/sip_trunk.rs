@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::media::{assert_sides, channel_share, finished_recording, stereo, AudioRig};
+use common::metrics::{counter, scrape};
 use common::SOON;
 use hotline::media::codec::G711;
 use hotline::media::softphone::tone;
@@ -320,23 +321,6 @@ async fn a_queued_phone_caller_presses_star_to_be_called_back() {
 }
 
 /// GET /metrics.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
-
-fn counter(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_invites_from_one_source_is_limited_and_a_trunks_call_goes_through() {
     // Two trunks: the carrier on 127.0.0.1, a PBX on 127.0.0.2 that floods.

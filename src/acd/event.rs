@@ -33,6 +33,13 @@ pub enum Event {
     CallUpdated { call: CallRecord },
     /// The connected agent handed the call on.
     CallTransferred { call: CallId, from_agent: AgentId },
+    /// The agent's audio could not reach the call: the caller went back to
+    /// the queue and the agent is not ready.
+    AgentAudioFailed {
+        agent: AgentId,
+        call: CallId,
+        reason: String,
+    },
     /// The call left `from` for `to`.
     CallOverflowed {
         call: CallId,

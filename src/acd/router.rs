@@ -1009,6 +1009,47 @@ impl Router {
         Ok(())
     }
 
+    /// The agent's audio could not reach the call (no softphone anywhere, or
+    /// the relay from the node holding it could not be set up): nothing was
+    /// said, so the caller goes back to the queue in their old place (rank
+    /// kept, no contact written) and the agent goes not ready with the
+    /// reason, so they are offered nothing until they fix their softphone.
+    pub fn handle_agent_audio_failed(
+        &mut self,
+        now: Timestamp,
+        id: &AgentId,
+        call: &CallId,
+        reason: &str,
+    ) -> Result<(), RouteError> {
+        let (aidx, cidx) = self.connected_pair(id, call)?;
+        let slot = &mut self.calls[cidx];
+        if let Phase::Connected {
+            hold_since: Some(since),
+            ..
+        } = slot.phase
+        {
+            slot.record.hold_ms += duration_ms(now.since(since));
+            slot.record.on_hold = false;
+        }
+        self.agents[aidx].call = None;
+        self.events.push_back(Event::AgentAudioFailed {
+            agent: id.clone(),
+            call: call.clone(),
+            reason: reason.to_string(),
+        });
+        self.set_state(
+            now,
+            aidx,
+            AgentState::NotReady,
+            Some("softphone audio unreachable".into()),
+            &format!("the call was returned to the queue: {reason}"),
+        );
+        let q = self.calls[cidx].queue;
+        self.enter_queue(now, cidx, q);
+        self.route_call(now, cidx, "agent audio failed");
+        Ok(())
+    }
+
     /// Ends wrap-up with the agent's disposition.
     pub fn handle_wrap_up_completed(
         &mut self,
@@ -1355,7 +1396,9 @@ impl Router {
 
     /// Every live call whose caller's leg is on a node not in `alive` ends:
     /// that node is gone, and the callers with it.
-    pub fn handle_nodes_alive(&mut self, now: Timestamp, alive: &[String]) {
+    /// Ends the calls whose caller's node is not among `alive`; returns how
+    /// many.
+    pub fn handle_nodes_alive(&mut self, now: Timestamp, alive: &[String]) -> usize {
         let lost: Vec<(usize, String)> = self
             .calls
             .iter()
@@ -1364,11 +1407,24 @@ impl Router {
                 (!alive.contains(node)).then(|| (cidx, node.clone()))
             })
             .collect();
+        let count = lost.len();
         for (cidx, node) in lost {
             if self.calls.contains(cidx) {
-                self.caller_gone(now, cidx, &format!("node {node} holding the caller was lost"));
+                self.caller_gone(now, cidx, &format!("node lost: {node} held the caller's audio"));
             }
         }
+        count
+    }
+
+    /// The call's media could not go on (the node holding a party's audio
+    /// was lost): it ends with `why`, callbacks' work items included.
+    pub fn handle_media_lost(&mut self, now: Timestamp, call: &CallId, why: &str) -> Result<(), RouteError> {
+        let cidx = *self
+            .call_index
+            .get(call)
+            .ok_or_else(|| RouteError::UnknownCall(call.clone()))?;
+        self.caller_gone(now, cidx, why);
+        Ok(())
     }
 
     fn caller_gone(&mut self, now: Timestamp, cidx: usize, why: &str) {

@@ -303,10 +303,7 @@ pub fn monitor_audit(s: &crate::media::record::MonitorSessionRecord) -> proto::M
     }
 }
 
-/// 16-bit little-endian PCM, as audio frames carry it.
-pub fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
-    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
-}
+pub use crate::media::pcm_bytes;
 
 pub fn audio_frame(f: &crate::media::call::StereoFrame) -> proto::AudioFrame {
     proto::AudioFrame {

@@ -317,37 +317,23 @@ impl SupervisorService for SupervisorApi {
                 what: "recording",
                 id: id.to_string(),
             })?;
-        let path = self.ctx.media.recording_path(&rec)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| {
-            Error::FailedPrecondition(format!(
-                "recording {id} is not readable on this node ({}; its node is {}): {e}",
-                path.display(),
-                rec.node
-            ))
-        })?;
+        let data = self.ctx.media.recording_chunks(&rec).await?;
         let meta = convert::recording(&rec, self.disposition_of(&rec).await?);
-        // Read as sent, a chunk at a time: an hour-long call is 115 MB.
-        let chunks = futures::stream::unfold((Some(file), Some(meta)), |(file, meta)| async move {
-            use tokio::io::AsyncReadExt;
-            let mut file = file?;
-            let mut data = vec![0u8; RECORDING_CHUNK];
-            match file.read(&mut data).await {
-                // The end (after at least the chunk carrying the metadata).
-                Ok(0) if meta.is_none() => None,
-                Ok(n) => {
-                    data.truncate(n);
-                    let chunk = proto::RecordingChunk {
-                        recording: meta,
-                        data,
-                    };
-                    Some((Ok(chunk), (Some(file), None)))
-                }
-                Err(e) => {
-                    let err: Status = Error::Unavailable(format!("reading the recording: {e}")).into();
-                    Some((Err(err), (None, None)))
-                }
-            }
+        // The first chunk carries the metadata (alone, if the file is empty).
+        let first = futures::stream::once(async move {
+            Ok(proto::RecordingChunk {
+                recording: Some(meta),
+                data: Vec::new(),
+            })
         });
+        let chunks = first.chain(data.map(|chunk| {
+            chunk
+                .map(|data| proto::RecordingChunk {
+                    recording: None,
+                    data,
+                })
+                .map_err(Status::from)
+        }));
         Ok(Response::new(Box::pin(chunks)))
     }
 
@@ -425,9 +411,6 @@ impl SupervisorService for SupervisorApi {
         Ok(Response::new(convert::grade(&grade)))
     }
 }
-
-/// GetRecording's chunk size.
-const RECORDING_CHUNK: usize = 64 * 1024;
 
 /// Most audit entries one ListMonitorAudit returns.
 const MAX_AUDIT_ENTRIES: usize = 1000;

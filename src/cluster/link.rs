@@ -16,7 +16,12 @@ use crate::proto;
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<proto::AgentEvent, Status>> + Send>>;
 pub type CallStream = Pin<Box<dyn Stream<Item = Result<proto::Call, Status>> + Send>>;
 
-pub type ClusterClient = crate::proto::cluster::cluster_client::ClusterClient<crate::client::Authed>;
+pub type ClusterClient = crate::proto::cluster::cluster_client::ClusterClient<
+    tonic::service::interceptor::InterceptedService<
+        tonic::transport::Channel,
+        super::protocol::NodeCredentials,
+    >,
+>;
 
 /// Where the routing core is right now.
 #[derive(Clone)]

@@ -7,8 +7,10 @@
 //! proxy agent and call streams to it over an internal gRPC service.
 //! [`RouterLink`] is how the API reaches the router, wherever it runs.
 
+pub mod directory;
 pub mod link;
 pub mod node;
+pub mod protocol;
 pub mod service;
 
 pub use link::{CallStream, EventStream, Route, RouterLink};

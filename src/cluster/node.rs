@@ -18,8 +18,8 @@ use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 use super::link::Route;
+use super::protocol::NodeCredentials;
 use crate::acd::{AgentState, Router, RouterConfig};
-use crate::client::Bearer;
 use crate::engine::{self, Command};
 use crate::error::Error;
 use crate::store::{CallFilter, RedisStore, Store, StoreError};
@@ -79,6 +79,9 @@ pub struct Node {
     pub store: Arc<RedisStore>,
     /// Token this node presents to the others.
     pub node_token: String,
+    /// Where this node's media is; its record there is this node's
+    /// address and liveness for its peers' relays.
+    pub directory: super::directory::MediaDirectory,
     pub route: watch::Sender<Route>,
     pub health: tonic_health::server::HealthReporter,
     /// Health names to flip with the store's reachability.
@@ -131,7 +134,11 @@ impl Node {
                 .arg(&self.opts.node_id)
                 .query_async(&mut conn)
                 .await;
-            let beat_ok = beat.is_ok();
+            let listed = self.directory.heartbeat().await;
+            if let Err(e) = &listed {
+                warn!(error = %e, "cluster: cannot renew this node's address record");
+            }
+            let beat_ok = beat.is_ok() && listed.is_ok();
             crate::metrics::events::store_reachable(beat_ok);
             self.lead_or_follow(&mut conn, &mut term, &mut remote).await;
             // Serving: the store answers and a routing node is known.
@@ -165,6 +172,7 @@ impl Node {
         }
         self.route
             .send_replace(Route::Down("this node is shutting down".into()));
+        self.directory.leave().await;
         let _: Result<i64, _> = redis::cmd("ZREM")
             .arg(self.key("nodes"))
             .arg(&self.opts.node_id)
@@ -310,7 +318,7 @@ impl Node {
             .connect_lazy();
         let client = crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(
             channel,
-            Bearer::new(&self.node_token)?,
+            NodeCredentials::new(&self.node_token)?,
         );
         Ok(Route::Remote {
             node,

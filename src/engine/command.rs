@@ -63,6 +63,18 @@ pub enum Command {
     EndCall {
         call: CallId,
     },
+    /// The node carrying one party's audio was lost: the call ends with `why`.
+    MediaLost {
+        call: CallId,
+        why: String,
+    },
+    /// The agent's audio could not reach the call: the caller goes back to
+    /// the queue, the agent goes not ready.
+    AgentAudioFailed {
+        agent: AgentId,
+        call: CallId,
+        reason: String,
+    },
     /// The nodes alive now; calls whose caller is on any other node end.
     NodesAlive {
         nodes: Vec<String>,
@@ -129,6 +141,8 @@ impl Command {
             Command::CompleteWrapUp { .. } => "CompleteWrapUp",
             Command::StartCall(_) => "StartCall",
             Command::EndCall { .. } => "EndCall",
+            Command::MediaLost { .. } => "MediaLost",
+            Command::AgentAudioFailed { .. } => "AgentAudioFailed",
             Command::NodesAlive { .. } => "NodesAlive",
             Command::GetAgent { .. } => "GetAgent",
             Command::QueueViews => "QueueViews",
@@ -301,8 +315,19 @@ impl Core {
                 }
                 call_reply(r, &call)
             }
+            Command::MediaLost { call, why } => {
+                if r.call(&call).is_some() {
+                    r.handle_media_lost(now, &call, &why)?;
+                }
+                call_reply(r, &call)
+            }
+            Command::AgentAudioFailed { agent, call, reason } => {
+                r.handle_agent_audio_failed(now, &agent, &call, &reason)?;
+                call_reply(r, &call)
+            }
             Command::NodesAlive { nodes } => {
-                r.handle_nodes_alive(now, &nodes);
+                let ended = r.handle_nodes_alive(now, &nodes);
+                crate::metrics::events::calls_lost_with_node("caller", ended as u64);
                 Reply::Bool(true)
             }
             Command::GetAgent { agent } => agent_reply(r, &agent),

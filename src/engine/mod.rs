@@ -489,6 +489,9 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         Event::CallTransferred { call, from_agent } => {
             info!(call = %call, from = %from_agent, "call transferred");
         }
+        Event::AgentAudioFailed { agent, call, reason } => {
+            warn!(call = %call, agent = %agent, reason = %reason, "agent audio unreachable; caller returned to the queue");
+        }
         Event::CallOverflowed {
             call,
             from,

@@ -5,10 +5,23 @@
 //!
 //! Invariants: one task per call, the only writer of the call's recording;
 //! the clock catches up after a late tick (tokio's burst), so the recording
-//! runs at wall-clock speed; the recording is closed with a final header on
-//! every way out (call ended, shutdown, write error); a caller whose leg
-//! closes has hung up and the routing core is told so.
+//! runs at wall-clock speed; nothing the tick awaits waits on another node
+//! (finding the agent's leg elsewhere and watching the call again run beside
+//! the clock), so a lost peer never stalls the audio; the recording is
+//! closed with a final header on every way out (call ended, shutdown, write
+//! error); a caller whose leg closes has hung up and the routing core is told
+//! so.
+//!
+//! Never silent: a talking call without its agent's audio looks for it
+//! (here, else relayed from the node holding it) every 200 ms. If the node
+//! holding it is lost, the call ends ("node lost"); if the agent has no leg
+//! anywhere, or the relay cannot be set up, for `agent_audio_grace`, the
+//! caller goes back to the queue in their place and the agent goes not
+//! ready with the reason. A party that sends nothing for 2 s while talking
+//! is counted as a silent leg (metric and warning) until heard again.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +29,9 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use super::leg::Leg;
+use super::leg::{Leg, LegKind};
 use super::mixer::{mix, Phase, TickInput};
-use super::plane::Shared;
+use super::plane::{AgentAudioProblem, Shared};
 use super::prompt::PromptPlayer;
 use super::record::{MonitorMode, PauseAudit, RecordingRecord};
 use super::recorder::StereoRecorder;
@@ -41,6 +54,11 @@ pub struct StereoFrame {
 
 /// Attempts (200 ms apart) to find the call again after its watch ended.
 const REWATCH_ATTEMPTS: usize = 50;
+/// How often a talking call without its agent's audio looks for it again.
+const REACH_EVERY: Duration = Duration::from_millis(200);
+/// Seconds without a packet from a talking party before its leg counts as
+/// silent.
+const SILENT_AFTER_SECS: u32 = 2;
 /// Media metrics are reported every this many 20 ms ticks (a second).
 const REPORT_EVERY_TICKS: u32 = 50;
 
@@ -102,6 +120,51 @@ pub(super) struct CallMedia {
     hangup_sent: bool,
     /// Ticks since the media metrics were last reported.
     ticks_since_report: u32,
+    /// The search for the agent's leg on another node, while it runs.
+    reaching: Option<Reaching>,
+    /// Since when the connected call has had no agent audio, and the last
+    /// reason found.
+    agent_missing: Option<(tokio::time::Instant, Option<AgentAudioProblem>)>,
+    /// When to look for the agent's leg again.
+    next_reach: tokio::time::Instant,
+    /// The routing core was told this agent's audio failed.
+    audio_failure_sent: bool,
+    /// Whether each party (caller, agent) has gone silent while talking.
+    silence: [SilenceWatch; 2],
+}
+
+type Reaching = tokio::sync::oneshot::Receiver<(AgentId, Result<Arc<Leg>, AgentAudioProblem>)>;
+type Rewatch = Pin<Box<dyn Future<Output = Option<CallStream>> + Send>>;
+
+/// Seconds in a row a talking party sent nothing; flags the leg silent
+/// past [`SILENT_AFTER_SECS`] and clears it when audio comes back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SilenceWatch {
+    quiet_secs: u32,
+    flagged: bool,
+}
+
+impl SilenceWatch {
+    /// One second's packet count; `Some(true)` when the leg just went
+    /// silent, `Some(false)` when it was heard again.
+    pub fn observe(&mut self, received: u64, talking: bool) -> Option<bool> {
+        if received > 0 || !talking {
+            self.quiet_secs = 0;
+            return self.flagged.then(|| {
+                self.flagged = false;
+                false
+            });
+        }
+        self.quiet_secs += 1;
+        (!self.flagged && self.quiet_secs >= SILENT_AFTER_SECS).then(|| {
+            self.flagged = true;
+            true
+        })
+    }
+
+    pub fn flagged(&self) -> bool {
+        self.flagged
+    }
 }
 
 impl CallMedia {
@@ -123,6 +186,11 @@ impl CallMedia {
             last: None,
             hangup_sent: false,
             ticks_since_report: 0,
+            reaching: None,
+            agent_missing: None,
+            next_reach: tokio::time::Instant::now(),
+            audio_failure_sent: false,
+            silence: [SilenceWatch::default(); 2],
         }
     }
 
@@ -136,6 +204,7 @@ impl CallMedia {
         let caller = self.caller.clone();
         let mut clock = tokio::time::interval(Duration::from_millis(20));
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut rewatching: Option<Rewatch> = None;
         loop {
             tokio::select! {
                 _ = clock.tick() => self.tick().await,
@@ -145,31 +214,22 @@ impl CallMedia {
                             break;
                         }
                     }
-                    None => match self.rewatch().await {
+                    None => rewatching = Some(Box::pin(rewatch(self.shared.clone(), self.call.clone()))),
+                },
+                found = poll_rewatch(&mut rewatching), if rewatching.is_some() => {
+                    rewatching = None;
+                    match found {
                         Some(stream) => watch_stream = Some(stream),
                         None => break,
-                    },
-                },
+                    }
+                }
+                reached = reached(&mut self.reaching) => self.agent_leg_reached(reached).await,
                 Some(cmd) = control.recv() => self.control(cmd).await,
                 _ = caller.closed(), if !self.hangup_sent => self.caller_hung_up().await,
                 _ = stopping(&mut shutdown) => break,
             }
         }
         self.finish().await;
-    }
-
-    /// The watch ended without the call ending: the routing role moved (or
-    /// the watcher fell behind). Watches again; none if the call is no
-    /// longer live or the routing core stays unreachable.
-    async fn rewatch(&self) -> Option<CallStream> {
-        for _ in 0..REWATCH_ATTEMPTS {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            match self.shared.link.watch_call(self.call.clone()).await {
-                Ok(stream) => return stream,
-                Err(e) => warn!(call = %self.call, error = %e, "re-watching call"),
-            }
-        }
-        None
     }
 
     async fn caller_hung_up(&mut self) {
@@ -202,24 +262,41 @@ impl CallMedia {
                 let agent = AgentId::new(&call.agent_id);
                 if self.agent.as_ref() != Some(&agent) {
                     self.agent = Some(agent);
-                    self.agent_leg = None;
+                    self.let_go_of_agent_leg();
+                    self.agent_missing = None;
+                    self.audio_failure_sent = false;
+                    self.next_reach = tokio::time::Instant::now();
                 }
                 self.phase = if call.on_hold { Phase::Held } else { Phase::Talking };
-                if self.recording.is_none() {
-                    self.start_recording(&call).await;
-                }
                 if let Some(rec) = self.recording.as_mut() {
                     rec.record.agent = self.agent.clone();
                 }
             }
         }
         self.last = Some(call);
+        // Recording starts once the agent's leg is found (its rate decides
+        // the recording's) or given up on.
+        if self.phase != Phase::Waiting && self.recording.is_none() {
+            self.find_agent_leg();
+            if self.agent_leg.is_some() {
+                self.start_recording().await;
+            }
+        }
         false
     }
 
-    async fn start_recording(&mut self, call: &proto::Call) {
+    /// Drops the agent's leg; a relayed one is closed, which ends its relay.
+    fn let_go_of_agent_leg(&mut self) {
+        if let Some(leg) = self.agent_leg.take() {
+            if leg.kind == LegKind::Relay {
+                leg.close();
+            }
+        }
+    }
+
+    async fn start_recording(&mut self) {
+        let Some(call) = self.last.clone() else { return };
         // Wideband only when both parties are (else 8 kHz holds everything).
-        self.find_agent_leg();
         let now = Timestamp::now_wall();
         let shared = self.shared.clone();
         let root = &shared.settings.recordings_dir;
@@ -322,13 +399,122 @@ impl CallMedia {
         self.hold.next_frame()
     }
 
-    /// Bridges the agent's softphone leg, if it is connected here, dropping
-    /// what it buffered between calls.
+    /// Bridges the agent's softphone leg if it is connected here, dropping
+    /// what it buffered between calls; else starts looking for it on the
+    /// other nodes (at most one search at a time, every [`REACH_EVERY`]).
     fn find_agent_leg(&mut self) {
-        let Some(agent) = &self.agent else { return };
-        self.agent_leg = self.shared.agent_leg(agent);
-        if let Some(leg) = &self.agent_leg {
+        let Some(agent) = self.agent.clone() else { return };
+        if let Some(leg) = self.shared.agent_leg(&agent) {
             leg.flush_inbound();
+            self.agent_leg = Some(leg);
+            self.agent_found();
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        self.agent_missing.get_or_insert((now, None));
+        if self.reaching.is_some() || now < self.next_reach || self.shared.cluster.is_none() {
+            return;
+        }
+        self.next_reach = now + REACH_EVERY;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let shared = self.shared.clone();
+        let call = self.call.clone();
+        tokio::spawn(async move {
+            let found = shared.reach_agent_leg(&agent, &call).await;
+            if let Err((_, Ok(leg))) = tx.send((agent, found)) {
+                // The call moved on meanwhile: end the relay just opened.
+                if leg.kind == LegKind::Relay {
+                    leg.close();
+                }
+            }
+        });
+        self.reaching = Some(rx);
+    }
+
+    /// The agent's audio is bridged (again).
+    fn agent_found(&mut self) {
+        if let Some((since, _)) = self.agent_missing.take() {
+            let waited = since.elapsed();
+            if waited > Duration::from_millis(500) {
+                info!(call = %self.call, waited_ms = waited.as_millis() as u64, "agent audio bridged");
+            }
+        }
+    }
+
+    /// The search for the agent's leg on other nodes answered.
+    async fn agent_leg_reached(&mut self, (agent, found): (AgentId, Result<Arc<Leg>, AgentAudioProblem>)) {
+        let current = self.agent.as_ref() == Some(&agent) && self.phase != Phase::Waiting;
+        match found {
+            Ok(leg) if current && self.agent_leg.is_none() => {
+                self.agent_leg = Some(leg);
+                self.agent_found();
+                if self.recording.is_none() {
+                    self.start_recording().await;
+                }
+            }
+            Ok(leg) => {
+                if leg.kind == LegKind::Relay {
+                    leg.close();
+                }
+            }
+            Err(problem) if current => {
+                if let Some((_, last)) = self.agent_missing.as_mut() {
+                    *last = Some(problem);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// A talking call still without its agent's audio: past the grace (or
+    /// at once when the node holding it is lost), says so to the routing
+    /// core, once.
+    async fn check_agent_audio(&mut self) {
+        let Some((since, problem)) = self.agent_missing.clone() else {
+            return;
+        };
+        if self.audio_failure_sent {
+            return;
+        }
+        let lost = matches!(problem, Some(AgentAudioProblem::NodeLost { .. }));
+        if !lost && since.elapsed() < self.shared.settings.agent_audio_grace {
+            return;
+        }
+        // No search answered within the grace (a single node, or searches
+        // that hang): no leg.
+        let problem = problem.unwrap_or(AgentAudioProblem::NoLeg);
+        let Some(agent) = self.agent.clone() else { return };
+        self.audio_failure_sent = true;
+        if self.recording.is_none() {
+            // What the caller said is kept even though nobody answered it.
+            self.start_recording().await;
+        }
+        let why = problem.to_string();
+        warn!(call = %self.call, agent = %agent, reason = %why, "the agent's audio cannot reach the call");
+        let cmd = match &problem {
+            AgentAudioProblem::NodeLost { .. } => {
+                crate::metrics::events::calls_lost_with_node("agent", 1);
+                Command::MediaLost {
+                    call: self.call.clone(),
+                    why,
+                }
+            }
+            AgentAudioProblem::NoLeg | AgentAudioProblem::RelayFailed(_) => {
+                let cause = if problem == AgentAudioProblem::NoLeg {
+                    crate::metrics::events::Unreachable::NoLeg
+                } else {
+                    crate::metrics::events::Unreachable::RelayFailed
+                };
+                crate::metrics::events::media_unreachable("agent", cause);
+                Command::AgentAudioFailed {
+                    agent,
+                    call: self.call.clone(),
+                    reason: why,
+                }
+            }
+        };
+        if let Err(e) = self.shared.link.execute(None, cmd).await {
+            warn!(call = %self.call, error = %e, "telling the routing core the agent's audio failed");
         }
     }
 
@@ -336,9 +522,26 @@ impl CallMedia {
     /// metrics (once a second, and when the call ends).
     fn report_media(&mut self) {
         self.ticks_since_report = 0;
-        crate::metrics::events::media(&self.caller.take_report());
-        if let Some(leg) = &self.agent_leg {
-            crate::metrics::events::media(&leg.take_report());
+        let talking = self.phase == Phase::Talking;
+        let caller = self.caller.take_report();
+        crate::metrics::events::media(&caller);
+        let agent = self.agent_leg.as_ref().map(|leg| leg.take_report());
+        if let Some(report) = &agent {
+            crate::metrics::events::media(report);
+        }
+        let heard = [caller.received, agent.map(|r| r.received).unwrap_or(0)];
+        for (i, party) in ["caller", "agent"].into_iter().enumerate() {
+            match self.silence[i].observe(heard[i], talking) {
+                Some(true) => {
+                    warn!(call = %self.call, party, "no audio from the {party} for {SILENT_AFTER_SECS} s while talking (one-way or silent call)");
+                    crate::metrics::events::leg_silent(party, true);
+                }
+                Some(false) => {
+                    info!(call = %self.call, party, "audio from the {party} again");
+                    crate::metrics::events::leg_silent(party, false);
+                }
+                None => {}
+            }
         }
         if let Some(rec) = self.recording.as_mut() {
             let bytes = rec.recorder.bytes_written();
@@ -353,8 +556,18 @@ impl CallMedia {
             self.report_media();
         }
         self.maybe_announce().await;
-        if self.phase != Phase::Waiting && self.agent_leg.as_ref().is_none_or(|l| l.is_closed()) {
-            self.find_agent_leg();
+        if self.phase != Phase::Waiting {
+            if self.agent_leg.as_ref().is_some_and(|l| l.is_closed()) {
+                info!(call = %self.call, "the agent's leg closed; looking for it again");
+                self.let_go_of_agent_leg();
+            }
+            if self.agent_leg.is_none() {
+                self.find_agent_leg();
+                if self.agent_leg.is_some() && self.recording.is_none() {
+                    self.start_recording().await;
+                }
+                self.check_agent_audio().await;
+            }
         }
         // Everything is mixed at the call's rate; legs and prompts of
         // another rate are converted on the way in and out.
@@ -502,6 +715,11 @@ impl CallMedia {
 
     async fn finish(mut self) {
         self.close_recording().await;
+        for (i, party) in ["caller", "agent"].into_iter().enumerate() {
+            if self.silence[i].flagged() {
+                crate::metrics::events::leg_silent(party, false);
+            }
+        }
         // One line per call on how its audio fared, for whoever chases a
         // "bad line" complaint.
         let caller = self.caller.inbound_stats();
@@ -518,11 +736,51 @@ impl CallMedia {
             agent_frames = agent.played,
             agent_lost = agent.lost,
             agent_late = agent.late,
+            frames_to_caller = self.caller.sent_outbound(),
             dropped_to_caller = self.caller.dropped_outbound(),
+            frames_to_agent = self.agent_leg.as_ref().map(|l| l.sent_outbound()).unwrap_or(0),
+            agent_transport = self.agent_leg.as_ref().map(|l| l.kind.label()).unwrap_or("none"),
             "call audio ended"
         );
+        self.let_go_of_agent_leg();
         self.shared.call_finished(&self.call).await;
     }
+}
+
+/// The watch ended without the call ending: the routing role moved (or the
+/// watcher fell behind). Watches again, beside the clock; none if the call
+/// is no longer live or the routing core stays unreachable.
+async fn rewatch(shared: Arc<Shared>, call: CallId) -> Option<CallStream> {
+    for _ in 0..REWATCH_ATTEMPTS {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match shared.link.watch_call(call.clone()).await {
+            Ok(stream) => return stream,
+            Err(e) => warn!(call = %call, error = %e, "re-watching call"),
+        }
+    }
+    None
+}
+
+async fn poll_rewatch(rewatching: &mut Option<Rewatch>) -> Option<CallStream> {
+    match rewatching {
+        Some(r) => r.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reached(reaching: &mut Option<Reaching>) -> (AgentId, Result<Arc<Leg>, AgentAudioProblem>) {
+    let result = match reaching {
+        Some(r) => r.await,
+        None => std::future::pending().await,
+    };
+    *reaching = None;
+    // A search task that died without answering is a failed relay.
+    result.unwrap_or_else(|_| {
+        (
+            AgentId::new(""),
+            Err(AgentAudioProblem::RelayFailed("the search was cancelled".into())),
+        )
+    })
 }
 
 async fn stopping(shutdown: &mut watch::Receiver<bool>) {

@@ -27,6 +27,9 @@ pub enum LegKind {
     WebRtc,
     /// Plain RTP from a SIP trunk or phone.
     Rtp,
+    /// A party whose own leg ends on another node of the cluster, joined
+    /// through the node-to-node media relay.
+    Relay,
 }
 
 pub struct Leg {
@@ -41,6 +44,7 @@ pub struct Leg {
     /// Origin of the arrival times handed to the jitter estimate.
     created: Instant,
     outbound: mpsc::Sender<Vec<i16>>,
+    sent_outbound: AtomicU64,
     dropped_outbound: AtomicU64,
     closed: AtomicBool,
     closed_notify: Notify,
@@ -52,6 +56,7 @@ impl LegKind {
         match self {
             LegKind::WebRtc => "webrtc",
             LegKind::Rtp => "rtp",
+            LegKind::Relay => "relay",
         }
     }
 }
@@ -72,7 +77,25 @@ struct Inbound {
     jitter: InterarrivalJitter,
     /// The counts at the last metrics report.
     reported: JitterStats,
+    /// While the party is bridged into a call on another node, packets go
+    /// there as they arrive (that node's jitter buffer plays them out), not
+    /// into this buffer: one buffer on the path, so the relay adds no delay
+    /// of its own.
+    divert: Option<Diversion>,
+    /// Numbers diversions, so an old relay ending never undoes a newer one.
+    diversions: u64,
 }
+
+struct Diversion {
+    generation: u64,
+    to: mpsc::Sender<(InboundPacket, Vec<i16>)>,
+}
+
+/// A diversion of a leg's packets: its generation, and the packets.
+pub type Diverted = (u64, mpsc::Receiver<(InboundPacket, Vec<i16>)>);
+
+/// Packets a diversion queues (200 ms) before they are dropped.
+const DIVERT_QUEUE: usize = 10;
 
 /// The transport's side of a leg: where to take outbound frames from.
 pub struct LegTransport {
@@ -98,9 +121,12 @@ impl Leg {
                 buffer: JitterBuffer::new(jitter_frames, rate.frame_len()),
                 jitter: InterarrivalJitter::default(),
                 reported: JitterStats::default(),
+                divert: None,
+                diversions: 0,
             }),
             created: Instant::now(),
             outbound: tx,
+            sent_outbound: AtomicU64::new(0),
             dropped_outbound: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
@@ -117,7 +143,45 @@ impl Leg {
                 packet.timestamp,
                 packet.clock_rate,
             );
+            if let Some(d) = &inbound.divert {
+                match d.to.try_send((packet, samples)) {
+                    Ok(()) => {}
+                    // The relay fell behind: this packet is lost to it.
+                    Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed((packet, samples))) => {
+                        inbound.divert = None;
+                        inbound.buffer.push(packet.sequence, samples);
+                    }
+                }
+                return;
+            }
             inbound.buffer.push(packet.sequence, samples);
+        }
+    }
+
+    /// Sends this party's packets to `to`'s receiver from now on (the relay
+    /// to a call on another node), replacing an earlier diversion; returns
+    /// its generation for [`Self::undivert`].
+    pub fn divert(&self) -> Option<Diverted> {
+        let mut inbound = self.inbound.lock().ok()?;
+        let (tx, rx) = mpsc::channel(DIVERT_QUEUE);
+        inbound.diversions += 1;
+        let generation = inbound.diversions;
+        inbound.divert = Some(Diversion { generation, to: tx });
+        inbound.buffer.reset();
+        Some((generation, rx))
+    }
+
+    /// Ends diversion `generation` (if no newer one replaced it).
+    pub fn undivert(&self, generation: u64) {
+        if let Ok(mut inbound) = self.inbound.lock() {
+            if inbound
+                .divert
+                .as_ref()
+                .is_some_and(|d| d.generation == generation)
+            {
+                inbound.divert = None;
+            }
         }
     }
 
@@ -161,7 +225,14 @@ impl Leg {
         }
         if self.outbound.try_send(frame).is_err() {
             self.dropped_outbound.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.sent_outbound.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Frames handed to the transport for this party to hear.
+    pub fn sent_outbound(&self) -> u64 {
+        self.sent_outbound.load(Ordering::Relaxed)
     }
 
     pub fn inbound_stats(&self) -> JitterStats {

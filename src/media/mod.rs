@@ -14,6 +14,7 @@ pub mod plane;
 pub mod prompt;
 pub mod record;
 pub mod recorder;
+pub mod relay;
 pub mod resample;
 pub mod retention;
 pub mod rtp;
@@ -38,10 +39,32 @@ impl Rate {
         }
     }
 
+    /// The rate of `hz`, if hotline carries it.
+    pub fn from_hz(hz: u32) -> Option<Rate> {
+        match hz {
+            8_000 => Some(Rate::Narrowband),
+            16_000 => Some(Rate::Wideband),
+            _ => None,
+        }
+    }
+
     /// Samples in one 20 ms frame, the packet size of RTP audio.
     pub fn frame_len(self) -> usize {
         self.hz() as usize / 50
     }
+}
+
+/// 16-bit little-endian PCM, as audio frames carry it on the wire.
+pub fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+/// The samples of 16-bit little-endian PCM (an odd last byte is dropped).
+pub fn pcm_samples(bytes: &[u8]) -> Vec<i16> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,15 +1,19 @@
 //! The node's media plane: every WebRTC leg this node terminates, and one
 //! task per call with audio here (see [`super::call`]).
 //!
-//! Legs live where they were negotiated: a call's caller leg and its agent's
-//! softphone leg must reach the same node (the edge's load balancer keeps a
-//! call and its agent's softphone together; bridging across nodes is not
-//! done). The registry is a map behind a short std lock, never held across
-//! an await, in the style of mini-redis' shared state.
+//! Legs live where they were negotiated. A call's media task runs on the
+//! node holding its caller's leg; an agent whose softphone (or SIP phone)
+//! is on another node, and a supervisor monitoring from another node, join
+//! through the node-to-node relay ([`super::relay`]), found through the
+//! cluster's media directory. The registry is a map behind a short std
+//! lock, never held across an await, in the style of mini-redis' shared
+//! state.
 //!
 //! Invariants: at most one caller leg per call and one softphone leg per
 //! agent (a new one replaces and closes the old); a call's task is started
-//! only for a live call and removes its entry when it ends; every monitoring
+//! only for a live call and removes its entry when it ends; on a cluster,
+//! the directory names this node for every agent leg and call task here
+//! (announced before use, withdrawn only if still ours); every monitoring
 //! session has an audit record from its start, closed when it ends.
 
 use std::collections::HashMap;
@@ -26,8 +30,10 @@ use super::call::{CallMedia, Control, MonitorTap, StereoFrame, TAP_BUFFER};
 use super::leg::Leg;
 use super::prompt::Prompt;
 use super::record::{MonitorMode, MonitorSessionRecord, RecordingRecord};
+use super::relay::{RelayError, Relays};
 use super::rtp::RtpSession;
 use super::webrtc::{WebRtcEndpoint, WebRtcSession, WebRtcSettings};
+use crate::cluster::directory::{Located, MediaDirectory};
 use crate::cluster::RouterLink;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
@@ -48,6 +54,42 @@ pub struct MediaSettings {
     pub flush_every: Duration,
     /// Tell waiting callers their place and wait this often; none: never.
     pub announce_every: Option<Duration>,
+    /// How long a connected call waits for its agent's audio (a SIP phone's
+    /// leg appears as it answers; a relay takes a round trip) before the
+    /// caller goes back to the queue.
+    pub agent_audio_grace: Duration,
+}
+
+/// What a node of a cluster needs to carry audio across nodes.
+pub struct ClusterMedia {
+    /// Where legs and call tasks are, and which nodes live.
+    pub directory: MediaDirectory,
+    /// Connections to peers' relays.
+    pub relays: Relays,
+    /// The routing lease: a node silent for two of its three beats in a
+    /// lease is taken as lost.
+    pub lease: Duration,
+}
+
+/// Why an agent's audio cannot reach a call right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentAudioProblem {
+    /// No softphone or phone leg connected anywhere.
+    NoLeg,
+    /// The node holding the leg is lost.
+    NodeLost { node: String },
+    /// The relay from the node holding the leg cannot be set up.
+    RelayFailed(String),
+}
+
+impl std::fmt::Display for AgentAudioProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AgentAudioProblem::NoLeg => write!(f, "the agent has no softphone or phone connected"),
+            AgentAudioProblem::NodeLost { node } => write!(f, "node lost: {node} held the agent's audio"),
+            AgentAudioProblem::RelayFailed(why) => write!(f, "the agent's audio relay failed: {why}"),
+        }
+    }
 }
 
 /// What the media plane's parts share.
@@ -62,6 +104,8 @@ pub(super) struct Shared {
     pub announcer: Announcer,
     /// This node's id, stamped on recordings (whose disk holds the file).
     pub node: String,
+    /// Cross-node media, on a cluster; none on a single node.
+    pub cluster: Option<ClusterMedia>,
     registry: Mutex<Registry>,
     shutdown: watch::Receiver<bool>,
 }
@@ -114,7 +158,7 @@ impl CallerMedia {
 /// A cheap, cloneable handle on the node's media plane.
 #[derive(Clone)]
 pub struct MediaPlane {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
 /// A supervisor's monitoring session as the API serves it.
@@ -134,6 +178,7 @@ impl MediaPlane {
         link: RouterLink,
         store: Arc<dyn Store>,
         node: String,
+        cluster: Option<ClusterMedia>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, Error> {
         let endpoint = WebRtcEndpoint::new(&settings.webrtc)?;
@@ -147,6 +192,7 @@ impl MediaPlane {
                 hold,
                 announcer,
                 node,
+                cluster,
                 registry: Mutex::new(Registry::default()),
                 shutdown,
             }),
@@ -169,6 +215,7 @@ impl MediaPlane {
         if let Some(old) = old {
             old.close().await;
         }
+        self.shared.announce_agent(agent).await;
         info!(agent = %agent, session = %id, codec = %codec, "softphone connected");
         Ok((answer, codec))
     }
@@ -184,6 +231,7 @@ impl MediaPlane {
         if let Some(CallerMedia::WebRtc(old)) = old {
             old.close().await;
         }
+        self.shared.announce_agent(agent).await;
         info!(agent = %agent, "SIP phone audio connected");
         Ok(())
     }
@@ -191,11 +239,20 @@ impl MediaPlane {
     /// The call to the agent's phone ended: its leg stops being the agent's
     /// audio (unless another replaced it already).
     pub fn disconnect_agent_rtp(&self, agent: &AgentId, session: &Arc<RtpSession>) {
-        if let Ok(mut r) = self.registry() {
+        let removed = self.registry().is_ok_and(|mut r| {
             let same =
                 matches!(r.softphones.get(agent), Some(CallerMedia::Rtp(s)) if Arc::ptr_eq(s, session));
-            if same {
-                r.softphones.remove(agent);
+            same && r.softphones.remove(agent).is_some()
+        });
+        if removed {
+            if let Some(cluster) = &self.shared.cluster {
+                let directory = cluster.directory.clone();
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = directory.withdraw_agent(&agent).await {
+                        warn!(agent = %agent, error = %e, "withdrawing the agent's phone leg from the media directory");
+                    }
+                });
             }
         }
     }
@@ -270,6 +327,7 @@ impl MediaPlane {
                 "call {call} already has caller media"
             )));
         }
+        self.shared.announce_call(call).await;
         info!(call = %call, codec = %leg.codec, kind = leg.kind.label(), "caller media connected");
         let media = CallMedia::new(call.clone(), leg, self.shared.clone());
         tokio::spawn(media.run(Some(watch_stream), control_rx, self.shared.shutdown.clone()));
@@ -288,7 +346,7 @@ impl MediaPlane {
         Ok(session.add_candidate(c).await?)
     }
 
-    fn control_of(&self, call: &CallId) -> Result<mpsc::Sender<Control>, Error> {
+    pub(super) fn control_of(&self, call: &CallId) -> Result<mpsc::Sender<Control>, Error> {
         self.registry()?
             .calls
             .get(call)
@@ -332,7 +390,14 @@ impl MediaPlane {
         supervisor: &str,
         offer: Option<&str>,
     ) -> Result<MonitorSession, Error> {
-        let control = self.control_of(call)?;
+        // The call's audio is here, or on the node the directory names.
+        let here = match self.control_of(call) {
+            Ok(control) => Ok(control),
+            Err(Error::NotFound { .. }) if self.shared.cluster.is_some() => {
+                Err(self.shared.locate_call_media(call).await?)
+            }
+            Err(e) => return Err(e),
+        };
         let id = new_session_id();
         let (leg, answer) = match (mode.speaks(), offer) {
             (false, _) => (None, None),
@@ -365,16 +430,41 @@ impl MediaPlane {
         // Audited before any audio flows.
         self.shared.store.put_monitor_session(&record).await?;
         let (frames_tx, frames) = mpsc::channel(TAP_BUFFER);
-        control
-            .send(Control::AddMonitor(MonitorTap {
-                id: id.clone(),
-                mode,
-                leg,
-                frames: frames_tx,
-                sequence: 0,
-            }))
-            .await
-            .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?;
+        match here {
+            Ok(control) => control
+                .send(Control::AddMonitor(MonitorTap {
+                    id: id.clone(),
+                    mode,
+                    leg,
+                    frames: frames_tx,
+                    sequence: 0,
+                }))
+                .await
+                .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?,
+            Err(peer) => {
+                let relays = &self
+                    .shared
+                    .cluster
+                    .as_ref()
+                    .ok_or_else(|| Error::Internal("no cluster".into()))?
+                    .relays;
+                if let Err(e) = relays.open_monitor(&peer, call, &id, mode, leg, frames_tx).await {
+                    warn!(call = %call, session = %id, error = %e, "cannot monitor a call on another node");
+                    crate::metrics::events::media_unreachable(
+                        "supervisor",
+                        crate::metrics::events::Unreachable::RelayFailed,
+                    );
+                    return Err(match e {
+                        RelayError::NotThere { .. } => {
+                            Error::FailedPrecondition(format!("call {call} has ended"))
+                        }
+                        RelayError::Failed { .. } => Error::Unavailable(format!(
+                            "the call's audio is on another node that cannot be reached: {e}"
+                        )),
+                    });
+                }
+            }
+        }
         info!(call = %call, session = %id, supervisor, mode = mode.as_str(), "monitoring session opened");
         Ok(MonitorSession {
             id,
@@ -430,17 +520,87 @@ impl MediaPlane {
 
     /// Where a recording's file is on this node's disk.
     pub fn recording_path(&self, rec: &RecordingRecord) -> Result<PathBuf, Error> {
-        let relative = std::path::Path::new(&rec.path);
+        self.safe_path(&rec.path)
+            .ok_or_else(|| Error::Internal(format!("recording {} has an unsafe path", rec.call)))
+    }
+
+    /// `relative` under the recordings folder, if it stays there.
+    fn safe_path(&self, relative: &str) -> Option<PathBuf> {
+        let relative = std::path::Path::new(relative);
         let plain = relative
             .components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !plain {
-            return Err(Error::Internal(format!(
-                "recording {} has an unsafe path",
-                rec.call
-            )));
+        (plain && !relative.as_os_str().is_empty())
+            .then(|| self.shared.settings.recordings_dir.join(relative))
+    }
+
+    /// A recording's file as a stream of chunks: from this node's disk, or
+    /// from the node that made it while that node lives.
+    pub async fn recording_chunks(&self, rec: &RecordingRecord) -> Result<ByteStream, Error> {
+        let path = self.recording_path(rec)?;
+        let here = rec.node == self.shared.node || self.shared.cluster.is_none();
+        if here || tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return file_chunks(
+                &path,
+                &format!("recording {} (made on node {})", rec.call, rec.node),
+            )
+            .await;
         }
-        Ok(self.shared.settings.recordings_dir.join(relative))
+        let cluster = self
+            .shared
+            .cluster
+            .as_ref()
+            .ok_or_else(|| Error::Internal("not a cluster".into()))?;
+        let peer = match cluster.directory.node(&rec.node).await? {
+            Located::At(peer) => peer,
+            _ => {
+                return Err(Error::FailedPrecondition(format!(
+                    "recording {} is on node {}, which is not running",
+                    rec.call, rec.node
+                )))
+            }
+        };
+        let stream = cluster
+            .relays
+            .fetch_recording(&peer, &rec.path)
+            .await
+            .map_err(|e| Error::Unavailable(format!("recording {}: {e}", rec.call)))?;
+        use futures::StreamExt;
+        Ok(Box::pin(stream.map(|chunk| {
+            chunk.map(|c| c.data).map_err(|s| {
+                Error::Unavailable(format!("reading the recording from its node: {}", s.message()))
+            })
+        })))
+    }
+
+    /// A recording file of this node's disk in chunks, for a peer.
+    pub(super) async fn local_recording_chunks(
+        &self,
+        relative: &str,
+    ) -> Result<
+        std::pin::Pin<
+            Box<
+                dyn futures::Stream<Item = Result<crate::proto::cluster::RecordingChunk, tonic::Status>>
+                    + Send,
+            >,
+        >,
+        Error,
+    > {
+        use futures::StreamExt;
+        let path = self
+            .safe_path(relative)
+            .ok_or_else(|| Error::invalid("path", "must be a relative path under the recordings folder"))?;
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Err(Error::NotFound {
+                what: "recording file on this node",
+                id: relative.chars().take(64).collect(),
+            });
+        }
+        let chunks = file_chunks(&path, "the recording file").await?;
+        Ok(Box::pin(chunks.map(|c| {
+            c.map(|data| crate::proto::cluster::RecordingChunk { data })
+                .map_err(tonic::Status::from)
+        })))
     }
 }
 
@@ -466,6 +626,86 @@ impl Shared {
         let entry = self.registry().ok().and_then(|mut r| r.calls.remove(call));
         if let Some(entry) = entry {
             entry.caller.close().await;
+        }
+        if let Some(cluster) = &self.cluster {
+            if let Err(e) = cluster.directory.withdraw_call(call).await {
+                warn!(call = %call, error = %e, "withdrawing the call from the media directory");
+            }
+        }
+    }
+
+    /// Names this node as the holder of the agent's leg. A directory that
+    /// cannot be written leaves the leg usable here only: warned, since
+    /// calls from other nodes will not find it.
+    async fn announce_agent(&self, agent: &AgentId) {
+        if let Some(cluster) = &self.cluster {
+            if let Err(e) = cluster.directory.announce_agent(agent).await {
+                warn!(agent = %agent, error = %e, "cannot announce the agent's leg: calls on other nodes will not reach it");
+            }
+        }
+    }
+
+    async fn announce_call(&self, call: &CallId) {
+        if let Some(cluster) = &self.cluster {
+            if let Err(e) = cluster.directory.announce_call(call).await {
+                warn!(call = %call, error = %e, "cannot announce the call's media: supervisors on other nodes will not reach it");
+            }
+        }
+    }
+
+    /// The live node running `call`'s media task, other than this one.
+    pub async fn locate_call_media(
+        &self,
+        call: &CallId,
+    ) -> Result<crate::cluster::directory::NodeAddr, Error> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .ok_or_else(|| Error::Internal("not a cluster".into()))?;
+        match cluster.directory.locate_call(call).await? {
+            Located::At(peer) if peer.node != self.node => Ok(peer),
+            Located::At(_) | Located::Nowhere => Err(Error::NotFound {
+                what: "call with audio",
+                id: call.to_string(),
+            }),
+            Located::Lost { node } => Err(Error::FailedPrecondition(format!(
+                "node lost: {node} carried call {call}'s audio"
+            ))),
+        }
+    }
+
+    /// The agent's leg for `call`: on this node, else relayed from the node
+    /// holding it.
+    pub async fn reach_agent_leg(
+        &self,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<Arc<Leg>, AgentAudioProblem> {
+        if let Some(leg) = self.agent_leg(agent) {
+            return Ok(leg);
+        }
+        let Some(cluster) = &self.cluster else {
+            return Err(AgentAudioProblem::NoLeg);
+        };
+        let peer = match cluster.directory.locate_agent(agent).await {
+            Ok(Located::At(peer)) if peer.node != self.node => peer,
+            Ok(Located::At(_)) | Ok(Located::Nowhere) => return Err(AgentAudioProblem::NoLeg),
+            Ok(Located::Lost { node }) => return Err(AgentAudioProblem::NodeLost { node }),
+            Err(e) => return Err(AgentAudioProblem::RelayFailed(e.to_string())),
+        };
+        let jitter = self.settings.webrtc.jitter_frames;
+        match cluster.relays.open_agent_leg(&peer, agent, call, jitter).await {
+            Ok(leg) => Ok(leg),
+            Err(RelayError::NotThere { .. }) => Err(AgentAudioProblem::NoLeg),
+            Err(e) => {
+                // A node that stopped beating (two of the three beats in a
+                // lease) and whose relay port fails is gone, not slow.
+                if peer.silent_for > cluster.lease * 2 / 3 {
+                    Err(AgentAudioProblem::NodeLost { node: peer.node })
+                } else {
+                    Err(AgentAudioProblem::RelayFailed(e.to_string()))
+                }
+            }
         }
     }
 }
@@ -501,6 +741,35 @@ impl Drop for MonitorGuard {
             }
         });
     }
+}
+
+/// A recording's bytes, a chunk at a time.
+pub type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Vec<u8>, Error>> + Send>>;
+
+/// Chunk size for streaming recordings (an hour-long call is 115 MB).
+const RECORDING_CHUNK: usize = 64 * 1024;
+
+/// `path`'s bytes; `what` names the recording in errors.
+async fn file_chunks(path: &std::path::Path, what: &str) -> Result<ByteStream, Error> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| {
+        Error::FailedPrecondition(format!("{what} is not readable ({}): {e}", path.display()))
+    })?;
+    Ok(Box::pin(futures::stream::unfold(Some(file), |file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut file = file?;
+        let mut data = vec![0u8; RECORDING_CHUNK];
+        match file.read(&mut data).await {
+            Ok(0) => None,
+            Ok(n) => {
+                data.truncate(n);
+                Some((Ok(data), Some(file)))
+            }
+            Err(e) => Some((
+                Err(Error::Unavailable(format!("reading the recording: {e}"))),
+                None,
+            )),
+        }
+    })))
 }
 
 fn new_session_id() -> String {

@@ -49,6 +49,18 @@ pub fn initialise() {
         counter!("hotline_requests_closed_total", "on_time" => on_time).increment(0);
     }
     counter!("hotline_recording_bytes_total").increment(0);
+    for party in ["caller", "agent"] {
+        counter!("hotline_calls_lost_with_node_total", "party" => party).increment(0);
+        counter!("hotline_call_legs_silent_total", "leg" => party).increment(0);
+        gauge!("hotline_calls_with_silent_leg", "leg" => party).increment(0.0);
+    }
+    for (party, cause) in [
+        ("agent", "no_leg"),
+        ("agent", "relay_failed"),
+        ("supervisor", "relay_failed"),
+    ] {
+        counter!("hotline_media_unreachable_total", "party" => party, "cause" => cause).increment(0);
+    }
 }
 
 /// Help texts and units, once at install.
@@ -183,6 +195,26 @@ pub fn describe() {
         "hotline_media_jitter_seconds",
         Unit::Seconds,
         "Interarrival jitter of each party's audio (RFC 3550), sampled once a second, by transport."
+    );
+    describe_counter!(
+        "hotline_calls_lost_with_node_total",
+        "Calls ended because the node holding one party's audio was lost, by party (caller: counted by the routing node; agent: by the call's media node)."
+    );
+    describe_counter!(
+        "hotline_media_unreachable_total",
+        "Times a party's audio could not reach a call's bridge, by party (agent, supervisor) and cause (no_leg: no softphone connected anywhere; relay_failed: the node-to-node relay could not be set up)."
+    );
+    describe_counter!(
+        "hotline_media_relays_opened_total",
+        "Node-to-node media relays opened from this node, by kind (agent, monitor)."
+    );
+    describe_gauge!(
+        "hotline_calls_with_silent_leg",
+        "Live calls on this node whose party (leg: caller, agent) has sent no audio for 2 s or more while talking: one-way or silent calls."
+    );
+    describe_counter!(
+        "hotline_call_legs_silent_total",
+        "Times a talking call's party (leg: caller, agent) went silent for 2 s or more (each call counted once per silence)."
     );
     describe_counter!(
         "hotline_sip_requests_refused_total",
@@ -409,6 +441,42 @@ pub fn sip_refused(s: &crate::sip::trunk::TrunkStats) {
         if n > 0 {
             counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);
         }
+    }
+}
+
+/// Calls ended because the node holding `party`'s audio was lost.
+pub fn calls_lost_with_node(party: &'static str, calls: u64) {
+    counter!("hotline_calls_lost_with_node_total", "party" => party).increment(calls);
+}
+
+/// Why a party's audio could not reach a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// No leg connected anywhere.
+    NoLeg,
+    /// The node-to-node relay could not be set up.
+    RelayFailed,
+}
+
+pub fn media_unreachable(party: &'static str, cause: Unreachable) {
+    let cause = match cause {
+        Unreachable::NoLeg => "no_leg",
+        Unreachable::RelayFailed => "relay_failed",
+    };
+    counter!("hotline_media_unreachable_total", "party" => party, "cause" => cause).increment(1);
+}
+
+pub fn relay_opened(kind: &'static str) {
+    counter!("hotline_media_relays_opened_total", "kind" => kind).increment(1);
+}
+
+/// A talking call's party went silent (`true`) or was heard again.
+pub fn leg_silent(leg: &'static str, silent: bool) {
+    if silent {
+        counter!("hotline_call_legs_silent_total", "leg" => leg).increment(1);
+        gauge!("hotline_calls_with_silent_leg", "leg" => leg).increment(1.0);
+    } else {
+        gauge!("hotline_calls_with_silent_leg", "leg" => leg).decrement(1.0);
     }
 }
 

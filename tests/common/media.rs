@@ -90,6 +90,12 @@ impl AudioRig {
         }
     }
 
+    /// A node of a cluster on `redis` (its own recordings folder), whose
+    /// `[media]` table has `extra` lines too.
+    pub async fn cluster_node(redis: &super::redis::RedisServer, extra: &str) -> AudioRig {
+        Self::on_config(&cluster_config(redis, ""), extra).await
+    }
+
     /// Connects `agent`'s softphone, saying `source`.
     pub async fn softphone(&self, agent: &mut Agent, source: Source) -> SoftPhone {
         self.softphone_on(&self.endpoint, agent, source).await
@@ -137,6 +143,17 @@ impl AudioRig {
     pub fn recording_file(&self, rec: &proto::Recording) -> PathBuf {
         self.recordings.join(&rec.path)
     }
+}
+
+/// The test configuration for a node of a cluster on `redis`, with `extra`
+/// lines in its `[cluster]` table. The lease is short so takeovers and lost
+/// nodes show quickly, but not so short that a loaded test machine pausing a
+/// node for a few hundred ms loses it.
+pub fn cluster_config(redis: &super::redis::RedisServer, extra: &str) -> String {
+    format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"cluster\"\n[cluster]\nlease_ms = 1500\n{extra}\n",
+        redis.url()
+    )
 }
 
 /// How much of `freq` the last `seconds` of `samples` hold (0..=1).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+pub mod metrics;
 pub mod process;
 pub mod redis;
 
