@@ -33,6 +33,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether trying again later may work: this node or the routing node
+    /// cannot serve right now (a forwarded UNAVAILABLE counts too).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unavailable(_) => true,
+            Error::Remote { code, .. } => *code == tonic::Code::Unavailable as i32,
+            _ => false,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             field: field.into(),

@@ -127,8 +127,10 @@ pub(super) struct CallMedia {
     agent_missing: Option<(tokio::time::Instant, Option<AgentAudioProblem>)>,
     /// When to look for the agent's leg again.
     next_reach: tokio::time::Instant,
-    /// The routing core was told this agent's audio failed.
+    /// The routing core took this agent's audio failure.
     audio_failure_sent: bool,
+    /// ... and it was counted and logged (once, however often it is sent).
+    audio_failure_reported: bool,
     /// Whether each party (caller, agent) has gone silent while talking.
     silence: [SilenceWatch; 2],
 }
@@ -190,6 +192,7 @@ impl CallMedia {
             agent_missing: None,
             next_reach: tokio::time::Instant::now(),
             audio_failure_sent: false,
+            audio_failure_reported: false,
             silence: [SilenceWatch::default(); 2],
         }
     }
@@ -265,6 +268,7 @@ impl CallMedia {
                     self.let_go_of_agent_leg();
                     self.agent_missing = None;
                     self.audio_failure_sent = false;
+                    self.audio_failure_reported = false;
                     self.next_reach = tokio::time::Instant::now();
                 }
                 self.phase = if call.on_hold { Phase::Held } else { Phase::Talking };
@@ -473,11 +477,20 @@ impl CallMedia {
         let Some((since, problem)) = self.agent_missing.clone() else {
             return;
         };
-        if self.audio_failure_sent {
+        if self.audio_failure_sent || self.reaching.is_some() {
             return;
         }
         let lost = matches!(problem, Some(AgentAudioProblem::NodeLost { .. }));
-        if !lost && since.elapsed() < self.shared.settings.agent_audio_grace {
+        // A relay to a node that just died fails before the node's silence
+        // shows (two of three beats in a lease): wait that long before
+        // taking a failed relay for a live node's blocked port.
+        let grace = match (&problem, &self.shared.cluster) {
+            (Some(AgentAudioProblem::RelayFailed(_)), Some(cluster)) => {
+                self.shared.settings.agent_audio_grace.max(cluster.lease)
+            }
+            _ => self.shared.settings.agent_audio_grace,
+        };
+        if !lost && since.elapsed() < grace {
             return;
         }
         // No search answered within the grace (a single node, or searches
@@ -490,22 +503,29 @@ impl CallMedia {
             self.start_recording().await;
         }
         let why = problem.to_string();
-        warn!(call = %self.call, agent = %agent, reason = %why, "the agent's audio cannot reach the call");
+        let first = !std::mem::replace(&mut self.audio_failure_reported, true);
+        if first {
+            warn!(call = %self.call, agent = %agent, reason = %why, "the agent's audio cannot reach the call");
+        }
         let cmd = match &problem {
             AgentAudioProblem::NodeLost { .. } => {
-                crate::metrics::events::calls_lost_with_node("agent", 1);
+                if first {
+                    crate::metrics::events::calls_lost_with_node("agent", 1);
+                }
                 Command::MediaLost {
                     call: self.call.clone(),
                     why,
                 }
             }
             AgentAudioProblem::NoLeg | AgentAudioProblem::RelayFailed(_) => {
-                let cause = if problem == AgentAudioProblem::NoLeg {
-                    crate::metrics::events::Unreachable::NoLeg
-                } else {
-                    crate::metrics::events::Unreachable::RelayFailed
-                };
-                crate::metrics::events::media_unreachable("agent", cause);
+                if first {
+                    let cause = if problem == AgentAudioProblem::NoLeg {
+                        crate::metrics::events::Unreachable::NoLeg
+                    } else {
+                        crate::metrics::events::Unreachable::RelayFailed
+                    };
+                    crate::metrics::events::media_unreachable("agent", cause);
+                }
                 Command::AgentAudioFailed {
                     agent,
                     call: self.call.clone(),
@@ -513,8 +533,17 @@ impl CallMedia {
                 }
             }
         };
-        if let Err(e) = self.shared.link.execute(None, cmd).await {
-            warn!(call = %self.call, error = %e, "telling the routing core the agent's audio failed");
+        match self.shared.link.execute(None, cmd).await {
+            Ok(_) => {}
+            // No routing node right now (it may be the node that was lost):
+            // told again after the next search, until it takes it.
+            Err(e) if e.is_unavailable() => {
+                warn!(call = %self.call, error = %e, "telling the routing core the agent's audio failed; retrying");
+                self.audio_failure_sent = false;
+            }
+            Err(e) => {
+                warn!(call = %self.call, error = %e, "the routing core refused the agent's audio failure")
+            }
         }
     }
 

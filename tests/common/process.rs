@@ -14,12 +14,27 @@ pub struct Node {
 
 impl Node {
     pub fn start(config: &std::path::Path, name: &str) -> Node {
+        Self::start_with(config, name, &[], None)
+    }
+
+    /// A node with more environment (configuration overrides such as
+    /// `HOTLINE_METRICS__LISTEN`), logging at info to `log` if given.
+    pub fn start_with(
+        config: &std::path::Path,
+        name: &str,
+        env: &[(&str, String)],
+        log: Option<&std::path::Path>,
+    ) -> Node {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::null(),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_hotline"))
             .args([
                 "--config",
@@ -29,9 +44,10 @@ impl Node {
                 &addr.to_string(),
             ])
             .env("HOTLINE_CLUSTER__NODE_ID", name)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("hotline binary");
         Node {
@@ -53,6 +69,14 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A free loopback port (bound and released; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A channel to the node at `addr` once it serves.
