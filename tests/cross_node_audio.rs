@@ -11,6 +11,9 @@ use std::time::Duration;
 use common::media::{channel_share, cluster_config, pcm, stereo, tail_power, AudioRig};
 use common::metrics::{counter, scrape};
 use common::redis::RedisServer;
+use common::sip::{
+    agent_phone, finished, free_udp_port, register_phone, scenario, sipp, sipp_uas, ulaw_tone,
+};
 use common::SOON;
 use hotline::media::softphone::{tone, SoftPhone};
 use hotline::media::tone::goertzel;
@@ -308,4 +311,82 @@ async fn an_agent_who_answers_with_no_softphone_anywhere_hands_the_caller_back()
     assert!(reason.contains("no softphone"), "{reason}");
     let waiting = a.server.get_call(&call.call_id).await;
     assert_eq!(waiting.status, proto::CallStatus::Queued as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_caller_on_one_node_talks_to_an_agents_sip_phone_registered_on_another() {
+    let redis = RedisServer::start();
+    let sip = "\n[sip]\nlisten = \"127.0.0.1:0\"\nsurvey = false\n";
+    let a = AudioRig::cluster_node(&redis, sip).await;
+    let b = AudioRig::cluster_node(&redis, sip).await;
+    let c = AudioRig::cluster_node(&redis, "").await;
+    let sip_of = |rig: &AudioRig| {
+        rig.server
+            .server
+            .as_ref()
+            .and_then(|s| s.sip_addr)
+            .expect("the SIP trunk listens")
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // dave's desk phone registers with node b; his client signs in there too.
+    let port = free_udp_port();
+    assert!(register_phone(dir.path(), sip_of(&b), port, "dave", "dave-phone-pw", 3600).await);
+    let phone = sipp_uas(&agent_phone(dir.path(), "dave", AGENT_HZ, 4000), port, dir.path());
+    let mut dave = b.server.agent("dave").await;
+    // The carrier's call enters node a.
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let caller = sipp(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "200",
+        sip_of(&a),
+        dir.path(),
+    );
+
+    let offered = dave.expect_offer(Duration::from_secs(10)).await;
+    let deadline = std::time::Instant::now() + SOON;
+    while a.server.get_call(&offered.call_id).await.status != proto::CallStatus::Connected as i32 {
+        assert!(std::time::Instant::now() < deadline, "the phone answers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (left, right) = listen(&c, &offered.call_id, 1).await;
+    assert!(
+        goertzel(&left, CALLER_HZ, 8000) > 0.3,
+        "LISTEN on c carries the trunk caller"
+    );
+    assert!(
+        goertzel(&right, AGENT_HZ, 8000) > 0.3,
+        "LISTEN on c carries dave's phone"
+    );
+
+    let (ok, errors) = finished(phone, Duration::from_secs(30)).await;
+    assert!(ok, "the phone answered and hung up: {errors}");
+    let (ok, errors) = finished(caller, Duration::from_secs(20)).await;
+    assert!(ok, "the caller was answered and hung up on: {errors}");
+    let ended = a.server.get_call(&offered.call_id).await;
+    assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
+    let talk_ms = (ended.ended_at_unix_ms - ended.answered_at_unix_ms) as f64;
+    for (name, node) in [("a", &a), ("b", &b), ("c", &c)] {
+        wait_finished(node, &offered.call_id).await;
+        let path = dir.path().join(format!("sip-via-{name}.wav"));
+        fetch_recording(node, &offered.call_id, &path).await;
+        let (left, _, spec) = stereo(&path);
+        let seconds = left.len() as f64 / f64::from(spec.sample_rate);
+        assert!(
+            (seconds * 1000.0 - talk_ms).abs() <= talk_ms * 0.05,
+            "through node {name}: {seconds:.2} s recorded for {talk_ms} ms of talk"
+        );
+        let (l, r) = (
+            channel_share(&path, 0, CALLER_HZ),
+            channel_share(&path, 1, AGENT_HZ),
+        );
+        assert!(
+            l > 0.6,
+            "through node {name}: the caller's 440 Hz on the left ({l:.2})"
+        );
+        assert!(
+            r > 0.6,
+            "through node {name}: the phone's 1 kHz on the right ({r:.2})"
+        );
+    }
 }

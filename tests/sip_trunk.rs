@@ -11,22 +11,15 @@ use std::time::{Duration, Instant};
 
 use common::media::{assert_sides, channel_share, finished_recording, stereo, AudioRig};
 use common::metrics::{counter, scrape};
+use common::sip::{
+    agent_phone, finished, free_udp_port, register_phone, scenario, sipp, sipp_uas, sipp_with, ulaw_tone,
+};
 use common::SOON;
-use hotline::media::codec::G711;
 use hotline::media::softphone::tone;
-use hotline::media::tone::sine;
 use hotline::proto;
 
 const CALLER_HZ: f64 = 440.0;
 const AGENT_HZ: f64 = 1000.0;
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A rig whose server takes trunk calls on a free loopback port.
 async fn rig() -> (AudioRig, std::net::SocketAddr) {
@@ -43,83 +36,6 @@ async fn rig() -> (AudioRig, std::net::SocketAddr) {
         .sip_addr
         .expect("the SIP trunk listens");
     (rig, sip)
-}
-
-/// A scenario from `tests/sipp/`, its placeholders filled, written to `dir`.
-fn scenario(dir: &Path, name: &str, audio: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(Path::new("tests/sipp").join(name)).unwrap();
-    let text = text
-        .replace("AUDIO_FILE", &audio.display().to_string())
-        .replace("CALLER_NUMBER", "+15550001")
-        .replace("SURVEY_AFTER_MS", "2500");
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Raw mu-law (what sipp's rtp_stream sends as PCMU payload): a tone.
-fn ulaw_tone(dir: &Path, freq: f64, seconds: usize) -> PathBuf {
-    let samples = sine(freq, 8000, 0, 8000 * seconds, 8000);
-    let path = dir.join("caller.ulaw");
-    std::fs::write(&path, G711::Pcmu.encode(&samples)).unwrap();
-    path
-}
-
-/// sipp placing one call to `service` at `sip`.
-fn sipp(scenario: &Path, service: &str, sip: std::net::SocketAddr, dir: &Path) -> Child {
-    sipp_with(scenario, service, sip, dir, &[])
-}
-
-/// The same, with more sipp arguments (e.g. `-t t1` for TCP).
-fn sipp_with(scenario: &Path, service: &str, sip: std::net::SocketAddr, dir: &Path, extra: &[&str]) -> Child {
-    Command::new("sipp")
-        .current_dir(dir)
-        .args(extra)
-        .args([
-            "-sf",
-            &scenario.display().to_string(),
-            "-s",
-            service,
-            &sip.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            &free_udp_port().to_string(),
-            "-m",
-            "1",
-            "-timeout",
-            "40s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp is missing: install Debian's sip-tester package (./scripts/test does)")
-}
-
-/// Waits for sipp to finish; its exit status and errors.
-async fn finished(mut child: Child, within: Duration) -> (bool, String) {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
-            return (status.success(), err);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return (false, "sipp did not finish".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn the_only_call(rig: &AudioRig) -> proto::Call {
@@ -488,33 +404,6 @@ async fn a_trunk_with_credentials_is_challenged_and_its_call_goes_through() {
     assert!(ok, "the authenticated call succeeded: {errors}");
 }
 
-/// A free loopback UDP port for a sipp that waits for our requests.
-fn sipp_uas(scenario: &Path, port: u16, dir: &Path) -> Child {
-    Command::new("sipp")
-        .current_dir(dir)
-        .args([
-            "-sf",
-            &scenario.display().to_string(),
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-timeout",
-            "40s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp is missing: install Debian's sip-tester package (./scripts/test does)")
-}
-
 /// A rig whose server dials callbacks through a trunk proxy at `proxy`.
 async fn rig_dialling(proxy: u16) -> AudioRig {
     AudioRig::start_with(&format!(
@@ -615,46 +504,6 @@ async fn a_busy_customer_counts_as_a_busy_attempt_without_the_agent_typing_it() 
     }
 }
 
-/// Registers `agent`'s phone from `port` (sipp, digest) for `expires` s.
-async fn register_phone(
-    dir: &Path,
-    sip: std::net::SocketAddr,
-    port: u16,
-    agent: &str,
-    password: &str,
-    expires: u32,
-) -> bool {
-    let text = std::fs::read_to_string("tests/sipp/agent_register.xml")
-        .unwrap()
-        .replace("AGENT_ID", agent)
-        .replace("PASSWORD", password)
-        .replace("EXPIRES", &expires.to_string());
-    let path = dir.join(format!("register-{expires}.xml"));
-    std::fs::write(&path, text).unwrap();
-    let child = Command::new("sipp")
-        .current_dir(dir)
-        .args([
-            "-sf",
-            &path.display().to_string(),
-            &sip.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-timeout",
-            "10s",
-            "-timeout_error",
-            "-nostdin",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp");
-    finished(child, Duration::from_secs(15)).await.0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_registered_sip_phone_answers_an_offer_and_is_recorded_on_the_right() {
     let (rig, sip) = rig().await;
@@ -665,19 +514,7 @@ async fn an_agents_registered_sip_phone_answers_an_offer_and_is_recorded_on_the_
         "a wrong password is refused"
     );
     assert!(register_phone(dir.path(), sip, port, "dave", "dave-phone-pw", 3600).await);
-    let agent_audio = dir.path().join("agent.ulaw");
-    std::fs::write(
-        &agent_audio,
-        G711::Pcmu.encode(&sine(AGENT_HZ, 8000, 0, 8000 * 10, 8000)),
-    )
-    .unwrap();
-    let text = std::fs::read_to_string("tests/sipp/agent_phone.xml")
-        .unwrap()
-        .replace("AGENT_ID", "dave")
-        .replace("AUDIO_FILE", &agent_audio.display().to_string())
-        .replace("TALK_MS", "2500");
-    let phone_xml = dir.path().join("agent_phone.xml");
-    std::fs::write(&phone_xml, text).unwrap();
+    let phone_xml = agent_phone(dir.path(), "dave", AGENT_HZ, 2500);
     let phone = sipp_uas(&phone_xml, port, dir.path());
     // Dave signs in with his client (no softphone there): offers ring the phone.
     let mut dave = rig.server.agent("dave").await;

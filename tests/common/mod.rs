@@ -5,6 +5,7 @@ pub mod media;
 pub mod metrics;
 pub mod process;
 pub mod redis;
+pub mod sip;
 
 use std::time::Duration;
 
