@@ -512,6 +512,14 @@ pub struct MediaConfig {
     /// answers) before the caller goes back to the queue and the agent goes
     /// not ready (milliseconds).
     pub agent_audio_grace_ms: u64,
+    /// Where finished recordings are kept: "local" (this node's
+    /// `recordings_dir`) or `s3://bucket/prefix` (S3-compatible object
+    /// storage shared by every node; `recordings_dir` is then the spool).
+    pub storage: String,
+    /// Options of the object storage (object_store's S3 keys: `endpoint`,
+    /// `region`, `aws_allow_http`, `access_key_id`, `secret_access_key`);
+    /// credentials not given here come from the `AWS_*` environment.
+    pub storage_options: BTreeMap<String, String>,
 }
 
 impl Default for MediaConfig {
@@ -527,6 +535,8 @@ impl Default for MediaConfig {
             ips: Vec::new(),
             include_loopback: false,
             agent_audio_grace_ms: 3000,
+            storage: "local".into(),
+            storage_options: BTreeMap::new(),
         }
     }
 }
@@ -558,6 +568,12 @@ impl MediaConfig {
             .collect()
     }
 
+    /// The recording storage this names.
+    pub fn archive(&self) -> Result<crate::media::archive::Archive, ConfigError> {
+        crate::media::archive::Archive::from_config(&self.storage, &self.storage_options)
+            .map_err(|e| invalid("media.storage", e.to_string()))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if !(20..=10_000).contains(&self.flush_ms) {
             return Err(invalid("media.flush_ms", "must be 20..=10000"));
@@ -568,6 +584,10 @@ impl MediaConfig {
         if !(200..=60_000).contains(&self.agent_audio_grace_ms) {
             return Err(invalid("media.agent_audio_grace_ms", "must be 200..=60000"));
         }
+        if self.storage.len() > 1024 || self.storage_options.len() > 32 {
+            return Err(invalid("media.storage", "at most 1024 bytes and 32 options"));
+        }
+        self.archive()?;
         if self.hold_music != "builtin" && !Path::new(&self.hold_music).is_file() {
             return Err(invalid(
                 "media.hold_music",
@@ -685,6 +705,11 @@ impl Config {
         }
         for a in &mut shown.agents {
             hidden(&mut a.sip_password);
+        }
+        for (key, value) in &mut shown.media.storage_options {
+            if key.contains("secret") || key.contains("token") {
+                hidden(value);
+            }
         }
         shown
     }

@@ -438,6 +438,7 @@ fn media_plane(
             codecs: Vec::new(),
         },
         recordings_dir: m.recordings_dir.clone(),
+        archive: m.archive().map_err(bad)?,
         flush_every: Duration::from_millis(m.flush_ms),
         announce_every: (m.announce_every_secs > 0).then(|| Duration::from_secs(m.announce_every_secs)),
         agent_audio_grace: Duration::from_millis(m.agent_audio_grace_ms),
@@ -450,20 +451,46 @@ fn media_plane(
     if m.retention_days > 0 {
         let root = m.recordings_dir.clone();
         let keep = Duration::from_secs(m.retention_days * 86_400);
-        tokio::spawn(retention_sweeps(root, keep, shutdown.clone()));
+        tokio::spawn(retention_sweeps(
+            root,
+            settings.archive.clone(),
+            keep,
+            shutdown.clone(),
+        ));
     }
-    let plane = MediaPlane::new(settings, hold, link, store, node, cluster, shutdown)?;
-    let recovering = plane.clone();
-    tokio::spawn(async move {
-        if let Err(e) = recovering.recover_recordings().await {
-            warn!(error = %e, "closing recordings left live by a crash");
-        }
-    });
+    let plane = MediaPlane::new(settings, hold, link, store, node, cluster, shutdown.clone())?;
+    tokio::spawn(recover_and_archive(plane.clone(), shutdown));
     Ok(plane)
 }
 
-/// Deletes recordings past retention, at start and then hourly.
-async fn retention_sweeps(root: std::path::PathBuf, keep: Duration, mut shutdown: watch::Receiver<bool>) {
+/// Closes the recordings a crash left live, then moves what the spool
+/// holds to the shared archive, at start and every minute after.
+async fn recover_and_archive(plane: MediaPlane, mut shutdown: watch::Receiver<bool>) {
+    if let Err(e) = plane.recover_recordings().await {
+        warn!(error = %e, "closing recordings left live by a crash");
+    }
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match plane.archive_spool().await {
+            Ok(0) => {}
+            Ok(n) => info!(recordings = n, "moved spooled recordings to the archive"),
+            Err(e) => warn!(error = %e, "archiving the spooled recordings"),
+        }
+    }
+}
+
+/// Deletes recordings past retention (the local folder, and the shared
+/// archive if there is one), at start and then hourly.
+async fn retention_sweeps(
+    root: std::path::PathBuf,
+    archive: crate::media::archive::Archive,
+    keep: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
@@ -482,6 +509,13 @@ async fn retention_sweeps(root: std::path::PathBuf, keep: Duration, mut shutdown
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!(error = %e, "retention sweep"),
             Err(e) => warn!(error = %e, "retention sweep task"),
+        }
+        match archive.sweep(Timestamp::now_wall(), keep).await {
+            Ok((0, _)) => {}
+            Ok((files, bytes)) => {
+                info!(files, bytes, storage = %archive, "retention sweep removed old archived recordings")
+            }
+            Err(e) => warn!(error = %e, storage = %archive, "retention sweep of the archive"),
         }
     }
 }

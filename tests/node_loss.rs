@@ -6,135 +6,20 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::media::{loopback, stereo, tail_power};
 use common::metrics::{counter, scrape};
-use common::process::{connect, free_port, Node};
 use common::redis::RedisServer;
-use common::{Agent, CONFIG, SECRET, SOON};
-use hotline::auth::{Role, TokenKeys};
-use hotline::client::Clients;
-use hotline::media::softphone::{self, tone, Party, SoftPhone};
+use common::sites::{agent, answered_call, clients, fetch_recording, get_call, start, LEASE_MS};
+use hotline::auth::Role;
 use hotline::media::webrtc::WebRtcEndpoint;
 use hotline::proto;
-use hotline::time::Timestamp;
-use tokio_stream::StreamExt;
 
-const LEASE_MS: u64 = 1500;
 const CALLER_1_HZ: f64 = 440.0;
 const CALLER_2_HZ: f64 = 700.0;
 const ALICE_HZ: f64 = 1000.0;
 const BOB_HZ: f64 = 1500.0;
-
-struct Site {
-    node: Node,
-    ch: tonic::transport::Channel,
-    metrics: std::net::SocketAddr,
-}
-
-fn clients(ch: &tonic::transport::Channel, role: Role, sub: &str) -> Clients {
-    let token = TokenKeys::new(SECRET.as_bytes())
-        .mint(role, sub, Duration::from_secs(600), Timestamp::now_wall())
-        .expect("mint");
-    Clients::new(ch.clone(), &token).expect("clients")
-}
-
-async fn start(dir: &Path, redis: &RedisServer, name: &str) -> Site {
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "{CONFIG}\n[store]\nurl = {:?}\nnamespace = \"loss\"\n[cluster]\nlease_ms = {LEASE_MS}\n[media]\nrecordings_dir = {:?}\ninclude_loopback = true\nips = [\"127.0.0.1\"]\nflush_ms = 100\nagent_audio_grace_ms = 1000\n",
-            redis.url(),
-            dir.join(format!("recordings-{name}")).display().to_string(),
-        ),
-    )
-    .expect("config");
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let node = Node::start_with(
-        &config,
-        name,
-        &[("HOTLINE_METRICS__LISTEN", metrics.to_string())],
-        Some(&dir.join(format!("{name}.log"))),
-    );
-    let ch = connect(node.addr).await;
-    Site { node, ch, metrics }
-}
-
-/// Signs `id` in on `site` with a softphone saying `hz`, not ready yet.
-async fn agent(site: &Site, endpoint: &WebRtcEndpoint, id: &str, hz: f64) -> (Agent, SoftPhone) {
-    let mut c = clients(&site.ch, Role::Agent, id);
-    c.agent
-        .login(proto::LoginRequest {
-            agent_id: id.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("login");
-    let events = c
-        .agent
-        .events(proto::EventsRequest { agent_id: id.into() })
-        .await
-        .expect("events")
-        .into_inner();
-    let mut a = Agent {
-        id: id.into(),
-        c,
-        events,
-    };
-    a.not_ready("getting ready").await;
-    let phone = softphone::connect(&mut a.c, endpoint, Party::Agent(id), tone(hz, 8000), true)
-        .await
-        .expect("softphone");
-    assert!(phone.connected(Duration::from_secs(10)).await);
-    (a, phone)
-}
-
-/// A call entering `site` from a caller saying `hz`, answered by `agent`.
-async fn answered_call(
-    site: &Site,
-    endpoint: &WebRtcEndpoint,
-    agent: &mut Agent,
-    ani: &str,
-    hz: f64,
-) -> (String, SoftPhone) {
-    let mut edge = clients(&site.ch, Role::Telephony, "edge");
-    let call = edge
-        .call
-        .start_call(proto::StartCallRequest {
-            ani: ani.into(),
-            dnis: "100".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("start call")
-        .into_inner();
-    let caller = softphone::connect(
-        &mut edge,
-        endpoint,
-        Party::Caller(&call.call_id),
-        tone(hz, 8000),
-        true,
-    )
-    .await
-    .expect("caller media");
-    assert!(caller.connected(Duration::from_secs(10)).await);
-    agent.available().await;
-    assert_eq!(agent.expect_offer(SOON).await.call_id, call.call_id);
-    agent.accept(&call.call_id).await;
-    (call.call_id, caller)
-}
-
-async fn get_call(site: &Site, id: &str) -> Option<proto::Call> {
-    clients(&site.ch, Role::Supervisor, "sup")
-        .call
-        .get_call(proto::GetCallRequest { call_id: id.into() })
-        .await
-        .ok()
-        .map(|r| r.into_inner())
-}
 
 /// The longest run of 20 ms frames (ignoring the first and last 200 ms)
 /// in which `samples` are nearly silent, in ms.
@@ -153,45 +38,6 @@ fn longest_gap_ms(samples: &[i16], rate: u32) -> u64 {
     longest * 20
 }
 
-async fn fetch_recording(site: &Site, call_id: &str, out: &Path) {
-    let mut sup = clients(&site.ch, Role::Supervisor, "sup");
-    let deadline = Instant::now() + SOON;
-    loop {
-        let rec = sup
-            .supervisor
-            .list_recordings(proto::ListRecordingsRequest::default())
-            .await
-            .ok()
-            .and_then(|r| {
-                r.into_inner()
-                    .recordings
-                    .into_iter()
-                    .find(|r| r.call_id == call_id)
-            });
-        if rec.is_some_and(|r| !r.live) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the recording of {call_id} is finished"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut stream = sup
-        .supervisor
-        .get_recording(proto::GetRecordingRequest {
-            recording_id: call_id.into(),
-        })
-        .await
-        .expect("get recording")
-        .into_inner();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        bytes.extend(chunk.expect("chunk").data);
-    }
-    std::fs::write(out, bytes).expect("write");
-}
-
 /// Kills the node holding call 1's agent (b); `b_routes` makes it the
 /// routing node too. Returns how long call 1 took to end after the kill.
 async fn kill_the_agents_node(b_routes: bool) -> Duration {
@@ -200,18 +46,18 @@ async fn kill_the_agents_node(b_routes: bool) -> Duration {
     let endpoint = WebRtcEndpoint::new(&loopback()).expect("endpoint");
     // The first node up routes.
     let (a, mut b, c) = if b_routes {
-        let b = start(dir.path(), &redis, "b").await;
+        let b = start(dir.path(), &redis, "b", "").await;
         (
-            start(dir.path(), &redis, "a").await,
+            start(dir.path(), &redis, "a", "").await,
             b,
-            start(dir.path(), &redis, "c").await,
+            start(dir.path(), &redis, "c", "").await,
         )
     } else {
-        let a = start(dir.path(), &redis, "a").await;
+        let a = start(dir.path(), &redis, "a", "").await;
         (
             a,
-            start(dir.path(), &redis, "b").await,
-            start(dir.path(), &redis, "c").await,
+            start(dir.path(), &redis, "b", "").await,
+            start(dir.path(), &redis, "c", "").await,
         )
     };
 

@@ -289,6 +289,7 @@ pub fn recording(
             .collect(),
         node: r.node.clone(),
         live: r.live,
+        archived: r.archived,
     }
 }
 

@@ -338,6 +338,7 @@ impl CallMedia {
             node: self.shared.node.clone(),
             pauses: Vec::new(),
             live: true,
+            archived: false,
         };
         self.save(&record).await;
         info!(call = %self.call, path = %path.display(), "recording started");
@@ -740,6 +741,11 @@ impl CallMedia {
         rec.record.live = false;
         info!(call = %self.call, duration_ms = rec.record.duration_ms, "recording finished");
         self.save(&rec.record).await;
+        if self.shared.settings.archive.is_shared() {
+            // Beside the call's end, not in its way.
+            let shared = self.shared.clone();
+            tokio::spawn(async move { shared.archive_recording(rec.record).await });
+        }
     }
 
     async fn finish(mut self) {

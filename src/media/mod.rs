@@ -4,6 +4,7 @@
 //! which kind of leg a frame came from.
 
 pub mod announce;
+pub mod archive;
 pub mod call;
 pub mod codec;
 pub mod jitter;

@@ -48,8 +48,11 @@ const RECOVERY_PAGES: usize = 20;
 #[derive(Clone, Debug)]
 pub struct MediaSettings {
     pub webrtc: WebRtcSettings,
-    /// Root of `YYYY/MM/DD/<call-id>.wav`.
+    /// Root of `YYYY/MM/DD/<call-id>.wav`: the recordings themselves, or
+    /// the spool of those still to go to a shared archive.
     pub recordings_dir: PathBuf,
+    /// Where finished recordings are kept.
+    pub archive: super::archive::Archive,
     /// Rewrite the WAV header at least this often (what a crash can lose).
     pub flush_every: Duration,
     /// Tell waiting callers their place and wait this often; none: never.
@@ -518,6 +521,48 @@ impl MediaPlane {
         Ok(recovered)
     }
 
+    /// Moves what the spool holds that is finished and not yet archived
+    /// (failed uploads, recordings a crash left) into the shared archive.
+    /// Run at start, after [`Self::recover_recordings`], and every minute.
+    pub async fn archive_spool(&self) -> Result<usize, Error> {
+        if !self.shared.settings.archive.is_shared() {
+            return Ok(0);
+        }
+        let root = self.shared.settings.recordings_dir.clone();
+        let files = tokio::task::spawn_blocking(move || super::archive::spool_files(&root))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut moved = 0;
+        for relative in files {
+            let Some(call) = relative
+                .rsplit('/')
+                .next()
+                .and_then(|name| name.strip_suffix(".wav"))
+                .map(CallId::new)
+            else {
+                continue;
+            };
+            if self.registry()?.calls.contains_key(&call) {
+                continue;
+            }
+            let Some(rec) = self.shared.store.get_recording(&call).await? else {
+                continue;
+            };
+            if rec.live || rec.node != self.shared.node || rec.path != relative {
+                continue;
+            }
+            if rec.archived {
+                // Uploaded, but the spool file outlived it.
+                self.shared.remove_spooled(&rec).await;
+                continue;
+            }
+            if self.shared.archive_recording(rec).await {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
     /// Where a recording's file is on this node's disk.
     pub fn recording_path(&self, rec: &RecordingRecord) -> Result<PathBuf, Error> {
         self.safe_path(&rec.path)
@@ -534,9 +579,12 @@ impl MediaPlane {
             .then(|| self.shared.settings.recordings_dir.join(relative))
     }
 
-    /// A recording's file as a stream of chunks: from this node's disk, or
-    /// from the node that made it while that node lives.
+    /// A recording's file as a stream of chunks: from the shared archive,
+    /// this node's disk, or the node that made it while that node lives.
     pub async fn recording_chunks(&self, rec: &RecordingRecord) -> Result<ByteStream, Error> {
+        if rec.archived {
+            return Ok(self.shared.settings.archive.open(&rec.path).await?);
+        }
         let path = self.recording_path(rec)?;
         let here = rec.node == self.shared.node || self.shared.cluster.is_none();
         if here || tokio::fs::try_exists(&path).await.unwrap_or(false) {
@@ -631,6 +679,41 @@ impl Shared {
             if let Err(e) = cluster.directory.withdraw_call(call).await {
                 warn!(call = %call, error = %e, "withdrawing the call from the media directory");
             }
+        }
+    }
+
+    /// Moves a finished recording into the shared archive: uploaded, then
+    /// marked archived, then its spool file deleted. A failure leaves the
+    /// file for the next spool sweep (warned and counted). True if moved.
+    pub async fn archive_recording(&self, mut rec: RecordingRecord) -> bool {
+        let archive = &self.settings.archive;
+        match archive.upload(&self.settings.recordings_dir, &rec.path).await {
+            Ok(bytes) => {
+                rec.archived = true;
+                if let Err(e) = self.store.put_recording(&rec).await {
+                    warn!(call = %rec.call, error = %e, "recording uploaded but its metadata not saved; retrying later");
+                    crate::metrics::events::recording_archived(false);
+                    return false;
+                }
+                self.remove_spooled(&rec).await;
+                crate::metrics::events::recording_archived(true);
+                info!(call = %rec.call, bytes, storage = %archive, "recording archived");
+                true
+            }
+            Err(e) => {
+                warn!(call = %rec.call, error = %e, storage = %archive, "cannot archive the recording; it stays in the spool for the next try");
+                crate::metrics::events::recording_archived(false);
+                false
+            }
+        }
+    }
+
+    async fn remove_spooled(&self, rec: &RecordingRecord) {
+        let path = self.settings.recordings_dir.join(&rec.path);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!(call = %rec.call, error = %e, "removing an archived recording's spool file"),
         }
     }
 
@@ -743,8 +826,7 @@ impl Drop for MonitorGuard {
     }
 }
 
-/// A recording's bytes, a chunk at a time.
-pub type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Vec<u8>, Error>> + Send>>;
+pub use super::archive::ByteStream;
 
 /// Chunk size for streaming recordings (an hour-long call is 115 MB).
 const RECORDING_CHUNK: usize = 64 * 1024;

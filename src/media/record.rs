@@ -31,6 +31,9 @@ pub struct RecordingRecord {
     pub pauses: Vec<PauseAudit>,
     /// Still being written (the call is connected).
     pub live: bool,
+    /// In the shared recording storage: any node reads it from there.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// One PCI pause of a recording: who paused it, when, and for how long.

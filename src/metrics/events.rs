@@ -49,6 +49,9 @@ pub fn initialise() {
         counter!("hotline_requests_closed_total", "on_time" => on_time).increment(0);
     }
     counter!("hotline_recording_bytes_total").increment(0);
+    for result in ["stored", "failed"] {
+        counter!("hotline_recordings_archived_total", "result" => result).increment(0);
+    }
     for party in ["caller", "agent"] {
         counter!("hotline_calls_lost_with_node_total", "party" => party).increment(0);
         counter!("hotline_call_legs_silent_total", "leg" => party).increment(0);
@@ -195,6 +198,10 @@ pub fn describe() {
         "hotline_media_jitter_seconds",
         Unit::Seconds,
         "Interarrival jitter of each party's audio (RFC 3550), sampled once a second, by transport."
+    );
+    describe_counter!(
+        "hotline_recordings_archived_total",
+        "Finished recordings moved to the shared recording storage (object storage), by result (stored, failed: left in the spool for the next try)."
     );
     describe_counter!(
         "hotline_calls_lost_with_node_total",
@@ -478,6 +485,12 @@ pub fn leg_silent(leg: &'static str, silent: bool) {
     } else {
         gauge!("hotline_calls_with_silent_leg", "leg" => leg).decrement(1.0);
     }
+}
+
+/// A finished recording went to the shared archive (or failed to).
+pub fn recording_archived(stored: bool) {
+    let result = if stored { "stored" } else { "failed" };
+    counter!("hotline_recordings_archived_total", "result" => result).increment(1);
 }
 
 /// Bytes appended to recordings.

@@ -270,6 +270,7 @@ pub fn sample_recording(call: &str, agent: &str, queue: &str, ani: &str, started
         node: "n1".into(),
         pauses: Vec::new(),
         live: false,
+        archived: false,
     }
 }
 

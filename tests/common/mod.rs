@@ -5,7 +5,9 @@ pub mod media;
 pub mod metrics;
 pub mod process;
 pub mod redis;
+pub mod s3;
 pub mod sip;
+pub mod sites;
 
 use std::time::Duration;
 
