@@ -189,3 +189,60 @@ async fn an_agent_whose_softphone_left_another_node_is_logged_out_after_the_grac
     let call = routing.start_call("+7300", "100").await;
     assert_eq!(bob.expect_offer(SOON).await.call_id, call.call_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_that_crosses_a_change_of_routing_node_has_no_second_effect() {
+    let redis = RedisServer::start();
+    let mut first = TestServer::with_config(&config_for(&redis)).await;
+    let second = TestServer::with_config(&config_for(&redis)).await;
+    let start = |request_id: &str| proto::StartCallRequest {
+        ani: "+7400".into(),
+        dnis: "100".into(),
+        request_id: request_id.into(),
+        ..Default::default()
+    };
+    // The call starts through the second node, routed by the first.
+    let started = second
+        .edge()
+        .call
+        .start_call(start("retry-1"))
+        .await
+        .expect("start call")
+        .into_inner();
+
+    // The routing node goes away; the edge retries (its reply was lost).
+    first
+        .server
+        .take()
+        .expect("running")
+        .shutdown()
+        .await
+        .expect("shutdown");
+    let retried = loop {
+        match second.edge().call.start_call(start("retry-1")).await {
+            Ok(r) => break r.into_inner(),
+            Err(s) if s.code() == tonic::Code::Unavailable => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(s) => panic!("retry refused: {s:?}"),
+        }
+    };
+    assert_eq!(retried.call_id, started.call_id, "the retry gets the first reply");
+    let calls = second.supervisor().all_calls().await.expect("calls");
+    assert_eq!(
+        calls.iter().filter(|c| c.ani == "+7400").count(),
+        1,
+        "one call, not two"
+    );
+    // The same request id for another method is refused by name.
+    let other = second
+        .edge()
+        .call
+        .end_call(proto::EndCallRequest {
+            call_id: started.call_id.clone(),
+            request_id: "retry-1".into(),
+        })
+        .await
+        .expect_err("a request id belongs to one method");
+    assert_eq!(other.code(), tonic::Code::InvalidArgument);
+}

@@ -17,6 +17,15 @@ pub struct IdempotencyKey {
     pub request_id: String,
 }
 
+impl IdempotencyKey {
+    /// The key under which the store keeps the reply: both parts are
+    /// bounded labels, and the principal's length keeps two callers whose
+    /// texts join alike apart.
+    pub fn stored(&self) -> String {
+        format!("{}:{}:{}", self.principal.len(), self.principal, self.request_id)
+    }
+}
+
 type Entry = (&'static str, Reply, Timestamp);
 
 pub(super) struct IdempotencyCache {

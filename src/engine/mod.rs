@@ -112,6 +112,19 @@ const JOB_QUEUE: usize = 4096;
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Job>,
+    /// Where replies to requests with an idempotency key are kept, so a
+    /// retry that reaches the next routing node has no second effect.
+    store: Arc<dyn Store>,
+}
+
+/// How long a reply is kept for retries.
+const REPLY_TTL: Duration = Duration::from_secs(600);
+
+/// A kept reply: the method it answered, and the reply.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptReply {
+    method: String,
+    reply: Reply,
 }
 
 impl EngineHandle {
@@ -157,6 +170,47 @@ impl EngineHandle {
     /// Runs a command. With an idempotency key, a repeat of a successful
     /// command returns the first reply without running it again.
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
+        let Some(key) = key else {
+            return self.execute_once(None, cmd).await;
+        };
+        // A reply kept by this or an earlier routing node answers a retry.
+        let method = cmd.name();
+        let stored_key = key.stored();
+        if let Some(kept) = self.store.kept_reply(&stored_key).await? {
+            let kept: KeptReply = serde_json::from_str(&kept)
+                .map_err(|e| Error::Internal(format!("kept reply of {stored_key}: {e}")))?;
+            if kept.method != method {
+                return Err(Error::invalid(
+                    "request_id",
+                    format!(
+                        "already used for {}; use a new request_id for {method}",
+                        kept.method
+                    ),
+                ));
+            }
+            return Ok(kept.reply);
+        }
+        let reply = self.execute_once(Some(key), cmd).await?;
+        let kept = KeptReply {
+            method: method.to_string(),
+            reply,
+        };
+        match serde_json::to_string(&kept) {
+            Ok(text) => {
+                if let Err(e) = self.store.keep_reply(&stored_key, &text, REPLY_TTL).await {
+                    // The change stands; only a retry through another
+                    // routing node could repeat it.
+                    warn!(key = %stored_key, error = %e, "cannot keep the reply for retries");
+                }
+            }
+            Err(e) => warn!(key = %stored_key, error = %e, "cannot encode the reply for retries"),
+        }
+        Ok(kept.reply)
+    }
+
+    /// Runs a command once; the engine's own cache answers a retry that
+    /// races the first request on this routing node.
+    async fn execute_once(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
         self.run(true, move |core, now| {
             let method = cmd.name();
             if let Some(key) = &key {
@@ -219,6 +273,7 @@ pub fn spawn(
     mut shutdown: watch::Receiver<bool>,
 ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Job>(JOB_QUEUE);
+    let handle_store = store.clone();
     let now = Timestamp::now_wall();
     let mut core = Core {
         router,
@@ -329,7 +384,13 @@ pub fn spawn(
         }
         info!("engine stopped");
     });
-    (EngineHandle { tx }, task)
+    (
+        EngineHandle {
+            tx,
+            store: handle_store,
+        },
+        task,
+    )
 }
 
 fn roll_day(core: &mut Core, now: Timestamp) {

@@ -95,6 +95,7 @@ pub async fn run(store: &dyn Store) {
     contacts_are_read_back_by_time_range(store).await;
     callbacks_round_trip_filter_page_and_restore_only_live_ones(store).await;
     grades_surveys_and_agent_days_are_read_by_time_range(store).await;
+    kept_replies_are_recalled_by_key_until_they_expire(store).await;
 }
 
 /// A callback record as the tracker writes it.
@@ -504,4 +505,35 @@ async fn contacts_are_per_customer_newest_first(store: &dyn Store) {
         "limit applies"
     );
     assert!(store.contacts_of("nobody", 10).await.unwrap().is_empty());
+}
+
+async fn kept_replies_are_recalled_by_key_until_they_expire(store: &dyn Store) {
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(store.kept_reply("5:agent:alice:r1").await.unwrap(), None);
+    store
+        .keep_reply("5:agent:alice:r1", "{\"first\":1}", hour)
+        .await
+        .unwrap();
+    store
+        .keep_reply("5:agent:bobby:r1", "{\"other\":2}", hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kept_reply("5:agent:alice:r1").await.unwrap().as_deref(),
+        Some("{\"first\":1}"),
+        "a kept reply is recalled by its key, not another caller's"
+    );
+    // A reply kept for no time at all is gone at once.
+    store
+        .keep_reply("5:agent:alice:r2", "{}", std::time::Duration::from_millis(1))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while store.kept_reply("5:agent:alice:r2").await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an expired reply is forgotten"
+        );
+        tokio::task::yield_now().await;
+    }
 }

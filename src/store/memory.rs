@@ -52,7 +52,13 @@ struct Inner {
     /// (at, call), for time-range reads.
     survey_order: BTreeSet<(Timestamp, CallId)>,
     agent_days: BTreeMap<(Timestamp, AgentId), AgentDayRecord>,
+    /// Kept replies by idempotency key, with their expiry (not journaled:
+    /// the engine keeps its own for a single node's lifetime).
+    replies: HashMap<String, (String, std::time::Instant)>,
 }
+
+/// Replies kept at most (the oldest-expiring go first past it).
+const MAX_KEPT_REPLIES: usize = 100_000;
 
 pub struct MemoryStore {
     inner: RwLock<Inner>,
@@ -549,5 +555,35 @@ impl Store for MemoryStore {
             .take(limit)
             .map(|(_, d)| d.clone())
             .collect())
+    }
+
+    async fn keep_reply(&self, key: &str, reply: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
+        let now = std::time::Instant::now();
+        let mut inner = self.write()?;
+        inner.replies.retain(|_, (_, until)| *until > now);
+        if inner.replies.len() >= MAX_KEPT_REPLIES {
+            let oldest = inner
+                .replies
+                .iter()
+                .min_by_key(|(_, (_, until))| *until)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                inner.replies.remove(&k);
+            }
+        }
+        inner
+            .replies
+            .insert(key.to_string(), (reply.to_string(), now + ttl));
+        Ok(())
+    }
+
+    async fn kept_reply(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let now = std::time::Instant::now();
+        Ok(self
+            .read()?
+            .replies
+            .get(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(reply, _)| reply.clone()))
     }
 }

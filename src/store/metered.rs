@@ -197,6 +197,15 @@ impl Store for Metered {
     async fn put_agent_day(&self, day: &AgentDayRecord) -> Result<(), StoreError> {
         self.timed("put_agent_day", self.inner.put_agent_day(day)).await
     }
+    async fn keep_reply(&self, key: &str, reply: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
+        self.timed("keep_reply", self.inner.keep_reply(key, reply, ttl))
+            .await
+    }
+
+    async fn kept_reply(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.timed("kept_reply", self.inner.kept_reply(key)).await
+    }
+
     async fn agent_days_between(
         &self,
         from: Timestamp,

@@ -201,4 +201,9 @@ pub trait Store: Send + Sync + 'static {
         to: Timestamp,
         limit: usize,
     ) -> Result<Vec<AgentDayRecord>, StoreError>;
+    /// Keeps a mutating request's reply under its idempotency key for `ttl`,
+    /// so a retry gets it even from another routing node. Opaque text.
+    async fn keep_reply(&self, key: &str, reply: &str, ttl: std::time::Duration) -> Result<(), StoreError>;
+    /// A kept reply that has not expired.
+    async fn kept_reply(&self, key: &str) -> Result<Option<String>, StoreError>;
 }

@@ -25,6 +25,7 @@
 //! | `{NS}:surveys` | sorted set, score = rated ms | call ids of surveys |
 //! | `{NS}:agentday:<day ms>:<agent>` | string | JSON `AgentDayRecord` |
 //! | `{NS}:agentdays` | sorted set, score = day ms | `<day ms>:<agent>` of agent days |
+//! | `{NS}:reply:<principal>:<request id>` | string, expires | JSON reply of a mutating request, for retries (idempotency) |
 //!
 //! Invariants: every write is one Lua script, so a record and its indexes
 //! change together or not at all; a write carrying a fencing token other
@@ -194,6 +195,10 @@ impl Keys {
     fn agent_day(&self, member: &str) -> String {
         format!("{}:agentday:{member}", self.prefix)
     }
+    fn reply(&self, key: &str) -> String {
+        format!("{}:reply:{key}", self.prefix)
+    }
+
     fn agent_days(&self) -> String {
         format!("{}:agentdays", self.prefix)
     }
@@ -743,5 +748,20 @@ impl Store for RedisStore {
         let key = |m: &str| self.keys.agent_day(m);
         self.between(&self.keys.agent_days(), from, to, limit, Some(&key))
             .await
+    }
+
+    async fn keep_reply(&self, key: &str, reply: &str, ttl: Duration) -> Result<(), StoreError> {
+        redis::cmd("SET")
+            .arg(self.keys.reply(key))
+            .arg(reply)
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn kept_reply(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn().get(self.keys.reply(key)).await.map_err(unavailable)
     }
 }
