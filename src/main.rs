@@ -94,6 +94,12 @@ enum Loadgen {
         /// Working folder (config, recordings); a temporary one if unset.
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// Also run the calls across two nodes on one Redis (every caller
+        /// on one, every agent on the other) after the same calls on one
+        /// node on Redis, and report what the relay adds (needs
+        /// redis-server on PATH).
+        #[arg(long)]
+        cross_node: bool,
     },
     /// Phone-network calls through the SIP trunk at a rate, answered by
     /// agents' registered SIP phones (sipp callers and phones; needs sipp):
@@ -242,26 +248,42 @@ fn main() -> anyhow::Result<()> {
             warmup,
             measure,
             workdir,
+            cross_node,
         }) => {
+            use hotline::loadgen::calls::Topology;
             hotline::telemetry::init(format, "warn");
             let exe = std::env::current_exe().context("finding the hotline binary")?;
+            let topologies = if cross_node {
+                vec![Topology::SingleOnRedis, Topology::CrossNode]
+            } else {
+                vec![Topology::Single]
+            };
             runtime.block_on(async {
                 for n in calls {
-                    let temp = tempfile_dir()?;
-                    let opts = hotline::loadgen::calls::CallLoadOptions {
-                        calls: n,
-                        warmup,
-                        measure,
-                        server_exe: exe.clone(),
-                        workdir: workdir.clone().unwrap_or_else(|| temp.clone()),
-                    };
-                    println!(
-                        "loadgen calls: {n} concurrent recorded WebRTC calls, measuring {}",
-                        humantime::format_duration(measure)
-                    );
-                    let report = hotline::loadgen::calls::run(&opts).await;
-                    let _ = std::fs::remove_dir_all(&temp);
-                    println!("{}", report?);
+                    let mut reports = Vec::new();
+                    for &topology in &topologies {
+                        let temp = tempfile_dir()?;
+                        let opts = hotline::loadgen::calls::CallLoadOptions {
+                            calls: n,
+                            topology,
+                            warmup,
+                            measure,
+                            server_exe: exe.clone(),
+                            workdir: workdir.clone().unwrap_or_else(|| temp.clone()),
+                        };
+                        println!(
+                            "loadgen calls: {n} concurrent recorded WebRTC calls ({topology}), measuring {}",
+                            humantime::format_duration(measure)
+                        );
+                        let report = hotline::loadgen::calls::run(&opts).await;
+                        let _ = std::fs::remove_dir_all(&temp);
+                        let report = report?;
+                        println!("{report}");
+                        reports.push(report);
+                    }
+                    if let [single, cross] = reports.as_slice() {
+                        println!("{}", hotline::loadgen::calls::relay_cost(single, cross));
+                    }
                 }
                 Ok::<_, anyhow::Error>(())
             })

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
@@ -399,9 +398,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .add_service(reflection)
         .add_optional_service(cluster_server)
         .add_optional_service(relay_server)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            let _ = stop.wait_for(|stopping| *stopping).await;
-        });
+        // Accepted connections without Nagle's delay: streams carry audio
+        // (monitoring, the nodes' media relay) and small events.
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            },
+        );
     let transport = tokio::spawn(transport);
     info!(%addr, "hotline serving gRPC, grpc-web, health and reflection");
     Ok(RunningServer {

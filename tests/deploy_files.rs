@@ -224,7 +224,7 @@ fn the_compose_stack_parses_mounts_files_that_exist_and_configures_a_valid_serve
     let path = Path::new(DEPLOY).join("docker-compose.yml");
     let compose = yaml(&path);
     let services = compose["services"].as_mapping().unwrap();
-    for name in ["hotline", "redis", "prometheus", "grafana"] {
+    for name in ["hotline", "hotline-2", "redis", "prometheus", "grafana"] {
         assert!(services.contains_key(name), "compose has no {name}");
     }
     let redis_cmd = compose["services"]["redis"]["command"].as_sequence().unwrap();
@@ -249,32 +249,49 @@ fn the_compose_stack_parses_mounts_files_that_exist_and_configures_a_valid_serve
     let build = &compose["services"]["hotline"]["build"];
     let context = Path::new(DEPLOY).join(str_of(build, "context"));
     assert!(context.join(str_of(build, "dockerfile")).exists());
-    // The server accepts the environment compose gives it.
+    // Each node accepts the environment compose gives it: one Redis, its
+    // own id, address its peers reach, media ports and recordings.
     let vars = BTreeMap::from([("HOTLINE_AUTH__SECRET", "compose-test-secret-0123456789")]);
-    let env: BTreeMap<String, String> = compose["services"]["hotline"]["environment"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::String(s) => s.clone(),
-                other => serde_norway::to_string(other).unwrap().trim().to_string(),
-            };
-            (k.as_str().unwrap().to_string(), interpolate(&v, &vars))
-        })
-        .collect();
-    let shown =
-        hotline_config(None, &env).unwrap_or_else(|e| panic!("compose's environment is refused: {e}"));
-    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
-    assert_eq!(shown["store"]["url"], "redis://redis:6379/0");
-    assert_eq!(shown["media"]["udp_ports"], "40000-40199");
-    assert_eq!(shown["auth"]["secret"], "<hidden>");
-    // The image's health check is a command the binary has.
-    let check = compose["services"]["hotline"]["healthcheck"]["test"]
-        .as_sequence()
-        .unwrap();
-    assert_eq!(check[1].as_str(), Some("/usr/local/bin/hotline"));
-    assert_eq!(check[2].as_str(), Some("health"));
+    let mut seen = Vec::new();
+    for (node, udp) in [("hotline", "40000-40199"), ("hotline-2", "40200-40399")] {
+        let env: BTreeMap<String, String> = compose["services"][node]["environment"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => serde_norway::to_string(other).unwrap().trim().to_string(),
+                };
+                (k.as_str().unwrap().to_string(), interpolate(&v, &vars))
+            })
+            .collect();
+        let shown = hotline_config(None, &env)
+            .unwrap_or_else(|e| panic!("compose's environment of {node} is refused: {e}"));
+        let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(shown["store"]["url"], "redis://redis:6379/0");
+        assert_eq!(shown["media"]["udp_ports"], udp);
+        assert_eq!(shown["auth"]["secret"], "<hidden>");
+        assert_eq!(
+            shown["cluster"]["advertise"].as_str(),
+            Some(format!("{node}:50051").as_str()),
+            "{node}'s peers reach it by its service name"
+        );
+        seen.push((
+            shown["cluster"]["node_id"].as_str().unwrap().to_string(),
+            compose["services"][node]["volumes"][0]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+        // The image's health check is a command the binary has.
+        let check = compose["services"][node]["healthcheck"]["test"]
+            .as_sequence()
+            .unwrap();
+        assert_eq!(check[1].as_str(), Some("/usr/local/bin/hotline"));
+        assert_eq!(check[2].as_str(), Some("health"));
+    }
+    assert_ne!(seen[0], seen[1], "the nodes have their own ids and recordings");
 }
 
 #[test]
@@ -317,6 +334,14 @@ fn the_kubernetes_manifests_parse_probe_the_health_service_and_configure_a_valid
     // The Service sends traffic to ports the container has.
     let service = of_kind("Service", "hotline");
     for p in service["spec"]["ports"].as_sequence().unwrap() {
+        port_of(p["targetPort"].as_str().unwrap());
+    }
+    // Pods reach each other (forwarding, media relay) at their pod IPs; a
+    // headless Service names them, draining ones included.
+    let nodes = of_kind("Service", "hotline-nodes");
+    assert_eq!(nodes["spec"]["clusterIP"].as_str(), Some("None"));
+    assert_eq!(nodes["spec"]["publishNotReadyAddresses"].as_bool(), Some(true));
+    for p in nodes["spec"]["ports"].as_sequence().unwrap() {
         port_of(p["targetPort"].as_str().unwrap());
     }
     of_kind("StatefulSet", "redis");

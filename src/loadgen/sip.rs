@@ -125,6 +125,7 @@ fn config(agents: usize, sip: u16, recordings: &Path) -> String {
     server_config(
         recordings,
         agents,
+        "",
         r#"udp_ports = "20000-29999""#,
         &format!(
             r#"[sip]

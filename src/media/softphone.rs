@@ -4,7 +4,7 @@
 //! audio tests use it as their caller, agent or supervisor.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -20,6 +20,36 @@ struct Heard {
     /// Every sample heard, when kept.
     samples: Vec<i16>,
     frames: u64,
+    /// When each burst of sound started to be heard (a loud frame after
+    /// [`ONSET_QUIET_FRAMES`] quiet ones), for mouth-to-ear delay.
+    onsets: Vec<Instant>,
+    /// Quiet frames heard in a row.
+    quiet: u32,
+}
+
+/// Quiet frames before a loud one counts as a burst's start.
+const ONSET_QUIET_FRAMES: u32 = 5;
+/// RMS above which a frame is loud.
+const ONSET_RMS: f64 = 1000.0;
+/// Onsets kept at most (a long run keeps the newest).
+const MAX_ONSETS: usize = 10_000;
+
+impl Heard {
+    fn hear(&mut self, frame: &[i16], at: Instant, keep_audio: bool) {
+        self.frames += 1;
+        if keep_audio {
+            self.samples.extend_from_slice(frame);
+        }
+        let energy = frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+        let loud = (energy / frame.len().max(1) as f64).sqrt() > ONSET_RMS;
+        if loud && self.quiet >= ONSET_QUIET_FRAMES {
+            if self.onsets.len() >= MAX_ONSETS {
+                self.onsets.remove(0);
+            }
+            self.onsets.push(at);
+        }
+        self.quiet = if loud { 0 } else { self.quiet.saturating_add(1) };
+    }
 }
 
 pub struct SoftPhone {
@@ -54,10 +84,7 @@ impl SoftPhone {
                 n += 1;
                 let frame = resample::convert(&leg.pop_frame(), leg.rate, Rate::Narrowband);
                 if let Ok(mut h) = sink.lock() {
-                    h.frames += 1;
-                    if keep_audio {
-                        h.samples.extend_from_slice(&frame);
-                    }
+                    h.hear(&frame, Instant::now(), keep_audio);
                 }
             }
         });
@@ -102,6 +129,11 @@ impl SoftPhone {
     /// Frames the softphone's clock played out.
     pub fn frames_heard(&self) -> u64 {
         self.heard.lock().map(|h| h.frames).unwrap_or(0)
+    }
+
+    /// When each burst of sound this softphone heard began (played out).
+    pub fn onsets(&self) -> Vec<Instant> {
+        self.heard.lock().map(|h| h.onsets.clone()).unwrap_or_default()
     }
 
     /// What the incoming side saw: packets received, lost, late.
@@ -169,6 +201,48 @@ pub fn speech(pitch: f64, seed: u64) -> Source {
     })
 }
 
+/// When a [`pulses`] source started each burst.
+pub type BurstTimes = Arc<Mutex<Vec<Instant>>>;
+
+/// A source saying 100 ms of `freq` every `period` frames (from frame
+/// `offset` on) and silence between, noting when each burst starts: with
+/// [`SoftPhone::onsets`] at the far end, the mouth-to-ear delay.
+pub fn pulses(freq: f64, amplitude: i16, period: u64, offset: u64) -> (Source, BurstTimes) {
+    let starts: BurstTimes = Arc::new(Mutex::new(Vec::new()));
+    let noted = starts.clone();
+    let period = period.max(ONSET_QUIET_FRAMES as u64 + 5);
+    let source = Box::new(move |n: u64| {
+        let phase = (n + period - offset % period) % period;
+        if phase >= 5 {
+            return vec![0; 160];
+        }
+        if phase == 0 {
+            if let Ok(mut s) = noted.lock() {
+                if s.len() >= MAX_ONSETS {
+                    s.remove(0);
+                }
+                s.push(Instant::now());
+            }
+        }
+        super::tone::sine(freq, 8000, phase as usize * 160, 160, amplitude)
+    });
+    (source, starts)
+}
+
+/// Each burst's delay from `starts` (said) to the first of `onsets` (heard)
+/// within `window` after it; bursts nobody heard are left out.
+pub fn burst_delays(starts: &[Instant], onsets: &[Instant], window: Duration) -> Vec<Duration> {
+    starts
+        .iter()
+        .filter_map(|s| {
+            onsets
+                .iter()
+                .find(|o| **o > *s && o.duration_since(*s) <= window)
+                .map(|o| o.duration_since(*s))
+        })
+        .collect()
+}
+
 /// A source saying nothing.
 pub fn silence() -> Source {
     Box::new(|_| vec![0; 160])
@@ -218,4 +292,34 @@ pub async fn connect(
     .into_inner();
     phone.answered(&answer.sdp).await?;
     Ok(phone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_after_quiet_is_an_onset_and_its_delay_is_measured() {
+        let (mut source, starts) = pulses(1000.0, 8000, 50, 10);
+        let mut heard = Heard::default();
+        let t0 = Instant::now();
+        // What was said is heard 3 frames (60 ms) later.
+        let frames: Vec<Vec<i16>> = (0..120).map(&mut source).collect();
+        for n in 0..123usize {
+            let frame = if n >= 3 {
+                frames[n - 3].clone()
+            } else {
+                vec![0; 160]
+            };
+            heard.hear(&frame, t0 + Duration::from_millis(20 * n as u64), false);
+        }
+        assert_eq!(heard.onsets.len(), 3, "three bursts heard");
+        let said = starts.lock().expect("starts").clone();
+        assert_eq!(said.len(), 3, "three bursts said");
+        // Bursts start at frames 10, 60 and 110 and are heard 3 frames on;
+        // each is paired with the first onset within the window after it.
+        let said_at = [t0 + Duration::from_millis(200), t0 + Duration::from_millis(1200)];
+        let delays = burst_delays(&said_at, &heard.onsets, Duration::from_millis(500));
+        assert_eq!(delays, vec![Duration::from_millis(60), Duration::from_millis(60)]);
+    }
 }
