@@ -78,6 +78,8 @@ pub struct RunningServer {
     node: Option<tokio::task::JoinHandle<()>>,
     /// How long in-flight requests get before connections are cut.
     grace: Duration,
+    /// This node's call audio, drained at shutdown.
+    media: MediaPlane,
 }
 
 impl RunningServer {
@@ -91,6 +93,9 @@ impl RunningServer {
         }
         crate::metrics::events::health(false);
         let _ = self.shutdown.send(true);
+        // Calls' recordings are closed (and archived) before the store and
+        // the transport go.
+        self.media.drain(self.grace).await;
         if let Some(engine) = self.engine {
             let _ = engine.await;
         }
@@ -348,6 +353,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     ])
     .map_err(|e| Error::Internal(format!("descriptor sets: {e}")))?
     .with(&["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"]);
+    let media = ctx.media.clone();
     // The public services, served natively here and as grpc-web to the
     // browser app on the web listener.
     let public = tonic::service::Routes::new(health_service)
@@ -419,6 +425,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         engine: engine_task,
         node: node_task,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        media,
     })
 }
 

@@ -159,3 +159,37 @@ async fn retention_sweeps_old_recordings_out_of_the_bucket() {
     assert_eq!(swept, (1, 12));
     assert!(s3.keys(BUCKET).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_shutting_down_mid_call_archives_the_recording_before_it_stops() {
+    let s3 = S3Server::start();
+    s3.bucket(BUCKET);
+    let mut rig = common::media::AudioRig::start_with(&s3.media_config(BUCKET, "drain")).await;
+    let mut alice = rig.server.agent("alice").await;
+    alice.not_ready("getting ready").await;
+    let _phone = rig
+        .softphone(&mut alice, hotline::media::softphone::tone(AGENT_HZ, 8000))
+        .await;
+    let call = rig.server.start_call("+703", "100").await;
+    let _caller = rig
+        .caller(&call.call_id, hotline::media::softphone::tone(CALLER_HZ, 8000))
+        .await;
+    alice.available().await;
+    alice.expect_offer(common::SOON).await;
+    alice.accept(&call.call_id).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // A rolling update stops the node while the call is connected.
+    rig.server
+        .server
+        .take()
+        .expect("running")
+        .shutdown()
+        .await
+        .expect("shutdown");
+    let keys = s3.keys(BUCKET);
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("drain/") && k.ends_with(&format!("{}.wav", call.call_id))),
+        "the recording was archived before the node stopped: {keys:?}"
+    );
+}

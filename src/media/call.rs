@@ -742,9 +742,12 @@ impl CallMedia {
         info!(call = %self.call, duration_ms = rec.record.duration_ms, "recording finished");
         self.save(&rec.record).await;
         if self.shared.settings.archive.is_shared() {
-            // Beside the call's end, not in its way.
-            let shared = self.shared.clone();
-            tokio::spawn(async move { shared.archive_recording(rec.record).await });
+            // Beside the call's end, not in its way (a shutdown waits for it).
+            let busy = self.shared.busy_guard();
+            tokio::spawn(async move {
+                busy.shared.archive_recording(rec.record).await;
+                drop(busy);
+            });
         }
     }
 

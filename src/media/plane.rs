@@ -109,6 +109,9 @@ pub(super) struct Shared {
     pub node: String,
     /// Cross-node media, on a cluster; none on a single node.
     pub cluster: Option<ClusterMedia>,
+    /// Call tasks running and uploads in flight, so a shutdown waits for
+    /// recordings to be finished and archived.
+    busy: watch::Sender<usize>,
     registry: Mutex<Registry>,
     shutdown: watch::Receiver<bool>,
 }
@@ -196,6 +199,7 @@ impl MediaPlane {
                 announcer,
                 node,
                 cluster,
+                busy: watch::channel(0).0,
                 registry: Mutex::new(Registry::default()),
                 shutdown,
             }),
@@ -333,7 +337,13 @@ impl MediaPlane {
         self.shared.announce_call(call).await;
         info!(call = %call, codec = %leg.codec, kind = leg.kind.label(), "caller media connected");
         let media = CallMedia::new(call.clone(), leg, self.shared.clone());
-        tokio::spawn(media.run(Some(watch_stream), control_rx, self.shared.shutdown.clone()));
+        let busy = self.shared.busy_guard();
+        tokio::spawn(async move {
+            media
+                .run(Some(watch_stream), control_rx, busy.shared.shutdown.clone())
+                .await;
+            drop(busy);
+        });
         Ok(())
     }
 
@@ -563,6 +573,20 @@ impl MediaPlane {
         Ok(moved)
     }
 
+    /// At shutdown: waits (at most `within`) until every call task has
+    /// closed its recording and every upload to the archive finished, so a
+    /// stopping node leaves nothing half-written or unarchived behind.
+    pub async fn drain(&self, within: Duration) {
+        let mut busy = self.shared.busy.subscribe();
+        let drained = tokio::time::timeout(within, busy.wait_for(|n| *n == 0)).await;
+        if drained.is_err() {
+            warn!(
+                busy = *self.shared.busy.borrow(),
+                "shutting down with recordings still being finished or archived; the spool keeps them for the next start"
+            );
+        }
+    }
+
     /// Where a recording's file is on this node's disk.
     pub fn recording_path(&self, rec: &RecordingRecord) -> Result<PathBuf, Error> {
         self.safe_path(&rec.path)
@@ -682,6 +706,12 @@ impl Shared {
         }
     }
 
+    /// Counts one piece of work a shutdown waits for, until dropped.
+    pub(super) fn busy_guard(self: &Arc<Self>) -> BusyGuard {
+        self.busy.send_modify(|n| *n += 1);
+        BusyGuard { shared: self.clone() }
+    }
+
     /// Moves a finished recording into the shared archive: uploaded, then
     /// marked archived, then its spool file deleted. A failure leaves the
     /// file for the next spool sweep (warned and counted). True if moved.
@@ -790,6 +820,17 @@ impl Shared {
                 }
             }
         }
+    }
+}
+
+/// One call task or upload a shutdown waits for.
+pub(super) struct BusyGuard {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.shared.busy.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
