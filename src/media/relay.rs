@@ -27,7 +27,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::interceptor::InterceptedService;
@@ -139,17 +139,25 @@ impl Relays {
             reason,
         };
         let mut client = self.client(peer)?;
-        let (up, up_rx) = mpsc::channel(RELAY_QUEUE);
         let open = AgentRelayUp {
             msg: Some(agent_relay_up::Msg::Open(OpenAgentLeg {
                 agent_id: agent.to_string(),
                 call_id: call.to_string(),
             })),
         };
-        up.try_send(open).map_err(|_| failed("relay queue".into()))?;
+        // What the agent hears goes up straight from the leg's outbound
+        // queue (no task in between), once the leg exists.
+        let (hand_over, outbound) = tokio::sync::oneshot::channel::<LegTransport>();
+        let frames = futures::stream::once(outbound)
+            .filter_map(|io| async move { io.ok() })
+            .flat_map(|io| ReceiverStream::new(io.outbound))
+            .map(|pcm| AgentRelayUp {
+                msg: Some(agent_relay_up::Msg::Frame(outbound_frame(&pcm))),
+            });
+        let request = futures::stream::once(async move { open }).chain(frames);
         let opening = async {
             let mut down = client
-                .relay_agent(ReceiverStream::new(up_rx))
+                .relay_agent(request)
                 .await
                 .map_err(|s| refused(peer, s, format!("agent {agent}'s leg")))?
                 .into_inner();
@@ -179,7 +187,8 @@ impl Relays {
         );
         crate::metrics::events::relay_opened("agent");
         info!(call = %call, agent = %agent, node = %peer.node, transport = %transport, "agent audio relayed from another node");
-        tokio::spawn(drive_agent_relay(leg.clone(), io, up, down));
+        let _ = hand_over.send(io);
+        tokio::spawn(drive_agent_relay(leg.clone(), down));
         Ok(leg)
     }
 
@@ -325,25 +334,11 @@ fn play_relayed(leg: &Leg, f: &LegFrame) {
     }
 }
 
-/// The call's side of an agent relay: the call's frames for the agent go
-/// up, the agent's come down into the leg, until either ends.
-async fn drive_agent_relay(
-    leg: Arc<Leg>,
-    mut io: LegTransport,
-    up: mpsc::Sender<AgentRelayUp>,
-    mut down: Streaming<AgentRelayDown>,
-) {
+/// The call's side of an agent relay: the agent's frames come down into
+/// the leg (the call's go up by themselves), until either side ends.
+async fn drive_agent_relay(leg: Arc<Leg>, mut down: Streaming<AgentRelayDown>) {
     let why = loop {
         tokio::select! {
-            frame = io.outbound.recv() => match frame {
-                Some(pcm) => {
-                    let msg = AgentRelayUp { msg: Some(agent_relay_up::Msg::Frame(outbound_frame(&pcm))) };
-                    if let Err(mpsc::error::TrySendError::Closed(_)) = up.try_send(msg) {
-                        break "the relay stream closed".to_string();
-                    }
-                }
-                None => break "the leg was dropped".to_string(),
-            },
             msg = down.message() => match msg {
                 Ok(Some(AgentRelayDown { msg: Some(agent_relay_down::Msg::Frame(f)) })) => push_relayed(&leg, f),
                 Ok(Some(_)) => {}
@@ -452,7 +447,6 @@ impl MediaRelay for RelayService {
         let (generation, diverted) = leg
             .divert()
             .ok_or_else(|| Error::Internal("leg lock poisoned".into()))?;
-        let (tx, rx) = mpsc::channel(RELAY_QUEUE);
         let opened = AgentRelayDown {
             msg: Some(agent_relay_down::Msg::Opened(AgentLegOpened {
                 sample_rate: leg.rate.hz(),
@@ -460,14 +454,21 @@ impl MediaRelay for RelayService {
                 transport: leg.kind.label().into(),
             })),
         };
-        let _ = tx.try_send(Ok(opened));
+        // The agent's packets go down straight from the diversion (no task
+        // in between); the stream ends when the diversion does.
+        let frames = ReceiverStream::new(diverted).map(|(packet, pcm)| {
+            Ok(AgentRelayDown {
+                msg: Some(agent_relay_down::Msg::Frame(frame_of(&packet, &pcm))),
+            })
+        });
+        let response = futures::stream::once(async move { Ok(opened) }).chain(frames);
         info!(agent = %agent, call = %call, "relaying the agent's audio to another node");
         tokio::spawn(async move {
-            serve_agent_leg(&shared, &agent, &leg, diverted, up, tx).await;
+            serve_agent_leg(&shared, &agent, &leg, up).await;
             leg.undivert(generation);
             debug!(agent = %agent, call = %call, "agent relay ended");
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(response)))
     }
 
     type RelayMonitorStream = RelayStream<MonitorRelayDown>;
@@ -544,23 +545,11 @@ async fn serve_agent_leg(
     shared: &super::plane::Shared,
     agent: &AgentId,
     leg: &Arc<Leg>,
-    mut diverted: mpsc::Receiver<(InboundPacket, Vec<i16>)>,
     mut up: Streaming<AgentRelayUp>,
-    tx: mpsc::Sender<Result<AgentRelayDown, Status>>,
 ) {
     let mut check = tokio::time::interval(LEG_CHECK);
     loop {
         tokio::select! {
-            said = diverted.recv() => match said {
-                Some((packet, pcm)) => {
-                    let msg = AgentRelayDown { msg: Some(agent_relay_down::Msg::Frame(frame_of(&packet, &pcm))) };
-                    if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Ok(msg)) {
-                        return;
-                    }
-                }
-                // Another relay took the leg over.
-                None => return,
-            },
             msg = up.message() => match msg {
                 Ok(Some(AgentRelayUp { msg: Some(agent_relay_up::Msg::Frame(f)) })) => play_relayed(leg, &f),
                 Ok(Some(_)) => {}
@@ -574,7 +563,6 @@ async fn serve_agent_leg(
                     return;
                 }
             }
-            _ = tx.closed() => return,
         }
     }
 }
