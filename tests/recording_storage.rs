@@ -8,13 +8,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::media::{channel_share, loopback};
 use common::redis::RedisServer;
 use common::s3::S3Server;
-use common::sites::{agent, answered_call, clients, fetch_recording, start, Site};
-use hotline::auth::Role;
+use common::sites::{agent, answered_call, fetch_recording, recording_when, start, Site};
 use hotline::media::archive::Archive;
 use hotline::media::webrtc::WebRtcEndpoint;
 use hotline::proto;
@@ -23,34 +22,6 @@ use hotline::time::Timestamp;
 const CALLER_HZ: f64 = 440.0;
 const AGENT_HZ: f64 = 1000.0;
 const BUCKET: &str = "calls";
-
-/// The recording of `call_id` as `site` lists it, once `done` says so.
-async fn recording_when(
-    site: &Site,
-    call_id: &str,
-    done: impl Fn(&proto::Recording) -> bool,
-) -> proto::Recording {
-    let mut sup = clients(&site.ch, Role::Supervisor, "sup");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let rec = sup
-            .supervisor
-            .list_recordings(proto::ListRecordingsRequest::default())
-            .await
-            .ok()
-            .and_then(|r| {
-                r.into_inner()
-                    .recordings
-                    .into_iter()
-                    .find(|r| r.call_id == call_id)
-            });
-        if let Some(rec) = rec.filter(|r| done(r)) {
-            return rec;
-        }
-        assert!(Instant::now() < deadline, "the recording of {call_id} got there");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Fetches `call_id`'s recording through `site` and checks its sides.
 async fn plays_through(site: &Site, call_id: &str, dir: &std::path::Path, name: &str) {

@@ -535,7 +535,9 @@ impl MediaRelay for RelayService {
         req: Request<FetchRecordingRequest>,
     ) -> Result<Response<Self::FetchRecordingStream>, Status> {
         let path = req.into_inner().path;
-        let stream = self.plane.local_recording_chunks(&path).await?;
+        // A recording's path: YYYY/MM/DD/<call id>.wav.
+        let path = crate::api::validate::id("path", &path)?;
+        let stream = self.plane.local_recording_chunks(path).await?;
         Ok(Response::new(stream))
     }
 }

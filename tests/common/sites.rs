@@ -130,9 +130,15 @@ pub async fn get_call(site: &Site, id: &str) -> Option<proto::Call> {
         .map(|r| r.into_inner())
 }
 
-pub async fn fetch_recording(site: &Site, call_id: &str, out: &Path) {
+/// The recording of `call_id` as `site` lists it, once `done` says so
+/// (within 20 s).
+pub async fn recording_when(
+    site: &Site,
+    call_id: &str,
+    done: impl Fn(&proto::Recording) -> bool,
+) -> proto::Recording {
     let mut sup = clients(&site.ch, Role::Supervisor, "sup");
-    let deadline = Instant::now() + SOON;
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let rec = sup
             .supervisor
@@ -145,15 +151,18 @@ pub async fn fetch_recording(site: &Site, call_id: &str, out: &Path) {
                     .into_iter()
                     .find(|r| r.call_id == call_id)
             });
-        if rec.is_some_and(|r| !r.live) {
-            break;
+        if let Some(rec) = rec.filter(|r| done(r)) {
+            return rec;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the recording of {call_id} is finished"
-        );
+        assert!(Instant::now() < deadline, "the recording of {call_id} got there");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The finished recording of `call_id`, fetched through `site`, into `out`.
+pub async fn fetch_recording(site: &Site, call_id: &str, out: &Path) {
+    recording_when(site, call_id, |r| !r.live).await;
+    let mut sup = clients(&site.ch, Role::Supervisor, "sup");
     let mut stream = sup
         .supervisor
         .get_recording(proto::GetRecordingRequest {
