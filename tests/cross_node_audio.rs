@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::media::{channel_share, cluster_config, pcm, stereo, tail_power, AudioRig};
+use common::media::{channel_share, cluster_config, holds, pcm, stereo, tail_power, AudioRig};
 use common::metrics::{counter, scrape};
 use common::redis::RedisServer;
 use common::sip::{
@@ -16,7 +16,6 @@ use common::sip::{
 };
 use common::SOON;
 use hotline::media::softphone::{tone, SoftPhone};
-use hotline::media::tone::goertzel;
 use hotline::proto;
 use hotline::proto::monitor_event::Event as MonEv;
 use tokio_stream::StreamExt;
@@ -122,11 +121,11 @@ async fn a_caller_on_one_node_talks_to_an_agent_on_another_while_a_third_listens
     // A supervisor on node c listens: both parties, from the call's node.
     let (left, right) = listen(&c, &call.call_id, 1).await;
     assert!(
-        goertzel(&left, CALLER_HZ, 8000) > 0.5,
+        holds(&left, CALLER_HZ, 8000) > 0.8,
         "LISTEN on c carries the caller"
     );
     assert!(
-        goertzel(&right, AGENT_HZ, 8000) > 0.5,
+        holds(&right, AGENT_HZ, 8000) > 0.8,
         "LISTEN on c carries the agent"
     );
 
@@ -351,11 +350,11 @@ async fn a_trunk_caller_on_one_node_talks_to_an_agents_sip_phone_registered_on_a
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (left, right) = listen(&c, &offered.call_id, 1).await;
     assert!(
-        goertzel(&left, CALLER_HZ, 8000) > 0.3,
+        holds(&left, CALLER_HZ, 8000) > 0.8,
         "LISTEN on c carries the trunk caller"
     );
     assert!(
-        goertzel(&right, AGENT_HZ, 8000) > 0.3,
+        holds(&right, AGENT_HZ, 8000) > 0.8,
         "LISTEN on c carries dave's phone"
     );
 
