@@ -133,6 +133,9 @@ pub(super) struct CallMedia {
     audio_failure_reported: bool,
     /// Whether each party (caller, agent) has gone silent while talking.
     silence: [SilenceWatch; 2],
+    /// A relayed agent leg was just attached: move this call's clock onto
+    /// the node-wide grid (see `trunk::aligned_tick`).
+    realign: bool,
 }
 
 type Reaching = tokio::sync::oneshot::Receiver<(AgentId, Result<Arc<Leg>, AgentAudioProblem>)>;
@@ -194,6 +197,7 @@ impl CallMedia {
             audio_failure_sent: false,
             audio_failure_reported: false,
             silence: [SilenceWatch::default(); 2],
+            realign: false,
         }
     }
 
@@ -230,6 +234,9 @@ impl CallMedia {
                 Some(cmd) = control.recv() => self.control(cmd).await,
                 _ = caller.closed(), if !self.hangup_sent => self.caller_hung_up().await,
                 _ = stopping(&mut shutdown) => break,
+            }
+            if std::mem::take(&mut self.realign) {
+                clock.reset_at(super::trunk::aligned_tick(tokio::time::Instant::now()));
             }
         }
         self.finish().await;
@@ -451,6 +458,9 @@ impl CallMedia {
         let current = self.agent.as_ref() == Some(&agent) && self.phase != Phase::Waiting;
         match found {
             Ok(leg) if current && self.agent_leg.is_none() => {
+                // A relayed leg's frames leave with every other relayed
+                // call's when the clocks tick together (one message).
+                self.realign |= leg.kind == LegKind::Relay;
                 self.agent_leg = Some(leg);
                 self.agent_found();
                 if self.recording.is_none() {

@@ -43,7 +43,7 @@ pub struct Leg {
     inbound: Mutex<Inbound>,
     /// Origin of the arrival times handed to the jitter estimate.
     created: Instant,
-    outbound: mpsc::Sender<Vec<i16>>,
+    outbound: Outbound,
     sent_outbound: AtomicU64,
     dropped_outbound: AtomicU64,
     closed: AtomicBool,
@@ -88,7 +88,66 @@ struct Inbound {
 
 struct Diversion {
     generation: u64,
-    to: mpsc::Sender<(InboundPacket, Vec<i16>)>,
+    to: DivertTo,
+}
+
+/// Where a diversion sends the packets.
+enum DivertTo {
+    /// A queue of this leg's own (a monitoring relay).
+    Own(mpsc::Sender<(InboundPacket, Vec<i16>)>),
+    /// An agent trunk's queue, shared by every leg it relays and tagged
+    /// with this leg's channel: one queue for the trunk to wait on.
+    Trunk {
+        channel: u32,
+        to: mpsc::Sender<(u32, InboundPacket, Vec<i16>)>,
+    },
+}
+
+/// A packet a diversion could not take.
+enum Refused {
+    /// The relay fell behind: this packet is lost to it.
+    Full,
+    /// The relay is gone: the packet is this leg's again.
+    Closed(InboundPacket, Vec<i16>),
+}
+
+impl DivertTo {
+    fn try_send(&self, packet: InboundPacket, samples: Vec<i16>) -> Result<(), Refused> {
+        use mpsc::error::TrySendError;
+        match self {
+            DivertTo::Own(to) => to.try_send((packet, samples)).map_err(|e| match e {
+                TrySendError::Full(_) => Refused::Full,
+                TrySendError::Closed((p, s)) => Refused::Closed(p, s),
+            }),
+            DivertTo::Trunk { channel, to } => {
+                to.try_send((*channel, packet, samples)).map_err(|e| match e {
+                    TrySendError::Full(_) => Refused::Full,
+                    TrySendError::Closed((_, p, s)) => Refused::Closed(p, s),
+                })
+            }
+        }
+    }
+}
+
+/// Where the frames this party hears go.
+enum Outbound {
+    /// The leg's transport takes them from its own queue.
+    Own(mpsc::Sender<Vec<i16>>),
+    /// An agent trunk's queue, shared by every leg it relays, tagged with
+    /// this leg's channel.
+    Trunk {
+        channel: u32,
+        to: mpsc::Sender<(u32, Vec<i16>)>,
+    },
+}
+
+impl Outbound {
+    fn try_send(&self, frame: Vec<i16>) -> bool {
+        match self {
+            Outbound::Own(to) => to.try_send(frame).is_ok(),
+            Outbound::Trunk { channel, to } => to.try_send((*channel, frame)).is_ok(),
+        }
+    }
 }
 
 /// A diversion of a leg's packets: its generation, and the packets.
@@ -112,7 +171,33 @@ impl Leg {
         jitter_frames: usize,
     ) -> (Arc<Leg>, LegTransport) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let leg = Arc::new(Leg {
+        let leg = Self::with_outbound(id, kind, rate, codec, jitter_frames, Outbound::Own(tx));
+        (leg, LegTransport { outbound: rx })
+    }
+
+    /// A relayed leg whose outbound frames go to an agent trunk's queue,
+    /// tagged with `channel`.
+    pub fn trunked(
+        id: String,
+        rate: Rate,
+        codec: String,
+        jitter_frames: usize,
+        channel: u32,
+        to: mpsc::Sender<(u32, Vec<i16>)>,
+    ) -> Arc<Leg> {
+        let outbound = Outbound::Trunk { channel, to };
+        Self::with_outbound(id, LegKind::Relay, rate, codec, jitter_frames, outbound)
+    }
+
+    fn with_outbound(
+        id: String,
+        kind: LegKind,
+        rate: Rate,
+        codec: String,
+        jitter_frames: usize,
+        outbound: Outbound,
+    ) -> Arc<Leg> {
+        Arc::new(Leg {
             id,
             kind,
             rate,
@@ -125,13 +210,12 @@ impl Leg {
                 diversions: 0,
             }),
             created: Instant::now(),
-            outbound: tx,
+            outbound,
             sent_outbound: AtomicU64::new(0),
             dropped_outbound: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
-        });
-        (leg, LegTransport { outbound: rx })
+        })
     }
 
     /// The transport received one packet's audio: sequence number, RTP
@@ -144,11 +228,9 @@ impl Leg {
                 packet.clock_rate,
             );
             if let Some(d) = &inbound.divert {
-                match d.to.try_send((packet, samples)) {
-                    Ok(()) => {}
-                    // The relay fell behind: this packet is lost to it.
-                    Err(mpsc::error::TrySendError::Full(_)) => {}
-                    Err(mpsc::error::TrySendError::Closed((packet, samples))) => {
+                match d.to.try_send(packet, samples) {
+                    Ok(()) | Err(Refused::Full) => {}
+                    Err(Refused::Closed(packet, samples)) => {
                         inbound.divert = None;
                         inbound.buffer.push(packet.sequence, samples);
                     }
@@ -163,13 +245,37 @@ impl Leg {
     /// to a call on another node), replacing an earlier diversion; returns
     /// its generation for [`Self::undivert`].
     pub fn divert(&self) -> Option<Diverted> {
-        let mut inbound = self.inbound.lock().ok()?;
         let (tx, rx) = mpsc::channel(DIVERT_QUEUE);
+        let generation = self.divert_to(DivertTo::Own(tx))?;
+        Some((generation, rx))
+    }
+
+    /// Diverts this party's packets to an agent trunk's queue, tagged with
+    /// `channel`; returns the diversion's generation.
+    pub fn divert_to_trunk(
+        &self,
+        channel: u32,
+        to: mpsc::Sender<(u32, InboundPacket, Vec<i16>)>,
+    ) -> Option<u64> {
+        self.divert_to(DivertTo::Trunk { channel, to })
+    }
+
+    fn divert_to(&self, to: DivertTo) -> Option<u64> {
+        let mut inbound = self.inbound.lock().ok()?;
         inbound.diversions += 1;
         let generation = inbound.diversions;
-        inbound.divert = Some(Diversion { generation, to: tx });
+        inbound.divert = Some(Diversion { generation, to });
         inbound.buffer.reset();
-        Some((generation, rx))
+        Some(generation)
+    }
+
+    /// Whether diversion `generation` is still the leg's (no newer one
+    /// replaced it, and it was not undone).
+    pub fn diverted_by(&self, generation: u64) -> bool {
+        self.inbound
+            .lock()
+            .map(|i| i.divert.as_ref().is_some_and(|d| d.generation == generation))
+            .unwrap_or(false)
     }
 
     /// Ends diversion `generation` (if no newer one replaced it).
@@ -223,10 +329,10 @@ impl Leg {
         if self.is_closed() {
             return;
         }
-        if self.outbound.try_send(frame).is_err() {
-            self.dropped_outbound.fetch_add(1, Ordering::Relaxed);
-        } else {
+        if self.outbound.try_send(frame) {
             self.sent_outbound.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.dropped_outbound.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -21,6 +21,7 @@ pub mod retention;
 pub mod rtp;
 pub mod softphone;
 pub mod tone;
+pub mod trunk;
 pub mod webrtc;
 
 /// Audio sample rates hotline carries.

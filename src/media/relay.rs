@@ -1,18 +1,19 @@
 //! The node-to-node media relay: a party whose leg ends on another node than
 //! the call's media task joins the call as one more [`Leg`].
 //!
-//! Two kinds of relay, each one gRPC bidirectional stream
-//! (`hotline.cluster.v1.MediaRelay`) over the one HTTP/2 connection this
-//! node keeps to each peer, authenticated by the node token and the
-//! cluster protocol version:
+//! Two kinds of relay over the one HTTP/2 connection this node keeps to each
+//! peer (`hotline.cluster.v1.MediaRelay`), authenticated by the node token
+//! and the cluster protocol version:
 //! - **agent**: the call's node opens the agent's leg on the node holding
-//!   it (a WebRTC softphone or a SIP phone's RTP leg). That node diverts
-//!   the leg's packets to the stream as they arrive, and plays what comes
-//!   back to the agent. The call's node sees a [`LegKind::Relay`] leg whose
-//!   jitter buffer is the only one on the path.
-//! - **monitor**: a supervisor's node opens a tap on the call's node; the
-//!   call's node sends the call's stereo frames and, for WHISPER and BARGE,
-//!   what the supervisor hears; the supervisor's node sends their speech.
+//!   it (a WebRTC softphone or a SIP phone's RTP leg), as one channel of the
+//!   batched agent trunk between the two nodes ([`super::trunk`]). That node
+//!   diverts the leg's packets to the trunk as they arrive, and plays what
+//!   comes back to the agent. The call's node sees a [`LegKind::Relay`] leg
+//!   whose jitter buffer is the only one on the path.
+//! - **monitor**: a supervisor's node opens a tap on the call's node (one
+//!   stream per tap: few, and not worth batching); the call's node sends
+//!   the call's stereo frames and, for WHISPER and BARGE, what the
+//!   supervisor hears; the supervisor's node sends their speech.
 //!
 //! Invariants: a relay ends when either side ends its stream, when the
 //! relayed leg closes, or when the leg it carries is replaced on the holding
@@ -27,18 +28,19 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{debug, info, warn};
+use tracing::info;
 
 use super::call::{Control, MonitorTap, StereoFrame, TAP_BUFFER};
 use super::leg::{Diverted, InboundPacket, Leg, LegKind, LegTransport};
 use super::plane::MediaPlane;
 use super::record::MonitorMode;
+use super::trunk::TrunkClient;
 use super::{pcm_bytes, pcm_samples, Rate};
 use crate::cluster::directory::NodeAddr;
 use crate::cluster::protocol::NodeCredentials;
@@ -47,20 +49,18 @@ use crate::ids::{AgentId, CallId};
 use crate::proto::cluster::media_relay_client::MediaRelayClient;
 use crate::proto::cluster::media_relay_server::MediaRelay;
 use crate::proto::cluster::{
-    agent_relay_down, agent_relay_up, monitor_relay_down, monitor_relay_up, AgentLegOpened, AgentRelayDown,
-    AgentRelayUp, FetchRecordingRequest, LegFrame, MonitorOpened, MonitorRelayDown, MonitorRelayUp,
-    OpenAgentLeg, OpenMonitor, RecordingChunk,
+    monitor_relay_down, monitor_relay_up, AgentTrunkDown, AgentTrunkUp, FetchRecordingRequest, LegFrame,
+    MonitorOpened, MonitorRelayDown, MonitorRelayUp, OpenMonitor, RecordingChunk,
 };
 
 /// Frames queued per relay direction (200 ms) before frames are dropped.
 const RELAY_QUEUE: usize = 10;
 /// How long opening a relay may take (connecting included).
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the holding node checks that the relayed leg is still the
-/// agent's.
-const LEG_CHECK: Duration = Duration::from_millis(200);
+/// Batches queued towards a peer on an agent trunk (about 40 ms).
+const TRUNK_QUEUE: usize = 32;
 
-type Client = MediaRelayClient<InterceptedService<Channel, NodeCredentials>>;
+pub(super) type Client = MediaRelayClient<InterceptedService<Channel, NodeCredentials>>;
 type RelayStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Why a relay could not be set up.
@@ -83,6 +83,8 @@ pub enum RelayError {
 pub struct Relays {
     credentials: NodeCredentials,
     channels: Mutex<HashMap<String, Channel>>,
+    /// The agent trunk to each peer (by address), while it works.
+    trunks: Mutex<HashMap<String, Arc<TrunkClient>>>,
 }
 
 impl Relays {
@@ -90,6 +92,7 @@ impl Relays {
         Ok(Relays {
             credentials: NodeCredentials::new(node_token)?,
             channels: Mutex::new(HashMap::new()),
+            trunks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -125,7 +128,8 @@ impl Relays {
     }
 
     /// Opens `agent`'s leg on `peer` for `call`: a local leg carrying the
-    /// agent's audio until either side ends it.
+    /// agent's audio until either side ends it, on the trunk to `peer`
+    /// (opened now if there is none, or the last one broke).
     pub async fn open_agent_leg(
         &self,
         peer: &NodeAddr,
@@ -133,63 +137,22 @@ impl Relays {
         call: &CallId,
         jitter_frames: usize,
     ) -> Result<Arc<Leg>, RelayError> {
-        let failed = |reason: String| RelayError::Failed {
-            node: peer.node.clone(),
-            addr: peer.addr.clone(),
-            reason,
-        };
-        let mut client = self.client(peer)?;
-        let open = AgentRelayUp {
-            msg: Some(agent_relay_up::Msg::Open(OpenAgentLeg {
-                agent_id: agent.to_string(),
-                call_id: call.to_string(),
-            })),
-        };
-        // What the agent hears goes up straight from the leg's outbound
-        // queue (no task in between), once the leg exists.
-        let (hand_over, outbound) = tokio::sync::oneshot::channel::<LegTransport>();
-        let frames = futures::stream::once(outbound)
-            .filter_map(|io| async move { io.ok() })
-            .flat_map(|io| ReceiverStream::new(io.outbound))
-            .map(|pcm| AgentRelayUp {
-                msg: Some(agent_relay_up::Msg::Frame(outbound_frame(&pcm))),
-            });
-        let request = futures::stream::once(async move { open }).chain(frames);
-        let opening = async {
-            let mut down = client
-                .relay_agent(request)
-                .await
-                .map_err(|s| refused(peer, s, format!("agent {agent}'s leg")))?
-                .into_inner();
-            match down.message().await {
-                Ok(Some(AgentRelayDown {
-                    msg: Some(agent_relay_down::Msg::Opened(opened)),
-                })) => Ok((down, opened)),
-                Ok(_) => Err(failed("the peer answered without opening the leg".into())),
-                Err(s) => Err(refused(peer, s, format!("agent {agent}'s leg"))),
+        let trunk = {
+            let mut trunks = self.trunks.lock().map_err(|_| RelayError::Failed {
+                node: peer.node.clone(),
+                addr: peer.addr.clone(),
+                reason: "trunk map poisoned".into(),
+            })?;
+            match trunks.get(&peer.addr) {
+                Some(t) if !t.is_broken() => t.clone(),
+                _ => {
+                    let t = TrunkClient::start(peer.clone(), self.client(peer)?);
+                    trunks.insert(peer.addr.clone(), t.clone());
+                    t
+                }
             }
         };
-        let (down, opened) = tokio::time::timeout(OPEN_TIMEOUT, opening)
-            .await
-            .map_err(|_| failed(format!("no answer within {OPEN_TIMEOUT:?}")))??;
-        let AgentLegOpened {
-            sample_rate,
-            codec,
-            transport,
-        } = opened;
-        let rate = Rate::from_hz(sample_rate).ok_or_else(|| failed(format!("leg rate {sample_rate} Hz")))?;
-        let (leg, io) = Leg::new(
-            format!("relay:{agent}@{}", peer.node),
-            LegKind::Relay,
-            rate,
-            format!("{codec} via {}", peer.node),
-            jitter_frames,
-        );
-        crate::metrics::events::relay_opened("agent");
-        info!(call = %call, agent = %agent, node = %peer.node, transport = %transport, "agent audio relayed from another node");
-        let _ = hand_over.send(io);
-        tokio::spawn(drive_agent_relay(leg.clone(), down));
-        Ok(leg)
+        trunk.open_agent_leg(agent, call, jitter_frames).await
     }
 
     /// Opens a monitoring tap on `call` at `peer`: the stereo frames, and
@@ -259,7 +222,7 @@ impl Relays {
     }
 }
 
-fn refused(peer: &NodeAddr, s: Status, what: String) -> RelayError {
+pub(super) fn refused(peer: &NodeAddr, s: Status, what: String) -> RelayError {
     if s.code() == tonic::Code::NotFound {
         RelayError::NotThere {
             node: peer.node.clone(),
@@ -291,7 +254,7 @@ fn mode_from(n: i32) -> Option<MonitorMode> {
     }
 }
 
-fn frame_of(packet: &InboundPacket, pcm: &[i16]) -> LegFrame {
+pub(super) fn frame_of(packet: &InboundPacket, pcm: &[i16]) -> LegFrame {
     LegFrame {
         sequence: u32::from(packet.sequence),
         timestamp: packet.timestamp,
@@ -300,7 +263,7 @@ fn frame_of(packet: &InboundPacket, pcm: &[i16]) -> LegFrame {
     }
 }
 
-fn outbound_frame(pcm: &[i16]) -> LegFrame {
+pub(super) fn outbound_frame(pcm: &[i16]) -> LegFrame {
     LegFrame {
         pcm: pcm_bytes(pcm),
         ..Default::default()
@@ -310,7 +273,7 @@ fn outbound_frame(pcm: &[i16]) -> LegFrame {
 /// A relayed frame into the leg's jitter buffer, as if its packet had
 /// arrived here now. Frames of the wrong length are dropped (lost audio,
 /// concealed), never played.
-fn push_relayed(leg: &Leg, f: LegFrame) {
+pub(super) fn push_relayed(leg: &Leg, f: LegFrame) {
     let pcm = pcm_samples(&f.pcm);
     if pcm.len() != leg.rate.frame_len() {
         return;
@@ -327,29 +290,11 @@ fn push_relayed(leg: &Leg, f: LegFrame) {
 }
 
 /// What a party hears, from a relayed frame (at the leg's rate).
-fn play_relayed(leg: &Leg, f: &LegFrame) {
+pub(super) fn play_relayed(leg: &Leg, f: &LegFrame) {
     let pcm = pcm_samples(&f.pcm);
     if pcm.len() == leg.rate.frame_len() {
         leg.send_frame(pcm);
     }
-}
-
-/// The call's side of an agent relay: the agent's frames come down into
-/// the leg (the call's go up by themselves), until either side ends.
-async fn drive_agent_relay(leg: Arc<Leg>, mut down: Streaming<AgentRelayDown>) {
-    let why = loop {
-        tokio::select! {
-            msg = down.message() => match msg {
-                Ok(Some(AgentRelayDown { msg: Some(agent_relay_down::Msg::Frame(f)) })) => push_relayed(&leg, f),
-                Ok(Some(_)) => {}
-                Ok(None) => break "the agent's node ended the relay".to_string(),
-                Err(s) => break format!("the relay broke: {}", s.message()),
-            },
-            _ = leg.closed() => break "the call let go of the leg".to_string(),
-        }
-    };
-    debug!(leg = %leg.id, why = %why, "agent relay ended");
-    leg.close();
 }
 
 /// The supervisor's node's side of a monitoring relay.
@@ -425,50 +370,20 @@ async fn first<T, O>(up: &mut Streaming<T>, pick: impl FnOnce(T) -> Option<O>) -
 
 #[tonic::async_trait]
 impl MediaRelay for RelayService {
-    type RelayAgentStream = RelayStream<AgentRelayDown>;
+    type AgentTrunkStream = RelayStream<AgentTrunkDown>;
 
-    async fn relay_agent(
+    async fn agent_trunk(
         &self,
-        req: Request<Streaming<AgentRelayUp>>,
-    ) -> Result<Response<Self::RelayAgentStream>, Status> {
-        let mut up = req.into_inner();
-        let open = first(&mut up, |m| match m.msg {
-            Some(agent_relay_up::Msg::Open(o)) => Some(o),
-            _ => None,
-        })
-        .await?;
-        let agent = AgentId::new(crate::api::validate::id("open.agent_id", &open.agent_id)?);
-        let call = crate::api::validate::id("open.call_id", &open.call_id)?.to_string();
-        let shared = self.plane.shared.clone();
-        let leg = shared.agent_leg(&agent).ok_or_else(|| Error::NotFound {
-            what: "audio leg on this node of agent",
-            id: agent.to_string(),
-        })?;
-        let (generation, diverted) = leg
-            .divert()
-            .ok_or_else(|| Error::Internal("leg lock poisoned".into()))?;
-        let opened = AgentRelayDown {
-            msg: Some(agent_relay_down::Msg::Opened(AgentLegOpened {
-                sample_rate: leg.rate.hz(),
-                codec: leg.codec.clone(),
-                transport: leg.kind.label().into(),
-            })),
-        };
-        // The agent's packets go down straight from the diversion (no task
-        // in between); the stream ends when the diversion does.
-        let frames = ReceiverStream::new(diverted).map(|(packet, pcm)| {
-            Ok(AgentRelayDown {
-                msg: Some(agent_relay_down::Msg::Frame(frame_of(&packet, &pcm))),
-            })
-        });
-        let response = futures::stream::once(async move { Ok(opened) }).chain(frames);
-        info!(agent = %agent, call = %call, "relaying the agent's audio to another node");
-        tokio::spawn(async move {
-            serve_agent_leg(&shared, &agent, &leg, up).await;
-            leg.undivert(generation);
-            debug!(agent = %agent, call = %call, "agent relay ended");
-        });
-        Ok(Response::new(Box::pin(response)))
+        req: Request<Streaming<AgentTrunkUp>>,
+    ) -> Result<Response<Self::AgentTrunkStream>, Status> {
+        let (tx, rx) = mpsc::channel(TRUNK_QUEUE);
+        info!("a peer node opened an agent trunk to this node");
+        tokio::spawn(super::trunk::serve_trunk(
+            self.plane.shared.clone(),
+            req.into_inner(),
+            tx,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     type RelayMonitorStream = RelayStream<MonitorRelayDown>;
@@ -539,33 +454,6 @@ impl MediaRelay for RelayService {
         let path = crate::api::validate::id("path", &path)?;
         let stream = self.plane.local_recording_chunks(path).await?;
         Ok(Response::new(stream))
-    }
-}
-
-/// The holding node's side of an agent relay.
-async fn serve_agent_leg(
-    shared: &super::plane::Shared,
-    agent: &AgentId,
-    leg: &Arc<Leg>,
-    mut up: Streaming<AgentRelayUp>,
-) {
-    let mut check = tokio::time::interval(LEG_CHECK);
-    loop {
-        tokio::select! {
-            msg = up.message() => match msg {
-                Ok(Some(AgentRelayUp { msg: Some(agent_relay_up::Msg::Frame(f)) })) => play_relayed(leg, &f),
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return,
-            },
-            _ = check.tick() => {
-                let current = shared.agent_leg(agent);
-                if leg.is_closed() || !current.is_some_and(|c| Arc::ptr_eq(&c, leg)) {
-                    // The call's node opens the agent's new leg, if any.
-                    warn!(agent = %agent, "the relayed leg closed or was replaced; ending its relay");
-                    return;
-                }
-            }
-        }
     }
 }
 

@@ -215,6 +215,14 @@ pub fn describe() {
         "hotline_media_relays_opened_total",
         "Node-to-node media relays opened from this node, by kind (agent, monitor)."
     );
+    describe_counter!(
+        "hotline_media_relays_broken_total",
+        "Node-to-node media streams that broke (the peer vanished or refused), by kind (agent: an agent trunk; every leg on it closed)."
+    );
+    describe_counter!(
+        "hotline_media_relay_batches_dropped_total",
+        "Batches of relayed frames dropped because the peer node read too slowly, by direction (up: towards the agents' node, down: towards the calls' node)."
+    );
     describe_gauge!(
         "hotline_calls_with_silent_leg",
         "Live calls on this node whose party (leg: caller, agent) has sent no audio for 2 s or more while talking: one-way or silent calls."
@@ -475,6 +483,14 @@ pub fn media_unreachable(party: &'static str, cause: Unreachable) {
 
 pub fn relay_opened(kind: &'static str) {
     counter!("hotline_media_relays_opened_total", "kind" => kind).increment(1);
+}
+
+pub fn relay_broken(kind: &'static str) {
+    counter!("hotline_media_relays_broken_total", "kind" => kind).increment(1);
+}
+
+pub fn relay_batch_dropped(direction: &'static str) {
+    counter!("hotline_media_relay_batches_dropped_total", "direction" => direction).increment(1);
 }
 
 /// A talking call's party went silent (`true`) or was heard again.
