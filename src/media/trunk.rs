@@ -3,10 +3,13 @@
 //!
 //! One stream per relayed call cost about 5 ms of CPU per call-second: each
 //! 20 ms frame was its own HTTP/2 message, write and wake-up on both nodes.
-//! Here a sender gathers what arrives within [`FLUSH_WINDOW`] into one
-//! message, so the per-message cost is shared by every call between the
-//! two nodes, and the call tasks' 20 ms clocks are aligned node-wide
-//! ([`aligned_tick`]) so that a node's outbound frames come together.
+//! Here the cost per message and per wake-up is shared by every call
+//! between the two nodes. The calls' node aligns the relayed calls' 20 ms
+//! clocks to the wall clock's 20 ms grid ([`aligned_tick`]), so their
+//! frames come together and leave within one [`FLUSH_WINDOW`]; the agents'
+//! node sends the agents' packets, which arrive whenever each softphone
+//! sends, once per tick, [`DRAIN_LEAD`] before the calls' clocks take them.
+//! Opens and closes go within one window.
 //!
 //! Invariants:
 //! - a channel number names one relayed leg for the stream's life; the
@@ -43,8 +46,13 @@ use crate::proto::cluster::{
 };
 
 /// How long a sender gathers items before sending them as one message: the
-/// delay a frame may gain per hop, against the messages saved.
+/// delay a frame may gain on its way to the agent, against the messages
+/// saved. The calls' clocks are aligned, so one window takes a whole tick.
 pub const FLUSH_WINDOW: Duration = Duration::from_millis(1);
+/// How long before the calls' tick the agents' node sends the agents'
+/// packets: time for the message to cross and be unpacked into the relay
+/// legs' jitter buffers before the calls' clocks take the next frame.
+pub const DRAIN_LEAD: Duration = Duration::from_millis(3);
 /// Items in one message at most (a second of frames of 50 calls).
 const MAX_BATCH: usize = 512;
 /// Messages queued towards the peer (about 40 ms) before batches are dropped.
@@ -58,16 +66,18 @@ const LEG_CHECK: Duration = Duration::from_millis(200);
 /// The period of every call's audio clock.
 const TICK: Duration = Duration::from_millis(20);
 
-/// The first 20 ms boundary from `now` on a clock shared by every call on
-/// this node, so that call tasks tick together and their relayed frames
-/// leave in one message.
+/// The first 20 ms boundary after `now` on the wall clock, which the nodes
+/// of a cluster share (NTP keeps them within a millisecond or so): relayed
+/// calls tick together, so their frames leave in one message, and the
+/// agents' node knows when the calls' node will next take a frame.
 pub fn aligned_tick(now: Instant) -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(|| now);
-    let since = now.duration_since(epoch).as_micros();
     let period = TICK.as_micros();
-    let next = since.div_ceil(period) * period;
-    epoch + Duration::from_micros(u64::try_from(next).unwrap_or(u64::MAX))
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let to_next = period - wall % period;
+    now + Duration::from_micros(u64::try_from(to_next).unwrap_or(0))
 }
 
 /// Items waiting for the next message, and when it goes.
@@ -101,10 +111,33 @@ impl<T> Batch<T> {
         self.items.len() >= MAX_BATCH || self.flush_at.is_some_and(|at| at <= Instant::now())
     }
 
+    /// Sends what there is at the next check (a drain just ended).
+    fn due_now(&mut self) {
+        if !self.items.is_empty() {
+            self.flush_at = Some(Instant::now());
+        }
+    }
+
     fn take(&mut self) -> Vec<T> {
         self.flush_at = None;
         std::mem::take(&mut self.items)
     }
+}
+
+/// The agents' packets are taken from a trunk's queue once a tick, not as
+/// each arrives: [`DRAIN_LEAD`] before the calls' clocks take the next
+/// frame. A packet waits here instead of in the calls' jitter buffer, so
+/// the relay adds no delay while the nodes' clocks agree, and costs one
+/// message and one wake-up per tick for all the calls.
+fn drain_clock() -> tokio::time::Interval {
+    let now = Instant::now();
+    let mut first = aligned_tick(now) - DRAIN_LEAD;
+    if first <= now {
+        first += TICK;
+    }
+    let mut clock = tokio::time::interval_at(first, TICK);
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    clock
 }
 
 // ---------------------------------------------------------------- client --
@@ -298,9 +331,16 @@ async fn send_up(
                 Some(Ctl::Abandon { channel }) => batch.push(item(channel, close_msg("the call gave up opening"))),
                 None => return,
             },
+            // The relayed calls tick together (aligned clocks): the first
+            // frame of a tick opens the window, the others join it.
             Some((channel, pcm)) = frames.recv() => {
                 if legs.contains_key(&channel) {
                     batch.push(item(channel, agent_trunk_up_item::Msg::Frame(outbound_frame(&pcm))));
+                    // Every relayed call's frame of this tick is in: no
+                    // need to wait out the window.
+                    if batch.items.len() >= legs.len() {
+                        batch.due_now();
+                    }
                 }
             }
             _ = check.tick() => {
@@ -411,6 +451,7 @@ pub(super) async fn serve_trunk(
     // Every diverted leg's packets, tagged with its channel.
     let (packets_tx, mut packets) = mpsc::channel(TRUNK_FRAMES);
     let mut batch = Batch::new();
+    let mut drain = drain_clock();
     let mut check = tokio::time::interval(LEG_CHECK);
     let item = |channel, msg| AgentTrunkDownItem {
         channel,
@@ -449,10 +490,13 @@ pub(super) async fn serve_trunk(
                 }
                 Ok(None) | Err(_) => break,
             },
-            Some((channel, packet, pcm)) = packets.recv() => {
-                if served.contains_key(&channel) {
-                    batch.push(item(channel, agent_trunk_down_item::Msg::Frame(frame_of(&packet, &pcm))));
+            _ = drain.tick(), if !served.is_empty() => {
+                while let Ok((channel, packet, pcm)) = packets.try_recv() {
+                    if served.contains_key(&channel) {
+                        batch.push(item(channel, agent_trunk_down_item::Msg::Frame(frame_of(&packet, &pcm))));
+                    }
                 }
+                batch.due_now();
             }
             _ = check.tick() => {
                 let gone: Vec<u32> = served
@@ -535,15 +579,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticks_fall_on_one_node_wide_20_ms_grid() {
-        // The grid's origin is fixed by the first caller; fix it first.
-        aligned_tick(Instant::now());
-        let start = Instant::now();
-        let a = aligned_tick(start + Duration::from_millis(3));
-        let b = aligned_tick(start + Duration::from_millis(57));
-        assert_eq!(b.duration_since(a).as_micros() % 20_000, 0);
-        assert!(a >= start + Duration::from_millis(3));
-        assert!(a < start + Duration::from_millis(23));
+    fn ticks_fall_on_the_wall_clocks_20_ms_grid() {
+        let now = Instant::now();
+        let wall = std::time::SystemTime::now();
+        let tick = aligned_tick(now);
+        assert!(tick > now && tick <= now + TICK);
+        let at = wall + tick.duration_since(now);
+        let micros = at.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_micros();
+        // Within the time between the two readings of the clocks.
+        let off = (micros % 20_000).min(20_000 - micros % 20_000);
+        assert!(off < 2_000, "{off} µs off the grid");
+    }
+
+    #[tokio::test]
+    async fn the_agents_packets_leave_just_before_the_calls_tick() {
+        let mut drain = drain_clock();
+        let at = drain.tick().await;
+        let now = Instant::now();
+        // When it was due, against the grid (however late this test ran).
+        let lead = (aligned_tick(now).duration_since(now) + now.duration_since(at)).as_micros() % 20_000;
+        let off = lead.abs_diff(DRAIN_LEAD.as_micros());
+        assert!(off < 1_500, "due {lead} µs before the tick");
     }
 
     #[tokio::test]
