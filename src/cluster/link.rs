@@ -65,8 +65,7 @@ impl RouterLink {
             Route::Local(engine) => engine.execute(key, cmd).await,
             Route::Remote { client, .. } => {
                 let mut client = *client;
-                let command =
-                    serde_json::to_vec(&cmd).map_err(|e| Error::Internal(format!("encoding: {e}")))?;
+                let command = Some(super::wire::command_to_wire(&cmd));
                 let (principal, request_id) = key.map(|k| (k.principal, k.request_id)).unwrap_or_default();
                 let reply = client
                     .execute(crate::proto::cluster::ExecuteRequest {
@@ -77,8 +76,11 @@ impl RouterLink {
                     .await
                     .map_err(|s| from_remote(&s))?
                     .into_inner();
-                serde_json::from_slice(&reply.reply)
-                    .map_err(|e| Error::Internal(format!("decoding reply: {e}")))
+                let reply = reply
+                    .reply
+                    .ok_or_else(|| Error::Internal("the routing node sent no reply".into()))?;
+                super::wire::reply_from_wire(reply)
+                    .map_err(|e| Error::Internal(format!("the routing node's reply: {e}")))
             }
             Route::Down(why) => Err(Error::Unavailable(why)),
         }

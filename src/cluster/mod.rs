@@ -12,5 +12,6 @@ pub mod link;
 pub mod node;
 pub mod protocol;
 pub mod service;
+pub mod wire;
 
 pub use link::{CallStream, EventStream, Route, RouterLink};

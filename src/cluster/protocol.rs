@@ -18,9 +18,9 @@ use crate::auth::{Principal, Role, TokenKeys};
 use crate::error::Error;
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The oldest version this node still serves.
-pub const MIN_PROTOCOL: u32 = 3;
+pub const MIN_PROTOCOL: u32 = 4;
 /// The header carrying it.
 pub const HEADER: &str = "hotline-cluster-protocol";
 

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::link::{CallStream, EventStream, Route};
 use crate::api::principal;
 use crate::auth::Role;
-use crate::engine::{Command, Device, EngineHandle, IdempotencyKey};
+use crate::engine::{Device, EngineHandle, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
 use crate::proto::cluster::cluster_server::Cluster;
@@ -42,16 +42,15 @@ impl Cluster for ClusterApi {
     async fn execute(&self, req: Request<ExecuteRequest>) -> Result<Response<ExecuteResponse>, Status> {
         check(&req)?;
         let r = req.into_inner();
-        let cmd: Command = serde_json::from_slice(&r.command)
-            .map_err(|e| Error::invalid("command", format!("not a command this node knows: {e}")))?;
+        let cmd = super::wire::command_from_wire(r.command.unwrap_or_default()).map_err(Error::from)?;
         let key = (!r.request_id.is_empty()).then_some(IdempotencyKey {
             principal: r.principal,
             request_id: r.request_id,
         });
         let reply = self.engine()?.execute(key, cmd).await?;
-        let bytes =
-            serde_json::to_vec(&reply).map_err(|e| Error::Internal(format!("encoding reply: {e}")))?;
-        Ok(Response::new(ExecuteResponse { reply: bytes }))
+        Ok(Response::new(ExecuteResponse {
+            reply: Some(super::wire::reply_to_wire(&reply)),
+        }))
     }
 
     type AgentEventsStream = EventStream;

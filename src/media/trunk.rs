@@ -585,7 +585,10 @@ mod tests {
         let tick = aligned_tick(now);
         assert!(tick > now && tick <= now + TICK);
         let at = wall + tick.duration_since(now);
-        let micros = at.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_micros();
+        let micros = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_micros();
         // Within the time between the two readings of the clocks.
         let off = (micros % 20_000).min(20_000 - micros % 20_000);
         assert!(off < 2_000, "{off} µs off the grid");
