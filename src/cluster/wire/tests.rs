@@ -6,7 +6,8 @@ use crate::acd::{
     PassedOver, QueueCounters, QueuePosition, QueueView, Requirement, RoutingDecision, SkillLevel, Tier,
 };
 use crate::callback::{
-    Attempt, AttemptOutcome, CallbackCounters, CallbackDetails, CallbackOrigin, CallbackRecord, CallbackStatus,
+    Attempt, AttemptOutcome, CallbackCounters, CallbackDetails, CallbackOrigin, CallbackRecord,
+    CallbackStatus,
 };
 use crate::engine::callbacks::{AlertKind, CallbackAlert, CallbackBoard};
 use crate::ids::{CustomerId, SkillName};
