@@ -205,6 +205,7 @@ async fn caller(edges: Vec<Clients>, n: usize) -> Option<String> {
     };
     let mut watch = watch.into_inner();
     let give_up = n.is_multiple_of(20);
+    let mut rewatches = 0;
     loop {
         let next = tokio::time::timeout(
             Duration::from_millis(if give_up { 5 } else { 30_000 }),
@@ -214,6 +215,33 @@ async fn caller(edges: Vec<Clients>, n: usize) -> Option<String> {
         match next {
             Ok(Some(Ok(c))) if c.status == proto::CallStatus::Ended as i32 => return Some(id),
             Ok(Some(Ok(_))) => continue,
+            // The watch broke (the routing node it ran through died): a
+            // caller's line is still up, so watch again through a node that
+            // answers, as an edge does, until the call is no longer live.
+            Ok(_) if rewatches < 50 => {
+                rewatches += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let mut again = None;
+                for e in &edges {
+                    match e
+                        .clone()
+                        .call
+                        .watch_call(proto::GetCallRequest { call_id: id.clone() })
+                        .await
+                    {
+                        Ok(w) => {
+                            again = Some(w.into_inner());
+                            break;
+                        }
+                        // Not live any more: it ended.
+                        Err(s) if s.code() == tonic::Code::NotFound => return Some(id),
+                        Err(_) => {}
+                    }
+                }
+                if let Some(w) = again {
+                    watch = w;
+                }
+            }
             Ok(_) => return Some(id),
             Err(_) => {
                 let _ = edge

@@ -56,6 +56,62 @@ pub struct Core {
     /// This task's own job queue, weakly held (it must not keep the engine
     /// alive), for watchers that report closed streams back to the router.
     jobs: mpsc::WeakSender<Job>,
+    /// What agents, callers and watchers are to be told once the store
+    /// holds the records before it (see [`Core::tell`]), oldest first.
+    held: std::collections::VecDeque<Note>,
+}
+
+/// Something to tell subscribers.
+type Note = Box<dyn FnOnce(&mut Subscribers) + Send>;
+
+/// Notes held while the store is behind, at most (then the oldest go,
+/// counted and logged).
+const HELD_NOTES: usize = 50_000;
+
+impl Core {
+    /// Tells subscribers of a change now, or, while any record written
+    /// before it is still waiting for the store, once the store has taken
+    /// it: nobody hears of a change the store does not hold, and the order
+    /// of what each hears is kept.
+    fn tell(&mut self, note: impl FnOnce(&mut Subscribers) + Send + 'static) {
+        if self.held.is_empty() && self.dirty.is_empty() {
+            note(&mut self.subscribers);
+            return;
+        }
+        if self.held.len() >= HELD_NOTES {
+            self.held.pop_front();
+            crate::metrics::events::notes_dropped(1);
+            if self.held.len().is_multiple_of(1000) {
+                warn!(
+                    held = self.held.len(),
+                    "the store is down: the oldest held events are dropped"
+                );
+            }
+        }
+        self.held.push_back(Box::new(note));
+    }
+
+    /// After a flush: once every record is written the held notes go out,
+    /// in order; fenced, they never do (another node routes, and what this
+    /// one did is not on record).
+    fn release_held(&mut self) {
+        if self.dirty.fenced {
+            if !self.held.is_empty() {
+                warn!(
+                    events = self.held.len(),
+                    "fenced: events of unrecorded changes are not sent"
+                );
+                crate::metrics::events::notes_dropped(self.held.len() as u64);
+            }
+            self.held.clear();
+            return;
+        }
+        if self.dirty.is_empty() {
+            while let Some(note) = self.held.pop_front() {
+                note(&mut self.subscribers);
+            }
+        }
+    }
 }
 
 impl Core {
@@ -284,6 +340,7 @@ pub fn spawn(
         dirty: dirty::Dirty::default(),
         day: now.utc_day_start(),
         jobs: tx.downgrade(),
+        held: std::collections::VecDeque::new(),
     };
     let task = tokio::spawn(async move {
         // Whatever the router did before the engine started (a restore).
@@ -324,6 +381,7 @@ pub fn spawn(
                 }
                 _ = tokio::time::sleep(Duration::from_millis(500)), if !core.dirty.is_empty() => {
                     core.dirty.flush(store.as_ref()).await;
+                    core.release_held();
                 }
                 _ = metrics_tick.tick() => {
                     let now = Timestamp::now_wall();
@@ -416,6 +474,7 @@ async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
             written &= apply_callback(core, store, now, event).await;
         }
         if !any && core.router.peek_event().is_none() {
+            core.release_held();
             return written;
         }
     }
@@ -446,7 +505,6 @@ async fn drain_router(core: &mut Core, store: &dyn Store, now: Timestamp) -> boo
                 if let Some(Event::CallOffered { .. }) = core.router.peek_event() {
                     let agent = agent.clone();
                     core.staffing.on_state(now, &agent);
-                    core.subscribers.agent_state_changed(now, &agent);
                     if let Some(offer) = core.router.poll_event() {
                         written &= claim(core, store, now, agent, offer).await;
                     }
@@ -479,7 +537,8 @@ async fn claim(core: &mut Core, store: &dyn Store, now: Timestamp, agent: AgentR
             a && core.dirty.put_call(store, call).await
         }
     };
-    // The call record is written; the rest is telling the softphone.
+    // The claim is on record (or held until it is): tell the agent.
+    core.tell(move |s| s.agent_state_changed(now, &agent));
     notify_offer(core, store, now, offer).await;
     written
 }
@@ -502,9 +561,10 @@ async fn notify_offer(core: &mut Core, store: &dyn Store, now: Timestamp, offer:
         .map(|c| c.to_string())
         .unwrap_or_else(|| call.ani.clone());
     let previous = store.contacts_of(&key, 5).await.unwrap_or_default();
-    core.subscribers
-        .call_offered(now, &agent, &call, expires_at, &previous);
-    core.subscribers.call_changed(&call);
+    core.tell(move |s| {
+        s.call_offered(now, &agent, &call, expires_at, &previous);
+        s.call_changed(&call);
+    });
 }
 
 async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event) -> bool {
@@ -520,14 +580,14 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
             }
             written &= core.dirty.put_agent(store, &agent).await;
             core.staffing.on_state(now, &agent);
-            core.subscribers.agent_state_changed(now, &agent);
+            core.tell(move |s| s.agent_state_changed(now, &agent));
         }
         // Counted by the metrics; nothing is stored until it is queued or ended.
         Event::CallArrived { .. } => {}
         Event::CallQueued { call } => {
             debug!(call = %call.id, queue = %call.queue, "call queued");
             written &= core.dirty.put_call(store, &call).await;
-            core.subscribers.call_changed(&call);
+            core.tell(move |s| s.call_changed(&call));
         }
         Event::CallOffered { ref call, .. } => {
             written &= core.dirty.put_call(store, call).await;
@@ -535,17 +595,19 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         }
         Event::OfferRescinded { agent, call, reason } => {
             debug!(call = %call, agent = %agent, ?reason, "offer rescinded");
-            core.subscribers.offer_rescinded(now, &agent, &call, reason);
+            core.tell(move |s| s.offer_rescinded(now, &agent, &call, reason));
         }
         Event::CallConnected { agent, call } => {
             debug!(call = %call.id, agent = %agent, "call connected");
             written &= core.dirty.put_call(store, &call).await;
-            core.subscribers.call_connected(now, &agent, &call);
-            core.subscribers.call_changed(&call);
+            core.tell(move |s| {
+                s.call_connected(now, &agent, &call);
+                s.call_changed(&call);
+            });
         }
         Event::CallUpdated { call } => {
             written &= core.dirty.put_call(store, &call).await;
-            core.subscribers.call_changed(&call);
+            core.tell(move |s| s.call_changed(&call));
         }
         Event::CallTransferred { call, from_agent } => {
             info!(call = %call, from = %from_agent, "call transferred");
@@ -564,26 +626,28 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         Event::CallEnded { call } => {
             info!(call = %call.id, queue = %call.queue, outcome = ?call.outcome, reason = call.end_reason.as_deref().unwrap_or(""), "call ended");
             written &= core.dirty.put_call(store, &call).await;
-            if let (Some(agent), Some(_)) = (&call.agent, call.answered_at) {
-                core.subscribers.call_ended(now, agent, &call);
-            }
-            core.subscribers.call_changed(&call);
             core.desk.on_call_ended(now, &mut core.router, &call);
+            core.tell(move |s| {
+                if let (Some(agent), Some(_)) = (&call.agent, call.answered_at) {
+                    s.call_ended(now, agent, &call);
+                }
+                s.call_changed(&call);
+            });
         }
         Event::WrapUpStarted {
             agent,
             call,
             deadline,
         } => {
-            core.subscribers.wrap_up_started(now, &agent, &call, deadline);
+            core.tell(move |s| s.wrap_up_started(now, &agent, &call, deadline));
         }
         Event::WrapUpEnded { agent, contact } => {
             written &= core.dirty.append_contact(store, &contact).await;
-            core.subscribers.wrap_up_ended(now, &agent, &contact);
             if contact.leaves_issue_open() {
                 let call = store.get_call(&contact.call).await.ok().flatten();
                 core.desk.on_wrap_up_ended(now, &contact, call.as_ref());
             }
+            core.tell(move |s| s.wrap_up_ended(now, &agent, &contact));
         }
     }
     written

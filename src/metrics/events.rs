@@ -216,6 +216,10 @@ pub fn describe() {
         "Node-to-node media relays opened from this node, by kind (agent, monitor)."
     );
     describe_counter!(
+        "hotline_events_withheld_dropped_total",
+        "Events to agents and watchers never sent because the store did not record their change: held past the limit while the store was down, or dropped when another node took over routing."
+    );
+    describe_counter!(
         "hotline_media_relays_broken_total",
         "Node-to-node media streams that broke (the peer vanished or refused), by kind (agent: an agent trunk; every leg on it closed)."
     );
@@ -483,6 +487,12 @@ pub fn media_unreachable(party: &'static str, cause: Unreachable) {
 
 pub fn relay_opened(kind: &'static str) {
     counter!("hotline_media_relays_opened_total", "kind" => kind).increment(1);
+}
+
+/// Events of changes the store did not hold, never sent (held too long, or
+/// the engine was fenced).
+pub fn notes_dropped(n: u64) {
+    counter!("hotline_events_withheld_dropped_total").increment(n);
 }
 
 pub fn relay_broken(kind: &'static str) {

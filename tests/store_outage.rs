@@ -1,0 +1,63 @@
+//! What agents are told while the store cannot record: nothing that is not
+//! on record (a real Redis, killed and restarted under a running node).
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::redis::RedisServer;
+use common::*;
+use hotline::proto;
+use hotline::proto::agent_event::Event as Ev;
+use tokio_stream::StreamExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accept_the_store_did_not_record_is_not_announced_until_the_store_has_it() {
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    // A lease longer than the outage: the node keeps routing through it.
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"outage\"\n[cluster]\nlease_ms = 10000\n",
+        redis.url()
+    );
+    let s = TestServer::with_config(&config).await;
+    let mut alice = s.agent("alice").await;
+    let call = s.start_call("+7300", "100").await;
+    alice.expect_offer(SOON).await;
+
+    // Alice's events, with when each arrived.
+    let mut events = alice.events;
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(e)) = events.next().await {
+            if let Some(Ev::CallConnected(_)) = e.event {
+                let _ = seen_tx.send(Instant::now());
+            }
+        }
+    });
+
+    redis.kill();
+    let req = proto::CallActionRequest {
+        agent_id: "alice".into(),
+        call_id: call.call_id.clone(),
+        request_id: String::new(),
+    };
+    let refused = alice.c.agent.accept(req).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+
+    // Until the store holds the answer, alice is not told she is connected.
+    let restarted = Instant::now();
+    redis.restart();
+    let connected = tokio::time::timeout(Duration::from_secs(15), seen.recv())
+        .await
+        .expect("told once the store has it")
+        .expect("the stream stays open");
+    assert!(
+        connected > restarted,
+        "call_connected was sent {:?} before the store came back",
+        restarted - connected
+    );
+    // And the store does hold it: the call is connected to alice.
+    wait_serving(&s.channel).await;
+    let recorded = s.get_call(&call.call_id).await;
+    assert_eq!(recorded.status, proto::CallStatus::Connected as i32);
+    assert_eq!(recorded.agent_id, "alice");
+}
