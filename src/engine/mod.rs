@@ -59,6 +59,9 @@ pub struct Core {
     /// What agents, callers and watchers are to be told once the store
     /// holds the records before it (see [`Core::tell`]), oldest first.
     held: std::collections::VecDeque<Note>,
+    /// Held notes dropped over the limit since the store last caught up
+    /// (for the warning's rate).
+    held_dropped: u64,
 }
 
 /// Something to tell subscribers.
@@ -80,10 +83,12 @@ impl Core {
         }
         if self.held.len() >= HELD_NOTES {
             self.held.pop_front();
+            self.held_dropped += 1;
             crate::metrics::events::notes_dropped(1);
-            if self.held.len().is_multiple_of(1000) {
+            // The first drop and every thousandth after it.
+            if self.held_dropped % 1000 == 1 {
                 warn!(
-                    held = self.held.len(),
+                    dropped = self.held_dropped,
                     "the store is down: the oldest held events are dropped"
                 );
             }
@@ -107,6 +112,7 @@ impl Core {
             return;
         }
         if self.dirty.is_empty() {
+            self.held_dropped = 0;
             while let Some(note) = self.held.pop_front() {
                 note(&mut self.subscribers);
             }
@@ -341,6 +347,7 @@ pub fn spawn(
         day: now.utc_day_start(),
         jobs: tx.downgrade(),
         held: std::collections::VecDeque::new(),
+        held_dropped: 0,
     };
     let task = tokio::spawn(async move {
         // Whatever the router did before the engine started (a restore).
