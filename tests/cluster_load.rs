@@ -195,23 +195,24 @@ async fn caller(edges: Vec<Clients>, n: usize) -> Option<String> {
     }
     let (mut edge, call) = started?;
     let id = call.call_id.clone();
-    let Ok(watch) = edge
+    // A watch that cannot start (the routing node died just after it
+    // took the call) is retried below like one that broke: this caller's
+    // own node is up, so its line is too.
+    let mut watch = edge
         .call
         .watch_call(proto::GetCallRequest { call_id: id.clone() })
         .await
-    else {
-        // The node holding this caller went away: the call ends with it.
-        return Some(id);
-    };
-    let mut watch = watch.into_inner();
+        .ok()
+        .map(|w| w.into_inner());
     let give_up = n.is_multiple_of(20);
     let mut rewatches = 0;
     loop {
-        let next = tokio::time::timeout(
-            Duration::from_millis(if give_up { 5 } else { 30_000 }),
-            watch.next(),
-        )
-        .await;
+        let next = match watch.as_mut() {
+            Some(w) => {
+                tokio::time::timeout(Duration::from_millis(if give_up { 5 } else { 30_000 }), w.next()).await
+            }
+            None => Ok(None),
+        };
         match next {
             Ok(Some(Ok(c))) if c.status == proto::CallStatus::Ended as i32 => return Some(id),
             Ok(Some(Ok(_))) => continue,
@@ -238,9 +239,7 @@ async fn caller(edges: Vec<Clients>, n: usize) -> Option<String> {
                         Err(_) => {}
                     }
                 }
-                if let Some(w) = again {
-                    watch = w;
-                }
+                watch = again;
             }
             Ok(_) => return Some(id),
             Err(_) => {
@@ -302,8 +301,21 @@ impl Cluster {
         let mut nodes = Vec::new();
         let mut channels = Vec::new();
         // n1 starts first, so it routes.
+        // TEST_NODE_LOGS=<dir> keeps each node's log there, to read after a
+        // failure (one file per node and test: <tempdir>-<node>.log).
+        let logs = std::env::var_os("TEST_NODE_LOGS").map(std::path::PathBuf::from);
+        let run = dir
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         for name in ["n1", "n2"] {
-            let node = Node::start(&path, name);
+            let log = logs.as_ref().map(|d| d.join(format!("{run}-{name}.log")));
+            let env: Vec<(&str, String)> = std::env::var("TEST_NODE_RUST_LOG")
+                .map(|l| vec![("RUST_LOG", l)])
+                .unwrap_or_default();
+            let node = Node::start_with(&path, name, &env, log.as_deref());
             channels.push(connect(node.addr).await);
             nodes.push(node);
         }
