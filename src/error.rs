@@ -24,6 +24,10 @@ pub enum Error {
     /// A dependency (the store, the engine) cannot serve right now.
     #[error("{0}")]
     Unavailable(String),
+    /// The client's deadline passed before the work could start; it was
+    /// not carried out.
+    #[error("{0}")]
+    DeadlineExceeded(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// An error the routing node returned for a forwarded command, passed on

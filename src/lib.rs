@@ -17,6 +17,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod console;
+pub mod deadline;
 pub mod demo;
 pub mod engine;
 pub mod error;

@@ -398,6 +398,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     let mut stop = shutdown_rx;
     let transport = tonic::transport::Server::builder()
         .accept_http1(true)
+        .layer(crate::deadline::DeadlineLayer)
         .layer(crate::metrics::grpc::GrpcMetricsLayer::new(known))
         .layer(tonic_web::GrpcWebLayer::new())
         .add_routes(public)

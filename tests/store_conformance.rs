@@ -131,7 +131,7 @@ async fn redis_store_evicts_the_oldest_ended_calls_first() {
 #[tokio::test]
 async fn redis_writes_with_a_stale_fencing_token_are_refused() {
     use std::sync::atomic::Ordering;
-    let server = common::redis::RedisServer::start();
+    let mut server = common::redis::RedisServer::start();
     let store = redis_store(&server, 10);
     let agent = hotline::store::conformance::sample_agent("alice");
     // Unfenced (single node) writes pass.
@@ -152,12 +152,43 @@ async fn redis_writes_with_a_stale_fencing_token_are_refused() {
         Some(agent.clone()),
         "nothing overwritten"
     );
+    // Agents' time in state is the routing node's record too.
+    let day = hotline::report::AgentDayRecord {
+        day: hotline::time::Timestamp(86_400_000),
+        agent: agent.id.clone(),
+        ms_by_state: [("on-call".to_string(), 1_000)].into_iter().collect(),
+    };
+    let err = store.put_agent_day(&day).await.unwrap_err();
+    assert!(matches!(err, hotline::store::StoreError::Fenced(_)), "{err:?}");
+    let (from, to) = (
+        hotline::time::Timestamp(86_400_000),
+        hotline::time::Timestamp(2 * 86_400_000),
+    );
+    assert!(
+        store.agent_days_between(from, to, 10).await.unwrap().is_empty(),
+        "no stale agent day"
+    );
     store.fence().store(8, Ordering::SeqCst);
     store.put_agent(&stale).await.unwrap();
+    store.put_agent_day(&day).await.unwrap();
+    assert_eq!(
+        store.agent_days_between(from, to, 10).await.unwrap(),
+        vec![day.clone()]
+    );
     assert_eq!(
         store.get_agent(&agent.id).await.unwrap().unwrap().display_name,
         "overwritten"
     );
+    // Stepped down: refused here, without asking Redis (gone, it would
+    // answer UNAVAILABLE after a timeout).
+    store
+        .fence()
+        .store(hotline::store::STEPPED_DOWN, Ordering::SeqCst);
+    server.kill();
+    let err = store.put_agent(&agent).await.unwrap_err();
+    assert!(matches!(err, hotline::store::StoreError::Fenced(_)), "{err:?}");
+    let err = store.put_agent_day(&day).await.unwrap_err();
+    assert!(matches!(err, hotline::store::StoreError::Fenced(_)), "{err:?}");
 }
 
 #[tokio::test]

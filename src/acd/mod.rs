@@ -19,7 +19,8 @@ pub mod settings;
 pub use event::Event;
 pub use model::*;
 pub use router::{
-    AgentLogin, IncomingCall, QueueCounters, QueuePosition, QueueView, RouteError, Router, TransferTarget,
+    AgentLogin, AgentWork, IncomingCall, QueueCounters, QueuePosition, QueueView, RouteError, Router,
+    TransferTarget,
 };
 pub use settings::{
     BusinessHoursSettings, NoAgentsPolicy, QueueSettings, RelaxationStep, RouterConfig, Strategy,

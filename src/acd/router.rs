@@ -158,6 +158,17 @@ impl QueueCounters {
     }
 }
 
+/// What an agent is busy with (see [`Router::agent_work`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentWork {
+    /// A call rings at the agent until `expires_at`.
+    Offered { call: CallRecord, expires_at: Timestamp },
+    /// The agent talks with the caller.
+    Connected { call: CallRecord },
+    /// The call ended; wrap-up ends by itself at `deadline`.
+    WrappingUp { call: CallId, deadline: Timestamp },
+}
+
 /// Where a waiting call stands, for the caller's announcements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuePosition {
@@ -191,6 +202,8 @@ enum Phase {
     Offering {
         agent: usize,
         seq: u32,
+        /// When the ring times out (re-sent to a softphone that reconnects).
+        expires_at: Timestamp,
     },
     Connected {
         agent: usize,
@@ -221,6 +234,8 @@ struct CallSlot {
 struct WrapUpState {
     contact: ContactRecord,
     seq: u32,
+    /// When wrap-up ends by itself (re-sent to a softphone that reconnects).
+    deadline: Timestamp,
 }
 
 struct AgentSlot {
@@ -502,6 +517,31 @@ impl Router {
 
     pub fn call(&self, id: &CallId) -> Option<CallRecord> {
         self.call_index.get(id).map(|&c| self.snapshot(c))
+    }
+
+    /// The work an agent holds right now (an offer ringing, a call, a
+    /// wrap-up), so a softphone that connects, or connects again after a
+    /// takeover or a reload, is shown it and not only the agent's state.
+    pub fn agent_work(&self, id: &AgentId) -> Option<AgentWork> {
+        let aidx = *self.agent_index.get(id)?;
+        let agent = &self.agents[aidx];
+        if let Some(wrap) = &agent.wrap {
+            return Some(AgentWork::WrappingUp {
+                call: wrap.contact.call.clone(),
+                deadline: wrap.deadline,
+            });
+        }
+        let cidx = agent.call?;
+        match self.calls[cidx].phase {
+            Phase::Offering { expires_at, .. } => Some(AgentWork::Offered {
+                call: self.snapshot(cidx),
+                expires_at,
+            }),
+            Phase::Connected { .. } => Some(AgentWork::Connected {
+                call: self.snapshot(cidx),
+            }),
+            Phase::Waiting | Phase::PreferredWait { .. } => None,
+        }
     }
 
     /// Agents by state, each once (logged-out agents included).
@@ -1468,7 +1508,7 @@ impl Router {
                 if !self.live(call, serial) {
                     return;
                 }
-                let Phase::Offering { agent, seq: s } = self.calls[call].phase else {
+                let Phase::Offering { agent, seq: s, .. } = self.calls[call].phase else {
                     return;
                 };
                 if s != seq {
@@ -2177,7 +2217,11 @@ impl Router {
         let slot = &mut self.calls[cidx];
         slot.offer_seq += 1;
         let seq = slot.offer_seq;
-        slot.phase = Phase::Offering { agent: aidx, seq };
+        slot.phase = Phase::Offering {
+            agent: aidx,
+            seq,
+            expires_at,
+        };
         slot.record.agent = Some(decision.agent.clone());
         if slot.record.decisions.len() >= MAX_DECISIONS_PER_CALL {
             slot.record.decisions.remove(0);
@@ -2314,7 +2358,11 @@ impl Router {
         agent.wrap_seq += 1;
         let seq = agent.wrap_seq;
         let call = contact.call.clone();
-        agent.wrap = Some(WrapUpState { contact, seq });
+        agent.wrap = Some(WrapUpState {
+            contact,
+            seq,
+            deadline,
+        });
         self.set_state(now, aidx, AgentState::WrapUp, None, "call ended");
         self.push_timer(deadline, TimerKind::WrapUpEnd { agent: aidx, seq });
         self.events.push_back(Event::WrapUpStarted {

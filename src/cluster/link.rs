@@ -26,15 +26,113 @@ pub type ClusterClient = crate::proto::cluster::cluster_client::ClusterClient<
 /// Where the routing core is right now.
 #[derive(Clone)]
 pub enum Route {
-    /// In this process.
-    Local(EngineHandle),
-    /// On another node, reached over the internal service.
+    /// In this process, routing in `term` (the fencing epoch; 0 alone).
+    Local { engine: EngineHandle, term: u64 },
+    /// On another node, routing in `term`, reached over the internal service.
     Remote {
         node: String,
+        term: u64,
         client: Box<ClusterClient>,
+        /// When this node last reached it (kept by a probe).
+        reach: std::sync::Arc<super::node::Reach>,
     },
     /// No routing node is known (being elected, or the store is down).
     Down(String),
+}
+
+impl Route {
+    /// The routing term this route leads to; none while down.
+    pub fn term(&self) -> Option<u64> {
+        match self {
+            Route::Local { term, .. } | Route::Remote { term, .. } => Some(*term),
+            Route::Down(_) => None,
+        }
+    }
+}
+
+/// How long a forwarded command may take when its client set no deadline:
+/// longer than any store timeout the routing node waits, short enough that
+/// a client retrying elsewhere is not overtaken by the first try.
+pub const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fails fast while the routing node has not answered this node's probe
+/// for a lease: a forwarded request would only hang to its deadline.
+fn unreachable(node: &str, reach: &super::node::Reach) -> Result<(), Error> {
+    if reach.fresh() {
+        Ok(())
+    } else {
+        Err(Error::Unavailable(format!(
+            "the routing node {node} does not answer this node; retry, or use another node"
+        )))
+    }
+}
+
+/// Drops offers that expired on their way (a slow hop, a backlog behind a
+/// paused node): the agent would accept a call that is no longer theirs.
+/// The offer's expiry is the routing node's wall clock; nodes keep theirs
+/// in step (NTP), and an offer rings for seconds, so skew of a few
+/// milliseconds does not matter.
+fn without_expired_offers(stream: EventStream) -> EventStream {
+    use crate::proto::agent_event::Event as Ev;
+    Box::pin(futures::StreamExt::filter(stream, |item| {
+        let keep = match item {
+            Ok(crate::proto::AgentEvent {
+                event: Some(Ev::CallOffered(offer)),
+                ..
+            }) => {
+                let now = crate::time::Timestamp::now_wall().as_millis() as i64;
+                offer.expires_at_unix_ms == 0 || offer.expires_at_unix_ms > now
+            }
+            _ => true,
+        };
+        if !keep {
+            crate::metrics::events::expired_offer();
+            tracing::warn!("an offer reached the agent's node after it expired; not shown");
+        }
+        futures::future::ready(keep)
+    }))
+}
+
+/// Ends `stream` with UNAVAILABLE once the routing role has moved on from
+/// `term`: an agent's stream or a call watch opened at one engine must not
+/// outlive it silently (an old engine paused or cut off sends nothing, and
+/// its successor's offers would go to nobody). The client reconnects and
+/// reaches the new engine, which sends it its state and open work again.
+/// A route that is merely down keeps the stream: the engine may still live.
+fn until_term_ends<T: Send + 'static>(
+    stream: Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>,
+    mut route: watch::Receiver<Route>,
+    term: u64,
+) -> Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>> {
+    let moved_on = async move {
+        loop {
+            if route.changed().await.is_err() {
+                // Nobody moves the route (one node, or shutting down): the
+                // engine's own end ends the stream.
+                std::future::pending::<()>().await;
+            }
+            if route.borrow_and_update().term().is_some_and(|t| t != term) {
+                return;
+            }
+        }
+    };
+    let ended = Box::pin(moved_on);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stream = futures::StreamExt::take_until(stream, async move {
+        ended.await;
+        let _ = tx.send(());
+    });
+    let tail = futures::stream::once(async move {
+        rx.await.ok().map(|()| {
+            Err(Status::unavailable(format!(
+                "the routing node changed (term {term} ended); reconnect"
+            )))
+        })
+    });
+    Box::pin(futures::StreamExt::filter_map(
+        futures::StreamExt::chain(futures::StreamExt::map(stream, Some), tail),
+        |item| async move { item },
+    ))
 }
 
 /// A cheap, cloneable handle the API uses for every routing command.
@@ -46,7 +144,7 @@ pub struct RouterLink {
 impl RouterLink {
     /// Always this process's engine (single node).
     pub fn local(engine: EngineHandle) -> Self {
-        let (_tx, rx) = watch::channel(Route::Local(engine));
+        let (_tx, rx) = watch::channel(Route::Local { engine, term: 0 });
         RouterLink { route: rx }
     }
 
@@ -62,17 +160,34 @@ impl RouterLink {
     /// Runs a command on the routing core.
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
         match self.current() {
-            Route::Local(engine) => engine.execute(key, cmd).await,
-            Route::Remote { client, .. } => {
+            Route::Local { engine, .. } => engine.execute(key, cmd).await,
+            Route::Remote {
+                client, reach, node, ..
+            } => {
+                unreachable(&node, &reach)?;
                 let mut client = *client;
                 let command = Some(super::wire::command_to_wire(&cmd));
                 let (principal, request_id) = key.map(|k| (k.principal, k.request_id)).unwrap_or_default();
+                let mut request = tonic::Request::new(crate::proto::cluster::ExecuteRequest {
+                    command,
+                    principal,
+                    request_id,
+                });
+                // What is left of the client's deadline travels with the
+                // command (grpc-timeout): the routing node drops it if it
+                // cannot start in time. Without one, a bound of our own.
+                let left = crate::deadline::current()
+                    .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+                    .unwrap_or(FORWARD_TIMEOUT);
+                if left.is_zero() {
+                    return Err(Error::DeadlineExceeded(
+                        "the request's deadline passed before it could be forwarded to the routing node"
+                            .into(),
+                    ));
+                }
+                request.set_timeout(left);
                 let reply = client
-                    .execute(crate::proto::cluster::ExecuteRequest {
-                        command,
-                        principal,
-                        request_id,
-                    })
+                    .execute(request)
                     .await
                     .map_err(|s| from_remote(&s))?
                     .into_inner();
@@ -86,22 +201,30 @@ impl RouterLink {
         }
     }
 
-    /// Opens the agent's event stream at the routing core.
+    /// Opens the agent's event stream at the routing core. It ends (with
+    /// UNAVAILABLE) when the routing role moves to another term.
     pub async fn agent_events(
         &self,
         agent: AgentId,
         display_name: String,
         device: Device,
     ) -> Result<EventStream, Error> {
-        match self.current() {
-            Route::Local(engine) => {
+        let route = self.current();
+        let stream: EventStream = match route {
+            Route::Local { ref engine, .. } => {
                 let stream = engine
                     .call(move |core, now| core.open_agent_stream_for(now, &agent, display_name, device))
                     .await?;
-                Ok(Box::pin(stream))
+                Box::pin(stream)
             }
-            Route::Remote { client, .. } => {
-                let mut client = *client;
+            Route::Remote {
+                ref client,
+                ref reach,
+                ref node,
+                ..
+            } => {
+                unreachable(node, reach)?;
+                let mut client = *client.clone();
                 let stream = client
                     .agent_events(crate::proto::cluster::AgentEventsRequest {
                         agent_id: agent.to_string(),
@@ -111,38 +234,63 @@ impl RouterLink {
                     .await
                     .map_err(|s| from_remote(&s))?
                     .into_inner();
-                Ok(Box::pin(stream))
+                Box::pin(stream)
             }
-            Route::Down(why) => Err(Error::Unavailable(why)),
-        }
+            Route::Down(why) => return Err(Error::Unavailable(why)),
+        };
+        Ok(without_expired_offers(self.bound_to(&route, stream)))
     }
 
     /// Watches a live call; none if it is not live (read the store instead).
+    /// The watch ends (with UNAVAILABLE) when the routing role moves on.
     pub async fn watch_call(&self, call: CallId) -> Result<Option<CallStream>, Error> {
-        match self.current() {
-            Route::Local(engine) => {
+        let route = self.current();
+        let stream: CallStream = match route {
+            Route::Local { ref engine, .. } => {
                 let rx = engine
                     .call(move |core, _| {
                         let record = core.router.call(&call)?;
                         Some(core.subscribers.watch_call(&record))
                     })
                     .await?;
-                Ok(rx.map(|rx| Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as CallStream))
+                match rx {
+                    Some(rx) => Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)),
+                    None => return Ok(None),
+                }
             }
-            Route::Remote { client, .. } => {
-                let mut client = *client;
+            Route::Remote {
+                ref client,
+                ref reach,
+                ref node,
+                ..
+            } => {
+                unreachable(node, reach)?;
+                let mut client = *client.clone();
                 match client
                     .watch_call(crate::proto::cluster::WatchCallRequest {
                         call_id: call.to_string(),
                     })
                     .await
                 {
-                    Ok(s) => Ok(Some(Box::pin(s.into_inner()))),
-                    Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-                    Err(s) => Err(from_remote(&s)),
+                    Ok(s) => Box::pin(s.into_inner()),
+                    Err(s) if s.code() == tonic::Code::NotFound => return Ok(None),
+                    Err(s) => return Err(from_remote(&s)),
                 }
             }
-            Route::Down(why) => Err(Error::Unavailable(why)),
+            Route::Down(why) => return Err(Error::Unavailable(why)),
+        };
+        Ok(Some(self.bound_to(&route, stream)))
+    }
+
+    /// Ties a stream opened through `route` to its routing term.
+    fn bound_to<T: Send + 'static>(
+        &self,
+        route: &Route,
+        stream: Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>,
+    ) -> Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>> {
+        match route.term() {
+            Some(term) => until_term_ends(stream, self.route.clone(), term),
+            None => stream,
         }
     }
 }

@@ -22,7 +22,7 @@ use super::protocol::NodeCredentials;
 use crate::acd::{AgentState, Router, RouterConfig};
 use crate::engine::{self, Command};
 use crate::error::Error;
-use crate::store::{CallFilter, RedisStore, Store, StoreError};
+use crate::store::{CallFilter, RedisStore, Store, StoreError, STEPPED_DOWN};
 use crate::time::Timestamp;
 
 /// KEYS: leader, epoch. ARGV: "node|addr", lease ms. Returns the new epoch or nil.
@@ -60,12 +60,56 @@ pub struct NodeOptions {
     pub redis_timeout: Duration,
 }
 
+/// When something was last reached, for health that tells the truth
+/// while the node loop itself waits on an unreachable store.
+#[derive(Debug)]
+pub struct Reach {
+    /// Wall-clock ms of the last success.
+    last_ok_ms: std::sync::atomic::AtomicU64,
+    /// How long a success counts (the lease).
+    window: Duration,
+}
+
+impl Reach {
+    /// Reached just now (a new peer gets one window of benefit of the doubt).
+    pub fn new(window: Duration) -> Arc<Reach> {
+        Arc::new(Reach {
+            last_ok_ms: std::sync::atomic::AtomicU64::new(Timestamp::now_wall().as_millis()),
+            window,
+        })
+    }
+
+    pub fn ok(&self) {
+        self.last_ok_ms
+            .store(Timestamp::now_wall().as_millis(), Ordering::SeqCst);
+    }
+
+    /// Reached within the window.
+    pub fn fresh(&self) -> bool {
+        let last = self.last_ok_ms.load(Ordering::SeqCst);
+        Timestamp::now_wall().as_millis().saturating_sub(last) <= self.window.as_millis() as u64
+    }
+}
+
+/// Why a term ends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum StepDown {
+    /// The lease lapsed or another node took it: stop now.
+    Lost,
+    /// This node shuts down while it still holds the lease.
+    Graceful,
+}
+
 /// This node's term as routing node.
 struct Term {
     epoch: u64,
     /// "node|addr|epoch", the lease value.
     token: String,
     last_renewed: Instant,
+    /// No node is declared lost before this: every node must have had two
+    /// leases to heartbeat while this one reached the store (after the
+    /// takeover, and again after every time the store did not answer).
+    reap_from: Instant,
     stop_engine: watch::Sender<bool>,
     engine: tokio::task::JoinHandle<()>,
 }
@@ -116,7 +160,15 @@ impl Node {
         };
         let mut term: Option<Term> = None;
         let mut remote: Option<String> = None;
-        let mut serving: Option<bool> = None;
+        let store_reach = Reach::new(self.opts.lease);
+        let health = tokio::spawn(report_health(
+            self.health.clone(),
+            self.health_names.clone(),
+            self.route.subscribe(),
+            store_reach.clone(),
+            self.opts.lease,
+            self.opts.node_id.clone(),
+        ));
         let mut tick = tokio::time::interval(self.opts.lease / 3);
         loop {
             tokio::select! {
@@ -128,10 +180,18 @@ impl Node {
                 }
             }
             // Heartbeat: tells the routing node this node (and its callers) lives.
-            let beat: Result<i64, _> = redis::cmd("ZADD")
-                .arg(self.key("nodes"))
-                .arg(Timestamp::now_wall().as_millis())
-                .arg(&self.opts.node_id)
+            // And where it is, kept past the beat so a routing node can ask
+            // a node that missed its beats whether it really is gone.
+            let beat: Result<(), _> = redis::pipe()
+                .atomic()
+                .zadd(
+                    self.key("nodes"),
+                    &self.opts.node_id,
+                    Timestamp::now_wall().as_millis(),
+                )
+                .ignore()
+                .hset(self.key("nodeaddrs"), &self.opts.node_id, &self.opts.advertise)
+                .ignore()
                 .query_async(&mut conn)
                 .await;
             let listed = self.directory.heartbeat().await;
@@ -140,30 +200,18 @@ impl Node {
             }
             let beat_ok = beat.is_ok() && listed.is_ok();
             crate::metrics::events::store_reachable(beat_ok);
-            self.lead_or_follow(&mut conn, &mut term, &mut remote).await;
-            // Serving: the store answers and a routing node is known.
-            let healthy = beat_ok && !matches!(&*self.route.borrow(), Route::Down(_));
-            if serving != Some(healthy) {
-                serving = Some(healthy);
-                let status = if healthy {
-                    ServingStatus::Serving
-                } else {
-                    ServingStatus::NotServing
-                };
-                for name in &self.health_names {
-                    self.health.set_service_status(*name, status).await;
-                }
-                crate::metrics::events::health(healthy);
-                if healthy {
-                    info!(node = %self.opts.node_id, "serving");
-                } else {
-                    warn!(node = %self.opts.node_id, "not serving: store unreachable or no routing node");
-                }
+            if beat_ok {
+                store_reach.ok();
+            } else if let Some(t) = term.as_mut() {
+                // Others could not beat either: give them time once it is back.
+                t.reap_from = Instant::now() + self.opts.lease * 2;
             }
+            self.lead_or_follow(&mut conn, &mut term, &mut remote).await;
         }
+        health.abort();
         if let Some(t) = term.take() {
             let token = t.token.clone();
-            self.step_down(Some(t)).await;
+            self.step_down(Some(t), StepDown::Graceful).await;
             let _: Result<i64, _> = Script::new(RELEASE)
                 .key(self.key("leader"))
                 .arg(token)
@@ -173,9 +221,11 @@ impl Node {
         self.route
             .send_replace(Route::Down("this node is shutting down".into()));
         self.directory.leave().await;
-        let _: Result<i64, _> = redis::cmd("ZREM")
-            .arg(self.key("nodes"))
-            .arg(&self.opts.node_id)
+        let _: Result<(), _> = redis::pipe()
+            .zrem(self.key("nodes"), &self.opts.node_id)
+            .ignore()
+            .hdel(self.key("nodeaddrs"), &self.opts.node_id)
+            .ignore()
             .query_async(&mut conn)
             .await;
     }
@@ -197,7 +247,9 @@ impl Node {
             match renewed {
                 Ok(1) => {
                     t.last_renewed = Instant::now();
-                    self.reap_lost_nodes(conn).await;
+                    if Instant::now() >= t.reap_from {
+                        self.reap_lost_nodes(conn).await;
+                    }
                     return;
                 }
                 Ok(_) => warn!(
@@ -206,13 +258,12 @@ impl Node {
                 ),
                 Err(e) if t.last_renewed.elapsed() < self.opts.lease => {
                     warn!(error = %e, "cluster: cannot renew the routing lease yet");
+                    t.reap_from = Instant::now() + self.opts.lease * 2;
                     return;
                 }
                 Err(e) => warn!(error = %e, "cluster: routing lease lapsed; stepping down"),
             }
-            self.step_down(term.take()).await;
-            self.route
-                .send_replace(Route::Down("the routing node changed; retry".into()));
+            self.step_down(term.take(), StepDown::Lost).await;
             return;
         }
         let acquired: Result<Option<u64>, _> = Script::new(ACQUIRE)
@@ -288,41 +339,104 @@ impl Node {
         let desk = engine::restore_desk(&mut router, store.as_ref(), self.callbacks.clone(), now).await?;
         let (stop_engine, stop_rx) = watch::channel(false);
         let (handle, engine) = engine::spawn(router, desk, store, stop_rx);
-        self.route.send_replace(Route::Local(handle));
+        self.route.send_replace(Route::Local {
+            engine: handle,
+            term: epoch,
+        });
         Ok(Term {
             epoch,
             token: format!("{}|{}|{epoch}", self.opts.node_id, self.opts.advertise),
             last_renewed: Instant::now(),
+            reap_from: Instant::now() + self.opts.lease * 2,
             stop_engine,
             engine,
         })
     }
 
-    async fn step_down(&self, term: Option<Term>) {
-        if let Some(t) = term {
-            let _ = t.stop_engine.send(true);
-            let _ = t.engine.await;
-            info!(node = %self.opts.node_id, epoch = t.epoch, "cluster: this node no longer routes");
+    /// Stops routing. A lost lease fences this node's writes at once and
+    /// stops taking commands before the engine has stopped: its queued work
+    /// fails fast instead of each write waiting on an unreachable store, and
+    /// the node loop (heartbeat, health) goes on within a lease. A graceful
+    /// stop lets the engine write its last records first.
+    async fn step_down(&self, term: Option<Term>, how: StepDown) {
+        let Some(t) = term else { return };
+        if how == StepDown::Lost {
+            self.store.fence().store(STEPPED_DOWN, Ordering::SeqCst);
+            self.route
+                .send_replace(Route::Down("the routing node changed; retry".into()));
+        }
+        let _ = t.stop_engine.send(true);
+        let mut engine = t.engine;
+        if tokio::time::timeout(self.opts.lease, &mut engine).await.is_err() {
+            // Stuck on a read the store does not answer: its state is
+            // worthless now (fenced), so end it; streams close with it.
+            warn!(
+                epoch = t.epoch,
+                "cluster: the engine did not stop within a lease; aborting it"
+            );
+            engine.abort();
+        }
+        self.store.fence().store(STEPPED_DOWN, Ordering::SeqCst);
+        info!(node = %self.opts.node_id, epoch = t.epoch, "cluster: this node no longer routes");
+    }
+
+    /// The route to the routing node named by the lease value
+    /// "node|addr|epoch". Its connection sends HTTP/2 keepalives, so a
+    /// routing node that vanished without a word (paused, cut off) fails
+    /// the streams proxied through it within a lease, and a probe task
+    /// keeps the route's [`Reach`] for health and fail-fast commands.
+    /// Whether the node at `addr` answers a Ping within a quarter lease.
+    async fn answers(&self, addr: &str) -> bool {
+        let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else {
+            return false;
+        };
+        let quarter = self.opts.lease / 4;
+        let Ok(creds) = NodeCredentials::new(&self.node_token) else {
+            return false;
+        };
+        let channel = endpoint.connect_timeout(quarter).connect_lazy();
+        let mut client =
+            crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(channel, creds);
+        let mut req = tonic::Request::new(crate::proto::cluster::PingRequest {});
+        req.set_timeout(quarter);
+        match tokio::time::timeout(quarter, client.ping(req)).await {
+            Ok(Ok(_)) => true,
+            // The previous release (protocol 4) has no Ping, but answered.
+            Ok(Err(s)) => s.code() == tonic::Code::Unimplemented,
+            Err(_) => false,
         }
     }
 
     fn remote_route(&self, leader: &str) -> Result<Route, Error> {
         let mut parts = leader.split('|');
-        let (node, addr) = match (parts.next(), parts.next()) {
-            (Some(n), Some(a)) => (n.to_string(), a.to_string()),
+        let (node, addr, term) = match (parts.next(), parts.next(), parts.next().map(str::parse::<u64>)) {
+            (Some(n), Some(a), Some(Ok(e))) => (n.to_string(), a.to_string(), e),
             _ => return Err(Error::Internal(format!("leader record {leader:?}"))),
         };
+        let lease = self.opts.lease;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| Error::Internal(format!("leader address {addr}: {e}")))?
-            .connect_timeout(Duration::from_secs(2))
+            .connect_timeout(lease.min(Duration::from_secs(2)))
+            .http2_keep_alive_interval(lease / 2)
+            .keep_alive_timeout(lease / 2)
+            .keep_alive_while_idle(true)
             .connect_lazy();
         let client = crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(
             channel,
             NodeCredentials::new(&self.node_token)?,
         );
+        let reach = Reach::new(lease);
+        tokio::spawn(probe_routing_node(
+            client.clone(),
+            Arc::downgrade(&reach),
+            term,
+            lease,
+        ));
         Ok(Route::Remote {
             node,
+            term,
             client: Box::new(client),
+            reach,
         })
     }
 
@@ -339,14 +453,48 @@ impl Node {
             .arg("BYSCORE")
             .query_async(conn)
             .await;
-        let Ok(nodes) = nodes else { return };
-        let _: Result<i64, _> = redis::cmd("ZREMRANGEBYSCORE")
+        let Ok(mut nodes) = nodes else { return };
+        let lapsed: Result<Vec<String>, _> = redis::cmd("ZRANGE")
             .arg(self.key("nodes"))
             .arg("-inf")
             .arg(format!("({horizon}"))
+            .arg("BYSCORE")
             .query_async(conn)
             .await;
-        if let Route::Local(engine) = &*self.route.borrow() {
+        let Ok(lapsed) = lapsed else { return };
+        if !lapsed.is_empty() {
+            let addrs: Result<Vec<Option<String>>, _> = redis::cmd("HMGET")
+                .arg(self.key("nodeaddrs"))
+                .arg(&lapsed)
+                .query_async(conn)
+                .await;
+            let Ok(addrs) = addrs else { return };
+            // Evidence, not only silence: a node that answers is alive (cut
+            // from the store, not gone) and its callers are still on the
+            // line. Asked all at once, so the loop waits a quarter lease at most.
+            let answers = futures::future::join_all(
+                addrs
+                    .iter()
+                    .map(|a| async move { matches!(a, Some(a) if self.answers(a).await) }),
+            )
+            .await;
+            for (node, answers) in lapsed.into_iter().zip(answers) {
+                if answers {
+                    warn!(node = %node, "cluster: node missed its heartbeats but answers; its calls are kept");
+                    nodes.push(node);
+                    continue;
+                }
+                warn!(node = %node, "cluster: node lost (no heartbeat for two leases, does not answer); its calls end");
+                let _: Result<(), _> = redis::pipe()
+                    .zrem(self.key("nodes"), &node)
+                    .ignore()
+                    .hdel(self.key("nodeaddrs"), &node)
+                    .ignore()
+                    .query_async(conn)
+                    .await;
+            }
+        }
+        if let Route::Local { engine, .. } = &*self.route.borrow() {
             let engine = engine.clone();
             tokio::spawn(async move {
                 let _ = engine.execute(None, Command::NodesAlive { nodes }).await;
@@ -395,4 +543,80 @@ async fn load_snapshot(
         }
     }
     Ok((agents, calls))
+}
+
+/// Keeps this node's health true to what it can do, on its own timer (the
+/// node loop may be waiting on an unreachable store): SERVING while the
+/// store answered within a lease and the routing node is this one or was
+/// reached within a lease.
+async fn report_health(
+    reporter: tonic_health::server::HealthReporter,
+    names: Vec<&'static str>,
+    route: watch::Receiver<Route>,
+    store: Arc<Reach>,
+    lease: Duration,
+    node: String,
+) {
+    let mut serving: Option<bool> = None;
+    let mut tick = tokio::time::interval(lease / 5);
+    loop {
+        tick.tick().await;
+        let (healthy, why) = {
+            let route = route.borrow();
+            if !store.fresh() {
+                (false, "the store does not answer".to_string())
+            } else {
+                match &*route {
+                    Route::Local { .. } => (true, String::new()),
+                    Route::Remote { reach, .. } if reach.fresh() => (true, String::new()),
+                    Route::Remote { node, .. } => (false, format!("the routing node {node} does not answer")),
+                    Route::Down(why) => (false, why.clone()),
+                }
+            }
+        };
+        if serving == Some(healthy) {
+            continue;
+        }
+        serving = Some(healthy);
+        let status = if healthy {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        for name in &names {
+            reporter.set_service_status(*name, status).await;
+        }
+        crate::metrics::events::health(healthy);
+        if healthy {
+            info!(node = %node, "serving");
+        } else {
+            warn!(node = %node, reason = %why, "not serving");
+        }
+    }
+}
+
+/// Pings the routing node of `term` while its route is in use (until the
+/// route and its [`Reach`] are dropped), so this node knows whether its
+/// forwarded commands can get through.
+async fn probe_routing_node(
+    mut client: super::link::ClusterClient,
+    reach: std::sync::Weak<Reach>,
+    term: u64,
+    lease: Duration,
+) {
+    let mut tick = tokio::time::interval(lease / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(reach) = reach.upgrade() else { return };
+        let mut req = tonic::Request::new(crate::proto::cluster::PingRequest {});
+        req.set_timeout(lease / 2);
+        match tokio::time::timeout(lease / 2, client.ping(req)).await {
+            Ok(Ok(r)) if r.get_ref().epoch == term => reach.ok(),
+            // A routing node of the previous release (protocol 4) has no
+            // Ping; that it answered is enough.
+            Ok(Err(s)) if s.code() == tonic::Code::Unimplemented => reach.ok(),
+            _ => {}
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::auth::{Principal, Role, TokenKeys};
 use crate::error::Error;
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 /// The oldest version this node still serves.
 pub const MIN_PROTOCOL: u32 = 4;
 /// The header carrying it.

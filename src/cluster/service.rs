@@ -12,7 +12,9 @@ use crate::engine::{Device, EngineHandle, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
 use crate::proto::cluster::cluster_server::Cluster;
-use crate::proto::cluster::{AgentEventsRequest, ExecuteRequest, ExecuteResponse, WatchCallRequest};
+use crate::proto::cluster::{
+    AgentEventsRequest, ExecuteRequest, ExecuteResponse, PingRequest, PingResponse, WatchCallRequest,
+};
 
 pub struct ClusterApi {
     /// Where the router is; this node serves only while it is `Local`.
@@ -24,7 +26,7 @@ pub struct ClusterApi {
 impl ClusterApi {
     fn engine(&self) -> Result<EngineHandle, Error> {
         match &*self.route.borrow() {
-            Route::Local(engine) => Ok(engine.clone()),
+            Route::Local { engine, .. } => Ok(engine.clone()),
             _ => Err(Error::Unavailable(format!(
                 "node {} does not route right now",
                 self.node
@@ -67,6 +69,15 @@ impl Cluster for ClusterApi {
             })
             .await?;
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
+        check(&req)?;
+        let epoch = match &*self.route.borrow() {
+            Route::Local { term, .. } => *term,
+            _ => 0,
+        };
+        Ok(Response::new(PingResponse { epoch }))
     }
 
     type WatchCallStream = CallStream;

@@ -144,6 +144,19 @@ impl Core {
         device: notify::Device,
     ) -> notify::AgentEventStream {
         let (stream, closed) = self.subscribers.subscribe_agent(now, agent, device);
+        // And what the agent holds, unless its record still waits for the
+        // store (then the held event shows it once recorded).
+        if let Some(work) = self.router.agent_work(&agent.id) {
+            let pending = match &work {
+                crate::acd::AgentWork::Offered { call, .. } | crate::acd::AgentWork::Connected { call } => {
+                    self.dirty.holds_call(&call.id)
+                }
+                crate::acd::AgentWork::WrappingUp { call, .. } => self.dirty.holds_call(call),
+            };
+            if !pending {
+                self.subscribers.resend_work(now, &agent.id, device, &work);
+            }
+        }
         if self.router.handle_agent_stream_opened(now, &agent.id).is_ok() {
             let jobs = self.jobs.clone();
             let id = agent.id.clone();
@@ -209,12 +222,27 @@ impl EngineHandle {
         F: FnOnce(&mut Core, Timestamp) -> R + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let deadline = crate::deadline::current();
         let job: Job = Box::new(move |core, now| {
+            // The client gave up while this waited in the queue: not done
+            // late (a retry through another node may be on its way).
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                crate::metrics::events::expired_job();
+                return Box::new(move |_| {
+                    let _ = tx.send(Err(Error::DeadlineExceeded(
+                        "the request's deadline passed before the routing core reached it; it was not carried out"
+                            .into(),
+                    )));
+                });
+            }
             let r = f(core, now);
             Box::new(move |written: bool| {
                 let _ = tx.send(if durable && !written {
+                    // No promise of a retry: this node retries while it
+                    // routes, but if another takes over the change is gone.
                     Err(Error::Unavailable(
-                        "the store did not record the change; it is retried, check before repeating".into(),
+                        "the store did not confirm the change: read the current state before repeating"
+                            .into(),
                     ))
                 } else {
                     Ok(r)
@@ -529,7 +557,14 @@ async fn claim(core: &mut Core, store: &dyn Store, now: Timestamp, agent: AgentR
     let Event::CallOffered { call, .. } = &offer else {
         return apply(core, store, now, offer).await;
     };
-    let written = match store.reserve(&agent, call).await {
+    // While the store is down the claim queues like any write (a try would
+    // wait the store's timeout); the events wait for it (`Core::tell`).
+    let reserved = if core.dirty.store_down || core.dirty.fenced {
+        Err(StoreError::Unavailable("the store is down".into()))
+    } else {
+        store.reserve(&agent, call).await
+    };
+    let written = match reserved {
         Ok(()) => true,
         Err(StoreError::Conflict(why)) => {
             // Someone else holds this agent: withdraw and try the next
@@ -567,7 +602,13 @@ async fn notify_offer(core: &mut Core, store: &dyn Store, now: Timestamp, offer:
         .as_ref()
         .map(|c| c.to_string())
         .unwrap_or_else(|| call.ani.clone());
-    let previous = store.contacts_of(&key, 5).await.unwrap_or_default();
+    // The customer's history is a courtesy: not worth the store's timeout
+    // while it is down.
+    let previous = if core.dirty.store_down {
+        Vec::new()
+    } else {
+        store.contacts_of(&key, 5).await.unwrap_or_default()
+    };
     core.tell(move |s| {
         s.call_offered(now, &agent, &call, expires_at, &previous);
         s.call_changed(&call);
@@ -651,7 +692,12 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
         Event::WrapUpEnded { agent, contact } => {
             written &= core.dirty.append_contact(store, &contact).await;
             if contact.leaves_issue_open() {
-                let call = store.get_call(&contact.call).await.ok().flatten();
+                // The call's callback details, if the store can say now.
+                let call = if core.dirty.store_down {
+                    None
+                } else {
+                    store.get_call(&contact.call).await.ok().flatten()
+                };
                 core.desk.on_wrap_up_ended(now, &contact, call.as_ref());
             }
             core.tell(move |s| s.wrap_up_ended(now, &agent, &contact));

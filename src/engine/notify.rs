@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tonic::Status;
 use tracing::warn;
 
-use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord, RescindReason};
+use crate::acd::{AgentRecord, AgentWork, CallRecord, CallStatus, ContactRecord, RescindReason};
 use crate::api::convert;
 use crate::ids::{AgentId, CallId};
 use crate::proto;
@@ -150,6 +150,29 @@ impl Subscribers {
                 reason: convert::rescind_reason(reason) as i32,
             }),
         );
+    }
+
+    /// Shows a softphone that just connected what its agent holds: the offer
+    /// ringing (with what is left of its ring), the call, or the wrap-up.
+    /// Only to that device: the others were shown it when it happened.
+    pub fn resend_work(&mut self, now: Timestamp, agent: &AgentId, device: Device, work: &AgentWork) {
+        let event = match work {
+            AgentWork::Offered { call, expires_at } => Ev::CallOffered(proto::CallOffered {
+                call: Some(convert::call(call)),
+                expires_at_unix_ms: convert::ms(*expires_at),
+                // The customer's history is on the first showing; a
+                // reconnect shows the call itself.
+                previous_contacts: Vec::new(),
+            }),
+            AgentWork::Connected { call } => Ev::CallConnected(proto::CallConnected {
+                call: Some(convert::call(call)),
+            }),
+            AgentWork::WrappingUp { call, deadline } => Ev::WrapUpStarted(proto::WrapUpStarted {
+                call_id: call.to_string(),
+                deadline_unix_ms: convert::ms(*deadline),
+            }),
+        };
+        self.send_to(now, agent, device, event);
     }
 
     pub fn call_connected(&mut self, now: Timestamp, agent: &AgentId, call: &CallRecord) {

@@ -220,6 +220,10 @@ pub fn describe() {
         "Events to agents and watchers never sent because the store did not record their change: held past the limit while the store was down, or dropped when another node took over routing."
     );
     describe_counter!(
+        "hotline_expired_requests_total",
+        "Requests the routing core dropped unexecuted because the client's deadline (grpc-timeout) passed while they waited, by kind (command: answered DEADLINE_EXCEEDED; offer: a call offer that reached the agent's node after it expired, not shown)."
+    );
+    describe_counter!(
         "hotline_media_relays_broken_total",
         "Node-to-node media streams that broke (the peer vanished or refused), by kind (agent: an agent trunk; every leg on it closed)."
     );
@@ -493,6 +497,16 @@ pub fn relay_opened(kind: &'static str) {
 /// the engine was fenced).
 pub fn notes_dropped(n: u64) {
     counter!("hotline_events_withheld_dropped_total").increment(n);
+}
+
+/// A job whose client's deadline passed while it waited; not carried out.
+pub fn expired_job() {
+    counter!("hotline_expired_requests_total", "kind" => "command").increment(1);
+}
+
+/// An offer that had expired by the time it reached the agent's node.
+pub fn expired_offer() {
+    counter!("hotline_expired_requests_total", "kind" => "offer").increment(1);
 }
 
 pub fn relay_broken(kind: &'static str) {

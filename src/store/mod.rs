@@ -28,7 +28,7 @@ use crate::time::Timestamp;
 
 pub use memory::MemoryStore;
 pub use metered::Metered;
-pub use redis::{RedisOptions, RedisStore};
+pub use redis::{RedisOptions, RedisStore, STEPPED_DOWN};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

@@ -23,7 +23,7 @@
 //! | `{NS}:grades` | sorted set, score = graded ms | JSON `GradeRecord`s |
 //! | `{NS}:survey:<call>` | string | JSON `SurveyRecord` |
 //! | `{NS}:surveys` | sorted set, score = rated ms | call ids of surveys |
-//! | `{NS}:agentday:<day ms>:<agent>` | string | JSON `AgentDayRecord` |
+//! | `{NS}:agentday:<day ms>:<agent>` | string | JSON `AgentDayRecord` (fenced) |
 //! | `{NS}:agentdays` | sorted set, score = day ms | `<day ms>:<agent>` of agent days |
 //! | `{NS}:reply:<principal>:<request id>` | string, expires | JSON reply of a mutating request, for retries (idempotency) |
 //!
@@ -99,6 +99,13 @@ redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
 redis.call('SET', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
+return 1
+"#;
+
+/// KEYS: epoch, record key, index. ARGV: fence, member, json, score.
+const PUT_INDEXED: &str = r#"
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return 1
 "#;
 
@@ -222,14 +229,22 @@ pub struct RedisStore {
     conn: ConnectionManager,
     keys: Keys,
     max_ended_calls: usize,
-    /// The fencing token writes carry; 0 writes unfenced (single node).
+    /// The fencing token writes carry; 0 writes unfenced (single node),
+    /// [`STEPPED_DOWN`] refuses every fenced write without asking Redis.
     fence: Arc<AtomicU64>,
     put_agent: Script,
     put_call: Script,
     append_contact: Script,
     reserve: Script,
     put_callback: Script,
+    put_agent_day: Script,
 }
+
+/// The fence of a node that has just stopped routing: its writes are
+/// refused here, at once, while the old term's queued work drains (they
+/// would be refused by Redis anyway, but only after a round trip, or a
+/// timeout each while Redis is unreachable).
+pub const STEPPED_DOWN: u64 = u64::MAX;
 
 fn unavailable(e: RedisError) -> StoreError {
     if e.to_string().contains("FENCED") {
@@ -278,12 +293,23 @@ impl RedisStore {
             append_contact: Script::new(&format!("{FENCE_CHECK}{APPEND_CONTACT}")),
             reserve: Script::new(&format!("{FENCE_CHECK}{RESERVE}")),
             put_callback: Script::new(&format!("{FENCE_CHECK}{PUT_CALLBACK}")),
+            put_agent_day: Script::new(&format!("{FENCE_CHECK}{PUT_INDEXED}")),
         })
     }
 
     /// The fencing token shared with whoever holds the routing role.
     pub fn fence(&self) -> Arc<AtomicU64> {
         self.fence.clone()
+    }
+
+    /// The token a fenced write carries; refused at once after a step-down.
+    fn fence_token(&self) -> Result<u64, StoreError> {
+        match self.fence.load(Ordering::SeqCst) {
+            STEPPED_DOWN => Err(StoreError::Fenced(
+                "this node stepped down from routing; its writes are refused".into(),
+            )),
+            fence => Ok(fence),
+        }
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -425,7 +451,7 @@ impl Store for RedisStore {
     }
 
     async fn put_agent(&self, agent: &AgentRecord) -> Result<(), StoreError> {
-        let fence = self.fence.load(Ordering::SeqCst);
+        let fence = self.fence_token()?;
         let _: i64 = self
             .put_agent
             .key(self.keys.epoch())
@@ -468,7 +494,7 @@ impl Store for RedisStore {
     }
 
     async fn put_call(&self, call: &CallRecord) -> Result<(), StoreError> {
-        let fence = self.fence.load(Ordering::SeqCst);
+        let fence = self.fence_token()?;
         let ended = match (call.status, call.ended_at) {
             (CallStatus::Ended, Some(t)) => t.as_millis() as i64,
             (CallStatus::Ended, None) => call.enqueued_at.as_millis() as i64,
@@ -494,7 +520,7 @@ impl Store for RedisStore {
     }
 
     async fn reserve(&self, agent: &AgentRecord, call: &CallRecord) -> Result<(), StoreError> {
-        let fence = self.fence.load(Ordering::SeqCst);
+        let fence = self.fence_token()?;
         let _: i64 = self
             .reserve
             .key(self.keys.epoch())
@@ -535,7 +561,7 @@ impl Store for RedisStore {
     }
 
     async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError> {
-        let fence = self.fence.load(Ordering::SeqCst);
+        let fence = self.fence_token()?;
         let _: i64 = self
             .append_contact
             .key(self.keys.epoch())
@@ -637,7 +663,7 @@ impl Store for RedisStore {
     }
 
     async fn put_callback(&self, cb: &CallbackRecord) -> Result<(), StoreError> {
-        let fence = self.fence.load(Ordering::SeqCst);
+        let fence = self.fence_token()?;
         let id = cb.id.as_str();
         let _: i64 = self
             .put_callback
@@ -728,15 +754,22 @@ impl Store for RedisStore {
     }
 
     async fn put_agent_day(&self, day: &AgentDayRecord) -> Result<(), StoreError> {
+        // Written by the routing node: fenced like its other records.
+        let fence = self.fence_token()?;
         let member = format!("{}:{}", day.day.as_millis(), day.agent);
-        self.put_indexed(
-            &self.keys.agent_day(&member),
-            &self.keys.agent_days(),
-            &member,
-            day.day,
-            day,
-        )
-        .await
+        let _: i64 = self
+            .put_agent_day
+            .key(self.keys.epoch())
+            .key(self.keys.agent_day(&member))
+            .key(self.keys.agent_days())
+            .arg(fence)
+            .arg(&member)
+            .arg(encode(day)?)
+            .arg(day.day.as_millis())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn agent_days_between(
