@@ -61,3 +61,60 @@ async fn an_accept_the_store_did_not_record_is_not_announced_until_the_store_has
     assert_eq!(recorded.status, proto::CallStatus::Connected as i32);
     assert_eq!(recorded.agent_id, "alice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routing_node_whose_term_ended_tells_nobody_what_it_did_after() {
+    let redis = RedisServer::start();
+    // A lease long enough that this node has not noticed the takeover yet.
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"deposed\"\n[cluster]\nlease_ms = 10000\n",
+        redis.url()
+    );
+    let s = TestServer::with_config(&config).await;
+    let mut alice = s.agent("alice").await;
+    // What she was told so far: logged in, then available.
+    alice
+        .wait_for(SOON, |e| match e {
+            Ev::StateChanged(c) => c
+                .agent
+                .as_ref()
+                .filter(|a| a.state == proto::AgentState::Available as i32)
+                .map(|_| ()),
+            _ => None,
+        })
+        .await
+        .expect("alice available");
+    // Another node takes the routing role, as its acquire script does.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let epoch: u64 = ::redis::cmd("INCR")
+        .arg("{deposed}:epoch")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = ::redis::cmd("SET")
+        .arg("{deposed}:leader")
+        .arg(format!("other|127.0.0.1:1|{epoch}"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // This node still routes a call in memory, but the store refuses it all.
+    let refused = s
+        .edge()
+        .call
+        .start_call(proto::StartCallRequest {
+            ani: "+7400".into(),
+            dnis: "100".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    // So alice is never offered it (her stream ends with the engine).
+    let offered = alice
+        .wait_for(Duration::from_secs(2), |e| {
+            matches!(e, Ev::CallOffered(_) | Ev::StateChanged(_)).then(|| format!("{e:?}"))
+        })
+        .await;
+    assert_eq!(offered, None, "told of a change the store refused");
+}

@@ -15,6 +15,10 @@ pub struct CallApi {
     pub ctx: ApiContext,
 }
 
+/// Names calls made by requests with a request id (UUID v5 of the caller's
+/// principal and request id).
+const CALL_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x4c6f_6e67_2d6c_6976_652d_686f_746c_696e);
+
 #[tonic::async_trait]
 impl CallService for CallApi {
     async fn start_call(
@@ -66,7 +70,25 @@ impl CallService for CallApi {
             .next()
             .filter(|c| c.leaves_issue_open())
             .map(|c| c.agent);
-        let id = CallId::new(uuid::Uuid::now_v7().to_string());
+        // A request id names the call: a retry (through any node, after any
+        // takeover) names the same call, so it cannot make a second one
+        // even when the first attempt's reply was never kept (its client
+        // gave up while the change was being recorded).
+        let id = match &key {
+            Some(k) => CallId::new(
+                uuid::Uuid::new_v5(
+                    &CALL_ID_NAMESPACE,
+                    format!("{}\n{}", k.principal, k.request_id).as_bytes(),
+                )
+                .to_string(),
+            ),
+            None => CallId::new(uuid::Uuid::now_v7().to_string()),
+        };
+        if key.is_some() {
+            if let Some(existing) = self.ctx.store.get_call(&id).await? {
+                return Ok(Response::new(convert::call(&existing)));
+            }
+        }
         let incoming = IncomingCall {
             id: id.clone(),
             ani: ani.to_string(),

@@ -91,6 +91,14 @@ impl Reach {
     }
 }
 
+/// How long a success keeps a node healthy: three quarters of a lease, so
+/// that with the health timer's tenth, NOT_SERVING shows within a lease of
+/// the last success, while two or three beats or probes (every third or
+/// quarter lease) may still be late without a false alarm.
+fn reach_window(lease: Duration) -> Duration {
+    lease * 3 / 4
+}
+
 /// Why a term ends.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum StepDown {
@@ -160,7 +168,7 @@ impl Node {
         };
         let mut term: Option<Term> = None;
         let mut remote: Option<String> = None;
-        let store_reach = Reach::new(self.opts.lease);
+        let store_reach = Reach::new(reach_window(self.opts.lease));
         let health = tokio::spawn(report_health(
             self.health.clone(),
             self.health_names.clone(),
@@ -425,7 +433,7 @@ impl Node {
             channel,
             NodeCredentials::new(&self.node_token)?,
         );
-        let reach = Reach::new(lease);
+        let reach = Reach::new(reach_window(lease));
         tokio::spawn(probe_routing_node(
             client.clone(),
             Arc::downgrade(&reach),
@@ -558,7 +566,7 @@ async fn report_health(
     node: String,
 ) {
     let mut serving: Option<bool> = None;
-    let mut tick = tokio::time::interval(lease / 5);
+    let mut tick = tokio::time::interval(lease / 10);
     loop {
         tick.tick().await;
         let (healthy, why) = {
@@ -610,8 +618,8 @@ async fn probe_routing_node(
         tick.tick().await;
         let Some(reach) = reach.upgrade() else { return };
         let mut req = tonic::Request::new(crate::proto::cluster::PingRequest {});
-        req.set_timeout(lease / 2);
-        match tokio::time::timeout(lease / 2, client.ping(req)).await {
+        req.set_timeout(lease / 3);
+        match tokio::time::timeout(lease / 3, client.ping(req)).await {
             Ok(Ok(r)) if r.get_ref().epoch == term => reach.ok(),
             // A routing node of the previous release (protocol 4) has no
             // Ping; that it answered is enough.

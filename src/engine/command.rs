@@ -306,7 +306,11 @@ impl Core {
                     incoming.preferred_agent = None;
                 }
                 let id = incoming.id.clone();
-                r.handle_call_arrived(now, incoming)?;
+                // The same request again (its id names the call): the call
+                // it made, not a second one.
+                if r.call(&id).is_none() {
+                    r.handle_call_arrived(now, incoming)?;
+                }
                 call_reply(r, &id)
             }
             Command::EndCall { call } => {

@@ -72,13 +72,16 @@ type Note = Box<dyn FnOnce(&mut Subscribers) + Send>;
 const HELD_NOTES: usize = 50_000;
 
 impl Core {
-    /// Tells subscribers of a change now, or, while any record written
-    /// before it is still waiting for the store, once the store has taken
-    /// it: nobody hears of a change the store does not hold, and the order
-    /// of what each hears is kept.
+    /// Tells subscribers of a change once every record written up to it is
+    /// in the store: at the end of this drain if all its writes landed, or
+    /// once the store has taken them. Nobody hears of a change the store
+    /// does not hold, and the order of what each hears is kept. Events
+    /// that write nothing themselves (an offer withdrawn, wrap-up started)
+    /// wait too: a deposed engine learns it is fenced from the drain's
+    /// first write, and must not have told anyone anything by then.
     fn tell(&mut self, note: impl FnOnce(&mut Subscribers) + Send + 'static) {
-        if self.held.is_empty() && self.dirty.is_empty() {
-            note(&mut self.subscribers);
+        if self.dirty.fenced {
+            crate::metrics::events::notes_dropped(1);
             return;
         }
         if self.held.len() >= HELD_NOTES {

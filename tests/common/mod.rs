@@ -3,6 +3,7 @@
 
 pub mod media;
 pub mod metrics;
+pub mod netns;
 pub mod process;
 pub mod redis;
 pub mod s3;
