@@ -354,6 +354,9 @@ enum Fault {
 struct Figures {
     name: String,
     heal_to_offer: Duration,
+    /// The longest time no offer reached any agent, from the fault to the
+    /// first offer after the heal (calls kept arriving throughout).
+    longest_gap: Duration,
     started: usize,
     /// StartCall attempts refused during the fault.
     attempts_refused: usize,
@@ -457,6 +460,19 @@ async fn run_fault(w: &mut World, fault: Fault, seen: &load::Shared) -> Figures 
             "{name}: the first offer after the heal took {heal_to_offer:?}"
         ));
     }
+    let longest_gap = {
+        let s = seen.lock().unwrap();
+        let mut times: Vec<Instant> = s
+            .offers
+            .iter()
+            .map(|(t, _, _)| *t)
+            .filter(|t| *t >= began && *t <= healed + heal_to_offer)
+            .collect();
+        times.insert(0, began);
+        times.push(healed + heal_to_offer);
+        times.sort();
+        times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default()
+    };
     let (started, attempts_refused, refused) = {
         let s = seen.lock().unwrap();
         let during = |t: &Instant| *t >= began && *t < healed;
@@ -470,6 +486,7 @@ async fn run_fault(w: &mut World, fault: Fault, seen: &load::Shared) -> Figures 
     Figures {
         name,
         heal_to_offer,
+        longest_gap,
         started,
         attempts_refused,
         refused,
@@ -669,13 +686,14 @@ async fn seven_faults_under_load_lose_nothing_and_routing_resumes_within_a_lease
     assert!(f.fenced_writes > 0, "the monitor saw the nodes' writes");
 
     println!(
-        "\nfault | heal -> first offer | calls started / attempts refused / calls refused during | NOT_SERVING after | all SERVING after heal"
+        "\nfault | heal -> first offer | longest time without an offer | calls started / attempts refused / calls refused during | NOT_SERVING after | all SERVING after heal"
     );
     for fig in &figures {
         println!(
-            "{} | {} ms | {} / {} / {} | {} | {} ms",
+            "{} | {} ms | {} ms | {} / {} / {} | {} | {} ms",
             fig.name,
             fig.heal_to_offer.as_millis(),
+            fig.longest_gap.as_millis(),
             fig.started,
             fig.attempts_refused,
             fig.refused,
