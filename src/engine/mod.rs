@@ -708,3 +708,76 @@ async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event)
     }
     written
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::acd::{IncomingCall, QueueSettings, RouterConfig, Tier};
+    use crate::ids::{CallId, SkillName};
+    use crate::store::MemoryStore;
+
+    async fn engine() -> (EngineHandle, watch::Sender<bool>) {
+        let mut router = Router::new(RouterConfig {
+            skills: vec![SkillName::new("s")],
+            queues: vec![QueueSettings::named("q").with_skill("s", 1)],
+            ..Default::default()
+        })
+        .unwrap();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let now = Timestamp::now_wall();
+        let desk = restore_desk(&mut router, store.as_ref(), TrackerSettings::default(), now)
+            .await
+            .unwrap();
+        let (stop, stop_rx) = watch::channel(false);
+        let (handle, _task) = spawn(router, desk, store, stop_rx);
+        (handle, stop)
+    }
+
+    fn start(id: &str) -> Command {
+        Command::StartCall(IncomingCall {
+            id: CallId::new(id),
+            ani: "+1".into(),
+            dnis: "1".into(),
+            customer: None,
+            tier: Tier::Regular,
+            queue: "q".into(),
+            extra_requirements: Vec::new(),
+            preferred_agent: None,
+            node: None,
+            callback: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_command_whose_deadline_passed_before_the_engine_reached_it_is_not_carried_out() {
+        let (engine, _stop) = engine().await;
+        let late = crate::deadline::scope(Instant::now(), engine.execute(None, start("late"))).await;
+        assert!(matches!(late, Err(Error::DeadlineExceeded(_))), "{late:?}");
+        let live = engine
+            .call(|core, _| core.router.call(&CallId::new("late")).is_some())
+            .await
+            .unwrap();
+        assert!(!live, "the late StartCall made no call");
+        // With time to spare it is.
+        let soon = Instant::now() + Duration::from_secs(5);
+        let (id, live) = crate::deadline::scope(soon, engine.execute(None, start("on-time")))
+            .await
+            .unwrap()
+            .call()
+            .unwrap();
+        assert_eq!(id, CallId::new("on-time"));
+        assert!(live.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_same_call_started_twice_is_one_call() {
+        let (engine, _stop) = engine().await;
+        engine.execute(None, start("c1")).await.unwrap();
+        let again = engine.execute(None, start("c1")).await.unwrap().call().unwrap();
+        assert_eq!(again.0, CallId::new("c1"), "the call it made, not DuplicateCall");
+        let calls = engine.call(|core, _| core.router.active_calls()).await.unwrap();
+        assert_eq!(calls, 1);
+    }
+}
