@@ -77,7 +77,7 @@ enum Loadgen {
         /// Concurrent workers (each like a routing decision in flight).
         #[arg(long, default_value_t = 16)]
         workers: usize,
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
         duration: Duration,
     },
     /// Concurrent bridged, recorded WebRTC calls through a `hotline serve`
@@ -87,9 +87,9 @@ enum Loadgen {
         /// Concurrent calls, e.g. 100,200,500.
         #[arg(long, value_delimiter = ',', default_value = "50")]
         calls: Vec<usize>,
-        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
         warmup: Duration,
-        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
         measure: Duration,
         /// Working folder (config, recordings); a temporary one if unset.
         #[arg(long)]
@@ -112,9 +112,9 @@ enum Loadgen {
         /// New calls per second.
         #[arg(long, default_value_t = 20.0)]
         rate: f64,
-        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
         warmup: Duration,
-        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
         measure: Duration,
         /// Working folder (config, recordings); a temporary one if unset.
         #[arg(long)]
@@ -133,7 +133,7 @@ enum Command {
     /// Run a simulated call center against an in-process server and print a report.
     Demo {
         /// How long callers keep arriving, e.g. 30s or 2m.
-        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
         duration: Duration,
         /// Mean caller arrivals per second.
         #[arg(long, default_value_t = 2.5)]
@@ -162,7 +162,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Stop after this long (default: when the call ends).
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = parse_duration)]
         seconds: Option<Duration>,
         #[command(flatten)]
         conn: Connection,
@@ -221,9 +221,23 @@ enum Command {
         #[arg(long)]
         sub: String,
         /// Lifetime, e.g. 8h.
-        #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "8h", value_parser = parse_duration)]
         ttl: Duration,
     },
+}
+
+/// A duration on the command line: plain seconds (`10`) or with units
+/// (`10s`, `2m`, `1h 30m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|e| format!("{e}"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write seconds, e.g. 30, or with a unit: 30s, 2m)"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -503,5 +517,29 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_plain_seconds_and_units() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-3").is_err());
+    }
+
+    #[test]
+    fn the_demo_takes_its_duration_in_plain_seconds() {
+        let cli = Cli::try_parse_from(["hotline", "demo", "--duration", "10"]).expect("plain seconds");
+        match cli.command {
+            Command::Demo { duration, .. } => assert_eq!(duration, Duration::from_secs(10)),
+            _ => panic!("the demo command"),
+        }
     }
 }

@@ -13,8 +13,12 @@ const QUIET_MEDIA_STACK: &str =
 pub fn init(format: LogFormat, default_filter: &str) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default_filter},{QUIET_MEDIA_STACK}")));
+    // Colour only for a person at a terminal: a file or a pipe (a log
+    // collector, `docker logs`) gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

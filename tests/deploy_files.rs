@@ -462,3 +462,63 @@ async fn the_health_command_answers_for_readiness_and_liveness() {
     let unknown = run("no.such.Service");
     assert!(!unknown.status.success(), "{unknown:?}");
 }
+
+/// The `hotline token ...` commands the web pages tell people to run.
+fn sign_in_hints() -> Vec<Vec<String>> {
+    let mut hints = Vec::new();
+    for page in ["web/static/agent.html", "web/static/supervisor.html"] {
+        let text = std::fs::read_to_string(page).unwrap();
+        for part in text.split("<code>hotline token").skip(1) {
+            let code = part.split("</code>").next().unwrap_or("");
+            let code = code
+                .replace("&lt;your id&gt;", "alice")
+                .replace("&lt;your name&gt;", "sam");
+            hints.push(
+                std::iter::once("token".to_string())
+                    .chain(code.split_whitespace().map(str::to_string))
+                    .collect(),
+            );
+        }
+    }
+    hints
+}
+
+#[test]
+fn the_web_pages_sign_in_hints_are_commands_that_work() {
+    let hints = sign_in_hints();
+    assert_eq!(hints.len(), 2, "{hints:?}");
+    for args in hints {
+        let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let token = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && token.trim().split('.').count() == 3,
+            "hotline {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_docs_point_only_at_files_in_the_repository() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    assert!(
+        !readme.contains("../"),
+        "the README names a path outside the repository"
+    );
+    // Scripts the fuzz crate's notes name exist.
+    let fuzz = std::fs::read_to_string("fuzz/Cargo.toml").unwrap();
+    for word in fuzz.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';') {
+        if let Some(script) = word.trim_start_matches("./").strip_prefix("scripts/") {
+            let path = Path::new("scripts").join(script.trim_end_matches(|c: char| !c.is_alphanumeric()));
+            assert!(
+                path.exists(),
+                "fuzz/Cargo.toml names {}, which does not exist",
+                path.display()
+            );
+        }
+    }
+}
