@@ -34,10 +34,46 @@ pub enum Route {
         term: u64,
         client: Box<ClusterClient>,
         /// When this node last reached it (kept by a probe).
-        reach: std::sync::Arc<super::node::Reach>,
+        reach: std::sync::Arc<Reach>,
     },
     /// No routing node is known (being elected, or the store is down).
     Down(String),
+}
+
+/// When something (the store, the routing node) was last reached, for
+/// health that tells the truth while the node loop itself waits on an
+/// unreachable store, and for commands that fail fast. Monotonic time: a
+/// stepped wall clock must not flap health.
+#[derive(Debug)]
+pub struct Reach {
+    /// The last success.
+    last_ok: std::sync::Mutex<std::time::Instant>,
+    /// How long a success counts.
+    window: std::time::Duration,
+}
+
+impl Reach {
+    /// Reached just now (a new peer gets one window of benefit of the doubt).
+    pub fn new(window: std::time::Duration) -> std::sync::Arc<Reach> {
+        std::sync::Arc::new(Reach {
+            last_ok: std::sync::Mutex::new(std::time::Instant::now()),
+            window,
+        })
+    }
+
+    pub fn ok(&self) {
+        if let Ok(mut last) = self.last_ok.lock() {
+            *last = std::time::Instant::now();
+        }
+    }
+
+    /// Reached within the window.
+    pub fn fresh(&self) -> bool {
+        self.last_ok
+            .lock()
+            .map(|last| last.elapsed() <= self.window)
+            .unwrap_or(false)
+    }
 }
 
 impl Route {
@@ -57,7 +93,7 @@ pub const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// Fails fast while the routing node has not answered this node's probe
 /// for a lease: a forwarded request would only hang to its deadline.
-fn unreachable(node: &str, reach: &super::node::Reach) -> Result<(), Error> {
+fn unreachable(node: &str, reach: &Reach) -> Result<(), Error> {
     if reach.fresh() {
         Ok(())
     } else {

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
-use super::link::Route;
+use super::link::{ClusterClient, Reach, Route};
 use super::protocol::NodeCredentials;
 use crate::acd::{AgentState, Router, RouterConfig};
 use crate::engine::{self, Command};
@@ -58,37 +58,6 @@ pub struct NodeOptions {
     pub namespace: String,
     pub redis_url: String,
     pub redis_timeout: Duration,
-}
-
-/// When something was last reached, for health that tells the truth
-/// while the node loop itself waits on an unreachable store.
-#[derive(Debug)]
-pub struct Reach {
-    /// Wall-clock ms of the last success.
-    last_ok_ms: std::sync::atomic::AtomicU64,
-    /// How long a success counts (the lease).
-    window: Duration,
-}
-
-impl Reach {
-    /// Reached just now (a new peer gets one window of benefit of the doubt).
-    pub fn new(window: Duration) -> Arc<Reach> {
-        Arc::new(Reach {
-            last_ok_ms: std::sync::atomic::AtomicU64::new(Timestamp::now_wall().as_millis()),
-            window,
-        })
-    }
-
-    pub fn ok(&self) {
-        self.last_ok_ms
-            .store(Timestamp::now_wall().as_millis(), Ordering::SeqCst);
-    }
-
-    /// Reached within the window.
-    pub fn fresh(&self) -> bool {
-        let last = self.last_ok_ms.load(Ordering::SeqCst);
-        Timestamp::now_wall().as_millis().saturating_sub(last) <= self.window.as_millis() as u64
-    }
 }
 
 /// How long a success keeps a node healthy: three quarters of a lease, so
@@ -388,33 +357,36 @@ impl Node {
         info!(node = %self.opts.node_id, epoch = t.epoch, "cluster: this node no longer routes");
     }
 
+    /// Whether the node at `addr` answers a Ping within a quarter lease.
+    async fn answers(&self, addr: &str) -> bool {
+        let quarter = self.opts.lease / 4;
+        match self.client(addr, |e| e.connect_timeout(quarter)) {
+            Ok(mut client) => ping(&mut client, quarter).await.is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// A client of the node at `addr`, with this node's credentials.
+    fn client(
+        &self,
+        addr: &str,
+        endpoint: impl FnOnce(tonic::transport::Endpoint) -> tonic::transport::Endpoint,
+    ) -> Result<ClusterClient, Error> {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| Error::Internal(format!("node address {addr}: {e}")))?;
+        Ok(
+            crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(
+                endpoint(channel).connect_lazy(),
+                NodeCredentials::new(&self.node_token)?,
+            ),
+        )
+    }
+
     /// The route to the routing node named by the lease value
     /// "node|addr|epoch". Its connection sends HTTP/2 keepalives, so a
     /// routing node that vanished without a word (paused, cut off) fails
     /// the streams proxied through it within a lease, and a probe task
     /// keeps the route's [`Reach`] for health and fail-fast commands.
-    /// Whether the node at `addr` answers a Ping within a quarter lease.
-    async fn answers(&self, addr: &str) -> bool {
-        let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else {
-            return false;
-        };
-        let quarter = self.opts.lease / 4;
-        let Ok(creds) = NodeCredentials::new(&self.node_token) else {
-            return false;
-        };
-        let channel = endpoint.connect_timeout(quarter).connect_lazy();
-        let mut client =
-            crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(channel, creds);
-        let mut req = tonic::Request::new(crate::proto::cluster::PingRequest {});
-        req.set_timeout(quarter);
-        match tokio::time::timeout(quarter, client.ping(req)).await {
-            Ok(Ok(_)) => true,
-            // The previous release (protocol 4) has no Ping, but answered.
-            Ok(Err(s)) => s.code() == tonic::Code::Unimplemented,
-            Err(_) => false,
-        }
-    }
-
     fn remote_route(&self, leader: &str) -> Result<Route, Error> {
         let mut parts = leader.split('|');
         let (node, addr, term) = match (parts.next(), parts.next(), parts.next().map(str::parse::<u64>)) {
@@ -422,17 +394,12 @@ impl Node {
             _ => return Err(Error::Internal(format!("leader record {leader:?}"))),
         };
         let lease = self.opts.lease;
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| Error::Internal(format!("leader address {addr}: {e}")))?
-            .connect_timeout(lease.min(Duration::from_secs(2)))
-            .http2_keep_alive_interval(lease / 2)
-            .keep_alive_timeout(lease / 2)
-            .keep_alive_while_idle(true)
-            .connect_lazy();
-        let client = crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(
-            channel,
-            NodeCredentials::new(&self.node_token)?,
-        );
+        let client = self.client(&addr, |e| {
+            e.connect_timeout(lease.min(Duration::from_secs(2)))
+                .http2_keep_alive_interval(lease / 2)
+                .keep_alive_timeout(lease / 2)
+                .keep_alive_while_idle(true)
+        })?;
         let reach = Reach::new(reach_window(lease));
         tokio::spawn(probe_routing_node(
             client.clone(),
@@ -606,8 +573,28 @@ async fn report_health(
 /// Pings the routing node of `term` while its route is in use (until the
 /// route and its [`Reach`] are dropped), so this node knows whether its
 /// forwarded commands can get through.
+/// What a node answered to a Ping.
+enum Pong {
+    /// It routes in this term (0: it does not route).
+    Term(u64),
+    /// A node of the previous release (protocol 4), which has no Ping: it
+    /// lives, its term unknown.
+    Old,
+}
+
+/// Pings a node; None if it did not answer within `within`.
+async fn ping(client: &mut ClusterClient, within: Duration) -> Option<Pong> {
+    let mut req = tonic::Request::new(crate::proto::cluster::PingRequest {});
+    req.set_timeout(within);
+    match tokio::time::timeout(within, client.ping(req)).await {
+        Ok(Ok(r)) => Some(Pong::Term(r.get_ref().epoch)),
+        Ok(Err(s)) if s.code() == tonic::Code::Unimplemented => Some(Pong::Old),
+        _ => None,
+    }
+}
+
 async fn probe_routing_node(
-    mut client: super::link::ClusterClient,
+    mut client: ClusterClient,
     reach: std::sync::Weak<Reach>,
     term: u64,
     lease: Duration,
@@ -617,13 +604,9 @@ async fn probe_routing_node(
     loop {
         tick.tick().await;
         let Some(reach) = reach.upgrade() else { return };
-        let mut req = tonic::Request::new(crate::proto::cluster::PingRequest {});
-        req.set_timeout(lease / 3);
-        match tokio::time::timeout(lease / 3, client.ping(req)).await {
-            Ok(Ok(r)) if r.get_ref().epoch == term => reach.ok(),
-            // A routing node of the previous release (protocol 4) has no
-            // Ping; that it answered is enough.
-            Ok(Err(s)) if s.code() == tonic::Code::Unimplemented => reach.ok(),
+        match ping(&mut client, lease / 3).await {
+            Some(Pong::Term(t)) if t == term => reach.ok(),
+            Some(Pong::Old) => reach.ok(),
             _ => {}
         }
     }
