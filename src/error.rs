@@ -9,7 +9,7 @@ pub enum Error {
     /// The request itself is wrong; `field` names the offending field.
     #[error("{field}: {reason}")]
     InvalidArgument { field: String, reason: String },
-    #[error("{what} {id} not found")]
+    #[error("{what} {} not found", quote(id))]
     NotFound { what: &'static str, id: String },
     /// The request is well formed but the system is not in a state to apply it.
     #[error("{0}")]
@@ -34,6 +34,20 @@ pub enum Error {
     /// to the client unchanged (gRPC code and message).
     #[error("{message}")]
     Remote { code: i32, message: String },
+}
+
+/// How much of a client's value an error message repeats.
+pub const QUOTE_CHARS: usize = 32;
+
+/// `value` as an error message may repeat it: whole when short, else its
+/// first [`QUOTE_CHARS`] characters and an ellipsis. A refusal never echoes
+/// a long input (gRPC clients reject oversized status messages, so the
+/// caller would never learn the real error).
+pub fn quote(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(QUOTE_CHARS) {
+        None => value.into(),
+        Some((cut, _)) => format!("{}…", &value[..cut]).into(),
+    }
 }
 
 impl Error {

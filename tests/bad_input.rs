@@ -186,6 +186,88 @@ async fn a_retried_request_id_has_no_second_effect() {
 }
 
 #[tokio::test]
+async fn a_request_id_reused_with_a_different_body_is_refused_naming_request_id() {
+    let s = TestServer::start().await;
+    let mut edge = s.edge();
+    let first = proto::StartCallRequest {
+        ani: "+5000".into(),
+        dnis: "100".into(),
+        request_id: "edge-req-9".into(),
+        ..Default::default()
+    };
+    let call = edge.call.start_call(first.clone()).await.unwrap().into_inner();
+    // Another caller under the same request id: not the first call back.
+    let err = edge
+        .call
+        .start_call(proto::StartCallRequest {
+            ani: "+5001".into(),
+            ..first.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().starts_with("request_id:"), "{}", err.message());
+    // The true retry still gets the first call.
+    let again = edge.call.start_call(first).await.unwrap().into_inner();
+    assert_eq!(again.call_id, call.call_id);
+    edge.call
+        .end_call(proto::EndCallRequest {
+            call_id: call.call_id,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
+    // The same for an agent's request: a different state under one id.
+    let mut agent = s.clients(Role::Agent, "alice");
+    agent
+        .agent
+        .login(login("alice", vec![("billing", 7)]))
+        .await
+        .unwrap();
+    let ready = proto::SetStateRequest {
+        agent_id: "alice".into(),
+        state: proto::RequestedState::Available as i32,
+        request_id: "alice-1".into(),
+        ..Default::default()
+    };
+    agent.agent.set_state(ready.clone()).await.unwrap();
+    let err = agent
+        .agent
+        .set_state(proto::SetStateRequest {
+            state: proto::RequestedState::NotReady as i32,
+            reason: "break".into(),
+            ..ready.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().starts_with("request_id:"), "{}", err.message());
+    agent
+        .agent
+        .set_state(ready)
+        .await
+        .expect("the true retry is answered");
+    let agents = s
+        .supervisor()
+        .supervisor
+        .list_agents(proto::ListAgentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .agents;
+    let now = agents
+        .iter()
+        .find(|a| a.agent_id == "alice")
+        .expect("alice is listed");
+    assert_eq!(
+        now.state,
+        proto::AgentState::Available as i32,
+        "the refused request changed nothing"
+    );
+}
+
+#[tokio::test]
 async fn wrong_state_and_unknown_ids_get_clear_statuses() {
     let s = TestServer::start().await;
     let mut alice = s.agent("alice").await;

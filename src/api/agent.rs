@@ -36,11 +36,12 @@ impl AgentApi {
         agent_id: &str,
         call_id: &str,
         request_id: &str,
+        body: &impl prost::Message,
     ) -> Result<(AgentId, CallId, Option<IdempotencyKey>), Error> {
         Ok((
             self.agent_id(p, agent_id)?,
             CallId::new(validate::id("call_id", call_id)?),
-            validate::request_key(p, request_id)?,
+            validate::request_key(p, request_id, body)?,
         ))
     }
 
@@ -60,7 +61,7 @@ impl AgentApi {
     ) -> Result<Response<proto::Recording>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "")?;
+        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "", &r)?;
         self.own_call(&agent, &call).await?;
         let rec = if pause {
             self.ctx.media.pause_recording(&call, agent.as_str()).await?
@@ -99,7 +100,7 @@ impl AgentApi {
     ) -> Result<Response<proto::Call>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let (agent, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
+        let (agent, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)?;
         let (id, live) = self.ctx.engine.execute(key, make(agent, call)).await?.call()?;
         Ok(Response::new(
             self.call_now(&id, live.map(|c| convert::call(&c))).await?,
@@ -113,7 +114,7 @@ impl AgentService for AgentApi {
         let p = principal(&req)?;
         let r = req.into_inner();
         let id = self.agent_id(&p, &r.agent_id)?;
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         let entry = self
             .ctx
             .directory
@@ -152,7 +153,7 @@ impl AgentService for AgentApi {
         let p = principal(&req)?;
         let r = req.into_inner();
         let id = self.agent_id(&p, &r.agent_id)?;
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         self.agent_command(
             key,
             Command::Logout {
@@ -170,7 +171,7 @@ impl AgentService for AgentApi {
         let p = principal(&req)?;
         let r = req.into_inner();
         let id = self.agent_id(&p, &r.agent_id)?;
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)?.to_string();
         let state = proto::RequestedState::try_from(r.state).unwrap_or(proto::RequestedState::Unspecified);
         if state == proto::RequestedState::Unspecified {
@@ -237,7 +238,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<proto::Agent>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
+        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)?;
         self.agent_command(key, Command::Decline { agent: id, call })
             .await
     }
@@ -294,7 +295,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<proto::Agent>, Status> {
         let p = principal(&req)?;
         let r = req.into_inner();
-        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id)?;
+        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)?;
         let disposition = match proto::Disposition::try_from(r.disposition) {
             Ok(proto::Disposition::Unspecified) => None,
             Ok(proto::Disposition::Resolved) => Some(Disposition::Resolved),

@@ -19,6 +19,24 @@ pub struct CallApi {
 /// principal and request id).
 const CALL_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x4c6f_6e67_2d6c_6976_652d_686f_746c_696e);
 
+/// Whether `existing` is the call `incoming` would start: same numbers and
+/// customer. (The full body is compared by digest when the first reply was
+/// kept; this covers a first attempt whose reply was not.)
+fn started_by(existing: &crate::acd::CallRecord, incoming: &IncomingCall) -> bool {
+    existing.ani == incoming.ani && existing.dnis == incoming.dnis && existing.customer == incoming.customer
+}
+
+impl CallApi {
+    /// The call a StartCall reply names: live from the reply, else stored.
+    async fn started(&self, reply: crate::engine::Reply) -> Result<proto::Call, Error> {
+        let (id, live) = reply.call()?;
+        match live {
+            Some(call) => Ok(convert::call(&call)),
+            None => self.ctx.stored_call(&id).await,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl CallService for CallApi {
     async fn start_call(
@@ -32,7 +50,7 @@ impl CallService for CallApi {
         validate::label("ani", ani, validate::MAX_NUMBER_LEN)?;
         let dnis = validate::id("dnis", &r.dnis)?;
         validate::label("dnis", dnis, validate::MAX_NUMBER_LEN)?;
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         let queue = self
             .ctx
             .directory
@@ -84,11 +102,6 @@ impl CallService for CallApi {
             ),
             None => CallId::new(uuid::Uuid::now_v7().to_string()),
         };
-        if key.is_some() {
-            if let Some(existing) = self.ctx.store.get_call(&id).await? {
-                return Ok(Response::new(convert::call(&existing)));
-            }
-        }
         let incoming = IncomingCall {
             id: id.clone(),
             ani: ani.to_string(),
@@ -101,16 +114,30 @@ impl CallService for CallApi {
             node: self.ctx.node.clone(),
             callback: None,
         };
-        let (id, live) = self
+        if let Some(k) = &key {
+            // A kept reply answers a retry (and refuses a different body).
+            if let Some(kept) = crate::engine::kept(self.ctx.store.as_ref(), k, "StartCall").await? {
+                return Ok(Response::new(self.started(kept).await?));
+            }
+            if let Some(existing) = self.ctx.store.get_call(&id).await? {
+                // The call this request id made; a different request
+                // reusing the id is refused, not answered with it.
+                if !started_by(&existing, &incoming) {
+                    return Err(Error::invalid(
+                        "request_id",
+                        "already used for a different StartCall request; use a new request_id",
+                    )
+                    .into());
+                }
+                return Ok(Response::new(convert::call(&existing)));
+            }
+        }
+        let reply = self
             .ctx
             .engine
-            .execute(key, Command::StartCall(incoming))
-            .await?
-            .call()?;
-        match live {
-            Some(call) => Ok(Response::new(convert::call(&call))),
-            None => Ok(Response::new(self.ctx.stored_call(&id).await?)),
-        }
+            .execute_unchecked(key, Command::StartCall(incoming))
+            .await?;
+        Ok(Response::new(self.started(reply).await?))
     }
 
     async fn end_call(&self, req: Request<proto::EndCallRequest>) -> Result<Response<proto::Call>, Status> {
@@ -118,7 +145,7 @@ impl CallService for CallApi {
         p.require(&[Role::Telephony])?;
         let r = req.into_inner();
         let id = CallId::new(validate::id("call_id", &r.call_id)?);
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         // Ending a call that already ended returns its final record.
         let (id, _) = self
             .ctx
@@ -198,7 +225,7 @@ impl CallService for CallApi {
             "" => None,
             n => Some(validate::label("number", n, validate::MAX_NUMBER_LEN)?.to_string()),
         };
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         let cmd = Command::RequestCallback {
             id: crate::ids::CallbackId::new(format!("cb-{call}")),
             call,

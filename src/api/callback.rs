@@ -73,16 +73,17 @@ impl CallbackApi {
         p.require(roles)?;
         let r = req.into_inner();
         let id = callback_id(&r.callback_id)?;
-        Ok(Response::new(self.run(&p, &r.request_id, command(id)).await?))
+        Ok(Response::new(self.run(&p, &r.request_id, &r, command(id)).await?))
     }
 
     async fn run(
         &self,
         p: &crate::auth::Principal,
         request_id: &str,
+        body: &impl prost::Message,
         cmd: Command,
     ) -> Result<proto::Callback, Error> {
-        let key = validate::request_key(p, request_id)?;
+        let key = validate::request_key(p, request_id, body)?;
         let record = self.ctx.engine.execute(key, cmd).await?.callback()?;
         Ok(convert::callback(&record))
     }
@@ -236,7 +237,7 @@ impl CallbackService for CallbackApi {
             max_attempts: (r.max_attempts > 0).then_some(r.max_attempts as u32),
         };
         Ok(Response::new(
-            self.run(&p, &r.request_id, Command::CreateCallback(Box::new(new)))
+            self.run(&p, &r.request_id, &r, Command::CreateCallback(Box::new(new)))
                 .await?,
         ))
     }
@@ -288,9 +289,15 @@ impl CallbackService for CallbackApi {
                 .iter()
                 .map(|s| status_from(*s))
                 .collect::<Result<_, _>>()?,
-            queue: (!r.queue.is_empty()).then(|| QueueName::new(&r.queue)),
+            queue: match r.queue.as_str() {
+                "" => None,
+                q => Some(QueueName::new(validate::id("queue", q)?)),
+            },
             customer_key,
-            owner: (!r.owner_agent_id.is_empty()).then(|| AgentId::new(&r.owner_agent_id)),
+            owner: match r.owner_agent_id.as_str() {
+                "" => None,
+                a => Some(AgentId::new(validate::id("owner_agent_id", a)?)),
+            },
             from: optional_time("from_unix_ms", r.from_unix_ms)?,
             to: optional_time("to_unix_ms", r.to_unix_ms)?,
         };
@@ -329,7 +336,7 @@ impl CallbackService for CallbackApi {
             not_before,
             deadline,
         };
-        Ok(Response::new(self.run(&p, &r.request_id, cmd).await?))
+        Ok(Response::new(self.run(&p, &r.request_id, &r, cmd).await?))
     }
 
     async fn cancel_callback(
@@ -353,7 +360,7 @@ impl CallbackService for CallbackApi {
             id: callback_id(&r.callback_id)?,
             outcome: attempt_outcome(r.outcome)?,
         };
-        Ok(Response::new(self.run(&p, &r.request_id, cmd).await?))
+        Ok(Response::new(self.run(&p, &r.request_id, &r, cmd).await?))
     }
 
     async fn mark_work_done(
@@ -366,7 +373,7 @@ impl CallbackService for CallbackApi {
         let id = callback_id(&r.callback_id)?;
         let stored = self.ctx.store.get_callback(&id).await?.map(Box::new);
         Ok(Response::new(
-            self.run(&p, &r.request_id, Command::MarkWorkDone { id, stored })
+            self.run(&p, &r.request_id, &r, Command::MarkWorkDone { id, stored })
                 .await?,
         ))
     }

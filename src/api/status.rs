@@ -18,8 +18,25 @@ impl From<Error> for Status {
             Error::Internal(_) => Code::Internal,
             Error::Remote { code, .. } => Code::from_i32(*code),
         };
-        Status::new(code, e.to_string())
+        Status::new(code, bounded(e.to_string()))
     }
+}
+
+/// The longest status message sent. Refusals quote inputs shortly
+/// ([`crate::error::quote`]); this bound backs that up, because gRPC
+/// clients reject oversized metadata and would never see the error.
+pub const MAX_STATUS_MESSAGE: usize = 1024;
+
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_STATUS_MESSAGE {
+        let mut cut = MAX_STATUS_MESSAGE - '…'.len_utf8();
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
 }
 
 /// A status from the routing node, kept as it was for the client.
@@ -33,5 +50,19 @@ pub fn from_remote(status: &Status) -> Error {
 impl From<crate::store::StoreError> for Status {
     fn from(e: crate::store::StoreError) -> Status {
         Error::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_is_cut_on_a_character_boundary() {
+        let status = Status::from(Error::Internal("é".repeat(2000)));
+        assert!(status.message().len() <= MAX_STATUS_MESSAGE);
+        assert!(status.message().ends_with('…'));
+        let short = Status::from(Error::Internal("short".into()));
+        assert_eq!(short.message(), "internal error: short");
     }
 }

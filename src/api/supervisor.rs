@@ -15,7 +15,7 @@ use crate::ids::{AgentId, CallId, QueueName};
 use crate::media::record::{MonitorMode, RecordingFilter, RecordingRecord};
 use crate::proto;
 use crate::proto::supervisor_service_server::SupervisorService;
-use crate::quality::{Criterion, GradeRecord, Letter, QualityError, Scorecard};
+use crate::quality::GradeRecord;
 use crate::store::CallFilter;
 use crate::time::Timestamp;
 
@@ -146,7 +146,7 @@ impl SupervisorService for SupervisorApi {
         let r = req.into_inner();
         let id = AgentId::new(validate::id("agent_id", &r.agent_id)?);
         let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)?.to_string();
-        let key = validate::request_key(&p, &r.request_id)?;
+        let key = validate::request_key(&p, &r.request_id, &r)?;
         let state = proto::AgentState::try_from(r.state)
             .ok()
             .and_then(convert::agent_state_from)
@@ -367,34 +367,16 @@ impl SupervisorService for SupervisorApi {
         let id = CallId::new(validate::id("call_id", &r.call_id)?);
         let card = match &r.scorecard {
             None => self.ctx.scorecard.as_ref().clone(),
-            Some(c) => Scorecard {
-                name: c.name.clone(),
-                total: c.total,
-                criteria: c
-                    .criteria
-                    .iter()
-                    .map(|c| Criterion {
-                        name: c.name.clone(),
-                        weight: c.weight,
-                    })
-                    .collect(),
-            },
+            Some(c) => validate::scorecard(c)?,
         };
         card.check()
             .map_err(|e| Error::invalid("scorecard", e.to_string()))?;
-        let grades = r
-            .grades
-            .iter()
-            .map(|g| Ok((g.criterion.clone(), Letter::parse(&g.grade)?)))
-            .collect::<Result<Vec<_>, QualityError>>()
-            .map_err(|e| Error::invalid("grades.grade", e.to_string()))?;
+        let grades = validate::criterion_grades(&r.grades)?;
+        let comments = validate::label("comments", &r.comments, validate::MAX_TEXT_LEN)?.to_string();
         let score = card
             .score(&grades)
             .map_err(|e| Error::invalid("grades", e.to_string()))?;
         let (call, agent) = self.ctx.answered_call(&id, "grade").await?;
-        if r.comments.len() > 4000 {
-            return Err(Error::invalid("comments", "longer than 4000 bytes").into());
-        }
         let grade = GradeRecord {
             id: format!("grade-{}", uuid::Uuid::now_v7().simple()),
             call: id,
@@ -405,7 +387,7 @@ impl SupervisorService for SupervisorApi {
             scorecard: card,
             grades,
             score,
-            comments: r.comments,
+            comments,
         };
         self.ctx.store.put_grade(&grade).await?;
         Ok(Response::new(convert::grade(&grade)))

@@ -15,6 +15,10 @@ pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_LABEL_LEN: usize = 256;
 /// Longest phone number (caller, dialled, call-back) accepted.
 pub const MAX_NUMBER_LEN: usize = 64;
+/// Most criteria on a scorecard, and most grades in one GradeCall.
+pub const MAX_CRITERIA: usize = 32;
+/// Longest letter grade ("A".."F", with room for "A+" style marks).
+pub const MAX_GRADE_LEN: usize = 2;
 /// Largest page.
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -89,14 +93,23 @@ pub fn page_size(value: u32) -> Result<usize, Error> {
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.
-pub fn request_key(principal: &Principal, request_id: &str) -> Result<Option<IdempotencyKey>, Error> {
+/// `body` is the whole request as received; its digest tells a retry from
+/// a different request that reuses the id.
+pub fn request_key(
+    principal: &Principal,
+    request_id: &str,
+    body: &impl prost::Message,
+) -> Result<Option<IdempotencyKey>, Error> {
+    use sha2::Digest;
     if request_id.is_empty() {
         return Ok(None);
     }
     label("request_id", request_id, MAX_ID_LEN)?;
+    let digest = sha2::Sha256::digest(body.encode_to_vec());
     Ok(Some(IdempotencyKey {
         principal: format!("{}:{}", principal.role, principal.sub),
         request_id: request_id.to_string(),
+        digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
     }))
 }
 
@@ -164,4 +177,47 @@ pub fn page_token(full: bool, last: Option<(crate::time::Timestamp, &str)>) -> S
         Some((t, id)) if full => format!("{}:{id}", t.as_millis()),
         _ => String::new(),
     }
+}
+
+/// A scorecard sent with a grade: a bounded name and criteria.
+pub fn scorecard(c: &proto::Scorecard) -> Result<crate::quality::Scorecard, Error> {
+    if c.criteria.len() > MAX_CRITERIA {
+        return Err(Error::invalid(
+            "scorecard.criteria",
+            format!("at most {MAX_CRITERIA} criteria"),
+        ));
+    }
+    Ok(crate::quality::Scorecard {
+        name: label("scorecard.name", &c.name, MAX_LABEL_LEN)?.to_string(),
+        total: c.total,
+        criteria: c
+            .criteria
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Ok(crate::quality::Criterion {
+                    name: id(&format!("scorecard.criteria[{i}].name"), &c.name)?.to_string(),
+                    weight: c.weight,
+                })
+            })
+            .collect::<Result<_, Error>>()?,
+    })
+}
+
+/// The per-criterion letters of a grade.
+pub fn criterion_grades(grades: &[proto::CriterionGrade]) -> Result<Vec<(String, crate::quality::Letter)>, Error> {
+    if grades.len() > MAX_CRITERIA {
+        return Err(Error::invalid("grades", format!("at most {MAX_CRITERIA} grades")));
+    }
+    grades
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let criterion = id(&format!("grades[{i}].criterion"), &g.criterion)?;
+            let field = format!("grades[{i}].grade");
+            let letter = label(&field, &g.grade, MAX_GRADE_LEN)?;
+            let letter = crate::quality::Letter::parse(letter).map_err(|e| Error::invalid(field, e.to_string()))?;
+            Ok((criterion.to_string(), letter))
+        })
+        .collect()
 }

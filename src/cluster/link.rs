@@ -195,19 +195,39 @@ impl RouterLink {
 
     /// Runs a command on the routing core.
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
+        self.execute_checked(true, key, cmd).await
+    }
+
+    /// [`Self::execute`] for a caller that has already asked
+    /// [`crate::engine::kept`]; a forwarded command is checked again by
+    /// the routing node.
+    pub async fn execute_unchecked(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
+        self.execute_checked(false, key, cmd).await
+    }
+
+    async fn execute_checked(
+        &self,
+        check: bool,
+        key: Option<IdempotencyKey>,
+        cmd: Command,
+    ) -> Result<Reply, Error> {
         match self.current() {
-            Route::Local { engine, .. } => engine.execute(key, cmd).await,
+            Route::Local { engine, .. } if check => engine.execute(key, cmd).await,
+            Route::Local { engine, .. } => engine.execute_unchecked(key, cmd).await,
             Route::Remote {
                 client, reach, node, ..
             } => {
                 unreachable(&node, &reach)?;
                 let mut client = *client;
                 let command = Some(super::wire::command_to_wire(&cmd));
-                let (principal, request_id) = key.map(|k| (k.principal, k.request_id)).unwrap_or_default();
+                let (principal, request_id, request_digest) = key
+                    .map(|k| (k.principal, k.request_id, k.digest))
+                    .unwrap_or_default();
                 let mut request = tonic::Request::new(crate::proto::cluster::ExecuteRequest {
                     command,
                     principal,
                     request_id,
+                    request_digest,
                 });
                 // What is left of the client's deadline travels with the
                 // command (grpc-timeout): the routing node drops it if it

@@ -48,6 +48,7 @@ impl Cluster for ClusterApi {
         let key = (!r.request_id.is_empty()).then_some(IdempotencyKey {
             principal: r.principal,
             request_id: r.request_id,
+            digest: r.request_digest,
         });
         let reply = self.engine()?.execute(key, cmd).await?;
         Ok(Response::new(ExecuteResponse {

@@ -7,14 +7,20 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use super::Reply;
+use crate::error::Error;
 use crate::time::Timestamp;
 
 /// Who asked (the token's role and subject) and their request id: two callers
-/// can never collide.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// can never collide. `digest` fingerprints the whole request, so a request
+/// id reused with a different body is refused rather than answered with the
+/// first body's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyKey {
     pub principal: String,
     pub request_id: String,
+    /// Hex SHA-256 of the request as the client encoded it; empty when
+    /// unknown (a forward from a node that predates it).
+    pub digest: String,
 }
 
 impl IdempotencyKey {
@@ -24,14 +30,33 @@ impl IdempotencyKey {
     pub fn stored(&self) -> String {
         format!("{}:{}:{}", self.principal.len(), self.principal, self.request_id)
     }
+
+    /// Refuses a repeat whose method or body differs from the first use.
+    pub fn check_repeat(&self, first_method: &str, first_digest: &str, method: &str) -> Result<(), Error> {
+        if first_method != method {
+            return Err(Error::invalid(
+                "request_id",
+                format!("already used for {first_method}; use a new request_id for {method}"),
+            ));
+        }
+        if !first_digest.is_empty() && !self.digest.is_empty() && first_digest != self.digest {
+            return Err(Error::invalid(
+                "request_id",
+                format!("already used for a different {method} request; use a new request_id"),
+            ));
+        }
+        Ok(())
+    }
 }
 
-type Entry = (&'static str, Reply, Timestamp);
+/// The method, the request's digest, the reply, and when it was kept.
+type Entry = (&'static str, String, Reply, Timestamp);
 
 pub(super) struct IdempotencyCache {
-    entries: HashMap<IdempotencyKey, Entry>,
+    /// By [`IdempotencyKey::stored`].
+    entries: HashMap<String, Entry>,
     /// Insertion order, for eviction by age and count.
-    order: VecDeque<(IdempotencyKey, Timestamp)>,
+    order: VecDeque<(String, Timestamp)>,
     capacity: usize,
     ttl: Duration,
 }
@@ -46,14 +71,26 @@ impl IdempotencyCache {
         }
     }
 
-    pub(super) fn get(&mut self, key: &IdempotencyKey, now: Timestamp) -> Option<(&'static str, Reply)> {
+    /// The first reply to `key`, if kept; an error if `key` was first used
+    /// for another method or body.
+    pub(super) fn get(
+        &mut self,
+        key: &IdempotencyKey,
+        method: &str,
+        now: Timestamp,
+    ) -> Result<Option<Reply>, Error> {
         self.evict(now);
-        self.entries.get(key).map(|(m, v, _)| (*m, v.clone()))
+        let Some((m, digest, reply, _)) = self.entries.get(&key.stored()) else {
+            return Ok(None);
+        };
+        key.check_repeat(m, digest, method)?;
+        Ok(Some(reply.clone()))
     }
 
     pub(super) fn insert(&mut self, key: IdempotencyKey, method: &'static str, value: Reply, now: Timestamp) {
-        self.order.push_back((key.clone(), now));
-        self.entries.insert(key, (method, value, now));
+        let stored = key.stored();
+        self.order.push_back((stored.clone(), now));
+        self.entries.insert(stored, (method, key.digest, value, now));
         self.evict(now);
     }
 
@@ -63,7 +100,7 @@ impl IdempotencyCache {
             if !expired && self.order.len() <= self.capacity {
                 break;
             }
-            if self.entries.get(key).is_some_and(|(_, _, t)| t == at) {
+            if self.entries.get(key).is_some_and(|(_, _, _, t)| t == at) {
                 self.entries.remove(key);
             }
             self.order.pop_front();

@@ -202,6 +202,9 @@ const REPLY_TTL: Duration = Duration::from_secs(600);
 #[derive(serde::Serialize, serde::Deserialize)]
 struct KeptReply {
     method: String,
+    /// The first request's digest (empty in replies kept before digests).
+    #[serde(default)]
+    digest: String,
     reply: Reply,
 }
 
@@ -261,31 +264,29 @@ impl EngineHandle {
     }
 
     /// Runs a command. With an idempotency key, a repeat of a successful
-    /// command returns the first reply without running it again.
+    /// command returns the first reply without running it again, and a
+    /// different command or body under the same key is refused.
     pub async fn execute(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
+        if let Some(key) = &key {
+            if let Some(reply) = kept(self.store.as_ref(), key, cmd.name()).await? {
+                return Ok(reply);
+            }
+        }
+        self.execute_unchecked(key, cmd).await
+    }
+
+    /// [`Self::execute`] for a caller that has already asked [`kept`].
+    pub async fn execute_unchecked(&self, key: Option<IdempotencyKey>, cmd: Command) -> Result<Reply, Error> {
         let Some(key) = key else {
             return self.execute_once(None, cmd).await;
         };
-        // A reply kept by this or an earlier routing node answers a retry.
         let method = cmd.name();
         let stored_key = key.stored();
-        if let Some(kept) = self.store.kept_reply(&stored_key).await? {
-            let kept: KeptReply = serde_json::from_str(&kept)
-                .map_err(|e| Error::Internal(format!("kept reply of {stored_key}: {e}")))?;
-            if kept.method != method {
-                return Err(Error::invalid(
-                    "request_id",
-                    format!(
-                        "already used for {}; use a new request_id for {method}",
-                        kept.method
-                    ),
-                ));
-            }
-            return Ok(kept.reply);
-        }
+        let digest = key.digest.clone();
         let reply = self.execute_once(Some(key), cmd).await?;
         let kept = KeptReply {
             method: method.to_string(),
+            digest,
             reply,
         };
         match serde_json::to_string(&kept) {
@@ -307,13 +308,7 @@ impl EngineHandle {
         self.run(true, move |core, now| {
             let method = cmd.name();
             if let Some(key) = &key {
-                if let Some((m, cached)) = core.idempotency.get(key, now) {
-                    if m != method {
-                        return Err(Error::invalid(
-                            "request_id",
-                            format!("already used for {m}; use a new request_id for {method}"),
-                        ));
-                    }
+                if let Some(cached) = core.idempotency.get(key, method, now)? {
                     return Ok(cached);
                 }
             }
@@ -325,6 +320,19 @@ impl EngineHandle {
         })
         .await?
     }
+}
+
+/// The reply kept by this or an earlier routing node for `key`, if any;
+/// refused if `key` was first used for another method or body.
+pub async fn kept(store: &dyn Store, key: &IdempotencyKey, method: &str) -> Result<Option<Reply>, Error> {
+    let stored_key = key.stored();
+    let Some(kept) = store.kept_reply(&stored_key).await? else {
+        return Ok(None);
+    };
+    let kept: KeptReply = serde_json::from_str(&kept)
+        .map_err(|e| Error::Internal(format!("kept reply of {stored_key}: {e}")))?;
+    key.check_repeat(&kept.method, &kept.digest, method)?;
+    Ok(Some(kept.reply))
 }
 
 /// How often the live gauges (queues, agents, callbacks) are refreshed.
