@@ -49,6 +49,10 @@ pub struct ServerConfig {
     /// On shutdown, how long open requests and streams get to finish before
     /// their connections are closed.
     pub shutdown_grace_secs: u64,
+    /// On shutdown, how long health reports NOT_SERVING while everything
+    /// still serves, before the engine stops and the listeners close: the
+    /// time load balancers and clients need to see it and move away.
+    pub drain_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
         ServerConfig {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace_secs: 5,
+            drain_secs: 5,
         }
     }
 }
@@ -963,6 +968,7 @@ impl Config {
                 .collect(),
             presence_grace: (self.presence.grace_secs > 0)
                 .then(|| std::time::Duration::from_secs(self.presence.grace_secs)),
+            short_abandon: std::time::Duration::from_secs(self.reports.short_abandon_secs),
         }
     }
 }

@@ -78,20 +78,31 @@ pub struct RunningServer {
     node: Option<tokio::task::JoinHandle<()>>,
     /// How long in-flight requests get before connections are cut.
     grace: Duration,
+    /// How long health says NOT_SERVING before anything stops.
+    drain: Duration,
     /// This node's call audio, drained at shutdown.
     media: MediaPlane,
 }
 
 impl RunningServer {
-    /// Graceful stop: NOT_SERVING first so load balancers drain, then streams
-    /// end and in-flight requests finish.
+    /// Graceful stop: health goes NOT_SERVING while everything still
+    /// serves for the drain period, so load balancers move traffic away;
+    /// then streams end and in-flight requests finish.
     pub async fn shutdown(self) -> Result<(), Error> {
-        for name in HEALTH_NAMES.into_iter().chain([LIVENESS]) {
+        for name in HEALTH_NAMES {
             self.health
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
         crate::metrics::events::health(false);
+        if !self.drain.is_zero() {
+            info!(drain = ?self.drain, "draining: health is NOT_SERVING, requests are still served");
+            tokio::time::sleep(self.drain).await;
+        }
+        // Alive until now: a liveness probe must not restart a draining node.
+        self.health
+            .set_service_status(LIVENESS, ServingStatus::NotServing)
+            .await;
         let _ = self.shutdown.send(true);
         // Calls' recordings are closed (and archived) before the store and
         // the transport go.
@@ -426,6 +437,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         engine: engine_task,
         node: node_task,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        drain: Duration::from_secs(config.server.drain_secs),
         media,
     })
 }

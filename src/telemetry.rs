@@ -4,15 +4,30 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// The WebRTC stack logs every closed connection's teardown at WARN (a
-/// hung-up call is not a warning); only its errors are shown by default.
+/// The WebRTC stack logs 5 to 7 WARN lines on every normal call (each
+/// closed connection's teardown: a hung-up call is not a warning); only its
+/// errors are shown, unless RUST_LOG names one of its targets.
 const QUIET_MEDIA_STACK: &str =
-    "webrtc=error,webrtc_ice=error,webrtc_dtls=error,webrtc_srtp=error,webrtc_mdns=error";
+    "webrtc=error,webrtc_ice=error,webrtc_dtls=error,webrtc_srtp=error,webrtc_mdns=error,webrtc_sctp=error,webrtc_data=error,webrtc_util=error,interceptor=error";
+
+/// The filter directives: RUST_LOG if set, else `default_filter`, with the
+/// media stack held to errors unless RUST_LOG asks for it by name (for
+/// example `RUST_LOG=info,webrtc_ice=debug`).
+fn directives(rust_log: Option<&str>, default_filter: &str) -> String {
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(user) if user.contains("webrtc") => user.to_string(),
+        Some(user) => format!("{user},{QUIET_MEDIA_STACK}"),
+        None => format!("{default_filter},{QUIET_MEDIA_STACK}"),
+    }
+}
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default_filter},{QUIET_MEDIA_STACK}")));
+    let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let filter = EnvFilter::try_new(directives(rust_log.as_deref(), default_filter)).unwrap_or_else(|e| {
+        eprintln!("RUST_LOG is not a valid filter ({e}); using {default_filter}");
+        EnvFilter::new(directives(None, default_filter))
+    });
     // Colour only for a person at a terminal: a file or a pipe (a log
     // collector, `docker logs`) gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -24,4 +39,62 @@ pub fn init(format: LogFormat, default_filter: &str) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What a subscriber with these directives writes for a WARN from the
+    /// WebRTC stack and one from hotline.
+    fn written(rust_log: Option<&str>) -> String {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new(directives(rust_log, "info")))
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "webrtc_ice::agent::agent_internal", "teardown of a normal call");
+            tracing::warn!(target: "webrtc::peer_connection", "closed");
+            tracing::warn!(target: "hotline::media", "audio could not reach the agent");
+        });
+        let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_media_stacks_warnings_stay_below_warn_with_or_without_rust_log() {
+        for rust_log in [None, Some("info"), Some("warn,hotline=debug")] {
+            let out = written(rust_log);
+            assert!(
+                out.contains("audio could not reach the agent"),
+                "{rust_log:?}: {out}"
+            );
+            assert!(!out.contains("teardown of a normal call"), "{rust_log:?}: {out}");
+            assert!(!out.contains("closed"), "{rust_log:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn rust_log_naming_the_media_stack_shows_it() {
+        let out = written(Some("info,webrtc_ice=warn"));
+        assert!(out.contains("teardown of a normal call"), "{out}");
+    }
 }

@@ -242,3 +242,64 @@ async fn health_and_reflection_need_no_token_and_shutdown_goes_not_serving() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn during_the_drain_period_health_is_not_serving_while_requests_are_still_served() {
+    let config = CONFIG.replace("drain_secs = 0", "drain_secs = 3");
+    let mut s = TestServer::with_config(&config).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(s.channel.clone());
+    let mut watch = health
+        .watch(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    assert_eq!(watch.message().await.unwrap().unwrap().status, serving);
+    let stop = tokio::spawn(s.server.take().unwrap().shutdown());
+    let next = watch
+        .message()
+        .await
+        .expect("the watch still runs")
+        .expect("a change");
+    assert_eq!(next.status, not_serving, "health went NOT_SERVING first");
+    // Draining, not closed: new requests on the same connection are served.
+    let check = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("a new request is served while draining")
+        .into_inner();
+    assert_eq!(check.status, not_serving);
+    let alive = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "liveness".into(),
+        })
+        .await
+        .expect("liveness is served while draining")
+        .into_inner();
+    assert_eq!(
+        alive.status, serving,
+        "a draining node is not restarted by its liveness probe"
+    );
+    let call = s
+        .edge()
+        .call
+        .start_call(proto::StartCallRequest {
+            ani: "+4400".into(),
+            dnis: "100".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the API serves while draining")
+        .into_inner();
+    assert_eq!(call.status, proto::CallStatus::Queued as i32);
+    tokio::time::timeout(Duration::from_secs(15), stop)
+        .await
+        .expect("shutdown finishes after the drain")
+        .expect("task")
+        .expect("clean shutdown");
+}

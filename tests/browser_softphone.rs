@@ -240,6 +240,7 @@ async fn audited(rig: &AudioRig, call_id: &str, supervisor: &str, mode: proto::M
         .supervisor
         .list_monitor_audit(proto::ListMonitorAuditRequest {
             call_id: call_id.into(),
+            ..Default::default()
         })
         .await
         .expect("audit")

@@ -221,6 +221,7 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
             .clone()
             .list_monitor_audit(proto::ListMonitorAuditRequest {
                 call_id: call.call_id.clone(),
+                ..Default::default()
             })
             .await
             .expect("audit")
@@ -248,6 +249,36 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The audit pages like the other lists: one entry per page here.
+    let mut token = String::new();
+    let mut paged = Vec::new();
+    loop {
+        let page = sup
+            .supervisor
+            .clone()
+            .list_monitor_audit(proto::ListMonitorAuditRequest {
+                call_id: call.call_id.clone(),
+                page_size: 1,
+                page_token: token,
+            })
+            .await
+            .expect("audit page")
+            .into_inner();
+        assert!(page.entries.len() <= 1);
+        paged.extend(page.entries.iter().map(|e| e.mode));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        paged,
+        [
+            proto::MonitorMode::Whisper as i32,
+            proto::MonitorMode::Listen as i32
+        ],
+        "page by page, the same entries in the same order"
+    );
     caller.hang_up().await;
     alice_phone.hang_up().await;
 }

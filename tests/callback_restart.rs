@@ -26,7 +26,7 @@ fn new_router() -> Router {
     Router::new(RouterConfig {
         skills: vec![SkillName::new("repairs")],
         queues: vec![QueueSettings::named("repairs").with_skill("repairs", 1)],
-        presence_grace: None,
+        ..Default::default()
     })
     .expect("router")
 }

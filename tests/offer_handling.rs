@@ -17,7 +17,12 @@ async fn declined_offer_puts_the_call_back_in_its_original_place() {
     let mut alice = s.agent("alice").await;
     assert_eq!(alice.expect_offer(SOON).await.call_id, a.call_id);
     let req = alice.action(&a.call_id);
-    alice.c.agent.decline(req).await.expect("decline");
+    let declined = alice.c.agent.decline(req).await.expect("decline").into_inner();
+    // Like Accept and Hangup, Decline answers with the call as it is now:
+    // back in the queue, offered to no one.
+    assert_eq!(declined.call_id, a.call_id);
+    assert_eq!(declined.status, proto::CallStatus::Queued as i32);
+    assert_eq!(declined.agent_id, "");
     // The declined call is still first in line: the next free agent gets it.
     let mut bob = s.agent("bob").await;
     assert_eq!(bob.expect_offer(SOON).await.call_id, a.call_id);

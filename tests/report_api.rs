@@ -108,3 +108,51 @@ async fn a_repeat_contact_makes_observed_fcr_lower_than_declared_and_the_command
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("repairs") && text.contains("rules:"), "{text}");
 }
+
+#[tokio::test]
+async fn a_short_abandon_is_counted_apart_alike_on_the_wallboard_and_in_the_report() {
+    let s = TestServer::start().await;
+    let from = now_ms();
+    // Hung up at once: under the 5 s short-abandon time.
+    let call = s.start_call("+3950", "100").await;
+    s.edge()
+        .call
+        .end_call(proto::EndCallRequest {
+            call_id: call.call_id,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut sup = s.supervisor();
+    let live = sup
+        .supervisor
+        .watch_queues(proto::WatchQueuesRequest { interval_ms: 100 })
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let billing = live.queues.iter().find(|q| q.queue == "billing").unwrap();
+    let report = sup
+        .report
+        .get_queue_stats(proto::ReportRequest {
+            from_unix_ms: from - 1000,
+            to_unix_ms: now_ms() + 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let row = report.queues.iter().find(|q| q.queue == "billing").unwrap();
+    assert_eq!(
+        (billing.abandoned_today, billing.short_abandons_today),
+        (row.abandoned, row.short_abandons),
+        "one definition of abandoned"
+    );
+    assert_eq!((row.abandoned, row.short_abandons), (0, 1));
+    assert_eq!(
+        billing.service_level_today, 1.0,
+        "a short abandon does not lower service level"
+    );
+}

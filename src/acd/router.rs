@@ -140,7 +140,12 @@ pub struct QueueCounters {
     pub offered: u32,
     pub answered: u32,
     pub answered_within_threshold: u32,
+    /// Callers who hung up while waiting, after at least the short-abandon
+    /// time; these count against service level.
     pub abandoned: u32,
+    /// Callers who hung up sooner (not counted in `abandoned`).
+    #[serde(default)]
+    pub short_abandons: u32,
     pub overflowed: u32,
     pub rejected: u32,
     /// Contacts whose wrap-up ended, and their handle time (answer to end
@@ -352,6 +357,8 @@ pub struct Router {
     next_serial: u64,
     /// How long a logged-in agent may have no event stream (none: unenforced).
     presence_grace: Option<Duration>,
+    /// Abandons shorter than this count apart ([`RouterConfig::short_abandon`]).
+    short_abandon: Duration,
 }
 
 impl Router {
@@ -489,6 +496,7 @@ impl Router {
             events: VecDeque::new(),
             next_serial: 0,
             presence_grace: config.presence_grace,
+            short_abandon: config.short_abandon,
         })
     }
 
@@ -2433,6 +2441,9 @@ impl Router {
         let q = self.calls[cidx].queue;
         match outcome {
             _ if self.calls[cidx].record.callback.is_some() => {}
+            CallOutcome::Abandoned if now.since(self.calls[cidx].record.enqueued_at) < self.short_abandon => {
+                self.queues[q].counters.short_abandons += 1
+            }
             CallOutcome::Abandoned => self.queues[q].counters.abandoned += 1,
             CallOutcome::Rejected => self.queues[q].counters.rejected += 1,
             CallOutcome::Overflowed => self.queues[q].counters.overflowed += 1,

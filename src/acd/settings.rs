@@ -263,4 +263,9 @@ pub struct RouterConfig {
     /// A logged-in agent with no open event stream for this long is logged
     /// out (none: presence is not enforced).
     pub presence_grace: Option<std::time::Duration>,
+    /// A caller who hangs up sooner than this was not really waiting (a
+    /// misdial, a change of mind): counted as a short abandon, apart from
+    /// the abandoned calls that service level counts. Zero counts every
+    /// abandon. The same rule as the reports and the metrics.
+    pub short_abandon: std::time::Duration,
 }

@@ -232,14 +232,8 @@ impl AgentService for AgentApi {
         Ok(accepted)
     }
 
-    async fn decline(
-        &self,
-        req: Request<proto::CallActionRequest>,
-    ) -> Result<Response<proto::Agent>, Status> {
-        let p = principal(&req)?;
-        let r = req.into_inner();
-        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)?;
-        self.agent_command(key, Command::Decline { agent: id, call })
+    async fn decline(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {
+        self.call_action(req, |agent, call| Command::Decline { agent, call })
             .await
     }
 

@@ -242,6 +242,7 @@ pub fn queue_stats(q: &QueueView) -> proto::QueueStats {
         offered_today: c.offered,
         answered_today: c.answered,
         abandoned_today: c.abandoned,
+        short_abandons_today: c.short_abandons,
         answered_within_threshold_today: c.answered_within_threshold,
         service_level_today: if denominator == 0 {
             1.0

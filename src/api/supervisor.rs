@@ -348,12 +348,18 @@ impl SupervisorService for SupervisorApi {
         } else {
             Some(CallId::new(validate::id("call_id", &r.call_id)?))
         };
+        let size = validate::page_size(r.page_size)?;
+        let after = validate::time_cursor(&r.page_token)?;
         let entries = self
             .ctx
             .store
-            .monitor_sessions(call.as_ref(), MAX_AUDIT_ENTRIES)
+            .monitor_sessions(call.as_ref(), after.as_ref(), size)
             .await?;
         Ok(Response::new(proto::ListMonitorAuditResponse {
+            next_page_token: validate::page_token(
+                entries.len() == size,
+                entries.last().map(|s| (s.started_at, s.id.as_str())),
+            ),
             entries: entries.iter().map(convert::monitor_audit).collect(),
         }))
     }
@@ -393,9 +399,6 @@ impl SupervisorService for SupervisorApi {
         Ok(Response::new(convert::grade(&grade)))
     }
 }
-
-/// Most audit entries one ListMonitorAudit returns.
-const MAX_AUDIT_ENTRIES: usize = 1000;
 
 impl SupervisorApi {
     /// The disposition the agent gave the recorded call at wrap-up, if any.

@@ -205,7 +205,9 @@ pub fn scorecard(c: &proto::Scorecard) -> Result<crate::quality::Scorecard, Erro
 }
 
 /// The per-criterion letters of a grade.
-pub fn criterion_grades(grades: &[proto::CriterionGrade]) -> Result<Vec<(String, crate::quality::Letter)>, Error> {
+pub fn criterion_grades(
+    grades: &[proto::CriterionGrade],
+) -> Result<Vec<(String, crate::quality::Letter)>, Error> {
     if grades.len() > MAX_CRITERIA {
         return Err(Error::invalid("grades", format!("at most {MAX_CRITERIA} grades")));
     }
@@ -216,7 +218,8 @@ pub fn criterion_grades(grades: &[proto::CriterionGrade]) -> Result<Vec<(String,
             let criterion = id(&format!("grades[{i}].criterion"), &g.criterion)?;
             let field = format!("grades[{i}].grade");
             let letter = label(&field, &g.grade, MAX_GRADE_LEN)?;
-            let letter = crate::quality::Letter::parse(letter).map_err(|e| Error::invalid(field, e.to_string()))?;
+            let letter =
+                crate::quality::Letter::parse(letter).map_err(|e| Error::invalid(field, e.to_string()))?;
             Ok((criterion.to_string(), letter))
         })
         .collect()

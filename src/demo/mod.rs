@@ -80,6 +80,8 @@ impl Default for DemoOptions {
 /// Runs the demo against an in-process server and returns its report.
 pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Error> {
     config.server.grpc_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    // One process on loopback: no load balancer to drain.
+    config.server.drain_secs = 0;
     // Each demo starts from an empty call center: nothing from an earlier
     // run (or a real deployment's data file) mixes into its report.
     config.store.data_file.clear();
@@ -152,7 +154,7 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
 
     let status = opts
         .status_every
-        .map(|every| tokio::spawn(print_status(supervisor.clone(), every)));
+        .map(|every| tokio::spawn(print_status(supervisor.clone(), every, config.clone())));
 
     let mut rng = SmallRng::seed_from_u64(opts.seed);
     let numbers: Vec<String> = config.customers.iter().flat_map(|c| c.numbers.clone()).collect();
@@ -233,7 +235,9 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     report
 }
 
-async fn print_status(mut sup: Clients, every: Duration) {
+/// Prints a status line every `every`: the queues live, and the call counts
+/// tallied from the calls exactly as the final report tallies them.
+async fn print_status(mut sup: Clients, every: Duration, config: Config) {
     let req = proto::WatchQueuesRequest {
         interval_ms: u32::try_from(every.as_millis())
             .unwrap_or(2000)
@@ -245,17 +249,10 @@ async fn print_status(mut sup: Clients, every: Duration) {
     let mut stream = stream.into_inner();
     let started = std::time::Instant::now();
     while let Some(Ok(snap)) = stream.next().await {
-        let mut waiting = 0;
-        let mut oldest = 0i64;
-        let (mut offered, mut answered, mut abandoned, mut within) = (0, 0, 0, 0);
-        for q in &snap.queues {
-            waiting += q.waiting;
-            oldest = oldest.max(q.oldest_wait_ms);
-            offered += q.offered_today;
-            answered += q.answered_today;
-            abandoned += q.abandoned_today;
-            within += q.answered_within_threshold_today;
-        }
+        let Ok(calls) = sup.all_calls().await else {
+            continue;
+        };
+        let tally = report::Tally::of(&calls, &config);
         let mut states: HashMap<i32, u32> = HashMap::new();
         if let Ok(page) = sup
             .supervisor
@@ -269,28 +266,36 @@ async fn print_status(mut sup: Clients, every: Duration) {
                 *states.entry(a.state).or_default() += 1;
             }
         }
-        let st = |s: proto::AgentState| states.get(&(s as i32)).copied().unwrap_or(0);
-        let sl = if answered + abandoned == 0 {
-            100.0
-        } else {
-            100.0 * f64::from(within) / f64::from(answered + abandoned)
-        };
-        println!(
-            "[{:>3}s] waiting {:>3} (oldest {:>5.1}s) | agents avail {:>2} ringing {:>2} talking {:>2} wrap-up {:>2} not-ready {:>2} | offered {:>4} answered {:>4} abandoned {:>3} | SL {:>5.1}%",
-            started.elapsed().as_secs(),
-            waiting,
-            oldest as f64 / 1000.0,
-            st(proto::AgentState::Available),
-            st(proto::AgentState::Reserved),
-            st(proto::AgentState::OnCall),
-            st(proto::AgentState::WrapUp),
-            st(proto::AgentState::NotReady),
-            offered,
-            answered,
-            abandoned,
-            sl
-        );
+        println!("{}", status_line(started.elapsed(), &snap, &states, &tally));
     }
+}
+
+/// One status line. The call counts come from `tally` alone (the queues'
+/// own counters count a call once per queue it passed through).
+fn status_line(
+    elapsed: Duration,
+    snap: &proto::QueueSnapshot,
+    states: &HashMap<i32, u32>,
+    tally: &report::Tally,
+) -> String {
+    let waiting: u32 = snap.queues.iter().map(|q| q.waiting).sum();
+    let oldest = snap.queues.iter().map(|q| q.oldest_wait_ms).max().unwrap_or(0);
+    let st = |s: proto::AgentState| states.get(&(s as i32)).copied().unwrap_or(0);
+    format!(
+        "[{:>3}s] waiting {:>3} (oldest {:>5.1}s) | agents avail {:>2} ringing {:>2} talking {:>2} wrap-up {:>2} not-ready {:>2} | offered {:>4} answered {:>4} abandoned {:>3} | SL {:>5.1}%",
+        elapsed.as_secs(),
+        waiting,
+        oldest as f64 / 1000.0,
+        st(proto::AgentState::Available),
+        st(proto::AgentState::Reserved),
+        st(proto::AgentState::OnCall),
+        st(proto::AgentState::WrapUp),
+        st(proto::AgentState::NotReady),
+        tally.offered,
+        tally.answered,
+        tally.abandoned,
+        100.0 * tally.service_level()
+    )
 }
 
 /// Resolves when the demo tells callers to hang up.
@@ -562,5 +567,63 @@ async fn simulated_agent(
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: &str, queue: &str, outcome: proto::CallOutcome, waited_ms: i64) -> proto::Call {
+        let answered = outcome == proto::CallOutcome::Answered;
+        proto::Call {
+            call_id: id.into(),
+            queue: queue.into(),
+            outcome: outcome as i32,
+            enqueued_at_unix_ms: 1_000,
+            answered_at_unix_ms: if answered { 1_000 + waited_ms } else { 0 },
+            ended_at_unix_ms: 1_000 + waited_ms + 60_000 * i64::from(answered),
+            agent_id: if answered { "alice".into() } else { String::new() },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_status_line_counts_offered_as_the_report_does_once_per_call() {
+        let config =
+            Config::from_toml(include_str!("../../deploy/hotline.example.toml")).expect("example config");
+        // One call overflowed from billing and answered in sales: each
+        // queue's own counter counts it, the center took it once.
+        let calls = [
+            call("c1", "sales", proto::CallOutcome::Answered, 3_000),
+            call("c2", "billing", proto::CallOutcome::Abandoned, 1_000),
+        ];
+        let snap = proto::QueueSnapshot {
+            queues: vec![
+                proto::QueueStats {
+                    queue: "billing".into(),
+                    offered_today: 2,
+                    ..Default::default()
+                },
+                proto::QueueStats {
+                    queue: "sales".into(),
+                    offered_today: 1,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let tally = report::Tally::of(&calls, &config);
+        assert_eq!((tally.offered, tally.answered), (2, 1));
+        assert_eq!(
+            (tally.abandoned, tally.short_abandons),
+            (0, 1),
+            "a 1 s hang-up is a short abandon"
+        );
+        let line = status_line(Duration::from_secs(3), &snap, &HashMap::new(), &tally);
+        assert!(
+            line.contains("offered    2 answered    1 abandoned   0"),
+            "{line}"
+        );
     }
 }

@@ -13,7 +13,10 @@ use crate::proto;
 pub struct DemoReport {
     pub offered: u32,
     pub answered: u32,
+    /// After at least the short-abandon time, as the server counts them.
     pub abandoned: u32,
+    /// Hung up sooner (not in `abandoned` nor in service level).
+    pub short_abandons: u32,
     pub overflowed: u32,
     pub rejected: u32,
     /// Calls still waiting (never answered) when the report was taken.
@@ -52,51 +55,109 @@ fn tier_name(t: i32) -> String {
     .to_string()
 }
 
-pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoReport, Error> {
-    let calls = sup.all_calls().await?;
-    let mut r = DemoReport::default();
-    let mut waits: BTreeMap<String, (u32, f64)> = BTreeMap::new();
-    for c in &calls {
-        // A callback's work item is not a call: it is counted below.
-        if !c.callback_id.is_empty() {
-            if c.answered_at_unix_ms > 0 {
-                r.callback_attempts += 1;
-            }
-            continue;
-        }
-        r.offered += 1;
-        match proto::CallOutcome::try_from(c.outcome) {
-            Ok(proto::CallOutcome::Answered) => {
-                r.answered += 1;
-                let wait = (c.answered_at_unix_ms - c.enqueued_at_unix_ms) as f64 / 1000.0;
-                let threshold = config
-                    .queues
-                    .get(&c.queue)
-                    .map(|q| q.service_level_secs)
-                    .unwrap_or(20);
-                if wait <= threshold as f64 {
-                    r.answered_within_threshold += 1;
-                }
-                let e = waits.entry(tier_name(c.tier)).or_default();
-                e.0 += 1;
-                e.1 += wait;
-                *r.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
-            }
-            Ok(proto::CallOutcome::Abandoned) => r.abandoned += 1,
-            Ok(proto::CallOutcome::Overflowed) => r.overflowed += 1,
-            Ok(proto::CallOutcome::Rejected) => r.rejected += 1,
-            _ => {
-                // Not ended when the report was taken: talking counts as
-                // answered, anything else as still waiting.
+/// The call counts of a demo, counted one way for the live status line and
+/// the final report: every call the center took once (a callback's work
+/// item is not a call), by how it ended; still-connected calls count as
+/// answered, anything else not yet ended as still open.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Tally {
+    pub offered: u32,
+    pub answered: u32,
+    pub abandoned: u32,
+    pub short_abandons: u32,
+    pub overflowed: u32,
+    pub rejected: u32,
+    pub still_open: u32,
+    pub answered_within_threshold: u32,
+    /// Callback work items the agents dialled.
+    pub callback_attempts: u32,
+    /// Tier -> (answered calls, summed wait seconds).
+    pub waits: BTreeMap<String, (u32, f64)>,
+    pub calls_per_agent: BTreeMap<String, u32>,
+}
+
+impl Tally {
+    pub(super) fn of(calls: &[proto::Call], config: &Config) -> Tally {
+        let mut t = Tally::default();
+        let short_abandon_ms =
+            i64::try_from(config.reports.short_abandon_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        for c in calls {
+            if !c.callback_id.is_empty() {
                 if c.answered_at_unix_ms > 0 {
-                    r.answered += 1;
-                    *r.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
-                } else {
-                    r.still_open += 1;
+                    t.callback_attempts += 1;
+                }
+                continue;
+            }
+            t.offered += 1;
+            match proto::CallOutcome::try_from(c.outcome) {
+                Ok(proto::CallOutcome::Answered) => {
+                    t.answered += 1;
+                    let wait = (c.answered_at_unix_ms - c.enqueued_at_unix_ms) as f64 / 1000.0;
+                    let threshold = config
+                        .queues
+                        .get(&c.queue)
+                        .map(|q| q.service_level_secs)
+                        .unwrap_or(20);
+                    if wait <= threshold as f64 {
+                        t.answered_within_threshold += 1;
+                    }
+                    let e = t.waits.entry(tier_name(c.tier)).or_default();
+                    e.0 += 1;
+                    e.1 += wait;
+                    *t.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
+                }
+                Ok(proto::CallOutcome::Abandoned) => {
+                    // The server's definition: a shorter hang-up is a
+                    // short abandon, not an abandoned call.
+                    let waited = c.ended_at_unix_ms - c.enqueued_at_unix_ms;
+                    if waited < short_abandon_ms {
+                        t.short_abandons += 1;
+                    } else {
+                        t.abandoned += 1;
+                    }
+                }
+                Ok(proto::CallOutcome::Overflowed) => t.overflowed += 1,
+                Ok(proto::CallOutcome::Rejected) => t.rejected += 1,
+                _ => {
+                    if c.answered_at_unix_ms > 0 {
+                        t.answered += 1;
+                        *t.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
+                    } else {
+                        t.still_open += 1;
+                    }
                 }
             }
+        }
+        t
+    }
+
+    /// answered within threshold / (answered + abandoned), 0..=1.
+    pub(super) fn service_level(&self) -> f64 {
+        match self.answered + self.abandoned {
+            0 => 1.0,
+            n => f64::from(self.answered_within_threshold) / f64::from(n),
         }
     }
+}
+
+pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoReport, Error> {
+    let calls = sup.all_calls().await?;
+    let t = Tally::of(&calls, config);
+    let mut r = DemoReport {
+        offered: t.offered,
+        answered: t.answered,
+        abandoned: t.abandoned,
+        short_abandons: t.short_abandons,
+        overflowed: t.overflowed,
+        rejected: t.rejected,
+        still_open: t.still_open,
+        answered_within_threshold: t.answered_within_threshold,
+        service_level: t.service_level(),
+        callback_attempts: t.callback_attempts,
+        calls_per_agent: t.calls_per_agent.clone(),
+        ..DemoReport::default()
+    };
+    let waits = t.waits;
     let mut page_token = String::new();
     loop {
         let page = sup
@@ -167,12 +228,6 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
         .into_iter()
         .map(|(t, (n, sum))| (t, (n, if n == 0 { 0.0 } else { sum / f64::from(n) })))
         .collect();
-    let denominator = r.answered + r.abandoned;
-    r.service_level = if denominator == 0 {
-        1.0
-    } else {
-        f64::from(r.answered_within_threshold) / f64::from(denominator)
-    };
     Ok(r)
 }
 
@@ -182,6 +237,7 @@ impl fmt::Display for DemoReport {
         writeln!(f, "  offered        {:>6}", self.offered)?;
         writeln!(f, "  answered       {:>6}", self.answered)?;
         writeln!(f, "  abandoned      {:>6}", self.abandoned)?;
+        writeln!(f, "  short abandons {:>6}", self.short_abandons)?;
         writeln!(f, "  overflowed     {:>6}", self.overflowed)?;
         writeln!(f, "  rejected       {:>6}", self.rejected)?;
         writeln!(f, "  still waiting  {:>6}", self.still_open)?;

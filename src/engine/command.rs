@@ -272,7 +272,7 @@ impl Core {
             }
             Command::Decline { agent, call } => {
                 r.handle_offer_declined(now, &agent, &call)?;
-                agent_reply(r, &agent)
+                call_reply(r, &call)
             }
             Command::Hangup { agent, call } => {
                 r.handle_agent_hangup(now, &agent, &call)?;

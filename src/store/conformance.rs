@@ -367,7 +367,7 @@ async fn monitor_sessions_are_kept_per_call_newest_first(store: &dyn Store) {
     closed.ended_at = Some(Timestamp(4_000));
     store.put_monitor_session(&closed).await.unwrap();
     let got = store
-        .monitor_sessions(Some(&CallId::new("c1")), 10)
+        .monitor_sessions(Some(&CallId::new("c1")), None, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -375,8 +375,20 @@ async fn monitor_sessions_are_kept_per_call_newest_first(store: &dyn Store) {
         vec![closed, session("m1", "c1", 1_000)],
         "one call's sessions, newest first, as last written"
     );
-    assert_eq!(store.monitor_sessions(None, 10).await.unwrap().len(), 3);
-    assert_eq!(store.monitor_sessions(None, 1).await.unwrap()[0].id, "m3");
+    assert_eq!(store.monitor_sessions(None, None, 10).await.unwrap().len(), 3);
+    assert_eq!(store.monitor_sessions(None, None, 1).await.unwrap()[0].id, "m3");
+    // Paged: each page continues strictly after the last one's last entry.
+    let first = store.monitor_sessions(None, None, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["m3", "m2"]
+    );
+    let last = &first[1];
+    let rest = store
+        .monitor_sessions(None, Some(&(last.started_at, last.id.clone())), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["m1"]);
 }
 
 async fn a_claim_succeeds_only_on_an_available_agent(store: &dyn Store) {

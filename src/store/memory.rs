@@ -411,13 +411,15 @@ impl Store for MemoryStore {
     async fn monitor_sessions(
         &self,
         call: Option<&CallId>,
+        after: Option<&(Timestamp, String)>,
         limit: usize,
     ) -> Result<Vec<MonitorSessionRecord>, StoreError> {
         let inner = self.read()?;
-        Ok(inner
-            .monitor_order
-            .iter()
-            .rev()
+        let iter: Box<dyn Iterator<Item = &(Timestamp, String)>> = match after {
+            Some(c) => Box::new(inner.monitor_order.range(..c.clone()).rev()),
+            None => Box::new(inner.monitor_order.iter().rev()),
+        };
+        Ok(iter
             .filter_map(|(_, id)| inner.monitor_sessions.get(id))
             .filter(|s| call.is_none_or(|c| &s.call == c))
             .take(limit)

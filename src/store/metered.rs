@@ -138,10 +138,14 @@ impl Store for Metered {
     async fn monitor_sessions(
         &self,
         call: Option<&CallId>,
+        after: Option<&(Timestamp, String)>,
         limit: usize,
     ) -> Result<Vec<MonitorSessionRecord>, StoreError> {
-        self.timed("monitor_sessions", self.inner.monitor_sessions(call, limit))
-            .await
+        self.timed(
+            "monitor_sessions",
+            self.inner.monitor_sessions(call, after, limit),
+        )
+        .await
     }
     async fn contacts_between(
         &self,

@@ -148,10 +148,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<RecordingRecord>, StoreError>;
     /// Creates or replaces a monitoring session's audit entry.
     async fn put_monitor_session(&self, session: &MonitorSessionRecord) -> Result<(), StoreError>;
-    /// Monitoring sessions newest first, of one call or of all, at most `limit`.
+    /// Monitoring sessions newest first, of one call or of all, strictly
+    /// older than `after` (start time, session id), at most `limit`.
     async fn monitor_sessions(
         &self,
         call: Option<&CallId>,
+        after: Option<&(Timestamp, String)>,
         limit: usize,
     ) -> Result<Vec<MonitorSessionRecord>, StoreError>;
     /// Contacts whose wrap-up ended in `[from, to)`, oldest first, at most `limit`.

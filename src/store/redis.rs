@@ -640,11 +640,12 @@ impl Store for RedisStore {
     async fn monitor_sessions(
         &self,
         call: Option<&CallId>,
+        after: Option<&(Timestamp, String)>,
         limit: usize,
     ) -> Result<Vec<MonitorSessionRecord>, StoreError> {
         self.newest_first(
             &self.keys.monitor_sessions(),
-            None::<&(Timestamp, String)>,
+            after,
             limit,
             |id| self.keys.monitor_session(id),
             |s: &MonitorSessionRecord| call.is_none_or(|c| &s.call == c),

@@ -31,6 +31,7 @@ skills = ["billing", "spanish", "repairs", "vip"]
 [server]
 grpc_listen = "127.0.0.1:0"
 shutdown_grace_secs = 1
+drain_secs = 0
 
 [auth]
 secret = "test-secret-0123456789abcdef"

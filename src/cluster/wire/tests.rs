@@ -298,6 +298,7 @@ fn replies() -> Vec<Reply> {
                     answered: 8,
                     answered_within_threshold: 7,
                     abandoned: 1,
+                    short_abandons: 2,
                     overflowed: 1,
                     rejected: 0,
                     handled: 6,
