@@ -80,6 +80,16 @@ enum Loadgen {
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         duration: Duration,
     },
+    /// Calls per second the routing engine carries through the store (each
+    /// call arrives, is claimed, accepted, hung up and wrapped up), as the
+    /// routing node of a cluster does.
+    Routing {
+        /// Agents, each taking call after call in a queue of its own.
+        #[arg(long, default_value_t = 64)]
+        agents: usize,
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+    },
     /// Concurrent bridged, recorded WebRTC calls through a `hotline serve`
     /// child process: its CPU per call-second, packet loss, recording
     /// bandwidth. One run per value of --calls.
@@ -347,6 +357,27 @@ fn main() -> anyhow::Result<()> {
                     humantime::format_duration(duration)
                 );
                 let report = hotline::loadgen::claims(store, agents, workers, duration).await?;
+                println!("{report}");
+                Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Loadgen(Loadgen::Routing { agents, duration }) => {
+            hotline::telemetry::init(format, "warn");
+            let mut config = config;
+            // Never measure against the shared namespace of a live cluster.
+            config.store.namespace = format!(
+                "{}-loadgen-{}",
+                config.store.namespace,
+                uuid::Uuid::now_v7().simple()
+            );
+            runtime.block_on(async {
+                let store = hotline::server::open_store(&config)?;
+                println!(
+                    "loadgen routing: store {}, {agents} agents, {}",
+                    config.store.url,
+                    humantime::format_duration(duration)
+                );
+                let report = hotline::loadgen::routing::routing(store, agents, duration).await?;
                 println!("{report}");
                 Ok::<_, anyhow::Error>(())
             })

@@ -95,7 +95,7 @@ async fn the_scrape_has_the_floor_in_bounded_labels_and_passes_promtool() {
         1.0,
     );
     at_least(
-        "hotline_store_operation_seconds_count{backend=\"memory\",op=\"put_call\",result=\"ok\"}",
+        "hotline_store_operation_seconds_count{backend=\"memory\",op=\"write_batch\",result=\"ok\"}",
         1.0,
     );
     // The quality gauges (refreshed every second in tests) saw the

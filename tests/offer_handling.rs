@@ -280,3 +280,32 @@ async fn supervisors_watch_queues_build_up_live() {
     }
     assert!(seen, "the wallboard showed the offer");
 }
+
+#[tokio::test]
+async fn an_offer_shows_the_customers_recent_contacts() {
+    let s = TestServer::start().await;
+    let mut alice = s.agent("alice").await;
+    let first = s.start_call("+3700", "100").await;
+    assert_eq!(alice.expect_offer(SOON).await.call_id, first.call_id);
+    alice.accept(&first.call_id).await;
+    alice.hangup(&first.call_id).await;
+    alice
+        .wrap_up(&first.call_id, proto::Disposition::Unresolved, "invoice")
+        .await;
+    // The same caller again: the offer rings with the earlier contact,
+    // read by the softphone's stream (the engine never waits for it).
+    let again = s.start_call("+3700", "100").await;
+    let history = alice
+        .wait_for(SOON, |e| match e {
+            Ev::CallOffered(o) if o.call.as_ref().is_some_and(|c| c.call_id == again.call_id) => {
+                Some(o.previous_contacts.clone())
+            }
+            _ => None,
+        })
+        .await
+        .expect("the second offer");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].call_id, first.call_id);
+    assert_eq!(history[0].category, "invoice");
+    assert_eq!(history[0].disposition, proto::Disposition::Unresolved as i32);
+}

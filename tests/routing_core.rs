@@ -65,7 +65,7 @@ fn offers(r: &mut Router) -> Vec<(String, String)> {
     let mut out = Vec::new();
     while let Some(e) = r.poll_event() {
         if let Event::CallOffered { agent, call, .. } = e {
-            out.push((call.id.to_string(), agent.to_string()));
+            out.push((call.id.to_string(), agent.id.to_string()));
         }
     }
     out
@@ -277,8 +277,11 @@ fn a_router_restored_from_records_carries_on() {
                 Event::AgentStateChanged { agent } => {
                     agents.insert(agent.id.to_string(), agent);
                 }
+                Event::CallOffered { agent, call, .. } => {
+                    agents.insert(agent.id.to_string(), agent);
+                    calls.insert(call.id.to_string(), call);
+                }
                 Event::CallQueued { call }
-                | Event::CallOffered { call, .. }
                 | Event::CallConnected { call, .. }
                 | Event::CallUpdated { call }
                 | Event::CallEnded { call } => {

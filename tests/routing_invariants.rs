@@ -197,9 +197,12 @@ impl Model {
     /// Keeps the latest records, as the store would.
     fn record(&mut self, ev: &Event) {
         match ev {
-            Event::AgentStateChanged { agent } => {
+            Event::AgentStateChanged { agent } | Event::CallOffered { agent, .. } => {
                 self.agent_records.insert(agent.id.clone(), agent.clone());
             }
+            _ => {}
+        }
+        match ev {
             Event::CallQueued { call }
             | Event::CallOffered { call, .. }
             | Event::CallConnected { call, .. }
@@ -255,7 +258,18 @@ impl Model {
                 self.started.insert(call.id.clone());
                 self.waiting.insert(call.id.clone(), call.clone());
             }
-            Event::CallOffered { agent, call, .. } => {
+            Event::CallOffered {
+                agent: record, call, ..
+            } => {
+                let agent = &record.id;
+                // The reservation is this one event: from available only.
+                let before = self.state.insert(agent.clone(), record.state);
+                prop_assert_eq!(record.state, AgentState::Reserved);
+                prop_assert_eq!(
+                    before,
+                    Some(AgentState::Available),
+                    "reserved only from available"
+                );
                 prop_assert!(
                     !self.holding.contains_key(agent),
                     "{} offered a second call",

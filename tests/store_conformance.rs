@@ -241,3 +241,44 @@ async fn loadgen_claims_run_against_both_stores() {
         .iter()
         .all(|a| a.state == hotline::acd::AgentState::Available));
 }
+
+#[tokio::test]
+async fn a_redis_batch_survives_redis_forgetting_its_scripts_and_is_fenced_like_single_writes() {
+    use hotline::store::Write;
+    use std::sync::atomic::Ordering;
+    let server = common::redis::RedisServer::start();
+    let store = redis_store(&server, 10);
+    let agent = hotline::store::conformance::sample_agent("scripted");
+    store.write_batch(&[Write::Agent(agent.clone())]).await[0]
+        .clone()
+        .unwrap();
+    // A Redis restart (or SCRIPT FLUSH) empties the script cache: the
+    // batch loads the scripts and sends again what was refused for it.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut renamed = agent.clone();
+    renamed.display_name = "after the flush".into();
+    let call = hotline::store::conformance::sample_call("scripted-1", "q", 100);
+    let results = store
+        .write_batch(&[Write::Agent(renamed.clone()), Write::Call(call.clone())])
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(store.get_agent(&agent.id).await.unwrap(), Some(renamed.clone()));
+    assert_eq!(store.get_call(&call.id).await.unwrap(), Some(call));
+    // A stale fence refuses every write of the batch, and writes nothing.
+    let _: () = redis::AsyncCommands::set(&mut c, "{conformance}:epoch", 3)
+        .await
+        .unwrap();
+    store.fence().store(2, Ordering::SeqCst);
+    let results = store.write_batch(&[Write::Agent(agent.clone())]).await;
+    assert!(
+        matches!(results[0], Err(hotline::store::StoreError::Fenced(_))),
+        "{results:?}"
+    );
+    assert_eq!(store.get_agent(&agent.id).await.unwrap(), Some(renamed));
+}

@@ -15,9 +15,12 @@ pub enum Event {
     CallArrived { call: CallRecord },
     /// The call entered (or went back to) a queue's waiting order.
     CallQueued { call: CallRecord },
-    /// The agent's softphone must ring until `expires_at`.
+    /// The claim: the agent, now reserved, and the call offered to it; the
+    /// softphone rings until `expires_at`. The one event of a reservation
+    /// (no `AgentStateChanged` for it), so the driver records both records
+    /// as one atomic write and tells them together.
     CallOffered {
-        agent: AgentId,
+        agent: AgentRecord,
         call: CallRecord,
         expires_at: Timestamp,
     },

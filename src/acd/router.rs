@@ -553,6 +553,21 @@ impl Router {
     }
 
     /// Agents by state, each once (logged-out agents included).
+    /// Calls answered and not yet done with: connected, or with an agent
+    /// still wrapping up after them.
+    pub fn answered_calls(&self) -> Vec<CallId> {
+        let connected = self
+            .calls
+            .iter()
+            .filter(|(_, c)| matches!(c.phase, Phase::Connected { .. }))
+            .map(|(_, c)| c.record.id.clone());
+        let wrapping = self
+            .agents
+            .iter()
+            .filter_map(|a| a.wrap.as_ref().map(|w| w.contact.call.clone()));
+        connected.chain(wrapping).collect()
+    }
+
     pub fn agents_by_state(&self) -> Vec<(AgentState, u32)> {
         let mut counts: Vec<(AgentState, u32)> = AgentState::ALL.iter().map(|s| (*s, 0)).collect();
         for a in &self.agents {
@@ -2238,7 +2253,7 @@ impl Router {
         let serial = slot.serial;
         self.queues[q].offering += 1;
         self.agents[aidx].call = Some(cidx);
-        self.set_state(now, aidx, AgentState::Reserved, None, "offered a call");
+        self.change_state(now, aidx, AgentState::Reserved, None, "offered a call");
         self.push_timer(
             expires_at,
             TimerKind::RingTimeout {
@@ -2249,7 +2264,7 @@ impl Router {
         );
         let snapshot = self.snapshot(cidx);
         self.events.push_back(Event::CallOffered {
-            agent: self.agents[aidx].record.id.clone(),
+            agent: self.agents[aidx].record.clone(),
             call: snapshot,
             expires_at,
         });
@@ -2474,6 +2489,22 @@ impl Router {
         not_ready: Option<String>,
         why: &str,
     ) {
+        self.change_state(now, aidx, state, not_ready, why);
+        self.events.push_back(Event::AgentStateChanged {
+            agent: self.agents[aidx].record.clone(),
+        });
+    }
+
+    /// [`Self::set_state`] without its event, for a change that another
+    /// event reports (a reservation is reported by its `CallOffered`).
+    fn change_state(
+        &mut self,
+        now: Timestamp,
+        aidx: usize,
+        state: AgentState,
+        not_ready: Option<String>,
+        why: &str,
+    ) {
         let agent = &mut self.agents[aidx];
         let was_available = agent.record.state == AgentState::Available;
         let old_idle = agent.record.idle_since;
@@ -2501,9 +2532,6 @@ impl Router {
                 self.available_by_proficiency[usize::from(s)].insert((Reverse(p), key.0, aidx));
             }
         }
-        self.events.push_back(Event::AgentStateChanged {
-            agent: self.agents[aidx].record.clone(),
-        });
     }
 
     fn snapshot(&self, cidx: usize) -> CallRecord {

@@ -91,7 +91,16 @@ pub struct CallbackDesk {
     /// The newest alerts, oldest first, for supervisors' boards.
     alerts: std::collections::VecDeque<CallbackAlert>,
     next_alert: u64,
+    /// The records of answered calls, from connection until the last
+    /// wrap-up after the call ended: a callback on an open wrap-up takes
+    /// its number and customer from here, without reading the store.
+    answered: HashMap<CallId, CallRecord>,
+    /// `answered` in insertion order, to bound it.
+    answered_order: std::collections::VecDeque<CallId>,
 }
+
+/// Most answered calls remembered (live calls and wrap-ups in progress).
+const ANSWERED_KEPT: usize = 20_000;
 
 fn rules_of(q: &QueueSettings) -> QueueRules {
     QueueRules {
@@ -131,6 +140,8 @@ impl CallbackDesk {
             items_made: 0,
             alerts: std::collections::VecDeque::new(),
             next_alert: 0,
+            answered: HashMap::new(),
+            answered_order: std::collections::VecDeque::new(),
         }
     }
 
@@ -331,6 +342,7 @@ impl CallbackDesk {
     /// attempt, or the item was lost with a node) is queued again: a due
     /// callback always has a work item.
     pub fn on_call_ended(&mut self, now: Timestamp, router: &mut Router, call: &CallRecord) {
+        self.remember_answered(call);
         if let Some(cb) = &call.callback {
             if self.in_router.get(&cb.id) == Some(&call.id) {
                 self.in_router.remove(&cb.id);
@@ -368,7 +380,32 @@ impl CallbackDesk {
 
     /// A wrap-up ended (router event): an open issue gets a callback, owned
     /// by the agent who handled it.
-    pub fn on_wrap_up_ended(&mut self, now: Timestamp, contact: &ContactRecord, live: Option<&CallRecord>) {
+    /// Remembers an answered call until its last wrap-up (restored calls
+    /// are remembered by [`crate::engine::restore_desk`]).
+    pub fn remember_answered(&mut self, call: &CallRecord) {
+        if call.answered_at.is_none() || call.callback.is_some() {
+            return;
+        }
+        if self.answered.insert(call.id.clone(), call.clone()).is_none() {
+            self.answered_order.push_back(call.id.clone());
+            while self.answered_order.len() > ANSWERED_KEPT {
+                if let Some(old) = self.answered_order.pop_front() {
+                    self.answered.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// An agent's wrap-up ended; `call_over` says whether the call has
+    /// ended too (after a transfer, the first agent's wrap-up ends while
+    /// the call goes on).
+    pub fn on_wrap_up_ended(&mut self, now: Timestamp, contact: &ContactRecord, call_over: bool) {
+        let call = if call_over {
+            self.answered.remove(&contact.call)
+        } else {
+            self.answered.get(&contact.call).cloned()
+        };
+        let live = call.as_ref();
         let wanted = self.rules.get(&contact.queue).is_some_and(|r| r.on_open_wrap_up);
         if !contact.leaves_issue_open() || !wanted {
             return;

@@ -1,11 +1,20 @@
-//! Records the store could not take (it was unreachable), kept newest-only
-//! per record and retried until the store takes them, so the store catches
-//! up with the router after an outage.
+//! The engine's writes: queued while it decides, sent to the store together
+//! in one pipelined round trip per commit, and kept (newest only per
+//! record) for a retry when the store does not take them, so the store
+//! catches up with the router after an outage.
 //!
-//! While the store is known to be down, new writes join the queue without
-//! being tried: each try would wait the store's timeout, and one engine job
-//! writes several records, so commands would hang for seconds instead of
-//! failing fast. The engine's periodic flush is the one probe.
+//! Invariants:
+//! - writes reach the store in the order the router made them; a retried
+//!   record goes before any newer write of the same commit, so the newest
+//!   record is the one that stays;
+//! - a commit's result says, per queued write, whether the store holds it:
+//!   the engine acknowledges a request only when all of its writes landed;
+//! - a refused claim (the agent is held elsewhere) is an answer, not a
+//!   failure: it is reported for the router to try the next agent;
+//! - while the store is known to be down, writes join the retry set
+//!   without being tried (each try would wait the store's timeout); the
+//!   engine's periodic commit is the one probe;
+//! - once fenced, nothing is written or kept: another node routes.
 
 use std::collections::HashMap;
 
@@ -14,10 +23,13 @@ use tracing::{info, warn};
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::callback::CallbackRecord;
 use crate::ids::{AgentId, CallId, CallbackId};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Write};
 
 #[derive(Default)]
 pub(super) struct Dirty {
+    /// Writes queued since the last commit, in order.
+    outbox: Vec<Write>,
+    /// Records the store did not take, newest per record, for a retry.
     agents: HashMap<AgentId, AgentRecord>,
     calls: HashMap<CallId, CallRecord>,
     contacts: Vec<ContactRecord>,
@@ -26,29 +38,25 @@ pub(super) struct Dirty {
     /// here may be retried and the engine must stop.
     pub(super) fenced: bool,
     /// The last try found the store unreachable: queue, don't try, until a
-    /// flush gets everything through.
+    /// commit gets everything through.
     pub(super) store_down: bool,
 }
 
-impl Dirty {
-    /// Keeps a failed write for a retry, unless the store fenced it off.
-    fn failed(&mut self, e: &StoreError, what: &str) -> bool {
-        if matches!(e, StoreError::Fenced(_)) {
-            warn!(error = %e, "fenced: another node routes now; this engine stops");
-            self.fenced = true;
-            return false;
-        }
-        if !self.store_down {
-            warn!(error = %e, "{what} not recorded; the store is down, writes queue until it is back");
-        }
-        self.store_down = matches!(e, StoreError::Unavailable(_));
-        true
-    }
+/// What a commit found.
+pub(super) struct Committed {
+    /// Per write queued since the previous commit: does the store hold it
+    /// (a refused claim counts as answered)?
+    pub(super) landed: Vec<bool>,
+    /// Whether every retried record landed too.
+    pub(super) retried: bool,
+    /// Claims refused because the agent is held elsewhere, with why.
+    pub(super) refused: Vec<(AgentId, CallId, String)>,
+}
 
-    /// Whether a write should be tried now (not while the store is down,
-    /// and never once fenced).
-    fn try_now(&self) -> bool {
-        !self.store_down && !self.fenced
+impl Committed {
+    /// Whether every write in `range` of the commit's queue landed.
+    pub(super) fn all_landed(&self, range: std::ops::Range<usize>) -> bool {
+        self.retried && self.landed.get(range).is_some_and(|l| l.iter().all(|&ok| ok))
     }
 }
 
@@ -60,151 +68,185 @@ impl Dirty {
             && self.callbacks.is_empty()
     }
 
-    /// Writes the agent; on failure keeps it for a retry. True if written.
-    pub(super) async fn put_agent(&mut self, store: &dyn Store, agent: &AgentRecord) -> bool {
-        if !self.try_now() {
-            self.keep_agent(agent);
-            return false;
-        }
-        match store.put_agent(agent).await {
-            Ok(()) => {
-                self.agents.remove(&agent.id);
-                true
-            }
-            Err(e) => {
-                if self.failed(&e, &format!("agent {}", agent.id)) {
-                    self.keep_agent(agent);
-                }
-                false
-            }
-        }
+    /// How many writes wait for the next commit.
+    pub(super) fn queued(&self) -> usize {
+        self.outbox.len()
     }
 
-    pub(super) async fn put_call(&mut self, store: &dyn Store, call: &CallRecord) -> bool {
-        if !self.try_now() {
-            self.keep_call(call);
-            return false;
-        }
-        match store.put_call(call).await {
-            Ok(()) => {
-                self.calls.remove(&call.id);
-                true
-            }
-            Err(e) => {
-                if self.failed(&e, &format!("call {}", call.id)) {
-                    self.keep_call(call);
-                }
-                false
-            }
-        }
+    pub(super) fn put_agent(&mut self, agent: &AgentRecord) {
+        self.queue(Write::Agent(agent.clone()));
     }
 
-    pub(super) async fn append_contact(&mut self, store: &dyn Store, contact: &ContactRecord) -> bool {
-        if !self.try_now() {
-            if !self.fenced {
-                self.contacts.push(contact.clone());
-            }
-            return false;
-        }
-        match store.append_contact(contact).await {
-            Ok(()) => true,
-            Err(e) => {
-                if self.failed(&e, &format!("contact of call {}", contact.call)) {
-                    self.contacts.push(contact.clone());
-                }
-                false
-            }
-        }
+    pub(super) fn put_call(&mut self, call: &CallRecord) {
+        self.queue(Write::Call(call.clone()));
     }
 
-    pub(super) async fn put_callback(&mut self, store: &dyn Store, cb: &CallbackRecord) -> bool {
-        if !self.try_now() {
-            if !self.fenced {
-                self.callbacks.insert(cb.id.clone(), cb.clone());
-            }
-            return false;
-        }
-        match store.put_callback(cb).await {
-            Ok(()) => {
-                self.callbacks.remove(&cb.id);
-                true
-            }
-            Err(e) => {
-                if self.failed(&e, &format!("callback {}", cb.id)) {
-                    self.callbacks.insert(cb.id.clone(), cb.clone());
-                }
-                false
-            }
+    pub(super) fn append_contact(&mut self, contact: &ContactRecord) {
+        self.queue(Write::Contact(contact.clone()));
+    }
+
+    pub(super) fn put_callback(&mut self, cb: &CallbackRecord) {
+        self.queue(Write::Callback(cb.clone()));
+    }
+
+    /// The atomic claim: the agent reserved, only if the store still has
+    /// it available, with the call it is offered.
+    pub(super) fn reserve(&mut self, agent: &AgentRecord, call: &CallRecord) {
+        self.queue(Write::Reserve {
+            agent: agent.clone(),
+            call: call.clone(),
+        });
+    }
+
+    fn queue(&mut self, w: Write) {
+        if !self.fenced {
+            self.outbox.push(w);
         }
     }
 
     /// Whether the call's latest record still waits for the store.
     pub(super) fn holds_call(&self, call: &CallId) -> bool {
         self.calls.contains_key(call)
+            || self.outbox.iter().any(|w| match w {
+                Write::Call(c) | Write::Reserve { call: c, .. } => &c.id == call,
+                _ => false,
+            })
     }
 
-    fn keep_agent(&mut self, agent: &AgentRecord) {
-        if !self.fenced {
-            self.agents.insert(agent.id.clone(), agent.clone());
+    /// Sends the retry set and the queued writes in one batch (none while
+    /// the store is down unless `probe`), and sorts out the answers.
+    pub(super) async fn commit(&mut self, store: &dyn Store, probe: bool) -> Committed {
+        let queued = std::mem::take(&mut self.outbox);
+        if self.fenced {
+            return Committed {
+                landed: vec![false; queued.len()],
+                retried: false,
+                refused: Vec::new(),
+            };
         }
-    }
-
-    fn keep_call(&mut self, call: &CallRecord) {
-        if !self.fenced {
-            self.calls.insert(call.id.clone(), call.clone());
+        if self.store_down && !probe {
+            for w in queued.iter().cloned() {
+                self.keep(w);
+            }
+            return Committed {
+                landed: vec![false; queued.len()],
+                retried: false,
+                refused: Vec::new(),
+            };
         }
-    }
-
-    /// Retries everything pending; true when nothing is left. Stops at the
-    /// first write the store does not take (it is still down, or fenced).
-    pub(super) async fn flush(&mut self, store: &dyn Store) -> bool {
-        if self.is_empty() {
+        let retries = self.take_retries();
+        let had_retries = !retries.is_empty();
+        let split = retries.len();
+        let mut batch = retries;
+        batch.extend(queued);
+        if batch.is_empty() {
             self.store_down = false;
-            return true;
+            return Committed {
+                landed: Vec::new(),
+                retried: true,
+                refused: Vec::new(),
+            };
+        }
+        let results = store.write_batch(&batch).await;
+        let mut landed = Vec::with_capacity(batch.len());
+        let mut refused = Vec::new();
+        let mut first_failure = None;
+        for (w, result) in batch.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    // An older copy kept earlier in this commit is stale now.
+                    self.forget(&w);
+                    landed.push(true);
+                }
+                Err(StoreError::Conflict(why)) => {
+                    if let Write::Reserve { agent, call } = &w {
+                        refused.push((agent.id.clone(), call.id.clone(), why));
+                    }
+                    landed.push(true);
+                }
+                Err(e) => {
+                    if matches!(e, StoreError::Fenced(_)) && !self.fenced {
+                        warn!(error = %e, "fenced: another node routes now; this engine stops");
+                        self.fenced = true;
+                    }
+                    first_failure.get_or_insert(e);
+                    self.keep(w);
+                    landed.push(false);
+                }
+            }
+        }
+        match first_failure {
+            None => {
+                if self.store_down || had_retries {
+                    info!("store caught up with every pending record");
+                }
+                self.store_down = false;
+            }
+            Some(e) => {
+                if !self.store_down && !self.fenced {
+                    warn!(error = %e, "records not recorded; the store is down, writes queue until it is back");
+                }
+                self.store_down = matches!(e, StoreError::Unavailable(_));
+            }
         }
         if self.fenced {
-            return false;
+            self.clear();
         }
-        let agents: Vec<AgentRecord> = self.agents.values().cloned().collect();
-        for a in agents {
-            match store.put_agent(&a).await {
-                Ok(()) => drop(self.agents.remove(&a.id)),
-                Err(e) => return self.still_failing(&e),
-            }
+        let queued_landed = landed.split_off(split);
+        Committed {
+            retried: landed.iter().all(|&ok| ok),
+            landed: queued_landed,
+            refused,
         }
-        let calls: Vec<CallRecord> = self.calls.values().cloned().collect();
-        for c in calls {
-            match store.put_call(&c).await {
-                Ok(()) => drop(self.calls.remove(&c.id)),
-                Err(e) => return self.still_failing(&e),
-            }
-        }
-        let callbacks: Vec<CallbackRecord> = self.callbacks.values().cloned().collect();
-        for c in callbacks {
-            match store.put_callback(&c).await {
-                Ok(()) => drop(self.callbacks.remove(&c.id)),
-                Err(e) => return self.still_failing(&e),
-            }
-        }
-        while let Some(c) = self.contacts.first().cloned() {
-            match store.append_contact(&c).await {
-                Ok(()) => drop(self.contacts.remove(0)),
-                Err(e) => return self.still_failing(&e),
-            }
-        }
-        self.store_down = false;
-        info!("store caught up with every pending record");
-        true
     }
 
-    /// A flush's write failed: stop flushing; fenced ends the engine.
-    fn still_failing(&mut self, e: &StoreError) -> bool {
-        if matches!(e, StoreError::Fenced(_)) {
-            warn!(error = %e, "fenced: another node routes now; this engine stops");
-            self.fenced = true;
-        } else {
-            self.store_down = true;
+    /// The retry set as writes, oldest kind first: agents, calls,
+    /// callbacks, then contacts in the order they were made.
+    fn take_retries(&mut self) -> Vec<Write> {
+        let mut out: Vec<Write> = self.agents.drain().map(|(_, a)| Write::Agent(a)).collect();
+        out.extend(self.calls.drain().map(|(_, c)| Write::Call(c)));
+        out.extend(self.callbacks.drain().map(|(_, c)| Write::Callback(c)));
+        out.extend(self.contacts.drain(..).map(Write::Contact));
+        out
+    }
+
+    /// Keeps a write that did not land, for the next commit. A claim is
+    /// kept as the plain records of its agent and call: once the store is
+    /// back, the router's view is what stands.
+    fn keep(&mut self, w: Write) {
+        if self.fenced {
+            return;
         }
-        false
+        match w {
+            Write::Agent(a) => drop(self.agents.insert(a.id.clone(), a)),
+            Write::Call(c) => drop(self.calls.insert(c.id.clone(), c)),
+            Write::Contact(c) => self.contacts.push(c),
+            Write::Callback(c) => drop(self.callbacks.insert(c.id.clone(), c)),
+            Write::Reserve { agent, call } => {
+                self.agents.insert(agent.id.clone(), agent);
+                self.calls.insert(call.id.clone(), call);
+            }
+        }
+    }
+
+    fn forget(&mut self, w: &Write) {
+        match w {
+            Write::Agent(a) => drop(self.agents.remove(&a.id)),
+            Write::Call(c) => drop(self.calls.remove(&c.id)),
+            Write::Callback(c) => drop(self.callbacks.remove(&c.id)),
+            Write::Reserve { agent, call } => {
+                self.agents.remove(&agent.id);
+                self.calls.remove(&call.id);
+            }
+            Write::Contact(_) => {}
+        }
+    }
+
+    fn clear(&mut self) {
+        self.outbox.clear();
+        self.agents.clear();
+        self.calls.clear();
+        self.contacts.clear();
+        self.callbacks.clear();
     }
 }

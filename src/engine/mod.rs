@@ -14,6 +14,7 @@
 pub mod callbacks;
 mod command;
 mod dirty;
+mod events;
 mod idempotency;
 mod notify;
 pub mod staffing;
@@ -24,8 +25,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-use crate::acd::{AgentRecord, AgentState, Event, Router};
-use crate::callback::{CallbackEvent, TrackerSettings};
+use crate::acd::Router;
+use crate::callback::TrackerSettings;
 use crate::error::Error;
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
@@ -59,13 +60,19 @@ pub struct Core {
     /// What agents, callers and watchers are to be told once the store
     /// holds the records before it (see [`Core::tell`]), oldest first.
     held: std::collections::VecDeque<Note>,
+    /// Claims the store refused whose notes are still held: those notes
+    /// are never sent (the agent is held elsewhere).
+    refused: std::collections::HashSet<(crate::ids::AgentId, crate::ids::CallId)>,
     /// Held notes dropped over the limit since the store last caught up
     /// (for the warning's rate).
     held_dropped: u64,
 }
 
-/// Something to tell subscribers.
-type Note = Box<dyn FnOnce(&mut Subscribers) + Send>;
+/// Something to tell subscribers, and the claim it depends on, if any.
+struct Note {
+    claim: Option<(crate::ids::AgentId, crate::ids::CallId)>,
+    tell: Box<dyn FnOnce(&mut Subscribers) + Send>,
+}
 
 /// Notes held while the store is behind, at most (then the oldest go,
 /// counted and logged).
@@ -80,6 +87,24 @@ impl Core {
     /// wait too: a deposed engine learns it is fenced from the drain's
     /// first write, and must not have told anyone anything by then.
     fn tell(&mut self, note: impl FnOnce(&mut Subscribers) + Send + 'static) {
+        self.hold(None, Box::new(note));
+    }
+
+    /// [`Core::tell`] for the notes of a claim: dropped if the store
+    /// refuses the claim.
+    fn tell_if_claimed(
+        &mut self,
+        claim: (crate::ids::AgentId, crate::ids::CallId),
+        note: impl FnOnce(&mut Subscribers) + Send + 'static,
+    ) {
+        self.hold(Some(claim), Box::new(note));
+    }
+
+    fn hold(
+        &mut self,
+        claim: Option<(crate::ids::AgentId, crate::ids::CallId)>,
+        tell: Box<dyn FnOnce(&mut Subscribers) + Send>,
+    ) {
         if self.dirty.fenced {
             crate::metrics::events::notes_dropped(1);
             return;
@@ -96,7 +121,7 @@ impl Core {
                 );
             }
         }
-        self.held.push_back(Box::new(note));
+        self.held.push_back(Note { claim, tell });
     }
 
     /// After a flush: once every record is written the held notes go out,
@@ -112,13 +137,18 @@ impl Core {
                 crate::metrics::events::notes_dropped(self.held.len() as u64);
             }
             self.held.clear();
+            self.refused.clear();
             return;
         }
         if self.dirty.is_empty() {
             self.held_dropped = 0;
             while let Some(note) = self.held.pop_front() {
-                note(&mut self.subscribers);
+                if note.claim.as_ref().is_some_and(|c| self.refused.contains(c)) {
+                    continue;
+                }
+                (note.tell)(&mut self.subscribers);
             }
+            self.refused.clear();
         }
     }
 }
@@ -335,6 +365,10 @@ pub async fn kept(store: &dyn Store, key: &IdempotencyKey, method: &str) -> Resu
     Ok(Some(kept.reply))
 }
 
+/// Most jobs decided before one commit: bounds how long the first of them
+/// waits for its answer behind the others' decisions.
+const MAX_JOBS_PER_COMMIT: usize = 256;
+
 /// How often the live gauges (queues, agents, callbacks) are refreshed.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
 
@@ -356,6 +390,13 @@ pub async fn restore_desk(
         info!(callbacks = live.len(), "callbacks restored");
     }
     desk.restore(now, router, live);
+    // Answered calls' records, for callbacks on open wrap-ups: the engine
+    // reads nothing while it decides.
+    for id in router.answered_calls() {
+        if let Some(call) = store.get_call(&id).await? {
+            desk.remember_answered(&call);
+        }
+    }
     let mut staffing = Staffing::default();
     let today = now.utc_day_start();
     staffing.seed(
@@ -380,17 +421,20 @@ pub fn spawn(
         router,
         desk,
         staffing,
-        subscribers: Subscribers::default(),
+        subscribers: Subscribers::new(store.clone()),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
         dirty: dirty::Dirty::default(),
         day: now.utc_day_start(),
         jobs: tx.downgrade(),
         held: std::collections::VecDeque::new(),
+        refused: std::collections::HashSet::new(),
         held_dropped: 0,
     };
     let task = tokio::spawn(async move {
         // Whatever the router did before the engine started (a restore).
-        drain(&mut core, store.as_ref(), Timestamp::now_wall()).await;
+        let now = Timestamp::now_wall();
+        events::decide(&mut core, now);
+        events::commit(&mut core, store.as_ref(), now, false).await;
         let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
         metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut staffing_tick = tokio::time::interval(STAFFING_FLUSH);
@@ -417,17 +461,35 @@ pub fn spawn(
                 }
                 job = rx.recv() => {
                     let Some(job) = job else { break };
+                    // Group commit: every job already waiting is decided
+                    // now, and all their writes go to the store in one
+                    // round trip; each is answered by its own writes.
+                    let mut jobs = vec![job];
+                    while jobs.len() < MAX_JOBS_PER_COMMIT {
+                        match rx.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
                     let now = Timestamp::now_wall();
                     roll_day(&mut core, now);
-                    let started = std::time::Instant::now();
-                    let reply = job(&mut core, now);
-                    crate::metrics::events::engine_job(started.elapsed().as_secs_f64());
-                    let written = drain(&mut core, store.as_ref(), now).await;
-                    reply(written);
+                    let mut replies = Vec::with_capacity(jobs.len());
+                    for job in jobs {
+                        let started = std::time::Instant::now();
+                        let from = core.dirty.queued();
+                        let reply = job(&mut core, now);
+                        events::decide(&mut core, now);
+                        crate::metrics::events::engine_job(started.elapsed().as_secs_f64());
+                        replies.push((reply, from..core.dirty.queued()));
+                    }
+                    let committed = events::commit(&mut core, store.as_ref(), now, false).await;
+                    for (reply, writes) in replies {
+                        reply(committed.all_landed(writes));
+                    }
                 }
                 _ = tokio::time::sleep(Duration::from_millis(500)), if !core.dirty.is_empty() => {
-                    core.dirty.flush(store.as_ref()).await;
-                    core.release_held();
+                    // The probe: retries what the store has not taken.
+                    events::commit(&mut core, store.as_ref(), Timestamp::now_wall(), true).await;
                 }
                 _ = metrics_tick.tick() => {
                     let now = Timestamp::now_wall();
@@ -452,7 +514,8 @@ pub fn spawn(
                     roll_day(&mut core, now);
                     core.router.handle_timeout(now);
                     core.desk.tracker.handle_timeout(now);
-                    drain(&mut core, store.as_ref(), now).await;
+                    events::decide(&mut core, now);
+                    events::commit(&mut core, store.as_ref(), now, false).await;
                 }
             }
             if core.dirty.fenced {
@@ -503,218 +566,6 @@ fn roll_day(core: &mut Core, now: Timestamp) {
         core.day = day;
         core.router.reset_daily_counters();
     }
-}
-
-/// Carries out the router's events in order: record, then tell.
-/// Carries out the router's events in order: record, then tell. Returns
-/// whether every write reached the store; failed ones wait in `dirty`.
-async fn drain(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
-    let mut written = core.dirty.flush(store).await;
-    // The router and the callback desk feed each other (a due callback is
-    // queued; an abandoned call becomes a callback): drain until both rest.
-    loop {
-        written &= drain_router(core, store, now).await;
-        let mut any = false;
-        while let Some(event) = core.desk.tracker.poll_event() {
-            any = true;
-            written &= apply_callback(core, store, now, event).await;
-        }
-        if !any && core.router.peek_event().is_none() {
-            core.release_held();
-            return written;
-        }
-    }
-}
-
-async fn apply_callback(core: &mut Core, store: &dyn Store, now: Timestamp, event: CallbackEvent) -> bool {
-    CallbackDesk::log(&event);
-    crate::metrics::events::callback_event(&event);
-    core.desk.on_alert(now, &event);
-    match event {
-        CallbackEvent::CallbackDue { id, .. } => {
-            core.desk.on_due(now, &mut core.router, &id);
-            true
-        }
-        CallbackEvent::CallbackChanged { record } => core.dirty.put_callback(store, &record).await,
-        _ => true,
-    }
-}
-
-async fn drain_router(core: &mut Core, store: &dyn Store, now: Timestamp) -> bool {
-    let mut written = true;
-    while let Some(event) = core.router.poll_event() {
-        crate::metrics::events::router_event(now, &event);
-        // An agent becoming reserved is written together with its offer,
-        // as one atomic claim (the router emits the two back to back).
-        if let Event::AgentStateChanged { agent } = &event {
-            if agent.state == AgentState::Reserved {
-                if let Some(Event::CallOffered { .. }) = core.router.peek_event() {
-                    let agent = agent.clone();
-                    core.staffing.on_state(now, &agent);
-                    if let Some(offer) = core.router.poll_event() {
-                        written &= claim(core, store, now, agent, offer).await;
-                    }
-                    continue;
-                }
-            }
-        }
-        written &= apply(core, store, now, event).await;
-    }
-    written
-}
-
-/// Writes a reservation as one claim, then tells the agent about the offer.
-async fn claim(core: &mut Core, store: &dyn Store, now: Timestamp, agent: AgentRecord, offer: Event) -> bool {
-    let Event::CallOffered { call, .. } = &offer else {
-        return apply(core, store, now, offer).await;
-    };
-    // While the store is down the claim queues like any write (a try would
-    // wait the store's timeout); the events wait for it (`Core::tell`).
-    let reserved = if core.dirty.store_down || core.dirty.fenced {
-        Err(StoreError::Unavailable("the store is down".into()))
-    } else {
-        store.reserve(&agent, call).await
-    };
-    let written = match reserved {
-        Ok(()) => true,
-        Err(StoreError::Conflict(why)) => {
-            // Someone else holds this agent: withdraw and try the next
-            // candidate (the router's resulting events follow in this drain).
-            warn!(agent = %agent.id, call = %call.id, %why, "claim refused; trying the next candidate");
-            let _ = core.router.handle_claim_refused(now, &agent.id, &call.id, &why);
-            return true;
-        }
-        // Unreachable or fenced: the shared write path keeps it or stops us.
-        Err(_) => {
-            let a = core.dirty.put_agent(store, &agent).await;
-            a && core.dirty.put_call(store, call).await
-        }
-    };
-    // The claim is on record (or held until it is): tell the agent.
-    core.tell(move |s| s.agent_state_changed(now, &agent));
-    notify_offer(core, store, now, offer).await;
-    written
-}
-
-/// Tells the agent's softphone (with the customer's recent contacts) and the
-/// call's watchers about an offer.
-async fn notify_offer(core: &mut Core, store: &dyn Store, now: Timestamp, offer: Event) {
-    let Event::CallOffered {
-        agent,
-        call,
-        expires_at,
-    } = offer
-    else {
-        return;
-    };
-    debug!(call = %call.id, agent = %agent, "call offered");
-    let key = call
-        .customer
-        .as_ref()
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| call.ani.clone());
-    // The customer's history is a courtesy: not worth the store's timeout
-    // while it is down.
-    let previous = if core.dirty.store_down {
-        Vec::new()
-    } else {
-        store.contacts_of(&key, 5).await.unwrap_or_default()
-    };
-    core.tell(move |s| {
-        s.call_offered(now, &agent, &call, expires_at, &previous);
-        s.call_changed(&call);
-    });
-}
-
-async fn apply(core: &mut Core, store: &dyn Store, now: Timestamp, event: Event) -> bool {
-    let mut written = true;
-    match event {
-        Event::AgentStateChanged { agent } => {
-            // Leaving service (not ready, logged out) is what operators need
-            // to see with its reason; the busy/available churn stays at debug.
-            if matches!(agent.state, AgentState::NotReady | AgentState::LoggedOut) {
-                info!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, not_ready = agent.not_ready_reason.as_deref().unwrap_or(""), "agent left service");
-            } else {
-                debug!(agent = %agent.id, state = agent.state.as_str(), reason = %agent.state_reason, "agent state changed");
-            }
-            written &= core.dirty.put_agent(store, &agent).await;
-            core.staffing.on_state(now, &agent);
-            core.tell(move |s| s.agent_state_changed(now, &agent));
-        }
-        // Counted by the metrics; nothing is stored until it is queued or ended.
-        Event::CallArrived { .. } => {}
-        Event::CallQueued { call } => {
-            debug!(call = %call.id, queue = %call.queue, "call queued");
-            written &= core.dirty.put_call(store, &call).await;
-            core.tell(move |s| s.call_changed(&call));
-        }
-        Event::CallOffered { ref call, .. } => {
-            written &= core.dirty.put_call(store, call).await;
-            notify_offer(core, store, now, event).await;
-        }
-        Event::OfferRescinded { agent, call, reason } => {
-            debug!(call = %call, agent = %agent, ?reason, "offer rescinded");
-            core.tell(move |s| s.offer_rescinded(now, &agent, &call, reason));
-        }
-        Event::CallConnected { agent, call } => {
-            debug!(call = %call.id, agent = %agent, "call connected");
-            written &= core.dirty.put_call(store, &call).await;
-            core.tell(move |s| {
-                s.call_connected(now, &agent, &call);
-                s.call_changed(&call);
-            });
-        }
-        Event::CallUpdated { call } => {
-            written &= core.dirty.put_call(store, &call).await;
-            core.tell(move |s| s.call_changed(&call));
-        }
-        Event::CallTransferred { call, from_agent } => {
-            info!(call = %call, from = %from_agent, "call transferred");
-        }
-        Event::AgentAudioFailed { agent, call, reason } => {
-            warn!(call = %call, agent = %agent, reason = %reason, "agent audio unreachable; caller returned to the queue");
-        }
-        Event::CallOverflowed {
-            call,
-            from,
-            to,
-            reason,
-        } => {
-            info!(call = %call, from = %from, to = %to, reason = %reason, "call overflowed");
-        }
-        Event::CallEnded { call } => {
-            info!(call = %call.id, queue = %call.queue, outcome = ?call.outcome, reason = call.end_reason.as_deref().unwrap_or(""), "call ended");
-            written &= core.dirty.put_call(store, &call).await;
-            core.desk.on_call_ended(now, &mut core.router, &call);
-            core.tell(move |s| {
-                if let (Some(agent), Some(_)) = (&call.agent, call.answered_at) {
-                    s.call_ended(now, agent, &call);
-                }
-                s.call_changed(&call);
-            });
-        }
-        Event::WrapUpStarted {
-            agent,
-            call,
-            deadline,
-        } => {
-            core.tell(move |s| s.wrap_up_started(now, &agent, &call, deadline));
-        }
-        Event::WrapUpEnded { agent, contact } => {
-            written &= core.dirty.append_contact(store, &contact).await;
-            if contact.leaves_issue_open() {
-                // The call's callback details, if the store can say now.
-                let call = if core.dirty.store_down {
-                    None
-                } else {
-                    store.get_call(&contact.call).await.ok().flatten()
-                };
-                core.desk.on_wrap_up_ended(now, &contact, call.as_ref());
-            }
-            core.tell(move |s| s.wrap_up_ended(now, &agent, &contact));
-        }
-    }
-    written
 }
 
 #[cfg(test)]

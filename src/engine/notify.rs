@@ -2,28 +2,51 @@
 //! per call. Sends never block the engine: a stream whose buffer is full is
 //! closed (the client reconnects and starts from the current state) rather
 //! than stalling routing for everyone.
+//!
+//! An offer shows the customer's recent contacts. The engine never waits
+//! for that read: the offer leaves it naming whose history it wants, and
+//! the agent's stream reads it from the store on its own task before it
+//! hands the offer on (in order: later events wait behind it).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
 
 use tokio::sync::mpsc;
 use tonic::Status;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::acd::{AgentRecord, AgentWork, CallRecord, CallStatus, ContactRecord, RescindReason};
 use crate::api::convert;
 use crate::ids::{AgentId, CallId};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;
+use crate::store::Store;
 use crate::time::Timestamp;
 
 /// Events buffered per stream before it counts as stalled.
 const STREAM_BUFFER: usize = 256;
 
+/// Contacts an offer shows, newest first.
+const HISTORY: usize = 5;
+
+/// How long an offer waits for the customer's history before it rings
+/// without it (the history is a courtesy; the ring is not).
+const HISTORY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// An event on its way to an agent's stream: for an offer, whose contacts
+/// to show with it.
+struct Outgoing {
+    event: Result<proto::AgentEvent, Status>,
+    history_of: Option<String>,
+}
+
 /// An agent's event stream as served to the client. Dropping it (the client
 /// went away, or the stream ended) tells the engine, without keeping the
 /// channel open the way a second sender would.
 pub struct AgentEventStream {
-    inner: tokio_stream::wrappers::ReceiverStream<Result<proto::AgentEvent, Status>>,
+    inner: std::pin::Pin<Box<dyn futures::Stream<Item = Result<proto::AgentEvent, Status>> + Send>>,
     _closed: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -34,13 +57,30 @@ impl futures::Stream for AgentEventStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        std::pin::Pin::new(&mut self.inner).poll_next(cx)
+        self.inner.as_mut().poll_next(cx)
     }
+}
+
+/// Adds the customer's recent contacts to an offer that asks for them.
+async fn with_history(store: Option<Arc<dyn Store>>, out: Outgoing) -> Result<proto::AgentEvent, Status> {
+    let (Some(store), Some(key), Ok(mut event)) = (store, out.history_of, out.event.clone()) else {
+        return out.event;
+    };
+    if let Some(Ev::CallOffered(offer)) = &mut event.event {
+        match tokio::time::timeout(HISTORY_WAIT, store.contacts_of(&key, HISTORY)).await {
+            Ok(Ok(contacts)) => {
+                offer.previous_contacts = contacts.iter().map(convert::contact_summary).collect();
+            }
+            Ok(Err(e)) => debug!(error = %e, "an offer rings without the customer's history"),
+            Err(_) => debug!("an offer rings without the customer's history: the store was slow"),
+        }
+    }
+    Ok(event)
 }
 pub type CallRx = mpsc::Receiver<Result<proto::Call, Status>>;
 
 struct AgentStream {
-    tx: mpsc::Sender<Result<proto::AgentEvent, Status>>,
+    tx: mpsc::Sender<Outgoing>,
     /// Sequence number of the last event sent on this stream.
     seq: u64,
 }
@@ -58,9 +98,19 @@ pub enum Device {
 pub struct Subscribers {
     agents: HashMap<(AgentId, Device), AgentStream>,
     calls: HashMap<CallId, Vec<mpsc::Sender<Result<proto::Call, Status>>>>,
+    /// Where agents' streams read customers' histories (none: offers
+    /// show none).
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Subscribers {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Subscribers {
+            store: Some(store),
+            ..Subscribers::default()
+        }
+    }
+
     /// Opens the agent's event stream, replacing (and so ending) any previous
     /// one, and sends the agent's current state first. The future resolves
     /// when the client side of this stream is gone.
@@ -77,9 +127,12 @@ impl Subscribers {
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
         self.agents
             .insert((agent.id.clone(), device), AgentStream { tx, seq: 0 });
-        self.send_to(now, &agent.id, device, state_changed(agent));
+        self.send_to(now, &agent.id, device, state_changed(agent), None);
+        let store = self.store.clone();
+        let inner =
+            tokio_stream::wrappers::ReceiverStream::new(rx).then(move |out| with_history(store.clone(), out));
         let stream = AgentEventStream {
-            inner: tokio_stream::wrappers::ReceiverStream::new(rx),
+            inner: Box::pin(inner),
             _closed: closed_tx,
         };
         (stream, async move {
@@ -128,17 +181,15 @@ impl Subscribers {
         agent: &AgentId,
         call: &CallRecord,
         expires_at: Timestamp,
-        previous: &[ContactRecord],
+        history_of: Option<String>,
     ) {
-        self.send(
-            now,
-            agent,
-            Ev::CallOffered(proto::CallOffered {
-                call: Some(convert::call(call)),
-                expires_at_unix_ms: convert::ms(expires_at),
-                previous_contacts: previous.iter().map(convert::contact_summary).collect(),
-            }),
-        );
+        let event = Ev::CallOffered(proto::CallOffered {
+            call: Some(convert::call(call)),
+            expires_at_unix_ms: convert::ms(expires_at),
+            previous_contacts: Vec::new(),
+        });
+        self.send_to(now, agent, Device::Client, event.clone(), history_of.clone());
+        self.send_to(now, agent, Device::Phone, event, history_of);
     }
 
     pub fn offer_rescinded(&mut self, now: Timestamp, agent: &AgentId, call: &CallId, reason: RescindReason) {
@@ -157,13 +208,16 @@ impl Subscribers {
     /// Only to that device: the others were shown it when it happened.
     pub fn resend_work(&mut self, now: Timestamp, agent: &AgentId, device: Device, work: &AgentWork) {
         let event = match work {
-            AgentWork::Offered { call, expires_at } => Ev::CallOffered(proto::CallOffered {
-                call: Some(convert::call(call)),
-                expires_at_unix_ms: convert::ms(*expires_at),
-                // The customer's history is on the first showing; a
-                // reconnect shows the call itself.
-                previous_contacts: Vec::new(),
-            }),
+            AgentWork::Offered { call, expires_at } => {
+                let event = Ev::CallOffered(proto::CallOffered {
+                    call: Some(convert::call(call)),
+                    expires_at_unix_ms: convert::ms(*expires_at),
+                    previous_contacts: Vec::new(),
+                });
+                // With the customer's history, as on the first showing.
+                self.send_to(now, agent, device, event, Some(history_key(call)));
+                return;
+            }
             AgentWork::Connected { call } => Ev::CallConnected(proto::CallConnected {
                 call: Some(convert::call(call)),
             }),
@@ -172,7 +226,7 @@ impl Subscribers {
                 deadline_unix_ms: convert::ms(*deadline),
             }),
         };
-        self.send_to(now, agent, device, event);
+        self.send_to(now, agent, device, event, None);
     }
 
     pub fn call_connected(&mut self, now: Timestamp, agent: &AgentId, call: &CallRecord) {
@@ -219,11 +273,18 @@ impl Subscribers {
 
     /// Sends to every device of the agent.
     fn send(&mut self, now: Timestamp, agent: &AgentId, event: Ev) {
-        self.send_to(now, agent, Device::Client, event.clone());
-        self.send_to(now, agent, Device::Phone, event);
+        self.send_to(now, agent, Device::Client, event.clone(), None);
+        self.send_to(now, agent, Device::Phone, event, None);
     }
 
-    fn send_to(&mut self, now: Timestamp, agent: &AgentId, device: Device, event: Ev) {
+    fn send_to(
+        &mut self,
+        now: Timestamp,
+        agent: &AgentId,
+        device: Device,
+        event: Ev,
+        history_of: Option<String>,
+    ) {
         let key = (agent.clone(), device);
         let Some(stream) = self.agents.get_mut(&key) else {
             return;
@@ -234,13 +295,25 @@ impl Subscribers {
             at_unix_ms: convert::ms(now),
             event: Some(event),
         };
-        if let Err(e) = stream.tx.try_send(Ok(msg)) {
+        if let Err(e) = stream.tx.try_send(Outgoing {
+            event: Ok(msg),
+            history_of,
+        }) {
             if matches!(e, mpsc::error::TrySendError::Full(_)) {
                 warn!(agent = %agent, ?device, "agent event stream stalled; closing it");
             }
             self.agents.remove(&key);
         }
     }
+}
+
+/// Whose contacts an offer of `call` shows: the customer's, else the
+/// caller number's (as contacts are keyed).
+pub(super) fn history_key(call: &CallRecord) -> String {
+    call.customer
+        .as_ref()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| call.ani.clone())
 }
 
 fn state_changed(agent: &AgentRecord) -> Ev {

@@ -1,5 +1,7 @@
 //! `hotline loadgen`: load generators whose figures go in the issue notes.
 //! - `claims`: atomic agent claims per second a store takes.
+//! - `routing`: calls per second the routing engine carries through a
+//!   store, every change recorded before it is acknowledged.
 //! - `calls`: concurrent bridged, recorded WebRTC calls a server carries,
 //!   with its CPU per call-second, packet loss and recording bandwidth.
 //! - `sip`: phone-network calls at a rate through the SIP trunk, answered by
@@ -8,6 +10,7 @@
 
 pub mod calls;
 pub mod claims;
+pub mod routing;
 pub mod sip;
 
 pub use claims::{claims, ClaimReport};

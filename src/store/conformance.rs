@@ -90,6 +90,7 @@ pub async fn run(store: &dyn Store) {
     calls_round_trip_list_newest_first_and_filter(store).await;
     contacts_are_per_customer_newest_first(store).await;
     a_claim_succeeds_only_on_an_available_agent(store).await;
+    a_batch_writes_in_order_and_a_refused_claim_stops_nothing(store).await;
     recordings_round_trip_filter_and_page_newest_first(store).await;
     monitor_sessions_are_kept_per_call_newest_first(store).await;
     contacts_are_read_back_by_time_range(store).await;
@@ -413,6 +414,56 @@ async fn a_claim_succeeds_only_on_an_available_agent(store: &dyn Store) {
         None,
         "the losing claim wrote nothing"
     );
+}
+
+async fn a_batch_writes_in_order_and_a_refused_claim_stops_nothing(store: &dyn Store) {
+    use crate::store::{StoreError, Write};
+    let agent = sample_agent("batched");
+    let mut reserved = agent.clone();
+    reserved.state = AgentState::Reserved;
+    let mut first = sample_call("batch-1", "q", 700);
+    first.status = CallStatus::Offering;
+    let mut second = sample_call("batch-2", "q", 800);
+    second.status = CallStatus::Offering;
+    let mut later = agent.clone();
+    later.display_name = "Later".into();
+    let results = store
+        .write_batch(&[
+            Write::Agent(agent.clone()),
+            Write::Reserve {
+                agent: reserved.clone(),
+                call: first.clone(),
+            },
+            // The agent is reserved now: this claim is refused...
+            Write::Reserve {
+                agent: reserved.clone(),
+                call: second.clone(),
+            },
+            // ...and the writes after it still land, in order.
+            Write::Contact(sample_contact("batch-1", "cust-batch", "batched", 900, None)),
+            Write::Call(sample_call("batch-3", "q", 900)),
+        ])
+        .await;
+    assert_eq!(results.len(), 5);
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(matches!(results[2], Err(StoreError::Conflict(_))), "{results:?}");
+    assert!(results[3].is_ok() && results[4].is_ok(), "{results:?}");
+    assert_eq!(store.get_agent(&agent.id).await.unwrap(), Some(reserved));
+    assert_eq!(store.get_call(&first.id).await.unwrap(), Some(first));
+    assert_eq!(
+        store.get_call(&second.id).await.unwrap(),
+        None,
+        "the refused claim wrote nothing"
+    );
+    assert_eq!(store.contacts_of("cust-batch", 5).await.unwrap().len(), 1);
+    assert!(store.get_call(&CallId::new("batch-3")).await.unwrap().is_some());
+    // Two writes of one record in a batch: the later one stands.
+    let results = store
+        .write_batch(&[Write::Agent(agent.clone()), Write::Agent(later.clone())])
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(store.get_agent(&agent.id).await.unwrap(), Some(later));
+    assert!(store.write_batch(&[]).await.is_empty());
 }
 
 async fn agents_round_trip_and_page_in_id_order(store: &dyn Store) {

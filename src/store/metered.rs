@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError};
+use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError, Write};
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::callback::CallbackRecord;
 use crate::ids::{AgentId, CallId, CallbackId};
@@ -72,6 +72,30 @@ impl Metered {
 impl Store for Metered {
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
+    }
+    /// One operation for the whole batch (one round trip), failed if any
+    /// write in it failed other than a refused claim.
+    async fn write_batch(&self, writes: &[Write]) -> Vec<Result<(), StoreError>> {
+        let started = Instant::now();
+        let results = self.inner.write_batch(writes).await;
+        let down = results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Unavailable(_))));
+        let ok = results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_))));
+        crate::metrics::events::store_operation(
+            self.backend,
+            "write_batch",
+            ok,
+            started.elapsed().as_secs_f64(),
+        );
+        if down {
+            self.unreachable.store(true, Ordering::Relaxed);
+        } else if self.unreachable.swap(false, Ordering::Relaxed) {
+            crate::metrics::events::store_reconnected(self.backend);
+        }
+        results
     }
     async fn put_agent(&self, agent: &AgentRecord) -> Result<(), StoreError> {
         self.timed("put_agent", self.inner.put_agent(agent)).await

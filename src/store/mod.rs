@@ -100,8 +100,43 @@ pub type CallbackCursor = (Timestamp, CallbackId);
 /// first by (enqueued_at, id).
 pub type CallCursor = (Timestamp, CallId);
 
+/// One write of the routing engine, sent with others by
+/// [`Store::write_batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Agent(AgentRecord),
+    Call(CallRecord),
+    Contact(ContactRecord),
+    Callback(CallbackRecord),
+    /// The atomic claim of [`Store::reserve`].
+    Reserve {
+        agent: AgentRecord,
+        call: CallRecord,
+    },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Carries out `writes` in order, one result per write, in one round
+    /// trip where the backend can pipeline them (Redis). Each write is
+    /// fenced and atomic on its own, as when sent alone; a failed write
+    /// does not stop the ones after it. When the store cannot be reached
+    /// every write fails `Unavailable`, though some may have landed; the
+    /// engine retries whole-record puts (a failed claim as the plain puts
+    /// of its agent and call), which is safe to repeat.
+    async fn write_batch(&self, writes: &[Write]) -> Vec<Result<(), StoreError>> {
+        let mut results = Vec::with_capacity(writes.len());
+        for w in writes {
+            results.push(match w {
+                Write::Agent(a) => self.put_agent(a).await,
+                Write::Call(c) => self.put_call(c).await,
+                Write::Contact(c) => self.append_contact(c).await,
+                Write::Callback(c) => self.put_callback(c).await,
+                Write::Reserve { agent, call } => self.reserve(agent, call).await,
+            });
+        }
+        results
+    }
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())

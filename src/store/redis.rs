@@ -41,8 +41,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError, Script};
 
-use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError};
-use crate::acd::{AgentRecord, CallRecord, CallStatus, ContactRecord};
+use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError, Write};
+use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::callback::CallbackRecord;
 use crate::ids::{AgentId, CallId, CallbackId};
 use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
@@ -51,6 +51,8 @@ use crate::report::AgentDayRecord;
 use crate::time::Timestamp;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
+mod writes;
+
 const CONTACTS_PER_CUSTOMER: isize = 200;
 
 const FENCE_CHECK: &str = r#"
@@ -312,6 +314,18 @@ impl RedisStore {
         }
     }
 
+    /// Every write script, for loading them after Redis lost its cache.
+    fn scripts(&self) -> [&Script; 6] {
+        [
+            &self.put_agent,
+            &self.put_call,
+            &self.append_contact,
+            &self.reserve,
+            &self.put_callback,
+            &self.put_agent_day,
+        ]
+    }
+
     fn conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
@@ -451,19 +465,7 @@ impl Store for RedisStore {
     }
 
     async fn put_agent(&self, agent: &AgentRecord) -> Result<(), StoreError> {
-        let fence = self.fence_token()?;
-        let _: i64 = self
-            .put_agent
-            .key(self.keys.epoch())
-            .key(self.keys.agent(agent.id.as_str()))
-            .key(self.keys.agents())
-            .arg(fence)
-            .arg(agent.id.as_str())
-            .arg(encode(agent)?)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.invoke(self.agent_write(agent, self.fence_token()?)?).await
     }
 
     async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
@@ -494,50 +496,16 @@ impl Store for RedisStore {
     }
 
     async fn put_call(&self, call: &CallRecord) -> Result<(), StoreError> {
-        let fence = self.fence_token()?;
-        let ended = match (call.status, call.ended_at) {
-            (CallStatus::Ended, Some(t)) => t.as_millis() as i64,
-            (CallStatus::Ended, None) => call.enqueued_at.as_millis() as i64,
-            _ => -1,
-        };
-        let _: i64 = self
-            .put_call
-            .key(self.keys.epoch())
-            .key(self.keys.call(call.id.as_str()))
-            .key(self.keys.calls())
-            .key(self.keys.ended())
-            .arg(fence)
-            .arg(call.id.as_str())
-            .arg(encode(call)?)
-            .arg(call.enqueued_at.as_millis())
-            .arg(ended)
-            .arg(self.max_ended_calls)
-            .arg(self.keys.call_prefix())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.invoke(self.call_write(call, self.fence_token()?)?).await
     }
 
     async fn reserve(&self, agent: &AgentRecord, call: &CallRecord) -> Result<(), StoreError> {
-        let fence = self.fence_token()?;
-        let _: i64 = self
-            .reserve
-            .key(self.keys.epoch())
-            .key(self.keys.agent(agent.id.as_str()))
-            .key(self.keys.agents())
-            .key(self.keys.call(call.id.as_str()))
-            .key(self.keys.calls())
-            .arg(fence)
-            .arg(agent.id.as_str())
-            .arg(encode(agent)?)
-            .arg(call.id.as_str())
-            .arg(encode(call)?)
-            .arg(call.enqueued_at.as_millis())
-            .invoke_async(&mut self.conn())
+        self.invoke(self.reserve_write(agent, call, self.fence_token()?)?)
             .await
-            .map_err(unavailable)?;
-        Ok(())
+    }
+
+    async fn write_batch(&self, writes: &[Write]) -> Vec<Result<(), StoreError>> {
+        self.pipelined(writes).await
     }
 
     async fn get_call(&self, id: &CallId) -> Result<Option<CallRecord>, StoreError> {
@@ -561,20 +529,8 @@ impl Store for RedisStore {
     }
 
     async fn append_contact(&self, contact: &ContactRecord) -> Result<(), StoreError> {
-        let fence = self.fence_token()?;
-        let _: i64 = self
-            .append_contact
-            .key(self.keys.epoch())
-            .key(self.keys.contacts(&contact.customer_key))
-            .key(self.keys.contact_log())
-            .arg(fence)
-            .arg(encode(contact)?)
-            .arg(CONTACTS_PER_CUSTOMER)
-            .arg(contact.wrap_up_ended_at.as_millis())
-            .invoke_async(&mut self.conn())
+        self.invoke(self.contact_write(contact, self.fence_token()?)?)
             .await
-            .map_err(unavailable)?;
-        Ok(())
     }
 
     async fn contacts_of(&self, customer_key: &str, limit: usize) -> Result<Vec<ContactRecord>, StoreError> {
@@ -664,23 +620,7 @@ impl Store for RedisStore {
     }
 
     async fn put_callback(&self, cb: &CallbackRecord) -> Result<(), StoreError> {
-        let fence = self.fence_token()?;
-        let id = cb.id.as_str();
-        let _: i64 = self
-            .put_callback
-            .key(self.keys.epoch())
-            .key(self.keys.callback(id))
-            .key(self.keys.callbacks())
-            .key(self.keys.live_callbacks())
-            .arg(fence)
-            .arg(id)
-            .arg(encode(cb)?)
-            .arg(cb.created_at.as_millis())
-            .arg(if cb.is_live() { "1" } else { "0" })
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.invoke(self.callback_write(cb, self.fence_token()?)?).await
     }
 
     async fn get_callback(&self, id: &CallbackId) -> Result<Option<CallbackRecord>, StoreError> {
