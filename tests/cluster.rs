@@ -253,3 +253,68 @@ async fn a_retry_that_crosses_a_change_of_routing_node_has_no_second_effect() {
     };
     assert_eq!(other.code(), tonic::Code::InvalidArgument, "{other:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_reused_with_another_body_is_refused_on_any_node() {
+    let redis = RedisServer::start();
+    let a = TestServer::with_config(&config_for(&redis)).await;
+    let b = TestServer::with_config(&config_for(&redis)).await;
+    // An agent on the follower: its SetState is forwarded to the routing
+    // node with the request's digest.
+    let mut alice = b.agent("alice").await;
+    let ready = proto::SetStateRequest {
+        agent_id: "alice".into(),
+        state: proto::RequestedState::NotReady as i32,
+        reason: "lunch".into(),
+        request_id: "alice-cluster-1".into(),
+    };
+    alice.c.agent.set_state(ready.clone()).await.expect("first use");
+    let err = alice
+        .c
+        .agent
+        .set_state(proto::SetStateRequest {
+            reason: "training".into(),
+            ..ready.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().starts_with("request_id:"), "{}", err.message());
+    alice
+        .c
+        .agent
+        .set_state(ready)
+        .await
+        .expect("the true retry is answered");
+    // A call started on one node under a request id; the id reused on the
+    // other node for another caller is refused there.
+    let first = proto::StartCallRequest {
+        ani: "+7900".into(),
+        dnis: "100".into(),
+        request_id: "edge-cluster-1".into(),
+        ..Default::default()
+    };
+    let call = a
+        .edge()
+        .call
+        .start_call(first.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let err = b
+        .edge()
+        .call
+        .start_call(proto::StartCallRequest {
+            ani: "+7901".into(),
+            ..first.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().starts_with("request_id:"), "{}", err.message());
+    let again = b.edge().call.start_call(first).await.unwrap().into_inner();
+    assert_eq!(
+        again.call_id, call.call_id,
+        "the retry on the other node names the same call"
+    );
+}
