@@ -402,3 +402,110 @@ fn waiting_calls_know_their_place_and_estimated_wait() {
     );
     assert_eq!(r.queue_position(&CallId::new("nope")), None);
 }
+
+/// The agent's latest state in the events since the last look.
+fn last_state(r: &mut Router, agent: &str) -> Option<(AgentState, String)> {
+    let mut last = None;
+    while let Some(e) = r.poll_event() {
+        if let Event::AgentStateChanged { agent: a } = e {
+            if a.id.as_str() == agent {
+                last = Some((a.state, a.state_reason.clone()));
+            }
+        }
+    }
+    last
+}
+
+/// Fires every timer due by `now`, as the driver does.
+fn run_until(r: &mut Router, now: Timestamp) {
+    while r.poll_timeout().is_some_and(|t| t <= now) {
+        let due = r.poll_timeout().unwrap_or(now);
+        r.handle_timeout(due);
+    }
+}
+
+fn router_with_grace(grace_secs: u64) -> Router {
+    Router::new(RouterConfig {
+        skills: vec![SkillName::new("s")],
+        queues: vec![QueueSettings::named("q").with_skill("s", 1)],
+        presence_grace: Some(Duration::from_secs(grace_secs)),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn an_agent_without_a_softphone_for_the_grace_period_is_logged_out_not_a_moment_sooner() {
+    let mut r = router_with_grace(30);
+    login(&mut r, at(0), "ann", 5);
+    let ann = AgentId::new("ann");
+    r.handle_agent_stream_opened(at(1), &ann).unwrap();
+    r.handle_agent_stream_closed(at(10), &ann).unwrap();
+    last_state(&mut r, "ann");
+    run_until(&mut r, at(39));
+    assert_eq!(last_state(&mut r, "ann"), None, "still within the grace period");
+    run_until(&mut r, at(40));
+    let (state, why) = last_state(&mut r, "ann").expect("logged out at the end of the grace");
+    assert_eq!(state, AgentState::LoggedOut);
+    assert!(why.contains("no softphone connected for 30 s"), "{why}");
+}
+
+#[test]
+fn a_softphone_back_within_the_grace_period_keeps_the_agent() {
+    let mut r = router_with_grace(30);
+    login(&mut r, at(0), "ann", 5);
+    let ann = AgentId::new("ann");
+    r.handle_agent_stream_opened(at(1), &ann).unwrap();
+    r.handle_agent_stream_closed(at(10), &ann).unwrap();
+    r.handle_agent_stream_opened(at(25), &ann).unwrap();
+    last_state(&mut r, "ann");
+    run_until(&mut r, at(3600));
+    assert_eq!(last_state(&mut r, "ann"), None, "the lapsed timer did nothing");
+    assert_eq!(r.agent(&ann).unwrap().state, AgentState::Available);
+}
+
+#[test]
+fn a_caller_hanging_up_before_the_short_abandon_time_is_a_short_abandon_after_it_an_abandon() {
+    let mut r = Router::new(RouterConfig {
+        skills: vec![SkillName::new("s")],
+        queues: vec![QueueSettings::named("q").with_skill("s", 1)],
+        short_abandon: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .unwrap();
+    call(&mut r, at(0), "quick", Tier::Regular);
+    call(&mut r, at(0), "patient", Tier::Regular);
+    r.handle_caller_hangup(T0.plus(Duration::from_millis(4_999)), &CallId::new("quick"))
+        .unwrap();
+    r.handle_caller_hangup(at(5), &CallId::new("patient")).unwrap();
+    let views = r.queue_views(at(6));
+    let q = views.iter().find(|v| v.name.as_str() == "q").unwrap();
+    assert_eq!((q.counters.short_abandons, q.counters.abandoned), (1, 1));
+}
+
+#[test]
+fn an_unfinished_wrap_up_ends_by_itself_at_the_queues_wrap_up_time() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.wrap_up_secs = 60;
+    let mut r = router(q);
+    login(&mut r, at(0), "ann", 5);
+    call(&mut r, at(1), "c1", Tier::Regular);
+    let (ann, c1) = (AgentId::new("ann"), CallId::new("c1"));
+    r.handle_offer_accepted(at(2), &ann, &c1).unwrap();
+    r.handle_agent_hangup(at(10), &ann, &c1).unwrap();
+    while r.poll_event().is_some() {}
+    run_until(&mut r, at(69));
+    assert!(
+        !std::iter::from_fn(|| r.poll_event()).any(|e| matches!(e, Event::WrapUpEnded { .. })),
+        "wrap-up still open a second before its time"
+    );
+    run_until(&mut r, at(70));
+    let ended: Vec<Event> = std::iter::from_fn(|| r.poll_event()).collect();
+    assert!(
+        ended
+            .iter()
+            .any(|e| matches!(e, Event::WrapUpEnded { agent, .. } if agent == &ann)),
+        "{ended:?}"
+    );
+    assert_eq!(r.agent(&ann).unwrap().state, AgentState::Available);
+}
