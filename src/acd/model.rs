@@ -183,6 +183,44 @@ impl AgentRecord {
     }
 }
 
+impl CallRecord {
+    /// A call as it arrives in `queue`: queued, nothing decided yet.
+    pub fn arrived(
+        id: CallId,
+        ani: String,
+        dnis: String,
+        queue: QueueName,
+        tier: Tier,
+        now: Timestamp,
+    ) -> Self {
+        CallRecord {
+            id,
+            ani,
+            dnis,
+            customer: None,
+            tier,
+            queue,
+            requirements: Vec::new(),
+            priority_ms: 0,
+            status: CallStatus::Queued,
+            agent: None,
+            enqueued_at: now,
+            answered_at: None,
+            ended_at: None,
+            outcome: None,
+            end_reason: None,
+            on_hold: false,
+            preferred_agent: None,
+            relaxation_step: 0,
+            original_position: 0,
+            hold_ms: 0,
+            decisions: Vec::new(),
+            node: None,
+            callback: None,
+        }
+    }
+}
+
 /// Marks a work item as a callback: the agent dials the customer; there
 /// is no caller on the line while it waits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,11 +8,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::acd::{AgentRecord, CallRecord, Tier};
 use crate::acd::{AgentState, CallStatus};
 use crate::error::Error;
 use crate::ids::CallId;
-use crate::store::conformance::{sample_agent, sample_call};
+use crate::ids::{AgentId, QueueName};
 use crate::store::Store;
+use crate::time::Timestamp;
 
 /// What one run measured.
 #[derive(Clone, Debug)]
@@ -49,7 +51,7 @@ pub async fn claims(
 ) -> Result<ClaimReport, Error> {
     let workers = workers.clamp(1, agents.max(1));
     for i in 0..agents {
-        store.put_agent(&sample_agent(&format!("lg-agent-{i}"))).await?;
+        store.put_agent(&available(&format!("lg-agent-{i}"))).await?;
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -62,8 +64,15 @@ pub async fn claims(
             let mine: Vec<usize> = (w..agents).step_by(workers).collect();
             while started.elapsed() < duration {
                 let id = format!("lg-agent-{}", mine[n as usize % mine.len()]);
-                let mut agent = sample_agent(&id);
-                let mut call = sample_call(&format!("lg-call-{w}-{n}"), "q", 1_000 + n);
+                let mut agent = available(&id);
+                let mut call = CallRecord::arrived(
+                    CallId::new(format!("lg-call-{w}-{n}")),
+                    "+15550000".into(),
+                    "100".into(),
+                    QueueName::new("q"),
+                    Tier::Regular,
+                    Timestamp(1_000 + n),
+                );
                 call.status = CallStatus::Offering;
                 call.agent = Some(agent.id.clone());
                 agent.state = AgentState::Reserved;
@@ -96,4 +105,12 @@ pub async fn claims(
         p99: at(0.99).unwrap_or_default(),
         max: all.last().copied().unwrap_or_default(),
     })
+}
+
+/// A logged-in, available agent record.
+fn available(id: &str) -> AgentRecord {
+    let mut agent =
+        AgentRecord::logged_out(AgentId::new(id), format!("Agent {id}"), Timestamp(1), "logged in");
+    agent.state = crate::acd::AgentState::Available;
+    agent
 }

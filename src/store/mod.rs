@@ -10,6 +10,9 @@
 //! (`*_between`) are oldest first over `[from, to)`. Every backend must pass
 //! [`conformance::run`].
 
+/// The contract every backend must meet; for tests (`cargo test` enables
+/// it through the `test-support` feature), not in the shipped binary.
+#[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 pub mod journal;
 pub mod memory;
