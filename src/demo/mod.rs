@@ -625,5 +625,13 @@ mod tests {
             line.contains("offered    2 answered    1 abandoned   0"),
             "{line}"
         );
+        // A call still connected counts toward service level as it will
+        // when it ends: answered in 2 s is within the threshold.
+        let mut talking = call("c3", "sales", proto::CallOutcome::Unspecified, 2_000);
+        talking.agent_id = "bob".into();
+        talking.answered_at_unix_ms = 3_000;
+        let tally = report::Tally::of(&[talking], &config);
+        assert_eq!((tally.answered, tally.answered_within_threshold), (1, 1));
+        assert_eq!(tally.service_level(), 1.0);
     }
 }

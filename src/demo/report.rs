@@ -81,6 +81,16 @@ impl Tally {
         let mut t = Tally::default();
         let short_abandon_ms =
             i64::try_from(config.reports.short_abandon_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        // Answered within the queue's service-level threshold.
+        let within = |c: &proto::Call| {
+            let wait = (c.answered_at_unix_ms - c.enqueued_at_unix_ms) as f64 / 1000.0;
+            let threshold = config
+                .queues
+                .get(&c.queue)
+                .map(|q| q.service_level_secs)
+                .unwrap_or(20);
+            wait <= threshold as f64
+        };
         for c in calls {
             if !c.callback_id.is_empty() {
                 if c.answered_at_unix_ms > 0 {
@@ -93,12 +103,7 @@ impl Tally {
                 Ok(proto::CallOutcome::Answered) => {
                     t.answered += 1;
                     let wait = (c.answered_at_unix_ms - c.enqueued_at_unix_ms) as f64 / 1000.0;
-                    let threshold = config
-                        .queues
-                        .get(&c.queue)
-                        .map(|q| q.service_level_secs)
-                        .unwrap_or(20);
-                    if wait <= threshold as f64 {
+                    if within(c) {
                         t.answered_within_threshold += 1;
                     }
                     let e = t.waits.entry(tier_name(c.tier)).or_default();
@@ -121,6 +126,11 @@ impl Tally {
                 _ => {
                     if c.answered_at_unix_ms > 0 {
                         t.answered += 1;
+                        // Talking now: answered, and within the threshold
+                        // or not, like an answered call that ended.
+                        if within(c) {
+                            t.answered_within_threshold += 1;
+                        }
                         *t.calls_per_agent.entry(c.agent_id.clone()).or_default() += 1;
                     } else {
                         t.still_open += 1;
