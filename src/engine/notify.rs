@@ -15,7 +15,7 @@ use futures::StreamExt;
 
 use tokio::sync::mpsc;
 use tonic::Status;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::acd::{AgentRecord, AgentWork, CallRecord, CallStatus, ContactRecord, RescindReason};
 use crate::api::convert;
@@ -63,17 +63,21 @@ impl futures::Stream for AgentEventStream {
 
 /// Adds the customer's recent contacts to an offer that asks for them.
 async fn with_history(store: Option<Arc<dyn Store>>, out: Outgoing) -> Result<proto::AgentEvent, Status> {
-    let (Some(store), Some(key), Ok(mut event)) = (store, out.history_of, out.event.clone()) else {
+    let (Some(store), Some(key)) = (store, out.history_of) else {
         return out.event;
     };
+    let mut event = out.event?;
     if let Some(Ev::CallOffered(offer)) = &mut event.event {
-        match tokio::time::timeout(HISTORY_WAIT, store.contacts_of(&key, HISTORY)).await {
+        let why = match tokio::time::timeout(HISTORY_WAIT, store.contacts_of(&key, HISTORY)).await {
             Ok(Ok(contacts)) => {
                 offer.previous_contacts = contacts.iter().map(convert::contact_summary).collect();
+                return Ok(event);
             }
-            Ok(Err(e)) => debug!(error = %e, "an offer rings without the customer's history"),
-            Err(_) => debug!("an offer rings without the customer's history: the store was slow"),
-        }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("the store took over {HISTORY_WAIT:?}"),
+        };
+        warn!(call = offer.call.as_ref().map(|c| c.call_id.as_str()).unwrap_or(""), %why, "an offer rings without the customer's history");
+        crate::metrics::events::offer_history_missing();
     }
     Ok(event)
 }

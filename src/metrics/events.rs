@@ -495,6 +495,11 @@ pub fn relay_opened(kind: &'static str) {
 
 /// Events of changes the store did not hold, never sent (held too long, or
 /// the engine was fenced).
+/// An offer rang without the customer's history (the store failed or was slow).
+pub fn offer_history_missing() {
+    counter!("hotline_offer_history_missing_total").increment(1);
+}
+
 pub fn notes_dropped(n: u64) {
     counter!("hotline_events_withheld_dropped_total").increment(n);
 }

@@ -31,31 +31,16 @@ pub fn sample_agent(id: &str) -> AgentRecord {
 
 /// A minimal queued call record for the suite.
 pub fn sample_call(id: &str, queue: &str, enqueued_at: u64) -> CallRecord {
-    CallRecord {
-        id: CallId::new(id),
-        ani: "+15550000".into(),
-        dnis: "100".into(),
-        customer: None,
-        tier: Tier::Regular,
-        queue: QueueName::new(queue),
-        requirements: Vec::new(),
-        priority_ms: 0,
-        status: CallStatus::Queued,
-        agent: None,
-        enqueued_at: Timestamp(enqueued_at),
-        answered_at: None,
-        ended_at: None,
-        outcome: None,
-        end_reason: None,
-        on_hold: false,
-        preferred_agent: None,
-        relaxation_step: 0,
-        original_position: 1,
-        hold_ms: 0,
-        decisions: Vec::new(),
-        node: None,
-        callback: None,
-    }
+    let mut call = CallRecord::arrived(
+        CallId::new(id),
+        "+15550000".into(),
+        "100".into(),
+        QueueName::new(queue),
+        Tier::Regular,
+        Timestamp(enqueued_at),
+    );
+    call.original_position = 1;
+    call
 }
 
 fn sample_contact(

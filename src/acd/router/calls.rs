@@ -27,31 +27,12 @@ impl Router {
             None => None,
         };
         let serial = self.serial();
-        let record = CallRecord {
-            id: call.id.clone(),
-            ani: call.ani,
-            dnis: call.dnis,
-            customer: call.customer,
-            tier: call.tier,
-            queue: call.queue,
-            requirements: Vec::new(),
-            priority_ms: 0,
-            status: CallStatus::Queued,
-            agent: None,
-            enqueued_at: now,
-            answered_at: None,
-            ended_at: None,
-            outcome: None,
-            end_reason: None,
-            on_hold: false,
-            preferred_agent: call.preferred_agent,
-            relaxation_step: 0,
-            original_position: 0,
-            hold_ms: 0,
-            decisions: Vec::new(),
-            node: call.node,
-            callback: call.callback,
-        };
+        let mut record =
+            CallRecord::arrived(call.id.clone(), call.ani, call.dnis, call.queue, call.tier, now);
+        record.customer = call.customer;
+        record.preferred_agent = call.preferred_agent;
+        record.node = call.node;
+        record.callback = call.callback;
         let cidx = self.insert_call(now, serial, record, q, extra);
         self.call_index.insert(call.id, cidx);
         let snapshot = self.snapshot(cidx);
