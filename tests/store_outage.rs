@@ -118,3 +118,62 @@ async fn a_routing_node_whose_term_ended_tells_nobody_what_it_did_after() {
         .await;
     assert_eq!(offered, None, "told of a change the store refused");
 }
+
+/// The engine looks for the store's return on its own schedule: requests
+/// arriving faster than that schedule (every 100 ms here, well under the
+/// 500 ms probe) must not keep putting the probe off, which left a busy
+/// routing node refusing everything after a Redis restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_coming_back_is_noticed_while_requests_keep_arriving() {
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"busy\"\n[cluster]\nlease_ms = 10000\n",
+        redis.url()
+    );
+    let s = TestServer::with_config(&config).await;
+    let mut alice = s.agent("alice").await;
+    let call = s.start_call("+7500", "100").await;
+    alice.expect_offer(SOON).await;
+    let mut events = alice.events;
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(e)) = events.next().await {
+            if let Some(Ev::CallConnected(_)) = e.event {
+                let _ = seen_tx.send(());
+            }
+        }
+    });
+
+    redis.kill();
+    let req = proto::CallActionRequest {
+        agent_id: "alice".into(),
+        call_id: call.call_id.clone(),
+        request_id: String::new(),
+    };
+    let refused = alice.c.agent.accept(req).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+
+    // Callers keep arriving, each one a job for the engine.
+    let mut edge = s.edge();
+    let busy = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(100));
+        for n in 0u32.. {
+            every.tick().await;
+            let _ = edge
+                .call
+                .start_call(proto::StartCallRequest {
+                    ani: format!("+75{n:04}"),
+                    dnis: "100".into(),
+                    ..Default::default()
+                })
+                .await;
+        }
+    });
+    redis.restart();
+    let caught_up = tokio::time::timeout(Duration::from_secs(5), seen.recv()).await;
+    busy.abort();
+    assert!(
+        matches!(caught_up, Ok(Some(()))),
+        "the accept was not recorded within 5 s of Redis' return while requests kept arriving"
+    );
+}

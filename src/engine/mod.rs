@@ -374,6 +374,11 @@ const METRICS_EVERY: Duration = Duration::from_secs(1);
 
 /// How often agents' time in state is written.
 const STAFFING_FLUSH: Duration = Duration::from_secs(60);
+/// How often writes the store did not take are tried again. A deadline of
+/// its own, not a sleep restarted each turn of the loop: requests arriving
+/// more often than this must not put the probe off (while the store is
+/// thought down, their writes wait for it).
+const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// Restores what the engine owns besides the router from the store: the
 /// callbacks that can still fire (each fires once: the records say what
@@ -437,6 +442,8 @@ pub fn spawn(
         events::commit(&mut core, store.as_ref(), now, false).await;
         let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
         metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let probe = tokio::time::sleep(PROBE_EVERY);
+        tokio::pin!(probe);
         let mut staffing_tick = tokio::time::interval(STAFFING_FLUSH);
         staffing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -487,9 +494,10 @@ pub fn spawn(
                         reply(committed.all_landed(writes));
                     }
                 }
-                _ = tokio::time::sleep(Duration::from_millis(500)), if !core.dirty.is_empty() => {
+                _ = &mut probe, if !core.dirty.is_empty() => {
                     // The probe: retries what the store has not taken.
                     events::commit(&mut core, store.as_ref(), Timestamp::now_wall(), true).await;
+                    probe.as_mut().reset(tokio::time::Instant::now() + PROBE_EVERY);
                 }
                 _ = metrics_tick.tick() => {
                     let now = Timestamp::now_wall();
