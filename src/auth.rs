@@ -10,6 +10,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::api::status::status;
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -184,7 +185,7 @@ impl AuthInterceptor {
 
 impl tonic::service::Interceptor for AuthInterceptor {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let principal = self.keys.authenticate(req.metadata())?;
+        let principal = self.keys.authenticate(req.metadata()).map_err(status)?;
         req.extensions_mut().insert(principal);
         Ok(req)
     }

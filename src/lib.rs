@@ -1,6 +1,7 @@
 //! hotline: a call-center backend. See README.md for the architecture.
 //!
-//! - [`acd`]: the sans-IO routing core (no clock, no I/O).
+//! - [`acd`], [`callback`], [`fcr`], [`quality`]: the sans-IO domain core
+//!   (the `hotline-core` crate: no clock, no I/O).
 //! - [`engine`]: the task that owns the core and carries out its events.
 //! - [`store`]: agent, call and contact records shared by readers.
 //! - [`api`]: the gRPC edge (auth, validation, status mapping).
@@ -9,10 +10,8 @@
 //! - [`server`], [`config`], [`auth`], [`demo`], [`console`]: assembly and
 //!   adapters.
 
-pub mod acd;
 pub mod api;
 pub mod auth;
-pub mod callback;
 pub mod client;
 pub mod cluster;
 pub mod config;
@@ -20,21 +19,20 @@ pub mod console;
 pub mod deadline;
 pub mod demo;
 pub mod engine;
-pub mod error;
-pub mod fcr;
 pub mod http;
-pub mod ids;
 pub mod loadgen;
 pub mod media;
 pub mod metrics;
-pub mod quality;
 pub mod report;
 pub mod server;
 pub mod sip;
 pub mod store;
 pub mod telemetry;
-pub mod time;
 pub mod web;
+
+// The domain core, a crate of its own so the compiler keeps it free of
+// I/O; its modules keep their places in this crate's paths.
+pub use hotline_core::{acd, callback, error, fcr, ids, quality, time};
 
 pub use error::Error;
 

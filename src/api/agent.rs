@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::{AgentLogin, Disposition, TransferTarget};
+use crate::api::status::status;
 use crate::engine::{Command, Device, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
@@ -59,14 +60,20 @@ impl AgentApi {
         req: Request<proto::CallActionRequest>,
         pause: bool,
     ) -> Result<Response<proto::Recording>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let (agent, call, _) = self.call_request(&p, &r.agent_id, &r.call_id, "", &r)?;
-        self.own_call(&agent, &call).await?;
+        let (agent, call, _) = self
+            .call_request(&p, &r.agent_id, &r.call_id, "", &r)
+            .map_err(status)?;
+        self.own_call(&agent, &call).await.map_err(status)?;
         let rec = if pause {
-            self.ctx.media.pause_recording(&call, agent.as_str()).await?
+            self.ctx
+                .media
+                .pause_recording(&call, agent.as_str())
+                .await
+                .map_err(status)?
         } else {
-            self.ctx.media.resume_recording(&call).await?
+            self.ctx.media.resume_recording(&call).await.map_err(status)?
         };
         Ok(Response::new(convert::recording(&rec, None)))
     }
@@ -88,7 +95,14 @@ impl AgentApi {
         key: Option<IdempotencyKey>,
         cmd: Command,
     ) -> Result<Response<proto::Agent>, Status> {
-        let agent = self.ctx.engine.execute(key, cmd).await?.agent()?;
+        let agent = self
+            .ctx
+            .engine
+            .execute(key, cmd)
+            .await
+            .map_err(status)?
+            .agent()
+            .map_err(status)?;
         Ok(Response::new(convert::agent(&agent)))
     }
 
@@ -98,12 +112,23 @@ impl AgentApi {
         req: Request<proto::CallActionRequest>,
         make: impl FnOnce(AgentId, CallId) -> Command,
     ) -> Result<Response<proto::Call>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let (agent, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)?;
-        let (id, live) = self.ctx.engine.execute(key, make(agent, call)).await?.call()?;
+        let (agent, call, key) = self
+            .call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)
+            .map_err(status)?;
+        let (id, live) = self
+            .ctx
+            .engine
+            .execute(key, make(agent, call))
+            .await
+            .map_err(status)?
+            .call()
+            .map_err(status)?;
         Ok(Response::new(
-            self.call_now(&id, live.map(|c| convert::call(&c))).await?,
+            self.call_now(&id, live.map(|c| convert::call(&c)))
+                .await
+                .map_err(status)?,
         ))
     }
 }
@@ -111,10 +136,10 @@ impl AgentApi {
 #[tonic::async_trait]
 impl AgentService for AgentApi {
     async fn login(&self, req: Request<proto::LoginRequest>) -> Result<Response<proto::Agent>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let id = self.agent_id(&p, &r.agent_id)?;
-        let key = validate::request_key(&p, &r.request_id, &r)?;
+        let id = self.agent_id(&p, &r.agent_id).map_err(status)?;
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
         let entry = self
             .ctx
             .directory
@@ -123,7 +148,8 @@ impl AgentService for AgentApi {
             .ok_or_else(|| Error::NotFound {
                 what: "agent",
                 id: id.to_string(),
-            })?;
+            })
+            .map_err(status)?;
         let skills = if r.skills.is_empty() {
             entry
                 .skills
@@ -134,7 +160,7 @@ impl AgentService for AgentApi {
                 })
                 .collect()
         } else {
-            validate::skills(&r.skills)?
+            validate::skills(&r.skills).map_err(status)?
         };
         let login = AgentLogin {
             id: id.clone(),
@@ -150,10 +176,10 @@ impl AgentService for AgentApi {
     }
 
     async fn logout(&self, req: Request<proto::LogoutRequest>) -> Result<Response<proto::Agent>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let id = self.agent_id(&p, &r.agent_id)?;
-        let key = validate::request_key(&p, &r.request_id, &r)?;
+        let id = self.agent_id(&p, &r.agent_id).map_err(status)?;
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
         self.agent_command(
             key,
             Command::Logout {
@@ -168,17 +194,19 @@ impl AgentService for AgentApi {
         &self,
         req: Request<proto::SetStateRequest>,
     ) -> Result<Response<proto::Agent>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let id = self.agent_id(&p, &r.agent_id)?;
-        let key = validate::request_key(&p, &r.request_id, &r)?;
-        let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)?.to_string();
+        let id = self.agent_id(&p, &r.agent_id).map_err(status)?;
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
+        let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)
+            .map_err(status)?
+            .to_string();
         let state = proto::RequestedState::try_from(r.state).unwrap_or(proto::RequestedState::Unspecified);
         if state == proto::RequestedState::Unspecified {
-            return Err(Error::invalid("state", "must be AVAILABLE or NOT_READY").into());
+            return Err(status(Error::invalid("state", "must be AVAILABLE or NOT_READY")));
         }
         if state == proto::RequestedState::NotReady && reason.is_empty() {
-            return Err(Error::invalid("reason", "is required for NOT_READY").into());
+            return Err(status(Error::invalid("reason", "is required for NOT_READY")));
         }
         let why = "set by agent".to_string();
         let cmd = match state {
@@ -198,16 +226,21 @@ impl AgentService for AgentApi {
         &self,
         req: Request<proto::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let id = self.agent_id(&p, &r.agent_id)?;
+        let id = self.agent_id(&p, &r.agent_id).map_err(status)?;
         let name = self
             .ctx
             .directory
             .agent(&id)
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let stream = self.ctx.engine.agent_events(id, name, Device::Client).await?;
+        let stream = self
+            .ctx
+            .engine
+            .agent_events(id, name, Device::Client)
+            .await
+            .map_err(status)?;
         Ok(Response::new(stream))
     }
 
@@ -221,12 +254,14 @@ impl AgentService for AgentApi {
         let call = accepted.get_ref();
         if let Some(dialer) = &self.ctx.dialer {
             if !call.callback_id.is_empty() && call.status == proto::CallStatus::Connected as i32 {
-                dialer.dial(crate::sip::dialer::CallbackDial {
-                    call: CallId::new(&call.call_id),
-                    callback: call.callback_id.clone(),
-                    agent: AgentId::new(&call.agent_id),
-                    number: call.ani.clone(),
-                })?;
+                dialer
+                    .dial(crate::sip::dialer::CallbackDial {
+                        call: CallId::new(&call.call_id),
+                        callback: call.callback_id.clone(),
+                        agent: AgentId::new(&call.agent_id),
+                        number: call.ani.clone(),
+                    })
+                    .map_err(status)?;
             }
         }
         Ok(accepted)
@@ -261,16 +296,21 @@ impl AgentService for AgentApi {
     }
 
     async fn transfer(&self, req: Request<proto::TransferRequest>) -> Result<Response<proto::Call>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
         let target = match &r.target {
             Some(proto::transfer_request::Target::Queue(q)) => {
-                TransferTarget::Queue(QueueName::new(validate::id("queue", q)?))
+                TransferTarget::Queue(QueueName::new(validate::id("queue", q).map_err(status)?))
             }
             Some(proto::transfer_request::Target::ToAgentId(a)) => {
-                TransferTarget::Agent(AgentId::new(validate::id("to_agent_id", a)?))
+                TransferTarget::Agent(AgentId::new(validate::id("to_agent_id", a).map_err(status)?))
             }
-            None => return Err(Error::invalid("target", "a queue or to_agent_id is required").into()),
+            None => {
+                return Err(status(Error::invalid(
+                    "target",
+                    "a queue or to_agent_id is required",
+                )))
+            }
         };
         let action = proto::CallActionRequest {
             agent_id: r.agent_id,
@@ -287,23 +327,35 @@ impl AgentService for AgentApi {
         &self,
         req: Request<proto::CompleteWrapUpRequest>,
     ) -> Result<Response<proto::Agent>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let (id, call, key) = self.call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)?;
+        let (id, call, key) = self
+            .call_request(&p, &r.agent_id, &r.call_id, &r.request_id, &r)
+            .map_err(status)?;
         let disposition = match proto::Disposition::try_from(r.disposition) {
             Ok(proto::Disposition::Unspecified) => None,
             Ok(proto::Disposition::Resolved) => Some(Disposition::Resolved),
             Ok(proto::Disposition::Unresolved) => Some(Disposition::Unresolved),
             Ok(proto::Disposition::CallbackNeeded) => Some(Disposition::CallbackNeeded),
             Err(_) => {
-                return Err(Error::invalid("disposition", format!("unknown value {}", r.disposition)).into())
+                return Err(status(Error::invalid(
+                    "disposition",
+                    format!("unknown value {}", r.disposition),
+                )))
             }
         };
-        let category = validate::label("category", &r.category, validate::MAX_LABEL_LEN)?.to_string();
+        let category = validate::label("category", &r.category, validate::MAX_LABEL_LEN)
+            .map_err(status)?
+            .to_string();
         if disposition.is_some() && category.is_empty() {
-            return Err(Error::invalid("category", "is required with a disposition").into());
+            return Err(status(Error::invalid(
+                "category",
+                "is required with a disposition",
+            )));
         }
-        let notes = validate::label("notes", &r.notes, validate::MAX_TEXT_LEN)?.to_string();
+        let notes = validate::label("notes", &r.notes, validate::MAX_TEXT_LEN)
+            .map_err(status)?
+            .to_string();
         let cmd = Command::CompleteWrapUp {
             agent: id,
             call,
@@ -318,11 +370,16 @@ impl AgentService for AgentApi {
         &self,
         req: Request<proto::SoftphoneOffer>,
     ) -> Result<Response<proto::SessionAnswer>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let agent = self.agent_id(&p, &r.agent_id)?;
-        let offer = validate::offer("offer.sdp", r.offer.as_ref())?;
-        let (sdp, codec) = self.ctx.media.connect_softphone(&agent, offer).await?;
+        let agent = self.agent_id(&p, &r.agent_id).map_err(status)?;
+        let offer = validate::offer("offer.sdp", r.offer.as_ref()).map_err(status)?;
+        let (sdp, codec) = self
+            .ctx
+            .media
+            .connect_softphone(&agent, offer)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::SessionAnswer {
             sdp,
             codec,
@@ -334,11 +391,15 @@ impl AgentService for AgentApi {
         &self,
         req: Request<proto::SoftphoneIceCandidate>,
     ) -> Result<Response<proto::SoftphoneIceAck>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let agent = self.agent_id(&p, &r.agent_id)?;
-        let candidate = validate::candidate(r.candidate.as_ref())?;
-        self.ctx.media.softphone_candidate(&agent, candidate).await?;
+        let agent = self.agent_id(&p, &r.agent_id).map_err(status)?;
+        let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
+        self.ctx
+            .media
+            .softphone_candidate(&agent, candidate)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::SoftphoneIceAck {}))
     }
 

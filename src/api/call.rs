@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::{IncomingCall, Tier};
+use crate::api::status::status;
 use crate::auth::Role;
 use crate::engine::Command;
 use crate::error::Error;
@@ -43,14 +44,14 @@ impl CallService for CallApi {
         &self,
         req: Request<proto::StartCallRequest>,
     ) -> Result<Response<proto::Call>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony]).map_err(status)?;
         let r = req.into_inner();
-        let ani = validate::id("ani", &r.ani)?;
-        validate::label("ani", ani, validate::MAX_NUMBER_LEN)?;
-        let dnis = validate::id("dnis", &r.dnis)?;
-        validate::label("dnis", dnis, validate::MAX_NUMBER_LEN)?;
-        let key = validate::request_key(&p, &r.request_id, &r)?;
+        let ani = validate::id("ani", &r.ani).map_err(status)?;
+        validate::label("ani", ani, validate::MAX_NUMBER_LEN).map_err(status)?;
+        let dnis = validate::id("dnis", &r.dnis).map_err(status)?;
+        validate::label("dnis", dnis, validate::MAX_NUMBER_LEN).map_err(status)?;
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
         let queue = self
             .ctx
             .directory
@@ -59,21 +60,27 @@ impl CallService for CallApi {
             .ok_or_else(|| Error::NotFound {
                 what: "entry point",
                 id: dnis.to_string(),
-            })?;
+            })
+            .map_err(status)?;
         let (customer, tier) = if r.customer_id.is_empty() {
             match self.ctx.directory.customer_by_number(ani) {
                 Some((c, t)) => (Some(c.clone()), *t),
                 None => (None, Tier::Regular),
             }
         } else {
-            let id = validate::id("customer_id", &r.customer_id)?;
-            let (c, t) = self.ctx.directory.customer(id).ok_or_else(|| Error::NotFound {
-                what: "customer",
-                id: id.to_string(),
-            })?;
+            let id = validate::id("customer_id", &r.customer_id).map_err(status)?;
+            let (c, t) = self
+                .ctx
+                .directory
+                .customer(id)
+                .ok_or_else(|| Error::NotFound {
+                    what: "customer",
+                    id: id.to_string(),
+                })
+                .map_err(status)?;
             (Some(c.clone()), *t)
         };
-        let extra = validate::requirements(&r.skills)?;
+        let extra = validate::requirements(&r.skills).map_err(status)?;
         // First-contact ownership: the owner of the customer's open issue.
         let customer_key = customer
             .as_ref()
@@ -116,18 +123,20 @@ impl CallService for CallApi {
         };
         if let Some(k) = &key {
             // A kept reply answers a retry (and refuses a different body).
-            if let Some(kept) = crate::engine::kept(self.ctx.store.as_ref(), k, "StartCall").await? {
-                return Ok(Response::new(self.started(kept).await?));
+            if let Some(kept) = crate::engine::kept(self.ctx.store.as_ref(), k, "StartCall")
+                .await
+                .map_err(status)?
+            {
+                return Ok(Response::new(self.started(kept).await.map_err(status)?));
             }
             if let Some(existing) = self.ctx.store.get_call(&id).await? {
                 // The call this request id made; a different request
                 // reusing the id is refused, not answered with it.
                 if !started_by(&existing, &incoming) {
-                    return Err(Error::invalid(
+                    return Err(status(Error::invalid(
                         "request_id",
                         "already used for a different StartCall request; use a new request_id",
-                    )
-                    .into());
+                    )));
                 }
                 return Ok(Response::new(convert::call(&existing)));
             }
@@ -136,32 +145,35 @@ impl CallService for CallApi {
             .ctx
             .engine
             .execute_unchecked(key, Command::StartCall(incoming))
-            .await?;
-        Ok(Response::new(self.started(reply).await?))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.started(reply).await.map_err(status)?))
     }
 
     async fn end_call(&self, req: Request<proto::EndCallRequest>) -> Result<Response<proto::Call>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony]).map_err(status)?;
         let r = req.into_inner();
-        let id = CallId::new(validate::id("call_id", &r.call_id)?);
-        let key = validate::request_key(&p, &r.request_id, &r)?;
+        let id = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
         // Ending a call that already ended returns its final record.
         let (id, _) = self
             .ctx
             .engine
             .execute(key, Command::EndCall { call: id })
-            .await?
-            .call()?;
-        let call = self.ctx.stored_call(&id).await?;
+            .await
+            .map_err(status)?
+            .call()
+            .map_err(status)?;
+        let call = self.ctx.stored_call(&id).await.map_err(status)?;
         Ok(Response::new(call))
     }
 
     async fn get_call(&self, req: Request<proto::GetCallRequest>) -> Result<Response<proto::Call>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony, Role::Supervisor])?;
-        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
-        Ok(Response::new(self.ctx.stored_call(&id).await?))
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony, Role::Supervisor]).map_err(status)?;
+        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id).map_err(status)?);
+        Ok(Response::new(self.ctx.stored_call(&id).await.map_err(status)?))
     }
 
     type WatchCallStream = crate::cluster::link::CallStream;
@@ -170,14 +182,14 @@ impl CallService for CallApi {
         &self,
         req: Request<proto::GetCallRequest>,
     ) -> Result<Response<Self::WatchCallStream>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony, Role::Supervisor])?;
-        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
-        if let Some(stream) = self.ctx.engine.watch_call(id.clone()).await? {
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony, Role::Supervisor]).map_err(status)?;
+        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id).map_err(status)?);
+        if let Some(stream) = self.ctx.engine.watch_call(id.clone()).await.map_err(status)? {
             return Ok(Response::new(stream));
         }
         // Ended already: one message with the final record.
-        let call = self.ctx.stored_call(&id).await?;
+        let call = self.ctx.stored_call(&id).await.map_err(status)?;
         Ok(Response::new(Box::pin(tokio_stream::once(Ok(call)))))
     }
 
@@ -185,14 +197,19 @@ impl CallService for CallApi {
         &self,
         req: Request<proto::CallerOffer>,
     ) -> Result<Response<proto::SessionAnswer>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony]).map_err(status)?;
         let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
-        let offer = validate::offer("offer.sdp", r.offer.as_ref())?;
+        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
+        let offer = validate::offer("offer.sdp", r.offer.as_ref()).map_err(status)?;
         // NOT_FOUND for a call that never existed, before any media work.
-        self.ctx.stored_call(&call).await?;
-        let (sdp, codec) = self.ctx.media.connect_caller(&call, offer).await?;
+        self.ctx.stored_call(&call).await.map_err(status)?;
+        let (sdp, codec) = self
+            .ctx
+            .media
+            .connect_caller(&call, offer)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::SessionAnswer {
             sdp,
             codec,
@@ -204,12 +221,16 @@ impl CallService for CallApi {
         &self,
         req: Request<proto::CallerIceCandidate>,
     ) -> Result<Response<proto::CallerIceAck>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony]).map_err(status)?;
         let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
-        let candidate = validate::candidate(r.candidate.as_ref())?;
-        self.ctx.media.caller_candidate(&call, candidate).await?;
+        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
+        let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
+        self.ctx
+            .media
+            .caller_candidate(&call, candidate)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::CallerIceAck {}))
     }
 
@@ -217,21 +238,32 @@ impl CallService for CallApi {
         &self,
         req: Request<proto::RequestCallbackRequest>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Telephony])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Telephony]).map_err(status)?;
         let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
+        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
         let number = match r.number.trim() {
             "" => None,
-            n => Some(validate::label("number", n, validate::MAX_NUMBER_LEN)?.to_string()),
+            n => Some(
+                validate::label("number", n, validate::MAX_NUMBER_LEN)
+                    .map_err(status)?
+                    .to_string(),
+            ),
         };
-        let key = validate::request_key(&p, &r.request_id, &r)?;
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
         let cmd = Command::RequestCallback {
             id: crate::ids::CallbackId::new(format!("cb-{call}")),
             call,
             number,
         };
-        let record = self.ctx.engine.execute(key, cmd).await?.callback()?;
+        let record = self
+            .ctx
+            .engine
+            .execute(key, cmd)
+            .await
+            .map_err(status)?
+            .callback()
+            .map_err(status)?;
         Ok(Response::new(convert::callback(&record)))
     }
 
@@ -239,12 +271,16 @@ impl CallService for CallApi {
         &self,
         req: Request<proto::SubmitSurveyRequest>,
     ) -> Result<Response<proto::SubmitSurveyResponse>, Status> {
-        principal(&req)?.require(&[Role::Telephony])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Telephony])
+            .map_err(status)?;
         let r = req.into_inner();
-        let id = CallId::new(validate::id("call_id", &r.call_id)?);
+        let id = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
         let satisfaction = crate::quality::satisfaction(i64::from(r.satisfaction))
-            .map_err(|e| Error::invalid("satisfaction", e.to_string()))?;
-        let (call, agent) = self.ctx.answered_call(&id, "rate").await?;
+            .map_err(|e| Error::invalid("satisfaction", e.to_string()))
+            .map_err(status)?;
+        let (call, agent) = self.ctx.answered_call(&id, "rate").await.map_err(status)?;
         let survey = crate::quality::SurveyRecord {
             call: id,
             agent: Some(agent),

@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
+use crate::api::status::status;
 use crate::auth::Role;
 use crate::callback::{AttemptOutcome, CallbackDetails, CallbackOrigin, CallbackStatus};
 use crate::engine::callbacks::NewCallback;
@@ -69,11 +70,15 @@ impl CallbackApi {
         roles: &[Role],
         command: fn(CallbackId) -> Command,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(roles)?;
+        let p = principal(&req).map_err(status)?;
+        p.require(roles).map_err(status)?;
         let r = req.into_inner();
-        let id = callback_id(&r.callback_id)?;
-        Ok(Response::new(self.run(&p, &r.request_id, &r, command(id)).await?))
+        let id = callback_id(&r.callback_id).map_err(status)?;
+        Ok(Response::new(
+            self.run(&p, &r.request_id, &r, command(id))
+                .await
+                .map_err(status)?,
+        ))
     }
 
     async fn run(
@@ -128,8 +133,11 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::WatchCallbacksRequest>,
     ) -> Result<Response<Self::WatchCallbacksStream>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
-        let interval = validate::stream_interval(req.get_ref().interval_ms)?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
+        let interval = validate::stream_interval(req.get_ref().interval_ms).map_err(status)?;
         let engine = self.ctx.engine.clone();
         // The first board carries the alerts still kept; later ones only new ones.
         let after = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -159,28 +167,36 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::CreateCallbackRequest>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor, Role::Telephony])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Supervisor, Role::Telephony]).map_err(status)?;
         let r = req.into_inner();
-        let queue = QueueName::new(validate::id("queue", &r.queue)?);
+        let queue = QueueName::new(validate::id("queue", &r.queue).map_err(status)?);
         let (customer, tier, known_number) = if r.customer_id.is_empty() {
             (None, None, None)
         } else {
-            let id = validate::id("customer_id", &r.customer_id)?;
-            let (c, t) = self.ctx.directory.customer(id).ok_or_else(|| Error::NotFound {
-                what: "customer",
-                id: id.to_string(),
-            })?;
+            let id = validate::id("customer_id", &r.customer_id).map_err(status)?;
+            let (c, t) = self
+                .ctx
+                .directory
+                .customer(id)
+                .ok_or_else(|| Error::NotFound {
+                    what: "customer",
+                    id: id.to_string(),
+                })
+                .map_err(status)?;
             (Some(c.clone()), Some(*t), self.ctx.directory.first_number(id))
         };
         let number = match (r.number.trim(), known_number) {
             ("", Some(n)) => n,
             ("", None) => {
-                return Err(
-                    Error::invalid("number", "required without a customer with a known number").into(),
-                )
+                return Err(status(Error::invalid(
+                    "number",
+                    "required without a customer with a known number",
+                )))
             }
-            (n, _) => validate::label("number", n, validate::MAX_NUMBER_LEN)?.to_string(),
+            (n, _) => validate::label("number", n, validate::MAX_NUMBER_LEN)
+                .map_err(status)?
+                .to_string(),
         };
         let tier = tier.or_else(|| self.ctx.directory.customer_by_number(&number).map(|(_, t)| *t));
         let customer = customer.or_else(|| {
@@ -190,18 +206,27 @@ impl CallbackService for CallbackApi {
                 .map(|(c, _)| c.clone())
         });
         let now = Timestamp::now_wall();
-        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms)?;
-        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms)?;
+        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms).map_err(status)?;
+        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms).map_err(status)?;
         if let Some(d) = deadline {
             if d <= now {
-                return Err(Error::invalid("deadline_unix_ms", format!("{d} is in the past")).into());
+                return Err(status(Error::invalid(
+                    "deadline_unix_ms",
+                    format!("{d} is in the past"),
+                )));
             }
             if not_before.is_some_and(|n| n >= d) {
-                return Err(Error::invalid("deadline_unix_ms", "must be after not_before_unix_ms").into());
+                return Err(status(Error::invalid(
+                    "deadline_unix_ms",
+                    "must be after not_before_unix_ms",
+                )));
             }
         }
         if r.max_attempts < 0 {
-            return Err(Error::invalid("max_attempts", format!("{} is negative", r.max_attempts)).into());
+            return Err(status(Error::invalid(
+                "max_attempts",
+                format!("{} is negative", r.max_attempts),
+            )));
         }
         let text = |field: &str, v: &str| -> Result<Option<String>, Error> {
             if v.len() > MAX_TEXT_LEN {
@@ -212,7 +237,9 @@ impl CallbackService for CallbackApi {
         let owner = if r.owner_agent_id.is_empty() {
             None
         } else {
-            Some(AgentId::new(validate::id("owner_agent_id", &r.owner_agent_id)?))
+            Some(AgentId::new(
+                validate::id("owner_agent_id", &r.owner_agent_id).map_err(status)?,
+            ))
         };
         let customer_key = customer
             .as_ref()
@@ -226,8 +253,8 @@ impl CallbackService for CallbackApi {
                 customer_key,
                 tier,
                 queue: Some(queue),
-                category: text("category", &r.category)?,
-                notes: text("notes", &r.notes)?,
+                category: text("category", &r.category).map_err(status)?,
+                notes: text("notes", &r.notes).map_err(status)?,
                 owner,
                 origin: CallbackOrigin::Api,
                 source_call: None,
@@ -238,7 +265,8 @@ impl CallbackService for CallbackApi {
         };
         Ok(Response::new(
             self.run(&p, &r.request_id, &r, Command::CreateCallback(Box::new(new)))
-                .await?,
+                .await
+                .map_err(status)?,
         ))
     }
 
@@ -246,9 +274,9 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::CallbackRef>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor, Role::Agent])?;
-        let id = callback_id(&req.get_ref().callback_id)?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Supervisor, Role::Agent]).map_err(status)?;
+        let id = callback_id(&req.get_ref().callback_id).map_err(status)?;
         let record = self
             .ctx
             .store
@@ -257,7 +285,8 @@ impl CallbackService for CallbackApi {
             .ok_or_else(|| Error::NotFound {
                 what: "callback",
                 id: id.to_string(),
-            })?;
+            })
+            .map_err(status)?;
         Ok(Response::new(convert::callback(&record)))
     }
 
@@ -265,22 +294,30 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::ListCallbacksRequest>,
     ) -> Result<Response<proto::ListCallbacksResponse>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         // Supervisors list any callbacks; an agent lists only those it owns
         // (its softphone's "my callbacks"), naming itself as the owner.
         if p.role == Role::Agent {
-            p.require_agent(&req.get_ref().owner_agent_id)?;
+            p.require_agent(&req.get_ref().owner_agent_id).map_err(status)?;
         } else {
-            p.require(&[Role::Supervisor])?;
+            p.require(&[Role::Supervisor]).map_err(status)?;
         }
         let r = req.into_inner();
-        let size = validate::page_size(r.page_size)?;
-        let after = validate::time_cursor(&r.page_token)?.map(|(t, id)| (t, CallbackId::new(id)));
+        let size = validate::page_size(r.page_size).map_err(status)?;
+        let after = validate::time_cursor(&r.page_token)
+            .map_err(status)?
+            .map(|(t, id)| (t, CallbackId::new(id)));
         let customer_key = match (r.customer_id.is_empty(), r.number.is_empty()) {
-            (false, _) => Some(validate::id("customer_id", &r.customer_id)?.to_string()),
-            (true, false) => {
-                Some(validate::label("number", &r.number, validate::MAX_NUMBER_LEN)?.to_string())
-            }
+            (false, _) => Some(
+                validate::id("customer_id", &r.customer_id)
+                    .map_err(status)?
+                    .to_string(),
+            ),
+            (true, false) => Some(
+                validate::label("number", &r.number, validate::MAX_NUMBER_LEN)
+                    .map_err(status)?
+                    .to_string(),
+            ),
             (true, true) => None,
         };
         let filter = CallbackFilter {
@@ -288,25 +325,27 @@ impl CallbackService for CallbackApi {
                 .statuses
                 .iter()
                 .map(|s| status_from(*s))
-                .collect::<Result<_, _>>()?,
+                .collect::<Result<_, _>>()
+                .map_err(status)?,
             queue: match r.queue.as_str() {
                 "" => None,
-                q => Some(QueueName::new(validate::id("queue", q)?)),
+                q => Some(QueueName::new(validate::id("queue", q).map_err(status)?)),
             },
             customer_key,
             owner: match r.owner_agent_id.as_str() {
                 "" => None,
-                a => Some(AgentId::new(validate::id("owner_agent_id", a)?)),
+                a => Some(AgentId::new(validate::id("owner_agent_id", a).map_err(status)?)),
             },
-            from: optional_time("from_unix_ms", r.from_unix_ms)?,
-            to: optional_time("to_unix_ms", r.to_unix_ms)?,
+            from: optional_time("from_unix_ms", r.from_unix_ms).map_err(status)?,
+            to: optional_time("to_unix_ms", r.to_unix_ms).map_err(status)?,
         };
         let records = self
             .ctx
             .store
             .list_callbacks(&filter, after.as_ref(), size)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)
+            .map_err(status)?;
         let next_page_token = validate::page_token(
             records.len() == size,
             records.last().map(|c| (c.created_at, c.id.as_str())),
@@ -321,22 +360,29 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::RescheduleCallbackRequest>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor, Role::Agent])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Supervisor, Role::Agent]).map_err(status)?;
         let r = req.into_inner();
-        let id = callback_id(&r.callback_id)?;
-        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms)?
-            .ok_or_else(|| Error::invalid("not_before_unix_ms", "required"))?;
-        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms)?;
+        let id = callback_id(&r.callback_id).map_err(status)?;
+        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms)
+            .map_err(status)?
+            .ok_or_else(|| Error::invalid("not_before_unix_ms", "required"))
+            .map_err(status)?;
+        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms).map_err(status)?;
         if deadline.is_some_and(|d| d <= not_before) {
-            return Err(Error::invalid("deadline_unix_ms", "must be after not_before_unix_ms").into());
+            return Err(status(Error::invalid(
+                "deadline_unix_ms",
+                "must be after not_before_unix_ms",
+            )));
         }
         let cmd = Command::RescheduleCallback {
             id,
             not_before,
             deadline,
         };
-        Ok(Response::new(self.run(&p, &r.request_id, &r, cmd).await?))
+        Ok(Response::new(
+            self.run(&p, &r.request_id, &r, cmd).await.map_err(status)?,
+        ))
     }
 
     async fn cancel_callback(
@@ -351,30 +397,33 @@ impl CallbackService for CallbackApi {
         &self,
         req: Request<proto::RecordAttemptRequest>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let agent = validate::id("agent_id", &r.agent_id)?;
-        p.require_agent(agent)?;
+        let agent = validate::id("agent_id", &r.agent_id).map_err(status)?;
+        p.require_agent(agent).map_err(status)?;
         let cmd = Command::RecordAttempt {
             agent: AgentId::new(agent),
-            id: callback_id(&r.callback_id)?,
-            outcome: attempt_outcome(r.outcome)?,
+            id: callback_id(&r.callback_id).map_err(status)?,
+            outcome: attempt_outcome(r.outcome).map_err(status)?,
         };
-        Ok(Response::new(self.run(&p, &r.request_id, &r, cmd).await?))
+        Ok(Response::new(
+            self.run(&p, &r.request_id, &r, cmd).await.map_err(status)?,
+        ))
     }
 
     async fn mark_work_done(
         &self,
         req: Request<proto::CallbackRef>,
     ) -> Result<Response<proto::Callback>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Agent, Role::Supervisor])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Agent, Role::Supervisor]).map_err(status)?;
         let r = req.into_inner();
-        let id = callback_id(&r.callback_id)?;
+        let id = callback_id(&r.callback_id).map_err(status)?;
         let stored = self.ctx.store.get_callback(&id).await?.map(Box::new);
         Ok(Response::new(
             self.run(&p, &r.request_id, &r, Command::MarkWorkDone { id, stored })
-                .await?,
+                .await
+                .map_err(status)?,
         ))
     }
 

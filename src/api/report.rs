@@ -4,6 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{principal, ApiContext};
+use crate::api::status::status;
 use crate::auth::Role;
 use crate::error::Error;
 use crate::fcr::{FcrRow, GroupBy};
@@ -61,10 +62,15 @@ impl ReportService for ReportApi {
         &self,
         req: Request<proto::ReportRequest>,
     ) -> Result<Response<proto::QueueStatsReport>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
-        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms)?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
+        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms).map_err(status)?;
         let rules = &self.ctx.report_rules;
-        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to)
+            .await
+            .map_err(status)?;
         let rows = report::queue_stats(Timestamp::now_wall(), from, to, rules, &input);
         Ok(Response::new(proto::QueueStatsReport {
             queues: rows
@@ -94,10 +100,15 @@ impl ReportService for ReportApi {
         &self,
         req: Request<proto::ReportRequest>,
     ) -> Result<Response<proto::AgentStatsReport>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
-        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms)?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
+        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms).map_err(status)?;
         let rules = &self.ctx.report_rules;
-        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to)
+            .await
+            .map_err(status)?;
         let rows = report::agent_stats(Timestamp::now_wall(), from, to, rules, &input);
         Ok(Response::new(proto::AgentStatsReport {
             agents: rows
@@ -117,18 +128,28 @@ impl ReportService for ReportApi {
         &self,
         req: Request<proto::FcrRequest>,
     ) -> Result<Response<proto::FcrReport>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
-        let (from, to) = range(r.from_unix_ms, r.to_unix_ms)?;
+        let (from, to) = range(r.from_unix_ms, r.to_unix_ms).map_err(status)?;
         let by = match proto::FcrGroupBy::try_from(r.group_by) {
             Ok(proto::FcrGroupBy::Agent) => GroupBy::Agent,
             Ok(proto::FcrGroupBy::Queue) => GroupBy::Queue,
             Ok(proto::FcrGroupBy::Category) => GroupBy::Category,
             Ok(proto::FcrGroupBy::Day) => GroupBy::Day,
-            _ => return Err(Error::invalid("group_by", "must be AGENT, QUEUE, CATEGORY or DAY").into()),
+            _ => {
+                return Err(status(Error::invalid(
+                    "group_by",
+                    "must be AGENT, QUEUE, CATEGORY or DAY",
+                )))
+            }
         };
         let rules = &self.ctx.report_rules;
-        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to).await?;
+        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to)
+            .await
+            .map_err(status)?;
         let rows = report::first_call_resolution(Timestamp::now_wall(), from, to, rules, &input, by);
         Ok(Response::new(proto::FcrReport {
             rows: rows.iter().map(fcr).collect(),

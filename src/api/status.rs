@@ -4,8 +4,9 @@ use tonic::{Code, Status};
 
 use crate::error::Error;
 
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
+/// The status a domain error is sent as.
+pub fn status(e: Error) -> Status {
+    {
         let code = match &e {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::NotFound { .. } => Code::NotFound,
@@ -49,7 +50,7 @@ pub fn from_remote(status: &Status) -> Error {
 
 impl From<crate::store::StoreError> for Status {
     fn from(e: crate::store::StoreError) -> Status {
-        Error::from(e).into()
+        status(Error::from(e))
     }
 }
 
@@ -59,10 +60,10 @@ mod tests {
 
     #[test]
     fn a_long_message_is_cut_on_a_character_boundary() {
-        let status = Status::from(Error::Internal("é".repeat(2000)));
+        let status = super::status(Error::Internal("é".repeat(2000)));
         assert!(status.message().len() <= MAX_STATUS_MESSAGE);
         assert!(status.message().ends_with('…'));
-        let short = Status::from(Error::Internal("short".into()));
+        let short = super::status(Error::Internal("short".into()));
         assert_eq!(short.message(), "internal error: short");
     }
 }

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, principal, validate, ApiContext};
 use crate::acd::AgentState;
+use crate::api::status::status;
 use crate::auth::Role;
 use crate::engine::Command;
 use crate::error::Error;
@@ -34,17 +35,27 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListAgentsRequest>,
     ) -> Result<Response<proto::ListAgentsResponse>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
-        let size = validate::page_size(r.page_size)?;
+        let size = validate::page_size(r.page_size).map_err(status)?;
         let state = match proto::AgentState::try_from(r.state) {
             Ok(s) => convert::agent_state_from(s),
-            Err(_) => return Err(Error::invalid("state", format!("unknown value {}", r.state)).into()),
+            Err(_) => {
+                return Err(status(Error::invalid(
+                    "state",
+                    format!("unknown value {}", r.state),
+                )))
+            }
         };
         let mut cursor = if r.page_token.is_empty() {
             None
         } else {
-            Some(AgentId::new(validate::id("page_token", &r.page_token)?))
+            Some(AgentId::new(
+                validate::id("page_token", &r.page_token).map_err(status)?,
+            ))
         };
         let mut agents = Vec::new();
         'pages: loop {
@@ -74,26 +85,30 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListCallsRequest>,
     ) -> Result<Response<proto::ListCallsResponse>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
-        let size = validate::page_size(r.page_size)?;
-        let after = call_cursor(&r.page_token)?;
+        let size = validate::page_size(r.page_size).map_err(status)?;
+        let after = call_cursor(&r.page_token).map_err(status)?;
         let queue = if r.queue.is_empty() {
             None
         } else {
-            let q = QueueName::new(validate::id("queue", &r.queue)?);
+            let q = QueueName::new(validate::id("queue", &r.queue).map_err(status)?);
             let known = self
                 .ctx
                 .engine
                 .execute(None, Command::HasQueue { queue: q.clone() })
-                .await?
-                .bool()?;
+                .await
+                .map_err(status)?
+                .bool()
+                .map_err(status)?;
             if !known {
-                return Err(Error::NotFound {
+                return Err(status(Error::NotFound {
                     what: "queue",
                     id: q.to_string(),
-                }
-                .into());
+                }));
             }
             Some(q)
         };
@@ -118,8 +133,11 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::WatchQueuesRequest>,
     ) -> Result<Response<Self::WatchQueuesStream>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
-        let interval = validate::stream_interval(req.get_ref().interval_ms)?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
+        let interval = validate::stream_interval(req.get_ref().interval_ms).map_err(status)?;
         let engine = self.ctx.engine.clone();
         Ok(Response::new(super::polled(interval, move || {
             let engine = engine.clone();
@@ -141,12 +159,14 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::SupervisorSetAgentStateRequest>,
     ) -> Result<Response<proto::Agent>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Supervisor]).map_err(status)?;
         let r = req.into_inner();
-        let id = AgentId::new(validate::id("agent_id", &r.agent_id)?);
-        let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)?.to_string();
-        let key = validate::request_key(&p, &r.request_id, &r)?;
+        let id = AgentId::new(validate::id("agent_id", &r.agent_id).map_err(status)?);
+        let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)
+            .map_err(status)?
+            .to_string();
+        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
         let state = proto::AgentState::try_from(r.state)
             .ok()
             .and_then(convert::agent_state_from)
@@ -156,9 +176,10 @@ impl SupervisorService for SupervisorApi {
                     AgentState::LoggedOut | AgentState::Available | AgentState::NotReady
                 )
             })
-            .ok_or_else(|| Error::invalid("state", "must be LOGGED_OUT, AVAILABLE or NOT_READY"))?;
+            .ok_or_else(|| Error::invalid("state", "must be LOGGED_OUT, AVAILABLE or NOT_READY"))
+            .map_err(status)?;
         if state == AgentState::NotReady && reason.is_empty() {
-            return Err(Error::invalid("reason", "is required for NOT_READY").into());
+            return Err(status(Error::invalid("reason", "is required for NOT_READY")));
         }
         let why = format!("forced by supervisor {}", p.sub);
         let cmd = match state {
@@ -173,7 +194,16 @@ impl SupervisorService for SupervisorApi {
                 why,
             },
         };
-        let agent = convert::agent(&self.ctx.engine.execute(key, cmd).await?.agent()?);
+        let agent = convert::agent(
+            &self
+                .ctx
+                .engine
+                .execute(key, cmd)
+                .await
+                .map_err(status)?
+                .agent()
+                .map_err(status)?,
+        );
         Ok(Response::new(agent))
     }
 
@@ -181,9 +211,12 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ExplainRoutingRequest>,
     ) -> Result<Response<proto::RoutingExplanation>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
-        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id)?);
-        let call = self.ctx.call_record(&id).await?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
+        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id).map_err(status)?);
+        let call = self.ctx.call_record(&id).await.map_err(status)?;
         Ok(Response::new(proto::RoutingExplanation {
             call_id: id.to_string(),
             decisions: call.decisions.iter().map(convert::decision).collect(),
@@ -196,26 +229,33 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::MonitorRequest>,
     ) -> Result<Response<Self::MonitorStream>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Supervisor]).map_err(status)?;
         let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id)?);
+        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
         let mode = match proto::MonitorMode::try_from(r.mode) {
             Ok(proto::MonitorMode::Listen) => MonitorMode::Listen,
             Ok(proto::MonitorMode::Whisper) => MonitorMode::Whisper,
             Ok(proto::MonitorMode::Barge) => MonitorMode::Barge,
-            _ => return Err(Error::invalid("mode", "LISTEN, WHISPER or BARGE").into()),
+            _ => return Err(status(Error::invalid("mode", "LISTEN, WHISPER or BARGE"))),
         };
         let offer = if mode.speaks() {
-            Some(validate::offer("offer.sdp", r.offer.as_ref())?)
+            Some(validate::offer("offer.sdp", r.offer.as_ref()).map_err(status)?)
         } else {
             None
         };
-        let record = self.ctx.stored_call(&call).await?;
+        let record = self.ctx.stored_call(&call).await.map_err(status)?;
         if record.status != proto::CallStatus::Connected as i32 {
-            return Err(Error::FailedPrecondition(format!("call {call} is not connected")).into());
+            return Err(status(Error::FailedPrecondition(format!(
+                "call {call} is not connected"
+            ))));
         }
-        let session = self.ctx.media.monitor(&call, mode, &p.sub, offer).await?;
+        let session = self
+            .ctx
+            .media
+            .monitor(&call, mode, &p.sub, offer)
+            .await
+            .map_err(status)?;
         let started = proto::MonitorEvent {
             event: Some(proto::monitor_event::Event::Started(proto::MonitorStarted {
                 session_id: session.id.clone(),
@@ -242,11 +282,18 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::MonitorIceCandidate>,
     ) -> Result<Response<proto::MonitorIceAck>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
-        let session = validate::id("session_id", &r.session_id)?;
-        let candidate = validate::candidate(r.candidate.as_ref())?;
-        self.ctx.media.monitor_candidate(session, candidate).await?;
+        let session = validate::id("session_id", &r.session_id).map_err(status)?;
+        let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
+        self.ctx
+            .media
+            .monitor_candidate(session, candidate)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::MonitorIceAck {}))
     }
 
@@ -254,9 +301,12 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListRecordingsRequest>,
     ) -> Result<Response<proto::ListRecordingsResponse>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
-        let size = validate::page_size(r.page_size)?;
+        let size = validate::page_size(r.page_size).map_err(status)?;
         let bound = |field: &str, v: i64| -> Result<Option<Timestamp>, Error> {
             match v {
                 0 => Ok(None),
@@ -273,13 +323,15 @@ impl SupervisorService for SupervisorApi {
             }
         };
         let filter = RecordingFilter {
-            agent: non_empty("agent_id", &r.agent_id)?.map(AgentId::new),
-            queue: non_empty("queue", &r.queue)?.map(QueueName::new),
-            ani: non_empty("ani", &r.ani)?,
-            from: bound("from_unix_ms", r.from_unix_ms)?,
-            to: bound("to_unix_ms", r.to_unix_ms)?,
+            agent: non_empty("agent_id", &r.agent_id)
+                .map_err(status)?
+                .map(AgentId::new),
+            queue: non_empty("queue", &r.queue).map_err(status)?.map(QueueName::new),
+            ani: non_empty("ani", &r.ani).map_err(status)?,
+            from: bound("from_unix_ms", r.from_unix_ms).map_err(status)?,
+            to: bound("to_unix_ms", r.to_unix_ms).map_err(status)?,
         };
-        let cursor = call_cursor(&r.page_token)?;
+        let cursor = call_cursor(&r.page_token).map_err(status)?;
         let page = self
             .ctx
             .store
@@ -291,7 +343,10 @@ impl SupervisorService for SupervisorApi {
         );
         let mut recordings = Vec::with_capacity(page.len());
         for rec in &page {
-            recordings.push(convert::recording(rec, self.disposition_of(rec).await?));
+            recordings.push(convert::recording(
+                rec,
+                self.disposition_of(rec).await.map_err(status)?,
+            ));
         }
         Ok(Response::new(proto::ListRecordingsResponse {
             recordings,
@@ -305,9 +360,12 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::GetRecordingRequest>,
     ) -> Result<Response<Self::GetRecordingStream>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
-        let id = CallId::new(validate::id("recording_id", &r.recording_id)?);
+        let id = CallId::new(validate::id("recording_id", &r.recording_id).map_err(status)?);
         let rec = self
             .ctx
             .store
@@ -316,9 +374,10 @@ impl SupervisorService for SupervisorApi {
             .ok_or_else(|| Error::NotFound {
                 what: "recording",
                 id: id.to_string(),
-            })?;
-        let data = self.ctx.media.recording_chunks(&rec).await?;
-        let meta = convert::recording(&rec, self.disposition_of(&rec).await?);
+            })
+            .map_err(status)?;
+        let data = self.ctx.media.recording_chunks(&rec).await.map_err(status)?;
+        let meta = convert::recording(&rec, self.disposition_of(&rec).await.map_err(status)?);
         // The first chunk carries the metadata (alone, if the file is empty).
         let first = futures::stream::once(async move {
             Ok(proto::RecordingChunk {
@@ -332,7 +391,7 @@ impl SupervisorService for SupervisorApi {
                     recording: None,
                     data,
                 })
-                .map_err(Status::from)
+                .map_err(status)
         }));
         Ok(Response::new(Box::pin(chunks)))
     }
@@ -341,15 +400,18 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListMonitorAuditRequest>,
     ) -> Result<Response<proto::ListMonitorAuditResponse>, Status> {
-        principal(&req)?.require(&[Role::Supervisor])?;
+        principal(&req)
+            .map_err(status)?
+            .require(&[Role::Supervisor])
+            .map_err(status)?;
         let r = req.into_inner();
         let call = if r.call_id.is_empty() {
             None
         } else {
-            Some(CallId::new(validate::id("call_id", &r.call_id)?))
+            Some(CallId::new(validate::id("call_id", &r.call_id).map_err(status)?))
         };
-        let size = validate::page_size(r.page_size)?;
-        let after = validate::time_cursor(&r.page_token)?;
+        let size = validate::page_size(r.page_size).map_err(status)?;
+        let after = validate::time_cursor(&r.page_token).map_err(status)?;
         let entries = self
             .ctx
             .store
@@ -367,22 +429,26 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::GradeCallRequest>,
     ) -> Result<Response<proto::CallGrade>, Status> {
-        let p = principal(&req)?;
-        p.require(&[Role::Supervisor])?;
+        let p = principal(&req).map_err(status)?;
+        p.require(&[Role::Supervisor]).map_err(status)?;
         let r = req.into_inner();
-        let id = CallId::new(validate::id("call_id", &r.call_id)?);
+        let id = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
         let card = match &r.scorecard {
             None => self.ctx.scorecard.as_ref().clone(),
-            Some(c) => validate::scorecard(c)?,
+            Some(c) => validate::scorecard(c).map_err(status)?,
         };
         card.check()
-            .map_err(|e| Error::invalid("scorecard", e.to_string()))?;
-        let grades = validate::criterion_grades(&r.grades)?;
-        let comments = validate::label("comments", &r.comments, validate::MAX_TEXT_LEN)?.to_string();
+            .map_err(|e| Error::invalid("scorecard", e.to_string()))
+            .map_err(status)?;
+        let grades = validate::criterion_grades(&r.grades).map_err(status)?;
+        let comments = validate::label("comments", &r.comments, validate::MAX_TEXT_LEN)
+            .map_err(status)?
+            .to_string();
         let score = card
             .score(&grades)
-            .map_err(|e| Error::invalid("grades", e.to_string()))?;
-        let (call, agent) = self.ctx.answered_call(&id, "grade").await?;
+            .map_err(|e| Error::invalid("grades", e.to_string()))
+            .map_err(status)?;
+        let (call, agent) = self.ctx.answered_call(&id, "grade").await.map_err(status)?;
         let grade = GradeRecord {
             id: format!("grade-{}", uuid::Uuid::now_v7().simple()),
             call: id,

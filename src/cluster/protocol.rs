@@ -14,6 +14,7 @@
 
 use tonic::metadata::{Ascii, MetadataValue};
 
+use crate::api::status::status;
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::error::Error;
 
@@ -60,9 +61,9 @@ impl NodeInterceptor {
 
 impl tonic::service::Interceptor for NodeInterceptor {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let principal: Principal = self.keys.authenticate(req.metadata())?;
-        principal.require(&[Role::Node])?;
-        check_version(req.metadata())?;
+        let principal: Principal = self.keys.authenticate(req.metadata()).map_err(status)?;
+        principal.require(&[Role::Node]).map_err(status)?;
+        check_version(req.metadata()).map_err(status)?;
         req.extensions_mut().insert(principal);
         Ok(req)
     }

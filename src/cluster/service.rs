@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::link::{CallStream, EventStream, Route};
 use crate::api::principal;
+use crate::api::status::status;
 use crate::auth::Role;
 use crate::engine::{Device, EngineHandle, IdempotencyKey};
 use crate::error::Error;
@@ -42,15 +43,22 @@ fn check<T>(req: &Request<T>) -> Result<(), Error> {
 #[tonic::async_trait]
 impl Cluster for ClusterApi {
     async fn execute(&self, req: Request<ExecuteRequest>) -> Result<Response<ExecuteResponse>, Status> {
-        check(&req)?;
+        check(&req).map_err(status)?;
         let r = req.into_inner();
-        let cmd = super::wire::command_from_wire(r.command.unwrap_or_default()).map_err(Error::from)?;
+        let cmd = super::wire::command_from_wire(r.command.unwrap_or_default())
+            .map_err(Error::from)
+            .map_err(status)?;
         let key = (!r.request_id.is_empty()).then_some(IdempotencyKey {
             principal: r.principal,
             request_id: r.request_id,
             digest: r.request_digest,
         });
-        let reply = self.engine()?.execute(key, cmd).await?;
+        let reply = self
+            .engine()
+            .map_err(status)?
+            .execute(key, cmd)
+            .await
+            .map_err(status)?;
         Ok(Response::new(ExecuteResponse {
             reply: Some(super::wire::reply_to_wire(&reply)),
         }))
@@ -59,21 +67,22 @@ impl Cluster for ClusterApi {
     type AgentEventsStream = EventStream;
 
     async fn agent_events(&self, req: Request<AgentEventsRequest>) -> Result<Response<EventStream>, Status> {
-        check(&req)?;
+        check(&req).map_err(status)?;
         let r = req.into_inner();
         let id = AgentId::new(&r.agent_id);
-        let engine = self.engine()?;
+        let engine = self.engine().map_err(status)?;
         let stream = engine
             .call(move |core, now| {
                 let device = if r.phone { Device::Phone } else { Device::Client };
                 core.open_agent_stream_for(now, &id, r.display_name, device)
             })
-            .await?;
+            .await
+            .map_err(status)?;
         Ok(Response::new(Box::pin(stream)))
     }
 
     async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
-        check(&req)?;
+        check(&req).map_err(status)?;
         let epoch = match &*self.route.borrow() {
             Route::Local { term, .. } => *term,
             _ => 0,
@@ -84,25 +93,25 @@ impl Cluster for ClusterApi {
     type WatchCallStream = CallStream;
 
     async fn watch_call(&self, req: Request<WatchCallRequest>) -> Result<Response<CallStream>, Status> {
-        check(&req)?;
+        check(&req).map_err(status)?;
         let id = CallId::new(&req.get_ref().call_id);
-        let engine = self.engine()?;
+        let engine = self.engine().map_err(status)?;
         let cid = id.clone();
         let rx = engine
             .call(move |core, _| {
                 let record = core.router.call(&cid)?;
                 Some(core.subscribers.watch_call(&record))
             })
-            .await?;
+            .await
+            .map_err(status)?;
         match rx {
             Some(rx) => Ok(Response::new(Box::pin(
                 tokio_stream::wrappers::ReceiverStream::new(rx),
             ))),
-            None => Err(Error::NotFound {
+            None => Err(status(Error::NotFound {
                 what: "live call",
                 id: id.to_string(),
-            }
-            .into()),
+            })),
         }
     }
 }

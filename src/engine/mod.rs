@@ -11,13 +11,14 @@
 //! Shutdown is passed in; when it fires the loop ends and every stream sender
 //! is dropped, which ends client streams cleanly.
 
-pub mod callbacks;
-mod command;
 mod dirty;
 mod events;
-mod idempotency;
+mod execute;
 mod notify;
-pub mod staffing;
+
+pub use hotline_core::desk as callbacks;
+use hotline_core::idempotency;
+pub use hotline_core::staffing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,7 @@ use crate::time::Timestamp;
 use callbacks::CallbackDesk;
 use staffing::Staffing;
 
-pub use command::{Command, Reply};
+pub use hotline_core::command::{Command, Reply};
 use idempotency::IdempotencyCache;
 pub use idempotency::IdempotencyKey;
 pub use notify::{AgentEventStream, Device, Subscribers};

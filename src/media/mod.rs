@@ -13,7 +13,8 @@ pub mod mixer;
 pub mod opus;
 pub mod plane;
 pub mod prompt;
-pub mod record;
+/// Recording and monitoring records (in the core: the store keeps them).
+pub use hotline_core::recording as record;
 pub mod recorder;
 pub mod relay;
 pub mod resample;
@@ -87,4 +88,17 @@ pub enum MediaError {
     /// The media transport failed (sockets, DTLS).
     #[error("media transport: {0}")]
     Transport(String),
+}
+
+impl From<MediaError> for crate::error::Error {
+    fn from(e: MediaError) -> Self {
+        use crate::error::Error;
+        use MediaError as M;
+        match e {
+            M::Sdp(_) | M::NoCommonCodec(_) => Error::invalid("offer.sdp", e.to_string()),
+            M::Ice(_) => Error::invalid("candidate", e.to_string()),
+            M::Transport(_) => Error::Unavailable(e.to_string()),
+            M::Decode { .. } | M::Recording { .. } => Error::Internal(e.to_string()),
+        }
+    }
 }

@@ -671,7 +671,7 @@ impl MediaPlane {
         let chunks = file_chunks(&path, "the recording file").await?;
         Ok(Box::pin(chunks.map(|c| {
             c.map(|data| crate::proto::cluster::RecordingChunk { data })
-                .map_err(tonic::Status::from)
+                .map_err(crate::api::status::status)
         })))
     }
 }

@@ -42,6 +42,7 @@ use super::plane::MediaPlane;
 use super::record::MonitorMode;
 use super::trunk::TrunkClient;
 use super::{pcm_bytes, pcm_samples, Rate};
+use crate::api::status::status;
 use crate::cluster::directory::NodeAddr;
 use crate::cluster::protocol::NodeCredentials;
 use crate::error::Error;
@@ -397,15 +398,22 @@ impl MediaRelay for RelayService {
             Some(monitor_relay_up::Msg::Open(o)) => Some(o),
             _ => None,
         })
-        .await?;
-        let call = CallId::new(crate::api::validate::id("open.call_id", &open.call_id)?);
-        let session = crate::api::validate::id("open.session_id", &open.session_id)?.to_string();
-        let mode = mode_from(open.mode).ok_or_else(|| Error::invalid("open.mode", "1, 2 or 3"))?;
-        let control = self.plane.control_of(&call)?;
+        .await
+        .map_err(status)?;
+        let call = CallId::new(crate::api::validate::id("open.call_id", &open.call_id).map_err(status)?);
+        let session = crate::api::validate::id("open.session_id", &open.session_id)
+            .map_err(status)?
+            .to_string();
+        let mode = mode_from(open.mode)
+            .ok_or_else(|| Error::invalid("open.mode", "1, 2 or 3"))
+            .map_err(status)?;
+        let control = self.plane.control_of(&call).map_err(status)?;
         let speaks = match open.leg_sample_rate {
             0 => None,
             hz => Some(
-                Rate::from_hz(hz).ok_or_else(|| Error::invalid("open.leg_sample_rate", "8000 or 16000"))?,
+                Rate::from_hz(hz)
+                    .ok_or_else(|| Error::invalid("open.leg_sample_rate", "8000 or 16000"))
+                    .map_err(status)?,
             ),
         };
         let jitter = self.plane.shared.settings.webrtc.jitter_frames;
@@ -432,7 +440,8 @@ impl MediaRelay for RelayService {
                 sequence: 0,
             }))
             .await
-            .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?;
+            .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))
+            .map_err(status)?;
         let (tx, rx) = mpsc::channel(TAP_BUFFER);
         let opened = MonitorRelayDown {
             msg: Some(monitor_relay_down::Msg::Opened(MonitorOpened { sample_rate: 0 })),
@@ -451,8 +460,8 @@ impl MediaRelay for RelayService {
     ) -> Result<Response<Self::FetchRecordingStream>, Status> {
         let path = req.into_inner().path;
         // A recording's path: YYYY/MM/DD/<call id>.wav.
-        let path = crate::api::validate::id("path", &path)?;
-        let stream = self.plane.local_recording_chunks(path).await?;
+        let path = crate::api::validate::id("path", &path).map_err(status)?;
+        let stream = self.plane.local_recording_chunks(path).await.map_err(status)?;
         Ok(Response::new(stream))
     }
 }

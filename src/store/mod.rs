@@ -47,6 +47,16 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        use crate::error::Error;
+        match e {
+            StoreError::Fenced(_) | StoreError::Conflict(_) => Error::Aborted(e.to_string()),
+            _ => Error::Unavailable(e.to_string()),
+        }
+    }
+}
+
 /// Which calls `list_calls` returns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallFilter {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use super::Reply;
+use crate::command::Reply;
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -52,7 +52,7 @@ impl IdempotencyKey {
 /// The method, the request's digest, the reply, and when it was kept.
 type Entry = (&'static str, String, Reply, Timestamp);
 
-pub(super) struct IdempotencyCache {
+pub struct IdempotencyCache {
     /// By [`IdempotencyKey::stored`].
     entries: HashMap<String, Entry>,
     /// Insertion order, for eviction by age and count.
@@ -62,7 +62,7 @@ pub(super) struct IdempotencyCache {
 }
 
 impl IdempotencyCache {
-    pub(super) fn new(capacity: usize, ttl: Duration) -> Self {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
         IdempotencyCache {
             entries: HashMap::new(),
             order: VecDeque::new(),
@@ -73,7 +73,7 @@ impl IdempotencyCache {
 
     /// The first reply to `key`, if kept; an error if `key` was first used
     /// for another method or body.
-    pub(super) fn get(
+    pub fn get(
         &mut self,
         key: &IdempotencyKey,
         method: &str,
@@ -87,7 +87,7 @@ impl IdempotencyCache {
         Ok(Some(reply.clone()))
     }
 
-    pub(super) fn insert(&mut self, key: IdempotencyKey, method: &'static str, value: Reply, now: Timestamp) {
+    pub fn insert(&mut self, key: IdempotencyKey, method: &'static str, value: Reply, now: Timestamp) {
         let stored = key.stored();
         self.order.push_back((stored.clone(), now));
         self.entries.insert(stored, (method, key.digest, value, now));

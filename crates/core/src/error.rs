@@ -1,8 +1,13 @@
-//! The library's error type. Every fallible public operation returns it; the
-//! gRPC layer maps it to a status in exactly one place (`api::status`).
+//! The domain's error type. Every fallible public operation returns it; the
+//! gRPC layer maps it to a status in exactly one place (`api::status` in the
+//! server), and the adapters' own errors (the store's, the media plane's)
+//! convert into it where they are defined.
 
 use crate::acd::RouteError;
-use crate::store::StoreError;
+
+/// gRPC's UNAVAILABLE code, as a forwarded [`Error::Remote`] carries it
+/// (the core does not depend on the gRPC crates).
+pub const GRPC_UNAVAILABLE: i32 = 14;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -56,7 +61,7 @@ impl Error {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Error::Unavailable(_) => true,
-            Error::Remote { code, .. } => *code == tonic::Code::Unavailable as i32,
+            Error::Remote { code, .. } => *code == GRPC_UNAVAILABLE,
             _ => false,
         }
     }
@@ -96,27 +101,6 @@ impl From<RouteError> for Error {
             | RouteError::NotWrappingUp { .. }
             | RouteError::NotQueued(_) => Error::FailedPrecondition(e.to_string()),
             RouteError::Config { .. } => Error::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Fenced(_) | StoreError::Conflict(_) => Error::Aborted(e.to_string()),
-            _ => Error::Unavailable(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::media::MediaError> for Error {
-    fn from(e: crate::media::MediaError) -> Self {
-        use crate::media::MediaError as M;
-        match e {
-            M::Sdp(_) | M::NoCommonCodec(_) => Error::invalid("offer.sdp", e.to_string()),
-            M::Ice(_) => Error::invalid("candidate", e.to_string()),
-            M::Transport(_) => Error::Unavailable(e.to_string()),
-            M::Decode { .. } | M::Recording { .. } => Error::Internal(e.to_string()),
         }
     }
 }
