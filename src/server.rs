@@ -206,7 +206,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             &mut router,
             store.as_ref(),
             config.callbacks.tracker(),
-            Timestamp::now_wall(),
+            crate::time::MonotonicClock::process().both(),
         )
         .await?;
         let (engine_handle, engine_task) = engine::spawn(router, desk, store.clone(), shutdown_rx.clone());

@@ -82,9 +82,14 @@ async fn a_day_with_a_restart_at_11(open: impl Fn() -> Arc<dyn Store>) -> (Log, 
     let mut log = Log::new();
     let store = open();
     let mut router = new_router();
-    let (mut desk, _) = restore_desk(&mut router, store.as_ref(), TrackerSettings::default(), at(9, 0))
-        .await
-        .expect("first start");
+    let (mut desk, _) = restore_desk(
+        &mut router,
+        store.as_ref(),
+        TrackerSettings::default(),
+        at(9, 0).into(),
+    )
+    .await
+    .expect("first start");
     // 09:00: "late" is never reached (deadline 13:00: the queue's 4 hours);
     // "reached" is reached at 10:00; "early" is due by 11:20, so its warning
     // (10:50) comes before the restart and its breach after; "window" is
@@ -113,9 +118,14 @@ async fn a_day_with_a_restart_at_11(open: impl Fn() -> Arc<dyn Store>) -> (Log, 
     drop(store);
     let store = open();
     let mut router = new_router();
-    let (mut desk, _) = restore_desk(&mut router, store.as_ref(), TrackerSettings::default(), now)
-        .await
-        .expect("restart");
+    let (mut desk, _) = restore_desk(
+        &mut router,
+        store.as_ref(),
+        TrackerSettings::default(),
+        now.into(),
+    )
+    .await
+    .expect("restart");
     let mut queued: Vec<String> = router
         .callback_items()
         .into_iter()

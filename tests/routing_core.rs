@@ -8,7 +8,7 @@ use hotline::acd::{
     RouterConfig, SkillLevel, Strategy, Tier, TransferTarget,
 };
 use hotline::ids::{AgentId, CallId, QueueName, SkillName};
-use hotline::time::Timestamp;
+use hotline::time::{Monotonic, Now, Timestamp};
 
 const T0: Timestamp = Timestamp(1_000_000_000);
 
@@ -41,7 +41,7 @@ fn login(r: &mut Router, now: Timestamp, id: &str, skill: u8) {
     .unwrap();
 }
 
-fn call(r: &mut Router, now: Timestamp, id: &str, tier: Tier) {
+fn call(r: &mut Router, now: impl Into<Now>, id: &str, tier: Tier) {
     r.handle_call_arrived(
         now,
         IncomingCall {
@@ -250,10 +250,38 @@ fn timers_fire_in_order_and_poll_timeout_says_when() {
     login(&mut r, at(0), "a", 5);
     call(&mut r, at(1), "c1", Tier::Regular);
     offers(&mut r);
-    assert_eq!(r.poll_timeout(), Some(at(16)));
+    assert_eq!(r.poll_timeout().simulated(), Some(at(16)));
     r.handle_timeout(at(15));
     assert_eq!(r.agent(&AgentId::new("a")).unwrap().state, AgentState::Reserved);
     r.handle_timeout(at(16));
+    assert_eq!(r.agent(&AgentId::new("a")).unwrap().consecutive_misses, 1);
+}
+
+#[test]
+fn an_offer_rings_its_full_time_when_the_wall_clock_is_stepped() {
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.ring_timeout_secs = 15;
+    let mut r = router(q);
+    let (wall, mono) = (at(1_000), Monotonic(5_000));
+    let clock = |wall_s: u64, mono_ms: u64| Now {
+        wall: at(wall_s),
+        mono: Monotonic(mono_ms),
+    };
+    login(&mut r, wall, "a", 5);
+    call(&mut r, Now { wall, mono }, "c1", Tier::Regular);
+    offers(&mut r);
+    assert_eq!(
+        r.poll_timeout().mono,
+        Some(Monotonic(20_000)),
+        "rings 15 s on the monotonic clock"
+    );
+    // The wall clock is stepped an hour ahead one second later: still ringing.
+    r.handle_timeout(clock(1_000 + 3_600, 6_000));
+    assert_eq!(r.agent(&AgentId::new("a")).unwrap().state, AgentState::Reserved);
+    // And stepped back: the offer still ends after its 15 s.
+    r.handle_timeout(clock(500, 19_999));
+    assert_eq!(r.agent(&AgentId::new("a")).unwrap().state, AgentState::Reserved);
+    r.handle_timeout(clock(500, 20_000));
     assert_eq!(r.agent(&AgentId::new("a")).unwrap().consecutive_misses, 1);
 }
 
@@ -418,8 +446,8 @@ fn last_state(r: &mut Router, agent: &str) -> Option<(AgentState, String)> {
 
 /// Fires every timer due by `now`, as the driver does.
 fn run_until(r: &mut Router, now: Timestamp) {
-    while r.poll_timeout().is_some_and(|t| t <= now) {
-        let due = r.poll_timeout().unwrap_or(now);
+    while r.poll_timeout().simulated().is_some_and(|t| t <= now) {
+        let due = r.poll_timeout().simulated().unwrap_or(now);
         r.handle_timeout(due);
     }
 }

@@ -413,7 +413,7 @@ impl Harness {
 
     fn advance(&mut self, ms: u64) -> Result<(), TestCaseError> {
         let target = Timestamp(self.now.0 + ms);
-        while let Some(t) = self.router.poll_timeout().filter(|t| *t <= target) {
+        while let Some(t) = self.router.poll_timeout().simulated().filter(|t| *t <= target) {
             self.now = self.now.max(t);
             self.router.handle_timeout(self.now);
             self.drain()?;

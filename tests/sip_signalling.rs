@@ -10,7 +10,7 @@ use hotline::sip::trunk::{
     Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats, MIN_EXPIRES, T1,
     T2,
 };
-use hotline::time::Timestamp;
+use hotline::time::Monotonic;
 use proptest::prelude::*;
 
 const TRUNK: &str = "192.0.2.9:5060";
@@ -90,7 +90,7 @@ fn to_tag(msg: &str) -> String {
 }
 
 /// Runs the core's timers from `from` to `to` in 10 ms steps.
-fn run(core: &mut TrunkCore, from: Timestamp, to: Timestamp) -> Vec<(u64, String)> {
+fn run(core: &mut TrunkCore, from: Monotonic, to: Monotonic) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut now = from;
     while now <= to {
@@ -105,7 +105,7 @@ fn run(core: &mut TrunkCore, from: Timestamp, to: Timestamp) -> Vec<(u64, String
     out
 }
 
-const T0: Timestamp = Timestamp(1_000_000);
+const T0: Monotonic = Monotonic(1_000_000);
 
 fn incoming(core: &mut TrunkCore, call_id: &str) -> SipCallKey {
     core.handle_datagram(T0, trunk(), invite(call_id, "z9hG4bK-a", SDP).as_bytes());

@@ -6,7 +6,7 @@
 
 use hotline_sip::guard::{Guard, Limits, Rate};
 use hotline_sip::trunk::{Dial, Registrar, TrunkCore, TrunkEvent, TrunkSettings};
-use hotline_time::Timestamp;
+use hotline_time::Monotonic;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         [("dave".to_string(), "dave-phone-pw".to_string())].into(),
     ));
     let from = "192.0.2.9:5060".parse().unwrap();
-    let t0 = Timestamp(1_000_000);
+    let t0 = Monotonic(1_000_000);
     // A call of ours in progress to the same peer, so the bytes may be a
     // response to it (its Call-ID follows from the seed).
     core.handle_dial(
@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
     // an in-dialog request).
     core.handle_datagram(t0, from, data);
     core.handle_datagram(t0, from, data);
-    core.handle_timeout(Timestamp(1_000_000 + 64_000));
+    core.handle_timeout(Monotonic(1_000_000 + 64_000));
     while core.poll_transmit().is_some() {}
     while let Some(event) = core.poll_event() {
         if let TrunkEvent::Incoming { offer, .. } = event {

@@ -304,7 +304,7 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(self.store.clone(), "redis"));
         let (agents, calls) = load_snapshot(store.as_ref()).await?;
         let mut router = Router::new(self.router_config.clone())?;
-        let now = Timestamp::now_wall();
+        let now = crate::time::MonotonicClock::process().both();
         info!(
             node = %self.opts.node_id,
             epoch,

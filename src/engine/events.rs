@@ -23,21 +23,21 @@ use crate::acd::{AgentState, Event};
 use crate::callback::CallbackEvent;
 use crate::engine::callbacks::CallbackDesk;
 use crate::store::Store;
-use crate::time::Timestamp;
+use crate::time::Now;
 
 /// Turns everything the router and the desk have to say into queued
 /// records and held notes, until both rest.
-pub(super) fn decide(core: &mut Core, now: Timestamp) {
+pub(super) fn decide(core: &mut Core, clock: Now) {
     // The router and the callback desk feed each other (a due callback is
     // queued; an abandoned call becomes a callback).
     loop {
         while let Some(event) = core.router.poll_event() {
-            router_event(core, now, event);
+            router_event(core, clock, event);
         }
         let mut any = false;
         while let Some(event) = core.desk.tracker.poll_event() {
             any = true;
-            callback_event(core, now, event);
+            callback_event(core, clock, event);
         }
         if !any && core.router.peek_event().is_none() {
             return;
@@ -48,7 +48,7 @@ pub(super) fn decide(core: &mut Core, now: Timestamp) {
 /// Sends what [`decide`] queued; hands refused claims back to the router
 /// (and decides and sends again) until the store has answered everything.
 /// Returns the first round's answers, which cover the writes queued before.
-pub(super) async fn commit(core: &mut Core, store: &dyn Store, now: Timestamp, probe: bool) -> Committed {
+pub(super) async fn commit(core: &mut Core, store: &dyn Store, clock: Now, probe: bool) -> Committed {
     let mut first = core.dirty.commit(store, probe).await;
     let mut refused = std::mem::take(&mut first.refused);
     while !refused.is_empty() {
@@ -57,9 +57,9 @@ pub(super) async fn commit(core: &mut Core, store: &dyn Store, now: Timestamp, p
             // candidate; the offer's notes are never sent.
             warn!(agent = %agent, call = %call, %why, "claim refused; trying the next candidate");
             core.refused.insert((agent.clone(), call.clone()));
-            let _ = core.router.handle_claim_refused(now, &agent, &call, &why);
+            let _ = core.router.handle_claim_refused(clock, &agent, &call, &why);
         }
-        decide(core, now);
+        decide(core, clock);
         let next = core.dirty.commit(store, probe).await;
         first.retried &= next.retried && next.landed.iter().all(|&ok| ok);
         refused = next.refused;
@@ -68,18 +68,20 @@ pub(super) async fn commit(core: &mut Core, store: &dyn Store, now: Timestamp, p
     first
 }
 
-fn callback_event(core: &mut Core, now: Timestamp, event: CallbackEvent) {
+fn callback_event(core: &mut Core, clock: Now, event: CallbackEvent) {
+    let now = clock.wall;
     CallbackDesk::log(&event);
     crate::metrics::events::callback_event(&event);
     core.desk.on_alert(now, &event);
     match event {
-        CallbackEvent::CallbackDue { id, .. } => core.desk.on_due(now, &mut core.router, &id),
+        CallbackEvent::CallbackDue { id, .. } => core.desk.on_due(clock, &mut core.router, &id),
         CallbackEvent::CallbackChanged { record } => core.dirty.put_callback(&record),
         _ => {}
     }
 }
 
-fn router_event(core: &mut Core, now: Timestamp, event: Event) {
+fn router_event(core: &mut Core, clock: Now, event: Event) {
+    let now = clock.wall;
     crate::metrics::events::router_event(now, &event);
     match event {
         Event::AgentStateChanged { agent } => {
@@ -153,7 +155,7 @@ fn router_event(core: &mut Core, now: Timestamp, event: Event) {
         Event::CallEnded { call } => {
             info!(call = %call.id, queue = %call.queue, outcome = ?call.outcome, reason = call.end_reason.as_deref().unwrap_or(""), "call ended");
             core.dirty.put_call(&call);
-            core.desk.on_call_ended(now, &mut core.router, &call);
+            core.desk.on_call_ended(clock, &mut core.router, &call);
             core.tell(move |s| {
                 if let (Some(agent), Some(_)) = (&call.agent, call.answered_at) {
                     s.call_ended(now, agent, &call);

@@ -3,11 +3,12 @@
 use super::{Command, Core, Reply};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
-use crate::time::Timestamp;
+use crate::time::Now;
 
 impl Core {
     /// Applies one command to the router at `now`.
-    pub fn execute(&mut self, now: Timestamp, cmd: Command) -> Result<Reply, Error> {
+    pub fn execute(&mut self, clock: Now, cmd: Command) -> Result<Reply, Error> {
+        let now = clock.wall;
         let r = &mut self.router;
         let agent_reply = |r: &crate::acd::Router, id: &AgentId| Reply::Agent(r.agent(id).cloned());
         let call_reply = |r: &crate::acd::Router, id: &CallId| Reply::Call {
@@ -17,39 +18,39 @@ impl Core {
         Ok(match cmd {
             Command::Login(login) => {
                 let id = login.id.clone();
-                r.handle_agent_login(now, login)?;
+                r.handle_agent_login(clock, login)?;
                 agent_reply(r, &id)
             }
             Command::Logout { agent, forced_by } => {
-                r.handle_agent_logout(now, &agent, forced_by.as_deref())?;
+                r.handle_agent_logout(clock, &agent, forced_by.as_deref())?;
                 agent_reply(r, &agent)
             }
             Command::SetAvailable { agent, why } => {
-                r.handle_set_available(now, &agent, &why)?;
+                r.handle_set_available(clock, &agent, &why)?;
                 agent_reply(r, &agent)
             }
             Command::SetNotReady { agent, reason, why } => {
-                r.handle_set_not_ready(now, &agent, &reason, &why)?;
+                r.handle_set_not_ready(clock, &agent, &reason, &why)?;
                 agent_reply(r, &agent)
             }
             Command::Accept { agent, call } => {
-                r.handle_offer_accepted(now, &agent, &call)?;
+                r.handle_offer_accepted(clock, &agent, &call)?;
                 call_reply(r, &call)
             }
             Command::Decline { agent, call } => {
-                r.handle_offer_declined(now, &agent, &call)?;
+                r.handle_offer_declined(clock, &agent, &call)?;
                 call_reply(r, &call)
             }
             Command::Hangup { agent, call } => {
-                r.handle_agent_hangup(now, &agent, &call)?;
+                r.handle_agent_hangup(clock, &agent, &call)?;
                 call_reply(r, &call)
             }
             Command::Hold { agent, call, hold } => {
-                r.handle_hold(now, &agent, &call, hold)?;
+                r.handle_hold(clock, &agent, &call, hold)?;
                 call_reply(r, &call)
             }
             Command::Transfer { agent, call, target } => {
-                r.handle_transfer(now, &agent, &call, target)?;
+                r.handle_transfer(clock, &agent, &call, target)?;
                 call_reply(r, &call)
             }
             Command::CompleteWrapUp {
@@ -59,7 +60,7 @@ impl Core {
                 category,
                 notes,
             } => {
-                r.handle_wrap_up_completed(now, &agent, &call, disposition, category, notes)?;
+                r.handle_wrap_up_completed(clock, &agent, &call, disposition, category, notes)?;
                 agent_reply(r, &agent)
             }
             Command::StartCall(mut incoming) => {
@@ -75,28 +76,28 @@ impl Core {
                 // The same request again (its id names the call): the call
                 // it made, not a second one.
                 if r.call(&id).is_none() {
-                    r.handle_call_arrived(now, incoming)?;
+                    r.handle_call_arrived(clock, incoming)?;
                 }
                 call_reply(r, &id)
             }
             Command::EndCall { call } => {
                 if r.call(&call).is_some() {
-                    r.handle_caller_hangup(now, &call)?;
+                    r.handle_caller_hangup(clock, &call)?;
                 }
                 call_reply(r, &call)
             }
             Command::MediaLost { call, why } => {
                 if r.call(&call).is_some() {
-                    r.handle_media_lost(now, &call, &why)?;
+                    r.handle_media_lost(clock, &call, &why)?;
                 }
                 call_reply(r, &call)
             }
             Command::AgentAudioFailed { agent, call, reason } => {
-                r.handle_agent_audio_failed(now, &agent, &call, &reason)?;
+                r.handle_agent_audio_failed(clock, &agent, &call, &reason)?;
                 call_reply(r, &call)
             }
             Command::NodesAlive { nodes } => {
-                let ended = r.handle_nodes_alive(now, &nodes);
+                let ended = r.handle_nodes_alive(clock, &nodes);
                 crate::metrics::events::calls_lost_with_node("caller", ended as u64);
                 Reply::Bool(true)
             }
@@ -119,22 +120,22 @@ impl Core {
                 Reply::Callback(Box::new(self.desk.create(now, *new)?))
             }
             Command::RequestCallback { call, id, number } => {
-                Reply::Callback(Box::new(self.desk.request(now, r, &call, id, number)?))
+                Reply::Callback(Box::new(self.desk.request(clock, r, &call, id, number)?))
             }
             Command::RescheduleCallback {
                 id,
                 not_before,
                 deadline,
             } => {
-                self.desk.reschedule(now, r, &id, not_before, deadline)?;
+                self.desk.reschedule(clock, r, &id, not_before, deadline)?;
                 Reply::Callback(Box::new(self.desk.latest(&id)?))
             }
             Command::CancelCallback { id } => {
-                self.desk.cancel(now, r, &id)?;
+                self.desk.cancel(clock, r, &id)?;
                 Reply::Callback(Box::new(self.desk.latest(&id)?))
             }
             Command::RecordAttempt { agent, id, outcome } => {
-                Reply::Callback(Box::new(self.desk.attempt(now, r, &agent, &id, outcome)?))
+                Reply::Callback(Box::new(self.desk.attempt(clock, r, &agent, &id, outcome)?))
             }
             Command::MarkWorkDone { id, stored } => {
                 self.desk.work_done(now, &id, stored.map(|r| *r))?;

@@ -30,7 +30,7 @@ use crate::acd::Router;
 use crate::callback::TrackerSettings;
 use crate::error::Error;
 use crate::store::{Store, StoreError};
-use crate::time::Timestamp;
+use crate::time::{MonotonicClock, Now, Timestamp};
 use callbacks::CallbackDesk;
 use staffing::Staffing;
 
@@ -158,13 +158,13 @@ impl Core {
     /// Opens the event stream of agent `id`, which may not have logged in yet.
     pub fn open_agent_stream_for(
         &mut self,
-        now: Timestamp,
+        now: Now,
         id: &crate::ids::AgentId,
         display_name: String,
         device: notify::Device,
     ) -> notify::AgentEventStream {
         let record = self.router.agent(id).cloned().unwrap_or_else(|| {
-            crate::acd::AgentRecord::logged_out(id.clone(), display_name, now, "never logged in")
+            crate::acd::AgentRecord::logged_out(id.clone(), display_name, now.wall, "never logged in")
         });
         self.open_agent_stream(now, &record, device)
     }
@@ -173,11 +173,11 @@ impl Core {
     /// here; when the client goes away the router hears that too (presence).
     pub fn open_agent_stream(
         &mut self,
-        now: Timestamp,
+        now: Now,
         agent: &crate::acd::AgentRecord,
         device: notify::Device,
     ) -> notify::AgentEventStream {
-        let (stream, closed) = self.subscribers.subscribe_agent(now, agent, device);
+        let (stream, closed) = self.subscribers.subscribe_agent(now.wall, agent, device);
         // And what the agent holds, unless its record still waits for the
         // store (then the held event shows it once recorded).
         if let Some(work) = self.router.agent_work(&agent.id) {
@@ -188,7 +188,7 @@ impl Core {
                 crate::acd::AgentWork::WrappingUp { call, .. } => self.dirty.holds_call(call),
             };
             if !pending {
-                self.subscribers.resend_work(now, &agent.id, device, &work);
+                self.subscribers.resend_work(now.wall, &agent.id, device, &work);
             }
         }
         if self.router.handle_agent_stream_opened(now, &agent.id).is_ok() {
@@ -211,7 +211,7 @@ impl Core {
 
 /// Sends a job's result; told whether every store write it caused succeeded.
 type Responder = Box<dyn FnOnce(bool) + Send>;
-type Job = Box<dyn FnOnce(&mut Core, Timestamp) -> Responder + Send>;
+type Job = Box<dyn FnOnce(&mut Core, Now) -> Responder + Send>;
 
 /// Jobs waiting for the engine; bounded so a flood of requests pushes back
 /// on the handlers instead of growing memory.
@@ -245,7 +245,7 @@ impl EngineHandle {
     pub async fn call<R, F>(&self, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Core, Timestamp) -> R + Send + 'static,
+        F: FnOnce(&mut Core, Now) -> R + Send + 'static,
     {
         self.run(false, f).await
     }
@@ -256,7 +256,7 @@ impl EngineHandle {
     async fn run<R, F>(&self, durable: bool, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Core, Timestamp) -> R + Send + 'static,
+        F: FnOnce(&mut Core, Now) -> R + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let deadline = crate::deadline::current();
@@ -339,13 +339,13 @@ impl EngineHandle {
         self.run(true, move |core, now| {
             let method = cmd.name();
             if let Some(key) = &key {
-                if let Some(cached) = core.idempotency.get(key, method, now)? {
+                if let Some(cached) = core.idempotency.get(key, method, now.wall)? {
                     return Ok(cached);
                 }
             }
             let reply = core.execute(now, cmd)?;
             if let Some(key) = key {
-                core.idempotency.insert(key, method, reply.clone(), now);
+                core.idempotency.insert(key, method, reply.clone(), now.wall);
             }
             Ok(reply)
         })
@@ -388,7 +388,7 @@ pub async fn restore_desk(
     router: &mut Router,
     store: &dyn Store,
     settings: TrackerSettings,
-    now: Timestamp,
+    now: Now,
 ) -> Result<(CallbackDesk, Staffing), StoreError> {
     let mut desk = CallbackDesk::new(router, settings);
     let live = store.live_callbacks().await?;
@@ -404,7 +404,7 @@ pub async fn restore_desk(
         }
     }
     let mut staffing = Staffing::default();
-    let today = now.utc_day_start();
+    let today = now.wall.utc_day_start();
     staffing.seed(
         store
             .agent_days_between(today, today.plus(Duration::from_secs(86_400)), 100_000)
@@ -437,8 +437,10 @@ pub fn spawn(
         held_dropped: 0,
     };
     let task = tokio::spawn(async move {
+        // The router's ring timers run on this clock (see hotline-time).
+        let clock = MonotonicClock::process();
         // Whatever the router did before the engine started (a restore).
-        let now = Timestamp::now_wall();
+        let now = clock.both();
         events::decide(&mut core, now);
         events::commit(&mut core, store.as_ref(), now, false).await;
         let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
@@ -448,16 +450,16 @@ pub fn spawn(
         let mut staffing_tick = tokio::time::interval(STAFFING_FLUSH);
         staffing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let next = match (core.router.poll_timeout(), core.desk.poll_timeout()) {
+            let mut next = core.router.poll_timeout();
+            next.wall = match (next.wall, core.desk.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            let wait = next.wait(clock.both());
             let sleep = async move {
-                match next {
+                match wait {
                     // One millisecond late rather than early: timers are in whole ms.
-                    Some(at) => {
-                        tokio::time::sleep(at.since(Timestamp::now_wall()) + Duration::from_millis(1)).await
-                    }
+                    Some(wait) => tokio::time::sleep(wait + Duration::from_millis(1)).await,
                     None => std::future::pending().await,
                 }
             };
@@ -479,8 +481,8 @@ pub fn spawn(
                             Err(_) => break,
                         }
                     }
-                    let now = Timestamp::now_wall();
-                    roll_day(&mut core, now);
+                    let now = clock.both();
+                    roll_day(&mut core, now.wall);
                     let mut replies = Vec::with_capacity(jobs.len());
                     for job in jobs {
                         let started = std::time::Instant::now();
@@ -497,7 +499,7 @@ pub fn spawn(
                 }
                 _ = &mut probe, if !core.dirty.is_empty() => {
                     // The probe: retries what the store has not taken.
-                    events::commit(&mut core, store.as_ref(), Timestamp::now_wall(), true).await;
+                    events::commit(&mut core, store.as_ref(), clock.both(), true).await;
                     probe.as_mut().reset(tokio::time::Instant::now() + PROBE_EVERY);
                 }
                 _ = metrics_tick.tick() => {
@@ -519,10 +521,10 @@ pub fn spawn(
                     }
                 }
                 _ = sleep => {
-                    let now = Timestamp::now_wall();
-                    roll_day(&mut core, now);
+                    let now = clock.both();
+                    roll_day(&mut core, now.wall);
                     core.router.handle_timeout(now);
-                    core.desk.tracker.handle_timeout(now);
+                    core.desk.tracker.handle_timeout(now.wall);
                     events::decide(&mut core, now);
                     events::commit(&mut core, store.as_ref(), now, false).await;
                 }
@@ -595,9 +597,14 @@ mod tests {
         .unwrap();
         let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
         let now = Timestamp::now_wall();
-        let desk = restore_desk(&mut router, store.as_ref(), TrackerSettings::default(), now)
-            .await
-            .unwrap();
+        let desk = restore_desk(
+            &mut router,
+            store.as_ref(),
+            TrackerSettings::default(),
+            now.into(),
+        )
+        .await
+        .unwrap();
         let (stop, stop_rx) = watch::channel(false);
         let (handle, _task) = spawn(router, desk, store, stop_rx);
         (handle, stop)

@@ -22,7 +22,6 @@ use crate::engine::{self, Command, EngineHandle};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName, SkillName};
 use crate::store::Store;
-use crate::time::Timestamp;
 
 /// What one run measured.
 #[derive(Clone, Debug)]
@@ -78,7 +77,7 @@ pub async fn routing(
         &mut router,
         store.as_ref(),
         TrackerSettings::default(),
-        Timestamp::now_wall(),
+        crate::time::MonotonicClock::process().both(),
     )
     .await?;
     let (stop, stop_rx) = watch::channel(false);

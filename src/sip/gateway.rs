@@ -4,8 +4,8 @@
 //! call tasks send it commands); each trunk call has its own task that
 //! queues the call through `CallService` and follows it.
 //!
-//! Invariants: the core only sees time through `Timestamp::now_wall()`
-//! taken here; every `Incoming` call gets a task, and that task hears how
+//! Invariants: the core only sees time through this task's
+//! [`MonotonicClock`] (its timers must not jump with the wall clock); every `Incoming` call gets a task, and that task hears how
 //! the caller's side ended (`Cancelled`/`Ended`); a call that could not be
 //! queued is refused with a final response and never left ringing; the
 //! socket task stops at shutdown, after sending what the core had queued.
@@ -41,7 +41,7 @@ use crate::media::prompt::Prompt;
 use crate::media::rtp::{KeyPressed, RtpParams, RtpSession};
 use crate::proto;
 use crate::proto::call_service_server::CallService;
-use crate::time::Timestamp;
+use crate::time::MonotonicClock;
 
 /// Commands a call task sends to the socket task.
 #[derive(Debug)]
@@ -245,12 +245,13 @@ async fn run(
     let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     let (stream_tx, mut stream_rx) = mpsc::channel::<Stream>(1024);
     let mut buf = vec![0u8; 65_536];
+    let clock = MonotonicClock::new();
     loop {
         let next = core.poll_timeout();
         let sleep = async move {
             match next {
                 Some(at) => {
-                    let wait = at.since(Timestamp::now_wall()) + std::time::Duration::from_millis(1);
+                    let wait = at.since(clock.now()) + std::time::Duration::from_millis(1);
                     tokio::time::sleep(wait).await
                 }
                 None => std::future::pending().await,
@@ -258,7 +259,7 @@ async fn run(
         };
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, from)) => core.handle_datagram(Timestamp::now_wall(), from, &buf[..n]),
+                Ok((n, from)) => core.handle_datagram(clock.now(), from, &buf[..n]),
                 Err(e) => debug!(error = %e, "SIP receive"),
             },
             accepted = tcp.accept() => match accepted {
@@ -272,7 +273,7 @@ async fn run(
                 Stream::Opened(peer, tx) => {
                     streams.insert(peer, tx);
                 }
-                Stream::Message(peer, msg) => core.handle_datagram(Timestamp::now_wall(), peer, &msg),
+                Stream::Message(peer, msg) => core.handle_datagram(clock.now(), peer, &msg),
                 Stream::Closed(peer) => {
                     streams.remove(&peer);
                 }
@@ -289,7 +290,7 @@ async fn run(
                 None => debug!(call = %dial.call, "callbacks are dialled by agents here"),
             },
             Some(cmd) = cmd_rx.recv() => {
-                let now = Timestamp::now_wall();
+                let now = clock.now();
                 match cmd {
                     Command::CallbackDone(call) => {
                         dialling.remove(&call);
@@ -311,7 +312,7 @@ async fn run(
                     }
                 }
             }
-            _ = sleep => core.handle_timeout(Timestamp::now_wall()),
+            _ = sleep => core.handle_timeout(clock.now()),
             _ = shutdown.wait_for(|s| *s) => break,
         }
         while let Some(t) = core.poll_transmit() {
@@ -405,7 +406,7 @@ async fn run(
         }
     }
     // Ending: every call on this trunk is hung up.
-    let now = Timestamp::now_wall();
+    let now = clock.now();
     for key in calls.keys() {
         core.handle_hangup(now, key);
     }

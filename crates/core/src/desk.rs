@@ -22,7 +22,7 @@ use crate::callback::{
 };
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, CallbackId, QueueName};
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// Alerts kept for the supervisors' board (the newest).
 const ALERTS_KEPT: usize = 1000;
@@ -147,7 +147,9 @@ impl CallbackDesk {
 
     /// Rebuilds from stored callbacks and the router's restored work items;
     /// due callbacks with no work item (their node restarted) get one.
-    pub fn restore(&mut self, now: Timestamp, router: &mut Router, records: Vec<CallbackRecord>) {
+    pub fn restore(&mut self, clock: impl Into<Now>, router: &mut Router, records: Vec<CallbackRecord>) {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         self.in_router = router.callback_items().into_iter().collect();
         self.tracker.handle_restore(now, records);
         let due: Vec<CallbackId> = self
@@ -157,7 +159,7 @@ impl CallbackDesk {
             .map(|r| r.id.clone())
             .collect();
         for id in due {
-            self.on_due(now, router, &id);
+            self.on_due(clock, router, &id);
         }
     }
 
@@ -210,12 +212,14 @@ impl CallbackDesk {
     /// callback's work item in place.
     pub fn request(
         &mut self,
-        now: Timestamp,
+        clock: impl Into<Now>,
         router: &mut Router,
         call: &CallId,
         id: CallbackId,
         number: Option<String>,
     ) -> Result<CallbackRecord, Error> {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         let live = router.call(call).ok_or_else(|| Error::NotFound {
             what: "call",
             id: call.to_string(),
@@ -231,7 +235,7 @@ impl CallbackDesk {
         }
         let deadline = self.deadline_from(Some(&live.queue), now);
         router.handle_callback_requested(
-            now,
+            clock,
             call,
             CallbackWork {
                 id: id.clone(),
@@ -255,12 +259,14 @@ impl CallbackDesk {
     /// An agent dialled the callback behind their current work item.
     pub fn attempt(
         &mut self,
-        now: Timestamp,
+        clock: impl Into<Now>,
         router: &mut Router,
         agent: &AgentId,
         id: &CallbackId,
         outcome: AttemptOutcome,
     ) -> Result<CallbackRecord, Error> {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         let item = router
             .agent(agent)
             .and_then(|a| a.current_call.clone())
@@ -278,7 +284,7 @@ impl CallbackDesk {
             .map_err(tracker_error)?;
         let record = self.latest(id);
         // The dialling is over: the work item ends and the agent wraps up.
-        router.handle_agent_hangup(now, agent, &item)?;
+        router.handle_agent_hangup(clock, agent, &item)?;
         record
     }
 
@@ -294,23 +300,32 @@ impl CallbackDesk {
 
     pub fn reschedule(
         &mut self,
-        now: Timestamp,
+        clock: impl Into<Now>,
         router: &mut Router,
         id: &CallbackId,
         not_before: Timestamp,
         deadline: Option<Timestamp>,
     ) -> Result<(), Error> {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         let queue = self.tracker.get(id).and_then(|r| r.details.queue.clone());
         let deadline = deadline.unwrap_or_else(|| self.deadline_from(queue.as_ref(), not_before.max(now)));
-        self.withdraw(now, router, id, "callback rescheduled");
+        self.withdraw(clock, router, id, "callback rescheduled");
         self.tracker
             .handle_rescheduled(now, id, not_before, deadline)
             .map_err(tracker_error)
     }
 
-    pub fn cancel(&mut self, now: Timestamp, router: &mut Router, id: &CallbackId) -> Result<(), Error> {
+    pub fn cancel(
+        &mut self,
+        clock: impl Into<Now>,
+        router: &mut Router,
+        id: &CallbackId,
+    ) -> Result<(), Error> {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         self.tracker.handle_cancelled(now, id).map_err(tracker_error)?;
-        self.withdraw(now, router, id, "callback cancelled");
+        self.withdraw(clock, router, id, "callback cancelled");
         Ok(())
     }
 
@@ -329,10 +344,10 @@ impl CallbackDesk {
         self.tracker.handle_request_closed(now, id).map_err(tracker_error)
     }
 
-    fn withdraw(&mut self, now: Timestamp, router: &mut Router, id: &CallbackId, why: &str) {
+    fn withdraw(&mut self, clock: Now, router: &mut Router, id: &CallbackId, why: &str) {
         if let Some(call) = self.in_router.get(id).cloned() {
             if router.call(&call).is_some() {
-                let _ = router.handle_callback_withdrawn(now, &call, why);
+                let _ = router.handle_callback_withdrawn(clock, &call, why);
             }
         }
     }
@@ -341,7 +356,9 @@ impl CallbackDesk {
     /// with its callback still due (the agent hung up without recording an
     /// attempt, or the item was lost with a node) is queued again: a due
     /// callback always has a work item.
-    pub fn on_call_ended(&mut self, now: Timestamp, router: &mut Router, call: &CallRecord) {
+    pub fn on_call_ended(&mut self, clock: impl Into<Now>, router: &mut Router, call: &CallRecord) {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         self.remember_answered(call);
         if let Some(cb) = &call.callback {
             if self.in_router.get(&cb.id) == Some(&call.id) {
@@ -352,7 +369,7 @@ impl CallbackDesk {
                 .get(&cb.id)
                 .is_some_and(|r| r.status == crate::callback::CallbackStatus::Due);
             if still_due {
-                self.on_due(now, router, &cb.id);
+                self.on_due(clock, router, &cb.id);
             }
             return;
         }
@@ -440,7 +457,9 @@ impl CallbackDesk {
     }
 
     /// A callback became due: it gets a work item in its queue.
-    pub fn on_due(&mut self, now: Timestamp, router: &mut Router, id: &CallbackId) {
+    pub fn on_due(&mut self, clock: impl Into<Now>, router: &mut Router, id: &CallbackId) {
+        let clock: Now = clock.into();
+        let now = clock.wall;
         if self.in_router.contains_key(id) {
             return;
         }
@@ -477,7 +496,7 @@ impl CallbackDesk {
                 deadline: r.deadline,
             }),
         };
-        match router.handle_call_arrived(now, incoming) {
+        match router.handle_call_arrived(clock, incoming) {
             Ok(()) => {
                 self.in_router.insert(id.clone(), call);
             }

@@ -32,6 +32,14 @@
 //! answer times, callback deadlines, wrap-up and presence expiries (they
 //! survive a failover to another node, whose monotonic clock is unrelated).
 //!
+//! [`time::Monotonic`] is the driver's clock that is never stepped. An
+//! offer's ring timeout runs on it (so does the SIP core's T1, in
+//! `hotline-sip`): stepping the wall clock neither cuts a ringing offer
+//! short nor leaves it ringing. Inputs take `impl Into<Now>`, both readings
+//! at once; a bare `Timestamp` converts with equal readings, which is what
+//! a simulated clock in a test wants. Every core keeps its timers in one
+//! [`time::TimerQueue`] type.
+//!
 //! # Modules
 //!
 //! - [`ids`], [`time`], [`error`]: newtype ids, protocol time, the domain error.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 
-use hotline_time::Timestamp;
+use hotline_time::Monotonic;
 
 pub const REALM: &str = "hotline";
 
@@ -72,7 +72,7 @@ impl Challenger {
     }
 
     /// The `WWW-Authenticate` value for a 401 at `now`.
-    pub fn challenge(&self, now: Timestamp) -> String {
+    pub fn challenge(&self, now: Monotonic) -> String {
         format!(
             "Digest realm=\"{REALM}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"",
             self.nonce_at(now.as_millis())
@@ -83,7 +83,7 @@ impl Challenger {
     /// `password`.
     pub fn verify(
         &self,
-        now: Timestamp,
+        now: Monotonic,
         method: &str,
         authorization: Option<&str>,
         user: &str,
@@ -205,7 +205,7 @@ fn params(s: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
-    fn authorization(c: &Challenger, now: Timestamp, user: &str, password: &str) -> String {
+    fn authorization(c: &Challenger, now: Monotonic, user: &str, password: &str) -> String {
         respond(
             &c.challenge(now),
             "INVITE",
@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn the_right_password_passes_and_nothing_else_does() {
         let c = Challenger::new("node-secret");
-        let t0 = Timestamp(10_000_000);
+        let t0 = Monotonic(10_000_000);
         let good = authorization(&c, t0, "carrier", "s3cret");
         assert_eq!(c.verify(t0, "INVITE", Some(&good), "carrier", "s3cret"), Ok(()));
         assert_eq!(

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use hotline_time::Timestamp;
+use hotline_time::Monotonic;
 
 /// Sources tracked before idle ones are swept.
 pub const MAX_TRACKED: usize = 65_536;
@@ -108,11 +108,11 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
     tokens: f64,
-    at: Timestamp,
+    at: Monotonic,
 }
 
 impl Bucket {
-    fn take(&mut self, now: Timestamp, rate: Rate) -> bool {
+    fn take(&mut self, now: Monotonic, rate: Rate) -> bool {
         let elapsed = now.since(self.at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
         self.at = now;
@@ -128,7 +128,7 @@ impl Bucket {
 #[derive(Clone, Copy, Debug)]
 struct Buckets {
     by_kind: [Bucket; 4],
-    last_seen: Timestamp,
+    last_seen: Monotonic,
 }
 
 pub struct Guard {
@@ -169,7 +169,7 @@ impl Guard {
     /// One datagram of `kind` from `ip` at `now`. `open`: the source need
     /// not be a trunk (an agent's phone, the far end of a call we placed);
     /// its rate is limited all the same.
-    pub fn check(&mut self, now: Timestamp, ip: IpAddr, kind: Kind, open: bool) -> Verdict {
+    pub fn check(&mut self, now: Monotonic, ip: IpAddr, kind: Kind, open: bool) -> Verdict {
         let trunk = if self.trunks.is_empty() {
             None
         } else {
@@ -259,7 +259,7 @@ mod tests {
             credentials: None,
         };
         let mut g = Guard::new(vec![trunk], limits(10.0, 5.0));
-        let t0 = Timestamp(1_000_000);
+        let t0 = Monotonic(1_000_000);
         let carrier: IpAddr = "192.0.2.5".parse().unwrap();
         assert_eq!(
             g.check(t0, "198.51.100.1".parse().unwrap(), Kind::Invite, false),
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn a_spoofed_flood_cannot_grow_memory() {
         let mut g = Guard::new(Vec::new(), limits(1.0, 1.0));
-        let t0 = Timestamp(1_000_000);
+        let t0 = Monotonic(1_000_000);
         for i in 0..(MAX_TRACKED as u32 + 1000) {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             g.check(t0, ip, Kind::Invite, false);

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::acd::Tier;
 use crate::ids::{AgentId, CallId, CallbackId, CustomerId, QueueName};
-use crate::time::Timestamp;
+use crate::time::{TimerQueue, Timestamp};
 
 /// How a callback came to be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -255,7 +255,7 @@ pub struct CallbackTracker {
     /// Id -> slot.
     index: HashMap<CallbackId, usize>,
     /// Every armed timer, soonest first, by slot.
-    timers: BTreeSet<(Timestamp, Timer, usize)>,
+    timers: TimerQueue<Timestamp, (Timer, usize)>,
     /// Callbacks ready to dial, earliest deadline first, by slot.
     due: BTreeSet<(Timestamp, usize)>,
     events: VecDeque<CallbackEvent>,
@@ -268,7 +268,7 @@ impl CallbackTracker {
             settings,
             records: Slab::new(),
             index: HashMap::new(),
-            timers: BTreeSet::new(),
+            timers: TimerQueue::new(),
             due: BTreeSet::new(),
             events: VecDeque::new(),
             counters: CallbackCounters::default(),
@@ -336,7 +336,7 @@ impl CallbackTracker {
 
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.iter().next().map(|(t, _, _)| *t)
+        self.timers.next_at()
     }
 
     /// A new callback: due at once (or at `not_before`), with its deadline.
@@ -467,15 +467,15 @@ impl CallbackTracker {
     }
 
     fn arm(&mut self, slot: usize) {
-        for t in self.timers_of(slot) {
-            self.timers.insert(t);
+        for (at, timer, slot) in self.timers_of(slot) {
+            self.timers.arm(at, (timer, slot));
         }
     }
 
     /// Takes every timer of the record in `slot` out (before it changes).
     fn disarm(&mut self, slot: usize) {
-        for t in self.timers_of(slot) {
-            self.timers.remove(&t);
+        for (at, timer, slot) in self.timers_of(slot) {
+            self.timers.cancel(at, &(timer, slot));
         }
         let deadline = self.records[slot].deadline;
         self.due.remove(&(deadline, slot));
@@ -670,11 +670,7 @@ impl CallbackTracker {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        while let Some(&(at, timer, slot)) = self.timers.iter().next() {
-            if at > now {
-                break;
-            }
-            self.timers.remove(&(at, timer, slot));
+        while let Some((at, (timer, slot))) = self.timers.pop_due(now) {
             let Some(r) = self.records.get_mut(slot) else {
                 continue;
             };

@@ -24,7 +24,7 @@
 //! - every call event is emitted once: `Incoming` once per call,
 //!   `Cancelled` or `Ended` once per call that was `Incoming`.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -35,7 +35,7 @@ use super::digest::Challenger;
 use super::guard::{Guard, Kind, Verdict};
 use super::message::{self, DialogRequest, Method, Request, Response, ResponseParts};
 use super::sdp::{self, AudioOffer, SdpError};
-use hotline_time::Timestamp;
+use hotline_time::{Monotonic, TimerQueue};
 
 mod outbound;
 mod registrar;
@@ -120,12 +120,12 @@ enum State {
 pub(crate) struct Retransmit {
     bytes: Vec<u8>,
     interval: Duration,
-    give_up_at: Timestamp,
+    give_up_at: Monotonic,
 }
 
 impl Retransmit {
     /// First sent at `now`: resent from T1, given up after 64*T1.
-    fn new(bytes: Vec<u8>, now: Timestamp) -> Self {
+    fn new(bytes: Vec<u8>, now: Monotonic) -> Self {
         Retransmit {
             bytes,
             interval: T1,
@@ -135,7 +135,7 @@ impl Retransmit {
 
     /// Due at `now`: when to resend next (the interval doubled up to T2,
     /// never past the give-up time), or none when it is time to give up.
-    fn next(&mut self, now: Timestamp) -> Option<Timestamp> {
+    fn next(&mut self, now: Monotonic) -> Option<Monotonic> {
         if now >= self.give_up_at {
             return None;
         }
@@ -220,7 +220,7 @@ pub struct TrunkCore {
     outbound: HashMap<SipCallKey, OutCall>,
     /// Agents' phones, when agents may register one.
     registrar: Option<Registrar>,
-    timers: BTreeSet<(Timestamp, Timer)>,
+    timers: TimerQueue<Monotonic, Timer>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TrunkEvent>,
 }
@@ -268,7 +268,7 @@ impl TrunkCore {
             calls: HashMap::new(),
             outbound: HashMap::new(),
             registrar: None,
-            timers: BTreeSet::new(),
+            timers: TimerQueue::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -283,8 +283,8 @@ impl TrunkCore {
     }
 
     /// When `handle_timeout` is next due.
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.iter().next().map(|(at, _)| *at)
+    pub fn poll_timeout(&self) -> Option<Monotonic> {
+        self.timers.next_at()
     }
 
     /// Calls the core remembers (live or recently ended).
@@ -310,7 +310,7 @@ impl TrunkCore {
     }
 
     /// One datagram from `from`.
-    pub fn handle_datagram(&mut self, now: Timestamp, from: SocketAddr, bytes: &[u8]) {
+    pub fn handle_datagram(&mut self, now: Monotonic, from: SocketAddr, bytes: &[u8]) {
         // The guard first, on the request line alone: strangers and floods
         // cost no parsing.
         let kind = if bytes.starts_with(b"INVITE ") {
@@ -371,7 +371,7 @@ impl TrunkCore {
         bytes
     }
 
-    fn handle_request(&mut self, now: Timestamp, from: SocketAddr, trunk: Option<String>, req: Request) {
+    fn handle_request(&mut self, now: Monotonic, from: SocketAddr, trunk: Option<String>, req: Request) {
         let key = SipCallKey(req.call_id.clone());
         if req.method != Method::Register && self.handle_out_request(now, from, &req) {
             return;
@@ -427,7 +427,7 @@ impl TrunkCore {
 
     fn handle_invite(
         &mut self,
-        now: Timestamp,
+        now: Monotonic,
         from: SocketAddr,
         trunk: Option<String>,
         key: SipCallKey,
@@ -517,7 +517,7 @@ impl TrunkCore {
                 call.last_invite_response = Some(bytes.clone());
                 self.calls.insert(key.clone(), call);
                 self.await_ack(now, &key, bytes);
-                self.timers.insert((now.plus(T1 * 64), Timer::Forget(key)));
+                self.timers.arm(now.plus(T1 * 64), Timer::Forget(key));
             }
             Ok(offer) => {
                 let trying = self.reply(from, &req, 100, ResponseParts::default());
@@ -538,7 +538,7 @@ impl TrunkCore {
         }
     }
 
-    fn handle_reinvite(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+    fn handle_reinvite(&mut self, now: Monotonic, from: SocketAddr, key: SipCallKey, req: Request) {
         let offer = sdp::parse_offer(&String::from_utf8_lossy(&req.body));
         let contact = self.contact();
         let Some(call) = self.calls.get_mut(&key) else {
@@ -569,7 +569,7 @@ impl TrunkCore {
         }
     }
 
-    fn handle_ack(&mut self, now: Timestamp, key: SipCallKey, _req: &Request) {
+    fn handle_ack(&mut self, now: Monotonic, key: SipCallKey, _req: &Request) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -580,7 +580,7 @@ impl TrunkCore {
         let _ = now;
     }
 
-    fn handle_cancel(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+    fn handle_cancel(&mut self, now: Monotonic, from: SocketAddr, key: SipCallKey, req: Request) {
         // The CANCEL names the INVITE by Call-ID and CSeq number (its
         // branch should match too; some clients get that wrong).
         let state = self
@@ -605,7 +605,7 @@ impl TrunkCore {
         }
     }
 
-    fn handle_bye(&mut self, now: Timestamp, from: SocketAddr, key: SipCallKey, req: Request) {
+    fn handle_bye(&mut self, now: Monotonic, from: SocketAddr, key: SipCallKey, req: Request) {
         let known = self
             .calls
             .get(&key)
@@ -618,7 +618,7 @@ impl TrunkCore {
         self.end(now, &key);
     }
 
-    fn handle_response(&mut self, now: Timestamp, resp: Response) {
+    fn handle_response(&mut self, now: Monotonic, resp: Response) {
         if self.outbound.contains_key(&SipCallKey(resp.call_id.clone())) {
             self.handle_out_response(now, resp);
             return;
@@ -639,7 +639,7 @@ impl TrunkCore {
     }
 
     /// Marks the call ended (announcing it once) and schedules forgetting it.
-    fn end(&mut self, now: Timestamp, key: &SipCallKey) {
+    fn end(&mut self, now: Monotonic, key: &SipCallKey) {
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
@@ -651,24 +651,23 @@ impl TrunkCore {
         if std::mem::take(&mut call.announced) {
             self.events.push_back(TrunkEvent::Ended { key: key.clone() });
         }
-        self.timers
-            .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
+        self.timers.arm(now.plus(T1 * 64), Timer::Forget(key.clone()));
     }
 
     /// Sends `bytes` (a final response to an INVITE) to the call's source
     /// and resends it until the ACK.
-    fn await_ack(&mut self, now: Timestamp, key: &SipCallKey, bytes: Vec<u8>) {
+    fn await_ack(&mut self, now: Monotonic, key: &SipCallKey, bytes: Vec<u8>) {
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
         call.awaiting_ack = Some(Retransmit::new(bytes.clone(), now));
         let to = call.source;
         self.send(to, bytes);
-        self.timers.insert((now.plus(T1), Timer::AckWait(key.clone())));
+        self.timers.arm(now.plus(T1), Timer::AckWait(key.clone()));
     }
 
     /// A final error to the INVITE, retransmitted until its ACK.
-    fn final_error(&mut self, now: Timestamp, key: &SipCallKey, code: u16) {
+    fn final_error(&mut self, now: Monotonic, key: &SipCallKey, code: u16) {
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
@@ -683,13 +682,12 @@ impl TrunkCore {
         call.state = State::Ended;
         call.last_invite_response = Some(bytes.clone());
         self.await_ack(now, key, bytes);
-        self.timers
-            .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
+        self.timers.arm(now.plus(T1 * 64), Timer::Forget(key.clone()));
     }
 
     /// The call is queued and its RTP leg listens at `local_rtp`: 180
     /// Ringing with our SDP (early media: hold music, announcements).
-    pub fn handle_accept(&mut self, _now: Timestamp, key: &SipCallKey, local_rtp: SocketAddr) {
+    pub fn handle_accept(&mut self, _now: Monotonic, key: &SipCallKey, local_rtp: SocketAddr) {
         let contact = self.contact();
         let Some(call) = self.calls.get_mut(key) else {
             return;
@@ -713,7 +711,7 @@ impl TrunkCore {
     }
 
     /// We will not take the call (or it ended on our side before the answer).
-    pub fn handle_reject(&mut self, now: Timestamp, key: &SipCallKey, why: Refusal) {
+    pub fn handle_reject(&mut self, now: Monotonic, key: &SipCallKey, why: Refusal) {
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
@@ -726,7 +724,7 @@ impl TrunkCore {
     }
 
     /// An agent answered: 200 OK, retransmitted until the ACK.
-    pub fn handle_answer(&mut self, now: Timestamp, key: &SipCallKey) {
+    pub fn handle_answer(&mut self, now: Monotonic, key: &SipCallKey) {
         let contact = self.contact();
         let Some(call) = self.calls.get_mut(key) else {
             return;
@@ -749,7 +747,7 @@ impl TrunkCore {
 
     /// The call ended on our side: BYE after the answer, 480 before it
     /// (a call we placed: CANCEL before the answer).
-    pub fn handle_hangup(&mut self, now: Timestamp, key: &SipCallKey) {
+    pub fn handle_hangup(&mut self, now: Monotonic, key: &SipCallKey) {
         if self.outbound.contains_key(key) {
             self.hangup_out(now, key);
             return;
@@ -768,7 +766,7 @@ impl TrunkCore {
         }
     }
 
-    fn send_bye(&mut self, now: Timestamp, key: &SipCallKey) {
+    fn send_bye(&mut self, now: Monotonic, key: &SipCallKey) {
         let branch = format!("z9hG4bK{}", self.token());
         let local = self.settings.local;
         let Some(call) = self.calls.get_mut(key) else {
@@ -797,17 +795,13 @@ impl TrunkCore {
         call.bye = Some((branch, Retransmit::new(bytes.clone(), now)));
         let to = call.source;
         self.send(to, bytes);
-        self.timers.insert((now.plus(T1), Timer::Bye(key.clone())));
+        self.timers.arm(now.plus(T1), Timer::Bye(key.clone()));
     }
 
     /// Runs every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Timestamp) {
-        while let Some(first) = self.timers.iter().next().cloned() {
-            if first.0 > now {
-                break;
-            }
-            self.timers.remove(&first);
-            match first.1 {
+    pub fn handle_timeout(&mut self, now: Monotonic) {
+        while let Some((_, timer)) = self.timers.pop_due(now) {
+            match timer {
                 Timer::Forget(key) => {
                     if self.calls.get(&key).is_some_and(|c| c.state == State::Ended) {
                         self.calls.remove(&key);
@@ -823,7 +817,7 @@ impl TrunkCore {
         }
     }
 
-    fn ack_wait(&mut self, now: Timestamp, key: SipCallKey) {
+    fn ack_wait(&mut self, now: Monotonic, key: SipCallKey) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -834,7 +828,7 @@ impl TrunkCore {
             Some(next) => {
                 let (to, bytes) = (call.source, r.bytes.clone());
                 self.send(to, bytes);
-                self.timers.insert((next, Timer::AckWait(key)));
+                self.timers.arm(next, Timer::AckWait(key));
             }
             None => {
                 call.awaiting_ack = None;
@@ -847,7 +841,7 @@ impl TrunkCore {
         }
     }
 
-    fn bye_wait(&mut self, now: Timestamp, key: SipCallKey) {
+    fn bye_wait(&mut self, now: Monotonic, key: SipCallKey) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -856,7 +850,7 @@ impl TrunkCore {
             Some(next) => {
                 let (to, bytes) = (call.source, r.bytes.clone());
                 self.send(to, bytes);
-                self.timers.insert((next, Timer::Bye(key)));
+                self.timers.arm(next, Timer::Bye(key));
             }
             None => call.bye = None,
         }

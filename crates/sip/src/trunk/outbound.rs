@@ -25,7 +25,7 @@ use super::{session_id, Retransmit, Timer, TrunkCore, TrunkEvent, T1};
 use crate::message::{DialogRequest, Method, Request, Response, ResponseParts};
 use crate::sdp;
 use crate::{message, trunk::SipCallKey};
-use hotline_time::Timestamp;
+use hotline_time::Monotonic;
 
 /// A call to place.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl OutCall {
 impl TrunkCore {
     /// Places a call; `DialAnswered`, `DialFailed` and `Ended` name it by
     /// the returned key.
-    pub fn handle_dial(&mut self, now: Timestamp, dial: Dial) -> SipCallKey {
+    pub fn handle_dial(&mut self, now: Monotonic, dial: Dial) -> SipCallKey {
         let call_id = format!("{}@hotline", self.token());
         let key = SipCallKey(call_id.clone());
         let local_tag = self.token();
@@ -152,7 +152,7 @@ impl TrunkCore {
         });
         let next_hop = dial.next_hop;
         self.send(next_hop, bytes.clone());
-        self.timers.insert((now.plus(T1), Timer::Invite(key.clone())));
+        self.timers.arm(now.plus(T1), Timer::Invite(key.clone()));
         self.outbound.insert(
             key.clone(),
             OutCall {
@@ -183,7 +183,7 @@ impl TrunkCore {
     }
 
     /// A response to something we sent on a placed call.
-    pub(super) fn handle_out_response(&mut self, now: Timestamp, resp: Response) {
+    pub(super) fn handle_out_response(&mut self, now: Monotonic, resp: Response) {
         let key = SipCallKey(resp.call_id.clone());
         let Some(call) = self.outbound.get_mut(&key) else {
             return;
@@ -234,8 +234,7 @@ impl TrunkCore {
                 let announce = std::mem::take(&mut call.announced);
                 self.send(to, ack);
                 if was != State::Ended {
-                    self.timers
-                        .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
+                    self.timers.arm(now.plus(T1 * 64), Timer::Forget(key.clone()));
                 }
                 if announce {
                     self.events
@@ -245,7 +244,7 @@ impl TrunkCore {
         }
     }
 
-    fn out_answered(&mut self, now: Timestamp, key: &SipCallKey, resp: Response) {
+    fn out_answered(&mut self, now: Monotonic, key: &SipCallKey, resp: Response) {
         let local = self.settings.local;
         let Some(call) = self.outbound.get_mut(key) else {
             return;
@@ -306,7 +305,7 @@ impl TrunkCore {
 
     /// A request of the far end within a placed call's dialog (BYE, INFO,
     /// a re-INVITE); false when the call is not a placed one of ours.
-    pub(super) fn handle_out_request(&mut self, now: Timestamp, from: SocketAddr, req: &Request) -> bool {
+    pub(super) fn handle_out_request(&mut self, now: Monotonic, from: SocketAddr, req: &Request) -> bool {
         let key = SipCallKey(req.call_id.clone());
         let Some(call) = self.outbound.get(&key) else {
             return false;
@@ -363,7 +362,7 @@ impl TrunkCore {
     }
 
     /// We hang up a placed call: CANCEL before the answer, BYE after.
-    pub(super) fn hangup_out(&mut self, now: Timestamp, key: &SipCallKey) {
+    pub(super) fn hangup_out(&mut self, now: Monotonic, key: &SipCallKey) {
         let Some(call) = self.outbound.get_mut(key) else {
             return;
         };
@@ -379,7 +378,7 @@ impl TrunkCore {
         }
     }
 
-    fn send_cancel(&mut self, now: Timestamp, key: &SipCallKey) {
+    fn send_cancel(&mut self, now: Monotonic, key: &SipCallKey) {
         let local = self.settings.local;
         let Some(call) = self.outbound.get_mut(key) else {
             return;
@@ -403,13 +402,12 @@ impl TrunkCore {
         call.request = Some((call.branch.clone(), Retransmit::new(bytes.clone(), now)));
         let to = call.dial.next_hop;
         self.send(to, bytes);
-        self.timers.insert((now.plus(T1), Timer::OutRequest(key.clone())));
+        self.timers.arm(now.plus(T1), Timer::OutRequest(key.clone()));
         // The 487 ends the call; without one it is forgotten anyway.
-        self.timers
-            .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
+        self.timers.arm(now.plus(T1 * 64), Timer::Forget(key.clone()));
     }
 
-    fn send_out_bye(&mut self, now: Timestamp, key: &SipCallKey) {
+    fn send_out_bye(&mut self, now: Monotonic, key: &SipCallKey) {
         let branch = format!("z9hG4bK{}", self.token());
         let local = self.settings.local;
         let Some(call) = self.outbound.get_mut(key) else {
@@ -420,10 +418,10 @@ impl TrunkCore {
         call.request = Some((branch, Retransmit::new(bytes.clone(), now)));
         let to = call.dial.next_hop;
         self.send(to, bytes);
-        self.timers.insert((now.plus(T1), Timer::OutRequest(key.clone())));
+        self.timers.arm(now.plus(T1), Timer::OutRequest(key.clone()));
     }
 
-    fn end_out(&mut self, now: Timestamp, key: &SipCallKey) {
+    fn end_out(&mut self, now: Monotonic, key: &SipCallKey) {
         let Some(call) = self.outbound.get_mut(key) else {
             return;
         };
@@ -432,12 +430,11 @@ impl TrunkCore {
         }
         call.state = State::Ended;
         call.invite = None;
-        self.timers
-            .insert((now.plus(T1 * 64), Timer::Forget(key.clone())));
+        self.timers.arm(now.plus(T1 * 64), Timer::Forget(key.clone()));
     }
 
     /// Timer A/B: resend the INVITE, or fail the call with no response.
-    pub(super) fn invite_wait(&mut self, now: Timestamp, key: SipCallKey) {
+    pub(super) fn invite_wait(&mut self, now: Monotonic, key: SipCallKey) {
         let Some(call) = self.outbound.get_mut(&key) else {
             return;
         };
@@ -446,7 +443,7 @@ impl TrunkCore {
             Some(next) => {
                 let (to, bytes) = (call.dial.next_hop, r.bytes.clone());
                 self.send(to, bytes);
-                self.timers.insert((next, Timer::Invite(key)));
+                self.timers.arm(next, Timer::Invite(key));
             }
             None => {
                 call.invite = None;
@@ -460,7 +457,7 @@ impl TrunkCore {
     }
 
     /// Resend our CANCEL or BYE until its final response.
-    pub(super) fn out_request_wait(&mut self, now: Timestamp, key: SipCallKey) {
+    pub(super) fn out_request_wait(&mut self, now: Monotonic, key: SipCallKey) {
         let Some(call) = self.outbound.get_mut(&key) else {
             return;
         };
@@ -471,7 +468,7 @@ impl TrunkCore {
             Some(next) => {
                 let (to, bytes) = (call.dial.next_hop, r.bytes.clone());
                 self.send(to, bytes);
-                self.timers.insert((next, Timer::OutRequest(key)));
+                self.timers.arm(next, Timer::OutRequest(key));
             }
             None => call.request = None,
         }

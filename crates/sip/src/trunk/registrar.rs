@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Timer, TrunkCore, TrunkEvent};
 use crate::message::{Request, ResponseParts};
-use hotline_time::Timestamp;
+use hotline_time::Monotonic;
 
 /// Registrations shorter than this are lengthened to it.
 pub const MIN_EXPIRES: u32 = 10;
@@ -34,7 +34,7 @@ pub struct Binding {
     /// Where its REGISTER came from: our requests go there (the phone may
     /// be behind NAT and its Contact unreachable as written).
     pub source: SocketAddr,
-    pub expires_at: Timestamp,
+    pub expires_at: Monotonic,
 }
 
 /// The directory's SIP accounts and their bindings.
@@ -70,7 +70,7 @@ impl TrunkCore {
         self.registrar.as_ref()?.binding(user)
     }
 
-    pub(super) fn handle_register(&mut self, now: Timestamp, from: SocketAddr, req: Request) {
+    pub(super) fn handle_register(&mut self, now: Monotonic, from: SocketAddr, req: Request) {
         // Only called with a registrar (REGISTER is 405 without one).
         let Some(registrar) = self.registrar.as_ref() else {
             return;
@@ -129,7 +129,7 @@ impl TrunkCore {
         };
         let old = registrar.bindings.insert(user.clone(), binding.clone());
         self.timers
-            .insert((binding.expires_at, Timer::Registration(user.clone())));
+            .arm(binding.expires_at, Timer::Registration(user.clone()));
         self.reply(
             from,
             &req,
@@ -160,7 +160,7 @@ impl TrunkCore {
     }
 
     /// A registration's expiry came: gone unless it was refreshed.
-    pub(super) fn registration_due(&mut self, now: Timestamp, user: &str) {
+    pub(super) fn registration_due(&mut self, now: Monotonic, user: &str) {
         let lapsed = self
             .registrar
             .as_ref()

@@ -5,7 +5,8 @@ use super::*;
 
 impl Router {
     /// Signs an agent in. Signing in again while logged in changes nothing.
-    pub fn handle_agent_login(&mut self, now: Timestamp, login: AgentLogin) -> Result<(), RouteError> {
+    pub fn handle_agent_login(&mut self, now: impl Into<Now>, login: AgentLogin) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let mut skills = Vec::with_capacity(login.skills.len());
         for s in &login.skills {
             skills.push(self.intern(&s.skill, s.proficiency)?);
@@ -76,7 +77,12 @@ impl Router {
     }
 
     /// The agent's softphone opened an event stream (before or after login).
-    pub fn handle_agent_stream_opened(&mut self, now: Timestamp, id: &AgentId) -> Result<(), RouteError> {
+    pub fn handle_agent_stream_opened(
+        &mut self,
+        now: impl Into<Now>,
+        id: &AgentId,
+    ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let aidx = self.slot_for(now, id);
         let agent = &mut self.agents[aidx];
         agent.streams += 1;
@@ -86,7 +92,12 @@ impl Router {
 
     /// An event stream of the agent closed; with none left, the agent is
     /// logged out unless one opens within the presence grace period.
-    pub fn handle_agent_stream_closed(&mut self, now: Timestamp, id: &AgentId) -> Result<(), RouteError> {
+    pub fn handle_agent_stream_closed(
+        &mut self,
+        now: impl Into<Now>,
+        id: &AgentId,
+    ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let aidx = self.agent_idx(id)?;
         let agent = &mut self.agents[aidx];
         agent.streams = agent.streams.saturating_sub(1);
@@ -110,10 +121,11 @@ impl Router {
     /// call, which ends the call; the agent itself must hang up first.
     pub fn handle_agent_logout(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         forced_by: Option<&str>,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let aidx = self.agent_idx(id)?;
         let reason = match forced_by {
             Some(by) => format!("logged out by {by}"),
@@ -157,11 +169,12 @@ impl Router {
     /// next candidate.
     pub fn handle_claim_refused(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         agent: &AgentId,
         call: &CallId,
         why: &str,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (aidx, _) = self.offered_pair(agent, call)?;
         let rescinded = self.rescind_offer(now, aidx, RescindReason::AgentUnavailable);
         self.set_state(
@@ -189,10 +202,11 @@ impl Router {
     /// pending not-ready request, since the agent becomes available after wrap-up anyway.
     pub fn handle_set_available(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         why: &str,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let aidx = self.agent_idx(id)?;
         match self.agents[aidx].record.state {
             AgentState::LoggedOut => Err(self.wrong_state(aidx, "become available before logging in")),
@@ -213,11 +227,12 @@ impl Router {
     /// rescinded; on a call or in wrap-up the request waits for wrap-up to end.
     pub fn handle_set_not_ready(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         reason: &str,
         why: &str,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let aidx = self.agent_idx(id)?;
         match self.agents[aidx].record.state {
             AgentState::LoggedOut => Err(self.wrong_state(aidx, "go not ready before logging in")),
@@ -240,10 +255,11 @@ impl Router {
 
     pub fn handle_offer_accepted(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (aidx, cidx) = self.offered_pair(id, call)?;
         let slot = &mut self.calls[cidx];
         slot.phase = Phase::Connected {
@@ -281,10 +297,11 @@ impl Router {
 
     pub fn handle_offer_declined(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (aidx, cidx) = self.offered_pair(id, call)?;
         self.rescind_offer(now, aidx, RescindReason::Declined);
         self.make_available(now, aidx, "declined an offer");
@@ -295,10 +312,11 @@ impl Router {
 
     pub fn handle_agent_hangup(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (_, cidx) = self.connected_pair(id, call)?;
         self.end_connected(now, cidx, "agent hung up");
         Ok(())
@@ -306,11 +324,12 @@ impl Router {
 
     pub fn handle_hold(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
         hold: bool,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (_, cidx) = self.connected_pair(id, call)?;
         let slot = &mut self.calls[cidx];
         if let Phase::Connected { hold_since, .. } = &mut slot.phase {
@@ -332,11 +351,12 @@ impl Router {
     /// Hands a connected call on; the transferring agent enters wrap-up.
     pub fn handle_transfer(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
         target: TransferTarget,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (aidx, cidx) = self.connected_pair(id, call)?;
         match &target {
             TransferTarget::Queue(q) => {
@@ -379,11 +399,12 @@ impl Router {
     /// reason, so they are offered nothing until they fix their softphone.
     pub fn handle_agent_audio_failed(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
         reason: &str,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let (aidx, cidx) = self.connected_pair(id, call)?;
         let slot = &mut self.calls[cidx];
         if let Phase::Connected {
@@ -416,13 +437,14 @@ impl Router {
     /// Ends wrap-up with the agent's disposition.
     pub fn handle_wrap_up_completed(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         id: &AgentId,
         call: &CallId,
         disposition: Option<Disposition>,
         category: Option<String>,
         notes: Option<String>,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let aidx = self.agent_idx(id)?;
         let agent = &self.agents[aidx];
         let matches = agent.record.state == AgentState::WrapUp

@@ -5,7 +5,8 @@ use super::*;
 
 impl Router {
     /// A call arrives.
-    pub fn handle_call_arrived(&mut self, now: Timestamp, call: IncomingCall) -> Result<(), RouteError> {
+    pub fn handle_call_arrived(&mut self, now: impl Into<Now>, call: IncomingCall) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         if self.call_index.contains_key(&call.id) {
             return Err(RouteError::DuplicateCall(call.id));
         }
@@ -64,7 +65,8 @@ impl Router {
     }
 
     /// The caller hung up (or the telephony edge lost the call).
-    pub fn handle_caller_hangup(&mut self, now: Timestamp, call: &CallId) -> Result<(), RouteError> {
+    pub fn handle_caller_hangup(&mut self, now: impl Into<Now>, call: &CallId) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let cidx = *self
             .call_index
             .get(call)
@@ -83,10 +85,11 @@ impl Router {
     /// may hang up.
     pub fn handle_callback_requested(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         call: &CallId,
         work: CallbackWork,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let cidx = *self
             .call_index
             .get(call)
@@ -110,10 +113,11 @@ impl Router {
     /// it waits or rings; an item an agent already took is left to them.
     pub fn handle_callback_withdrawn(
         &mut self,
-        now: Timestamp,
+        now: impl Into<Now>,
         call: &CallId,
         why: &str,
     ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let cidx = *self
             .call_index
             .get(call)
@@ -132,7 +136,8 @@ impl Router {
     /// that node is gone, and the callers with it.
     /// Ends the calls whose caller's node is not among `alive`; returns how
     /// many.
-    pub fn handle_nodes_alive(&mut self, now: Timestamp, alive: &[String]) -> usize {
+    pub fn handle_nodes_alive(&mut self, now: impl Into<Now>, alive: &[String]) -> usize {
+        let now = self.enter(now.into());
         let lost: Vec<(usize, String)> = self
             .calls
             .iter()
@@ -152,7 +157,13 @@ impl Router {
 
     /// The call's media could not go on (the node holding a party's audio
     /// was lost): it ends with `why`, callbacks' work items included.
-    pub fn handle_media_lost(&mut self, now: Timestamp, call: &CallId, why: &str) -> Result<(), RouteError> {
+    pub fn handle_media_lost(
+        &mut self,
+        now: impl Into<Now>,
+        call: &CallId,
+        why: &str,
+    ) -> Result<(), RouteError> {
+        let now = self.enter(now.into());
         let cidx = *self
             .call_index
             .get(call)
@@ -179,13 +190,17 @@ impl Router {
     }
 
     /// Fires every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Timestamp) {
-        while let Some(Reverse(t)) = self.timers.peek().copied() {
-            if t.at > now {
+    pub fn handle_timeout(&mut self, now: impl Into<Now>) {
+        let now = self.enter(now.into());
+        loop {
+            let kind = if let Some((_, (_, kind))) = self.timers.pop_due(now) {
+                kind
+            } else if let Some((_, (_, kind))) = self.ring_timers.pop_due(self.mono) {
+                kind
+            } else {
                 break;
-            }
-            self.timers.pop();
-            self.fire(now, t.kind);
+            };
+            self.fire(now, kind);
         }
     }
 }

@@ -25,8 +25,8 @@ impl Router {
         self.queues[q].offering += 1;
         self.agents[aidx].call = Some(cidx);
         self.change_state(now, aidx, AgentState::Reserved, None, "offered a call");
-        self.push_timer(
-            expires_at,
+        self.push_ring_timer(
+            ring,
             TimerKind::RingTimeout {
                 call: cidx,
                 serial,

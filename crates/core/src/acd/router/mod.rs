@@ -18,7 +18,7 @@
 //! states), `timers` and `restore`.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ use super::event::Event;
 use super::model::*;
 use super::settings::{NoAgentsPolicy, QueueSettings, RouterConfig, Strategy};
 use crate::ids::{AgentId, CallId, CallbackId, CustomerId, QueueName, SkillName};
-use crate::time::{duration_ms, Timestamp};
+use crate::time::{duration_ms, Deadlines, Monotonic, Now, TimerQueue, Timestamp};
 
 mod admission;
 mod agents;
@@ -310,14 +310,6 @@ enum TimerKind {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
-    at: Timestamp,
-    /// Insertion order, so timers due together fire in a deterministic order.
-    seq: u64,
-    kind: TimerKind,
-}
-
 /// Why an agent cannot take a call.
 enum Unqualified {
     Missing(u16),
@@ -366,7 +358,16 @@ pub struct Router {
     call_index: HashMap<CallId, usize>,
     /// Calls held for their preferred agent, by agent.
     preferred_waiting: HashMap<usize, BTreeSet<(Rank, usize)>>,
-    timers: BinaryHeap<Reverse<Timer>>,
+    /// Wall-clock timers, each with its arming serial so timers due together
+    /// fire in the order armed. Wall clock because what they time is
+    /// recorded and survives a failover (waits, wrap-up, presence).
+    timers: TimerQueue<Timestamp, (u64, TimerKind)>,
+    /// Ring timeouts, on the driver's monotonic clock: an offer rings its
+    /// full time even if the wall clock is stepped meanwhile.
+    ring_timers: TimerQueue<Monotonic, (u64, TimerKind)>,
+    /// The monotonic reading of the input being handled (set on entry by
+    /// every input that takes the time).
+    mono: Monotonic,
     events: VecDeque<Event>,
     next_serial: u64,
     /// How long a logged-in agent may have no event stream (none: unenforced).
@@ -506,7 +507,9 @@ impl Router {
             calls: Slab::new(),
             call_index: HashMap::new(),
             preferred_waiting: HashMap::new(),
-            timers: BinaryHeap::new(),
+            timers: TimerQueue::new(),
+            ring_timers: TimerQueue::new(),
+            mono: Monotonic::default(),
             events: VecDeque::new(),
             next_serial: 0,
             presence_grace: config.presence_grace,
@@ -527,8 +530,18 @@ impl Router {
     }
 
     /// When `handle_timeout` must next be called.
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.peek().map(|Reverse(t)| t.at)
+    pub fn poll_timeout(&self) -> Deadlines {
+        Deadlines {
+            wall: self.timers.next_at(),
+            mono: self.ring_timers.next_at(),
+        }
+    }
+
+    /// Takes both readings of an input's time: keeps the monotonic one for
+    /// the ring timers this input may arm, returns the wall-clock one.
+    fn enter(&mut self, now: Now) -> Timestamp {
+        self.mono = now.mono;
+        now.wall
     }
 }
 

@@ -12,7 +12,8 @@ impl Router {
     /// continue, wrap-ups with a fresh deadline. Changes are reported as
     /// events so the store catches up. Agents start with no softphone stream
     /// here, so the presence grace period starts now.
-    pub fn handle_restore(&mut self, now: Timestamp, agents: Vec<AgentRecord>, calls: Vec<CallRecord>) {
+    pub fn handle_restore(&mut self, now: impl Into<Now>, agents: Vec<AgentRecord>, calls: Vec<CallRecord>) {
+        let now = self.enter(now.into());
         let mut by_id: HashMap<CallId, CallRecord> = calls.into_iter().map(|c| (c.id.clone(), c)).collect();
         for record in agents {
             let aidx = self.slot_for(now, &record.id);

@@ -86,7 +86,14 @@ impl Router {
                     let id = a.record.id.clone();
                     let grace = self.presence_grace.unwrap_or_default().as_secs();
                     let by = format!("presence check: no softphone connected for {grace} s");
-                    let _ = self.handle_agent_logout(now, &id, Some(&by));
+                    let _ = self.handle_agent_logout(
+                        Now {
+                            wall: now,
+                            mono: self.mono,
+                        },
+                        &id,
+                        Some(&by),
+                    );
                 }
             }
             TimerKind::WrapUpEnd { agent, seq } => {
@@ -105,7 +112,14 @@ impl Router {
 
     pub(super) fn push_timer(&mut self, at: Timestamp, kind: TimerKind) {
         let seq = self.serial();
-        self.timers.push(Reverse(Timer { at, seq, kind }));
+        self.timers.arm(at, (seq, kind));
+    }
+
+    /// Arms a ring timeout `after` from the input being handled, on the
+    /// monotonic clock.
+    pub(super) fn push_ring_timer(&mut self, after: Duration, kind: TimerKind) {
+        let seq = self.serial();
+        self.ring_timers.arm(self.mono.plus(after), (seq, kind));
     }
 
     pub(super) fn serial(&mut self) -> u64 {
