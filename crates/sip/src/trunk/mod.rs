@@ -37,8 +37,10 @@ use super::message::{self, DialogRequest, Method, Request, Response, ResponsePar
 use super::sdp::{self, AudioOffer, SdpError};
 use hotline_time::{Monotonic, TimerQueue};
 
+mod dialog;
 mod outbound;
 mod registrar;
+mod timers;
 
 pub use outbound::Dial;
 use outbound::{dialog_parts, OutCall};
@@ -538,86 +540,6 @@ impl TrunkCore {
         }
     }
 
-    fn handle_reinvite(&mut self, now: Monotonic, from: SocketAddr, key: SipCallKey, req: Request) {
-        let offer = sdp::parse_offer(&String::from_utf8_lossy(&req.body));
-        let contact = self.contact();
-        let Some(call) = self.calls.get_mut(&key) else {
-            return;
-        };
-        match offer {
-            Ok(offer) => {
-                call.sdp_version += 1;
-                let local = call.local_sdp.as_deref().and_then(local_rtp_of);
-                let Some(local) = local else {
-                    let bytes = message::write_response(&req, 491, &ResponseParts::default());
-                    self.send(from, bytes);
-                    return;
-                };
-                let answer = sdp::answer(local, &offer, session_id(&call.local_tag), call.sdp_version);
-                let bytes =
-                    message::write_response(&req, 200, &dialog_parts(&call.local_tag, &contact, &answer));
-                self.await_ack(now, &key, bytes);
-                self.events.push_back(TrunkEvent::HoldChanged {
-                    key,
-                    on_hold: offer.on_hold,
-                });
-            }
-            Err(_) => {
-                let bytes = message::write_response(&req, 488, &ResponseParts::default());
-                self.send(from, bytes);
-            }
-        }
-    }
-
-    fn handle_ack(&mut self, now: Monotonic, key: SipCallKey, _req: &Request) {
-        let Some(call) = self.calls.get_mut(&key) else {
-            return;
-        };
-        call.awaiting_ack = None;
-        if call.state == State::Answered {
-            call.state = State::Confirmed;
-        }
-        let _ = now;
-    }
-
-    fn handle_cancel(&mut self, now: Monotonic, from: SocketAddr, key: SipCallKey, req: Request) {
-        // The CANCEL names the INVITE by Call-ID and CSeq number (its
-        // branch should match too; some clients get that wrong).
-        let state = self
-            .calls
-            .get(&key)
-            .filter(|c| c.invite.cseq == req.cseq)
-            .map(|c| c.state);
-        let Some(state) = state else {
-            self.reply(from, &req, 481, ResponseParts::default());
-            return;
-        };
-        self.reply(from, &req, 200, ResponseParts::default());
-        if state != State::Early {
-            // Too late: the INVITE has its final response already.
-            return;
-        }
-        self.final_error(now, &key, 487);
-        if let Some(call) = self.calls.get_mut(&key) {
-            if std::mem::take(&mut call.announced) {
-                self.events.push_back(TrunkEvent::Cancelled { key });
-            }
-        }
-    }
-
-    fn handle_bye(&mut self, now: Monotonic, from: SocketAddr, key: SipCallKey, req: Request) {
-        let known = self
-            .calls
-            .get(&key)
-            .is_some_and(|c| req.to_tag.as_deref() == Some(c.local_tag.as_str()));
-        if !known {
-            self.reply(from, &req, 481, ResponseParts::default());
-            return;
-        }
-        self.reply(from, &req, 200, ResponseParts::default());
-        self.end(now, &key);
-    }
-
     fn handle_response(&mut self, now: Monotonic, resp: Response) {
         if self.outbound.contains_key(&SipCallKey(resp.call_id.clone())) {
             self.handle_out_response(now, resp);
@@ -796,64 +718,6 @@ impl TrunkCore {
         let to = call.source;
         self.send(to, bytes);
         self.timers.arm(now.plus(T1), Timer::Bye(key.clone()));
-    }
-
-    /// Runs every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Monotonic) {
-        while let Some((_, timer)) = self.timers.pop_due(now) {
-            match timer {
-                Timer::Forget(key) => {
-                    if self.calls.get(&key).is_some_and(|c| c.state == State::Ended) {
-                        self.calls.remove(&key);
-                    }
-                    self.forget_out(&key);
-                }
-                Timer::AckWait(key) => self.ack_wait(now, key),
-                Timer::Bye(key) => self.bye_wait(now, key),
-                Timer::Invite(key) => self.invite_wait(now, key),
-                Timer::OutRequest(key) => self.out_request_wait(now, key),
-                Timer::Registration(user) => self.registration_due(now, &user),
-            }
-        }
-    }
-
-    fn ack_wait(&mut self, now: Monotonic, key: SipCallKey) {
-        let Some(call) = self.calls.get_mut(&key) else {
-            return;
-        };
-        let Some(r) = call.awaiting_ack.as_mut() else {
-            return;
-        };
-        match r.next(now) {
-            Some(next) => {
-                let (to, bytes) = (call.source, r.bytes.clone());
-                self.send(to, bytes);
-                self.timers.arm(next, Timer::AckWait(key));
-            }
-            None => {
-                call.awaiting_ack = None;
-                // Our 200 OK was never acknowledged: the call cannot be up.
-                if call.state == State::Answered {
-                    self.send_bye(now, &key);
-                    self.end(now, &key);
-                }
-            }
-        }
-    }
-
-    fn bye_wait(&mut self, now: Monotonic, key: SipCallKey) {
-        let Some(call) = self.calls.get_mut(&key) else {
-            return;
-        };
-        let Some((_, r)) = call.bye.as_mut() else { return };
-        match r.next(now) {
-            Some(next) => {
-                let (to, bytes) = (call.source, r.bytes.clone());
-                self.send(to, bytes);
-                self.timers.arm(next, Timer::Bye(key));
-            }
-            None => call.bye = None,
-        }
     }
 }
 

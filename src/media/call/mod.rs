@@ -43,6 +43,8 @@ use crate::ids::{AgentId, CallId, CustomerId, QueueName};
 use crate::proto;
 use crate::time::Timestamp;
 
+mod recording;
+
 /// One 20 ms slice of a call as a listener receives it.
 #[derive(Clone, Debug)]
 pub struct StereoFrame {
@@ -302,64 +304,6 @@ impl CallMedia {
             if leg.kind == LegKind::Relay {
                 leg.close();
             }
-        }
-    }
-
-    async fn start_recording(&mut self) {
-        let Some(call) = self.last.clone() else { return };
-        // Wideband only when both parties are (else 8 kHz holds everything).
-        let now = Timestamp::now_wall();
-        let shared = self.shared.clone();
-        let root = &shared.settings.recordings_dir;
-        let path = StereoRecorder::path_for(root, &self.call, now);
-        let wideband = |leg: &Leg| leg.rate == Rate::Wideband;
-        let rate = match &self.agent_leg {
-            Some(agent) if wideband(&self.caller) && wideband(agent) => Rate::Wideband,
-            _ => Rate::Narrowband,
-        };
-        self.rate = rate;
-        let recorder = match StereoRecorder::create(&path, rate, self.shared.settings.flush_every) {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(call = %self.call, error = %e, "cannot start the recording; the call goes on unrecorded");
-                return;
-            }
-        };
-        let relative = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        let record = RecordingRecord {
-            call: self.call.clone(),
-            agent: self.agent.clone(),
-            queue: QueueName::new(&call.queue),
-            ani: call.ani.clone(),
-            customer: (!call.customer_id.is_empty()).then(|| CustomerId::new(&call.customer_id)),
-            started_at: now,
-            duration_ms: 0,
-            sample_rate: rate.hz(),
-            path: relative,
-            node: self.shared.node.clone(),
-            pauses: Vec::new(),
-            live: true,
-            archived: false,
-        };
-        self.save(&record).await;
-        info!(call = %self.call, path = %path.display(), "recording started");
-        self.recording = Some(Recording {
-            recorder,
-            record,
-            paused_at: None,
-            reported_bytes: 0,
-        });
-    }
-
-    async fn save(&self, record: &RecordingRecord) {
-        if let Err(e) = self.shared.store.put_recording(record).await {
-            warn!(call = %self.call, error = %e, "saving recording metadata");
         }
     }
 
@@ -720,44 +664,6 @@ impl CallMedia {
                 }
                 let _ = reply.send(result);
             }
-        }
-    }
-
-    fn not_recording(&self) -> Error {
-        Error::FailedPrecondition(format!(
-            "call {} is not being recorded (not connected)",
-            self.call
-        ))
-    }
-
-    async fn close_recording(&mut self) {
-        self.report_media();
-        let Some(mut rec) = self.recording.take() else {
-            return;
-        };
-        if let Some(at) = rec.paused_at.take() {
-            if let Some(pause) = rec.recorder.resume() {
-                rec.record.pauses.push(PauseAudit {
-                    by: pause.by,
-                    at,
-                    length_ms: crate::time::duration_ms(pause.length),
-                });
-            }
-        }
-        match rec.recorder.finish() {
-            Ok(summary) => rec.record.duration_ms = crate::time::duration_ms(summary.duration),
-            Err(e) => warn!(call = %self.call, error = %e, "finishing the recording"),
-        }
-        rec.record.live = false;
-        info!(call = %self.call, duration_ms = rec.record.duration_ms, "recording finished");
-        self.save(&rec.record).await;
-        if self.shared.settings.archive.is_shared() {
-            // Beside the call's end, not in its way (a shutdown waits for it).
-            let busy = self.shared.busy_guard();
-            tokio::spawn(async move {
-                busy.shared.archive_recording(rec.record).await;
-                drop(busy);
-            });
         }
     }
 
