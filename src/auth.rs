@@ -10,8 +10,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::api::status::status;
 use crate::error::Error;
+use crate::status::status;
 use crate::time::Timestamp;
 
 /// What a token holder may do.
@@ -189,4 +189,12 @@ impl tonic::service::Interceptor for AuthInterceptor {
         req.extensions_mut().insert(principal);
         Ok(req)
     }
+}
+
+/// The authenticated caller, put there by the auth interceptor.
+pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, Error> {
+    req.extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Error::Unauthenticated("request was not authenticated".into()))
 }

@@ -78,7 +78,7 @@ impl Clients {
                     include_ended: true,
                 })
                 .await
-                .map_err(|s| crate::api::status::from_remote(&s))?
+                .map_err(|s| crate::status::from_remote(&s))?
                 .into_inner();
             calls.extend(page.calls);
             if page.next_page_token.is_empty() {

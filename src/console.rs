@@ -21,7 +21,7 @@ pub enum Output<'a> {
 }
 
 fn remote(s: tonic::Status) -> Error {
-    crate::api::status::from_remote(&s)
+    crate::status::from_remote(&s)
 }
 
 fn pcm(bytes: &[u8]) -> impl Iterator<Item = i16> + '_ {

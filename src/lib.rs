@@ -16,8 +16,10 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod console;
+pub mod convert;
 pub mod deadline;
 pub mod demo;
+pub mod dialer;
 pub mod engine;
 pub mod http;
 pub mod loadgen;
@@ -26,13 +28,15 @@ pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod sip;
+pub mod status;
 pub mod store;
 pub mod telemetry;
+pub mod validate;
 pub mod web;
 
 // The domain core, a crate of its own so the compiler keeps it free of
 // I/O; its modules keep their places in this crate's paths.
-pub use hotline_core::{acd, callback, error, fcr, ids, quality, time};
+pub use hotline_core::{acd, callback, error, fcr, ids, quality, recording, time};
 
 pub use error::Error;
 

@@ -188,10 +188,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .map_err(|e| Error::Internal(e.to_string()))?;
     let (dialer, dials) = match (sip_listen, outbound_proxy) {
         (Some(_), Some(_)) => {
-            let (d, rx) = crate::sip::dialer::Dialer::channel();
+            let (d, rx) = crate::dialer::Dialer::channel();
             (Some(d), rx)
         }
-        _ => (None, crate::sip::dialer::Dialer::channel().1),
+        _ => (None, crate::dialer::Dialer::channel().1),
     };
     let (ctx, cluster, engine_task, node_task) = if config.store.url == "memory" {
         for name in HEALTH_NAMES {

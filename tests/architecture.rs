@@ -1,7 +1,9 @@
 //! The layout rules the compiler cannot check alone: the sans-IO crates
-//! depend on no runtime or adapter crate, and no source file grows past
-//! what a reader can hold in their head.
+//! depend on no runtime or adapter crate, the server's modules import one
+//! another without cycles, and no source file grows past what a reader can
+//! hold in their head.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -88,4 +90,134 @@ fn no_source_file_is_longer_than_a_reader_can_hold() {
         })
         .collect();
     assert!(long.is_empty(), "split these by concern: {long:?}");
+}
+
+/// The server's top-level modules (`src/<name>.rs` or `src/<name>/`) and the
+/// files of each.
+fn server_modules() -> BTreeMap<String, Vec<PathBuf>> {
+    let mut modules = BTreeMap::new();
+    for entry in std::fs::read_dir(root().join("src")).expect("src/").flatten() {
+        let path = entry.path();
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name == "lib" || name == "main" {
+            continue;
+        }
+        let mut files = Vec::new();
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        } else {
+            continue;
+        }
+        modules.insert(name, files);
+    }
+    modules
+}
+
+/// The top-level modules `source` names through `crate::` (paths and
+/// grouped `use crate::{a, b::c}` imports).
+fn crate_references(source: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    for (i, _) in source.match_indices("crate::") {
+        let rest = &source[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let group = &group[..group.find('}').unwrap_or(group.len())];
+            for item in group.split(',') {
+                let name = ident(item.trim());
+                if !name.is_empty() {
+                    names.insert(name);
+                }
+            }
+        } else {
+            names.insert(ident(rest));
+        }
+    }
+    names
+}
+
+/// A cycle in `graph`, as the path that closes it, if there is one.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, done, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|start| visit(start, graph, &mut done, &mut Vec::new()))
+}
+
+#[test]
+fn the_server_modules_import_one_another_without_cycles() {
+    let modules = server_modules();
+    assert!(
+        modules.contains_key("engine") && modules.contains_key("api"),
+        "found the modules"
+    );
+    let mut graph = BTreeMap::new();
+    for (name, files) in &modules {
+        let mut uses = BTreeSet::new();
+        for f in files {
+            let source = std::fs::read_to_string(f).expect("readable source");
+            uses.extend(
+                crate_references(&source)
+                    .into_iter()
+                    .filter(|m| m != name && modules.contains_key(m)),
+            );
+        }
+        graph.insert(name.clone(), uses);
+    }
+    assert_eq!(find_cycle(&graph), None, "an import cycle among src/ modules");
+}
+
+#[test]
+fn a_cycle_is_found_and_named() {
+    let graph: BTreeMap<String, BTreeSet<String>> = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a"]),
+        ("d", vec![]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_iter().map(str::to_string).collect()))
+    .collect();
+    assert_eq!(
+        find_cycle(&graph),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    let refs = crate_references("use crate::{engine, media::plane};\nlet x = crate::api::status(e);");
+    assert_eq!(
+        refs,
+        ["api", "engine", "media"].into_iter().map(String::from).collect()
+    );
 }

@@ -2,14 +2,16 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, principal, validate, ApiContext};
+use super::ApiContext;
 use crate::acd::{AgentLogin, Disposition, TransferTarget};
-use crate::api::status::status;
+use crate::auth::principal;
 use crate::engine::{Command, Device, IdempotencyKey};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
 use crate::proto;
 use crate::proto::agent_service_server::AgentService;
+use crate::status::status;
+use crate::{convert, validate};
 
 pub struct AgentApi {
     pub ctx: ApiContext,
@@ -255,7 +257,7 @@ impl AgentService for AgentApi {
         if let Some(dialer) = &self.ctx.dialer {
             if !call.callback_id.is_empty() && call.status == proto::CallStatus::Connected as i32 {
                 dialer
-                    .dial(crate::sip::dialer::CallbackDial {
+                    .dial(crate::dialer::CallbackDial {
                         call: CallId::new(&call.call_id),
                         callback: call.callback_id.clone(),
                         agent: AgentId::new(&call.agent_id),

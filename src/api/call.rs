@@ -2,15 +2,17 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, principal, validate, ApiContext};
+use super::ApiContext;
 use crate::acd::{IncomingCall, Tier};
-use crate::api::status::status;
+use crate::auth::principal;
 use crate::auth::Role;
 use crate::engine::Command;
 use crate::error::Error;
 use crate::ids::{CallId, CustomerId};
 use crate::proto;
 use crate::proto::call_service_server::CallService;
+use crate::status::status;
+use crate::{convert, validate};
 
 pub struct CallApi {
     pub ctx: ApiContext,

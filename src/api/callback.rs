@@ -2,8 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, principal, validate, ApiContext};
-use crate::api::status::status;
+use super::ApiContext;
+use crate::auth::principal;
 use crate::auth::Role;
 use crate::callback::{AttemptOutcome, CallbackDetails, CallbackOrigin, CallbackStatus};
 use crate::engine::callbacks::NewCallback;
@@ -12,8 +12,10 @@ use crate::error::Error;
 use crate::ids::{AgentId, CallbackId, QueueName};
 use crate::proto;
 use crate::proto::callback_service_server::CallbackService;
+use crate::status::status;
 use crate::store::CallbackFilter;
 use crate::time::Timestamp;
+use crate::{convert, validate};
 
 pub struct CallbackApi {
     pub ctx: ApiContext,

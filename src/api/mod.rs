@@ -4,15 +4,11 @@
 pub mod agent;
 pub mod call;
 pub mod callback;
-pub mod convert;
 pub mod report;
-pub mod status;
 pub mod supervisor;
-pub mod validate;
 
 use std::sync::Arc;
 
-use crate::auth::Principal;
 use crate::cluster::RouterLink;
 use crate::config::Directory;
 use crate::error::Error;
@@ -35,13 +31,13 @@ pub struct ApiContext {
     pub scorecard: Arc<crate::quality::Scorecard>,
     /// Dials accepted callbacks through the SIP trunk, when one is set up
     /// for it (otherwise agents dial them).
-    pub dialer: Option<crate::sip::dialer::Dialer>,
+    pub dialer: Option<crate::dialer::Dialer>,
 }
 
 impl ApiContext {
     /// A call as recorded in the store (live or ended), or NOT_FOUND.
     pub async fn stored_call(&self, id: &crate::ids::CallId) -> Result<crate::proto::Call, Error> {
-        Ok(convert::call(&self.call_record(id).await?))
+        Ok(crate::convert::call(&self.call_record(id).await?))
     }
 
     /// A call's stored record, or NOT_FOUND.
@@ -95,12 +91,4 @@ where
         }
     });
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
-/// The authenticated caller, put there by the auth interceptor.
-pub fn principal<T>(req: &tonic::Request<T>) -> Result<Principal, Error> {
-    req.extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Error::Unauthenticated("request was not authenticated".into()))
 }

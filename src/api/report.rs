@@ -3,14 +3,15 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{principal, ApiContext};
-use crate::api::status::status;
+use super::ApiContext;
+use crate::auth::principal;
 use crate::auth::Role;
 use crate::error::Error;
 use crate::fcr::{FcrRow, GroupBy};
 use crate::proto;
 use crate::proto::report_service_server::ReportService;
 use crate::report::{self, Common};
+use crate::status::status;
 use crate::time::Timestamp;
 
 pub struct ReportApi {

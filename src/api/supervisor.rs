@@ -6,19 +6,21 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{convert, principal, validate, ApiContext};
+use super::ApiContext;
 use crate::acd::AgentState;
-use crate::api::status::status;
+use crate::auth::principal;
 use crate::auth::Role;
 use crate::engine::Command;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, QueueName};
-use crate::media::record::{MonitorMode, RecordingFilter, RecordingRecord};
 use crate::proto;
 use crate::proto::supervisor_service_server::SupervisorService;
 use crate::quality::GradeRecord;
+use crate::recording::{MonitorMode, RecordingFilter, RecordingRecord};
+use crate::status::status;
 use crate::store::CallFilter;
 use crate::time::Timestamp;
+use crate::{convert, validate};
 
 pub struct SupervisorApi {
     pub ctx: ApiContext,
@@ -271,7 +273,7 @@ impl SupervisorService for SupervisorApi {
             // The stream owns the guard: the session ends when it is dropped.
             let _ = &guard;
             Ok(proto::MonitorEvent {
-                event: Some(proto::monitor_event::Event::Frame(convert::audio_frame(&f))),
+                event: Some(proto::monitor_event::Event::Frame(audio_frame(&f))),
             })
         });
         let stream = futures::stream::once(async move { Ok(started) }).chain(frames);
@@ -479,5 +481,14 @@ impl SupervisorApi {
             .into_iter()
             .find(|c| c.call == rec.call)
             .and_then(|c| c.disposition))
+    }
+}
+
+fn audio_frame(f: &crate::media::call::StereoFrame) -> proto::AudioFrame {
+    proto::AudioFrame {
+        sequence: f.sequence,
+        sample_rate: f.rate.hz(),
+        caller_pcm: crate::media::pcm_bytes(&f.caller),
+        agent_pcm: crate::media::pcm_bytes(&f.agent),
     }
 }

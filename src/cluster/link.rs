@@ -7,11 +7,11 @@ use futures::Stream;
 use tokio::sync::watch;
 use tonic::Status;
 
-use crate::api::status::from_remote;
 use crate::engine::{Command, Device, EngineHandle, IdempotencyKey, Reply};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
 use crate::proto;
+use crate::status::from_remote;
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<proto::AgentEvent, Status>> + Send>>;
 pub type CallStream = Pin<Box<dyn Stream<Item = Result<proto::Call, Status>> + Send>>;

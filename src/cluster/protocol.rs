@@ -14,9 +14,9 @@
 
 use tonic::metadata::{Ascii, MetadataValue};
 
-use crate::api::status::status;
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::error::Error;
+use crate::status::status;
 
 /// The version this node speaks.
 pub const PROTOCOL_VERSION: u32 = 5;

@@ -6,8 +6,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use super::link::{CallStream, EventStream, Route};
-use crate::api::principal;
-use crate::api::status::status;
+use crate::auth::principal;
 use crate::auth::Role;
 use crate::engine::{Device, EngineHandle, IdempotencyKey};
 use crate::error::Error;
@@ -16,6 +15,7 @@ use crate::proto::cluster::cluster_server::Cluster;
 use crate::proto::cluster::{
     AgentEventsRequest, ExecuteRequest, ExecuteResponse, PingRequest, PingResponse, WatchCallRequest,
 };
+use crate::status::status;
 
 pub struct ClusterApi {
     /// Where the router is; this node serves only while it is `Local`.

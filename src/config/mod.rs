@@ -220,7 +220,7 @@ impl Config {
                 ));
             }
             for (j, source) in trunk.sources.iter().enumerate() {
-                if crate::sip::guard::Network::parse(source).is_none() {
+                if hotline_sip::guard::Network::parse(source).is_none() {
                     return Err(invalid(
                         format!("sip.trunks[{i}].sources[{j}]"),
                         format!("{source:?} is not an address or network (192.0.2.0/24)"),
@@ -385,8 +385,8 @@ impl Config {
 
     /// The routing core's part of the configuration.
     /// The rules reports apply.
-    pub fn report_rules(&self) -> crate::report::ReportRules {
-        crate::report::ReportRules {
+    pub fn report_rules(&self) -> hotline_core::report::ReportRules {
+        hotline_core::report::ReportRules {
             short_abandon: Duration::from_secs(self.reports.short_abandon_secs),
             service_level: self
                 .queues

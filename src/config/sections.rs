@@ -303,8 +303,8 @@ pub(super) fn is_key(k: &str) -> bool {
 
 impl SipConfig {
     /// The trunks and limits the guard applies.
-    pub fn guard(&self) -> crate::sip::guard::Guard {
-        use crate::sip::guard::{Guard, Limits, Network, Rate, Trunk};
+    pub fn guard(&self) -> hotline_sip::guard::Guard {
+        use hotline_sip::guard::{Guard, Limits, Network, Rate, Trunk};
         let rate = |per_second, burst| Rate { per_second, burst };
         let l = &self.limits;
         Guard::new(

@@ -178,7 +178,7 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
                 ..Default::default()
             })
             .await
-            .map_err(|s| crate::api::status::from_remote(&s))?
+            .map_err(|s| crate::status::from_remote(&s))?
             .into_inner();
         for rec in &page.recordings {
             r.recordings += 1;
@@ -200,7 +200,7 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
                 ..Default::default()
             })
             .await
-            .map_err(|s| crate::api::status::from_remote(&s))?
+            .map_err(|s| crate::status::from_remote(&s))?
             .into_inner();
         for cb in &page.callbacks {
             r.callbacks_created += 1;
@@ -225,7 +225,7 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
             group_by: proto::FcrGroupBy::Queue as i32,
         })
         .await
-        .map_err(|s| crate::api::status::from_remote(&s))?
+        .map_err(|s| crate::status::from_remote(&s))?
         .into_inner();
     for row in &fcr.rows {
         r.fcr.0 += row.contacts;

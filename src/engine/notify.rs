@@ -18,7 +18,7 @@ use tonic::Status;
 use tracing::warn;
 
 use crate::acd::{AgentRecord, AgentWork, CallRecord, CallStatus, ContactRecord, RescindReason};
-use crate::api::convert;
+use crate::convert;
 use crate::ids::{AgentId, CallId};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;

@@ -481,14 +481,14 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|s| crate::api::status::from_remote(&s))?;
+                .map_err(|s| crate::status::from_remote(&s))?;
             let (source, bursts) = pulses(1000.0, 8000, 50, 25);
             let phone = connect(&mut c, &endpoint, Party::Agent(&id), source, false).await?;
             let events = c
                 .agent
                 .events(proto::EventsRequest { agent_id: id.clone() })
                 .await
-                .map_err(|s| crate::api::status::from_remote(&s))?
+                .map_err(|s| crate::status::from_remote(&s))?
                 .into_inner();
             tokio::spawn(answer_offers(c, id.clone(), events));
             Ok::<_, Error>((id, phone, bursts))
@@ -515,7 +515,7 @@ pub async fn run(opts: &CallLoadOptions) -> Result<CallLoadReport, Error> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|s| crate::api::status::from_remote(&s))?
+                .map_err(|s| crate::status::from_remote(&s))?
                 .into_inner();
             let (source, bursts) = pulses(440.0, 8000, 50, 0);
             let phone = connect(&mut edge, &endpoint, Party::Caller(&call.call_id), source, false).await?;

@@ -297,7 +297,7 @@ pub async fn run(opts: &SipLoadOptions) -> Result<SipLoadReport, Error> {
                 ..Default::default()
             })
             .await
-            .map_err(|s| crate::api::status::from_remote(&s))?;
+            .map_err(|s| crate::status::from_remote(&s))?;
     }
 
     // Callers: all placed over calls/rate seconds; each holds long enough

@@ -42,7 +42,6 @@ use super::plane::MediaPlane;
 use super::record::MonitorMode;
 use super::trunk::TrunkClient;
 use super::{pcm_bytes, pcm_samples, Rate};
-use crate::api::status::status;
 use crate::cluster::directory::NodeAddr;
 use crate::cluster::protocol::NodeCredentials;
 use crate::error::Error;
@@ -53,6 +52,7 @@ use crate::proto::cluster::{
     monitor_relay_down, monitor_relay_up, AgentTrunkDown, AgentTrunkUp, FetchRecordingRequest, LegFrame,
     MonitorOpened, MonitorRelayDown, MonitorRelayUp, OpenMonitor, RecordingChunk,
 };
+use crate::status::status;
 
 /// Frames queued per relay direction (200 ms) before frames are dropped.
 const RELAY_QUEUE: usize = 10;
@@ -400,8 +400,8 @@ impl MediaRelay for RelayService {
         })
         .await
         .map_err(status)?;
-        let call = CallId::new(crate::api::validate::id("open.call_id", &open.call_id).map_err(status)?);
-        let session = crate::api::validate::id("open.session_id", &open.session_id)
+        let call = CallId::new(crate::validate::id("open.call_id", &open.call_id).map_err(status)?);
+        let session = crate::validate::id("open.session_id", &open.session_id)
             .map_err(status)?
             .to_string();
         let mode = mode_from(open.mode)
@@ -460,7 +460,7 @@ impl MediaRelay for RelayService {
     ) -> Result<Response<Self::FetchRecordingStream>, Status> {
         let path = req.into_inner().path;
         // A recording's path: YYYY/MM/DD/<call id>.wav.
-        let path = crate::api::validate::id("path", &path).map_err(status)?;
+        let path = crate::validate::id("path", &path).map_err(status)?;
         let stream = self.plane.local_recording_chunks(path).await.map_err(status)?;
         Ok(Response::new(stream))
     }

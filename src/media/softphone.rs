@@ -288,7 +288,7 @@ pub async fn connect(
                 .await
         }
     }
-    .map_err(|s| crate::api::status::from_remote(&s))?
+    .map_err(|s| crate::status::from_remote(&s))?
     .into_inner();
     phone.answered(&answer.sdp).await?;
     Ok(phone)

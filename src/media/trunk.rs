@@ -549,9 +549,9 @@ fn open_leg(
     packets: &mpsc::Sender<(u32, InboundPacket, Vec<i16>)>,
 ) -> Result<(Served, AgentLegOpened), ChannelClosed> {
     let refuse = |not_found, reason: String| ChannelClosed { not_found, reason };
-    let agent = crate::api::validate::id("open.agent_id", &open.agent_id)
-        .map_err(|e| refuse(false, e.to_string()))?;
-    crate::api::validate::id("open.call_id", &open.call_id).map_err(|e| refuse(false, e.to_string()))?;
+    let agent =
+        crate::validate::id("open.agent_id", &open.agent_id).map_err(|e| refuse(false, e.to_string()))?;
+    crate::validate::id("open.call_id", &open.call_id).map_err(|e| refuse(false, e.to_string()))?;
     let agent = AgentId::new(agent);
     let leg = shared
         .agent_leg(&agent)

@@ -40,8 +40,7 @@ use super::opus::{OpusDecoder, OpusEncoder};
 use super::resample;
 use super::{MediaError, Rate};
 
-/// Largest SDP accepted; real offers are a few KiB.
-pub const MAX_SDP_LEN: usize = 64 * 1024;
+pub use crate::validate::MAX_SDP_LEN;
 
 /// How long an answer may wait for candidate gathering.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);

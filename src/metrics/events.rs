@@ -10,9 +10,9 @@ use crate::time::Timestamp;
 
 /// The report rules (service-level thresholds, short abandons), so the
 /// metrics count as the reports do. Set once, with the recorder.
-static RULES: std::sync::OnceLock<crate::report::ReportRules> = std::sync::OnceLock::new();
+static RULES: std::sync::OnceLock<hotline_core::report::ReportRules> = std::sync::OnceLock::new();
 
-pub fn set_rules(rules: crate::report::ReportRules) {
+pub fn set_rules(rules: hotline_core::report::ReportRules) {
     let _ = RULES.set(rules);
 }
 
@@ -453,7 +453,7 @@ pub fn media(report: &MediaReport) {
 }
 
 /// What the SIP trunk's guard and parser turned away.
-pub fn sip_refused(s: &crate::sip::trunk::TrunkStats) {
+pub fn sip_refused(s: &hotline_sip::trunk::TrunkStats) {
     for (reason, n) in [
         ("unknown_source", s.unknown_source),
         ("rate_limited", s.rate_limited),

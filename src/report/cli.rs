@@ -33,7 +33,7 @@ pub struct Table {
 }
 
 fn remote(s: tonic::Status) -> Error {
-    crate::api::status::from_remote(&s)
+    crate::status::from_remote(&s)
 }
 
 fn pct(v: Option<f64>) -> String {

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
@@ -22,47 +21,12 @@ use super::gateway::{as_agent, as_trunk, place, CallContext, CallerSide, Command
 use super::trunk::Dial;
 use crate::api::call::CallApi;
 use crate::api::callback::CallbackApi;
-use crate::error::Error;
-use crate::ids::{AgentId, CallId};
+use crate::dialer::CallbackDial;
+
 use crate::media::rtp::{self, RtpParams, RtpSession};
 use crate::proto;
 use crate::proto::call_service_server::CallService;
 use crate::proto::callback_service_server::CallbackService;
-
-/// Dial requests queued for the gateway before `dial` says unavailable.
-const QUEUE: usize = 256;
-
-/// A callback to dial for the agent who accepted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallbackDial {
-    /// The callback's work item (the call the agent accepted).
-    pub call: CallId,
-    pub callback: String,
-    pub agent: AgentId,
-    /// The customer's number.
-    pub number: String,
-}
-
-/// The API's way to ask the gateway to dial (cheap to clone).
-#[derive(Clone, Debug)]
-pub struct Dialer {
-    tx: mpsc::Sender<CallbackDial>,
-}
-
-impl Dialer {
-    pub fn channel() -> (Dialer, mpsc::Receiver<CallbackDial>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        (Dialer { tx }, rx)
-    }
-
-    /// Queues a dial; UNAVAILABLE when the gateway is gone or saturated
-    /// (the agent dials by hand).
-    pub fn dial(&self, d: CallbackDial) -> Result<(), Error> {
-        self.tx
-            .try_send(d)
-            .map_err(|e| Error::Unavailable(format!("the SIP gateway cannot dial now: {e}")))
-    }
-}
 
 /// The attempt a refused placed call counts as.
 pub fn outcome_of(code: u16) -> proto::AttemptOutcome {

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
-use super::dialer::{callback_call, CallbackDial};
+use super::dialer::callback_call;
 use super::framing::StreamFramer;
 use super::guard::Guard;
 use super::phone::phone;
@@ -34,6 +34,7 @@ use crate::api::call::CallApi;
 use crate::api::ApiContext;
 use crate::auth::{Principal, Role};
 use crate::config::MenuConfig;
+use crate::dialer::CallbackDial;
 use crate::error::Error;
 use crate::ids::CallId;
 use crate::media::leg::Leg;

@@ -5,11 +5,11 @@
 use crate::acd::*;
 use crate::callback::{CallbackDetails, CallbackRecord, CallbackStatus};
 use crate::ids::{AgentId, CallId, CallbackId, QueueName};
-use crate::media::record::{MonitorMode, MonitorSessionRecord, PauseAudit, RecordingFilter, RecordingRecord};
 use crate::quality::{GradeRecord, Letter, Scorecard, SurveyRecord};
-use crate::report::AgentDayRecord;
+use crate::recording::{MonitorMode, MonitorSessionRecord, PauseAudit, RecordingFilter, RecordingRecord};
 use crate::store::{CallFilter, CallbackFilter, Store};
 use crate::time::Timestamp;
+use hotline_core::report::AgentDayRecord;
 
 /// A minimal agent record for the suite.
 pub fn sample_agent(id: &str) -> AgentRecord {

@@ -18,10 +18,10 @@ use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, Store
 use crate::acd::{AgentRecord, AgentState, CallRecord, CallStatus, ContactRecord};
 use crate::callback::CallbackRecord;
 use crate::ids::{AgentId, CallId, CallbackId};
-use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
 use crate::quality::{GradeRecord, SurveyRecord};
-use crate::report::AgentDayRecord;
+use crate::recording::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
 use crate::time::Timestamp;
+use hotline_core::report::AgentDayRecord;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
 const CONTACTS_PER_CUSTOMER: usize = 200;

@@ -24,10 +24,10 @@ use async_trait::async_trait;
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::callback::{CallbackRecord, CallbackStatus};
 use crate::ids::{AgentId, CallId, CallbackId, QueueName};
-use crate::media::record::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
 use crate::quality::{GradeRecord, SurveyRecord};
-use crate::report::AgentDayRecord;
+use crate::recording::{MonitorSessionRecord, RecordingCursor, RecordingFilter, RecordingRecord};
 use crate::time::Timestamp;
+use hotline_core::report::AgentDayRecord;
 
 pub use memory::MemoryStore;
 pub use metered::Metered;
@@ -45,6 +45,14 @@ pub enum StoreError {
     /// A claim found the agent no longer available.
     #[error("claim refused: {0}")]
     Conflict(String),
+}
+
+/// A store refusal as handlers send it (through the domain error, which
+/// maps to a status in one place).
+impl From<StoreError> for tonic::Status {
+    fn from(e: StoreError) -> Self {
+        crate::status::status(e.into())
+    }
 }
 
 impl From<StoreError> for crate::error::Error {

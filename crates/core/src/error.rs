@@ -1,5 +1,5 @@
 //! The domain's error type. Every fallible public operation returns it; the
-//! gRPC layer maps it to a status in exactly one place (`api::status` in the
+//! gRPC layer maps it to a status in exactly one place (`status::status` in the
 //! server), and the adapters' own errors (the store's, the media plane's)
 //! convert into it where they are defined.
 

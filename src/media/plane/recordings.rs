@@ -180,7 +180,7 @@ impl MediaPlane {
         let chunks = file_chunks(&path, "the recording file").await?;
         Ok(Box::pin(chunks.map(|c| {
             c.map(|data| crate::proto::cluster::RecordingChunk { data })
-                .map_err(crate::api::status::status)
+                .map_err(crate::status::status)
         })))
     }
 }

@@ -48,12 +48,6 @@ pub fn from_remote(status: &Status) -> Error {
     }
 }
 
-impl From<crate::store::StoreError> for Status {
-    fn from(e: crate::store::StoreError) -> Status {
-        status(Error::from(e))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,10 @@
 
 use crate::acd::{Requirement, SkillLevel, MAX_PROFICIENCY, MIN_PROFICIENCY};
 use crate::auth::Principal;
-use crate::engine::IdempotencyKey;
 use crate::error::Error;
 use crate::ids::SkillName;
 use crate::proto;
+use hotline_core::idempotency::IdempotencyKey;
 
 /// Longest id accepted (agent, call, customer, queue, skill, request ids).
 pub const MAX_ID_LEN: usize = 128;
@@ -22,6 +22,8 @@ pub const MAX_GRADE_LEN: usize = 2;
 /// Largest page.
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest SDP accepted; real offers are a few KiB.
+pub const MAX_SDP_LEN: usize = 64 * 1024;
 
 /// A required identifier: 1..=128 bytes, no control characters.
 pub fn id<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
@@ -119,10 +121,10 @@ pub fn offer<'a>(field: &str, offer: Option<&'a proto::SessionOffer>) -> Result<
     if sdp.trim().is_empty() {
         return Err(Error::invalid(field, "an SDP offer is required"));
     }
-    if sdp.len() > crate::media::webrtc::MAX_SDP_LEN {
+    if sdp.len() > MAX_SDP_LEN {
         return Err(Error::invalid(
             field,
-            format!("longer than {} bytes", crate::media::webrtc::MAX_SDP_LEN),
+            format!("longer than {} bytes", MAX_SDP_LEN),
         ));
     }
     Ok(sdp)

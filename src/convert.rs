@@ -253,8 +253,8 @@ pub fn queue_stats(q: &QueueView) -> proto::QueueStats {
     }
 }
 
-pub fn monitor_mode(m: crate::media::record::MonitorMode) -> proto::MonitorMode {
-    use crate::media::record::MonitorMode as M;
+pub fn monitor_mode(m: crate::recording::MonitorMode) -> proto::MonitorMode {
+    use crate::recording::MonitorMode as M;
     match m {
         M::Listen => proto::MonitorMode::Listen,
         M::Whisper => proto::MonitorMode::Whisper,
@@ -264,7 +264,7 @@ pub fn monitor_mode(m: crate::media::record::MonitorMode) -> proto::MonitorMode 
 
 /// A recording's metadata; `disposition` from its contact record, if any.
 pub fn recording(
-    r: &crate::media::record::RecordingRecord,
+    r: &crate::recording::RecordingRecord,
     disposition: Option<Disposition>,
 ) -> proto::Recording {
     proto::Recording {
@@ -294,7 +294,7 @@ pub fn recording(
     }
 }
 
-pub fn monitor_audit(s: &crate::media::record::MonitorSessionRecord) -> proto::MonitorAudit {
+pub fn monitor_audit(s: &crate::recording::MonitorSessionRecord) -> proto::MonitorAudit {
     proto::MonitorAudit {
         session_id: s.id.clone(),
         supervisor: s.supervisor.clone(),
@@ -302,17 +302,6 @@ pub fn monitor_audit(s: &crate::media::record::MonitorSessionRecord) -> proto::M
         mode: monitor_mode(s.mode) as i32,
         started_at_unix_ms: ms(s.started_at),
         ended_at_unix_ms: opt_ms(s.ended_at),
-    }
-}
-
-pub use crate::media::pcm_bytes;
-
-pub fn audio_frame(f: &crate::media::call::StereoFrame) -> proto::AudioFrame {
-    proto::AudioFrame {
-        sequence: f.sequence,
-        sample_rate: f.rate.hz(),
-        caller_pcm: pcm_bytes(&f.caller),
-        agent_pcm: pcm_bytes(&f.agent),
     }
 }
 
