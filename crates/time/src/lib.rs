@@ -12,10 +12,11 @@
 //!   stored or sent.
 //!
 //! [`TimerQueue`] is the one timer queue of the cores (the router, the
-//! callback tracker, the SIP trunk): an ordered set, so timers due together
-//! fire in a deterministic order and a timer can be cancelled.
+//! callback tracker, the SIP trunk): timers due together fire in a fixed
+//! order, and a timer no longer wanted lapses when it comes up.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -191,41 +192,39 @@ impl Deadlines {
     }
 }
 
-/// Timers ordered by when they are due, then by the timer itself: an
-/// ordered set, so the same timer armed twice for the same moment is one
-/// timer, timers due together fire in a fixed order, and any timer can be
-/// cancelled. `At` is [`Timestamp`] or [`Monotonic`].
+/// Timers ordered by when they are due, then by the timer itself (so
+/// timers due together fire in a fixed order). A binary heap: arming is
+/// cheap however many timers wait. Timers are never cancelled: each core
+/// checks, when one fires, that it is still wanted (the router by serials,
+/// the callback tracker against the record, the SIP core against the call),
+/// so a stale timer lapses for the cost of one comparison.
+/// `At` is [`Timestamp`] or [`Monotonic`].
 #[derive(Clone, Debug)]
-pub struct TimerQueue<At, T> {
-    due: BTreeSet<(At, T)>,
+pub struct TimerQueue<At: Ord, T: Ord> {
+    due: BinaryHeap<Reverse<(At, T)>>,
 }
 
-impl<At: Ord + Copy, T: Ord + Clone> Default for TimerQueue<At, T> {
+impl<At: Ord + Copy, T: Ord> Default for TimerQueue<At, T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<At: Ord + Copy, T: Ord + Clone> TimerQueue<At, T> {
+impl<At: Ord + Copy, T: Ord> TimerQueue<At, T> {
     pub fn new() -> Self {
-        Self { due: BTreeSet::new() }
+        Self {
+            due: BinaryHeap::new(),
+        }
     }
 
-    /// Arms `timer` for `at`; false if it was armed for `at` already.
-    pub fn arm(&mut self, at: At, timer: T) -> bool {
-        self.due.insert((at, timer))
-    }
-
-    /// Disarms `timer` armed for `at`; false if it was not armed.
-    pub fn cancel(&mut self, at: At, timer: &T) -> bool {
-        // The set's key is the pair; the clone is the timer's, usually a
-        // small copyable value.
-        self.due.remove(&(at, timer.clone()))
+    /// Arms `timer` for `at`.
+    pub fn arm(&mut self, at: At, timer: T) {
+        self.due.push(Reverse((at, timer)));
     }
 
     /// When the earliest timer is due.
     pub fn next_at(&self) -> Option<At> {
-        self.due.first().map(|(at, _)| *at)
+        self.due.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Takes the earliest timer if it is due at `now`.
@@ -233,20 +232,16 @@ impl<At: Ord + Copy, T: Ord + Clone> TimerQueue<At, T> {
         if self.next_at()? > now {
             return None;
         }
-        self.due.pop_first()
+        self.due.pop().map(|Reverse(entry)| entry)
     }
 
+    /// Timers armed and not yet taken (stale ones included).
     pub fn len(&self) -> usize {
         self.due.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.due.is_empty()
-    }
-
-    /// Every armed timer, earliest first.
-    pub fn iter(&self) -> impl Iterator<Item = &(At, T)> {
-        self.due.iter()
     }
 
     pub fn clear(&mut self) {
@@ -274,14 +269,16 @@ mod tests {
     }
 
     #[test]
-    fn a_cancelled_timer_never_fires_and_rearming_is_one_timer() {
+    fn timers_due_together_fire_in_the_timers_order_and_each_arming_fires() {
         let mut q = TimerQueue::new();
-        assert!(q.arm(Timestamp(5), 1u8));
-        assert!(!q.arm(Timestamp(5), 1u8));
-        assert_eq!(q.len(), 1);
-        assert!(q.cancel(Timestamp(5), &1));
-        assert!(!q.cancel(Timestamp(5), &1));
-        assert_eq!(q.pop_due(Timestamp(10)), None);
+        q.arm(Timestamp(5), 2u8);
+        q.arm(Timestamp(5), 1u8);
+        q.arm(Timestamp(5), 1u8);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.pop_due(Timestamp(10)), Some((Timestamp(5), 1)));
+        assert_eq!(q.pop_due(Timestamp(10)), Some((Timestamp(5), 1)));
+        assert_eq!(q.pop_due(Timestamp(10)), Some((Timestamp(5), 2)));
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! tasks, no randomness.
 //!
 //! Invariants:
-//! - every pending callback has its timers in one ordered set (no task or
+//! - every pending callback has its timers in one timer queue (no task or
 //!   timer object per callback): a warning at deadline - `warn_before`, a
 //!   breach at the deadline, and, between attempts, the time it may be
-//!   dialled again;
+//!   dialled again; a timer armed before the record changed lapses;
 //! - each warning and each breach fires at most once per callback, also
 //!   across a restart (the record says which fired; `handle_restore` arms
 //!   only what has not);
@@ -472,11 +472,10 @@ impl CallbackTracker {
         }
     }
 
-    /// Takes every timer of the record in `slot` out (before it changes).
+    /// Takes the record in `slot` out of the due index (before it changes);
+    /// its armed timers lapse unless the changed record still wants them
+    /// (`handle_timeout` checks each against [`Self::timers_of`]).
     fn disarm(&mut self, slot: usize) {
-        for (at, timer, slot) in self.timers_of(slot) {
-            self.timers.cancel(at, &(timer, slot));
-        }
         let deadline = self.records[slot].deadline;
         self.due.remove(&(deadline, slot));
     }
@@ -671,6 +670,11 @@ impl CallbackTracker {
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         while let Some((at, (timer, slot))) = self.timers.pop_due(now) {
+            // A timer armed before the record changed (rescheduled, reached,
+            // closed, or its slot reused) fires only if still wanted.
+            if !self.records.contains(slot) || !self.timers_of(slot).contains(&(at, timer, slot)) {
+                continue;
+            }
             let Some(r) = self.records.get_mut(slot) else {
                 continue;
             };
