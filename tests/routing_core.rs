@@ -537,3 +537,44 @@ fn an_unfinished_wrap_up_ends_by_itself_at_the_queues_wrap_up_time() {
     );
     assert_eq!(r.agent(&ann).unwrap().state, AgentState::Available);
 }
+
+/// The newest routing decision's passed-over agents and reasons.
+fn passed_over(r: &Router, call: &str) -> Vec<(String, String)> {
+    let record = r.call(&CallId::new(call)).expect("live call");
+    let decision = record.decisions.last().expect("a decision");
+    decision
+        .passed_over
+        .iter()
+        .map(|p| (p.agent.to_string(), p.reason.clone()))
+        .collect()
+}
+
+#[test]
+fn the_explanation_says_why_each_free_agent_was_passed_over() {
+    // Below the queue's minimum proficiency.
+    let mut r = router(QueueSettings::named("q").with_skill("s", 5));
+    login(&mut r, at(0), "weak", 3);
+    login(&mut r, at(1), "strong", 7);
+    call(&mut r, at(2), "c1", Tier::Regular);
+    assert_eq!(offers(&mut r), vec![("c1".to_string(), "strong".to_string())]);
+    assert_eq!(
+        passed_over(&r, "c1"),
+        vec![("weak".to_string(), "proficiency 3 < 5 for s".to_string())]
+    );
+
+    // As strong as the chosen agent, under most-proficient: idle less long.
+    let mut q = QueueSettings::named("q").with_skill("s", 1);
+    q.strategy = Strategy::MostProficient;
+    let mut r = router(q);
+    login(&mut r, at(0), "a", 7);
+    login(&mut r, at(1), "b", 7);
+    call(&mut r, at(2), "c1", Tier::Regular);
+    assert_eq!(offers(&mut r), vec![("c1".to_string(), "a".to_string())]);
+    assert_eq!(
+        passed_over(&r, "c1"),
+        vec![(
+            "b".to_string(),
+            "same most-proficient score 7, idle less long".to_string()
+        )]
+    );
+}

@@ -44,6 +44,10 @@ use crate::proto;
 use crate::proto::call_service_server::CallService;
 use crate::time::MonotonicClock;
 
+/// How long the survey waits for the call's media task to let go of the
+/// caller's leg.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
+
 /// Commands a call task sends to the socket task.
 #[derive(Debug)]
 pub(super) enum Command {
@@ -730,8 +734,16 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
 /// After the agent hung up: a 1-5 rating from the keypad, stored against
 /// the call's contact.
 async fn survey(api: &CallApi, cx: &CallContext, line: &mut CallerLine, leg: &Leg, call: &CallId) {
-    // Let the call's media task let go of the leg.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The call's media task lets go of the leg first (it may still be
+    // sending the call's last frames); it takes milliseconds, so a stuck
+    // task costs the survey, not the caller's line.
+    if tokio::time::timeout(RELEASE_WAIT, cx.api.media.call_released(call))
+        .await
+        .is_err()
+    {
+        warn!(call = %call, "the call's media did not let go of the caller; no survey");
+        return;
+    }
     let wait = Duration::from_secs(cx.settings.survey_timeout_secs);
     let pressed = line.ask(leg, &cx.keypad.survey, wait).await;
     let Some(rating) = pressed

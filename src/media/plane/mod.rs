@@ -130,6 +130,10 @@ struct Registry {
 struct CallEntry {
     caller: CallerMedia,
     control: mpsc::Sender<Control>,
+    /// Never sent: dropped with the entry when the call's media task has
+    /// let go of the caller's leg, which is what [`MediaPlane::call_released`]
+    /// waiters hear.
+    released: watch::Sender<()>,
 }
 
 /// What carries a party's audio (a caller's, or an agent's).
@@ -210,6 +214,21 @@ impl MediaPlane {
 
     fn registry(&self) -> Result<std::sync::MutexGuard<'_, Registry>, Error> {
         self.shared.registry()
+    }
+
+    /// Resolves once this node's media task for `call` has let go of the
+    /// caller's leg (at once if it has none): the SIP gateway waits for it
+    /// before it speaks to a caller whose call just ended (the survey).
+    pub async fn call_released(&self, call: &CallId) {
+        let released = self
+            .shared
+            .registry()
+            .ok()
+            .and_then(|r| r.calls.get(call).map(|e| e.released.subscribe()));
+        if let Some(mut rx) = released {
+            // Never sent: this returns when the entry, and its sender, go.
+            let _ = rx.changed().await;
+        }
     }
 
     /// Connects an agent's softphone; replaces (and hangs up) a previous one.
@@ -326,7 +345,14 @@ impl MediaPlane {
             if registry.calls.contains_key(call) {
                 Some(caller)
             } else {
-                registry.calls.insert(call.clone(), CallEntry { caller, control });
+                registry.calls.insert(
+                    call.clone(),
+                    CallEntry {
+                        caller,
+                        control,
+                        released: watch::channel(()).0,
+                    },
+                );
                 None
             }
         };

@@ -71,6 +71,24 @@ impl Router {
         }
     }
 
+    /// The explanation's text for what the matching loop recorded.
+    fn explain(&self, strategy: Strategy, passed: &[(usize, PassedFor)]) -> Vec<PassedOver> {
+        passed
+            .iter()
+            .map(|&(a, why)| PassedOver {
+                agent: self.agents[a].record.id.clone(),
+                reason: match why {
+                    PassedFor::Recently => "declined or missed this call recently".into(),
+                    PassedFor::Unqualified(u) => self.unqualified_reason(u),
+                    PassedFor::LowerScore(score) => format!("lower {} score {score}", strategy.as_str()),
+                    PassedFor::SameScoreIdleLess(score) => {
+                        format!("same {} score {score}, idle less long", strategy.as_str())
+                    }
+                },
+            })
+            .collect()
+    }
+
     pub(super) fn passed_recently(slot: &CallSlot, agent: usize, now: Timestamp) -> bool {
         slot.passed.iter().any(|&(a, until)| a == agent && until > now)
     }
@@ -117,7 +135,8 @@ impl Router {
         let other_reqs_max = i64::from(MAX_PROFICIENCY) * (in_force.len() as i64 - 1).max(0);
         let mut best: Option<(i64, Timestamp, usize)> = None;
         let mut considered = 0u32;
-        let mut passed_over = Vec::new();
+        // Who was passed over and why, as (agent, fact); bounded.
+        let mut passed: Vec<(usize, PassedFor)> = Vec::new();
         let best_possible = match strategy {
             Strategy::LongestIdle => i64::MIN,
             Strategy::MostProficient => i64::from(MAX_PROFICIENCY) * in_force.len() as i64,
@@ -139,22 +158,16 @@ impl Router {
             }
             considered += 1;
             if Self::passed_recently(slot, a, now) {
-                if passed_over.len() < MAX_PASSED_OVER {
-                    passed_over.push(PassedOver {
-                        agent: agent.record.id.clone(),
-                        reason: "declined or missed this call recently".into(),
-                    });
+                if passed.len() < MAX_PASSED_OVER {
+                    passed.push((a, PassedFor::Recently));
                 }
                 continue;
             }
             let sum = match Self::qualify(&agent.skills, &in_force, relax) {
                 Ok(sum) => sum,
                 Err(u) => {
-                    if passed_over.len() < MAX_PASSED_OVER {
-                        passed_over.push(PassedOver {
-                            agent: agent.record.id.clone(),
-                            reason: self.unqualified_reason(u),
-                        });
+                    if passed.len() < MAX_PASSED_OVER {
+                        passed.push((a, PassedFor::Unqualified(u)));
                     }
                     continue;
                 }
@@ -168,24 +181,18 @@ impl Router {
             if let Some((best_score, best_idle, best_a)) = best {
                 // Equal scores go to the agent idle longer.
                 if score < best_score || (score == best_score && idle_since >= best_idle) {
-                    if passed_over.len() < MAX_PASSED_OVER {
-                        let reason = if score == best_score {
-                            format!("same {} score {score}, idle less long", strategy.as_str())
+                    if passed.len() < MAX_PASSED_OVER {
+                        let why = if score == best_score {
+                            PassedFor::SameScoreIdleLess(score)
                         } else {
-                            format!("lower {} score {score}", strategy.as_str())
+                            PassedFor::LowerScore(score)
                         };
-                        passed_over.push(PassedOver {
-                            agent: agent.record.id.clone(),
-                            reason,
-                        });
+                        passed.push((a, why));
                     }
                     continue;
                 }
-                if passed_over.len() < MAX_PASSED_OVER {
-                    passed_over.push(PassedOver {
-                        agent: self.agents[best_a].record.id.clone(),
-                        reason: format!("lower {} score {best_score}", strategy.as_str()),
-                    });
+                if passed.len() < MAX_PASSED_OVER {
+                    passed.push((best_a, PassedFor::LowerScore(best_score)));
                 }
             }
             best = Some((score, idle_since, a));
@@ -217,18 +224,16 @@ impl Router {
         // so the explanation covers everyone a supervisor might ask about.
         if let Some(p) = pivot {
             for &(_, other) in self.available_all.iter().take(EXPLAIN_SCAN) {
-                if passed_over.len() >= MAX_PASSED_OVER {
+                if passed.len() >= MAX_PASSED_OVER {
                     break;
                 }
                 let skills = &self.agents[other].skills;
                 if skills.binary_search_by_key(&p, |s| s.0).is_err() {
-                    passed_over.push(PassedOver {
-                        agent: self.agents[other].record.id.clone(),
-                        reason: self.unqualified_reason(Unqualified::Missing(p)),
-                    });
+                    passed.push((other, PassedFor::Unqualified(Unqualified::Missing(p))));
                 }
             }
         }
+        let passed_over = self.explain(strategy, &passed);
         if strategy == Strategy::RoundRobin {
             self.queues[q].rr_next = a + 1;
         }

@@ -311,9 +311,24 @@ enum TimerKind {
 }
 
 /// Why an agent cannot take a call.
+#[derive(Clone, Copy, Debug)]
 enum Unqualified {
     Missing(u16),
     Low { skill: u16, has: u8, needs: u8 },
+}
+
+/// Why the matching loop passed over an agent, as plain numbers: the loop
+/// records these and the explanation's text is written once, after the
+/// choice (`Router::explain`), so no string is built per candidate.
+#[derive(Clone, Copy, Debug)]
+enum PassedFor {
+    /// Declined or missed this call within the re-offer delay.
+    Recently,
+    Unqualified(Unqualified),
+    /// Scored lower than the best found.
+    LowerScore(i64),
+    /// Scored the same but idle less long.
+    SameScoreIdleLess(i64),
 }
 
 /// What a free agent should take next.
