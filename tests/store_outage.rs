@@ -12,36 +12,7 @@ use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accept_the_store_did_not_record_is_not_announced_until_the_store_has_it() {
-    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
-    // A lease longer than the outage: the node keeps routing through it.
-    let config = format!(
-        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"outage\"\n[cluster]\nlease_ms = 10000\n",
-        redis.url()
-    );
-    let s = TestServer::with_config(&config).await;
-    let mut alice = s.agent("alice").await;
-    let call = s.start_call("+7300", "100").await;
-    alice.expect_offer(SOON).await;
-
-    // Alice's events, with when each arrived.
-    let mut events = alice.events;
-    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(e)) = events.next().await {
-            if let Some(Ev::CallConnected(_)) = e.event {
-                let _ = seen_tx.send(Instant::now());
-            }
-        }
-    });
-
-    redis.kill();
-    let req = proto::CallActionRequest {
-        agent_id: "alice".into(),
-        call_id: call.call_id.clone(),
-        request_id: String::new(),
-    };
-    let refused = alice.c.agent.accept(req).await.unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    let (mut redis, s, call, mut seen) = accept_refused_while_redis_is_down("outage", "+7300").await;
 
     // Until the store holds the answer, alice is not told she is connected.
     let restarted = Instant::now();
@@ -60,6 +31,48 @@ async fn an_accept_the_store_did_not_record_is_not_announced_until_the_store_has
     let recorded = s.get_call(&call.call_id).await;
     assert_eq!(recorded.status, proto::CallStatus::Connected as i32);
     assert_eq!(recorded.agent_id, "alice");
+}
+
+/// A node on a real Redis (a lease longer than the outage, so it keeps
+/// routing through it), alice offered a call from `ani`, Redis killed and
+/// her Accept refused UNAVAILABLE. Returns when each CallConnected reached
+/// her softphone, through `seen`.
+async fn accept_refused_while_redis_is_down(
+    namespace: &str,
+    ani: &str,
+) -> (
+    RedisServer,
+    TestServer,
+    proto::Call,
+    tokio::sync::mpsc::UnboundedReceiver<Instant>,
+) {
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"{namespace}\"\n[cluster]\nlease_ms = 10000\n",
+        redis.url()
+    );
+    let s = TestServer::with_config(&config).await;
+    let mut alice = s.agent("alice").await;
+    let call = s.start_call(ani, "100").await;
+    alice.expect_offer(SOON).await;
+    let mut events = alice.events;
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(e)) = events.next().await {
+            if let Some(Ev::CallConnected(_)) = e.event {
+                let _ = seen_tx.send(Instant::now());
+            }
+        }
+    });
+    redis.kill();
+    let req = proto::CallActionRequest {
+        agent_id: "alice".into(),
+        call_id: call.call_id.clone(),
+        request_id: String::new(),
+    };
+    let refused = alice.c.agent.accept(req).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    (redis, s, call, seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,33 +138,7 @@ async fn a_routing_node_whose_term_ended_tells_nobody_what_it_did_after() {
 /// routing node refusing everything after a Redis restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_coming_back_is_noticed_while_requests_keep_arriving() {
-    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
-    let config = format!(
-        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"busy\"\n[cluster]\nlease_ms = 10000\n",
-        redis.url()
-    );
-    let s = TestServer::with_config(&config).await;
-    let mut alice = s.agent("alice").await;
-    let call = s.start_call("+7500", "100").await;
-    alice.expect_offer(SOON).await;
-    let mut events = alice.events;
-    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(e)) = events.next().await {
-            if let Some(Ev::CallConnected(_)) = e.event {
-                let _ = seen_tx.send(());
-            }
-        }
-    });
-
-    redis.kill();
-    let req = proto::CallActionRequest {
-        agent_id: "alice".into(),
-        call_id: call.call_id.clone(),
-        request_id: String::new(),
-    };
-    let refused = alice.c.agent.accept(req).await.unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    let (mut redis, s, _call, mut seen) = accept_refused_while_redis_is_down("busy", "+7500").await;
 
     // Callers keep arriving, each one a job for the engine.
     let mut edge = s.edge();
@@ -173,7 +160,7 @@ async fn the_store_coming_back_is_noticed_while_requests_keep_arriving() {
     let caught_up = tokio::time::timeout(Duration::from_secs(5), seen.recv()).await;
     busy.abort();
     assert!(
-        matches!(caught_up, Ok(Some(()))),
+        matches!(caught_up, Ok(Some(_))),
         "the accept was not recorded within 5 s of Redis' return while requests kept arriving"
     );
 }
