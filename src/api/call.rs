@@ -70,17 +70,8 @@ impl CallService for CallApi {
                 None => (None, Tier::Regular),
             }
         } else {
-            let id = validate::id("customer_id", &r.customer_id).map_err(status)?;
-            let (c, t) = self
-                .ctx
-                .directory
-                .customer(id)
-                .ok_or_else(|| Error::NotFound {
-                    what: "customer",
-                    id: id.to_string(),
-                })
-                .map_err(status)?;
-            (Some(c.clone()), *t)
+            let (c, t) = self.ctx.customer(&r.customer_id).map_err(status)?;
+            (Some(c), t)
         };
         let extra = validate::requirements(&r.skills).map_err(status)?;
         // First-contact ownership: the owner of the customer's open issue.

@@ -176,17 +176,9 @@ impl CallbackService for CallbackApi {
         let (customer, tier, known_number) = if r.customer_id.is_empty() {
             (None, None, None)
         } else {
-            let id = validate::id("customer_id", &r.customer_id).map_err(status)?;
-            let (c, t) = self
-                .ctx
-                .directory
-                .customer(id)
-                .ok_or_else(|| Error::NotFound {
-                    what: "customer",
-                    id: id.to_string(),
-                })
-                .map_err(status)?;
-            (Some(c.clone()), Some(*t), self.ctx.directory.first_number(id))
+            let (c, t) = self.ctx.customer(&r.customer_id).map_err(status)?;
+            let number = self.ctx.directory.first_number(c.as_str());
+            (Some(c), Some(t), number)
         };
         let number = match (r.number.trim(), known_number) {
             ("", Some(n)) => n,

@@ -40,6 +40,17 @@ impl ApiContext {
         Ok(crate::convert::call(&self.call_record(id).await?))
     }
 
+    /// The directory's customer named by a request's `customer_id` field,
+    /// with their tier; INVALID_ARGUMENT or NOT_FOUND naming it.
+    pub fn customer(&self, customer_id: &str) -> Result<(crate::ids::CustomerId, crate::acd::Tier), Error> {
+        let id = crate::validate::id("customer_id", customer_id)?;
+        let (c, t) = self.directory.customer(id).ok_or_else(|| Error::NotFound {
+            what: "customer",
+            id: id.to_string(),
+        })?;
+        Ok((c.clone(), *t))
+    }
+
     /// A call's stored record, or NOT_FOUND.
     pub async fn call_record(&self, id: &crate::ids::CallId) -> Result<crate::acd::CallRecord, Error> {
         self.store.get_call(id).await?.ok_or_else(|| Error::NotFound {
