@@ -338,3 +338,42 @@ pub fn grade(g: &crate::quality::GradeRecord) -> proto::CallGrade {
         comments: g.comments.clone(),
     }
 }
+
+/// An agent's event as the API streams it.
+pub fn agent_event(e: &hotline_core::agent_event::AgentEvent) -> proto::AgentEvent {
+    use hotline_core::agent_event::AgentEventKind as K;
+    use proto::agent_event::Event as Ev;
+    let event = match &e.kind {
+        K::StateChanged(a) => Ev::StateChanged(proto::AgentStateChanged {
+            agent: Some(agent(a)),
+        }),
+        K::CallOffered {
+            call: c,
+            expires_at,
+            previous_contacts,
+        } => Ev::CallOffered(proto::CallOffered {
+            call: Some(call(c)),
+            expires_at_unix_ms: ms(*expires_at),
+            previous_contacts: previous_contacts.iter().map(contact_summary).collect(),
+        }),
+        K::OfferRescinded { call, reason } => Ev::OfferRescinded(proto::OfferRescinded {
+            call_id: call.to_string(),
+            reason: rescind_reason(*reason) as i32,
+        }),
+        K::CallConnected(c) => Ev::CallConnected(proto::CallConnected { call: Some(call(c)) }),
+        K::CallEnded(c) => Ev::CallEnded(proto::CallEnded { call: Some(call(c)) }),
+        K::WrapUpStarted { call, deadline } => Ev::WrapUpStarted(proto::WrapUpStarted {
+            call_id: call.to_string(),
+            deadline_unix_ms: ms(*deadline),
+        }),
+        K::WrapUpEnded { call, disposition: d } => Ev::WrapUpEnded(proto::WrapUpEnded {
+            call_id: call.to_string(),
+            disposition: disposition(*d) as i32,
+        }),
+    };
+    proto::AgentEvent {
+        sequence: e.sequence,
+        at_unix_ms: ms(e.at),
+        event: Some(event),
+    }
+}

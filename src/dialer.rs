@@ -1,28 +1,21 @@
 //! The callback dialler port: when an agent accepts a callback's work item,
-//! the customer is called for them. The API asks through a [`Dialer`]; the
-//! SIP gateway (`sip::dialer`) is the adapter that places the call. The
-//! port lives apart from both so neither edge depends on the other.
+//! the customer is called for them. The engine hands the core's output
+//! ([`CallbackDial`], the desk's `CallbackWorkAccepted`) to a [`Dialer`]
+//! once the store holds the accept; the SIP gateway (`sip::dialer`) is the
+//! adapter that places the call. In a cluster the routing node's gateway
+//! dials, whichever node the agent accepted through.
 
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::ids::{AgentId, CallId};
 
 /// Dial requests queued for the gateway before `dial` says unavailable.
 const QUEUE: usize = 256;
 
 /// A callback to dial for the agent who accepted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallbackDial {
-    /// The callback's work item (the call the agent accepted).
-    pub call: CallId,
-    pub callback: String,
-    pub agent: AgentId,
-    /// The customer's number.
-    pub number: String,
-}
+pub use hotline_core::desk::CallbackWorkAccepted as CallbackDial;
 
-/// The API's way to ask the gateway to dial (cheap to clone).
+/// The engine's way to ask the gateway to dial (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct Dialer {
     tx: mpsc::Sender<CallbackDial>,

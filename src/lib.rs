@@ -11,6 +11,7 @@
 //!   adapters.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod client;
 pub mod cluster;

@@ -19,7 +19,7 @@ use crate::api::call::CallApi;
 use crate::api::callback::CallbackApi;
 use crate::api::report::ReportApi;
 use crate::api::supervisor::SupervisorApi;
-use crate::api::ApiContext;
+use crate::app::App;
 use crate::auth::{AuthInterceptor, Role, TokenKeys};
 use crate::cluster::directory::MediaDirectory;
 use crate::cluster::node::{Node, NodeOptions};
@@ -209,9 +209,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             crate::time::MonotonicClock::process().both(),
         )
         .await?;
-        let (engine_handle, engine_task) = engine::spawn(router, desk, store.clone(), shutdown_rx.clone());
+        let (engine_handle, engine_task) =
+            engine::spawn(router, desk, store.clone(), dialer.clone(), shutdown_rx.clone());
         let link = RouterLink::local(engine_handle);
-        let ctx = ApiContext {
+        let ctx = App {
             media: media_plane(
                 config,
                 link.clone(),
@@ -226,7 +227,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             node: None,
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
-            dialer: dialer.clone(),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -278,11 +278,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             route: route_tx,
             health: health.clone(),
             health_names: HEALTH_NAMES.to_vec(),
+            dialer: dialer.clone(),
         };
         let node_task = tokio::spawn(node.run(shutdown_rx.clone()));
         let link = RouterLink::following(route_rx.clone());
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(store, "redis"));
-        let ctx = ApiContext {
+        let ctx = App {
             media: media_plane(
                 config,
                 link.clone(),
@@ -297,7 +298,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             node: Some(node_id.clone()),
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
-            dialer: dialer.clone(),
         };
         let cluster = (
             ClusterApi {
@@ -369,23 +369,23 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     // browser app on the web listener.
     let public = tonic::service::Routes::new(health_service)
         .add_service(AgentServiceServer::with_interceptor(
-            AgentApi { ctx: ctx.clone() },
+            AgentApi { app: ctx.clone() },
             auth.clone(),
         ))
         .add_service(CallServiceServer::with_interceptor(
-            CallApi { ctx: ctx.clone() },
+            CallApi { app: ctx.clone() },
             auth.clone(),
         ))
         .add_service(CallbackServiceServer::with_interceptor(
-            CallbackApi { ctx: ctx.clone() },
+            CallbackApi { app: ctx.clone() },
             auth.clone(),
         ))
         .add_service(ReportServiceServer::with_interceptor(
-            ReportApi { ctx: ctx.clone() },
+            ReportApi { app: ctx.clone() },
             auth.clone(),
         ))
         .add_service(SupervisorServiceServer::with_interceptor(
-            SupervisorApi { ctx },
+            SupervisorApi { app: ctx },
             auth.clone(),
         ));
     let web_addr = match config.web.addr().map_err(|e| Error::Internal(e.to_string()))? {

@@ -95,19 +95,19 @@ pub fn page_size(value: u32) -> Result<usize, Error> {
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.
-/// `body` is the whole request as received; its digest tells a retry from
-/// a different request that reuses the id.
+/// `body` is the whole request as received, encoded; its digest tells a
+/// retry from a different request that reuses the id.
 pub fn request_key(
     principal: &Principal,
     request_id: &str,
-    body: &impl prost::Message,
+    body: &[u8],
 ) -> Result<Option<IdempotencyKey>, Error> {
     use sha2::Digest;
     if request_id.is_empty() {
         return Ok(None);
     }
     label("request_id", request_id, MAX_ID_LEN)?;
-    let digest = sha2::Sha256::digest(body.encode_to_vec());
+    let digest = sha2::Sha256::digest(body);
     Ok(Some(IdempotencyKey {
         principal: format!("{}:{}", principal.role, principal.sub),
         request_id: request_id.to_string(),

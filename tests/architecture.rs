@@ -177,8 +177,8 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
         .find_map(|start| visit(start, graph, &mut done, &mut Vec::new()))
 }
 
-#[test]
-fn the_server_modules_import_one_another_without_cycles() {
+/// Which top-level modules each top-level module names.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let modules = server_modules();
     assert!(
         modules.contains_key("engine") && modules.contains_key("api"),
@@ -197,7 +197,62 @@ fn the_server_modules_import_one_another_without_cycles() {
         }
         graph.insert(name.clone(), uses);
     }
-    assert_eq!(find_cycle(&graph), None, "an import cycle among src/ modules");
+    graph
+}
+
+#[test]
+fn the_server_modules_import_one_another_without_cycles() {
+    assert_eq!(
+        find_cycle(&module_graph()),
+        None,
+        "an import cycle among src/ modules"
+    );
+}
+
+#[test]
+fn the_two_edges_share_the_application_layer_and_not_each_other() {
+    let graph = module_graph();
+    for edge in ["api", "sip"] {
+        assert!(graph[edge].contains("app"), "{edge}/ calls the application layer");
+    }
+    assert!(!graph["sip"].contains("api"), "sip/ uses the gRPC handlers");
+    assert!(!graph["app"].contains("api"), "app/ uses the gRPC edge");
+    assert!(!graph["app"].contains("sip"), "app/ uses the SIP edge");
+}
+
+/// Where `source` names a public API (`hotline.v1`) type: any
+/// `crate::proto` path but the cluster's own wire (`crate::proto::cluster`).
+fn public_proto_uses(source: &str) -> Vec<String> {
+    source
+        .match_indices("crate::proto")
+        .map(|(i, _)| &source[i..])
+        .filter(|rest| !rest.starts_with("crate::proto::cluster"))
+        .map(|rest| rest.chars().take(40).collect())
+        .collect()
+}
+
+#[test]
+fn the_engine_media_and_sip_speak_domain_types_not_the_public_api() {
+    let modules = server_modules();
+    for name in ["engine", "media", "sip", "app"] {
+        for f in &modules[name] {
+            let source = std::fs::read_to_string(f).expect("readable source");
+            let uses = public_proto_uses(&source);
+            assert!(
+                uses.is_empty(),
+                "{} names hotline.v1 types: {uses:?}",
+                f.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_public_proto_use_is_found() {
+    assert_eq!(
+        public_proto_uses("use crate::proto::cluster::Frame; use crate::proto;"),
+        vec!["crate::proto;".to_string()]
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::media::{endpoint, finished_recording, holds, pcm, stereo, tail_power, AudioRig, HOLD_HZ};
 use common::SOON;
-use hotline::media::softphone::{silence, tone, SoftPhone};
+use hotline::client::softphone::{silence, tone, SoftPhone};
 use hotline::media::tone::goertzel;
 use hotline::media::webrtc::AudioCodec;
 use hotline::proto;

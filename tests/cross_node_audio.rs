@@ -15,7 +15,7 @@ use common::sip::{
     agent_phone, finished, free_udp_port, register_phone, scenario, sipp, sipp_uas, ulaw_tone,
 };
 use common::SOON;
-use hotline::media::softphone::{tone, SoftPhone};
+use hotline::client::softphone::{tone, SoftPhone};
 use hotline::proto;
 use hotline::proto::monitor_event::Event as MonEv;
 use tokio_stream::StreamExt;

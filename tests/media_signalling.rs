@@ -7,7 +7,7 @@ mod common;
 
 use common::media::AudioRig;
 use hotline::auth::Role;
-use hotline::media::softphone::silence;
+use hotline::client::softphone::silence;
 use hotline::media::webrtc::{check_offer, AudioCodec};
 use hotline::proto;
 use tonic::Code;

@@ -139,11 +139,11 @@ async fn a_node_shutting_down_mid_call_archives_the_recording_before_it_stops() 
     let mut alice = rig.server.agent("alice").await;
     alice.not_ready("getting ready").await;
     let _phone = rig
-        .softphone(&mut alice, hotline::media::softphone::tone(AGENT_HZ, 8000))
+        .softphone(&mut alice, hotline::client::softphone::tone(AGENT_HZ, 8000))
         .await;
     let call = rig.server.start_call("+703", "100").await;
     let _caller = rig
-        .caller(&call.call_id, hotline::media::softphone::tone(CALLER_HZ, 8000))
+        .caller(&call.call_id, hotline::client::softphone::tone(CALLER_HZ, 8000))
         .await;
     alice.available().await;
     alice.expect_offer(common::SOON).await;

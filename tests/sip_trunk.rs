@@ -15,7 +15,7 @@ use common::sip::{
     agent_phone, finished, free_udp_port, register_phone, scenario, sipp, sipp_uas, sipp_with, ulaw_tone,
 };
 use common::SOON;
-use hotline::media::softphone::tone;
+use hotline::client::softphone::tone;
 use hotline::proto;
 
 const CALLER_HZ: f64 = 440.0;

@@ -164,3 +164,77 @@ async fn the_store_coming_back_is_noticed_while_requests_keep_arriving() {
         "the accept was not recorded within 5 s of Redis' return while requests kept arriving"
     );
 }
+
+/// A customer history the store cannot give (here a contact record it
+/// cannot read) turns nobody away: the call is queued without its owner
+/// preferred and its offer rings without the history, and both are
+/// counted (`hotline_owner_lookup_failed_total`,
+/// `hotline_offer_history_missing_total`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_that_cannot_be_read_neither_refuses_the_call_nor_silences_its_offer() {
+    let redis = RedisServer::start();
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"history\"\n",
+        redis.url()
+    );
+    let s = TestServer::with_config(&config).await;
+    let metrics = s
+        .server
+        .as_ref()
+        .and_then(|r| r.metrics_addr)
+        .expect("metrics served");
+    let mut alice = s.agent("alice").await;
+    let offered_history = |e: &Ev| match e {
+        Ev::CallOffered(o) => Some(o.previous_contacts.len()),
+        _ => None,
+    };
+    // A first call, handled: the caller's history holds one contact.
+    let first = s.start_call("+7500", "100").await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&first.call_id).await;
+    alice.hangup(&first.call_id).await;
+    alice
+        .wrap_up(&first.call_id, proto::Disposition::Unresolved, "billing")
+        .await;
+    alice.available().await;
+    // The second call's offer shows it.
+    let second = s.start_call("+7500", "100").await;
+    let shown = alice.wait_for(SOON, offered_history).await;
+    assert_eq!(shown, Some(1), "the offer shows the caller's last contact");
+    alice.accept(&second.call_id).await;
+    alice.hangup(&second.call_id).await;
+    alice
+        .wrap_up(&second.call_id, proto::Disposition::Resolved, "billing")
+        .await;
+    alice.available().await;
+    // Now the history holds a record nobody can read.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = ::redis::cmd("RPUSH")
+        .arg("{history}:contacts:+7500")
+        .arg("not a contact record")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let counters = || async {
+        let text = common::metrics::scrape(metrics).await;
+        [
+            "hotline_owner_lookup_failed_total",
+            "hotline_offer_history_missing_total",
+        ]
+        .map(|c| common::metrics::counter(&text, c))
+    };
+    let before = counters().await;
+    s.start_call("+7500", "100").await;
+    let shown = alice.wait_for(SOON, offered_history).await;
+    assert_eq!(shown, Some(0), "the offer rings, without the history");
+    let after = counters().await;
+    assert!(
+        after[0] >= before[0] + 1.0,
+        "owner lookup counted: {before:?} -> {after:?}"
+    );
+    assert!(
+        after[1] >= before[1] + 1.0,
+        "history counted: {before:?} -> {after:?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::ApiContext;
+use crate::app::App;
 use crate::auth::principal;
 use crate::auth::Role;
 use crate::error::Error;
@@ -15,7 +15,7 @@ use crate::status::status;
 use crate::time::Timestamp;
 
 pub struct ReportApi {
-    pub ctx: ApiContext,
+    pub app: App,
 }
 
 fn range(from: i64, to: i64) -> Result<(Timestamp, Timestamp), Error> {
@@ -68,8 +68,8 @@ impl ReportService for ReportApi {
             .require(&[Role::Supervisor])
             .map_err(status)?;
         let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms).map_err(status)?;
-        let rules = &self.ctx.report_rules;
-        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to)
+        let rules = &self.app.report_rules;
+        let input = report::source::load(self.app.store.as_ref(), rules, from, to)
             .await
             .map_err(status)?;
         let rows = report::queue_stats(Timestamp::now_wall(), from, to, rules, &input);
@@ -106,8 +106,8 @@ impl ReportService for ReportApi {
             .require(&[Role::Supervisor])
             .map_err(status)?;
         let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms).map_err(status)?;
-        let rules = &self.ctx.report_rules;
-        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to)
+        let rules = &self.app.report_rules;
+        let input = report::source::load(self.app.store.as_ref(), rules, from, to)
             .await
             .map_err(status)?;
         let rows = report::agent_stats(Timestamp::now_wall(), from, to, rules, &input);
@@ -147,8 +147,8 @@ impl ReportService for ReportApi {
                 )))
             }
         };
-        let rules = &self.ctx.report_rules;
-        let input = report::source::load(self.ctx.store.as_ref(), rules, from, to)
+        let rules = &self.app.report_rules;
+        let input = report::source::load(self.app.store.as_ref(), rules, from, to)
             .await
             .map_err(status)?;
         let rows = report::first_call_resolution(Timestamp::now_wall(), from, to, rules, &input, by);

@@ -6,8 +6,7 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::ApiContext;
-use crate::acd::AgentState;
+use crate::app::App;
 use crate::auth::principal;
 use crate::auth::Role;
 use crate::engine::Command;
@@ -23,7 +22,7 @@ use crate::time::Timestamp;
 use crate::{convert, validate};
 
 pub struct SupervisorApi {
-    pub ctx: ApiContext,
+    pub app: App,
 }
 
 /// A ListCalls or ListRecordings position.
@@ -61,7 +60,7 @@ impl SupervisorService for SupervisorApi {
         };
         let mut agents = Vec::new();
         'pages: loop {
-            let batch = self.ctx.store.list_agents(cursor.as_ref(), size).await?;
+            let batch = self.app.store.list_agents(cursor.as_ref(), size).await?;
             let exhausted = batch.len() < size;
             for a in batch {
                 cursor = Some(a.id.clone());
@@ -99,7 +98,7 @@ impl SupervisorService for SupervisorApi {
         } else {
             let q = QueueName::new(validate::id("queue", &r.queue).map_err(status)?);
             let known = self
-                .ctx
+                .app
                 .engine
                 .execute(None, Command::HasQueue { queue: q.clone() })
                 .await
@@ -118,7 +117,7 @@ impl SupervisorService for SupervisorApi {
             queue,
             include_ended: r.include_ended,
         };
-        let calls = self.ctx.store.list_calls(&filter, after.as_ref(), size).await?;
+        let calls = self.app.store.list_calls(&filter, after.as_ref(), size).await?;
         let next_page_token = validate::page_token(
             calls.len() == size,
             calls.last().map(|c| (c.enqueued_at, c.id.as_str())),
@@ -140,7 +139,7 @@ impl SupervisorService for SupervisorApi {
             .require(&[Role::Supervisor])
             .map_err(status)?;
         let interval = validate::stream_interval(req.get_ref().interval_ms).map_err(status)?;
-        let engine = self.ctx.engine.clone();
+        let engine = self.app.engine.clone();
         Ok(Response::new(super::polled(interval, move || {
             let engine = engine.clone();
             async move {
@@ -162,51 +161,19 @@ impl SupervisorService for SupervisorApi {
         req: Request<proto::SupervisorSetAgentStateRequest>,
     ) -> Result<Response<proto::Agent>, Status> {
         let p = principal(&req).map_err(status)?;
-        p.require(&[Role::Supervisor]).map_err(status)?;
-        let r = req.into_inner();
-        let id = AgentId::new(validate::id("agent_id", &r.agent_id).map_err(status)?);
-        let reason = validate::label("reason", &r.reason, validate::MAX_LABEL_LEN)
-            .map_err(status)?
-            .to_string();
-        let key = validate::request_key(&p, &r.request_id, &r).map_err(status)?;
+        let r = req.get_ref();
         let state = proto::AgentState::try_from(r.state)
             .ok()
             .and_then(convert::agent_state_from)
-            .filter(|s| {
-                matches!(
-                    s,
-                    AgentState::LoggedOut | AgentState::Available | AgentState::NotReady
-                )
-            })
+            .and_then(crate::app::agents::forceable)
             .ok_or_else(|| Error::invalid("state", "must be LOGGED_OUT, AVAILABLE or NOT_READY"))
             .map_err(status)?;
-        if state == AgentState::NotReady && reason.is_empty() {
-            return Err(status(Error::invalid("reason", "is required for NOT_READY")));
-        }
-        let why = format!("forced by supervisor {}", p.sub);
-        let cmd = match state {
-            AgentState::LoggedOut => Command::Logout {
-                agent: id,
-                forced_by: Some(format!("supervisor {}", p.sub)),
-            },
-            AgentState::Available => Command::SetAvailable { agent: id, why },
-            _ => Command::SetNotReady {
-                agent: id,
-                reason,
-                why,
-            },
-        };
-        let agent = convert::agent(
-            &self
-                .ctx
-                .engine
-                .execute(key, cmd)
-                .await
-                .map_err(status)?
-                .agent()
-                .map_err(status)?,
-        );
-        Ok(Response::new(agent))
+        let agent = self
+            .app
+            .force_state(&p, &r.agent_id, state, &r.reason, &r.request_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::agent(&agent)))
     }
 
     async fn explain_routing(
@@ -218,7 +185,7 @@ impl SupervisorService for SupervisorApi {
             .require(&[Role::Supervisor])
             .map_err(status)?;
         let id = CallId::new(validate::id("call_id", &req.get_ref().call_id).map_err(status)?);
-        let call = self.ctx.call_record(&id).await.map_err(status)?;
+        let call = self.app.call_record(&id).await.map_err(status)?;
         Ok(Response::new(proto::RoutingExplanation {
             call_id: id.to_string(),
             decisions: call.decisions.iter().map(convert::decision).collect(),
@@ -246,14 +213,14 @@ impl SupervisorService for SupervisorApi {
         } else {
             None
         };
-        let record = self.ctx.stored_call(&call).await.map_err(status)?;
+        let record = self.app.stored_call(&call).await.map_err(status)?;
         if record.status != proto::CallStatus::Connected as i32 {
             return Err(status(Error::FailedPrecondition(format!(
                 "call {call} is not connected"
             ))));
         }
         let session = self
-            .ctx
+            .app
             .media
             .monitor(&call, mode, &p.sub, offer)
             .await
@@ -291,7 +258,7 @@ impl SupervisorService for SupervisorApi {
         let r = req.into_inner();
         let session = validate::id("session_id", &r.session_id).map_err(status)?;
         let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
-        self.ctx
+        self.app
             .media
             .monitor_candidate(session, candidate)
             .await
@@ -335,7 +302,7 @@ impl SupervisorService for SupervisorApi {
         };
         let cursor = call_cursor(&r.page_token).map_err(status)?;
         let page = self
-            .ctx
+            .app
             .store
             .list_recordings(&filter, cursor.as_ref(), size)
             .await?;
@@ -369,7 +336,7 @@ impl SupervisorService for SupervisorApi {
         let r = req.into_inner();
         let id = CallId::new(validate::id("recording_id", &r.recording_id).map_err(status)?);
         let rec = self
-            .ctx
+            .app
             .store
             .get_recording(&id)
             .await?
@@ -378,7 +345,7 @@ impl SupervisorService for SupervisorApi {
                 id: id.to_string(),
             })
             .map_err(status)?;
-        let data = self.ctx.media.recording_chunks(&rec).await.map_err(status)?;
+        let data = self.app.media.recording_chunks(&rec).await.map_err(status)?;
         let meta = convert::recording(&rec, self.disposition_of(&rec).await.map_err(status)?);
         // The first chunk carries the metadata (alone, if the file is empty).
         let first = futures::stream::once(async move {
@@ -415,7 +382,7 @@ impl SupervisorService for SupervisorApi {
         let size = validate::page_size(r.page_size).map_err(status)?;
         let after = validate::time_cursor(&r.page_token).map_err(status)?;
         let entries = self
-            .ctx
+            .app
             .store
             .monitor_sessions(call.as_ref(), after.as_ref(), size)
             .await?;
@@ -436,7 +403,7 @@ impl SupervisorService for SupervisorApi {
         let r = req.into_inner();
         let id = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
         let card = match &r.scorecard {
-            None => self.ctx.scorecard.as_ref().clone(),
+            None => self.app.scorecard.as_ref().clone(),
             Some(c) => validate::scorecard(c).map_err(status)?,
         };
         card.check()
@@ -450,7 +417,7 @@ impl SupervisorService for SupervisorApi {
             .score(&grades)
             .map_err(|e| Error::invalid("grades", e.to_string()))
             .map_err(status)?;
-        let (call, agent) = self.ctx.answered_call(&id, "grade").await.map_err(status)?;
+        let (call, agent) = self.app.answered_call(&id, "grade").await.map_err(status)?;
         let grade = GradeRecord {
             id: format!("grade-{}", uuid::Uuid::now_v7().simple()),
             call: id,
@@ -463,7 +430,7 @@ impl SupervisorService for SupervisorApi {
             score,
             comments,
         };
-        self.ctx.store.put_grade(&grade).await?;
+        self.app.store.put_grade(&grade).await?;
         Ok(Response::new(convert::grade(&grade)))
     }
 }
@@ -476,7 +443,7 @@ impl SupervisorApi {
             .as_ref()
             .map(|c| c.to_string())
             .unwrap_or_else(|| rec.ani.clone());
-        let contacts = self.ctx.store.contacts_of(&key, 200).await?;
+        let contacts = self.app.store.contacts_of(&key, 200).await?;
         Ok(contacts
             .into_iter()
             .find(|c| c.call == rec.call)

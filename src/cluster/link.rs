@@ -5,16 +5,20 @@ use std::pin::Pin;
 
 use futures::Stream;
 use tokio::sync::watch;
-use tonic::Status;
 
 use crate::engine::{Command, Device, EngineHandle, IdempotencyKey, Reply};
 use crate::error::Error;
 use crate::ids::{AgentId, CallId};
-use crate::proto;
 use crate::status::from_remote;
+use hotline_core::agent_event::{AgentEvent, AgentEventKind};
 
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<proto::AgentEvent, Status>> + Send>>;
-pub type CallStream = Pin<Box<dyn Stream<Item = Result<proto::Call, Status>> + Send>>;
+/// An agent's events, in order; an error ends it (the routing node went
+/// away, or sent what this node cannot read).
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<AgentEvent, Error>> + Send>>;
+/// A live call's records: the record now, then each change until it ends.
+/// An error ends it (the routing node went away, or sent what this node
+/// cannot read).
+pub type CallStream = Pin<Box<dyn Stream<Item = Result<crate::acd::CallRecord, Error>> + Send>>;
 
 pub type ClusterClient = crate::proto::cluster::cluster_client::ClusterClient<
     tonic::service::interceptor::InterceptedService<
@@ -109,16 +113,12 @@ fn unreachable(node: &str, reach: &Reach) -> Result<(), Error> {
 /// in step (NTP), and an offer rings for seconds, so skew of a few
 /// milliseconds does not matter.
 fn without_expired_offers(stream: EventStream) -> EventStream {
-    use crate::proto::agent_event::Event as Ev;
     Box::pin(futures::StreamExt::filter(stream, |item| {
         let keep = match item {
-            Ok(crate::proto::AgentEvent {
-                event: Some(Ev::CallOffered(offer)),
+            Ok(AgentEvent {
+                kind: AgentEventKind::CallOffered { expires_at, .. },
                 ..
-            }) => {
-                let now = crate::time::Timestamp::now_wall().as_millis() as i64;
-                offer.expires_at_unix_ms == 0 || offer.expires_at_unix_ms > now
-            }
+            }) => expires_at.0 == 0 || *expires_at > crate::time::Timestamp::now_wall(),
             _ => true,
         };
         if !keep {
@@ -135,11 +135,12 @@ fn without_expired_offers(stream: EventStream) -> EventStream {
 /// its successor's offers would go to nobody). The client reconnects and
 /// reaches the new engine, which sends it its state and open work again.
 /// A route that is merely down keeps the stream: the engine may still live.
-fn until_term_ends<T: Send + 'static>(
-    stream: Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>,
+fn until_term_ends<T: Send + 'static, E: Send + 'static>(
+    stream: Pin<Box<dyn Stream<Item = Result<T, E>> + Send>>,
     mut route: watch::Receiver<Route>,
     term: u64,
-) -> Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>> {
+    ended: fn(String) -> E,
+) -> Pin<Box<dyn Stream<Item = Result<T, E>> + Send>> {
     let moved_on = async move {
         loop {
             if route.changed().await.is_err() {
@@ -152,15 +153,15 @@ fn until_term_ends<T: Send + 'static>(
             }
         }
     };
-    let ended = Box::pin(moved_on);
+    let moved_on = Box::pin(moved_on);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let stream = futures::StreamExt::take_until(stream, async move {
-        ended.await;
+        moved_on.await;
         let _ = tx.send(());
     });
     let tail = futures::stream::once(async move {
         rx.await.ok().map(|()| {
-            Err(Status::unavailable(format!(
+            Err(ended(format!(
                 "the routing node changed (term {term} ended); reconnect"
             )))
         })
@@ -191,6 +192,16 @@ impl RouterLink {
 
     fn current(&self) -> Route {
         self.route.borrow().clone()
+    }
+
+    /// Resolves when the route to the routing core changes from what it is
+    /// now (a takeover, the store's return); never on a single node.
+    pub async fn route_changed(&self) {
+        let mut route = self.route.clone();
+        route.borrow_and_update();
+        if route.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Runs a command on the routing core.
@@ -290,11 +301,19 @@ impl RouterLink {
                     .await
                     .map_err(|s| from_remote(&s))?
                     .into_inner();
-                Box::pin(stream)
+                Box::pin(futures::StreamExt::map(stream, |item| {
+                    let event = item.map_err(|s| from_remote(&s))?;
+                    super::wire::agent_event_from_wire(event)
+                        .map_err(|e| Error::Internal(format!("the routing node's agent event: {e}")))
+                }))
             }
             Route::Down(why) => return Err(Error::Unavailable(why)),
         };
-        Ok(without_expired_offers(self.bound_to(&route, stream)))
+        Ok(without_expired_offers(self.bound_to(
+            &route,
+            stream,
+            Error::Unavailable,
+        )))
     }
 
     /// Watches a live call; none if it is not live (read the store instead).
@@ -310,7 +329,10 @@ impl RouterLink {
                     })
                     .await?;
                 match rx {
-                    Some(rx) => Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)),
+                    Some(rx) => Box::pin(futures::StreamExt::map(
+                        tokio_stream::wrappers::ReceiverStream::new(rx),
+                        Ok,
+                    )),
                     None => return Ok(None),
                 }
             }
@@ -328,24 +350,29 @@ impl RouterLink {
                     })
                     .await
                 {
-                    Ok(s) => Box::pin(s.into_inner()),
+                    Ok(s) => Box::pin(futures::StreamExt::map(s.into_inner(), |item| {
+                        let record = item.map_err(|s| from_remote(&s))?;
+                        super::wire::call_from_wire(record)
+                            .map_err(|e| Error::Internal(format!("the routing node's call record: {e}")))
+                    })),
                     Err(s) if s.code() == tonic::Code::NotFound => return Ok(None),
                     Err(s) => return Err(from_remote(&s)),
                 }
             }
             Route::Down(why) => return Err(Error::Unavailable(why)),
         };
-        Ok(Some(self.bound_to(&route, stream)))
+        Ok(Some(self.bound_to(&route, stream, Error::Unavailable)))
     }
 
     /// Ties a stream opened through `route` to its routing term.
-    fn bound_to<T: Send + 'static>(
+    fn bound_to<T: Send + 'static, E: Send + 'static>(
         &self,
         route: &Route,
-        stream: Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>,
-    ) -> Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>> {
+        stream: Pin<Box<dyn Stream<Item = Result<T, E>> + Send>>,
+        ended: fn(String) -> E,
+    ) -> Pin<Box<dyn Stream<Item = Result<T, E>> + Send>> {
         match route.term() {
-            Some(term) => until_term_ends(stream, self.route.clone(), term),
+            Some(term) => until_term_ends(stream, self.route.clone(), term, ended),
             None => stream,
         }
     }

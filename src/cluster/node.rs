@@ -107,6 +107,9 @@ pub struct Node {
     pub health: tonic_health::server::HealthReporter,
     /// Health names to flip with the store's reachability.
     pub health_names: Vec<&'static str>,
+    /// This node's callback dialler, given to the engine it runs when it
+    /// routes (callbacks accepted anywhere are dialled by the routing node).
+    pub dialer: Option<crate::dialer::Dialer>,
 }
 
 impl Node {
@@ -315,7 +318,7 @@ impl Node {
         router.handle_restore(now, agents, calls);
         let desk = engine::restore_desk(&mut router, store.as_ref(), self.callbacks.clone(), now).await?;
         let (stop_engine, stop_rx) = watch::channel(false);
-        let (handle, engine) = engine::spawn(router, desk, store, stop_rx);
+        let (handle, engine) = engine::spawn(router, desk, store, self.dialer.clone(), stop_rx);
         self.route.send_replace(Route::Local {
             engine: handle,
             term: epoch,

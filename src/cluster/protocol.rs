@@ -19,9 +19,10 @@ use crate::error::Error;
 use crate::status::status;
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 /// The oldest version this node still serves.
-pub const MIN_PROTOCOL: u32 = 4;
+/// (6 changed WatchCall's messages, which a node of 5 cannot read.)
+pub const MIN_PROTOCOL: u32 = 6;
 /// The header carrying it.
 pub const HEADER: &str = "hotline-cluster-protocol";
 

@@ -5,7 +5,7 @@
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::link::{CallStream, EventStream, Route};
+use super::link::Route;
 use crate::auth::principal;
 use crate::auth::Role;
 use crate::engine::{Device, EngineHandle, IdempotencyKey};
@@ -64,9 +64,14 @@ impl Cluster for ClusterApi {
         }))
     }
 
-    type AgentEventsStream = EventStream;
+    type AgentEventsStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<crate::proto::cluster::AgentEvent, Status>> + Send>,
+    >;
 
-    async fn agent_events(&self, req: Request<AgentEventsRequest>) -> Result<Response<EventStream>, Status> {
+    async fn agent_events(
+        &self,
+        req: Request<AgentEventsRequest>,
+    ) -> Result<Response<Self::AgentEventsStream>, Status> {
         check(&req).map_err(status)?;
         let r = req.into_inner();
         let id = AgentId::new(&r.agent_id);
@@ -78,7 +83,9 @@ impl Cluster for ClusterApi {
             })
             .await
             .map_err(status)?;
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(futures::StreamExt::map(stream, |item| {
+            item.map(|e| super::wire::agent_event_to_wire(&e)).map_err(status)
+        }))))
     }
 
     async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
@@ -90,9 +97,14 @@ impl Cluster for ClusterApi {
         Ok(Response::new(PingResponse { epoch }))
     }
 
-    type WatchCallStream = CallStream;
+    type WatchCallStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<crate::proto::cluster::CallRecord, Status>> + Send>,
+    >;
 
-    async fn watch_call(&self, req: Request<WatchCallRequest>) -> Result<Response<CallStream>, Status> {
+    async fn watch_call(
+        &self,
+        req: Request<WatchCallRequest>,
+    ) -> Result<Response<Self::WatchCallStream>, Status> {
         check(&req).map_err(status)?;
         let id = CallId::new(&req.get_ref().call_id);
         let engine = self.engine().map_err(status)?;
@@ -105,9 +117,10 @@ impl Cluster for ClusterApi {
             .await
             .map_err(status)?;
         match rx {
-            Some(rx) => Ok(Response::new(Box::pin(
+            Some(rx) => Ok(Response::new(Box::pin(futures::StreamExt::map(
                 tokio_stream::wrappers::ReceiverStream::new(rx),
-            ))),
+                |record| Ok(super::wire::call_to_wire(&record)),
+            )))),
             None => Err(status(Error::NotFound {
                 what: "live call",
                 id: id.to_string(),

@@ -30,10 +30,10 @@ use tokio_stream::StreamExt;
 use tracing::debug;
 
 use crate::auth::{Role, TokenKeys};
+use crate::client::softphone::{connect, speech, Party};
 use crate::client::{self, Clients};
 use crate::config::Config;
 use crate::error::Error;
-use crate::media::softphone::{connect, speech, Party};
 use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::proto::agent_event::Event as Ev;

@@ -127,11 +127,14 @@ fn router_event(core: &mut Core, clock: Now, event: Event) {
         }
         Event::CallConnected { agent, call } => {
             debug!(call = %call.id, agent = %agent, "call connected");
-            core.desk.remember_answered(&call);
+            let dial = core.desk.on_answered(&call);
             core.dirty.put_call(&call);
             core.tell(move |s| {
                 s.call_connected(now, &agent, &call);
                 s.call_changed(&call);
+                if let Some(work) = dial {
+                    s.callback_work_accepted(work);
+                }
             });
         }
         Event::CallUpdated { call } => {

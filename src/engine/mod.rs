@@ -418,6 +418,7 @@ pub fn spawn(
     router: Router,
     (desk, staffing): (CallbackDesk, Staffing),
     store: Arc<dyn Store>,
+    dialer: Option<crate::dialer::Dialer>,
     mut shutdown: watch::Receiver<bool>,
 ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Job>(JOB_QUEUE);
@@ -427,7 +428,7 @@ pub fn spawn(
         router,
         desk,
         staffing,
-        subscribers: Subscribers::new(store.clone()),
+        subscribers: Subscribers::new(store.clone(), dialer),
         idempotency: IdempotencyCache::new(100_000, Duration::from_secs(600)),
         dirty: dirty::Dirty::default(),
         day: now.utc_day_start(),
@@ -589,6 +590,10 @@ mod tests {
     use crate::store::MemoryStore;
 
     async fn engine() -> (EngineHandle, watch::Sender<bool>) {
+        engine_dialling(None).await
+    }
+
+    async fn engine_dialling(dialer: Option<crate::dialer::Dialer>) -> (EngineHandle, watch::Sender<bool>) {
         let mut router = Router::new(RouterConfig {
             skills: vec![SkillName::new("s")],
             queues: vec![QueueSettings::named("q").with_skill("s", 1)],
@@ -606,7 +611,7 @@ mod tests {
         .await
         .unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        let (handle, _task) = spawn(router, desk, store, stop_rx);
+        let (handle, _task) = spawn(router, desk, store, dialer, stop_rx);
         (handle, stop)
     }
 
@@ -654,5 +659,91 @@ mod tests {
         assert_eq!(again.0, CallId::new("c1"), "the call it made, not DuplicateCall");
         let calls = engine.call(|core, _| core.router.active_calls()).await.unwrap();
         assert_eq!(calls, 1);
+    }
+
+    #[tokio::test]
+    async fn an_accepted_callback_is_dialled_once_however_often_the_accept_is_retried() {
+        use crate::acd::{AgentLogin, SkillLevel};
+        use crate::callback::{CallbackDetails, CallbackOrigin};
+        use crate::engine::callbacks::NewCallback;
+        use crate::ids::{AgentId, CallbackId};
+        use futures::StreamExt;
+        use hotline_core::agent_event::AgentEventKind;
+
+        let (dialer, mut dials) = crate::dialer::Dialer::channel();
+        let (engine, _stop) = engine_dialling(Some(dialer)).await;
+        let agent = AgentId::new("a");
+        let login = AgentLogin {
+            id: agent.clone(),
+            display_name: "A".into(),
+            skills: vec![SkillLevel {
+                skill: "s".into(),
+                proficiency: 5,
+            }],
+            start_available: true,
+        };
+        engine.execute(None, Command::Login(login)).await.unwrap();
+        let a = agent.clone();
+        let mut events = engine
+            .call(move |core, now| core.open_agent_stream_for(now, &a, "A".into(), Device::Client))
+            .await
+            .unwrap();
+        let number = "+15550100".to_string();
+        let new = NewCallback {
+            id: CallbackId::new("cb-1"),
+            details: CallbackDetails {
+                number: number.clone(),
+                customer: None,
+                customer_key: number.clone(),
+                tier: None,
+                queue: Some("q".into()),
+                category: None,
+                notes: None,
+                owner: None,
+                origin: CallbackOrigin::Api,
+                source_call: None,
+            },
+            not_before: None,
+            deadline: None,
+            max_attempts: None,
+        };
+        engine
+            .execute(None, Command::CreateCallback(Box::new(new)))
+            .await
+            .unwrap();
+        // The callback falls due and its work item is offered to the agent.
+        let work = loop {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+                .await
+                .expect("an offer within 5 s")
+                .expect("the stream is open")
+                .expect("an event");
+            if let AgentEventKind::CallOffered { call, .. } = event.kind {
+                break call.id;
+            }
+        };
+        assert!(dials.try_recv().is_err(), "nothing is dialled before the accept");
+        let key = IdempotencyKey {
+            principal: "agent:a".into(),
+            request_id: "accept-1".into(),
+            digest: "d".into(),
+        };
+        let accept = || Command::Accept {
+            agent: agent.clone(),
+            call: work.clone(),
+        };
+        engine.execute(Some(key.clone()), accept()).await.unwrap();
+        // The engine hands the dial over before it answers the Accept.
+        let dial = dials.try_recv().expect("the accept asked the dialler");
+        assert_eq!(dial.call, work);
+        assert_eq!(dial.callback, CallbackId::new("cb-1"));
+        assert_eq!(dial.agent, agent);
+        assert_eq!(dial.number, number);
+        // A retry (kept reply) and a repeat (the call is connected already)
+        // dial nothing more.
+        engine.execute(Some(key), accept()).await.unwrap();
+        let repeat = engine.execute(None, accept()).await;
+        assert!(repeat.is_err(), "{repeat:?}");
+        assert!(dials.try_recv().is_err(), "dialled once");
     }
 }

@@ -14,16 +14,14 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use tokio::sync::mpsc;
-use tonic::Status;
 use tracing::warn;
 
 use crate::acd::{AgentRecord, AgentWork, CallRecord, CallStatus, ContactRecord, RescindReason};
-use crate::convert;
+use crate::error::Error;
 use crate::ids::{AgentId, CallId};
-use crate::proto;
-use crate::proto::agent_event::Event as Ev;
 use crate::store::Store;
 use crate::time::Timestamp;
+use hotline_core::agent_event::{AgentEvent, AgentEventKind as Ev};
 
 /// Events buffered per stream before it counts as stalled.
 const STREAM_BUFFER: usize = 256;
@@ -38,7 +36,7 @@ const HISTORY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// An event on its way to an agent's stream: for an offer, whose contacts
 /// to show with it.
 struct Outgoing {
-    event: Result<proto::AgentEvent, Status>,
+    event: AgentEvent,
     history_of: Option<String>,
 }
 
@@ -46,12 +44,12 @@ struct Outgoing {
 /// went away, or the stream ended) tells the engine, without keeping the
 /// channel open the way a second sender would.
 pub struct AgentEventStream {
-    inner: std::pin::Pin<Box<dyn futures::Stream<Item = Result<proto::AgentEvent, Status>> + Send>>,
+    inner: std::pin::Pin<Box<dyn futures::Stream<Item = Result<AgentEvent, Error>> + Send>>,
     _closed: tokio::sync::oneshot::Sender<()>,
 }
 
 impl futures::Stream for AgentEventStream {
-    type Item = Result<proto::AgentEvent, Status>;
+    type Item = Result<AgentEvent, Error>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
@@ -62,26 +60,33 @@ impl futures::Stream for AgentEventStream {
 }
 
 /// Adds the customer's recent contacts to an offer that asks for them.
-async fn with_history(store: Option<Arc<dyn Store>>, out: Outgoing) -> Result<proto::AgentEvent, Status> {
+async fn with_history(store: Option<Arc<dyn Store>>, out: Outgoing) -> Result<AgentEvent, Error> {
+    let mut event = out.event;
     let (Some(store), Some(key)) = (store, out.history_of) else {
-        return out.event;
+        return Ok(event);
     };
-    let mut event = out.event?;
-    if let Some(Ev::CallOffered(offer)) = &mut event.event {
+    if let Ev::CallOffered {
+        call,
+        previous_contacts,
+        ..
+    } = &mut event.kind
+    {
         let why = match tokio::time::timeout(HISTORY_WAIT, store.contacts_of(&key, HISTORY)).await {
             Ok(Ok(contacts)) => {
-                offer.previous_contacts = contacts.iter().map(convert::contact_summary).collect();
+                *previous_contacts = contacts;
                 return Ok(event);
             }
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("the store took over {HISTORY_WAIT:?}"),
         };
-        warn!(call = offer.call.as_ref().map(|c| c.call_id.as_str()).unwrap_or(""), %why, "an offer rings without the customer's history");
+        warn!(call = %call.id, %why, "an offer rings without the customer's history");
         crate::metrics::events::offer_history_missing();
     }
     Ok(event)
 }
-pub type CallRx = mpsc::Receiver<Result<proto::Call, Status>>;
+
+/// A call watch: the record now, then each change until it ends.
+pub type CallRx = mpsc::Receiver<CallRecord>;
 
 struct AgentStream {
     tx: mpsc::Sender<Outgoing>,
@@ -101,17 +106,33 @@ pub enum Device {
 #[derive(Default)]
 pub struct Subscribers {
     agents: HashMap<(AgentId, Device), AgentStream>,
-    calls: HashMap<CallId, Vec<mpsc::Sender<Result<proto::Call, Status>>>>,
+    calls: HashMap<CallId, Vec<mpsc::Sender<CallRecord>>>,
     /// Where agents' streams read customers' histories (none: offers
     /// show none).
     store: Option<Arc<dyn Store>>,
+    /// The callback dialler port: accepted callbacks' customers are dialled
+    /// through it (none: agents dial them by hand).
+    dialer: Option<crate::dialer::Dialer>,
 }
 
 impl Subscribers {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, dialer: Option<crate::dialer::Dialer>) -> Self {
         Subscribers {
             store: Some(store),
+            dialer,
             ..Subscribers::default()
+        }
+    }
+
+    /// An agent accepted a callback's work item (and the store holds it):
+    /// the dialler calls the customer. A dial that cannot be queued leaves
+    /// the agent to dial by hand, which is logged and counted.
+    pub fn callback_work_accepted(&mut self, work: crate::dialer::CallbackDial) {
+        let Some(dialer) = &self.dialer else { return };
+        let (call, agent) = (work.call.clone(), work.agent.clone());
+        if let Err(e) = dialer.dial(work) {
+            warn!(call = %call, agent = %agent, error = %e, "callback not dialled; the agent dials by hand");
+            crate::metrics::events::callback_dial_refused();
         }
     }
 
@@ -156,7 +177,7 @@ impl Subscribers {
     /// Watches a call: its current record now, then every change until it ends.
     pub fn watch_call(&mut self, call: &CallRecord) -> CallRx {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let _ = tx.try_send(Ok(convert::call(call)));
+        let _ = tx.try_send(call.clone());
         if call.status != CallStatus::Ended {
             self.calls.entry(call.id.clone()).or_default().push(tx);
         }
@@ -168,8 +189,7 @@ impl Subscribers {
         let Some(sinks) = self.calls.get_mut(&call.id) else {
             return;
         };
-        let msg = convert::call(call);
-        sinks.retain(|tx| tx.try_send(Ok(msg.clone())).is_ok());
+        sinks.retain(|tx| tx.try_send(call.clone()).is_ok());
         if ended || sinks.is_empty() {
             self.calls.remove(&call.id);
         }
@@ -187,11 +207,11 @@ impl Subscribers {
         expires_at: Timestamp,
         history_of: Option<String>,
     ) {
-        let event = Ev::CallOffered(proto::CallOffered {
-            call: Some(convert::call(call)),
-            expires_at_unix_ms: convert::ms(expires_at),
+        let event = Ev::CallOffered {
+            call: call.clone(),
+            expires_at,
             previous_contacts: Vec::new(),
-        });
+        };
         self.send_to(now, agent, Device::Client, event.clone(), history_of.clone());
         self.send_to(now, agent, Device::Phone, event, history_of);
     }
@@ -200,10 +220,10 @@ impl Subscribers {
         self.send(
             now,
             agent,
-            Ev::OfferRescinded(proto::OfferRescinded {
-                call_id: call.to_string(),
-                reason: convert::rescind_reason(reason) as i32,
-            }),
+            Ev::OfferRescinded {
+                call: call.clone(),
+                reason,
+            },
         );
     }
 
@@ -213,54 +233,40 @@ impl Subscribers {
     pub fn resend_work(&mut self, now: Timestamp, agent: &AgentId, device: Device, work: &AgentWork) {
         let event = match work {
             AgentWork::Offered { call, expires_at } => {
-                let event = Ev::CallOffered(proto::CallOffered {
-                    call: Some(convert::call(call)),
-                    expires_at_unix_ms: convert::ms(*expires_at),
+                let event = Ev::CallOffered {
+                    call: call.clone(),
+                    expires_at: *expires_at,
                     previous_contacts: Vec::new(),
-                });
+                };
                 // With the customer's history, as on the first showing.
                 self.send_to(now, agent, device, event, Some(history_key(call)));
                 return;
             }
-            AgentWork::Connected { call } => Ev::CallConnected(proto::CallConnected {
-                call: Some(convert::call(call)),
-            }),
-            AgentWork::WrappingUp { call, deadline } => Ev::WrapUpStarted(proto::WrapUpStarted {
-                call_id: call.to_string(),
-                deadline_unix_ms: convert::ms(*deadline),
-            }),
+            AgentWork::Connected { call } => Ev::CallConnected(call.clone()),
+            AgentWork::WrappingUp { call, deadline } => Ev::WrapUpStarted {
+                call: call.clone(),
+                deadline: *deadline,
+            },
         };
         self.send_to(now, agent, device, event, None);
     }
 
     pub fn call_connected(&mut self, now: Timestamp, agent: &AgentId, call: &CallRecord) {
-        self.send(
-            now,
-            agent,
-            Ev::CallConnected(proto::CallConnected {
-                call: Some(convert::call(call)),
-            }),
-        );
+        self.send(now, agent, Ev::CallConnected(call.clone()));
     }
 
     pub fn call_ended(&mut self, now: Timestamp, agent: &AgentId, call: &CallRecord) {
-        self.send(
-            now,
-            agent,
-            Ev::CallEnded(proto::CallEnded {
-                call: Some(convert::call(call)),
-            }),
-        );
+        self.send(now, agent, Ev::CallEnded(call.clone()));
     }
 
     pub fn wrap_up_started(&mut self, now: Timestamp, agent: &AgentId, call: &CallId, deadline: Timestamp) {
         self.send(
             now,
             agent,
-            Ev::WrapUpStarted(proto::WrapUpStarted {
-                call_id: call.to_string(),
-                deadline_unix_ms: convert::ms(deadline),
-            }),
+            Ev::WrapUpStarted {
+                call: call.clone(),
+                deadline,
+            },
         );
     }
 
@@ -268,10 +274,10 @@ impl Subscribers {
         self.send(
             now,
             agent,
-            Ev::WrapUpEnded(proto::WrapUpEnded {
-                call_id: contact.call.to_string(),
-                disposition: convert::disposition(contact.disposition) as i32,
-            }),
+            Ev::WrapUpEnded {
+                call: contact.call.clone(),
+                disposition: contact.disposition,
+            },
         );
     }
 
@@ -294,15 +300,12 @@ impl Subscribers {
             return;
         };
         stream.seq += 1;
-        let msg = proto::AgentEvent {
+        let event = AgentEvent {
             sequence: stream.seq,
-            at_unix_ms: convert::ms(now),
-            event: Some(event),
+            at: now,
+            kind: event,
         };
-        if let Err(e) = stream.tx.try_send(Outgoing {
-            event: Ok(msg),
-            history_of,
-        }) {
+        if let Err(e) = stream.tx.try_send(Outgoing { event, history_of }) {
             if matches!(e, mpsc::error::TrySendError::Full(_)) {
                 warn!(agent = %agent, ?device, "agent event stream stalled; closing it");
             }
@@ -321,7 +324,5 @@ pub(super) fn history_key(call: &CallRecord) -> String {
 }
 
 fn state_changed(agent: &AgentRecord) -> Ev {
-    Ev::StateChanged(proto::AgentStateChanged {
-        agent: Some(convert::agent(agent)),
-    })
+    Ev::StateChanged(agent.clone())
 }

@@ -25,9 +25,9 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::auth::{Role, TokenKeys};
+use crate::client::softphone::{burst_delays, connect, pulses, BurstTimes, Party, SoftPhone};
 use crate::client::{self, Clients};
 use crate::error::Error;
-use crate::media::softphone::{burst_delays, connect, pulses, BurstTimes, Party, SoftPhone};
 use crate::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use crate::proto;
 use crate::time::Timestamp;

@@ -20,7 +20,6 @@ pub mod relay;
 pub mod resample;
 pub mod retention;
 pub mod rtp;
-pub mod softphone;
 pub mod tone;
 pub mod trunk;
 pub mod webrtc;

@@ -500,6 +500,18 @@ pub fn offer_history_missing() {
     counter!("hotline_offer_history_missing_total").increment(1);
 }
 
+/// A caller's last contact could not be read, so the call was routed
+/// without first-contact ownership (its issue's owner is not preferred).
+pub fn owner_lookup_failed() {
+    counter!("hotline_owner_lookup_failed_total").increment(1);
+}
+
+/// An accepted callback the SIP gateway could not be asked to dial (gone,
+/// or its queue full): the agent dials by hand.
+pub fn callback_dial_refused() {
+    counter!("hotline_callback_dials_refused_total").increment(1);
+}
+
 pub fn notes_dropped(n: u64) {
     counter!("hotline_events_withheld_dropped_total").increment(n);
 }

@@ -2,8 +2,9 @@
 //! work item, hotline calls the customer and bridges the answered call to
 //! the agent, recorded like any other (the customer on the left).
 //!
-//! Invariants: at most one placed call per accepted work item (the API
-//! asks once, on a successful Accept); a refused or unanswered call is
+//! Invariants: at most one placed call per accepted work item (the engine
+//! asks once, when the store holds the accept: the core's
+//! `CallbackWorkAccepted`); a refused or unanswered call is
 //! recorded as the agent's attempt (busy, wrong number, no answer), so the
 //! callback retries or fails by the tracker's rules without the agent
 //! typing it; an answered call is left for the agent to judge (reached, or
@@ -17,23 +18,20 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
-use super::gateway::{as_agent, as_trunk, place, CallContext, CallerSide, Command};
+use super::gateway::{agent_principal, place, trunk_principal, CallContext, CallerSide, Command};
 use super::trunk::Dial;
-use crate::api::call::CallApi;
-use crate::api::callback::CallbackApi;
+use crate::callback::AttemptOutcome;
 use crate::dialer::CallbackDial;
 
+use crate::acd::CallStatus;
 use crate::media::rtp::{self, RtpParams, RtpSession};
-use crate::proto;
-use crate::proto::call_service_server::CallService;
-use crate::proto::callback_service_server::CallbackService;
 
 /// The attempt a refused placed call counts as.
-pub fn outcome_of(code: u16) -> proto::AttemptOutcome {
+pub fn outcome_of(code: u16) -> AttemptOutcome {
     match code {
-        404 | 410 | 484 | 604 => proto::AttemptOutcome::WrongNumber,
-        486 | 600 => proto::AttemptOutcome::Busy,
-        _ => proto::AttemptOutcome::NoAnswer,
+        404 | 410 | 484 | 604 => AttemptOutcome::WrongNumber,
+        486 | 600 => AttemptOutcome::Busy,
+        _ => AttemptOutcome::NoAnswer,
     }
 }
 
@@ -54,7 +52,7 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
             return;
         }
     };
-    let Ok(Some(mut watch)) = cx.api.engine.watch_call(d.call.clone()).await else {
+    let Ok(Some(mut watch)) = cx.app.engine.watch_call(d.call.clone()).await else {
         return;
     };
     let dial = Dial {
@@ -84,7 +82,7 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
                 None => return,
             },
             update = watch.next() => {
-                let ended = !matches!(update, Some(Ok(ref c)) if c.status != proto::CallStatus::Ended as i32);
+                let ended = !matches!(update, Some(Ok(ref c)) if c.status != CallStatus::Ended);
                 if ended {
                     // The agent gave up (or the work item ended) before the answer.
                     let _ = cx.cmds.send(hangup()).await;
@@ -93,7 +91,7 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
             }
             _ = &mut ring => {
                 let _ = cx.cmds.send(hangup()).await;
-                record_attempt(&cx, &d, proto::AttemptOutcome::NoAnswer).await;
+                record_attempt(&cx, &d, AttemptOutcome::NoAnswer).await;
                 return;
             }
         }
@@ -111,7 +109,7 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
             return;
         }
     };
-    if let Err(e) = cx.api.media.connect_rtp_caller(&d.call, session.clone()).await {
+    if let Err(e) = cx.app.media.connect_rtp_caller(&d.call, session.clone()).await {
         warn!(call = %d.call, error = %e, "callback answered but not bridged");
         session.close();
         let _ = cx.cmds.send(hangup()).await;
@@ -124,19 +122,15 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
                 Some(CallerSide::Gone) | None => {
                     // The customer hung up: so does the call.
                     session.close();
-                    let api = CallApi { ctx: cx.api.clone() };
-                    let _ = api
-                        .end_call(as_trunk(proto::EndCallRequest {
-                            call_id: d.call.to_string(),
-                            request_id: String::new(),
-                        }))
-                        .await;
+                    if let Err(e) = cx.app.end_call(&trunk_principal(), d.call.as_str(), "").await {
+                        warn!(call = %d.call, error = %e, "the customer hung up but the callback's call did not end");
+                    }
                     return;
                 }
                 Some(_) => {}
             },
             update = watch.next() => {
-                let live = matches!(update, Some(Ok(ref c)) if c.status != proto::CallStatus::Ended as i32);
+                let live = matches!(update, Some(Ok(ref c)) if c.status != CallStatus::Ended);
                 if !live {
                     let _ = cx.cmds.send(hangup()).await;
                     session.close();
@@ -148,18 +142,16 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
 }
 
 /// Records a failed attempt as the agent who accepted the callback.
-async fn record_attempt(cx: &CallContext, d: &CallbackDial, outcome: proto::AttemptOutcome) {
-    let api = CallbackApi { ctx: cx.api.clone() };
-    let recorded = api
-        .record_attempt(as_agent(
-            &d.agent,
-            proto::RecordAttemptRequest {
-                callback_id: d.callback.clone(),
-                agent_id: d.agent.to_string(),
-                outcome: outcome as i32,
-                request_id: format!("sip-attempt:{}", d.call),
-            },
-        ))
+async fn record_attempt(cx: &CallContext, d: &CallbackDial, outcome: AttemptOutcome) {
+    let recorded = cx
+        .app
+        .record_attempt(
+            &agent_principal(&d.agent),
+            d.agent.as_str(),
+            d.callback.as_str(),
+            outcome,
+            &format!("sip-attempt:{}", d.call),
+        )
         .await;
     match recorded {
         Ok(_) => info!(callback = %d.callback, ?outcome, "callback attempt recorded"),

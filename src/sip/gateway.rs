@@ -30,8 +30,9 @@ use super::sdp::AudioOffer;
 use super::trunk::{
     Binding, Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats,
 };
-use crate::api::call::CallApi;
-use crate::api::ApiContext;
+use crate::acd::CallStatus;
+use crate::app::calls::{RequestCallback, StartCall};
+use crate::app::App;
 use crate::auth::{Principal, Role};
 use crate::config::MenuConfig;
 use crate::dialer::CallbackDial;
@@ -40,8 +41,6 @@ use crate::ids::CallId;
 use crate::media::leg::Leg;
 use crate::media::prompt::Prompt;
 use crate::media::rtp::{KeyPressed, RtpParams, RtpSession};
-use crate::proto;
-use crate::proto::call_service_server::CallService;
 use crate::time::MonotonicClock;
 
 /// How long the survey waits for the call's media task to let go of the
@@ -120,7 +119,7 @@ pub async fn start(
     settings: GatewaySettings,
     guard: Guard,
     keypad: KeypadPrompts,
-    ctx: ApiContext,
+    ctx: App,
     dials: mpsc::Receiver<CallbackDial>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
@@ -228,14 +227,14 @@ async fn run(
     tcp: TcpListener,
     mut core: TrunkCore,
     settings: GatewaySettings,
-    ctx: ApiContext,
+    ctx: App,
     keypad: KeypadPrompts,
     mut dials: mpsc::Receiver<CallbackDial>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
     let cx = CallContext {
-        api: ctx,
+        app: ctx,
         settings,
         keypad: Arc::new(keypad),
         cmds: cmd_tx,
@@ -438,7 +437,7 @@ struct TrunkCall {
 /// What a call task needs besides its call.
 #[derive(Clone)]
 pub(super) struct CallContext {
-    pub api: ApiContext,
+    pub app: App,
     pub settings: GatewaySettings,
     keypad: Arc<KeypadPrompts>,
     pub cmds: mpsc::Sender<Command>,
@@ -461,31 +460,39 @@ pub(super) async fn place(cx: &CallContext, dial: Dial) -> Option<(SipCallKey, m
     Some((key, side))
 }
 
-/// A request as the trunk, a telephony principal of this node.
-pub(super) fn as_trunk<T>(message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
-    req.extensions_mut().insert(Principal {
+/// The gateway acting for the phone network: a telephony principal of
+/// this node (the in-process twin of the web demo's caller page).
+pub(super) fn trunk_principal() -> Principal {
+    Principal {
         sub: "sip-trunk".into(),
         role: Role::Telephony,
-    });
-    req
+    }
 }
 
-/// A request as `agent`: the adapter acting for an agent whose phone
-/// authenticated as them, or for whom it dials a callback they accepted.
-pub(super) fn as_agent<T>(agent: &crate::ids::AgentId, message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
-    req.extensions_mut().insert(Principal {
+/// The gateway acting for `agent`: the agent whose phone authenticated as
+/// them, or for whom it dials a callback they accepted.
+pub(super) fn agent_principal(agent: &crate::ids::AgentId) -> Principal {
+    Principal {
         sub: agent.to_string(),
         role: Role::Agent,
-    });
-    req
+    }
 }
 
-fn refusal(status: &tonic::Status) -> Refusal {
-    match status.code() {
-        tonic::Code::NotFound | tonic::Code::InvalidArgument => Refusal::UnknownNumber,
-        tonic::Code::ResourceExhausted | tonic::Code::FailedPrecondition => Refusal::Busy,
+/// The SIP final response for a call the application refused.
+fn refusal(e: &Error) -> Refusal {
+    // gRPC codes, for refusals that came back from the routing node.
+    const INVALID_ARGUMENT: i32 = 3;
+    const NOT_FOUND: i32 = 5;
+    const RESOURCE_EXHAUSTED: i32 = 8;
+    const FAILED_PRECONDITION: i32 = 9;
+    match e {
+        Error::NotFound { .. } | Error::InvalidArgument { .. } => Refusal::UnknownNumber,
+        Error::FailedPrecondition(_) => Refusal::Busy,
+        Error::Remote { code, .. } => match *code {
+            INVALID_ARGUMENT | NOT_FOUND => Refusal::UnknownNumber,
+            RESOURCE_EXHAUSTED | FAILED_PRECONDITION => Refusal::Busy,
+            _ => Refusal::Unavailable,
+        },
         _ => Refusal::Unavailable,
     }
 }
@@ -624,46 +631,41 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
         info!(sip_call = %key, key = ?pressed, entry_point = %dnis, "menu choice");
     }
 
-    let api = CallApi { ctx: cx.api.clone() };
     let ani = if from_number.is_empty() {
         "anonymous".to_string()
     } else {
         from_number
     };
-    let started = api
-        .start_call(as_trunk(proto::StartCallRequest {
-            ani,
-            dnis,
-            request_id: format!("sip:{key}"),
-            ..Default::default()
-        }))
-        .await;
-    let queued = match started {
-        Ok(c) => c.into_inner(),
-        Err(status) => {
-            info!(sip_call = %key, code = ?status.code(), reason = status.message(), "trunk call refused");
-            let _ = cmds.send(refuse(refusal(&status))).await;
+    let trunk = trunk_principal();
+    let start = StartCall {
+        ani,
+        dnis,
+        request_id: format!("sip:{key}"),
+        ..Default::default()
+    };
+    let queued = match cx.app.start_call(&trunk, start).await {
+        Ok(c) => c,
+        Err(e) => {
+            info!(sip_call = %key, error = %e, "trunk call refused");
+            let _ = cmds.send(refuse(refusal(&e))).await;
             return;
         }
     };
-    if queued.status == proto::CallStatus::Ended as i32 {
+    if queued.status == CallStatus::Ended {
         let _ = cmds.send(refuse(Refusal::Busy)).await;
         return;
     }
-    let call_id = CallId::new(&queued.call_id);
+    let call_id = queued.id.clone();
     let end_call = || async {
-        let _ = api
-            .end_call(as_trunk(proto::EndCallRequest {
-                call_id: call_id.to_string(),
-                request_id: String::new(),
-            }))
-            .await;
+        if let Err(e) = cx.app.end_call(&trunk, call_id.as_str(), "").await {
+            warn!(call = %call_id, error = %e, "the trunk caller hung up but the call did not end");
+        }
     };
-    let Ok(Some(mut watch)) = cx.api.engine.watch_call(call_id.clone()).await else {
+    let Ok(Some(mut watch)) = cx.app.engine.watch_call(call_id.clone()).await else {
         let _ = cmds.send(refuse(Refusal::Ended)).await;
         return;
     };
-    if let Err(e) = cx.api.media.connect_rtp_caller(&call_id, session.clone()).await {
+    if let Err(e) = cx.app.media.connect_rtp_caller(&call_id, session.clone()).await {
         warn!(sip_call = %key, error = %e, "trunk call without audio");
         end_call().await;
         let _ = cmds.send(refuse(Refusal::Unavailable)).await;
@@ -680,13 +682,12 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
                     return;
                 }
                 CallerSide::Key(k) if !answered && cx.settings.callback_key.starts_with(k) => {
-                    let asked = api
-                        .request_callback(as_trunk(proto::RequestCallbackRequest {
-                            call_id: call_id.to_string(),
-                            number: String::new(),
-                            request_id: format!("sip-callback:{key}"),
-                        }))
-                        .await;
+                    let asked = RequestCallback {
+                        call_id: call_id.to_string(),
+                        number: String::new(),
+                        request_id: format!("sip-callback:{key}"),
+                    };
+                    let asked = cx.app.request_callback(&trunk, asked).await;
                     match asked {
                         Ok(_) => {
                             info!(sip_call = %key, call = %call_id, "callback requested from the keypad");
@@ -704,13 +705,13 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
             },
             update = watch.next() => match update {
                 Some(Ok(c)) => {
-                    if c.status == proto::CallStatus::Connected as i32 && !answered {
+                    if c.status == CallStatus::Connected && !answered {
                         answered = true;
                         let _ = cmds.send(Command::Answer { key: key.clone() }).await;
                     }
-                    if c.status == proto::CallStatus::Ended as i32 {
+                    if c.status == CallStatus::Ended {
                         if answered && cx.settings.survey && !line.gone {
-                            survey(&api, &cx, &mut line, &leg, &call_id).await;
+                            survey(&cx, &mut line, &leg, &call_id).await;
                         }
                         let _ = cmds.send(Command::Hangup { key: key.clone() }).await;
                         return;
@@ -718,7 +719,7 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
                 }
                 _ => {
                     // The watch ended (routing moved): find the call again.
-                    match cx.api.engine.watch_call(call_id.clone()).await {
+                    match cx.app.engine.watch_call(call_id.clone()).await {
                         Ok(Some(again)) => watch = again,
                         _ => {
                             let _ = cmds.send(Command::Hangup { key: key.clone() }).await;
@@ -733,11 +734,11 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
 
 /// After the agent hung up: a 1-5 rating from the keypad, stored against
 /// the call's contact.
-async fn survey(api: &CallApi, cx: &CallContext, line: &mut CallerLine, leg: &Leg, call: &CallId) {
+async fn survey(cx: &CallContext, line: &mut CallerLine, leg: &Leg, call: &CallId) {
     // The call's media task lets go of the leg first (it may still be
     // sending the call's last frames); it takes milliseconds, so a stuck
     // task costs the survey, not the caller's line.
-    if tokio::time::timeout(RELEASE_WAIT, cx.api.media.call_released(call))
+    if tokio::time::timeout(RELEASE_WAIT, cx.app.media.call_released(call))
         .await
         .is_err()
     {
@@ -752,11 +753,9 @@ async fn survey(api: &CallApi, cx: &CallContext, line: &mut CallerLine, leg: &Le
     else {
         return;
     };
-    let stored = api
-        .submit_survey(as_trunk(proto::SubmitSurveyRequest {
-            call_id: call.to_string(),
-            satisfaction: rating as i32,
-        }))
+    let stored = cx
+        .app
+        .submit_survey(&trunk_principal(), call.as_str(), i64::from(rating))
         .await;
     match stored {
         Ok(_) => info!(call = %call, rating, "survey answered from the keypad"),

@@ -19,15 +19,14 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
-use super::gateway::{as_agent, place, CallContext, CallerSide, Command};
+use super::gateway::{agent_principal, place, CallContext, CallerSide, Command};
 use super::trunk::{Binding, Dial};
-use crate::api::agent::AgentApi;
+use crate::acd::{CallRecord, CallStatus};
+use crate::app::agents::{CallAction, CallRef, RequestedState};
 use crate::engine::Device;
 use crate::ids::{AgentId, CallId};
 use crate::media::rtp::{self, RtpParams, RtpSession};
-use crate::proto;
-use crate::proto::agent_event::Event as Ev;
-use crate::proto::agent_service_server::AgentService;
+use hotline_core::agent_event::{AgentEvent, AgentEventKind};
 
 /// Why the phone's agent is set not ready when the phone goes away.
 pub const UNREGISTERED_REASON: &str = "phone unregistered";
@@ -37,19 +36,9 @@ type Events = crate::cluster::EventStream;
 
 /// Follows one agent's phone until its registration ends.
 pub(super) async fn phone(agent: AgentId, mut binding: watch::Receiver<Option<Binding>>, cx: CallContext) {
-    let name = cx
-        .api
-        .directory
-        .agent(&agent)
-        .map(|a| a.name.clone())
-        .unwrap_or_default();
+    let me = agent_principal(&agent);
     'stream: loop {
-        let mut events = match cx
-            .api
-            .engine
-            .agent_events(agent.clone(), name.clone(), Device::Phone)
-            .await
-        {
+        let mut events = match cx.app.agent_events(&me, agent.as_str(), Device::Phone).await {
             Ok(e) => e,
             Err(e) => {
                 debug!(agent = %agent, error = %e, "phone event stream not open yet");
@@ -63,16 +52,15 @@ pub(super) async fn phone(agent: AgentId, mut binding: watch::Receiver<Option<Bi
             tokio::select! {
                 lapsed = registration_ended(&mut binding) => if lapsed { break 'stream },
                 event = events.next() => match event {
-                    Some(Ok(proto::AgentEvent { event: Some(Ev::CallOffered(offer)), .. })) => {
-                        let Some(call) = offer.call else { continue };
+                    Some(Ok(AgentEvent { kind: AgentEventKind::CallOffered { call, .. }, .. })) => {
                         let Some(b) = binding.borrow().clone() else { break 'stream };
                         ring(&agent, &call, &b, &mut events, &cx).await;
                     }
                     Some(Ok(_)) => {}
-                    Some(Err(_)) | None => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue 'stream;
-                    }
+                    // The stream ended (the routing node changed, or it fell
+                    // behind): open it again at once; where it cannot be
+                    // opened yet, the retry above paces the attempts.
+                    Some(Err(_)) | None => continue 'stream,
                 },
             }
         }
@@ -90,23 +78,21 @@ async fn registration_ended(binding: &mut watch::Receiver<Option<Binding>>) -> b
 
 /// The phone is gone: an available agent stops getting offers.
 async fn unregistered(agent: &AgentId, cx: &CallContext) {
-    let api = AgentApi { ctx: cx.api.clone() };
-    let Ok(Some(record)) = cx.api.store.get_agent(agent).await else {
+    let Ok(Some(record)) = cx.app.store.get_agent(agent).await else {
         return;
     };
     if record.state != crate::acd::AgentState::Available {
         return;
     }
-    let set = api
-        .set_state(as_agent(
-            agent,
-            proto::SetStateRequest {
-                agent_id: agent.to_string(),
-                state: proto::RequestedState::NotReady as i32,
-                reason: UNREGISTERED_REASON.into(),
-                request_id: String::new(),
-            },
-        ))
+    let set = cx
+        .app
+        .set_state(
+            &agent_principal(agent),
+            agent.as_str(),
+            RequestedState::NotReady,
+            UNREGISTERED_REASON,
+            "",
+        )
         .await;
     match set {
         Ok(_) => info!(agent = %agent, "agent set not ready: their phone unregistered"),
@@ -114,33 +100,39 @@ async fn unregistered(agent: &AgentId, cx: &CallContext) {
     }
 }
 
-fn action(agent: &AgentId, call: &CallId) -> tonic::Request<proto::CallActionRequest> {
-    as_agent(
-        agent,
-        proto::CallActionRequest {
-            agent_id: agent.to_string(),
-            call_id: call.to_string(),
-            request_id: String::new(),
-        },
-    )
+/// What the phone did to an offer or call, as its agent; failures are
+/// logged (the phone has no screen to show them on).
+async fn act(cx: &CallContext, agent: &AgentId, call: &CallId, action: CallAction) -> bool {
+    let r = CallRef {
+        agent_id: agent.to_string(),
+        call_id: call.to_string(),
+        request_id: String::new(),
+    };
+    let name = format!("{action:?}");
+    match cx.app.call_action(&agent_principal(agent), &r, action).await {
+        Ok(_) => true,
+        Err(e) => {
+            info!(agent = %agent, call = %call, action = %name, error = %e, "the phone's action was refused");
+            false
+        }
+    }
 }
 
 /// Rings the phone for one offer and carries the call if it answers.
 async fn ring(
     agent: &AgentId,
-    offered: &proto::Call,
+    offered: &CallRecord,
     binding: &Binding,
     events: &mut Events,
     cx: &CallContext,
 ) {
-    let call = CallId::new(&offered.call_id);
+    let call = offered.id.clone();
     let settings = &cx.settings;
-    let api = AgentApi { ctx: cx.api.clone() };
     let socket = match rtp::bind(settings.media_ip, settings.rtp_ports).await {
         Ok(s) => s,
         Err(e) => {
             warn!(agent = %agent, call = %call, error = %e, "no RTP port to ring a phone");
-            let _ = api.decline(action(agent, &call)).await;
+            act(cx, agent, &call, CallAction::Decline).await;
             return;
         }
     };
@@ -158,7 +150,7 @@ async fn ring(
         target: binding.contact.clone(),
         next_hop: binding.source,
         from_user: caller,
-        display: Some(offered.queue.clone()),
+        display: Some(offered.queue.to_string()),
         local_rtp: SocketAddr::new(settings.media_ip, local.port()),
     };
     let Some((key, mut side)) = place(cx, dial).await else {
@@ -172,14 +164,14 @@ async fn ring(
                 Some(CallerSide::Answered(answer)) => break answer,
                 Some(CallerSide::Failed(code)) => {
                     info!(agent = %agent, call = %call, code, "the phone refused the offer");
-                    let _ = api.decline(action(agent, &call)).await;
+                    act(cx, agent, &call, CallAction::Decline).await;
                     return;
                 }
                 Some(_) => {}
                 None => return,
             },
             event = events.next() => match event {
-                Some(Ok(proto::AgentEvent { event: Some(Ev::OfferRescinded(r)), .. })) if r.call_id == call.as_str() => {
+                Some(Ok(AgentEvent { kind: AgentEventKind::OfferRescinded { call: withdrawn, .. }, .. })) if withdrawn == call => {
                     let _ = cx.cmds.send(hangup()).await;
                     return;
                 }
@@ -201,11 +193,11 @@ async fn ring(
         Err(e) => {
             warn!(agent = %agent, error = %e, "phone answered without audio");
             let _ = cx.cmds.send(hangup()).await;
-            let _ = api.decline(action(agent, &call)).await;
+            act(cx, agent, &call, CallAction::Decline).await;
             return;
         }
     };
-    let media = &cx.api.media;
+    let media = &cx.app.media;
     let finish = |session: &Arc<RtpSession>| {
         session.close();
         media.disconnect_agent_rtp(agent, session);
@@ -216,15 +208,14 @@ async fn ring(
         let _ = cx.cmds.send(hangup()).await;
         return;
     }
-    if let Err(e) = api.accept(action(agent, &call)).await {
+    if !act(cx, agent, &call, CallAction::Accept).await {
         // The offer went away while the phone was answering.
-        info!(agent = %agent, call = %call, error = %e, "phone answered an offer no longer there");
         finish(&session);
         let _ = cx.cmds.send(hangup()).await;
         return;
     }
     info!(agent = %agent, call = %call, "the agent answered on their phone");
-    let Ok(Some(mut watch)) = cx.api.engine.watch_call(call.clone()).await else {
+    let Ok(Some(mut watch)) = cx.app.engine.watch_call(call.clone()).await else {
         finish(&session);
         let _ = cx.cmds.send(hangup()).await;
         return;
@@ -234,14 +225,14 @@ async fn ring(
             got = side.recv() => match got {
                 Some(CallerSide::Gone) | None => {
                     // The agent hung up on the phone.
-                    let _ = api.hangup(action(agent, &call)).await;
+                    act(cx, agent, &call, CallAction::Hangup).await;
                     finish(&session);
                     return;
                 }
                 Some(_) => {}
             },
             update = watch.next() => {
-                let live = matches!(update, Some(Ok(ref c)) if c.status != proto::CallStatus::Ended as i32 && c.agent_id == agent.as_str());
+                let live = matches!(update, Some(Ok(ref c)) if c.status != CallStatus::Ended && c.agent.as_ref() == Some(agent));
                 if !live {
                     // The caller hung up, or the call was transferred away.
                     let _ = cx.cmds.send(hangup()).await;

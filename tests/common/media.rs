@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hotline::media::softphone::{connect, Party, SoftPhone, Source};
+use hotline::client::softphone::{connect, Party, SoftPhone, Source};
 use hotline::media::tone::{goertzel, sine, tone_share};
 use hotline::media::webrtc::{AudioCodec, WebRtcEndpoint, WebRtcSettings};
 use hotline::proto;

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hotline::auth::{Role, TokenKeys};
+use hotline::client::softphone::{self, tone, Party, SoftPhone};
 use hotline::client::Clients;
-use hotline::media::softphone::{self, tone, Party, SoftPhone};
 use hotline::media::webrtc::WebRtcEndpoint;
 use hotline::proto;
 use hotline::time::Timestamp;

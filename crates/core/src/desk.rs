@@ -81,6 +81,21 @@ pub struct NewCallback {
     pub max_attempts: Option<u32>,
 }
 
+/// Output: an agent accepted a callback's work item, so the customer is
+/// to be called for them. The driver hands it to the callback dialler
+/// port (the SIP trunk) when it has one; without one the agent dials by
+/// hand. Emitted once per answered work item, however often the Accept is
+/// retried (a retry does not answer the call again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackWorkAccepted {
+    /// The work item: the call the agent accepted.
+    pub call: CallId,
+    pub callback: CallbackId,
+    pub agent: AgentId,
+    /// The customer's number.
+    pub number: String,
+}
+
 pub struct CallbackDesk {
     pub tracker: CallbackTracker,
     rules: HashMap<QueueName, QueueRules>,
@@ -399,6 +414,23 @@ impl CallbackDesk {
     /// by the agent who handled it.
     /// Remembers an answered call until its last wrap-up (restored calls
     /// are remembered by [`crate::engine::restore_desk`]).
+    /// A call was answered. An ordinary call is kept for the wrap-up that
+    /// follows; a callback's work item yields [`CallbackWorkAccepted`], the
+    /// output that has the customer dialled for the agent.
+    pub fn on_answered(&mut self, call: &CallRecord) -> Option<CallbackWorkAccepted> {
+        if let Some(work) = &call.callback {
+            return Some(CallbackWorkAccepted {
+                call: call.id.clone(),
+                callback: work.id.clone(),
+                agent: call.agent.clone()?,
+                number: call.ani.clone(),
+            });
+        }
+        self.remember_answered(call);
+        None
+    }
+
+    /// Keeps an answered call's record for the wrap-up that follows.
     pub fn remember_answered(&mut self, call: &CallRecord) {
         if call.answered_at.is_none() || call.callback.is_some() {
             return;

@@ -51,8 +51,10 @@
 //! - [`recording`]: recording and monitoring records.
 //! - [`command`], [`idempotency`]: what handlers ask of the engine, and the
 //!   replies kept so a retried request has no second effect.
+//! - [`agent_event`]: what the engine tells agents' devices.
 
 pub mod acd;
+pub mod agent_event;
 pub mod callback;
 pub mod command;
 pub mod desk;

@@ -7,7 +7,10 @@
 //! never guessed at. Times travel as epoch milliseconds, durations as
 //! milliseconds, a domain "none" as an unset field.
 
+mod events;
 mod records;
+
+pub use events::{agent_event_from_wire, agent_event_to_wire};
 
 use records::*;
 
@@ -72,6 +75,16 @@ fn new_callback_from(v: pb::NewCallback) -> Result<NewCallback, WireError> {
 }
 
 /// A command as the cluster protocol carries it.
+/// A call record for a call watch.
+pub fn call_to_wire(call: &crate::acd::CallRecord) -> pb::CallRecord {
+    records::call_to(call)
+}
+
+/// A call record from a call watch; refused naming the field it cannot read.
+pub fn call_from_wire(call: pb::CallRecord) -> Result<crate::acd::CallRecord, WireError> {
+    records::call_from(call)
+}
+
 pub fn command_to_wire(cmd: &Command) -> pb::Command {
     let c = match cmd {
         Command::Login(l) => C::Login(pb::AgentLogin {

@@ -36,11 +36,11 @@ use super::prompt::PromptPlayer;
 use super::record::{MonitorMode, PauseAudit, RecordingRecord};
 use super::recorder::StereoRecorder;
 use super::{resample, Rate};
+use crate::acd::{CallRecord, CallStatus};
 use crate::cluster::CallStream;
 use crate::engine::Command;
 use crate::error::Error;
-use crate::ids::{AgentId, CallId, CustomerId, QueueName};
-use crate::proto;
+use crate::ids::{AgentId, CallId};
 use crate::time::Timestamp;
 
 mod recording;
@@ -54,8 +54,12 @@ pub struct StereoFrame {
     pub agent: Vec<i16>,
 }
 
-/// Attempts (200 ms apart) to find the call again after its watch ended.
-const REWATCH_ATTEMPTS: usize = 50;
+/// How long a call whose watch ended looks for it again before its media
+/// ends (longer than a takeover).
+const REWATCH_FOR: Duration = Duration::from_secs(10);
+/// The longest wait between two looks when the route does not change
+/// (the routing node was briefly unreachable).
+const REWATCH_BACKOFF: Duration = Duration::from_millis(500);
 /// How often a talking call without its agent's audio looks for it again.
 const REACH_EVERY: Duration = Duration::from_millis(200);
 /// Seconds without a packet from a talking party before its leg counts as
@@ -117,7 +121,7 @@ pub(super) struct CallMedia {
     recording: Option<Recording>,
     monitors: Vec<MonitorTap>,
     /// Who the call is, for the recording's metadata.
-    last: Option<proto::Call>,
+    last: Option<CallRecord>,
     /// The routing core was told the caller hung up.
     hangup_sent: bool,
     /// Ticks since the media metrics were last reported.
@@ -263,17 +267,15 @@ impl CallMedia {
     }
 
     /// Follows the call's state; true once it ended.
-    async fn apply(&mut self, call: proto::Call) -> bool {
-        let status = proto::CallStatus::try_from(call.status).unwrap_or(proto::CallStatus::Unspecified);
-        match status {
-            proto::CallStatus::Ended => return true,
-            proto::CallStatus::Queued | proto::CallStatus::Offering | proto::CallStatus::Unspecified => {
+    async fn apply(&mut self, call: CallRecord) -> bool {
+        match call.status {
+            CallStatus::Ended => return true,
+            CallStatus::Queued | CallStatus::Offering => {
                 self.phase = Phase::Waiting;
             }
-            proto::CallStatus::Connected => {
-                let agent = AgentId::new(&call.agent_id);
-                if self.agent.as_ref() != Some(&agent) {
-                    self.agent = Some(agent);
+            CallStatus::Connected => {
+                if self.agent != call.agent {
+                    self.agent = call.agent.clone();
                     self.let_go_of_agent_leg();
                     self.agent_missing = None;
                     self.audio_failure_sent = false;
@@ -705,14 +707,23 @@ impl CallMedia {
 /// watcher fell behind). Watches again, beside the clock; none if the call
 /// is no longer live or the routing core stays unreachable.
 async fn rewatch(shared: Arc<Shared>, call: CallId) -> Option<CallStream> {
-    for _ in 0..REWATCH_ATTEMPTS {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let give_up = tokio::time::Instant::now() + REWATCH_FOR;
+    loop {
+        // A watch ends when the routing term does, after the route moved:
+        // the first look usually finds the new routing node.
         match shared.link.watch_call(call.clone()).await {
             Ok(stream) => return stream,
             Err(e) => warn!(call = %call, error = %e, "re-watching call"),
         }
+        let now = tokio::time::Instant::now();
+        if now >= give_up {
+            warn!(call = %call, "the call could not be found again; its media ends");
+            return None;
+        }
+        // Look again when the route changes, or after a short wait.
+        let wait = REWATCH_BACKOFF.min(give_up - now);
+        let _ = tokio::time::timeout(wait, shared.link.route_changed()).await;
     }
-    None
 }
 
 async fn poll_rewatch(rewatching: &mut Option<Rewatch>) -> Option<CallStream> {
@@ -741,7 +752,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await.map(|_| ());
 }
 
-async fn next_update(stream: &mut Option<CallStream>) -> Option<proto::Call> {
+async fn next_update(stream: &mut Option<CallStream>) -> Option<CallRecord> {
     match stream {
         Some(s) => match s.next().await {
             Some(Ok(call)) => Some(call),

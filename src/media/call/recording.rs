@@ -34,9 +34,9 @@ impl CallMedia {
         let record = RecordingRecord {
             call: self.call.clone(),
             agent: self.agent.clone(),
-            queue: QueueName::new(&call.queue),
+            queue: call.queue.clone(),
             ani: call.ani.clone(),
-            customer: (!call.customer_id.is_empty()).then(|| CustomerId::new(&call.customer_id)),
+            customer: call.customer.clone(),
             started_at: now,
             duration_ms: 0,
             sample_rate: rate.hz(),

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::webrtc::{WebRtcEndpoint, WebRtcSession};
-use super::{resample, MediaError, Rate};
+use crate::media::webrtc::{WebRtcEndpoint, WebRtcSession};
+use crate::media::{resample, MediaError, Rate};
 
 /// Makes frame `n` (20 ms at 8 kHz) of what a softphone says.
 pub type Source = Box<dyn FnMut(u64) -> Vec<i16> + Send>;
@@ -137,7 +137,7 @@ impl SoftPhone {
     }
 
     /// What the incoming side saw: packets received, lost, late.
-    pub fn inbound_stats(&self) -> super::jitter::JitterStats {
+    pub fn inbound_stats(&self) -> crate::media::jitter::JitterStats {
         self.session.leg.inbound_stats()
     }
 
@@ -161,7 +161,7 @@ impl Drop for SoftPhone {
 
 /// A source saying a steady tone (test signals, synthetic speech stand-in).
 pub fn tone(freq: f64, amplitude: i16) -> Source {
-    Box::new(move |n| super::tone::sine(freq, 8000, n as usize * 160, 160, amplitude))
+    Box::new(move |n| crate::media::tone::sine(freq, 8000, n as usize * 160, 160, amplitude))
 }
 
 /// A source that sounds like someone talking: syllables of 120-300 ms at a
@@ -192,7 +192,7 @@ pub fn speech(pitch: f64, seed: u64) -> Source {
             if freq == 0.0 {
                 out.extend(std::iter::repeat_n(0i16, n));
             } else {
-                out.extend(super::tone::sine(freq, 8000, phase, n, 6000));
+                out.extend(crate::media::tone::sine(freq, 8000, phase, n, 6000));
             }
             phase += n;
             left -= n;
@@ -224,7 +224,7 @@ pub fn pulses(freq: f64, amplitude: i16, period: u64, offset: u64) -> (Source, B
                 s.push(Instant::now());
             }
         }
-        super::tone::sine(freq, 8000, phase as usize * 160, 160, amplitude)
+        crate::media::tone::sine(freq, 8000, phase as usize * 160, 160, amplitude)
     });
     (source, starts)
 }

@@ -1,6 +1,8 @@
 //! Typed clients with a bearer token attached, for the demo, load generators,
 //! CLI tools and tests.
 
+pub mod softphone;
+
 use std::net::SocketAddr;
 
 use tonic::metadata::{Ascii, MetadataValue};
