@@ -405,3 +405,79 @@ fn a_message_this_node_cannot_read_is_refused_naming_the_field() {
     });
     assert!(err.to_string().contains("tier"), "{err}");
 }
+
+#[test]
+fn every_agent_event_and_call_record_crosses_the_wire_unchanged() {
+    use crate::acd::{ContactRecord, RescindReason};
+    use hotline_core::agent_event::{AgentEvent, AgentEventKind as K};
+    let contact = ContactRecord {
+        call: CallId::new("c0"),
+        customer_key: "cust-1".into(),
+        agent: AgentId::new("a1"),
+        queue: QueueName::new("billing"),
+        tier: Tier::KeyAccount,
+        disposition: Some(Disposition::Unresolved),
+        category: Some("refund".into()),
+        notes: None,
+        enqueued_at: Timestamp(1),
+        answered_at: Timestamp(2),
+        ended_at: Timestamp(3),
+        wrap_up_ended_at: Timestamp(4),
+        hold_ms: 5,
+        callback: Some(CallbackId::new("cb-1")),
+    };
+    let kinds = vec![
+        K::StateChanged(agent()),
+        K::CallOffered {
+            call: call(),
+            expires_at: Timestamp(9_000),
+            previous_contacts: vec![
+                contact.clone(),
+                ContactRecord {
+                    disposition: None,
+                    ..contact
+                },
+            ],
+        },
+        K::OfferRescinded {
+            call: CallId::new("c1"),
+            reason: RescindReason::CallerHungUp,
+        },
+        K::CallConnected(call()),
+        K::CallEnded(call()),
+        K::WrapUpStarted {
+            call: CallId::new("c1"),
+            deadline: Timestamp(10_000),
+        },
+        K::WrapUpEnded {
+            call: CallId::new("c1"),
+            disposition: None,
+        },
+    ];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let event = AgentEvent {
+            sequence: i as u64 + 1,
+            at: Timestamp(1_000 + i as u64),
+            kind,
+        };
+        let back = agent_event_from_wire(through_bytes(agent_event_to_wire(&event))).expect("reads");
+        assert_eq!(back, event);
+    }
+    let record = call();
+    assert_eq!(call_from_wire(through_bytes(call_to_wire(&record))), Ok(record));
+    let unknown = pb::AgentEvent {
+        sequence: 1,
+        at: 1,
+        kind: Some(pb::agent_event::Kind::OfferRescinded(pb::OfferWithdrawn {
+            call: "c1".into(),
+            reason: 99,
+        })),
+    };
+    assert_eq!(
+        agent_event_from_wire(unknown),
+        Err(WireError {
+            field: "offer_rescinded.reason",
+            reason: "has a value this node does not know",
+        })
+    );
+}
