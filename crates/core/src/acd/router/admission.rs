@@ -5,7 +5,7 @@ use super::*;
 
 impl Router {
     /// Sets the call's queue, requirements and rank for queue `q`.
-    pub(super) fn set_queue(&mut self, now: Timestamp, cidx: usize, q: usize) {
+    pub(super) fn set_queue(&mut self, now: Timestamp, cidx: CallIdx, q: QueueIdx) {
         let queue = &self.queues[q];
         let head_start = queue
             .settings
@@ -51,7 +51,7 @@ impl Router {
     }
 
     /// Relaxation and maximum-wait timers for the call's current queue.
-    pub(super) fn arm_queue_timers(&mut self, now: Timestamp, cidx: usize) {
+    pub(super) fn arm_queue_timers(&mut self, now: Timestamp, cidx: CallIdx) {
         let (serial, hops, q) = {
             let c = &self.calls[cidx];
             (c.serial, c.overflow_hops, c.queue)
@@ -86,7 +86,7 @@ impl Router {
     }
 
     /// Arms the moment a waiting callback becomes urgent (at once if it is).
-    pub(super) fn arm_callback_timer(&mut self, now: Timestamp, cidx: usize, serial: u64) {
+    pub(super) fn arm_callback_timer(&mut self, now: Timestamp, cidx: CallIdx, serial: u64) {
         let Some(cb) = &self.calls[cidx].record.callback else {
             return;
         };
@@ -103,7 +103,7 @@ impl Router {
 
     /// Moves a waiting callback above every waiting live call of its tier
     /// in its queue (calls of higher tiers keep their head start).
-    pub(super) fn make_callback_urgent(&mut self, cidx: usize) {
+    pub(super) fn make_callback_urgent(&mut self, cidx: CallIdx) {
         let q = self.calls[cidx].queue;
         let tier = self.calls[cidx].record.tier;
         let own = self.calls[cidx].rank;
@@ -126,7 +126,7 @@ impl Router {
 
     /// Entry checks for queue `q`; queues the call and returns true, or ends or
     /// overflows it and returns false.
-    pub(super) fn admit(&mut self, now: Timestamp, cidx: usize, q: usize) -> bool {
+    pub(super) fn admit(&mut self, now: Timestamp, cidx: CallIdx, q: QueueIdx) -> bool {
         // A callback is owed whatever the queue's state: it waits for a
         // skilled agent (its deadline timers say when that is late).
         if self.calls[cidx].record.callback.is_some() {
@@ -167,10 +167,10 @@ impl Router {
 
     /// Puts the call into queue `q`'s waiting order (keeping its original
     /// enqueue time, hence its place) and arms the queue's timers.
-    pub(super) fn enter_queue(&mut self, now: Timestamp, cidx: usize, q: usize) {
+    pub(super) fn enter_queue(&mut self, now: Timestamp, cidx: CallIdx, q: QueueIdx) {
         self.set_queue(now, cidx, q);
         let rank = self.calls[cidx].rank;
-        let position = self.queues[q].waiting.range(..(rank, 0)).count() as u32 + 1;
+        let position = self.queues[q].waiting.range(..(rank, CallIdx(0))).count() as u32 + 1;
         let slot = &mut self.calls[cidx];
         slot.phase = Phase::Waiting;
         slot.record.agent = None;
@@ -184,7 +184,7 @@ impl Router {
     }
 
     /// Takes the call out of whichever waiting set holds it.
-    pub(super) fn unlink_waiting(&mut self, cidx: usize) {
+    pub(super) fn unlink_waiting(&mut self, cidx: CallIdx) {
         let slot = &self.calls[cidx];
         let key = (slot.rank, cidx);
         match slot.phase {
@@ -205,7 +205,7 @@ impl Router {
 
     /// Sends a call (already out of its waiting set) to the overflow queue, or
     /// ends it as overflowed.
-    pub(super) fn overflow(&mut self, now: Timestamp, cidx: usize, reason: String) {
+    pub(super) fn overflow(&mut self, now: Timestamp, cidx: CallIdx, reason: String) {
         let q = self.calls[cidx].queue;
         let from = self.queues[q].name.clone();
         match self.queues[q].overflow_to {
@@ -228,12 +228,12 @@ impl Router {
 
     /// With nobody left who could serve queue `q`, applies its policy to the
     /// calls waiting there.
-    pub(super) fn apply_no_agents_policy(&mut self, now: Timestamp, q: usize) {
+    pub(super) fn apply_no_agents_policy(&mut self, now: Timestamp, q: QueueIdx) {
         let policy = self.queues[q].settings.when_no_agents;
         if policy == NoAgentsPolicy::Wait {
             return;
         }
-        let waiting: Vec<usize> = self.queues[q].waiting.iter().map(|&(_, c)| c).collect();
+        let waiting: Vec<CallIdx> = self.queues[q].waiting.iter().map(|&(_, c)| c).collect();
         let reason = format!(
             "no agent with the skills for {} is logged in",
             self.queues[q].name

@@ -17,7 +17,8 @@ impl Router {
         if self.agents[aidx].record.state != AgentState::LoggedOut {
             return Ok(());
         }
-        let eligible: Vec<usize> = (0..self.queues.len())
+        let eligible: Vec<QueueIdx> = self
+            .queue_indices()
             .filter(|&q| self.eligible_for_queue(&skills, q))
             .collect();
         for &q in &eligible {
@@ -57,11 +58,11 @@ impl Router {
 
     /// The agent's slot, created logged out on first sight (agents are never
     /// removed, so indexes stay valid).
-    pub(super) fn slot_for(&mut self, now: Timestamp, id: &AgentId) -> usize {
+    pub(super) fn slot_for(&mut self, now: Timestamp, id: &AgentId) -> AgentIdx {
         if let Some(&a) = self.agent_index.get(id) {
             return a;
         }
-        let a = self.agents.len();
+        let a = AgentIdx(self.agents.len());
         self.agents.push(AgentSlot {
             record: AgentRecord::logged_out(id.clone(), String::new(), now, ""),
             skills: Vec::new(),
@@ -107,7 +108,7 @@ impl Router {
         Ok(())
     }
 
-    pub(super) fn arm_presence(&mut self, now: Timestamp, aidx: usize) {
+    pub(super) fn arm_presence(&mut self, now: Timestamp, aidx: AgentIdx) {
         let Some(grace) = self.presence_grace else {
             return;
         };
@@ -190,7 +191,7 @@ impl Router {
 
     /// Offers a call taken back from an agent to someone else, if it is still
     /// waiting (the no-agents policy may have ended it meanwhile).
-    pub(super) fn route_again(&mut self, now: Timestamp, call: Option<(usize, u64)>) {
+    pub(super) fn route_again(&mut self, now: Timestamp, call: Option<(CallIdx, u64)>) {
         if let Some((cidx, serial)) = call {
             if self.live(cidx, serial) {
                 self.route_call(now, cidx, "re-queued");

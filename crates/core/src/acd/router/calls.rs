@@ -138,17 +138,17 @@ impl Router {
     /// many.
     pub fn handle_nodes_alive(&mut self, now: impl Into<Now>, alive: &[String]) -> usize {
         let now = self.enter(now.into());
-        let lost: Vec<(usize, String)> = self
+        let lost: Vec<(CallIdx, String)> = self
             .calls
             .iter()
             .filter_map(|(cidx, c)| {
                 let node = c.record.node.as_ref()?;
-                (!alive.contains(node)).then(|| (cidx, node.clone()))
+                (!alive.contains(node)).then(|| (CallIdx(cidx), node.clone()))
             })
             .collect();
         let count = lost.len();
         for (cidx, node) in lost {
-            if self.calls.contains(cidx) {
+            if self.calls.contains(cidx.0) {
                 self.caller_gone(now, cidx, &format!("node lost: {node} held the caller's audio"));
             }
         }
@@ -172,7 +172,7 @@ impl Router {
         Ok(())
     }
 
-    pub(super) fn caller_gone(&mut self, now: Timestamp, cidx: usize, why: &str) {
+    pub(super) fn caller_gone(&mut self, now: Timestamp, cidx: CallIdx, why: &str) {
         match self.calls[cidx].phase.clone() {
             Phase::Waiting | Phase::PreferredWait { .. } => {
                 self.unlink_waiting(cidx);

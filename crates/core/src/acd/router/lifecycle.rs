@@ -4,7 +4,7 @@ use super::*;
 
 impl Router {
     /// Rings agent `aidx` with call `cidx` (already out of every waiting set).
-    pub(super) fn offer(&mut self, now: Timestamp, cidx: usize, aidx: usize, decision: RoutingDecision) {
+    pub(super) fn offer(&mut self, now: Timestamp, cidx: CallIdx, aidx: AgentIdx, decision: RoutingDecision) {
         let q = self.calls[cidx].queue;
         let ring = Duration::from_secs(self.queues[q].settings.ring_timeout_secs);
         let expires_at = now.plus(ring);
@@ -47,9 +47,9 @@ impl Router {
     pub(super) fn rescind_offer(
         &mut self,
         now: Timestamp,
-        aidx: usize,
+        aidx: AgentIdx,
         reason: RescindReason,
-    ) -> Option<(usize, u64)> {
+    ) -> Option<(CallIdx, u64)> {
         let cidx = self.agents[aidx].call.take()?;
         let q = self.calls[cidx].queue;
         let delay = Duration::from_secs(self.queues[q].settings.reoffer_delay_secs);
@@ -77,7 +77,7 @@ impl Router {
 
     /// Frees the agent of a connected call for wrap-up, without ending the call
     /// (transfer).
-    pub(super) fn release_connected_agent(&mut self, now: Timestamp, cidx: usize, aidx: usize) {
+    pub(super) fn release_connected_agent(&mut self, now: Timestamp, cidx: CallIdx, aidx: AgentIdx) {
         let slot = &mut self.calls[cidx];
         let Phase::Connected {
             leg_answered_at,
@@ -102,7 +102,7 @@ impl Router {
 
     /// Ends a connected call as answered; its agent enters wrap-up (or logs out
     /// when a supervisor forced that).
-    pub(super) fn end_connected(&mut self, now: Timestamp, cidx: usize, reason: &str) {
+    pub(super) fn end_connected(&mut self, now: Timestamp, cidx: CallIdx, reason: &str) {
         let Phase::Connected {
             agent,
             leg_answered_at,
@@ -120,7 +120,7 @@ impl Router {
         self.start_wrap_up(now, agent, contact);
     }
 
-    pub(super) fn contact_for(&self, cidx: usize, answered_at: Timestamp, now: Timestamp) -> ContactRecord {
+    pub(super) fn contact_for(&self, cidx: CallIdx, answered_at: Timestamp, now: Timestamp) -> ContactRecord {
         let c = &self.calls[cidx];
         let agent = match c.phase {
             Phase::Connected { agent, .. } => self.agents[agent].record.id.clone(),
@@ -149,8 +149,12 @@ impl Router {
         }
     }
 
-    pub(super) fn start_wrap_up(&mut self, now: Timestamp, aidx: usize, contact: ContactRecord) {
-        let q = self.queue_index.get(&contact.queue).copied().unwrap_or(0);
+    pub(super) fn start_wrap_up(&mut self, now: Timestamp, aidx: AgentIdx, contact: ContactRecord) {
+        let q = self
+            .queue_index
+            .get(&contact.queue)
+            .copied()
+            .unwrap_or(QueueIdx(0));
         let wrap = Duration::from_secs(self.queues[q].settings.wrap_up_secs);
         let deadline = now.plus(wrap);
         let agent = &mut self.agents[aidx];
@@ -174,7 +178,7 @@ impl Router {
     pub(super) fn finish_wrap_up(
         &mut self,
         now: Timestamp,
-        aidx: usize,
+        aidx: AgentIdx,
         disposition: Option<Disposition>,
         category: Option<String>,
         notes: Option<String>,
@@ -200,7 +204,7 @@ impl Router {
     }
 
     /// After wrap-up: a pending not-ready request, else available for work.
-    pub(super) fn after_wrap_up(&mut self, now: Timestamp, aidx: usize) {
+    pub(super) fn after_wrap_up(&mut self, now: Timestamp, aidx: AgentIdx) {
         match self.agents[aidx].record.pending_not_ready.take() {
             Some(reason) => self.set_state(
                 now,
@@ -219,7 +223,7 @@ impl Router {
     pub(super) fn end_unanswered(
         &mut self,
         now: Timestamp,
-        cidx: usize,
+        cidx: CallIdx,
         outcome: CallOutcome,
         reason: String,
     ) {
@@ -229,7 +233,13 @@ impl Router {
     /// Removes the call from the router and reports its final record. A call
     /// that reached an agent once (then was transferred) ends answered,
     /// whatever happens after: it is never also counted as abandoned.
-    pub(super) fn finish_call(&mut self, now: Timestamp, cidx: usize, outcome: CallOutcome, reason: String) {
+    pub(super) fn finish_call(
+        &mut self,
+        now: Timestamp,
+        cidx: CallIdx,
+        outcome: CallOutcome,
+        reason: String,
+    ) {
         let outcome = if self.calls[cidx].record.answered_at.is_some() {
             CallOutcome::Answered
         } else {
@@ -252,12 +262,12 @@ impl Router {
         record.end_reason = Some(reason);
         record.ended_at = Some(now);
         record.on_hold = false;
-        let slot = self.calls.remove(cidx);
+        let slot = self.calls.remove(cidx.0);
         self.call_index.remove(&slot.record.id);
         self.events.push_back(Event::CallEnded { call: record });
     }
 
-    pub(super) fn make_available(&mut self, now: Timestamp, aidx: usize, why: &str) {
+    pub(super) fn make_available(&mut self, now: Timestamp, aidx: AgentIdx, why: &str) {
         self.agents[aidx].record.idle_since = now;
         self.set_state(now, aidx, AgentState::Available, None, why);
     }
@@ -266,7 +276,7 @@ impl Router {
     pub(super) fn set_state(
         &mut self,
         now: Timestamp,
-        aidx: usize,
+        aidx: AgentIdx,
         state: AgentState,
         not_ready: Option<String>,
         why: &str,
@@ -282,7 +292,7 @@ impl Router {
     pub(super) fn change_state(
         &mut self,
         now: Timestamp,
-        aidx: usize,
+        aidx: AgentIdx,
         state: AgentState,
         not_ready: Option<String>,
         why: &str,
@@ -316,7 +326,7 @@ impl Router {
         }
     }
 
-    pub(super) fn snapshot(&self, cidx: usize) -> CallRecord {
+    pub(super) fn snapshot(&self, cidx: CallIdx) -> CallRecord {
         let c = &self.calls[cidx];
         let mut r = c.record.clone();
         r.status = match c.phase {
@@ -348,10 +358,10 @@ impl Router {
         now: Timestamp,
         serial: u64,
         record: CallRecord,
-        q: usize,
+        q: QueueIdx,
         extra: Vec<Req>,
-    ) -> usize {
-        self.calls.insert(CallSlot {
+    ) -> CallIdx {
+        CallIdx(self.calls.insert(CallSlot {
             serial,
             record,
             queue: q,
@@ -363,17 +373,17 @@ impl Router {
             passed: Vec::new(),
             offer_seq: 0,
             overflow_hops: 0,
-        })
+        }))
     }
 
-    pub(super) fn agent_idx(&self, id: &AgentId) -> Result<usize, RouteError> {
+    pub(super) fn agent_idx(&self, id: &AgentId) -> Result<AgentIdx, RouteError> {
         self.agent_index
             .get(id)
             .copied()
             .ok_or_else(|| RouteError::UnknownAgent(id.clone()))
     }
 
-    pub(super) fn wrong_state(&self, aidx: usize, action: &'static str) -> RouteError {
+    pub(super) fn wrong_state(&self, aidx: AgentIdx, action: &'static str) -> RouteError {
         let a = &self.agents[aidx].record;
         RouteError::WrongAgentState {
             agent: a.id.clone(),
@@ -382,7 +392,11 @@ impl Router {
         }
     }
 
-    pub(super) fn offered_pair(&self, id: &AgentId, call: &CallId) -> Result<(usize, usize), RouteError> {
+    pub(super) fn offered_pair(
+        &self,
+        id: &AgentId,
+        call: &CallId,
+    ) -> Result<(AgentIdx, CallIdx), RouteError> {
         let aidx = self.agent_idx(id)?;
         let not_offered = || RouteError::NotOffered {
             call: call.clone(),
@@ -395,7 +409,11 @@ impl Router {
         }
     }
 
-    pub(super) fn connected_pair(&self, id: &AgentId, call: &CallId) -> Result<(usize, usize), RouteError> {
+    pub(super) fn connected_pair(
+        &self,
+        id: &AgentId,
+        call: &CallId,
+    ) -> Result<(AgentIdx, CallIdx), RouteError> {
         let aidx = self.agent_idx(id)?;
         let not_connected = || RouteError::NotConnected {
             call: call.clone(),

@@ -4,7 +4,7 @@
 use super::*;
 
 impl Router {
-    pub(super) fn relax(&self, cidx: usize, now: Timestamp) -> Relax {
+    pub(super) fn relax(&self, cidx: CallIdx, now: Timestamp) -> Relax {
         let c = &self.calls[cidx];
         let waited = now.since(c.queue_entered_at);
         let mut r = Relax {
@@ -48,7 +48,7 @@ impl Router {
     }
 
     /// Whether an agent with `skills` can serve queue `q` at full relaxation.
-    pub(super) fn eligible_for_queue(&self, skills: &[(u16, u8)], q: usize) -> bool {
+    pub(super) fn eligible_for_queue(&self, skills: &[(u16, u8)], q: QueueIdx) -> bool {
         let settings = &self.queues[q].settings;
         let full = Relax {
             step: settings.relaxation.len() as u32,
@@ -72,7 +72,7 @@ impl Router {
     }
 
     /// The explanation's text for what the matching loop recorded.
-    fn explain(&self, strategy: Strategy, passed: &[(usize, PassedFor)]) -> Vec<PassedOver> {
+    fn explain(&self, strategy: Strategy, passed: &[(AgentIdx, PassedFor)]) -> Vec<PassedOver> {
         passed
             .iter()
             .map(|&(a, why)| PassedOver {
@@ -89,19 +89,19 @@ impl Router {
             .collect()
     }
 
-    pub(super) fn passed_recently(slot: &CallSlot, agent: usize, now: Timestamp) -> bool {
+    pub(super) fn passed_recently(slot: &CallSlot, agent: AgentIdx, now: Timestamp) -> bool {
         slot.passed.iter().any(|&(a, until)| a == agent && until > now)
     }
 
     /// A waiting call looks for the best free agent by its queue's strategy.
-    pub(super) fn route_call(&mut self, now: Timestamp, cidx: usize, trigger: &str) {
+    pub(super) fn route_call(&mut self, now: Timestamp, cidx: CallIdx, trigger: &str) {
         // Each retry hands one free agent a better call, so this ends.
         while self.route_call_once(now, cidx, trigger) {}
     }
 
     /// One attempt for `route_call`; true when the chosen agent took a
     /// better-ranked call instead and this call should look again.
-    pub(super) fn route_call_once(&mut self, now: Timestamp, cidx: usize, trigger: &str) -> bool {
+    pub(super) fn route_call_once(&mut self, now: Timestamp, cidx: CallIdx, trigger: &str) -> bool {
         if !matches!(self.calls[cidx].phase, Phase::Waiting) {
             return false;
         }
@@ -123,7 +123,7 @@ impl Router {
         // Most-proficient walks the pivot skill's free agents strongest first
         // and stops once no one left could beat the best found.
         let by_proficiency = strategy == Strategy::MostProficient && pivot.is_some();
-        let candidates: Box<dyn Iterator<Item = (Timestamp, usize)> + '_> = match pivot {
+        let candidates: Box<dyn Iterator<Item = (Timestamp, AgentIdx)> + '_> = match pivot {
             Some(s) if by_proficiency => Box::new(
                 self.available_by_proficiency[usize::from(s)]
                     .iter()
@@ -133,10 +133,10 @@ impl Router {
             None => Box::new(self.available_all.iter().copied()),
         };
         let other_reqs_max = i64::from(MAX_PROFICIENCY) * (in_force.len() as i64 - 1).max(0);
-        let mut best: Option<(i64, Timestamp, usize)> = None;
+        let mut best: Option<(i64, Timestamp, AgentIdx)> = None;
         let mut considered = 0u32;
         // Who was passed over and why, as (agent, fact); bounded.
-        let mut passed: Vec<(usize, PassedFor)> = Vec::new();
+        let mut passed: Vec<(AgentIdx, PassedFor)> = Vec::new();
         let best_possible = match strategy {
             Strategy::LongestIdle => i64::MIN,
             Strategy::MostProficient => i64::from(MAX_PROFICIENCY) * in_force.len() as i64,
@@ -176,7 +176,7 @@ impl Router {
                 Strategy::LongestIdle => duration_ms(now.since(idle_since)) as i64,
                 Strategy::MostProficient => sum,
                 Strategy::FewestCalls => -i64::from(agent.record.calls_handled),
-                Strategy::RoundRobin => -(((a + n_agents - rr_next) % n_agents) as i64),
+                Strategy::RoundRobin => -(((a.0 + n_agents - rr_next) % n_agents) as i64),
             };
             if let Some((best_score, best_idle, best_a)) = best {
                 // Equal scores go to the agent idle longer.
@@ -235,7 +235,7 @@ impl Router {
         }
         let passed_over = self.explain(strategy, &passed);
         if strategy == Strategy::RoundRobin {
-            self.queues[q].rr_next = a + 1;
+            self.queues[q].rr_next = a.0 + 1;
         }
         let decision = RoutingDecision {
             at: now,
@@ -256,7 +256,7 @@ impl Router {
 
     /// A free agent looks for work: first calls held for it as preferred agent,
     /// then the best-ranked waiting call it qualifies for across its queues.
-    pub(super) fn route_agent(&mut self, now: Timestamp, aidx: usize) {
+    pub(super) fn route_agent(&mut self, now: Timestamp, aidx: AgentIdx) {
         if self.agents[aidx].record.state != AgentState::Available {
             return;
         }
@@ -267,12 +267,12 @@ impl Router {
 
     /// The call a free agent should take now: one held for it as preferred
     /// agent, else the best-ranked waiting call it qualifies for.
-    pub(super) fn next_call_for(&self, now: Timestamp, aidx: usize) -> Option<NextCall> {
+    pub(super) fn next_call_for(&self, now: Timestamp, aidx: AgentIdx) -> Option<NextCall> {
         if let Some(&(_, cidx)) = self.preferred_waiting.get(&aidx).and_then(|s| s.first()) {
             return Some(NextCall::Preferred(cidx));
         }
         let agent = &self.agents[aidx];
-        let mut best: Option<(Rank, usize, Relax)> = None;
+        let mut best: Option<(Rank, CallIdx, Relax)> = None;
         let mut considered = 0u32;
         for &q in &agent.eligible_queues {
             for &(rank, cidx) in &self.queues[q].waiting {
@@ -299,7 +299,7 @@ impl Router {
         })
     }
 
-    pub(super) fn offer_next_call(&mut self, now: Timestamp, aidx: usize, next: NextCall, trigger: &str) {
+    pub(super) fn offer_next_call(&mut self, now: Timestamp, aidx: AgentIdx, next: NextCall, trigger: &str) {
         let agent = &self.agents[aidx];
         let (cidx, decision) = match next {
             NextCall::Preferred(cidx) => (
@@ -342,7 +342,7 @@ impl Router {
                     passed_over: Vec::new(),
                 };
                 if strategy == Strategy::RoundRobin {
-                    self.queues[q].rr_next = aidx + 1;
+                    self.queues[q].rr_next = aidx.0 + 1;
                 }
                 self.calls[cidx].record.relaxation_step = relax.step;
                 (cidx, decision)

@@ -120,6 +120,67 @@ pub enum TransferTarget {
     Agent(AgentId),
 }
 
+/// An agent's place in [`Router::agents`]. Agents are never removed (a
+/// logged-out agent keeps its slot), so an index stays valid for the
+/// router's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct AgentIdx(usize);
+
+/// A live call's key in [`Router::calls`]. Keys are reused once a call
+/// ends, so whatever outlives a call (timers) also carries its serial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct CallIdx(usize);
+
+/// A queue's place in [`Router::queues`], fixed by the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct QueueIdx(usize);
+
+impl Router {
+    /// Every queue, in configuration order.
+    fn queue_indices(&self) -> impl Iterator<Item = QueueIdx> {
+        (0..self.queues.len()).map(QueueIdx)
+    }
+}
+
+impl std::ops::Index<AgentIdx> for Vec<AgentSlot> {
+    type Output = AgentSlot;
+    fn index(&self, i: AgentIdx) -> &AgentSlot {
+        &self[i.0]
+    }
+}
+
+impl std::ops::IndexMut<AgentIdx> for Vec<AgentSlot> {
+    fn index_mut(&mut self, i: AgentIdx) -> &mut AgentSlot {
+        &mut self[i.0]
+    }
+}
+
+impl std::ops::Index<CallIdx> for Slab<CallSlot> {
+    type Output = CallSlot;
+    fn index(&self, i: CallIdx) -> &CallSlot {
+        &self[i.0]
+    }
+}
+
+impl std::ops::IndexMut<CallIdx> for Slab<CallSlot> {
+    fn index_mut(&mut self, i: CallIdx) -> &mut CallSlot {
+        &mut self[i.0]
+    }
+}
+
+impl std::ops::Index<QueueIdx> for Vec<QueueState> {
+    type Output = QueueState;
+    fn index(&self, i: QueueIdx) -> &QueueState {
+        &self[i.0]
+    }
+}
+
+impl std::ops::IndexMut<QueueIdx> for Vec<QueueState> {
+    fn index_mut(&mut self, i: QueueIdx) -> &mut QueueState {
+        &mut self[i.0]
+    }
+}
+
 /// A requirement with its skill interned.
 #[derive(Clone, Copy, Debug)]
 struct Req {
@@ -137,8 +198,8 @@ struct QueueState {
     name: QueueName,
     reqs: Vec<Req>,
     /// Index of the overflow queue, resolved once.
-    overflow_to: Option<usize>,
-    waiting: BTreeSet<(Rank, usize)>,
+    overflow_to: Option<QueueIdx>,
+    waiting: BTreeSet<(Rank, CallIdx)>,
     /// Calls ringing at an agent.
     offering: u32,
     /// Logged-in agents eligible at full relaxation; drives `when_no_agents`.
@@ -216,16 +277,16 @@ enum Phase {
     Waiting,
     /// Held for the owner of the customer's open issue until `until`.
     PreferredWait {
-        agent: usize,
+        agent: AgentIdx,
     },
     Offering {
-        agent: usize,
+        agent: AgentIdx,
         seq: u32,
         /// When the ring times out (re-sent to a softphone that reconnects).
         expires_at: Timestamp,
     },
     Connected {
-        agent: usize,
+        agent: AgentIdx,
         leg_answered_at: Timestamp,
         hold_since: Option<Timestamp>,
     },
@@ -235,7 +296,7 @@ struct CallSlot {
     /// Unique across the router's life; timers carry it to detect reuse of the slab index.
     serial: u64,
     record: CallRecord,
-    queue: usize,
+    queue: QueueIdx,
     /// Queue requirements plus the call's own, interned.
     reqs: Vec<Req>,
     /// The call's own requirements, kept to rebuild `reqs` when it changes queue.
@@ -245,7 +306,7 @@ struct CallSlot {
     queue_entered_at: Timestamp,
     phase: Phase,
     /// Agents who declined or missed this call, and until when they are skipped.
-    passed: Vec<(usize, Timestamp)>,
+    passed: Vec<(AgentIdx, Timestamp)>,
     offer_seq: u32,
     overflow_hops: u8,
 }
@@ -262,9 +323,9 @@ struct AgentSlot {
     /// Sorted by skill index for binary search.
     skills: Vec<(u16, u8)>,
     /// Queues this agent can serve at full relaxation.
-    eligible_queues: Vec<usize>,
+    eligible_queues: Vec<QueueIdx>,
     /// The call offered to or connected with this agent (slab index).
-    call: Option<usize>,
+    call: Option<CallIdx>,
     wrap: Option<WrapUpState>,
     wrap_seq: u32,
     /// Open event streams (softphones) of this agent.
@@ -277,35 +338,35 @@ struct AgentSlot {
 enum TimerKind {
     /// Re-try routing a waiting call (relaxation step or re-offer delay passed).
     CallCheck {
-        call: usize,
+        call: CallIdx,
         serial: u64,
     },
     RingTimeout {
-        call: usize,
+        call: CallIdx,
         serial: u64,
         seq: u32,
     },
     MaxWait {
-        call: usize,
+        call: CallIdx,
         serial: u64,
         hops: u8,
     },
     PreferredExpired {
-        call: usize,
+        call: CallIdx,
         serial: u64,
     },
     WrapUpEnd {
-        agent: usize,
+        agent: AgentIdx,
         seq: u32,
     },
     /// The agent's softphone has been gone for the grace period.
     PresenceExpired {
-        agent: usize,
+        agent: AgentIdx,
         seq: u32,
     },
     /// A waiting callback enters its last stretch before the deadline.
     CallbackUrgent {
-        call: usize,
+        call: CallIdx,
         serial: u64,
     },
 }
@@ -335,11 +396,11 @@ enum PassedFor {
 #[derive(Clone, Copy, Debug)]
 enum NextCall {
     /// A call held for this agent (first-contact ownership).
-    Preferred(usize),
+    Preferred(CallIdx),
     /// The best-ranked waiting call the agent qualifies for.
     Queued {
         rank: Rank,
-        cidx: usize,
+        cidx: CallIdx,
         relax: Relax,
         considered: u32,
     },
@@ -359,20 +420,20 @@ pub struct Router {
     skill_names: Vec<SkillName>,
     skill_index: HashMap<SkillName, u16>,
     queues: Vec<QueueState>,
-    queue_index: HashMap<QueueName, usize>,
+    queue_index: HashMap<QueueName, QueueIdx>,
     agents: Vec<AgentSlot>,
-    agent_index: HashMap<AgentId, usize>,
+    agent_index: HashMap<AgentId, AgentIdx>,
     /// Available agents having each skill, longest idle first.
-    available_by_skill: Vec<BTreeSet<(Timestamp, usize)>>,
+    available_by_skill: Vec<BTreeSet<(Timestamp, AgentIdx)>>,
     /// All available agents, longest idle first (for calls with no requirements).
-    available_all: BTreeSet<(Timestamp, usize)>,
+    available_all: BTreeSet<(Timestamp, AgentIdx)>,
     /// Available agents having each skill, strongest first, then longest idle
     /// (for most-proficient routing).
-    available_by_proficiency: Vec<BTreeSet<(Reverse<u8>, Timestamp, usize)>>,
+    available_by_proficiency: Vec<BTreeSet<(Reverse<u8>, Timestamp, AgentIdx)>>,
     calls: Slab<CallSlot>,
-    call_index: HashMap<CallId, usize>,
+    call_index: HashMap<CallId, CallIdx>,
     /// Calls held for their preferred agent, by agent.
-    preferred_waiting: HashMap<usize, BTreeSet<(Rank, usize)>>,
+    preferred_waiting: HashMap<AgentIdx, BTreeSet<(Rank, CallIdx)>>,
     /// Wall-clock timers, each with its arming serial so timers due together
     /// fire in the order armed. Wall clock because what they time is
     /// recorded and survives a failover (waits, wrap-up, presence).
@@ -413,7 +474,7 @@ impl Router {
                 key: format!("queues[{i}]"),
                 reason: "queue has no name".into(),
             })?;
-            if queue_index.insert(name.clone(), i).is_some() {
+            if queue_index.insert(name.clone(), QueueIdx(i)).is_some() {
                 return Err(RouteError::Config {
                     key: format!("queues.{name}"),
                     reason: "queue defined twice".into(),

@@ -148,7 +148,7 @@ impl Router {
             }
             let s = state_slot(a.record.state);
             for &q in &a.eligible_queues {
-                by_state[q][s] += 1;
+                by_state[q.0][s] += 1;
             }
         }
         self.queues

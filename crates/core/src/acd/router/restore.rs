@@ -28,8 +28,8 @@ impl Router {
                 v
             };
             let logged_in = record.state != AgentState::LoggedOut;
-            let eligible: Vec<usize> = if logged_in {
-                (0..self.queues.len())
+            let eligible: Vec<QueueIdx> = if logged_in {
+                self.queue_indices()
                     .filter(|&q| self.eligible_for_queue(&skills, q))
                     .collect()
             } else {
@@ -103,13 +103,13 @@ impl Router {
             self.restore_call(now, record);
         }
         // An agent whose call could not be restored is free again.
-        for aidx in 0..self.agents.len() {
+        for aidx in (0..self.agents.len()).map(AgentIdx) {
             if self.agents[aidx].record.state == AgentState::OnCall && self.agents[aidx].call.is_none() {
                 self.make_available(now, aidx, "restored: call gone");
             }
         }
         // Free agents pick up whatever waits.
-        for aidx in 0..self.agents.len() {
+        for aidx in (0..self.agents.len()).map(AgentIdx) {
             if self.agents[aidx].record.state == AgentState::Available {
                 self.route_agent(now, aidx);
             }

@@ -106,8 +106,8 @@ impl Router {
         }
     }
 
-    pub(super) fn live(&self, call: usize, serial: u64) -> bool {
-        self.calls.get(call).is_some_and(|c| c.serial == serial)
+    pub(super) fn live(&self, call: CallIdx, serial: u64) -> bool {
+        self.calls.get(call.0).is_some_and(|c| c.serial == serial)
     }
 
     pub(super) fn push_timer(&mut self, at: Timestamp, kind: TimerKind) {
