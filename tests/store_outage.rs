@@ -238,3 +238,52 @@ async fn a_history_that_cannot_be_read_neither_refuses_the_call_nor_silences_its
         "history counted: {before:?} -> {after:?}"
     );
 }
+
+/// A slow store delays acknowledgements, never other decisions: while a
+/// write hangs on a stalled Redis, an offer's ring timeout still falls due
+/// on time and the call goes to the next agent then (the decision's time
+/// says when); the agents hear of it once the store holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_holds_up_acknowledgements_not_the_ring_timeout() {
+    let redis = RedisServer::start();
+    // Commands wait out the stall rather than time out; the lease outlives it.
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"stall\"\nredis_timeout_ms = 10000\n[cluster]\nlease_ms = 20000\n",
+        redis.url()
+    );
+    let s = TestServer::with_config(&config).await;
+    let mut alice = s.agent("alice").await;
+    let mut bob = s.agent("bob").await;
+    let mut dave = s.agent("dave").await;
+    let call = s.start_call("+7700", "100").await;
+    // Whoever is offered it first lets it ring (billing rings 2 s).
+    let first = tokio::select! {
+        offered = alice.expect_offer(SOON) => offered.agent_id,
+        offered = bob.expect_offer(SOON) => offered.agent_id,
+    };
+    let offered_at = Instant::now();
+    redis.pause();
+    // A write now hangs on the stalled store.
+    let stalled = tokio::spawn(async move { dave.not_ready("lunch").await });
+    // Longer than the ring, shorter than the next offer's: the next agent
+    // still sees what is left of it.
+    const STALL: Duration = Duration::from_millis(3200);
+    tokio::time::sleep_until((offered_at + STALL).into()).await;
+    redis.resume();
+    stalled
+        .await
+        .expect("the stalled write is answered once the store is back");
+    // The other agent is offered the call once the store has it.
+    let next = if first == "alice" { &mut bob } else { &mut alice };
+    let reoffered = next.expect_offer(SOON).await;
+    assert_eq!(reoffered.call_id, call.call_id);
+    let decisions = s.explain(&call.call_id).await;
+    assert!(decisions.len() >= 2, "{decisions:?}");
+    let rang_ms = decisions[1].at_unix_ms - decisions[0].at_unix_ms;
+    assert!(
+        (2000..2900).contains(&rang_ms),
+        "the second offer was decided {rang_ms} ms after the first: the 2 s ring timeout \
+         waited for the stalled store ({} ms)",
+        STALL.as_millis()
+    );
+}

@@ -1,7 +1,10 @@
 //! The engine's writes: queued while it decides, sent to the store together
 //! in one pipelined round trip per commit, and kept (newest only per
 //! record) for a retry when the store does not take them, so the store
-//! catches up with the router after an outage.
+//! catches up with the router after an outage. A commit is two halves,
+//! [`Dirty::begin`] (take what is queued) and [`Dirty::finish`] (sort out
+//! the store's answers), so the engine can go on deciding while a batch is
+//! on its way; at most one batch is on its way at a time.
 //!
 //! Invariants:
 //! - writes reach the store in the order the router made them; a retried
@@ -14,16 +17,20 @@
 //! - while the store is known to be down, writes join the retry set
 //!   without being tried (each try would wait the store's timeout); the
 //!   engine's periodic commit is the one probe;
-//! - once fenced, nothing is written or kept: another node routes.
+//! - once fenced, nothing is written or kept: another node routes;
+//! - every queued write has a number (`queued_total` when it was queued);
+//!   `landed_through` is the highest number up to which the store holds
+//!   every write, so what is told of a change can wait for exactly the
+//!   writes before it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tracing::{info, warn};
 
 use crate::acd::{AgentRecord, CallRecord, ContactRecord};
 use crate::callback::CallbackRecord;
 use crate::ids::{AgentId, CallId, CallbackId};
-use crate::store::{Store, StoreError, Write};
+use crate::store::{StoreError, Write};
 
 #[derive(Default)]
 pub(super) struct Dirty {
@@ -40,6 +47,32 @@ pub(super) struct Dirty {
     /// The last try found the store unreachable: queue, don't try, until a
     /// commit gets everything through.
     pub(super) store_down: bool,
+    /// Writes ever queued: the number of the latest.
+    queued_total: u64,
+    /// The store holds every write numbered up to this one.
+    landed_through: u64,
+    /// Calls whose records are in the batch on its way to the store.
+    in_flight: HashSet<CallId>,
+}
+
+/// Writes on their way to the store, as one batch.
+pub(super) struct Batch {
+    /// Retries first (`split` of them), then the writes queued since the
+    /// last batch.
+    pub(super) writes: Vec<Write>,
+    split: usize,
+    /// How many writes were queued since the last batch.
+    queued: usize,
+    /// The number of the last write queued before this batch.
+    through: u64,
+}
+
+/// What [`Dirty::begin`] found.
+pub(super) enum Begun {
+    /// Nothing to send (or nothing may be sent now): the answers already.
+    Answered(Committed),
+    /// This batch goes to the store; its answers go to [`Dirty::finish`].
+    Send(Batch),
 }
 
 /// What a commit found.
@@ -101,57 +134,97 @@ impl Dirty {
     fn queue(&mut self, w: Write) {
         if !self.fenced {
             self.outbox.push(w);
+            self.queued_total += 1;
         }
+    }
+
+    /// The number of the latest queued write: a change told now waits
+    /// until the store holds every write up to it.
+    pub(super) fn mark(&self) -> u64 {
+        self.queued_total
+    }
+
+    /// Whether the store holds every write numbered up to `mark`.
+    pub(super) fn landed(&self, mark: u64) -> bool {
+        mark <= self.landed_through
     }
 
     /// Whether the call's latest record still waits for the store.
     pub(super) fn holds_call(&self, call: &CallId) -> bool {
-        self.calls.contains_key(call)
+        self.in_flight.contains(call)
+            || self.calls.contains_key(call)
             || self.outbox.iter().any(|w| match w {
                 Write::Call(c) | Write::Reserve { call: c, .. } => &c.id == call,
                 _ => false,
             })
     }
 
-    /// Sends the retry set and the queued writes in one batch (none while
-    /// the store is down unless `probe`), and sorts out the answers.
-    pub(super) async fn commit(&mut self, store: &dyn Store, probe: bool) -> Committed {
+    /// Takes the retry set and the queued writes as one batch to send
+    /// (none while the store is down unless `probe`; then they are kept).
+    pub(super) fn begin(&mut self, probe: bool) -> Begun {
         let queued = std::mem::take(&mut self.outbox);
-        if self.fenced {
-            return Committed {
-                landed: vec![false; queued.len()],
-                retried: false,
+        let answered = |landed: bool, n: usize| {
+            Begun::Answered(Committed {
+                landed: vec![landed; n],
+                retried: landed,
                 refused: Vec::new(),
-            };
+            })
+        };
+        if self.fenced {
+            return answered(false, queued.len());
         }
         if self.store_down && !probe {
-            for w in queued.iter().cloned() {
+            let n = queued.len();
+            for w in queued {
                 self.keep(w);
             }
-            return Committed {
-                landed: vec![false; queued.len()],
-                retried: false,
-                refused: Vec::new(),
-            };
+            return answered(false, n);
         }
         let retries = self.take_retries();
-        let had_retries = !retries.is_empty();
         let split = retries.len();
-        let mut batch = retries;
-        batch.extend(queued);
-        if batch.is_empty() {
+        if split == 0 && queued.is_empty() {
             self.store_down = false;
-            return Committed {
-                landed: Vec::new(),
-                retried: true,
-                refused: Vec::new(),
-            };
+            self.landed_through = self.queued_total;
+            return answered(true, 0);
         }
-        let results = store.write_batch(&batch).await;
-        let mut landed = Vec::with_capacity(batch.len());
+        let n = queued.len();
+        let mut writes = retries;
+        writes.extend(queued);
+        for w in &writes {
+            if let Write::Call(c) | Write::Reserve { call: c, .. } = w {
+                self.in_flight.insert(c.id.clone());
+            }
+        }
+        Begun::Send(Batch {
+            writes,
+            split,
+            queued: n,
+            through: self.queued_total,
+        })
+    }
+
+    /// The store's answers to `batch`, one per write, in order.
+    pub(super) fn finish(&mut self, batch: Batch, results: Vec<Result<(), StoreError>>) -> Committed {
+        self.in_flight.clear();
+        let Batch {
+            writes,
+            split,
+            queued,
+            through,
+        } = batch;
+        let had_retries = split > 0;
+        let mut landed = Vec::with_capacity(writes.len());
         let mut refused = Vec::new();
         let mut first_failure = None;
-        for (w, result) in batch.into_iter().zip(results) {
+        let mut results = results.into_iter();
+        for w in writes {
+            // A store that answered fewer writes than it was sent did not
+            // take the rest.
+            let result = results.next().unwrap_or_else(|| {
+                Err(StoreError::Unavailable(
+                    "the store did not answer this write".into(),
+                ))
+            });
             match result {
                 Ok(()) => {
                     // An older copy kept earlier in this commit is stale now.
@@ -192,7 +265,13 @@ impl Dirty {
         if self.fenced {
             self.clear();
         }
+        // Every write up to the batch is held once nothing is kept for a
+        // retry (a kept one may be older than the batch's).
+        if self.is_empty() && !self.fenced {
+            self.landed_through = self.landed_through.max(through);
+        }
         let queued_landed = landed.split_off(split);
+        debug_assert_eq!(queued_landed.len(), queued);
         Committed {
             retried: landed.iter().all(|&ok| ok),
             landed: queued_landed,

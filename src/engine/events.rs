@@ -6,23 +6,22 @@
 //!    what an event needs is already in the engine (the desk keeps the
 //!    records of calls in wrap-up; a softphone's stream fetches the
 //!    customer's history itself).
-//! 2. [`commit`]: the queued records go to the store in one round trip.
-//!    A claim the store refuses (the agent is held elsewhere) goes back to
-//!    the router, which decides again; then the held notes go out, except
-//!    those of refused claims.
+//! 2. `commit`: the queued records go to the store in one round trip,
+//!    while the engine goes on deciding. A claim the store refuses (the
+//!    agent is held elsewhere) goes back to the router, which decides
+//!    again; held notes go out once the store holds every write before
+//!    them, except those of refused claims.
 //!
 //! Nobody hears of a change the store does not hold ([`Core::tell`]), and a
 //! slow store delays acknowledgements, never the decisions of other
-//! requests: the engine decides a whole batch of jobs before committing.
+//! requests.
 
 use tracing::{debug, info, warn};
 
-use super::dirty::Committed;
 use super::Core;
 use crate::acd::{AgentState, Event};
 use crate::callback::CallbackEvent;
 use crate::engine::callbacks::CallbackDesk;
-use crate::store::Store;
 use crate::time::Now;
 
 /// Turns everything the router and the desk have to say into queued
@@ -43,29 +42,6 @@ pub(super) fn decide(core: &mut Core, clock: Now) {
             return;
         }
     }
-}
-
-/// Sends what [`decide`] queued; hands refused claims back to the router
-/// (and decides and sends again) until the store has answered everything.
-/// Returns the first round's answers, which cover the writes queued before.
-pub(super) async fn commit(core: &mut Core, store: &dyn Store, clock: Now, probe: bool) -> Committed {
-    let mut first = core.dirty.commit(store, probe).await;
-    let mut refused = std::mem::take(&mut first.refused);
-    while !refused.is_empty() {
-        for (agent, call, why) in refused {
-            // Someone else holds this agent: withdraw and try the next
-            // candidate; the offer's notes are never sent.
-            warn!(agent = %agent, call = %call, %why, "claim refused; trying the next candidate");
-            core.refused.insert((agent.clone(), call.clone()));
-            let _ = core.router.handle_claim_refused(clock, &agent, &call, &why);
-        }
-        decide(core, clock);
-        let next = core.dirty.commit(store, probe).await;
-        first.retried &= next.retried && next.landed.iter().all(|&ok| ok);
-        refused = next.refused;
-    }
-    core.release_held();
-    first
 }
 
 fn callback_event(core: &mut Core, clock: Now, event: CallbackEvent) {

@@ -11,6 +11,7 @@
 //! Shutdown is passed in; when it fires the loop ends and every stream sender
 //! is dropped, which ends client streams cleanly.
 
+mod commit;
 mod dirty;
 mod events;
 mod execute;
@@ -72,6 +73,9 @@ pub struct Core {
 /// Something to tell subscribers, and the claim it depends on, if any.
 struct Note {
     claim: Option<(crate::ids::AgentId, crate::ids::CallId)>,
+    /// The number of the last write queued before it: it goes out once the
+    /// store holds every write up to that one.
+    mark: u64,
     tell: Box<dyn FnOnce(&mut Subscribers) + Send>,
 }
 
@@ -122,12 +126,13 @@ impl Core {
                 );
             }
         }
-        self.held.push_back(Note { claim, tell });
+        let mark = self.dirty.mark();
+        self.held.push_back(Note { claim, mark, tell });
     }
 
-    /// After a flush: once every record is written the held notes go out,
-    /// in order; fenced, they never do (another node routes, and what this
-    /// one did is not on record).
+    /// After a batch: the held notes whose writes (and every write before
+    /// them) the store holds go out, in order; fenced, they never do
+    /// (another node routes, and what this one did is not on record).
     fn release_held(&mut self) {
         if self.dirty.fenced {
             if !self.held.is_empty() {
@@ -141,14 +146,15 @@ impl Core {
             self.refused.clear();
             return;
         }
-        if self.dirty.is_empty() {
-            self.held_dropped = 0;
-            while let Some(note) = self.held.pop_front() {
-                if note.claim.as_ref().is_some_and(|c| self.refused.contains(c)) {
-                    continue;
-                }
-                (note.tell)(&mut self.subscribers);
+        while self.held.front().is_some_and(|n| self.dirty.landed(n.mark)) {
+            let Some(note) = self.held.pop_front() else { break };
+            if note.claim.as_ref().is_some_and(|c| self.refused.contains(c)) {
+                continue;
             }
+            (note.tell)(&mut self.subscribers);
+        }
+        if self.held.is_empty() {
+            self.held_dropped = 0;
             self.refused.clear();
         }
     }
@@ -443,7 +449,13 @@ pub fn spawn(
         // Whatever the router did before the engine started (a restore).
         let now = clock.both();
         events::decide(&mut core, now);
-        events::commit(&mut core, store.as_ref(), now, false).await;
+        commit::commit_now(&mut core, &store, now, None, Vec::new()).await;
+        // The batch on its way to the store, and the replies of jobs
+        // decided since it left (they wait for the next one).
+        let mut inflight: Option<commit::InFlight> = None;
+        let mut waiting: commit::Waiting = Vec::new();
+        // The last minute's agent-time writes, finished before the final ones.
+        let mut staffing_write: Option<tokio::task::JoinHandle<()>> = None;
         let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
         metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let probe = tokio::time::sleep(PROBE_EVERY);
@@ -484,23 +496,29 @@ pub fn spawn(
                     }
                     let now = clock.both();
                     roll_day(&mut core, now.wall);
-                    let mut replies = Vec::with_capacity(jobs.len());
                     for job in jobs {
                         let started = std::time::Instant::now();
                         let from = core.dirty.queued();
                         let reply = job(&mut core, now);
                         events::decide(&mut core, now);
                         crate::metrics::events::engine_job(started.elapsed().as_secs_f64());
-                        replies.push((reply, from..core.dirty.queued()));
+                        waiting.push((reply, from..core.dirty.queued()));
                     }
-                    let committed = events::commit(&mut core, store.as_ref(), now, false).await;
-                    for (reply, writes) in replies {
-                        reply(committed.all_landed(writes));
+                    if inflight.is_none() {
+                        inflight = commit::start(&mut core, &store, now, false, std::mem::take(&mut waiting));
                     }
                 }
-                _ = &mut probe, if !core.dirty.is_empty() => {
+                answer = commit::answered(&mut inflight) => {
+                    let now = clock.both();
+                    commit::finish(&mut core, now, &mut inflight, answer);
+                    // What was decided meanwhile goes now.
+                    if !core.dirty.fenced && (core.dirty.queued() > 0 || !waiting.is_empty()) {
+                        inflight = commit::start(&mut core, &store, now, false, std::mem::take(&mut waiting));
+                    }
+                }
+                _ = &mut probe, if !core.dirty.is_empty() && inflight.is_none() => {
                     // The probe: retries what the store has not taken.
-                    events::commit(&mut core, store.as_ref(), clock.both(), true).await;
+                    inflight = commit::start(&mut core, &store, clock.both(), true, std::mem::take(&mut waiting));
                     probe.as_mut().reset(tokio::time::Instant::now() + PROBE_EVERY);
                 }
                 _ = metrics_tick.tick() => {
@@ -515,11 +533,22 @@ pub fn spawn(
                     });
                 }
                 _ = staffing_tick.tick() => {
-                    for day in core.staffing.take_changed(Timestamp::now_wall()) {
-                        if let Err(e) = store.put_agent_day(&day).await {
-                            debug!(agent = %day.agent, error = %e, "agent time not recorded; the next minute retries");
+                    let days = core.staffing.take_changed(Timestamp::now_wall());
+                    let store = store.clone();
+                    // Off the loop: a slow store must not hold routing up
+                    // (one minute's writes at a time, in order).
+                    if let Some(previous) = staffing_write.take() {
+                        if !previous.is_finished() {
+                            debug!("last minute's agent time is still being written");
                         }
                     }
+                    staffing_write = Some(tokio::spawn(async move {
+                        for day in days {
+                            if let Err(e) = store.put_agent_day(&day).await {
+                                debug!(agent = %day.agent, error = %e, "agent time not recorded; the next minute retries");
+                            }
+                        }
+                    }));
                 }
                 _ = sleep => {
                     let now = clock.both();
@@ -527,13 +556,18 @@ pub fn spawn(
                     core.router.handle_timeout(now);
                     core.desk.tracker.handle_timeout(now.wall);
                     events::decide(&mut core, now);
-                    events::commit(&mut core, store.as_ref(), now, false).await;
+                    if inflight.is_none() {
+                        inflight = commit::start(&mut core, &store, now, false, std::mem::take(&mut waiting));
+                    }
                 }
             }
             if core.dirty.fenced {
                 break;
             }
         }
+        // What is on its way, and what was decided since, is answered
+        // (fenced, as not recorded).
+        commit::commit_now(&mut core, &store, clock.both(), inflight, waiting).await;
         // This node no longer routes: its live figures drop to zero, so a
         // cluster's sums over nodes count the routing node alone.
         let idle: Vec<crate::acd::QueueView> = core
@@ -556,6 +590,9 @@ pub fn spawn(
             callbacks_created: core.desk.tracker.counters().created,
         });
         // The last minute of agent time, unless another node routes now.
+        if let Some(previous) = staffing_write.take() {
+            let _ = previous.await;
+        }
         if !core.dirty.fenced {
             for day in core.staffing.take_changed(Timestamp::now_wall()) {
                 let _ = store.put_agent_day(&day).await;
