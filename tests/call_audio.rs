@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::media::{endpoint, finished_recording, holds, pcm, stereo, tail_power, AudioRig, HOLD_HZ};
+use common::media::{endpoint, finished_recording, hears, holds, pcm, stereo, tail_power, AudioRig, HOLD_HZ};
 use common::SOON;
 use hotline::client::softphone::{silence, tone, SoftPhone};
 use hotline::media::tone::goertzel;
@@ -30,8 +30,7 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
     // Queued: the caller hears the hold music.
     let call = s.start_call("+555", "100").await;
     let caller = rig.caller(&call.call_id, tone(CALLER_HZ, 8000)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let queued = caller.heard_since(0);
+    let queued = hears(&caller, 0, HOLD_HZ, 0.5, 0.5).await;
     assert!(
         tail_power(&queued, HOLD_HZ, 0.5) > 0.5,
         "a queued caller hears the hold music (600 Hz power {:.2})",
@@ -44,10 +43,8 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
     alice.accept(&call.call_id).await;
     let caller_from = caller.heard_len();
     let agent_from = alice_phone.heard_len();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-
-    let agent_heard = alice_phone.heard_since(agent_from);
-    let caller_heard = caller.heard_since(caller_from);
+    let agent_heard = hears(&alice_phone, agent_from, CALLER_HZ, 1.0, 0.5).await;
+    let caller_heard = hears(&caller, caller_from, AGENT_HZ, 1.0, 0.5).await;
     assert!(
         tail_power(&agent_heard, CALLER_HZ, 1.0) > 0.5,
         "the agent hears the caller (440 Hz power {:.2})",
@@ -133,8 +130,8 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
     assert!(sup_phone.connected(Duration::from_secs(10)).await);
     let (caller_from, agent_from, sup_from) =
         (caller.heard_len(), alice_phone.heard_len(), sup_phone.heard_len());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let agent_heard = alice_phone.heard_since(agent_from);
+    // The agent hears the whisper; the caller, over the same time, must not.
+    let agent_heard = hears(&alice_phone, agent_from, SUPERVISOR_HZ, 1.0, 0.2).await;
     let caller_heard = caller.heard_since(caller_from);
     assert!(
         tail_power(&agent_heard, SUPERVISOR_HZ, 1.0) > 0.2,

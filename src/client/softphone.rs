@@ -55,6 +55,8 @@ impl Heard {
 pub struct SoftPhone {
     session: Arc<WebRtcSession>,
     heard: Arc<Mutex<Heard>>,
+    /// Told after each frame heard, for whoever waits on what was heard.
+    frame: Arc<tokio::sync::Notify>,
     clock: JoinHandle<()>,
 }
 
@@ -73,6 +75,8 @@ impl SoftPhone {
         let heard = Arc::new(Mutex::new(Heard::default()));
         let leg = session.leg.clone();
         let sink = heard.clone();
+        let frame = Arc::new(tokio::sync::Notify::new());
+        let told = frame.clone();
         let clock = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -86,12 +90,14 @@ impl SoftPhone {
                 if let Ok(mut h) = sink.lock() {
                     h.hear(&frame, Instant::now(), keep_audio);
                 }
+                told.notify_waiters();
             }
         });
         Ok((
             SoftPhone {
                 session,
                 heard,
+                frame,
                 clock,
             },
             offer,
@@ -106,6 +112,31 @@ impl SoftPhone {
     /// Waits for the media connection (ICE + DTLS) to come up.
     pub async fn connected(&self, within: Duration) -> bool {
         self.session.connected(within).await
+    }
+
+    /// Resolves after the next frame is heard.
+    pub async fn frame_heard(&self) {
+        self.frame.notified().await;
+    }
+
+    /// What was heard from sample `from` on, once `enough` says it is
+    /// enough (checked after each frame), or after `within` with whatever
+    /// was heard by then: tests wait for what they listen for, not for a
+    /// fixed time.
+    pub async fn hear_until(
+        &self,
+        from: usize,
+        within: Duration,
+        enough: impl Fn(&[i16]) -> bool,
+    ) -> Vec<i16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.frame.notified();
+            let heard = self.heard_since(from);
+            if enough(&heard) || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return heard;
+            }
+        }
     }
 
     /// Number of samples heard so far (a position to read from later).

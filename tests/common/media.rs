@@ -156,6 +156,21 @@ pub fn cluster_config(redis: &super::redis::RedisServer, extra: &str) -> String 
     )
 }
 
+/// How long a test waits for a party to hear what it listens for.
+pub const HEAR_WITHIN: Duration = Duration::from_secs(10);
+
+/// What `phone` heard from sample `from` on, once its last `seconds` hold
+/// `freq` (score over `share`), or after [`HEAR_WITHIN`] with whatever it
+/// heard: the caller asserts on it.
+pub async fn hears(phone: &SoftPhone, from: usize, freq: f64, seconds: f64, share: f64) -> Vec<i16> {
+    let needed = (8000.0 * seconds) as usize;
+    phone
+        .hear_until(from, HEAR_WITHIN, |h| {
+            h.len() >= needed && tail_power(h, freq, seconds) > share
+        })
+        .await
+}
+
 /// How much of `freq` the last `seconds` of 8 kHz `samples` hold (0..=1):
 /// the share of 100 ms stretches it dominates (see [`holds`]).
 pub fn tail_power(samples: &[i16], freq: f64, seconds: f64) -> f64 {
