@@ -220,6 +220,23 @@ fn the_two_edges_share_the_application_layer_and_not_each_other() {
     assert!(!graph["app"].contains("sip"), "app/ uses the SIP edge");
 }
 
+#[test]
+fn the_grpc_handlers_reach_the_store_engine_and_media_only_through_the_application_layer() {
+    let modules = server_modules();
+    for f in &modules["api"] {
+        let source = std::fs::read_to_string(f).expect("readable source");
+        // `app.store`, `self.app\n    .engine`, ... however rustfmt wraps it.
+        let squeezed: String = source.split_whitespace().collect();
+        for part in ["store", "engine", "media"] {
+            assert!(
+                !squeezed.contains(&format!(".app.{part}")),
+                "{} reaches app.{part} itself",
+                f.display()
+            );
+        }
+    }
+}
+
 /// Where `source` names a public API (`hotline.v1`) type: any
 /// `crate::proto` path but the cluster's own wire (`crate::proto::cluster`).
 fn public_proto_uses(source: &str) -> Vec<String> {

@@ -34,18 +34,11 @@ impl AgentApi {
         pause: bool,
     ) -> Result<Response<proto::Recording>, Status> {
         let p = principal(&req).map_err(status)?;
-        let (agent, call) = self
+        let rec = self
             .app
-            .own_connected_call(&p, &call_ref(req.get_ref()))
+            .pause_recording(&p, &call_ref(req.get_ref()), pause)
             .await
             .map_err(status)?;
-        let media = &self.app.media;
-        let rec = if pause {
-            media.pause_recording(&call, agent.as_str()).await
-        } else {
-            media.resume_recording(&call).await
-        }
-        .map_err(status)?;
         Ok(Response::new(convert::recording(&rec, None)))
     }
 
@@ -218,13 +211,11 @@ impl AgentService for AgentApi {
         req: Request<proto::SoftphoneOffer>,
     ) -> Result<Response<proto::SessionAnswer>, Status> {
         let p = principal(&req).map_err(status)?;
-        let r = req.into_inner();
-        let agent = self.app.acting_agent(&p, &r.agent_id).map_err(status)?;
+        let r = req.get_ref();
         let offer = validate::offer("offer.sdp", r.offer.as_ref()).map_err(status)?;
         let (sdp, codec) = self
             .app
-            .media
-            .connect_softphone(&agent, offer)
+            .connect_softphone(&p, &r.agent_id, offer)
             .await
             .map_err(status)?;
         Ok(Response::new(proto::SessionAnswer {
@@ -239,12 +230,10 @@ impl AgentService for AgentApi {
         req: Request<proto::SoftphoneIceCandidate>,
     ) -> Result<Response<proto::SoftphoneIceAck>, Status> {
         let p = principal(&req).map_err(status)?;
-        let r = req.into_inner();
-        let agent = self.app.acting_agent(&p, &r.agent_id).map_err(status)?;
+        let r = req.get_ref();
         let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
         self.app
-            .media
-            .softphone_candidate(&agent, candidate)
+            .softphone_candidate(&p, &r.agent_id, candidate)
             .await
             .map_err(status)?;
         Ok(Response::new(proto::SoftphoneIceAck {}))

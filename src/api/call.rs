@@ -5,8 +5,6 @@ use tonic::{Request, Response, Status};
 use crate::app::calls::{RequestCallback, StartCall};
 use crate::app::App;
 use crate::auth::principal;
-use crate::auth::Role;
-use crate::ids::CallId;
 use crate::proto;
 use crate::proto::call_service_server::CallService;
 use crate::status::status;
@@ -63,16 +61,14 @@ impl CallService for CallApi {
         req: Request<proto::GetCallRequest>,
     ) -> Result<Response<Self::WatchCallStream>, Status> {
         let p = principal(&req).map_err(status)?;
-        p.require(&[Role::Telephony, Role::Supervisor]).map_err(status)?;
-        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id).map_err(status)?);
-        if let Some(stream) = self.app.engine.watch_call(id.clone()).await.map_err(status)? {
-            return Ok(Response::new(Box::pin(futures::StreamExt::map(stream, |item| {
-                item.map(|c| convert::call(&c)).map_err(status)
-            }))));
-        }
-        // Ended already: one message with the final record.
-        let call = self.app.stored_call(&id).await.map_err(status)?;
-        Ok(Response::new(Box::pin(tokio_stream::once(Ok(call)))))
+        let stream = self
+            .app
+            .watch_call(&p, &req.get_ref().call_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(Box::pin(futures::StreamExt::map(stream, |item| {
+            item.map(|c| convert::call(&c)).map_err(status)
+        }))))
     }
 
     async fn connect_caller_media(
@@ -80,16 +76,11 @@ impl CallService for CallApi {
         req: Request<proto::CallerOffer>,
     ) -> Result<Response<proto::SessionAnswer>, Status> {
         let p = principal(&req).map_err(status)?;
-        p.require(&[Role::Telephony]).map_err(status)?;
-        let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
+        let r = req.get_ref();
         let offer = validate::offer("offer.sdp", r.offer.as_ref()).map_err(status)?;
-        // NOT_FOUND for a call that never existed, before any media work.
-        self.app.stored_call(&call).await.map_err(status)?;
         let (sdp, codec) = self
             .app
-            .media
-            .connect_caller(&call, offer)
+            .connect_caller(&p, &r.call_id, offer)
             .await
             .map_err(status)?;
         Ok(Response::new(proto::SessionAnswer {
@@ -104,13 +95,10 @@ impl CallService for CallApi {
         req: Request<proto::CallerIceCandidate>,
     ) -> Result<Response<proto::CallerIceAck>, Status> {
         let p = principal(&req).map_err(status)?;
-        p.require(&[Role::Telephony]).map_err(status)?;
-        let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
+        let r = req.get_ref();
         let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
         self.app
-            .media
-            .caller_candidate(&call, candidate)
+            .caller_candidate(&p, &r.call_id, candidate)
             .await
             .map_err(status)?;
         Ok(Response::new(proto::CallerIceAck {}))

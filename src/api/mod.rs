@@ -1,7 +1,8 @@
 //! The gRPC edge: thin tonic handlers. Each reads the request's principal,
 //! turns the proto request into the application layer's terms
 //! ([`crate::app`]), calls it, and converts the answer back
-//! ([`crate::convert`]) or its [`Error`] to a status ([`crate::status`]).
+//! ([`crate::convert`]) or its [`crate::error::Error`] to a status
+//! ([`crate::status`]).
 //! No routing logic or business rule lives here.
 
 pub mod agent;
@@ -9,16 +10,6 @@ pub mod call;
 pub mod callback;
 pub mod report;
 pub mod supervisor;
-
-use crate::app::App;
-use crate::error::Error;
-
-impl App {
-    /// A call as recorded in the store (live or ended), or NOT_FOUND, on the wire.
-    pub async fn stored_call(&self, id: &crate::ids::CallId) -> Result<crate::proto::Call, Error> {
-        Ok(crate::convert::call(&self.call_record(id).await?))
-    }
-}
 
 /// A server stream of what `next` returns every `interval`.
 pub type Polled<T> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send>>;

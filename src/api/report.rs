@@ -1,31 +1,19 @@
-//! `hotline.v1.ReportService`: contact-center reports over a time range,
-//! read from the store and computed by `crate::report` (pure functions).
+//! `hotline.v1.ReportService`: contact-center reports over a time range
+//! (`app::reports`), on the wire.
 
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
 use crate::auth::principal;
-use crate::auth::Role;
 use crate::error::Error;
 use crate::fcr::{FcrRow, GroupBy};
 use crate::proto;
 use crate::proto::report_service_server::ReportService;
-use crate::report::{self, Common};
+use crate::report::Common;
 use crate::status::status;
-use crate::time::Timestamp;
 
 pub struct ReportApi {
     pub app: App,
-}
-
-fn range(from: i64, to: i64) -> Result<(Timestamp, Timestamp), Error> {
-    if from < 0 {
-        return Err(Error::invalid("from_unix_ms", "must not be negative"));
-    }
-    if to <= from {
-        return Err(Error::invalid("to_unix_ms", "must be after from_unix_ms"));
-    }
-    Ok((Timestamp(from as u64), Timestamp(to as u64)))
 }
 
 pub fn fcr(r: &FcrRow) -> proto::FcrFigures {
@@ -63,16 +51,14 @@ impl ReportService for ReportApi {
         &self,
         req: Request<proto::ReportRequest>,
     ) -> Result<Response<proto::QueueStatsReport>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
-        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms).map_err(status)?;
-        let rules = &self.app.report_rules;
-        let input = report::source::load(self.app.store.as_ref(), rules, from, to)
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let rows = self
+            .app
+            .queue_stats(&p, r.from_unix_ms, r.to_unix_ms)
             .await
             .map_err(status)?;
-        let rows = report::queue_stats(Timestamp::now_wall(), from, to, rules, &input);
+        let rules = self.app.report_rules();
         Ok(Response::new(proto::QueueStatsReport {
             queues: rows
                 .iter()
@@ -101,16 +87,14 @@ impl ReportService for ReportApi {
         &self,
         req: Request<proto::ReportRequest>,
     ) -> Result<Response<proto::AgentStatsReport>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
-        let (from, to) = range(req.get_ref().from_unix_ms, req.get_ref().to_unix_ms).map_err(status)?;
-        let rules = &self.app.report_rules;
-        let input = report::source::load(self.app.store.as_ref(), rules, from, to)
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let rows = self
+            .app
+            .agent_stats(&p, r.from_unix_ms, r.to_unix_ms)
             .await
             .map_err(status)?;
-        let rows = report::agent_stats(Timestamp::now_wall(), from, to, rules, &input);
+        let rules = self.app.report_rules();
         Ok(Response::new(proto::AgentStatsReport {
             agents: rows
                 .iter()
@@ -129,12 +113,8 @@ impl ReportService for ReportApi {
         &self,
         req: Request<proto::FcrRequest>,
     ) -> Result<Response<proto::FcrReport>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let (from, to) = range(r.from_unix_ms, r.to_unix_ms).map_err(status)?;
         let by = match proto::FcrGroupBy::try_from(r.group_by) {
             Ok(proto::FcrGroupBy::Agent) => GroupBy::Agent,
             Ok(proto::FcrGroupBy::Queue) => GroupBy::Queue,
@@ -147,11 +127,12 @@ impl ReportService for ReportApi {
                 )))
             }
         };
-        let rules = &self.app.report_rules;
-        let input = report::source::load(self.app.store.as_ref(), rules, from, to)
+        let rows = self
+            .app
+            .first_call_resolution(&p, r.from_unix_ms, r.to_unix_ms, by)
             .await
             .map_err(status)?;
-        let rows = report::first_call_resolution(Timestamp::now_wall(), from, to, rules, &input, by);
+        let rules = self.app.report_rules();
         Ok(Response::new(proto::FcrReport {
             rows: rows.iter().map(fcr).collect(),
             window_days: (rules.fcr_window.as_secs() / 86_400) as u32,

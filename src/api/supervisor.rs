@@ -6,28 +6,18 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::app::supervision::{GradeCall, ListRecordings};
 use crate::app::App;
 use crate::auth::principal;
-use crate::auth::Role;
-use crate::engine::Command;
 use crate::error::Error;
-use crate::ids::{AgentId, CallId, QueueName};
 use crate::proto;
 use crate::proto::supervisor_service_server::SupervisorService;
-use crate::quality::GradeRecord;
-use crate::recording::{MonitorMode, RecordingFilter, RecordingRecord};
+use crate::recording::MonitorMode;
 use crate::status::status;
-use crate::store::CallFilter;
-use crate::time::Timestamp;
 use crate::{convert, validate};
 
 pub struct SupervisorApi {
     pub app: App,
-}
-
-/// A ListCalls or ListRecordings position.
-fn call_cursor(token: &str) -> Result<Option<(Timestamp, CallId)>, Error> {
-    Ok(validate::time_cursor(token)?.map(|(t, id)| (t, CallId::new(id))))
 }
 
 #[tonic::async_trait]
@@ -36,12 +26,8 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListAgentsRequest>,
     ) -> Result<Response<proto::ListAgentsResponse>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
-        let r = req.into_inner();
-        let size = validate::page_size(r.page_size).map_err(status)?;
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
         let state = match proto::AgentState::try_from(r.state) {
             Ok(s) => convert::agent_state_from(s),
             Err(_) => {
@@ -51,34 +37,14 @@ impl SupervisorService for SupervisorApi {
                 )))
             }
         };
-        let mut cursor = if r.page_token.is_empty() {
-            None
-        } else {
-            Some(AgentId::new(
-                validate::id("page_token", &r.page_token).map_err(status)?,
-            ))
-        };
-        let mut agents = Vec::new();
-        'pages: loop {
-            let batch = self.app.store.list_agents(cursor.as_ref(), size).await?;
-            let exhausted = batch.len() < size;
-            for a in batch {
-                cursor = Some(a.id.clone());
-                if state.is_none_or(|s| s == a.state) {
-                    agents.push(convert::agent(&a));
-                    if agents.len() == size {
-                        break 'pages;
-                    }
-                }
-            }
-            if exhausted {
-                cursor = None;
-                break;
-            }
-        }
+        let (agents, next_page_token) = self
+            .app
+            .list_agents(&p, state, r.page_size, &r.page_token)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::ListAgentsResponse {
-            agents,
-            next_page_token: cursor.map(|c| c.to_string()).unwrap_or_default(),
+            agents: agents.iter().map(convert::agent).collect(),
+            next_page_token,
         }))
     }
 
@@ -86,42 +52,13 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListCallsRequest>,
     ) -> Result<Response<proto::ListCallsResponse>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let (calls, next_page_token) = self
+            .app
+            .list_calls(&p, &r.queue, r.include_ended, r.page_size, &r.page_token)
+            .await
             .map_err(status)?;
-        let r = req.into_inner();
-        let size = validate::page_size(r.page_size).map_err(status)?;
-        let after = call_cursor(&r.page_token).map_err(status)?;
-        let queue = if r.queue.is_empty() {
-            None
-        } else {
-            let q = QueueName::new(validate::id("queue", &r.queue).map_err(status)?);
-            let known = self
-                .app
-                .engine
-                .execute(None, Command::HasQueue { queue: q.clone() })
-                .await
-                .map_err(status)?
-                .bool()
-                .map_err(status)?;
-            if !known {
-                return Err(status(Error::NotFound {
-                    what: "queue",
-                    id: q.to_string(),
-                }));
-            }
-            Some(q)
-        };
-        let filter = CallFilter {
-            queue,
-            include_ended: r.include_ended,
-        };
-        let calls = self.app.store.list_calls(&filter, after.as_ref(), size).await?;
-        let next_page_token = validate::page_token(
-            calls.len() == size,
-            calls.last().map(|c| (c.enqueued_at, c.id.as_str())),
-        );
         Ok(Response::new(proto::ListCallsResponse {
             calls: calls.iter().map(convert::call).collect(),
             next_page_token,
@@ -134,20 +71,15 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::WatchQueuesRequest>,
     ) -> Result<Response<Self::WatchQueuesStream>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
+        let p = principal(&req).map_err(status)?;
+        // Refused at once rather than on the first snapshot.
+        self.app.queue_views(&p).await.map_err(status)?;
         let interval = validate::stream_interval(req.get_ref().interval_ms).map_err(status)?;
-        let engine = self.app.engine.clone();
+        let app = self.app.clone();
         Ok(Response::new(super::polled(interval, move || {
-            let engine = engine.clone();
+            let (app, p) = (app.clone(), p.clone());
             async move {
-                let (at, queues) = engine
-                    .execute(None, Command::QueueViews)
-                    .await
-                    .and_then(|r| r.queues())
-                    .ok()?;
+                let (at, queues) = app.queue_views(&p).await.ok()?;
                 Some(proto::QueueSnapshot {
                     at_unix_ms: convert::ms(at),
                     queues: queues.iter().map(convert::queue_stats).collect(),
@@ -180,14 +112,14 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ExplainRoutingRequest>,
     ) -> Result<Response<proto::RoutingExplanation>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
+        let p = principal(&req).map_err(status)?;
+        let call = self
+            .app
+            .routing_of(&p, &req.get_ref().call_id)
+            .await
             .map_err(status)?;
-        let id = CallId::new(validate::id("call_id", &req.get_ref().call_id).map_err(status)?);
-        let call = self.app.call_record(&id).await.map_err(status)?;
         Ok(Response::new(proto::RoutingExplanation {
-            call_id: id.to_string(),
+            call_id: call.id.to_string(),
             decisions: call.decisions.iter().map(convert::decision).collect(),
         }))
     }
@@ -199,9 +131,7 @@ impl SupervisorService for SupervisorApi {
         req: Request<proto::MonitorRequest>,
     ) -> Result<Response<Self::MonitorStream>, Status> {
         let p = principal(&req).map_err(status)?;
-        p.require(&[Role::Supervisor]).map_err(status)?;
         let r = req.into_inner();
-        let call = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
         let mode = match proto::MonitorMode::try_from(r.mode) {
             Ok(proto::MonitorMode::Listen) => MonitorMode::Listen,
             Ok(proto::MonitorMode::Whisper) => MonitorMode::Whisper,
@@ -213,16 +143,9 @@ impl SupervisorService for SupervisorApi {
         } else {
             None
         };
-        let record = self.app.stored_call(&call).await.map_err(status)?;
-        if record.status != proto::CallStatus::Connected as i32 {
-            return Err(status(Error::FailedPrecondition(format!(
-                "call {call} is not connected"
-            ))));
-        }
         let session = self
             .app
-            .media
-            .monitor(&call, mode, &p.sub, offer)
+            .monitor(&p, &r.call_id, mode, offer)
             .await
             .map_err(status)?;
         let started = proto::MonitorEvent {
@@ -251,16 +174,11 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::MonitorIceCandidate>,
     ) -> Result<Response<proto::MonitorIceAck>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
-        let r = req.into_inner();
-        let session = validate::id("session_id", &r.session_id).map_err(status)?;
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
         let candidate = validate::candidate(r.candidate.as_ref()).map_err(status)?;
         self.app
-            .media
-            .monitor_candidate(session, candidate)
+            .monitor_candidate(&p, &r.session_id, candidate)
             .await
             .map_err(status)?;
         Ok(Response::new(proto::MonitorIceAck {}))
@@ -270,55 +188,23 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListRecordingsRequest>,
     ) -> Result<Response<proto::ListRecordingsResponse>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
+        let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
-        let size = validate::page_size(r.page_size).map_err(status)?;
-        let bound = |field: &str, v: i64| -> Result<Option<Timestamp>, Error> {
-            match v {
-                0 => Ok(None),
-                v => u64::try_from(v)
-                    .map(|ms| Some(Timestamp(ms)))
-                    .map_err(|_| Error::invalid(field, "must not be negative")),
-            }
+        let list = ListRecordings {
+            agent_id: r.agent_id,
+            queue: r.queue,
+            ani: r.ani,
+            from_unix_ms: r.from_unix_ms,
+            to_unix_ms: r.to_unix_ms,
+            page_size: r.page_size,
+            page_token: r.page_token,
         };
-        let non_empty = |field: &str, v: &str| -> Result<Option<String>, Error> {
-            if v.is_empty() {
-                Ok(None)
-            } else {
-                validate::id(field, v).map(|v| Some(v.to_string()))
-            }
-        };
-        let filter = RecordingFilter {
-            agent: non_empty("agent_id", &r.agent_id)
-                .map_err(status)?
-                .map(AgentId::new),
-            queue: non_empty("queue", &r.queue).map_err(status)?.map(QueueName::new),
-            ani: non_empty("ani", &r.ani).map_err(status)?,
-            from: bound("from_unix_ms", r.from_unix_ms).map_err(status)?,
-            to: bound("to_unix_ms", r.to_unix_ms).map_err(status)?,
-        };
-        let cursor = call_cursor(&r.page_token).map_err(status)?;
-        let page = self
-            .app
-            .store
-            .list_recordings(&filter, cursor.as_ref(), size)
-            .await?;
-        let next_page_token = validate::page_token(
-            page.len() == size,
-            page.last().map(|r| (r.started_at, r.call.as_str())),
-        );
-        let mut recordings = Vec::with_capacity(page.len());
-        for rec in &page {
-            recordings.push(convert::recording(
-                rec,
-                self.disposition_of(rec).await.map_err(status)?,
-            ));
-        }
+        let (page, next_page_token) = self.app.list_recordings(&p, list).await.map_err(status)?;
         Ok(Response::new(proto::ListRecordingsResponse {
-            recordings,
+            recordings: page
+                .iter()
+                .map(|(rec, disposition)| convert::recording(rec, *disposition))
+                .collect(),
             next_page_token,
         }))
     }
@@ -329,24 +215,13 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::GetRecordingRequest>,
     ) -> Result<Response<Self::GetRecordingStream>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
-        let r = req.into_inner();
-        let id = CallId::new(validate::id("recording_id", &r.recording_id).map_err(status)?);
-        let rec = self
+        let p = principal(&req).map_err(status)?;
+        let (rec, disposition, data) = self
             .app
-            .store
-            .get_recording(&id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "recording",
-                id: id.to_string(),
-            })
+            .recording(&p, &req.get_ref().recording_id)
+            .await
             .map_err(status)?;
-        let data = self.app.media.recording_chunks(&rec).await.map_err(status)?;
-        let meta = convert::recording(&rec, self.disposition_of(&rec).await.map_err(status)?);
+        let meta = convert::recording(&rec, disposition);
         // The first chunk carries the metadata (alone, if the file is empty).
         let first = futures::stream::once(async move {
             Ok(proto::RecordingChunk {
@@ -369,85 +244,38 @@ impl SupervisorService for SupervisorApi {
         &self,
         req: Request<proto::ListMonitorAuditRequest>,
     ) -> Result<Response<proto::ListMonitorAuditResponse>, Status> {
-        principal(&req)
-            .map_err(status)?
-            .require(&[Role::Supervisor])
-            .map_err(status)?;
-        let r = req.into_inner();
-        let call = if r.call_id.is_empty() {
-            None
-        } else {
-            Some(CallId::new(validate::id("call_id", &r.call_id).map_err(status)?))
-        };
-        let size = validate::page_size(r.page_size).map_err(status)?;
-        let after = validate::time_cursor(&r.page_token).map_err(status)?;
-        let entries = self
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let (entries, next_page_token) = self
             .app
-            .store
-            .monitor_sessions(call.as_ref(), after.as_ref(), size)
-            .await?;
+            .monitor_audit(&p, &r.call_id, r.page_size, &r.page_token)
+            .await
+            .map_err(status)?;
         Ok(Response::new(proto::ListMonitorAuditResponse {
-            next_page_token: validate::page_token(
-                entries.len() == size,
-                entries.last().map(|s| (s.started_at, s.id.as_str())),
-            ),
+            next_page_token,
             entries: entries.iter().map(convert::monitor_audit).collect(),
         }))
     }
+
     async fn grade_call(
         &self,
         req: Request<proto::GradeCallRequest>,
     ) -> Result<Response<proto::CallGrade>, Status> {
         let p = principal(&req).map_err(status)?;
-        p.require(&[Role::Supervisor]).map_err(status)?;
         let r = req.into_inner();
-        let id = CallId::new(validate::id("call_id", &r.call_id).map_err(status)?);
-        let card = match &r.scorecard {
-            None => self.app.scorecard.as_ref().clone(),
-            Some(c) => validate::scorecard(c).map_err(status)?,
+        let grade = GradeCall {
+            scorecard: r
+                .scorecard
+                .as_ref()
+                .map(validate::scorecard)
+                .transpose()
+                .map_err(status)?,
+            grades: validate::criterion_grades(&r.grades).map_err(status)?,
+            call_id: r.call_id,
+            comments: r.comments,
         };
-        card.check()
-            .map_err(|e| Error::invalid("scorecard", e.to_string()))
-            .map_err(status)?;
-        let grades = validate::criterion_grades(&r.grades).map_err(status)?;
-        let comments = validate::label("comments", &r.comments, validate::MAX_TEXT_LEN)
-            .map_err(status)?
-            .to_string();
-        let score = card
-            .score(&grades)
-            .map_err(|e| Error::invalid("grades", e.to_string()))
-            .map_err(status)?;
-        let (call, agent) = self.app.answered_call(&id, "grade").await.map_err(status)?;
-        let grade = GradeRecord {
-            id: format!("grade-{}", uuid::Uuid::now_v7().simple()),
-            call: id,
-            agent,
-            queue: call.queue.clone(),
-            supervisor: p.sub.clone(),
-            graded_at: Timestamp::now_wall(),
-            scorecard: card,
-            grades,
-            score,
-            comments,
-        };
-        self.app.store.put_grade(&grade).await?;
+        let grade = self.app.grade_call(&p, grade).await.map_err(status)?;
         Ok(Response::new(convert::grade(&grade)))
-    }
-}
-
-impl SupervisorApi {
-    /// The disposition the agent gave the recorded call at wrap-up, if any.
-    async fn disposition_of(&self, rec: &RecordingRecord) -> Result<Option<crate::acd::Disposition>, Error> {
-        let key = rec
-            .customer
-            .as_ref()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| rec.ani.clone());
-        let contacts = self.app.store.contacts_of(&key, 200).await?;
-        Ok(contacts
-            .into_iter()
-            .find(|c| c.call == rec.call)
-            .and_then(|c| c.disposition))
     }
 }
 

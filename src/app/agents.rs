@@ -277,9 +277,47 @@ impl App {
         self.agent_command(key, cmd).await
     }
 
+    /// The agent's softphone's WebRTC offer: the SDP answer and codec.
+    pub async fn connect_softphone(
+        &self,
+        p: &Principal,
+        agent_id: &str,
+        offer_sdp: &str,
+    ) -> Result<(String, String), Error> {
+        let agent = self.acting_agent(p, agent_id)?;
+        self.media.connect_softphone(&agent, offer_sdp).await
+    }
+
+    /// A trickled ICE candidate of the agent's softphone leg.
+    pub async fn softphone_candidate(
+        &self,
+        p: &Principal,
+        agent_id: &str,
+        candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
+    ) -> Result<(), Error> {
+        let agent = self.acting_agent(p, agent_id)?;
+        self.media.softphone_candidate(&agent, candidate).await
+    }
+
+    /// PCI pause (`pause`) or resume of the recording of the agent's
+    /// connected call; the pause is audited with the agent's name.
+    pub async fn pause_recording(
+        &self,
+        p: &Principal,
+        r: &CallRef,
+        pause: bool,
+    ) -> Result<crate::recording::RecordingRecord, Error> {
+        let (agent, call) = self.own_connected_call(p, r).await?;
+        if pause {
+            self.media.pause_recording(&call, agent.as_str()).await
+        } else {
+            self.media.resume_recording(&call).await
+        }
+    }
+
     /// Passes if `call` is the agent's connected call (what pausing its
     /// recording needs).
-    pub async fn own_connected_call(&self, p: &Principal, r: &CallRef) -> Result<(AgentId, CallId), Error> {
+    async fn own_connected_call(&self, p: &Principal, r: &CallRef) -> Result<(AgentId, CallId), Error> {
         let (agent, call) = self.call_of(p, r)?;
         let record = self.call_record(&call).await?;
         if record.agent.as_ref() != Some(&agent) || record.status != crate::acd::CallStatus::Connected {

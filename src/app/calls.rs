@@ -212,4 +212,46 @@ impl App {
         self.store.put_survey(&survey).await?;
         Ok(())
     }
+
+    /// A call's records as it changes, until it ends; a call that ended
+    /// already gives its final record alone.
+    pub async fn watch_call(
+        &self,
+        p: &Principal,
+        call_id: &str,
+    ) -> Result<crate::cluster::CallStream, Error> {
+        p.require(&[Role::Telephony, Role::Supervisor])?;
+        let id = App::call_id(call_id)?;
+        if let Some(stream) = self.engine.watch_call(id.clone()).await? {
+            return Ok(stream);
+        }
+        let last = self.call_record(&id).await?;
+        Ok(Box::pin(futures::stream::once(async move { Ok(last) })))
+    }
+
+    /// The web caller's WebRTC offer for its call: the SDP answer and codec.
+    pub async fn connect_caller(
+        &self,
+        p: &Principal,
+        call_id: &str,
+        offer_sdp: &str,
+    ) -> Result<(String, String), Error> {
+        p.require(&[Role::Telephony])?;
+        let call = App::call_id(call_id)?;
+        // NOT_FOUND for a call that never existed, before any media work.
+        self.call_record(&call).await?;
+        self.media.connect_caller(&call, offer_sdp).await
+    }
+
+    /// A trickled ICE candidate of the web caller's leg.
+    pub async fn caller_candidate(
+        &self,
+        p: &Principal,
+        call_id: &str,
+        candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
+    ) -> Result<(), Error> {
+        p.require(&[Role::Telephony])?;
+        let call = App::call_id(call_id)?;
+        self.media.caller_candidate(&call, candidate).await
+    }
 }

@@ -17,6 +17,8 @@
 pub mod agents;
 pub mod callbacks;
 pub mod calls;
+pub mod reports;
+pub mod supervision;
 
 use std::sync::Arc;
 
