@@ -33,6 +33,16 @@ async fn an_accept_the_store_did_not_record_is_not_announced_until_the_store_has
     assert_eq!(recorded.agent_id, "alice");
 }
 
+/// A node on `redis` in `namespace`, with more `[store]` lines and a lease
+/// of `lease_ms`.
+async fn node_on(redis: &RedisServer, namespace: &str, store: &str, lease_ms: u64) -> TestServer {
+    let config = format!(
+        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"{namespace}\"\n{store}\n[cluster]\nlease_ms = {lease_ms}\n",
+        redis.url()
+    );
+    TestServer::with_config(&config).await
+}
+
 /// A node on a real Redis (a lease longer than the outage, so it keeps
 /// routing through it), alice offered a call from `ani`, Redis killed and
 /// her Accept refused UNAVAILABLE. Returns when each CallConnected reached
@@ -47,11 +57,7 @@ async fn accept_refused_while_redis_is_down(
     tokio::sync::mpsc::UnboundedReceiver<Instant>,
 ) {
     let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
-    let config = format!(
-        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"{namespace}\"\n[cluster]\nlease_ms = 10000\n",
-        redis.url()
-    );
-    let s = TestServer::with_config(&config).await;
+    let s = node_on(&redis, namespace, "", 10_000).await;
     let mut alice = s.agent("alice").await;
     let call = s.start_call(ani, "100").await;
     alice.expect_offer(SOON).await;
@@ -79,11 +85,7 @@ async fn accept_refused_while_redis_is_down(
 async fn a_routing_node_whose_term_ended_tells_nobody_what_it_did_after() {
     let redis = RedisServer::start();
     // A lease long enough that this node has not noticed the takeover yet.
-    let config = format!(
-        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"deposed\"\n[cluster]\nlease_ms = 10000\n",
-        redis.url()
-    );
-    let s = TestServer::with_config(&config).await;
+    let s = node_on(&redis, "deposed", "", 10_000).await;
     let mut alice = s.agent("alice").await;
     // What she was told so far: logged in, then available.
     alice
@@ -173,11 +175,7 @@ async fn the_store_coming_back_is_noticed_while_requests_keep_arriving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_that_cannot_be_read_neither_refuses_the_call_nor_silences_its_offer() {
     let redis = RedisServer::start();
-    let config = format!(
-        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"history\"\n",
-        redis.url()
-    );
-    let s = TestServer::with_config(&config).await;
+    let s = node_on(&redis, "history", "", 3_000).await;
     let metrics = s
         .server
         .as_ref()
@@ -247,11 +245,7 @@ async fn a_history_that_cannot_be_read_neither_refuses_the_call_nor_silences_its
 async fn a_stalled_store_holds_up_acknowledgements_not_the_ring_timeout() {
     let redis = RedisServer::start();
     // Commands wait out the stall rather than time out; the lease outlives it.
-    let config = format!(
-        "{CONFIG}\n[store]\nurl = \"{}\"\nnamespace = \"stall\"\nredis_timeout_ms = 10000\n[cluster]\nlease_ms = 20000\n",
-        redis.url()
-    );
-    let s = TestServer::with_config(&config).await;
+    let s = node_on(&redis, "stall", "redis_timeout_ms = 10000", 20_000).await;
     let mut alice = s.agent("alice").await;
     let mut bob = s.agent("bob").await;
     let mut dave = s.agent("dave").await;
