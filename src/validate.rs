@@ -115,6 +115,16 @@ pub fn request_key(
     }))
 }
 
+/// A time field in Unix milliseconds: 0 means unset; negative is invalid.
+pub fn optional_time(field: &str, ms: i64) -> Result<Option<crate::time::Timestamp>, Error> {
+    match ms {
+        0 => Ok(None),
+        ms => u64::try_from(ms)
+            .map(|ms| Some(crate::time::Timestamp(ms)))
+            .map_err(|_| Error::invalid(field, "must not be negative")),
+    }
+}
+
 /// The SDP text of a required offer.
 pub fn offer<'a>(field: &str, offer: Option<&'a proto::SessionOffer>) -> Result<&'a str, Error> {
     let sdp = offer.map(|o| o.sdp.as_str()).unwrap_or_default();

@@ -6,24 +6,14 @@ use crate::app::callbacks::{CreateCallback, ListCallbacks};
 use crate::app::App;
 use crate::auth::principal;
 use crate::callback::{AttemptOutcome, CallbackStatus};
-use crate::convert;
 use crate::error::Error;
 use crate::proto;
 use crate::proto::callback_service_server::CallbackService;
 use crate::status::status;
-use crate::time::Timestamp;
+use crate::{convert, validate};
 
 pub struct CallbackApi {
     pub app: App,
-}
-
-/// A time field: 0 means unset; negative is invalid.
-pub fn optional_time(field: &str, ms: i64) -> Result<Option<Timestamp>, Error> {
-    match ms {
-        0 => Ok(None),
-        ms if ms < 0 => Err(Error::invalid(field, "must not be negative")),
-        ms => Ok(Some(Timestamp(ms as u64))),
-    }
 }
 
 pub fn attempt_outcome(o: i32) -> Result<AttemptOutcome, Error> {
@@ -126,8 +116,9 @@ impl CallbackService for CallbackApi {
         let p = principal(&req).map_err(status)?;
         let r = req.into_inner();
         let create = CreateCallback {
-            not_before: optional_time("not_before_unix_ms", r.not_before_unix_ms).map_err(status)?,
-            deadline: optional_time("deadline_unix_ms", r.deadline_unix_ms).map_err(status)?,
+            not_before: validate::optional_time("not_before_unix_ms", r.not_before_unix_ms)
+                .map_err(status)?,
+            deadline: validate::optional_time("deadline_unix_ms", r.deadline_unix_ms).map_err(status)?,
             queue: r.queue,
             customer_id: r.customer_id,
             number: r.number,
@@ -161,8 +152,8 @@ impl CallbackService for CallbackApi {
                 .map(|s| status_from(*s))
                 .collect::<Result<_, _>>()
                 .map_err(status)?,
-            from: optional_time("from_unix_ms", r.from_unix_ms).map_err(status)?,
-            to: optional_time("to_unix_ms", r.to_unix_ms).map_err(status)?,
+            from: validate::optional_time("from_unix_ms", r.from_unix_ms).map_err(status)?,
+            to: validate::optional_time("to_unix_ms", r.to_unix_ms).map_err(status)?,
             queue: r.queue,
             customer_id: r.customer_id,
             number: r.number,
@@ -183,8 +174,9 @@ impl CallbackService for CallbackApi {
     ) -> Result<Response<proto::Callback>, Status> {
         let p = principal(&req).map_err(status)?;
         let r = req.get_ref();
-        let not_before = optional_time("not_before_unix_ms", r.not_before_unix_ms).map_err(status)?;
-        let deadline = optional_time("deadline_unix_ms", r.deadline_unix_ms).map_err(status)?;
+        let not_before =
+            validate::optional_time("not_before_unix_ms", r.not_before_unix_ms).map_err(status)?;
+        let deadline = validate::optional_time("deadline_unix_ms", r.deadline_unix_ms).map_err(status)?;
         reply(
             self.app
                 .reschedule_callback(&p, &r.callback_id, not_before, deadline, &r.request_id)

@@ -33,19 +33,6 @@ pub enum CallAction {
     Transfer(TransferTarget),
 }
 
-impl CallAction {
-    fn name(&self) -> &'static str {
-        match self {
-            CallAction::Accept => "accept",
-            CallAction::Decline => "decline",
-            CallAction::Hangup => "hangup",
-            CallAction::Hold => "hold",
-            CallAction::Resume => "resume",
-            CallAction::Transfer(_) => "transfer",
-        }
-    }
-}
-
 /// An agent's request about one call.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CallRef {
@@ -237,7 +224,7 @@ impl App {
         action: CallAction,
     ) -> Result<CallRecord, Error> {
         let (agent, call) = self.call_of(p, r)?;
-        let key = request_key(p, &r.request_id, &(action.name(), r, &action))?;
+        let key = request_key(p, &r.request_id, &("CallAction", r, &action))?;
         let cmd = match action {
             CallAction::Accept => Command::Accept { agent, call },
             CallAction::Decline => Command::Decline { agent, call },

@@ -177,20 +177,12 @@ impl App {
     ) -> Result<(Vec<(RecordingRecord, Option<Disposition>)>, String), Error> {
         p.require(&[Role::Supervisor])?;
         let size = validate::page_size(r.page_size)?;
-        let bound = |field: &str, v: i64| -> Result<Option<Timestamp>, Error> {
-            match v {
-                0 => Ok(None),
-                v => u64::try_from(v)
-                    .map(|ms| Some(Timestamp(ms)))
-                    .map_err(|_| Error::invalid(field, "must not be negative")),
-            }
-        };
         let filter = RecordingFilter {
             agent: optional_id("agent_id", &r.agent_id)?.map(AgentId::new),
             queue: optional_id("queue", &r.queue)?.map(QueueName::new),
             ani: optional_id("ani", &r.ani)?,
-            from: bound("from_unix_ms", r.from_unix_ms)?,
-            to: bound("to_unix_ms", r.to_unix_ms)?,
+            from: validate::optional_time("from_unix_ms", r.from_unix_ms)?,
+            to: validate::optional_time("to_unix_ms", r.to_unix_ms)?,
         };
         let cursor = call_cursor(&r.page_token)?;
         let page = self.store.list_recordings(&filter, cursor.as_ref(), size).await?;

@@ -61,8 +61,6 @@ pub(super) struct Batch {
     /// last batch.
     pub(super) writes: Vec<Write>,
     split: usize,
-    /// How many writes were queued since the last batch.
-    queued: usize,
     /// The number of the last write queued before this batch.
     through: u64,
 }
@@ -187,7 +185,6 @@ impl Dirty {
             self.landed_through = self.queued_total;
             return answered(true, 0);
         }
-        let n = queued.len();
         let mut writes = retries;
         writes.extend(queued);
         for w in &writes {
@@ -198,7 +195,6 @@ impl Dirty {
         Begun::Send(Batch {
             writes,
             split,
-            queued: n,
             through: self.queued_total,
         })
     }
@@ -209,7 +205,6 @@ impl Dirty {
         let Batch {
             writes,
             split,
-            queued,
             through,
         } = batch;
         let had_retries = split > 0;
@@ -271,7 +266,6 @@ impl Dirty {
             self.landed_through = self.landed_through.max(through);
         }
         let queued_landed = landed.split_off(split);
-        debug_assert_eq!(queued_landed.len(), queued);
         Committed {
             retried: landed.iter().all(|&ok| ok),
             landed: queued_landed,
