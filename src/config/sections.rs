@@ -472,7 +472,8 @@ pub struct MediaConfig {
     /// What waiting and held callers hear: "builtin" or a WAV, MP3 or OGG file.
     pub hold_music: String,
     /// Waiting callers hear their place in the queue and the estimated wait
-    /// this often (seconds); 0 turns announcements off.
+    /// after this many seconds of music (counted from the end of the last
+    /// announcement); 0 turns announcements off.
     pub announce_every_secs: u64,
     /// Jitter buffer depth in 20 ms frames.
     pub jitter_frames: usize,

@@ -321,8 +321,15 @@ impl CallMedia {
             return;
         }
         let now = tokio::time::Instant::now();
+        if self.announcing.is_some() {
+            // The interval is music between announcements: it counts from
+            // the end of the last one, so a phrase longer than the interval
+            // never leaves the caller without music.
+            self.next_announcement = Some(now + every);
+            return;
+        }
         let due = *self.next_announcement.get_or_insert(now + every);
-        if now < due || self.announcing.is_some() {
+        if now < due {
             return;
         }
         self.next_announcement = Some(now + every);
