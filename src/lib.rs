@@ -10,6 +10,7 @@
 //! - [`server`], [`config`], [`auth`], [`demo`], [`console`]: assembly and
 //!   adapters.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;

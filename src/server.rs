@@ -14,6 +14,8 @@ use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 use crate::acd::Router;
+use crate::admin::LiveCatalog;
+use crate::api::admin::AdminApi;
 use crate::api::agent::AgentApi;
 use crate::api::call::CallApi;
 use crate::api::callback::CallbackApi;
@@ -26,7 +28,7 @@ use crate::cluster::node::{Node, NodeOptions};
 use crate::cluster::protocol::NodeInterceptor;
 use crate::cluster::service::ClusterApi;
 use crate::cluster::{Route, RouterLink};
-use crate::config::{Config, Directory};
+use crate::config::Config;
 use crate::engine;
 use crate::error::Error;
 use crate::media::plane::{ClusterMedia, MediaPlane, MediaSettings};
@@ -35,6 +37,7 @@ use crate::media::relay::{RelayService, Relays};
 use crate::media::retention;
 use crate::media::webrtc::WebRtcSettings;
 use crate::media::Rate;
+use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::agent_service_server::AgentServiceServer;
 use crate::proto::call_service_server::CallServiceServer;
 use crate::proto::callback_service_server::CallbackServiceServer;
@@ -42,6 +45,7 @@ use crate::proto::cluster::cluster_server::ClusterServer;
 use crate::proto::cluster::media_relay_server::MediaRelayServer;
 use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
+use crate::store::catalog::MemoryCatalog;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
 use crate::time::Timestamp;
 
@@ -132,16 +136,18 @@ impl RunningServer {
 /// The store the configuration names.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
     if config.store.url == "memory" {
-        if config.store.data_file.is_empty() {
-            return Ok(Arc::new(MemoryStore::new(config.store.memory_max_ended_calls)));
-        }
-        let path = std::path::Path::new(&config.store.data_file);
-        return Ok(Arc::new(MemoryStore::open(
-            path,
-            config.store.memory_max_ended_calls,
-        )?));
+        return Ok(Arc::new(open_memory(config)?));
     }
     Ok(Arc::new(RedisStore::connect(&redis_options(config))?))
+}
+
+/// The embedded store, on its file when it has one.
+fn open_memory(config: &Config) -> Result<MemoryStore, Error> {
+    if config.store.data_file.is_empty() {
+        return Ok(MemoryStore::new(config.store.memory_max_ended_calls));
+    }
+    let path = std::path::Path::new(&config.store.data_file);
+    Ok(MemoryStore::open(path, config.store.memory_max_ended_calls)?)
 }
 
 /// Binds `config.server.grpc_listen` and starts serving. With the memory
@@ -177,7 +183,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     };
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status(LIVENESS, ServingStatus::Serving).await;
-    let directory = Arc::new(Directory::new(config));
+    let seed = crate::config::seed_writes(config)?;
 
     // The SIP gateway dials callbacks when it has a proxy to dial through.
     let sip_listen = config.sip.addr().map_err(|e| Error::Internal(e.to_string()))?;
@@ -200,8 +206,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         crate::metrics::events::health(true);
         // The embedded store is in this process: up while it is.
         crate::metrics::events::store_reachable(true);
-        let mut router = Router::new(config.router_config())?;
-        let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(open_store(config)?, "memory"));
+        let memory = open_memory(config)?;
+        let catalog = LiveCatalog::new(Arc::new(MemoryCatalog::open(memory.journal())?), seed);
+        catalog.ensure_seeded().await?;
+        let router_base = config.router_config();
+        let mut router = Router::new(catalog.read().router_config(&router_base))?;
+        let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(Arc::new(memory), "memory"));
         let desk = engine::restore_desk(
             &mut router,
             store.as_ref(),
@@ -209,8 +219,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             crate::time::MonotonicClock::process().both(),
         )
         .await?;
-        let (engine_handle, engine_task) =
-            engine::spawn(router, desk, store.clone(), dialer.clone(), shutdown_rx.clone());
+        let (engine_handle, engine_task) = engine::spawn(
+            router,
+            desk,
+            store.clone(),
+            dialer.clone(),
+            Some(engine::CatalogFeed::new(catalog.clone(), router_base)),
+            shutdown_rx.clone(),
+        );
         let link = RouterLink::local(engine_handle);
         let ctx = App {
             media: media_plane(
@@ -223,7 +239,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             )?,
             engine: link,
             store,
-            directory,
+            catalog,
             node: None,
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
@@ -235,6 +251,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             health.set_service_status(name, ServingStatus::NotServing).await;
         }
         let store = Arc::new(RedisStore::connect(&redis_options(config))?);
+        let catalog = LiveCatalog::new(Arc::new(store.catalog()), seed);
+        // Not fatal: a node starts while Redis is away, and its catalog
+        // watcher seeds or reads the catalog once Redis is back.
+        if let Err(e) = catalog.ensure_seeded().await {
+            warn!(error = %e, "the catalog could not be read from the store yet; it will be once the store answers");
+        }
         let node_id = if config.cluster.node_id.is_empty() {
             format!("node-{}", uuid::Uuid::now_v7().simple())
         } else {
@@ -270,7 +292,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                 redis_url: config.store.url.clone(),
                 redis_timeout: Duration::from_millis(config.store.redis_timeout_ms),
             },
-            router_config: config.router_config(),
+            router_base: config.router_config(),
+            catalog: catalog.clone(),
             callbacks: config.callbacks.tracker(),
             store: store.clone(),
             node_token,
@@ -294,7 +317,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             )?,
             engine: link,
             store,
-            directory,
+            catalog,
             node: Some(node_id.clone()),
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
@@ -311,6 +334,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         (ctx, Some(cluster), None, Some(node_task))
     };
 
+    // Every node follows the catalog in the store (a change made through
+    // any node reaches this one within a poll); ends with the shutdown.
+    ctx.catalog.spawn_watcher(shutdown_rx.clone());
+
+    // As the catalog holds them at start (see the README).
+    let phone_accounts = ctx.catalog.read().sip_accounts();
     let sip_addr = match sip_listen {
         Some(listen) => Some(
             crate::sip::gateway::start(
@@ -332,7 +361,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                     outbound_proxy,
                     caller_id: config.sip.outbound.caller_id.clone(),
                     ring_timeout_secs: config.sip.outbound.ring_timeout_secs,
-                    phone_accounts: config.sip_accounts(),
+                    phone_accounts,
                 },
                 config.sip.guard(),
                 crate::sip::prompts::KeypadPrompts::load(&config.sip)?,
@@ -382,6 +411,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         ))
         .add_service(ReportServiceServer::with_interceptor(
             ReportApi { app: ctx.clone() },
+            auth.clone(),
+        ))
+        .add_service(AdminServiceServer::with_interceptor(
+            AdminApi { app: ctx.clone() },
             auth.clone(),
         ))
         .add_service(SupervisorServiceServer::with_interceptor(

@@ -10,6 +10,7 @@ pub fn status(e: Error) -> Status {
         let code = match &e {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::NotFound { .. } => Code::NotFound,
+            Error::AlreadyExists { .. } => Code::AlreadyExists,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::Aborted(_) => Code::Aborted,
             Error::Unauthenticated(_) => Code::Unauthenticated,

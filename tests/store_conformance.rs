@@ -282,3 +282,46 @@ async fn a_redis_batch_survives_redis_forgetting_its_scripts_and_is_fenced_like_
     );
     assert_eq!(store.get_agent(&agent.id).await.unwrap(), Some(renamed));
 }
+
+#[tokio::test]
+async fn the_embedded_catalog_meets_the_catalog_contract_and_keeps_it_across_a_reopen() {
+    use hotline::store::catalog::{CatalogStore, MemoryCatalog};
+    use hotline::store::MemoryStore;
+    hotline::store::catalog::conformance::run(&MemoryCatalog::open(None).unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hotline.redb");
+    let (revision, audit) = {
+        let store = MemoryStore::open(&path, 10).expect("opens");
+        let catalog = MemoryCatalog::open(store.journal()).unwrap();
+        hotline::store::catalog::conformance::run(&catalog).await;
+        let audit = catalog
+            .catalog_audit(&Default::default(), None, 100)
+            .await
+            .unwrap()
+            .0;
+        (catalog.catalog_revision().await.unwrap(), audit)
+    };
+    let store = MemoryStore::open(&path, 10).expect("reopens");
+    let catalog = MemoryCatalog::open(store.journal()).unwrap();
+    assert_eq!(catalog.catalog_revision().await.unwrap(), revision);
+    assert_eq!(
+        catalog
+            .catalog_audit(&Default::default(), None, 100)
+            .await
+            .unwrap()
+            .0,
+        audit
+    );
+    assert!(catalog
+        .catalog_get(hotline_core::catalog::Kind::Agent, "alice")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn the_redis_catalog_meets_the_catalog_contract() {
+    let server = common::redis::RedisServer::start();
+    let store = redis_store(&server, 10);
+    hotline::store::catalog::conformance::run(&store.catalog()).await;
+}

@@ -5,6 +5,7 @@
 //! ([`crate::status`]).
 //! No routing logic or business rule lives here.
 
+pub mod admin;
 pub mod agent;
 pub mod call;
 pub mod callback;

@@ -55,14 +55,13 @@ impl App {
     pub fn acting_agent(&self, p: &Principal, agent_id: &str) -> Result<AgentId, Error> {
         let id = validate::id("agent_id", agent_id)?;
         p.require_agent(id)?;
-        let id = AgentId::new(id);
-        if self.directory.agent(&id).is_none() {
+        if self.catalog.read().agent(id).is_none() {
             return Err(Error::NotFound {
                 what: "agent",
                 id: id.to_string(),
             });
         }
-        Ok(id)
+        Ok(AgentId::new(id))
     }
 
     /// The acting agent and the call of a call request.
@@ -88,14 +87,16 @@ impl App {
     ) -> Result<crate::cluster::EventStream, Error> {
         let id = self.acting_agent(p, agent_id)?;
         let name = self
-            .directory
-            .agent(&id)
-            .map(|a| a.name.clone())
+            .catalog
+            .read()
+            .agent(id.as_str())
+            .map(|a| a.display_name.clone())
             .unwrap_or_default();
         self.engine.agent_events(id, name, device).await
     }
 
-    /// Signs an agent in with `skills`, or the directory's when empty.
+    /// Signs an agent in with `skills`, or the catalog's when empty; a
+    /// deactivated agent cannot sign in.
     pub async fn login(
         &self,
         p: &Principal,
@@ -107,31 +108,26 @@ impl App {
         let id = self.acting_agent(p, agent_id)?;
         let key = request_key(p, request_id, &("Login", agent_id, &skills, start_available))?;
         let entry = self
-            .directory
-            .agent(&id)
+            .catalog
+            .read()
+            .agent(id.as_str())
             .cloned()
             .ok_or_else(|| Error::NotFound {
                 what: "agent",
                 id: id.to_string(),
             })?;
-        let skills = if skills.is_empty() {
-            entry
-                .skills
-                .iter()
-                .map(|(s, p)| SkillLevel {
-                    skill: s.as_str().into(),
-                    proficiency: *p,
-                })
-                .collect()
-        } else {
-            skills
-        };
+        if !entry.active {
+            return Err(Error::FailedPrecondition(format!(
+                "agent {id} is deactivated; an admin can reactivate them"
+            )));
+        }
+        let skills = if skills.is_empty() { entry.skills } else { skills };
         let login = AgentLogin {
             id: id.clone(),
-            display_name: if entry.name.is_empty() {
+            display_name: if entry.display_name.is_empty() {
                 entry.id.clone()
             } else {
-                entry.name.clone()
+                entry.display_name.clone()
             },
             skills,
             start_available,

@@ -78,7 +78,11 @@ impl App {
             (None, None, None)
         } else {
             let (c, t) = self.customer(&r.customer_id)?;
-            let number = self.directory.first_number(c.as_str());
+            let number = self
+                .catalog
+                .read()
+                .customer(c.as_str())
+                .and_then(|c| c.numbers.first().cloned());
             (Some(c), Some(t), number)
         };
         let number = match (r.number.trim(), known_number) {
@@ -91,9 +95,13 @@ impl App {
             }
             (n, _) => validate::label("number", n, validate::MAX_NUMBER_LEN)?.to_string(),
         };
-        let tier = tier.or_else(|| self.directory.customer_by_number(&number).map(|(_, t)| *t));
-        let customer =
-            customer.or_else(|| self.directory.customer_by_number(&number).map(|(c, _)| c.clone()));
+        let known = self
+            .catalog
+            .read()
+            .customer_by_number(&number)
+            .map(|c| (crate::ids::CustomerId::new(&c.id), c.tier));
+        let tier = tier.or_else(|| known.as_ref().map(|(_, t)| *t));
+        let customer = customer.or_else(|| known.map(|(c, _)| c));
         let now = Timestamp::now_wall();
         if let Some(d) = r.deadline {
             if d <= now {

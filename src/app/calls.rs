@@ -65,16 +65,16 @@ impl App {
         validate::label("dnis", dnis, validate::MAX_NUMBER_LEN)?;
         let key = request_key(p, &r.request_id, &r)?;
         let queue = self
-            .directory
+            .catalog
+            .read()
             .queue_for(dnis)
-            .cloned()
             .ok_or_else(|| Error::NotFound {
                 what: "entry point",
                 id: dnis.to_string(),
             })?;
         let (customer, tier) = if r.customer_id.is_empty() {
-            match self.directory.customer_by_number(ani) {
-                Some((c, t)) => (Some(c.clone()), *t),
+            match self.catalog.read().customer_by_number(ani) {
+                Some(c) => (Some(CustomerId::new(&c.id)), c.tier),
                 None => (None, Tier::Regular),
             }
         } else {

@@ -14,6 +14,7 @@
 //!   same id with the same body gets the first answer, with a different body
 //!   a refusal naming `request_id` ([`request_key`]).
 
+pub mod admin;
 pub mod agents;
 pub mod callbacks;
 pub mod calls;
@@ -25,9 +26,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::acd::{CallRecord, Tier};
+use crate::admin::LiveCatalog;
 use crate::auth::Principal;
 use crate::cluster::RouterLink;
-use crate::config::Directory;
 use crate::error::Error;
 use crate::ids::{AgentId, CallId, CustomerId};
 use crate::store::Store;
@@ -40,8 +41,9 @@ pub struct App {
     pub engine: RouterLink,
     /// The shared records: calls, callbacks, contacts, reports.
     pub store: Arc<dyn Store>,
-    /// Agents, customers and entry points as configured.
-    pub directory: Arc<Directory>,
+    /// Agents, skills, queues, entry points and customers, as the admin
+    /// catalog holds them now.
+    pub catalog: LiveCatalog,
     /// This node's id in a cluster (stamped on the calls it takes), none alone.
     pub node: Option<String>,
     /// The call audio this node carries.
@@ -72,11 +74,12 @@ impl App {
     /// with their tier; INVALID_ARGUMENT or NOT_FOUND naming it.
     pub fn customer(&self, customer_id: &str) -> Result<(CustomerId, Tier), Error> {
         let id = crate::validate::id("customer_id", customer_id)?;
-        let (c, t) = self.directory.customer(id).ok_or_else(|| Error::NotFound {
+        let catalog = self.catalog.read();
+        let c = catalog.customer(id).ok_or_else(|| Error::NotFound {
             what: "customer",
             id: id.to_string(),
         })?;
-        Ok((c.clone(), *t))
+        Ok((CustomerId::new(&c.id), c.tier))
     }
 
     /// A call's stored record (live or ended), or NOT_FOUND.

@@ -44,6 +44,7 @@ pub struct Clients {
     pub supervisor: SupervisorServiceClient<Authed>,
     pub callback: crate::proto::callback_service_client::CallbackServiceClient<Authed>,
     pub report: crate::proto::report_service_client::ReportServiceClient<Authed>,
+    pub admin: crate::proto::admin_service_client::AdminServiceClient<Authed>,
 }
 
 impl Clients {
@@ -59,8 +60,10 @@ impl Clients {
                 bearer.clone(),
             ),
             report: crate::proto::report_service_client::ReportServiceClient::with_interceptor(
-                channel, bearer,
+                channel.clone(),
+                bearer.clone(),
             ),
+            admin: crate::proto::admin_service_client::AdminServiceClient::with_interceptor(channel, bearer),
         })
     }
 }

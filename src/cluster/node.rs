@@ -94,7 +94,11 @@ struct Term {
 /// Everything the node loop needs.
 pub struct Node {
     pub opts: NodeOptions,
-    pub router_config: RouterConfig,
+    /// The settings of the routing core the catalog does not hold.
+    pub router_base: RouterConfig,
+    /// Skills and queues (and agents' skills) as the admin catalog holds
+    /// them: what this node routes by when it takes over.
+    pub catalog: crate::admin::LiveCatalog,
     /// Callback timing, for the engine this node runs when it routes.
     pub callbacks: crate::callback::TrackerSettings,
     pub store: Arc<RedisStore>,
@@ -306,7 +310,10 @@ impl Node {
         self.store.fence().store(epoch, Ordering::SeqCst);
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(self.store.clone(), "redis"));
         let (agents, calls) = load_snapshot(store.as_ref()).await?;
-        let mut router = Router::new(self.router_config.clone())?;
+        if let Err(e) = self.catalog.ensure_seeded().await {
+            warn!(error = %e, "taking over with the catalog as last read: the store's changes could not be read");
+        }
+        let mut router = Router::new(self.catalog.read().router_config(&self.router_base))?;
         let now = crate::time::MonotonicClock::process().both();
         info!(
             node = %self.opts.node_id,
@@ -318,7 +325,8 @@ impl Node {
         router.handle_restore(now, agents, calls);
         let desk = engine::restore_desk(&mut router, store.as_ref(), self.callbacks.clone(), now).await?;
         let (stop_engine, stop_rx) = watch::channel(false);
-        let (handle, engine) = engine::spawn(router, desk, store, self.dialer.clone(), stop_rx);
+        let feed = engine::CatalogFeed::new(self.catalog.clone(), self.router_base.clone());
+        let (handle, engine) = engine::spawn(router, desk, store, self.dialer.clone(), Some(feed), stop_rx);
         self.route.send_replace(Route::Local {
             engine: handle,
             term: epoch,

@@ -40,10 +40,11 @@ pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
     }
 }
 
-mod directory;
 mod sections;
+mod seed;
 
-pub use directory::Directory;
+pub use seed::seed_writes;
+
 use sections::is_key;
 pub use sections::*;
 
@@ -99,6 +100,10 @@ pub struct Config {
     pub entry_points: BTreeMap<String, String>,
     pub customers: Vec<CustomerEntry>,
     pub agents: Vec<AgentEntry>,
+    /// Not-ready reasons agents pick from.
+    pub reason_codes: Vec<hotline_core::catalog::ReasonCode>,
+    /// Issue categories for wrap-up.
+    pub wrap_up_categories: Vec<hotline_core::catalog::WrapUpCategory>,
 }
 
 impl Config {

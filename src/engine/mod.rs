@@ -15,6 +15,7 @@ mod commit;
 mod dirty;
 mod events;
 mod execute;
+mod feed;
 mod notify;
 
 pub use hotline_core::desk as callbacks;
@@ -35,6 +36,7 @@ use crate::time::{MonotonicClock, Now, Timestamp};
 use callbacks::CallbackDesk;
 use staffing::Staffing;
 
+pub use feed::CatalogFeed;
 pub use hotline_core::command::{Command, Reply};
 use idempotency::IdempotencyCache;
 pub use idempotency::IdempotencyKey;
@@ -425,6 +427,7 @@ pub fn spawn(
     (desk, staffing): (CallbackDesk, Staffing),
     store: Arc<dyn Store>,
     dialer: Option<crate::dialer::Dialer>,
+    mut catalog: Option<CatalogFeed>,
     mut shutdown: watch::Receiver<bool>,
 ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Job>(JOB_QUEUE);
@@ -520,6 +523,16 @@ pub fn spawn(
                     // The probe: retries what the store has not taken.
                     inflight = commit::start(&mut core, &store, clock.both(), true, std::mem::take(&mut waiting));
                     probe.as_mut().reset(tokio::time::Instant::now() + PROBE_EVERY);
+                }
+                _ = CatalogFeed::changed(&mut catalog) => {
+                    let now = clock.both();
+                    if let Some(feed) = catalog.as_mut() {
+                        feed.apply(&mut core, now);
+                    }
+                    events::decide(&mut core, now);
+                    if inflight.is_none() {
+                        inflight = commit::start(&mut core, &store, now, false, std::mem::take(&mut waiting));
+                    }
                 }
                 _ = metrics_tick.tick() => {
                     let now = Timestamp::now_wall();

@@ -29,7 +29,7 @@ async fn engine_dialling(dialer: Option<crate::dialer::Dialer>) -> (EngineHandle
     .await
     .unwrap();
     let (stop, stop_rx) = watch::channel(false);
-    let (handle, _task) = spawn(router, desk, store, dialer, stop_rx);
+    let (handle, _task) = spawn(router, desk, store, dialer, None, stop_rx);
     (handle, stop)
 }
 

@@ -81,7 +81,7 @@ pub async fn routing(
     )
     .await?;
     let (stop, stop_rx) = watch::channel(false);
-    let (engine, task) = engine::spawn(router, desk, store, None, stop_rx);
+    let (engine, task) = engine::spawn(router, desk, store, None, None, stop_rx);
     for i in 0..agents {
         engine
             .execute(

@@ -68,6 +68,22 @@ pub fn initialise() {
 
 /// Help texts and units, once at install.
 pub fn describe() {
+    describe_counter!(
+        "hotline_catalog_refresh_failed_total",
+        "Polls for admin catalog changes the store did not answer; the node routes by the catalog as last read."
+    );
+    describe_counter!(
+        "hotline_catalog_objects_unreadable_total",
+        "Admin catalog objects in the store this node could not read (kept as they were)."
+    );
+    describe_counter!(
+        "hotline_catalog_changes_refused_total",
+        "Admin catalog changes the routing core refused (it routes as before); the warning log says why."
+    );
+    describe_gauge!(
+        "hotline_catalog_revision",
+        "The admin catalog revision this node has applied; equal on every node once changes have spread."
+    );
     describe_gauge!(
         "hotline_health_serving",
         "1 while this node reports SERVING on its health service."
@@ -498,6 +514,26 @@ pub fn relay_opened(kind: &'static str) {
 /// An offer rang without the customer's history (the store failed or was slow).
 pub fn offer_history_missing() {
     counter!("hotline_offer_history_missing_total").increment(1);
+}
+
+/// A poll for catalog changes failed (the store did not answer).
+pub fn catalog_refresh_failed() {
+    counter!("hotline_catalog_refresh_failed_total").increment(1);
+}
+
+/// A stored catalog object did not decode.
+pub fn catalog_object_unreadable() {
+    counter!("hotline_catalog_objects_unreadable_total").increment(1);
+}
+
+/// The routing core refused a catalog change (it routes as before).
+pub fn catalog_not_applied() {
+    counter!("hotline_catalog_changes_refused_total").increment(1);
+}
+
+/// The catalog revision this node applied.
+pub fn catalog_revision(revision: u64) {
+    gauge!("hotline_catalog_revision").set(revision as f64);
 }
 
 /// A caller's last contact could not be read, so the call was routed

@@ -28,10 +28,14 @@ pub enum Table {
     Grades,
     Surveys,
     AgentDays,
+    /// The admin catalog: `kind\nid` -> JSON (revision, body or none).
+    CatalogObjects,
+    /// The catalog's audit: zero-padded revision -> JSON `AuditRecord`.
+    CatalogAudit,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 10] = [
         Table::Callbacks,
         Table::Contacts,
         Table::EndedCalls,
@@ -40,6 +44,8 @@ impl Table {
         Table::Grades,
         Table::Surveys,
         Table::AgentDays,
+        Table::CatalogObjects,
+        Table::CatalogAudit,
     ];
 
     fn definition(self) -> TableDefinition<'static, &'static str, &'static str> {
@@ -52,6 +58,8 @@ impl Table {
             Table::Grades => "grades",
             Table::Surveys => "surveys",
             Table::AgentDays => "agent_days",
+            Table::CatalogObjects => "catalog_objects",
+            Table::CatalogAudit => "catalog_audit",
         })
     }
 }
@@ -139,5 +147,25 @@ impl Journal {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("embedded store writer: {e}")))?
+    }
+
+    /// Writes (some) and removes (none) rows of several tables in one
+    /// committed transaction, on this thread: for a caller that must hold
+    /// its own lock until the rows are on disk (the catalog's revisions).
+    pub fn write_now(&self, rows: Vec<(Table, String, Option<String>)>) -> Result<(), StoreError> {
+        self.write_blocking(|txn| {
+            for (table, key, value) in &rows {
+                let mut t = txn.open_table(table.definition())?;
+                match value {
+                    Some(v) => {
+                        t.insert(key.as_str(), v.as_str())?;
+                    }
+                    None => {
+                        t.remove(key.as_str())?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }

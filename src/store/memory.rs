@@ -221,12 +221,19 @@ impl MemoryStore {
                         Table::AgentDays => {
                             inner.insert_agent_day(&serde_json::from_str(&json).map_err(corrupt)?)
                         }
+                        // The catalog's own tables (`catalog::MemoryCatalog`).
+                        Table::CatalogObjects | Table::CatalogAudit => break,
                     }
                 }
             }
         }
         store.journal = Some(journal);
         Ok(store)
+    }
+
+    /// The file under the store, for the catalog to keep its tables in.
+    pub fn journal(&self) -> Option<Journal> {
+        self.journal.clone()
     }
 
     /// Puts `json` under `key` on disk first, when journalled.

@@ -26,6 +26,7 @@
 //! | `{NS}:agentday:<day ms>:<agent>` | string | JSON `AgentDayRecord` (fenced) |
 //! | `{NS}:agentdays` | sorted set, score = day ms | `<day ms>:<agent>` of agent days |
 //! | `{NS}:reply:<principal>:<request id>` | string, expires | JSON reply of a mutating request, for retries (idempotency) |
+//! | `{NS}:cat:*` | | the admin catalog (`catalog/redis.rs`) |
 //!
 //! Invariants: every write is one Lua script, so a record and its indexes
 //! change together or not at all; a write carrying a fencing token other
@@ -297,6 +298,11 @@ impl RedisStore {
             put_callback: Script::new(&format!("{FENCE_CHECK}{PUT_CALLBACK}")),
             put_agent_day: Script::new(&format!("{FENCE_CHECK}{PUT_INDEXED}")),
         })
+    }
+
+    /// The admin catalog, on this store's connection and namespace.
+    pub fn catalog(&self) -> super::catalog::RedisCatalog {
+        super::catalog::RedisCatalog::new(self.conn(), &self.keys.prefix)
     }
 
     /// The fencing token shared with whoever holds the routing role.

@@ -16,6 +16,8 @@ pub enum Error {
     InvalidArgument { field: String, reason: String },
     #[error("{what} {} not found", quote(id))]
     NotFound { what: &'static str, id: String },
+    #[error("{what} {} already exists", quote(id))]
+    AlreadyExists { what: &'static str, id: String },
     /// The request is well formed but the system is not in a state to apply it.
     #[error("{0}")]
     FailedPrecondition(String),

@@ -52,10 +52,13 @@
 //! - [`command`], [`idempotency`]: what handlers ask of the engine, and the
 //!   replies kept so a retried request has no second effect.
 //! - [`agent_event`]: what the engine tells agents' devices.
+//! - [`catalog`]: what operators change live (agents, skills, queues,
+//!   entry points, reason codes, categories, customers), with revisions.
 
 pub mod acd;
 pub mod agent_event;
 pub mod callback;
+pub mod catalog;
 pub mod command;
 pub mod desk;
 pub mod error;

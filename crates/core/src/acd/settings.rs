@@ -100,8 +100,9 @@ impl TierPriority {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueSettings {
-    /// Filled from the table key by the configuration loader.
-    #[serde(skip)]
+    /// The queue's id: filled from the table key by the configuration
+    /// loader, stored with the queue in the admin catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<QueueName>,
     /// Skills every call of this queue needs.
     pub required_skills: Vec<Requirement>,

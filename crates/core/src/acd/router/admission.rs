@@ -6,12 +6,36 @@ use super::*;
 impl Router {
     /// Sets the call's queue, requirements and rank for queue `q`.
     pub(super) fn set_queue(&mut self, now: Timestamp, cidx: CallIdx, q: QueueIdx) {
+        self.require(cidx, q);
         let queue = &self.queues[q];
         let head_start = queue
             .settings
             .tier_priority
             .head_start(self.calls[cidx].record.tier);
-        let mut reqs = queue.reqs.clone();
+        let slot = &mut self.calls[cidx];
+        slot.queue = q;
+        slot.record.queue = queue.name.clone();
+        slot.record.priority_ms = duration_ms(head_start) as i64;
+        // A callback ranks as a live call of its tier arriving when its
+        // urgent stretch begins: earliest deadline first among callbacks,
+        // and live callers ahead of it while there is time.
+        let arrival = match &slot.record.callback {
+            Some(cb) => cb
+                .deadline
+                .as_millis()
+                .saturating_sub(queue.settings.callback_urgent_before_secs.saturating_mul(1000))
+                .max(slot.record.enqueued_at.as_millis()),
+            None => slot.record.enqueued_at.0,
+        };
+        slot.rank = (arrival as i64 - slot.record.priority_ms, slot.serial);
+        slot.queue_entered_at = now;
+        slot.record.relaxation_step = 0;
+    }
+
+    /// Sets the call's requirements: queue `q`'s, with the call's own
+    /// extra ones (the stricter minimum where both name a skill).
+    pub(super) fn require(&mut self, cidx: CallIdx, q: QueueIdx) {
+        let mut reqs = self.queues[q].reqs.clone();
         let slot = &mut self.calls[cidx];
         for e in &slot.extra {
             match reqs.iter_mut().find(|r| r.skill == e.skill) {
@@ -31,23 +55,6 @@ impl Router {
             })
             .collect();
         slot.reqs = reqs;
-        slot.queue = q;
-        slot.record.queue = queue.name.clone();
-        slot.record.priority_ms = duration_ms(head_start) as i64;
-        // A callback ranks as a live call of its tier arriving when its
-        // urgent stretch begins: earliest deadline first among callbacks,
-        // and live callers ahead of it while there is time.
-        let arrival = match &slot.record.callback {
-            Some(cb) => cb
-                .deadline
-                .as_millis()
-                .saturating_sub(queue.settings.callback_urgent_before_secs.saturating_mul(1000))
-                .max(slot.record.enqueued_at.as_millis()),
-            None => slot.record.enqueued_at.0,
-        };
-        slot.rank = (arrival as i64 - slot.record.priority_ms, slot.serial);
-        slot.queue_entered_at = now;
-        slot.record.relaxation_step = 0;
     }
 
     /// Relaxation and maximum-wait timers for the call's current queue.

@@ -364,6 +364,7 @@ impl Router {
                 let q = *self
                     .queue_index
                     .get(q)
+                    .filter(|&&q| !self.queues[q].retired)
                     .ok_or_else(|| RouteError::UnknownQueue(q.clone()))?;
                 self.release_connected_agent(now, cidx, aidx);
                 self.enter_queue(now, cidx, q);

@@ -13,6 +13,7 @@ impl Router {
         let q = *self
             .queue_index
             .get(&call.queue)
+            .filter(|&&q| !self.queues[q].retired)
             .ok_or_else(|| RouteError::UnknownQueue(call.queue.clone()))?;
         let mut extra = Vec::with_capacity(call.extra_requirements.len());
         for r in &call.extra_requirements {

@@ -150,12 +150,12 @@ impl Router {
     }
 
     pub(super) fn start_wrap_up(&mut self, now: Timestamp, aidx: AgentIdx, contact: ContactRecord) {
-        let q = self
+        let wrap_up_secs = self
             .queue_index
             .get(&contact.queue)
-            .copied()
-            .unwrap_or(QueueIdx(0));
-        let wrap = Duration::from_secs(self.queues[q].settings.wrap_up_secs);
+            .map(|&q| self.queues[q].settings.wrap_up_secs)
+            .unwrap_or_else(|| QueueSettings::default().wrap_up_secs);
+        let wrap = Duration::from_secs(wrap_up_secs);
         let deadline = now.plus(wrap);
         let agent = &mut self.agents[aidx];
         agent.wrap_seq += 1;
@@ -297,15 +297,8 @@ impl Router {
         not_ready: Option<String>,
         why: &str,
     ) {
-        let agent = &mut self.agents[aidx];
-        let was_available = agent.record.state == AgentState::Available;
-        let old_idle = agent.record.idle_since;
-        if was_available {
-            self.available_all.remove(&(old_idle, aidx));
-            for &(s, p) in &agent.skills {
-                self.available_by_skill[usize::from(s)].remove(&(old_idle, aidx));
-                self.available_by_proficiency[usize::from(s)].remove(&(Reverse(p), old_idle, aidx));
-            }
+        if self.agents[aidx].record.state == AgentState::Available {
+            self.unindex_available(aidx);
         }
         let agent = &mut self.agents[aidx];
         agent.record.state = state;
@@ -317,12 +310,31 @@ impl Router {
             .map(|c| self.calls[c].record.id.clone())
             .or_else(|| agent.wrap.as_ref().map(|w| w.contact.call.clone()));
         if state == AgentState::Available {
-            let key = (agent.record.idle_since, aidx);
-            self.available_all.insert(key);
-            for &(s, p) in &agent.skills {
-                self.available_by_skill[usize::from(s)].insert(key);
-                self.available_by_proficiency[usize::from(s)].insert((Reverse(p), key.0, aidx));
-            }
+            self.index_available(aidx);
+        }
+    }
+
+    /// Lists an available agent under each of its skills (by idle time and
+    /// by proficiency), where matching looks for free agents.
+    pub(super) fn index_available(&mut self, aidx: AgentIdx) {
+        let agent = &self.agents[aidx];
+        let idle = agent.record.idle_since;
+        self.available_all.insert((idle, aidx));
+        for &(s, p) in &agent.skills {
+            self.available_by_skill[usize::from(s)].insert((idle, aidx));
+            self.available_by_proficiency[usize::from(s)].insert((Reverse(p), idle, aidx));
+        }
+    }
+
+    /// Undoes [`Self::index_available`] (before the agent's state, idle time
+    /// or skills change).
+    pub(super) fn unindex_available(&mut self, aidx: AgentIdx) {
+        let agent = &self.agents[aidx];
+        let idle = agent.record.idle_since;
+        self.available_all.remove(&(idle, aidx));
+        for &(s, p) in &agent.skills {
+            self.available_by_skill[usize::from(s)].remove(&(idle, aidx));
+            self.available_by_proficiency[usize::from(s)].remove(&(Reverse(p), idle, aidx));
         }
     }
 

@@ -15,7 +15,7 @@
 //! The state and its outputs live here; the code that changes it is split by
 //! concern into the submodules: `queries`, `agents` and `calls` (the inputs),
 //! `admission` (queues), `matching`, `lifecycle` (offer to wrap-up, agent
-//! states), `timers` and `restore`.
+//! states), `timers`, `restore` and `reconfigure` (live catalog changes).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -36,6 +36,7 @@ mod calls;
 mod lifecycle;
 mod matching;
 mod queries;
+mod reconfigure;
 mod restore;
 mod timers;
 
@@ -207,6 +208,26 @@ struct QueueState {
     /// Agent index whose turn is next, for round-robin (agents in login order).
     rr_next: usize,
     counters: QueueCounters,
+    /// No longer configured: takes no new calls, serves those waiting.
+    retired: bool,
+}
+
+impl QueueState {
+    /// A queue with nothing waiting, its requirements not yet interned.
+    fn new(name: QueueName, settings: QueueSettings) -> Self {
+        QueueState {
+            settings,
+            name,
+            reqs: Vec::new(),
+            overflow_to: None,
+            waiting: BTreeSet::new(),
+            offering: 0,
+            eligible_logged_in: 0,
+            rr_next: 0,
+            counters: QueueCounters::default(),
+            retired: false,
+        }
+    }
 }
 
 /// Per-queue counters since the last `reset_daily_counters`.
@@ -559,15 +580,9 @@ impl Router {
                 });
             }
             queues.push(QueueState {
-                settings: q.clone(),
-                name: name.clone(),
                 reqs,
                 overflow_to,
-                waiting: BTreeSet::new(),
-                offering: 0,
-                eligible_logged_in: 0,
-                rr_next: 0,
-                counters: QueueCounters::default(),
+                ..QueueState::new(name.clone(), q.clone())
             });
         }
         Ok(Router {

@@ -80,12 +80,15 @@ impl Router {
             .collect()
     }
 
+    /// The configured queues (not the retired ones).
     pub fn queue_names(&self) -> impl Iterator<Item = &QueueName> {
-        self.queues.iter().map(|q| &q.name)
+        self.queues.iter().filter(|q| !q.retired).map(|q| &q.name)
     }
 
     pub fn has_queue(&self, name: &QueueName) -> bool {
-        self.queue_index.contains_key(name)
+        self.queue_index
+            .get(name)
+            .is_some_and(|&q| !self.queues[q].retired)
     }
 
     pub fn has_skill(&self, name: &SkillName) -> bool {
@@ -139,7 +142,7 @@ impl Router {
         })
     }
 
-    /// Live figures of every queue.
+    /// Live figures of every queue (a retired one while calls remain in it).
     pub fn queue_views(&self, now: Timestamp) -> Vec<QueueView> {
         let mut by_state = vec![[0u32; 6]; self.queues.len()];
         for a in &self.agents {
@@ -154,6 +157,7 @@ impl Router {
         self.queues
             .iter()
             .enumerate()
+            .filter(|(_, q)| !q.retired || !q.waiting.is_empty() || q.offering > 0)
             .map(|(qi, q)| {
                 let oldest = q
                     .waiting

@@ -236,3 +236,6 @@ pub fn criterion_grades(
         })
         .collect()
 }
+
+mod catalog;
+pub use catalog::*;

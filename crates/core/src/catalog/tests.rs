@@ -1,0 +1,204 @@
+use super::*;
+use crate::acd::{Requirement, RouterConfig, SkillLevel, Tier};
+use crate::ids::{QueueName, SkillName};
+
+fn put<O: Object>(c: &mut Catalog, value: O) {
+    c.check_put(&value).expect("a valid object");
+    let next = Revision(c.revision().0 + 1);
+    let id = value.id().to_string();
+    c.apply(&id, next, Some(value));
+}
+
+fn skill(name: &str) -> Skill {
+    Skill {
+        name: name.into(),
+        description: String::new(),
+    }
+}
+
+fn agent(id: &str, skills: &[(&str, u8)]) -> AgentProfile {
+    AgentProfile {
+        id: id.into(),
+        skills: skills
+            .iter()
+            .map(|(s, p)| SkillLevel {
+                skill: SkillName::new(s),
+                proficiency: *p,
+            })
+            .collect(),
+        ..AgentProfile::default()
+    }
+}
+
+fn customer(id: &str, numbers: &[&str]) -> Customer {
+    Customer {
+        id: id.into(),
+        numbers: numbers.iter().map(|n| n.to_string()).collect(),
+        ..Customer::default()
+    }
+}
+
+fn center() -> Catalog {
+    let mut c = Catalog::default();
+    put(&mut c, skill("billing"));
+    put(&mut c, agent("alice", &[("billing", 5)]));
+    put(&mut c, QueueSettings::named("support").with_skill("billing", 3));
+    put(
+        &mut c,
+        EntryPoint {
+            number: "100".into(),
+            queue: "support".into(),
+            description: String::new(),
+        },
+    );
+    c
+}
+
+fn field_of(e: Error) -> String {
+    match e {
+        Error::InvalidArgument { field, .. } => field,
+        other => panic!("not an invalid argument: {other:?}"),
+    }
+}
+
+#[test]
+fn an_agent_may_have_only_catalog_skills_within_range() {
+    let c = center();
+    assert_eq!(
+        field_of(c.check_put(&agent("bob", &[("french", 5)])).unwrap_err()),
+        "skills"
+    );
+    assert_eq!(
+        field_of(c.check_put(&agent("bob", &[("billing", 11)])).unwrap_err()),
+        "skills"
+    );
+    assert_eq!(
+        field_of(c.check_put(&agent("bob", &[("billing", 0)])).unwrap_err()),
+        "skills"
+    );
+    assert_eq!(
+        field_of(
+            c.check_put(&agent("bob", &[("billing", 2), ("billing", 3)]))
+                .unwrap_err()
+        ),
+        "skills"
+    );
+    c.check_put(&agent("bob", &[("billing", 10)])).expect("in range");
+}
+
+#[test]
+fn a_queue_is_checked_as_the_router_would() {
+    let c = center();
+    let unknown = QueueSettings::named("sales").with_skill("french", 3);
+    assert_eq!(field_of(c.check_put(&unknown).unwrap_err()), "required_skills");
+    let mut no_ring = QueueSettings::named("sales");
+    no_ring.ring_timeout_secs = 0;
+    assert_eq!(field_of(c.check_put(&no_ring).unwrap_err()), "ring_timeout_secs");
+    let mut to_self = QueueSettings::named("sales");
+    to_self.overflow_queue = Some(QueueName::new("sales"));
+    assert_eq!(field_of(c.check_put(&to_self).unwrap_err()), "overflow_queue");
+    let mut to_nowhere = QueueSettings::named("sales");
+    to_nowhere.overflow_queue = Some(QueueName::new("nowhere"));
+    assert_eq!(field_of(c.check_put(&to_nowhere).unwrap_err()), "overflow_queue");
+}
+
+#[test]
+fn a_number_belongs_to_one_customer() {
+    let mut c = center();
+    put(&mut c, customer("acme", &["+1555"]));
+    let clash = customer("globex", &["+1555"]);
+    assert_eq!(field_of(c.check_put(&clash).unwrap_err()), "numbers");
+    // Acme may keep its own number through an update.
+    c.check_put(&customer("acme", &["+1555", "+1556"]))
+        .expect("own number");
+    assert_eq!(c.customer_by_number("+1555").map(|c| c.id.as_str()), Some("acme"));
+}
+
+#[test]
+fn a_customer_moving_numbers_is_found_by_the_new_ones_only() {
+    let mut c = center();
+    put(&mut c, customer("acme", &["+1555"]));
+    put(&mut c, customer("acme", &["+1666"]));
+    assert!(c.customer_by_number("+1555").is_none());
+    assert_eq!(c.customer_by_number("+1666").map(|c| c.id.as_str()), Some("acme"));
+    let next = Revision(c.revision().0 + 1);
+    c.apply::<Customer>("acme", next, None);
+    assert!(c.customer_by_number("+1666").is_none());
+}
+
+#[test]
+fn an_account_manager_is_a_known_agent_who_cannot_then_be_deleted() {
+    let mut c = center();
+    let mut key = customer("acme", &[]);
+    key.tier = Tier::KeyAccount;
+    key.account_manager = "nobody".into();
+    assert_eq!(field_of(c.check_put(&key).unwrap_err()), "account_manager");
+    key.account_manager = "alice".into();
+    put(&mut c, key);
+    assert!(matches!(
+        c.check_delete::<AgentProfile>("alice"),
+        Err(Error::FailedPrecondition(m)) if m.contains("customer acme")
+    ));
+}
+
+#[test]
+fn what_is_still_named_cannot_be_deleted() {
+    let c = center();
+    assert!(matches!(
+        c.check_delete::<Skill>("billing"),
+        Err(Error::FailedPrecondition(m)) if m.contains("agent alice")
+    ));
+    assert!(matches!(
+        c.check_delete::<QueueSettings>("support"),
+        Err(Error::FailedPrecondition(m)) if m.contains("entry point 100")
+    ));
+    assert!(matches!(
+        c.check_delete::<Skill>("french"),
+        Err(Error::NotFound { .. })
+    ));
+    c.check_delete::<EntryPoint>("100")
+        .expect("nothing names an entry point");
+}
+
+#[test]
+fn an_old_or_repeated_change_is_ignored() {
+    let mut c = center();
+    c.apply("carol", Revision(10), Some(agent("carol", &[("billing", 4)])));
+    c.apply("carol", Revision(9), Some(agent("carol", &[("billing", 1)])));
+    c.apply("carol", Revision(10), Some(agent("carol", &[("billing", 2)])));
+    assert_eq!(c.agent("carol").map(|a| a.skills[0].proficiency), Some(4));
+    assert_eq!(c.revision(), Revision(10));
+}
+
+#[test]
+fn the_router_configuration_is_the_catalogs_skills_and_queues() {
+    let c = center();
+    let base = RouterConfig {
+        presence_grace: Some(std::time::Duration::from_secs(7)),
+        ..RouterConfig::default()
+    };
+    let rc = c.router_config(&base);
+    assert_eq!(rc.skills, vec![SkillName::new("billing")]);
+    assert_eq!(rc.queues.len(), 1);
+    assert_eq!(
+        rc.queues[0].required_skills,
+        vec![Requirement {
+            skill: SkillName::new("billing"),
+            min_proficiency: 3,
+            optional: false
+        }]
+    );
+    assert_eq!(rc.presence_grace, base.presence_grace);
+    assert_eq!(c.queue_for("100"), Some(QueueName::new("support")));
+}
+
+#[test]
+fn cover_holds_through_its_last_day() {
+    let mut cu = customer("acme", &[]);
+    let day = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+    assert!(!cu.covered_on(day("2026-01-01")), "no contract");
+    cu.contract = Contract::Contract;
+    cu.contract_expires = Some(day("2026-03-31"));
+    assert!(cu.covered_on(day("2026-03-31")));
+    assert!(!cu.covered_on(day("2026-04-01")));
+}

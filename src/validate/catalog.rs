@@ -1,0 +1,197 @@
+//! Limits on admin catalog objects: lengths, counts and ranges, checked
+//! before the catalog checks their meaning (`hotline_core::catalog`).
+
+use hotline_core::acd::QueueSettings;
+use hotline_core::catalog::{AgentProfile, Customer, EntryPoint, ReasonCode, Skill, WrapUpCategory};
+
+use super::{id, label, MAX_LABEL_LEN, MAX_NUMBER_LEN};
+use crate::error::Error;
+
+/// Most skills an agent has, and requirements a queue has.
+pub const MAX_SKILLS: usize = 64;
+/// Most relaxation steps of a queue.
+pub const MAX_RELAXATION_STEPS: usize = 16;
+/// Most numbers of one customer.
+pub const MAX_CUSTOMER_NUMBERS: usize = 16;
+/// Longest SIP password.
+pub const MAX_PASSWORD_LEN: usize = 128;
+/// The longest any queue duration may be (a day), and the longest callback
+/// deadline (thirty days).
+pub const MAX_QUEUE_SECS: u64 = 86_400;
+pub const MAX_CALLBACK_DEADLINE_SECS: u64 = 30 * 86_400;
+/// Most calls one queue may hold waiting.
+pub const MAX_QUEUE_LEN: usize = 100_000;
+/// Most objects of one kind (customers: [`MAX_CUSTOMERS`]).
+pub const MAX_OBJECTS: usize = 10_000;
+pub const MAX_CUSTOMERS: usize = 2_000_000;
+
+/// An object's lengths, counts and ranges.
+pub trait Bounded {
+    fn bounded(&self) -> Result<(), Error>;
+}
+
+/// A catalog id: required, at most [`super::MAX_ID_LEN`] bytes, no control
+/// characters and no line breaks (the store separates kind and id by one).
+fn catalog_id(field: &str, value: &str) -> Result<(), Error> {
+    id(field, value)?;
+    if value.contains(['\n', '\t']) || value.trim() != value {
+        return Err(Error::invalid(field, "has spaces at its ends or line breaks"));
+    }
+    Ok(())
+}
+
+fn at_most(field: &str, value: u64, max: u64) -> Result<(), Error> {
+    if value > max {
+        return Err(Error::invalid(field, format!("{value} is more than {max}")));
+    }
+    Ok(())
+}
+
+impl Bounded for Skill {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("name", &self.name)?;
+        label("description", &self.description, MAX_LABEL_LEN).map(|_| ())
+    }
+}
+
+impl Bounded for AgentProfile {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("id", &self.id)?;
+        label("display_name", &self.display_name, MAX_LABEL_LEN)?;
+        if self.skills.len() > MAX_SKILLS {
+            return Err(Error::invalid("skills", format!("at most {MAX_SKILLS}")));
+        }
+        for (i, s) in self.skills.iter().enumerate() {
+            catalog_id(&format!("skills[{i}].skill"), s.skill.as_str())?;
+        }
+        label("sip_password", &self.sip_password, MAX_PASSWORD_LEN).map(|_| ())
+    }
+}
+
+impl Bounded for QueueSettings {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("name", self.name.as_ref().map(|n| n.as_str()).unwrap_or(""))?;
+        if self.required_skills.len() > MAX_SKILLS {
+            return Err(Error::invalid("required_skills", format!("at most {MAX_SKILLS}")));
+        }
+        if self.relaxation.len() > MAX_RELAXATION_STEPS {
+            return Err(Error::invalid(
+                "relaxation",
+                format!("at most {MAX_RELAXATION_STEPS} steps"),
+            ));
+        }
+        for (i, s) in self.relaxation.iter().enumerate() {
+            at_most(
+                &format!("relaxation[{i}].after_secs"),
+                s.after_secs,
+                MAX_QUEUE_SECS,
+            )?;
+        }
+        let t = &self.tier_priority;
+        for (field, v) in [
+            ("tier_priority.key_account_secs", t.key_account_secs),
+            ("tier_priority.potential_secs", t.potential_secs),
+            ("tier_priority.regular_secs", t.regular_secs),
+            ("tier_priority.one_off_secs", t.one_off_secs),
+            ("ring_timeout_secs", self.ring_timeout_secs),
+            ("wrap_up_secs", self.wrap_up_secs),
+            ("max_wait_secs", self.max_wait_secs),
+            ("preferred_agent_wait_secs", self.preferred_agent_wait_secs),
+            ("reoffer_delay_secs", self.reoffer_delay_secs),
+            ("service_level_secs", self.service_level_secs),
+            (
+                "callback_on_abandon_after_secs",
+                self.callback_on_abandon_after_secs,
+            ),
+        ] {
+            at_most(field, v, MAX_QUEUE_SECS)?;
+        }
+        at_most("max_queue_len", self.max_queue_len as u64, MAX_QUEUE_LEN as u64)?;
+        at_most(
+            "max_consecutive_misses",
+            u64::from(self.max_consecutive_misses),
+            100,
+        )?;
+        at_most(
+            "callback_max_attempts",
+            u64::from(self.callback_max_attempts),
+            100,
+        )?;
+        at_most(
+            "callback_deadline_secs",
+            self.callback_deadline_secs,
+            MAX_CALLBACK_DEADLINE_SECS,
+        )?;
+        at_most(
+            "callback_urgent_before_secs",
+            self.callback_urgent_before_secs,
+            MAX_CALLBACK_DEADLINE_SECS,
+        )
+    }
+}
+
+impl Bounded for EntryPoint {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("number", &self.number)?;
+        label("number", &self.number, MAX_NUMBER_LEN)?;
+        catalog_id("queue", &self.queue)?;
+        label("description", &self.description, MAX_LABEL_LEN).map(|_| ())
+    }
+}
+
+impl Bounded for ReasonCode {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("code", &self.code)?;
+        label("code", &self.code, MAX_LABEL_LEN)?;
+        label("label", &self.label, MAX_LABEL_LEN).map(|_| ())
+    }
+}
+
+impl Bounded for WrapUpCategory {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("code", &self.code)?;
+        label("code", &self.code, MAX_LABEL_LEN)?;
+        label("label", &self.label, MAX_LABEL_LEN).map(|_| ())
+    }
+}
+
+impl Bounded for Customer {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("id", &self.id)?;
+        label("name", &self.name, MAX_LABEL_LEN)?;
+        if self.numbers.len() > MAX_CUSTOMER_NUMBERS {
+            return Err(Error::invalid(
+                "numbers",
+                format!("at most {MAX_CUSTOMER_NUMBERS}"),
+            ));
+        }
+        for (i, n) in self.numbers.iter().enumerate() {
+            catalog_id(&format!("numbers[{i}]"), n)?;
+            label(&format!("numbers[{i}]"), n, MAX_NUMBER_LEN)?;
+        }
+        if !self.account_manager.is_empty() {
+            catalog_id("account_manager", &self.account_manager)?;
+        }
+        Ok(())
+    }
+}
+
+/// The most objects a kind may hold.
+pub fn max_objects(kind: hotline_core::catalog::Kind) -> usize {
+    match kind {
+        hotline_core::catalog::Kind::Customer => MAX_CUSTOMERS,
+        _ => MAX_OBJECTS,
+    }
+}
+
+/// A list page token: the last id of the previous page.
+pub fn after_token(token: &str) -> Result<Option<&str>, Error> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let after = token
+        .strip_prefix("after:")
+        .ok_or_else(|| Error::invalid("page_token", "not a token from a previous response"))?;
+    id("page_token", after)?;
+    Ok(Some(after))
+}
