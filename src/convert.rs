@@ -121,6 +121,7 @@ pub fn call(c: &CallRecord) -> proto::Call {
             Some(CallOutcome::Abandoned) => proto::CallOutcome::Abandoned,
             Some(CallOutcome::Overflowed) => proto::CallOutcome::Overflowed,
             Some(CallOutcome::Rejected) => proto::CallOutcome::Rejected,
+            Some(CallOutcome::Closed) => proto::CallOutcome::Closed,
         } as i32,
         end_reason: c.end_reason.clone().unwrap_or_default(),
         on_hold: c.on_hold,

@@ -210,7 +210,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         let catalog = LiveCatalog::new(Arc::new(MemoryCatalog::open(memory.journal())?), seed);
         catalog.ensure_seeded().await?;
         let router_base = config.router_config();
-        let mut router = Router::new(catalog.read().router_config(&router_base))?;
+        let mut router = Router::new(catalog.read().router_config(&router_base, crate::admin::zone))?;
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(Arc::new(memory), "memory"));
         let desk = engine::restore_desk(
             &mut router,
@@ -251,12 +251,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             health.set_service_status(name, ServingStatus::NotServing).await;
         }
         let store = Arc::new(RedisStore::connect(&redis_options(config))?);
+        // Read (or seeded) by the catalog watcher as soon as the store
+        // answers: a node starts while Redis is away, and serves once it
+        // has the catalog (see the cluster's health).
         let catalog = LiveCatalog::new(Arc::new(store.catalog()), seed);
-        // Not fatal: a node starts while Redis is away, and its catalog
-        // watcher seeds or reads the catalog once Redis is back.
-        if let Err(e) = catalog.ensure_seeded().await {
-            warn!(error = %e, "the catalog could not be read from the store yet; it will be once the store answers");
-        }
         let node_id = if config.cluster.node_id.is_empty() {
             format!("node-{}", uuid::Uuid::now_v7().simple())
         } else {
@@ -338,8 +336,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     // any node reaches this one within a poll); ends with the shutdown.
     ctx.catalog.spawn_watcher(shutdown_rx.clone());
 
-    // As the catalog holds them at start (see the README).
-    let phone_accounts = ctx.catalog.read().sip_accounts();
     let sip_addr = match sip_listen {
         Some(listen) => Some(
             crate::sip::gateway::start(
@@ -361,7 +357,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                     outbound_proxy,
                     caller_id: config.sip.outbound.caller_id.clone(),
                     ring_timeout_secs: config.sip.outbound.ring_timeout_secs,
-                    phone_accounts,
                 },
                 config.sip.guard(),
                 crate::sip::prompts::KeypadPrompts::load(&config.sip)?,

@@ -402,3 +402,51 @@ async fn only_admins_write_the_catalog_and_supervisors_read_it() {
     assert_eq!(names, ["billing", "repairs", "spanish", "vip"]);
     assert!(second.next_page_token.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sip_password_set_through_the_api_registers_a_phone_on_another_node() {
+    use common::sip::{free_udp_port, register_phone};
+    let redis = RedisServer::start();
+    let with_sip = |r: &RedisServer| format!("{}\n[sip]\nlisten = \"127.0.0.1:0\"\n", config_for(r));
+    let a = TestServer::with_config(&with_sip(&redis)).await;
+    let b = TestServer::with_config(&with_sip(&redis)).await;
+    let sip_b = b.server.as_ref().unwrap().sip_addr.expect("b takes SIP");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        !register_phone(dir.path(), sip_b, free_udp_port(), "alice", "alice-new-pw", 60).await,
+        "alice has no phone yet"
+    );
+    let mut ada = admin(&a);
+    ada.admin
+        .update_agent_profile(proto::UpdateAgentProfileRequest {
+            agent: Some(proto::AgentProfile {
+                id: "alice".into(),
+                sip_password: "alice-new-pw".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["sip_password"]),
+        })
+        .await
+        .expect("password set");
+    let got = ada
+        .admin
+        .get_agent_profile(proto::GetRequest { id: "alice".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        got.has_sip_password && got.sip_password.is_empty(),
+        "write-only: {got:?}"
+    );
+    let deadline = Instant::now() + SOON;
+    while !register_phone(dir.path(), sip_b, free_udp_port(), "alice", "alice-new-pw", 60).await {
+        assert!(
+            Instant::now() < deadline,
+            "node b never took alice's new phone account"
+        );
+    }
+    assert!(
+        !register_phone(dir.path(), sip_b, free_udp_port(), "dave", "wrong-pw", 60).await,
+        "a wrong password is still refused"
+    );
+}

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hotline::callback::{
-    AttemptOutcome, BusinessHours, CallbackEvent, CallbackRecord, CallbackStatus, CallbackTracker,
-    TrackerSettings,
+    AttemptOutcome, CallbackEvent, CallbackRecord, CallbackStatus, CallbackTracker, TrackerSettings,
 };
 use hotline::ids::CallbackId;
 use hotline::time::Timestamp;
@@ -168,7 +167,7 @@ fn callbacks_come_out_earliest_deadline_first_and_wait_for_their_window() {
 
 #[test]
 fn business_hour_deadlines_skip_the_night() {
-    let hours = BusinessHours::weekdays(9, 18, 0);
+    let hours = hotline_core::hours::OpenHours::weekdays(jiff::tz::TimeZone::UTC, 9, 18);
     // Monday 16:00 + 4 business hours = Tuesday 11:00.
     let deadline = hours.add(at(16, 0), FOUR_HOURS);
     assert_eq!(deadline, at(16, 0).plus(Duration::from_secs(19 * 3600)));

@@ -50,13 +50,18 @@ fn errors_name_the_offending_key() {
             format!("{BASE}callback_deadline_secs = 0\n"),
             "queues.billing.callback_deadline_secs",
         ),
+        (format!("{BASE}hours = \"nowhere\"\n"), "queues.billing.hours"),
         (
-            format!("{BASE}[queues.billing.business_hours]\nopen = \"25:00\"\n"),
-            "queues.billing.business_hours.open",
+            format!("{BASE}[[calendars]]\nid = \"office\"\ntime_zone = \"Mars/Base\"\n"),
+            "calendars[0].time_zone",
         ),
         (
-            format!("{BASE}[queues.billing.business_hours]\ndays = [\"someday\"]\n"),
-            "queues.billing.business_hours.days",
+            format!("{BASE}[[calendars]]\nid = \"office\"\ntime_zone = \"UTC\"\nopen = [{{ days = [\"someday\"], from = \"09:00\", to = \"17:00\" }}]\n"),
+            "calendars[0].open[0].days",
+        ),
+        (
+            format!("{BASE}[[calendars]]\nid = \"office\"\ntime_zone = \"UTC\"\nopen = [{{ days = [\"mon\"], from = \"25:00\", to = \"17:00\" }}]\n"),
+            "calendars[0].open[0].from",
         ),
         (
             format!("{BASE}[quality.scorecard]\nname = \"x\"\ntotal = 10\ncriteria = [{{ name = \"a\", weight = 4 }}]\n"),

@@ -195,3 +195,41 @@ fn a_refused_configuration_changes_nothing() {
         .handle_agent_skills_changed(at(2), &AgentId::new("x"), &[level("nope", 3)])
         .is_err());
 }
+
+#[test]
+fn a_closed_queue_overflows_when_told_to_and_its_waiting_calls_stay() {
+    use hotline::acd::{CallOutcome, WhenClosed};
+    let never =
+        hotline_core::hours::OpenHours::new(jiff::tz::TimeZone::UTC, Default::default(), Default::default())
+            .unwrap();
+    let mut closed = QueueSettings::named("day").with_skill("s", 1);
+    closed.hours = "never".into();
+    closed.when_closed = WhenClosed::Overflow;
+    closed.overflow_queue = Some(QueueName::new("night"));
+    let mut cfg = config(
+        &["s"],
+        vec![closed.clone(), QueueSettings::named("night").with_skill("s", 1)],
+    );
+    cfg.hours.insert("never".into(), never);
+    let mut r = Router::new(cfg.clone()).unwrap();
+    call(&mut r, at(1), "c1", "day").unwrap();
+    login(&mut r, at(2), "dan", vec![level("s", 3)]);
+    assert_eq!(offers(&mut r), vec![("c1".into(), "dan".into())]);
+    assert_eq!(
+        r.call(&CallId::new("c1")).unwrap().queue,
+        QueueName::new("night"),
+        "overflowed"
+    );
+    // Told to announce instead: the next call ends closed.
+    closed.when_closed = WhenClosed::Announce;
+    cfg.queues[0] = closed;
+    r.handle_reconfigure(at(3), cfg).unwrap();
+    call(&mut r, at(4), "c2", "day").unwrap();
+    let mut ended = None;
+    while let Some(e) = r.poll_event() {
+        if let Event::CallEnded { call } = e {
+            ended = Some((call.id.to_string(), call.outcome));
+        }
+    }
+    assert_eq!(ended, Some(("c2".into(), Some(CallOutcome::Closed))));
+}

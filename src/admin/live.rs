@@ -36,6 +36,9 @@ struct Shared {
     /// The revision applied, for whoever acts on changes (the routing
     /// core's feed).
     revision: watch::Sender<Revision>,
+    /// Whether the store's catalog has been read once: until then this
+    /// node knows no queue, agent or customer, and does not serve.
+    loaded: watch::Sender<bool>,
     store: Arc<dyn CatalogStore>,
     /// The configuration file's catalog, written to a store whose catalog
     /// was never written (by whichever node gets there first).
@@ -72,6 +75,7 @@ impl LiveCatalog {
             shared: Arc::new(Shared {
                 catalog: RwLock::new(Catalog::default()),
                 revision: watch::channel(Revision(0)).0,
+                loaded: watch::channel(false).0,
                 store,
                 seed,
                 refreshing: tokio::sync::Mutex::new(()),
@@ -89,6 +93,11 @@ impl LiveCatalog {
     /// The revision applied; changes each time new changes are applied.
     pub fn subscribe(&self) -> watch::Receiver<Revision> {
         self.shared.revision.subscribe()
+    }
+
+    /// Turns true once the store's catalog has been read.
+    pub fn loaded(&self) -> watch::Receiver<bool> {
+        self.shared.loaded.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn CatalogStore> {
@@ -136,6 +145,7 @@ impl LiveCatalog {
                 break;
             }
         }
+        self.shared.loaded.send_replace(true);
         if applied > 0 {
             let revision = self.read().revision();
             self.shared.revision.send_replace(revision);

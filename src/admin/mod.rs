@@ -11,3 +11,9 @@
 mod live;
 
 pub use live::{LiveCatalog, POLL_EVERY};
+
+/// A time zone by its IANA name, from the zone database built into the
+/// binary (the same on every node, whatever the host has installed).
+pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    jiff::tz::db().get(name).ok()
+}

@@ -37,6 +37,11 @@ impl Searchable for AgentProfile {
         vec![&self.display_name]
     }
 }
+impl Searchable for hotline_core::catalog::HoursCalendar {
+    fn words(&self) -> Vec<&str> {
+        vec![&self.description, &self.time_zone]
+    }
+}
 impl Searchable for QueueSettings {
     fn words(&self) -> Vec<&str> {
         Vec::new()

@@ -150,6 +150,7 @@ impl Node {
             self.health_names.clone(),
             self.route.subscribe(),
             store_reach.clone(),
+            self.catalog.loaded(),
             self.opts.lease,
             self.opts.node_id.clone(),
         ));
@@ -313,7 +314,11 @@ impl Node {
         if let Err(e) = self.catalog.ensure_seeded().await {
             warn!(error = %e, "taking over with the catalog as last read: the store's changes could not be read");
         }
-        let mut router = Router::new(self.catalog.read().router_config(&self.router_base))?;
+        let mut router = Router::new(
+            self.catalog
+                .read()
+                .router_config(&self.router_base, crate::admin::zone),
+        )?;
         let now = crate::time::MonotonicClock::process().both();
         info!(
             node = %self.opts.node_id,
@@ -533,13 +538,14 @@ async fn load_snapshot(
 
 /// Keeps this node's health true to what it can do, on its own timer (the
 /// node loop may be waiting on an unreachable store): SERVING while the
-/// store answered within a lease and the routing node is this one or was
-/// reached within a lease.
+/// store answered within a lease, the catalog was read from it, and the
+/// routing node is this one or was reached within a lease.
 async fn report_health(
     reporter: tonic_health::server::HealthReporter,
     names: Vec<&'static str>,
     route: watch::Receiver<Route>,
     store: Arc<Reach>,
+    catalog: watch::Receiver<bool>,
     lease: Duration,
     node: String,
 ) {
@@ -551,6 +557,11 @@ async fn report_health(
             let route = route.borrow();
             if !store.fresh() {
                 (false, "the store does not answer".to_string())
+            } else if !*catalog.borrow() {
+                (
+                    false,
+                    "the catalog has not been read from the store yet".to_string(),
+                )
             } else {
                 match &*route {
                     Route::Local { .. } => (true, String::new()),

@@ -19,10 +19,11 @@ use crate::error::Error;
 use crate::status::status;
 
 /// The version this node speaks.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 /// The oldest version this node still serves.
-/// (6 changed WatchCall's messages, which a node of 5 cannot read.)
-pub const MIN_PROTOCOL: u32 = 6;
+/// (7 added the call outcome CLOSED and a queue's closed count, which a
+/// node of 6 cannot read.)
+pub const MIN_PROTOCOL: u32 = 7;
 /// The header carrying it.
 pub const HEADER: &str = "hotline-cluster-protocol";
 

@@ -104,6 +104,8 @@ pub struct Config {
     pub reason_codes: Vec<hotline_core::catalog::ReasonCode>,
     /// Issue categories for wrap-up.
     pub wrap_up_categories: Vec<hotline_core::catalog::WrapUpCategory>,
+    /// Hours calendars queues are open by or count deadlines in.
+    pub calendars: Vec<hotline_core::catalog::HoursCalendar>,
 }
 
 impl Config {
@@ -384,6 +386,20 @@ impl Config {
         }
         // The router repeats some checks with its own view; anything left it
         // rejects is still reported against the configuration.
+        for (i, c) in self.calendars.iter().enumerate() {
+            if jiff::tz::db().get(&c.time_zone).is_err() {
+                return Err(invalid(
+                    format!("calendars[{i}].time_zone"),
+                    format!("{:?} is not a known IANA time zone", c.time_zone),
+                ));
+            }
+            c.hours(jiff::tz::TimeZone::UTC).map_err(|e| match e {
+                crate::error::Error::InvalidArgument { field, reason } => {
+                    invalid(format!("calendars[{i}].{field}"), reason)
+                }
+                other => invalid(format!("calendars[{i}]"), other.to_string()),
+            })?;
+        }
         crate::acd::Router::new(self.router_config()).map_err(|e| invalid("queues", e.to_string()))?;
         Ok(())
     }
@@ -416,6 +432,14 @@ impl Config {
             presence_grace: (self.presence.grace_secs > 0)
                 .then(|| std::time::Duration::from_secs(self.presence.grace_secs)),
             short_abandon: std::time::Duration::from_secs(self.reports.short_abandon_secs),
+            hours: self
+                .calendars
+                .iter()
+                .filter_map(|c| {
+                    let zone = jiff::tz::db().get(&c.time_zone).ok()?;
+                    Some((c.id.clone(), c.hours(zone).ok()?))
+                })
+                .collect(),
         }
     }
 }

@@ -48,6 +48,9 @@ pub fn seed_writes(config: &Config) -> Result<Vec<CatalogWrite>, StoreError> {
             active: true,
         })?);
     }
+    for c in &config.calendars {
+        out.push(write(c)?);
+    }
     for (name, q) in &config.queues {
         out.push(write(&QueueSettings {
             name: Some(QueueName::new(name)),

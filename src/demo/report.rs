@@ -122,7 +122,7 @@ impl Tally {
                     }
                 }
                 Ok(proto::CallOutcome::Overflowed) => t.overflowed += 1,
-                Ok(proto::CallOutcome::Rejected) => t.rejected += 1,
+                Ok(proto::CallOutcome::Rejected) | Ok(proto::CallOutcome::Closed) => t.rejected += 1,
                 _ => {
                     if c.answered_at_unix_ms > 0 {
                         t.answered += 1;

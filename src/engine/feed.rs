@@ -45,7 +45,7 @@ impl CatalogFeed {
         // The first pass looks at everything: agents restored from the
         // store may hold skills the catalog has changed since.
         changes.mark_changed();
-        let applied = live.read().router_config(&base);
+        let applied = live.read().router_config(&base, crate::admin::zone);
         CatalogFeed {
             live,
             changes,
@@ -70,10 +70,11 @@ impl CatalogFeed {
     pub fn apply(&mut self, core: &mut Core, now: Now) {
         let catalog = self.live.read();
         let revision = catalog.revision();
-        let config = catalog.router_config(&self.base);
+        let config = catalog.router_config(&self.base, crate::admin::zone);
         if config != self.applied {
             match core.router.handle_reconfigure(now, config.clone()) {
                 Ok(()) => {
+                    core.desk.reconfigured(&core.router);
                     info!(%revision, queues = config.queues.len(), skills = config.skills.len(), "routing reconfigured from the catalog");
                     self.applied = config;
                 }

@@ -288,6 +288,7 @@ fn outcome(o: CallOutcome) -> &'static str {
         CallOutcome::Abandoned => "abandoned",
         CallOutcome::Overflowed => "overflowed",
         CallOutcome::Rejected => "rejected",
+        CallOutcome::Closed => "closed",
     }
 }
 

@@ -30,7 +30,7 @@ use super::sdp::AudioOffer;
 use super::trunk::{
     Binding, Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats,
 };
-use crate::acd::CallStatus;
+use crate::acd::{CallOutcome, CallStatus, QueueSettings, WhenClosed};
 use crate::app::calls::{RequestCallback, StartCall};
 use crate::app::App;
 use crate::auth::{Principal, Role};
@@ -109,8 +109,6 @@ pub struct GatewaySettings {
     pub caller_id: String,
     /// A placed call unanswered this long is given up.
     pub ring_timeout_secs: u64,
-    /// Agents' SIP accounts (agent id -> password): agents may register phones.
-    pub phone_accounts: HashMap<String, String>,
 }
 
 /// Binds the SIP socket and serves trunk calls until `shutdown`; returns
@@ -137,8 +135,11 @@ pub async fn start(
         },
         guard,
     );
-    if !settings.phone_accounts.is_empty() {
-        core = core.with_registrar(Registrar::new(settings.phone_accounts.clone()));
+    // Agents' phone accounts as the catalog holds them, kept current by
+    // the loop below.
+    let accounts = ctx.catalog.read().sip_accounts();
+    if !accounts.is_empty() {
+        core = core.with_registrar(Registrar::new(accounts));
     }
     info!(%local, "SIP trunk listening (UDP and TCP)");
     tokio::spawn(run(socket, tcp, core, settings, ctx, keypad, dials, shutdown));
@@ -233,6 +234,10 @@ async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
+    // Catalog changes (phone accounts added, changed or removed).
+    let mut catalog = ctx.catalog.subscribe();
+    // Accounts read before the catalog was loaded are taken again now.
+    catalog.mark_changed();
     let cx = CallContext {
         app: ctx,
         settings,
@@ -317,6 +322,9 @@ async fn run(
                 }
             }
             _ = sleep => core.handle_timeout(clock.now()),
+            Ok(()) = catalog.changed() => {
+                core.set_phone_accounts(cx.app.catalog.read().sip_accounts());
+            }
             _ = shutdown.wait_for(|s| *s) => break,
         }
         while let Some(t) = core.poll_transmit() {
@@ -652,6 +660,26 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
         }
     };
     if queued.status == CallStatus::Ended {
+        if queued.outcome == Some(CallOutcome::Closed) {
+            // Early media: the caller hears why (and whether they will be
+            // called back), then the call is refused unanswered.
+            let booked = cx
+                .app
+                .catalog
+                .read()
+                .get::<QueueSettings>(queued.queue.as_str())
+                .is_some_and(|q| q.value.when_closed == WhenClosed::Callback);
+            info!(sip_call = %key, queue = %queued.queue, booked, "the queue is closed");
+            let prompt = if booked {
+                &cx.keypad.closed_callback
+            } else {
+                &cx.keypad.closed
+            };
+            line.say(&leg, prompt).await;
+            session.close();
+            let _ = cmds.send(refuse(Refusal::Ended)).await;
+            return;
+        }
         let _ = cmds.send(refuse(Refusal::Busy)).await;
         return;
     }

@@ -32,6 +32,10 @@ pub struct KeypadPrompts {
     pub survey: Prompt,
     pub thanks: Prompt,
     pub callback: Prompt,
+    /// A queue's hours say closed: call again during opening hours.
+    pub closed: Prompt,
+    /// A queue's hours say closed, and a callback is booked for the opening.
+    pub closed_callback: Prompt,
 }
 
 impl KeypadPrompts {
@@ -51,6 +55,8 @@ impl KeypadPrompts {
             survey: builtin!("survey")?,
             thanks: builtin!("thanks")?,
             callback: builtin!("callback")?,
+            closed: builtin!("closed")?,
+            closed_callback: builtin!("closed-callback")?,
         })
     }
 }

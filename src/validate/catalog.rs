@@ -2,7 +2,9 @@
 //! before the catalog checks their meaning (`hotline_core::catalog`).
 
 use hotline_core::acd::QueueSettings;
-use hotline_core::catalog::{AgentProfile, Customer, EntryPoint, ReasonCode, Skill, WrapUpCategory};
+use hotline_core::catalog::{
+    AgentProfile, Customer, EntryPoint, HoursCalendar, ReasonCode, Skill, WrapUpCategory,
+};
 
 use super::{id, label, MAX_LABEL_LEN, MAX_NUMBER_LEN};
 use crate::error::Error;
@@ -21,6 +23,10 @@ pub const MAX_QUEUE_SECS: u64 = 86_400;
 pub const MAX_CALLBACK_DEADLINE_SECS: u64 = 30 * 86_400;
 /// Most calls one queue may hold waiting.
 pub const MAX_QUEUE_LEN: usize = 100_000;
+/// Most open spans and closed days of an hours calendar.
+pub const MAX_SPANS: usize = 64;
+pub const MAX_CLOSURES: usize = 1_000;
+
 /// Most objects of one kind (customers: [`MAX_CUSTOMERS`]).
 pub const MAX_OBJECTS: usize = 10_000;
 pub const MAX_CUSTOMERS: usize = 2_000_000;
@@ -127,6 +133,33 @@ impl Bounded for QueueSettings {
             self.callback_urgent_before_secs,
             MAX_CALLBACK_DEADLINE_SECS,
         )
+    }
+}
+
+impl Bounded for HoursCalendar {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("id", &self.id)?;
+        label("description", &self.description, MAX_LABEL_LEN)?;
+        if self.open.len() > MAX_SPANS {
+            return Err(Error::invalid("open", format!("at most {MAX_SPANS} spans")));
+        }
+        if self.closed.len() > MAX_CLOSURES {
+            return Err(Error::invalid("closed", format!("at most {MAX_CLOSURES} days")));
+        }
+        for (i, c) in self.closed.iter().enumerate() {
+            label(&format!("closed[{i}].label"), &c.label, MAX_LABEL_LEN)?;
+        }
+        label("time_zone", &self.time_zone, MAX_LABEL_LEN)?;
+        if crate::admin::zone(&self.time_zone).is_none() {
+            return Err(Error::invalid(
+                "time_zone",
+                format!(
+                    "{} is not a known IANA time zone (e.g. Europe/Berlin)",
+                    crate::error::quote(&self.time_zone)
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -17,10 +17,11 @@ use crate::acd::{
     CallOutcome, CallRecord, CallbackWork, ContactRecord, IncomingCall, QueueSettings, Router, Tier,
 };
 use crate::callback::{
-    AttemptOutcome, BusinessHours, CallbackDetails, CallbackError, CallbackEvent, CallbackOrigin,
-    CallbackRecord, CallbackTracker, TrackerSettings,
+    AttemptOutcome, CallbackDetails, CallbackError, CallbackEvent, CallbackOrigin, CallbackRecord,
+    CallbackTracker, TrackerSettings,
 };
 use crate::error::Error;
+use crate::hours::OpenHours;
 use crate::ids::{AgentId, CallId, CallbackId, QueueName};
 use crate::time::{Now, Timestamp};
 
@@ -65,7 +66,13 @@ struct QueueRules {
     /// Abandons after this long get a callback (none: never).
     on_abandon_after: Option<Duration>,
     on_open_wrap_up: bool,
-    calendar: Option<BusinessHours>,
+    /// The hours deadlines count the open time of.
+    calendar: Option<OpenHours>,
+    /// The hours the queue is open by (a callback booked while closed
+    /// waits for the next opening).
+    opening: Option<OpenHours>,
+    /// A call arriving while closed gets a callback at the next opening.
+    callback_when_closed: bool,
 }
 
 /// What a new callback needs besides its details.
@@ -117,14 +124,16 @@ pub struct CallbackDesk {
 /// Most answered calls remembered (live calls and wrap-ups in progress).
 const ANSWERED_KEPT: usize = 20_000;
 
-fn rules_of(q: &QueueSettings) -> QueueRules {
+fn rules_of(q: &QueueSettings, hours: Option<&OpenHours>, callback_hours: Option<&OpenHours>) -> QueueRules {
     QueueRules {
         deadline: Duration::from_secs(q.callback_deadline_secs),
         max_attempts: q.callback_max_attempts,
         on_abandon_after: (q.callback_on_abandon_after_secs > 0)
             .then(|| Duration::from_secs(q.callback_on_abandon_after_secs)),
         on_open_wrap_up: q.callback_on_open_wrap_up,
-        calendar: q.business_hours.as_ref().and_then(|b| b.calendar().ok()),
+        calendar: callback_hours.cloned(),
+        opening: hours.cloned(),
+        callback_when_closed: q.when_closed == crate::acd::WhenClosed::Callback,
     }
 }
 
@@ -144,13 +153,9 @@ fn tracker_error(e: CallbackError) -> Error {
 
 impl CallbackDesk {
     pub fn new(router: &Router, settings: TrackerSettings) -> Self {
-        let rules = router
-            .queue_names()
-            .filter_map(|n| router.queue_settings(n).map(|q| (n.clone(), rules_of(q))))
-            .collect();
         CallbackDesk {
             tracker: CallbackTracker::new(settings),
-            rules,
+            rules: Self::rules(router),
             in_router: HashMap::new(),
             items_made: 0,
             alerts: std::collections::VecDeque::new(),
@@ -158,6 +163,26 @@ impl CallbackDesk {
             answered: HashMap::new(),
             answered_order: std::collections::VecDeque::new(),
         }
+    }
+
+    fn rules(router: &Router) -> HashMap<QueueName, QueueRules> {
+        router
+            .queue_names()
+            .filter_map(|n| {
+                router.queue_settings(n).map(|q| {
+                    (
+                        n.clone(),
+                        rules_of(q, router.queue_hours(n), router.callback_hours(n)),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the queues' callback rules again, after the router was
+    /// reconfigured (callbacks already made keep their deadlines).
+    pub fn reconfigured(&mut self, router: &Router) {
+        self.rules = Self::rules(router);
     }
 
     /// Rebuilds from stored callbacks and the router's restored work items;
@@ -385,6 +410,23 @@ impl CallbackDesk {
                 .is_some_and(|r| r.status == crate::callback::CallbackStatus::Due);
             if still_due {
                 self.on_due(clock, router, &cb.id);
+            }
+            return;
+        }
+        if call.outcome == Some(CallOutcome::Closed) && !call.ani.trim().is_empty() {
+            let Some(rules) = self.rules.get(&call.queue).filter(|r| r.callback_when_closed) else {
+                return;
+            };
+            let opens = rules.opening.as_ref().and_then(|h| h.next_open(now));
+            let new = NewCallback {
+                id: CallbackId::new(format!("cb-{}", call.id)),
+                details: details_of(call, call.ani.clone(), CallbackOrigin::Requested),
+                not_before: opens,
+                deadline: None,
+                max_attempts: None,
+            };
+            if let Err(e) = self.create(now, new) {
+                warn!(call = %call.id, error = %e, "no callback for a call to a closed queue");
             }
             return;
         }

@@ -63,6 +63,7 @@ pub mod command;
 pub mod desk;
 pub mod error;
 pub mod fcr;
+pub mod hours;
 pub mod idempotency;
 pub mod ids;
 pub mod quality;

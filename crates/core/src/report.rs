@@ -288,7 +288,9 @@ pub fn queue_stats(
                 }
             }
             Some(CallOutcome::Overflowed) => r.overflowed += 1,
-            Some(CallOutcome::Rejected) => r.rejected += 1,
+            // A call to a closed queue was refused at entry, as reports
+            // count it (live figures and metrics count it apart).
+            Some(CallOutcome::Rejected) | Some(CallOutcome::Closed) => r.rejected += 1,
             None => {}
         }
     }

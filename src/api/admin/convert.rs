@@ -3,9 +3,12 @@
 //! "key-account" is the Tier enum); a bad one is INVALID_ARGUMENT naming
 //! the field.
 
-use hotline_core::acd::{NoAgentsPolicy, QueueSettings, RelaxationStep, Strategy, Tier, TierPriority};
+use hotline_core::acd::{
+    NoAgentsPolicy, QueueSettings, RelaxationStep, Strategy, Tier, TierPriority, WhenClosed,
+};
 use hotline_core::catalog::{
-    AgentProfile, Contract, Customer, EntryPoint, ReasonCode, Skill, Versioned, WrapUpCategory,
+    AgentProfile, Closure, Contract, Customer, EntryPoint, HoursCalendar, OpenSpan, ReasonCode, Skill,
+    Versioned, WrapUpCategory,
 };
 use hotline_core::ids::QueueName;
 
@@ -106,7 +109,6 @@ pub fn agent_out(v: &Versioned<AgentProfile>) -> proto::AgentProfile {
 }
 
 pub fn queue_in(q: proto::Queue) -> Result<QueueSettings, Error> {
-    let defaults = QueueSettings::default();
     let small = |field: &str, v: u64| u32::try_from(v).map_err(|_| Error::invalid(field, "too large"));
     Ok(QueueSettings {
         name: Some(QueueName::new(&q.name)),
@@ -166,7 +168,14 @@ pub fn queue_in(q: proto::Queue) -> Result<QueueSettings, Error> {
         callback_max_attempts: small("callback_max_attempts", u64::from(q.callback_max_attempts))?,
         callback_on_abandon_after_secs: q.callback_on_abandon_after_secs,
         callback_on_open_wrap_up: q.callback_on_open_wrap_up,
-        business_hours: defaults.business_hours,
+        hours: q.hours,
+        when_closed: named(
+            "when_closed",
+            &q.when_closed,
+            "announce, callback, overflow",
+            WhenClosed::default(),
+        )?,
+        callback_hours: q.callback_hours,
     })
 }
 
@@ -218,6 +227,80 @@ pub fn queue_out(v: &Versioned<QueueSettings>) -> proto::Queue {
         callback_max_attempts: q.callback_max_attempts,
         callback_on_abandon_after_secs: q.callback_on_abandon_after_secs,
         callback_on_open_wrap_up: q.callback_on_open_wrap_up,
+        hours: q.hours.clone(),
+        when_closed: name_of(&q.when_closed),
+        callback_hours: q.callback_hours.clone(),
+        etag: etag(v.revision),
+    }
+}
+
+pub fn calendar_in(c: proto::Calendar) -> Result<HoursCalendar, Error> {
+    if c.open.len() > validate::MAX_SPANS || c.closed.len() > validate::MAX_CLOSURES {
+        return Err(Error::invalid(
+            "open",
+            format!(
+                "at most {} spans and {} closed days",
+                validate::MAX_SPANS,
+                validate::MAX_CLOSURES
+            ),
+        ));
+    }
+    let closed = c
+        .closed
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            Ok(Closure {
+                date: d.date.trim().parse().map_err(|_| {
+                    Error::invalid(
+                        format!("closed[{i}].date"),
+                        format!("{} is not a date YYYY-MM-DD", hotline_core::error::quote(&d.date)),
+                    )
+                })?,
+                label: d.label,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(HoursCalendar {
+        id: c.id,
+        description: c.description,
+        time_zone: c.time_zone,
+        open: c
+            .open
+            .into_iter()
+            .map(|s| OpenSpan {
+                days: s.days,
+                from: s.from,
+                to: s.to,
+            })
+            .collect(),
+        closed,
+    })
+}
+
+pub fn calendar_out(v: &Versioned<HoursCalendar>) -> proto::Calendar {
+    let c = &v.value;
+    proto::Calendar {
+        id: c.id.clone(),
+        description: c.description.clone(),
+        time_zone: c.time_zone.clone(),
+        open: c
+            .open
+            .iter()
+            .map(|s| proto::OpenSpan {
+                days: s.days.clone(),
+                from: s.from.clone(),
+                to: s.to.clone(),
+            })
+            .collect(),
+        closed: c
+            .closed
+            .iter()
+            .map(|d| proto::Closure {
+                date: d.date.to_string(),
+                label: d.label.clone(),
+            })
+            .collect(),
         etag: etag(v.revision),
     }
 }

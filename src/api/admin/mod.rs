@@ -113,6 +113,12 @@ admin_service! {
         update_agent_profile, UpdateAgentProfileRequest, delete_agent_profile
     }
     {
+        hotline_core::catalog::HoursCalendar, Calendar, calendar, id, calendar_in, calendar_out,
+        list_calendars, ListCalendarsResponse, calendars,
+        get_calendar, create_calendar, CreateCalendarRequest, update_calendar, UpdateCalendarRequest,
+        delete_calendar
+    }
+    {
         hotline_core::acd::QueueSettings, Queue, queue, name, queue_in, queue_out,
         list_queues, ListQueuesResponse, queues,
         get_queue, create_queue, CreateQueueRequest, update_queue, UpdateQueueRequest, delete_queue

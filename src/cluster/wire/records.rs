@@ -62,6 +62,7 @@ wire_enum!(status_to, status_from, CallStatus, pb::CallStatus, "status", {
 });
 wire_enum!(outcome_to, outcome_from, CallOutcome, pb::CallOutcome, "outcome", {
     Answered => Answered, Abandoned => Abandoned, Overflowed => Overflowed, Rejected => Rejected,
+    Closed => Closed,
 });
 wire_enum!(disposition_to, disposition_from, Disposition, pb::Disposition, "disposition", {
     Resolved => Resolved, Unresolved => Unresolved, CallbackNeeded => CallbackNeeded,
@@ -402,6 +403,7 @@ pub(super) fn counters_to(v: &QueueCounters) -> pb::QueueCounters {
         rejected: v.rejected,
         handled: v.handled,
         handle_ms: v.handle_ms,
+        closed: v.closed,
     }
 }
 
@@ -416,6 +418,7 @@ pub(super) fn counters_from(v: pb::QueueCounters) -> QueueCounters {
         rejected: v.rejected,
         handled: v.handled,
         handle_ms: v.handle_ms,
+        closed: v.closed,
     }
 }
 

@@ -301,6 +301,7 @@ fn replies() -> Vec<Reply> {
                     short_abandons: 2,
                     overflowed: 1,
                     rejected: 0,
+                    closed: 4,
                     handled: 6,
                     handle_ms: 600_000,
                 },

@@ -23,6 +23,5 @@ pub use router::{
     TransferTarget,
 };
 pub use settings::{
-    BusinessHoursSettings, NoAgentsPolicy, QueueSettings, RelaxationStep, RouterConfig, Strategy,
-    TierPriority,
+    NoAgentsPolicy, QueueSettings, RelaxationStep, RouterConfig, Strategy, TierPriority, WhenClosed,
 };

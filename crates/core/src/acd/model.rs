@@ -102,6 +102,9 @@ pub enum CallOutcome {
     Abandoned,
     Overflowed,
     Rejected,
+    /// Arrived while the queue was closed: its announcement played, or a
+    /// callback booked for the next opening.
+    Closed,
 }
 
 /// The agent's wrap-up verdict.

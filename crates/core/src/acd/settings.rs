@@ -142,71 +142,27 @@ pub struct QueueSettings {
     /// A wrap-up that leaves the issue open (unresolved, callback needed)
     /// creates a callback owned by the agent.
     pub callback_on_open_wrap_up: bool,
-    /// Deadlines count only these opening hours; none = around the clock.
-    pub business_hours: Option<BusinessHoursSettings>,
+    /// The hours calendar the queue is open by ("" = always open). While
+    /// closed, arriving calls get `when_closed`.
+    pub hours: String,
+    pub when_closed: WhenClosed,
+    /// The hours calendar callback deadlines count open time in ("" =
+    /// around the clock): "within 4 business hours".
+    pub callback_hours: String,
 }
 
-/// Opening hours for business-time deadlines.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BusinessHoursSettings {
-    /// "HH:MM" local time.
-    pub open: String,
-    pub close: String,
-    /// Open weekdays: "mon" .. "sun".
-    pub days: Vec<String>,
-    /// Local time = UTC + this many minutes.
-    pub utc_offset_minutes: i32,
-}
-
-impl Default for BusinessHoursSettings {
-    fn default() -> Self {
-        BusinessHoursSettings {
-            open: "09:00".into(),
-            close: "18:00".into(),
-            days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
-            utc_offset_minutes: 0,
-        }
-    }
-}
-
-impl BusinessHoursSettings {
-    /// The calendar, or what is wrong (field, reason).
-    pub fn calendar(&self) -> Result<crate::callback::BusinessHours, (&'static str, String)> {
-        let minute = |field: &'static str, s: &str| -> Result<u32, (&'static str, String)> {
-            let bad = || (field, format!("{s:?} is not a time HH:MM"));
-            let (h, m) = s.split_once(':').ok_or_else(bad)?;
-            let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-            if h > 24 || m > 59 || (h == 24 && m > 0) {
-                return Err(bad());
-            }
-            Ok(h * 60 + m)
-        };
-        let open = minute("open", &self.open)?;
-        let close = minute("close", &self.close)?;
-        if close <= open {
-            return Err(("close", format!("{} is not after open {}", self.close, self.open)));
-        }
-        if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
-            return Err(("utc_offset_minutes", "must be within +-14 hours".into()));
-        }
-        const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-        let mut days = [None; 7];
-        for d in &self.days {
-            let i = NAMES
-                .iter()
-                .position(|n| n.eq_ignore_ascii_case(d))
-                .ok_or(("days", format!("{d:?} is not one of mon..sun")))?;
-            days[i] = Some((open, close));
-        }
-        if days.iter().all(Option::is_none) {
-            return Err(("days", "no open day".into()));
-        }
-        Ok(crate::callback::BusinessHours {
-            utc_offset_minutes: self.utc_offset_minutes,
-            days,
-        })
-    }
+/// What a queue does with a call that arrives while its hours say closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenClosed {
+    /// The caller hears the closed announcement and is released.
+    #[default]
+    Announce,
+    /// The caller is told they will be called back, and a callback is
+    /// booked for the next opening.
+    Callback,
+    /// The call goes to the overflow queue (which has its own hours).
+    Overflow,
 }
 
 impl Default for QueueSettings {
@@ -232,7 +188,9 @@ impl Default for QueueSettings {
             callback_max_attempts: 3,
             callback_on_abandon_after_secs: 30,
             callback_on_open_wrap_up: true,
-            business_hours: None,
+            hours: String::new(),
+            when_closed: WhenClosed::Announce,
+            callback_hours: String::new(),
         }
     }
 }
@@ -269,4 +227,7 @@ pub struct RouterConfig {
     /// the abandoned calls that service level counts. Zero counts every
     /// abandon. The same rule as the reports and the metrics.
     pub short_abandon: std::time::Duration,
+    /// Hours calendars by id, their zones looked up: what queues' `hours`
+    /// name.
+    pub hours: std::collections::BTreeMap<String, crate::hours::OpenHours>,
 }

@@ -1,6 +1,7 @@
 //! The admin catalog: what operators change while the center runs. Skills,
 //! agents (their skills and whether they may sign in), queues, entry
-//! points, not-ready reason codes, wrap-up categories and the customer
+//! points, hours calendars, not-ready reason codes, wrap-up categories and
+//! the customer
 //! directory (DOMAIN.md: "tiers are data, re-assigned over time").
 //!
 //! Every object is stored with the [`Revision`] of its last write, which is
@@ -22,12 +23,14 @@
 //! Limits on lengths and counts are the API edge's (`validate.rs` in the
 //! server); the catalog checks meaning, not size.
 
+mod calendar;
 mod objects;
 mod snapshot;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use calendar::{Closure, HoursCalendar, OpenSpan};
 pub use objects::{AgentProfile, Contract, Customer, EntryPoint, ReasonCode, Skill, WrapUpCategory};
 pub use snapshot::Catalog;
 
@@ -40,6 +43,7 @@ use crate::Error;
 pub enum Kind {
     Skill,
     Agent,
+    Calendar,
     Queue,
     EntryPoint,
     ReasonCode,
@@ -51,9 +55,10 @@ impl Kind {
     /// In dependency order: a kind names only kinds before it (customers
     /// name agents as account managers), so a seed or an import written in
     /// this order never refers forward.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Skill,
         Kind::Agent,
+        Kind::Calendar,
         Kind::Queue,
         Kind::EntryPoint,
         Kind::ReasonCode,
@@ -65,6 +70,7 @@ impl Kind {
         match self {
             Kind::Skill => "skill",
             Kind::Agent => "agent",
+            Kind::Calendar => "calendar",
             Kind::Queue => "queue",
             Kind::EntryPoint => "entry-point",
             Kind::ReasonCode => "reason-code",
@@ -139,6 +145,10 @@ macro_rules! for_kind {
             }
             Kind::Agent => {
                 type $t = AgentProfile;
+                $body
+            }
+            Kind::Calendar => {
+                type $t = HoursCalendar;
                 $body
             }
             Kind::Queue => {

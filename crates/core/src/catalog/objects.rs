@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{queue_id, Catalog, Kind, Object, Versioned};
 use crate::acd::{QueueSettings, RouterConfig, SkillLevel, Tier, MAX_PROFICIENCY, MIN_PROFICIENCY};
-use crate::ids::SkillName;
 use crate::Error;
 
 /// A skill of the catalog: agents have it at a proficiency, queues need it.
@@ -253,10 +252,11 @@ impl Object for QueueSettings {
             .map(|q| q.value.clone())
             .collect();
         queues.push(self.clone());
+        // Zones do not matter here (they were checked when the calendar
+        // was written): UTC stands in.
         let config = RouterConfig {
-            skills: c.list::<Skill>().map(|s| SkillName::new(&s.value.name)).collect(),
             queues,
-            ..RouterConfig::default()
+            ..c.router_config(&RouterConfig::default(), |_| Some(jiff::tz::TimeZone::UTC))
         };
         let prefix = format!("queues.{}.", self.id());
         crate::acd::Router::new(config).map(|_| ()).map_err(|e| match e {

@@ -17,6 +17,7 @@ pub struct Catalog {
     revision: Revision,
     pub(super) skills: BTreeMap<String, Versioned<Skill>>,
     pub(super) agents: BTreeMap<String, Versioned<AgentProfile>>,
+    pub(super) calendars: BTreeMap<String, Versioned<super::HoursCalendar>>,
     pub(super) queues: BTreeMap<String, Versioned<QueueSettings>>,
     pub(super) entry_points: BTreeMap<String, Versioned<EntryPoint>>,
     pub(super) reason_codes: BTreeMap<String, Versioned<ReasonCode>>,
@@ -112,12 +113,27 @@ impl Catalog {
         }
     }
 
-    /// The routing core's configuration: the catalog's skills and queues
-    /// on `base`'s other settings.
-    pub fn router_config(&self, base: &RouterConfig) -> RouterConfig {
+    /// The routing core's configuration: the catalog's skills, queues and
+    /// hours on `base`'s other settings. `zone` looks a time zone up by its
+    /// IANA name (the caller's zone database); a calendar whose zone it
+    /// does not know is left out, so the router refuses the queues that
+    /// keep it.
+    pub fn router_config(
+        &self,
+        base: &RouterConfig,
+        zone: impl Fn(&str) -> Option<jiff::tz::TimeZone>,
+    ) -> RouterConfig {
         RouterConfig {
             skills: self.skills.keys().map(SkillName::new).collect(),
             queues: self.queues.values().map(|q| q.value.clone()).collect(),
+            hours: self
+                .calendars
+                .values()
+                .filter_map(|c| {
+                    let hours = c.value.hours(zone(&c.value.time_zone)?).ok()?;
+                    Some((c.value.id.clone(), hours))
+                })
+                .collect(),
             ..base.clone()
         }
     }

@@ -177,7 +177,7 @@ fn the_router_configuration_is_the_catalogs_skills_and_queues() {
         presence_grace: Some(std::time::Duration::from_secs(7)),
         ..RouterConfig::default()
     };
-    let rc = c.router_config(&base);
+    let rc = c.router_config(&base, |_| None);
     assert_eq!(rc.skills, vec![SkillName::new("billing")]);
     assert_eq!(rc.queues.len(), 1);
     assert_eq!(
@@ -201,4 +201,80 @@ fn cover_holds_through_its_last_day() {
     cu.contract_expires = Some(day("2026-03-31"));
     assert!(cu.covered_on(day("2026-03-31")));
     assert!(!cu.covered_on(day("2026-04-01")));
+}
+
+fn weekdays_9_to_18(id: &str) -> HoursCalendar {
+    HoursCalendar {
+        id: id.into(),
+        time_zone: "Europe/Berlin".into(),
+        open: vec![OpenSpan {
+            days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+            from: "09:00".into(),
+            to: "18:00".into(),
+        }],
+        ..HoursCalendar::default()
+    }
+}
+
+#[test]
+fn a_queue_keeps_known_hours_and_those_hours_cannot_be_deleted_under_it() {
+    let mut c = center();
+    let mut q = QueueSettings::named("sales");
+    q.hours = "office".into();
+    assert_eq!(
+        field_of(c.check_put(&q).unwrap_err()),
+        "hours",
+        "unknown calendar"
+    );
+    put(&mut c, weekdays_9_to_18("office"));
+    c.check_put(&q).expect("known hours");
+    q.when_closed = crate::acd::WhenClosed::Overflow;
+    assert_eq!(
+        field_of(c.check_put(&q).unwrap_err()),
+        "when_closed",
+        "overflow needs a queue"
+    );
+    q.when_closed = crate::acd::WhenClosed::Callback;
+    put(&mut c, q);
+    assert!(matches!(
+        c.check_delete::<HoursCalendar>("office"),
+        Err(Error::FailedPrecondition(m)) if m.contains("queue sales")
+    ));
+    let rc = c.router_config(&RouterConfig::default(), |name| {
+        (name == "Europe/Berlin").then_some(jiff::tz::TimeZone::UTC)
+    });
+    assert!(
+        rc.hours.contains_key("office"),
+        "resolved with the zone looked up"
+    );
+    let unknown_zone = c.router_config(&RouterConfig::default(), |_| None);
+    assert!(
+        unknown_zone.hours.is_empty(),
+        "a zone not found leaves the calendar out"
+    );
+}
+
+#[test]
+fn impossible_or_overlapping_hours_name_the_field() {
+    let c = center();
+    let mut cal = weekdays_9_to_18("office");
+    cal.open[0].from = "25:00".into();
+    assert_eq!(field_of(c.check_put(&cal).unwrap_err()), "open[0].from");
+    let mut cal = weekdays_9_to_18("office");
+    cal.open[0].to = "08:00".into();
+    assert_eq!(field_of(c.check_put(&cal).unwrap_err()), "open");
+    let mut cal = weekdays_9_to_18("office");
+    cal.open.push(OpenSpan {
+        days: vec!["mon".into()],
+        from: "17:00".into(),
+        to: "20:00".into(),
+    });
+    assert_eq!(
+        field_of(c.check_put(&cal).unwrap_err()),
+        "open",
+        "overlaps Monday 09-18"
+    );
+    let mut cal = weekdays_9_to_18("office");
+    cal.open[0].days.push("funday".into());
+    assert_eq!(field_of(c.check_put(&cal).unwrap_err()), "open[0].days");
 }

@@ -258,6 +258,16 @@ impl TrunkCore {
         self
     }
 
+    /// The phone accounts changed: REGISTER is served while there are any
+    /// (405 otherwise, as for a trunk that takes no phones).
+    pub fn set_phone_accounts(&mut self, accounts: std::collections::HashMap<String, String>) {
+        match &mut self.registrar {
+            Some(r) => r.set_accounts(accounts),
+            None if !accounts.is_empty() => self.registrar = Some(Registrar::new(accounts)),
+            None => {}
+        }
+    }
+
     pub fn new(settings: TrunkSettings, guard: Guard) -> Self {
         let mut rng = SmallRng::seed_from_u64(settings.seed);
         let secret = format!("{:016x}{:016x}", rng.random::<u64>(), rng.random::<u64>());

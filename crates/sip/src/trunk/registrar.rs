@@ -53,6 +53,14 @@ impl Registrar {
         }
     }
 
+    /// Takes the accounts as they are now (an admin added, changed or
+    /// removed a phone): a phone whose account is gone loses its binding
+    /// at once; others keep theirs until they expire or register again.
+    pub fn set_accounts(&mut self, accounts: HashMap<String, String>) {
+        self.bindings.retain(|user, _| accounts.contains_key(user));
+        self.accounts = accounts;
+    }
+
     pub fn binding(&self, user: &str) -> Option<&Binding> {
         self.bindings.get(user)
     }

@@ -140,6 +140,21 @@ impl Router {
             self.enter_queue(now, cidx, q);
             return true;
         }
+        let settings = &self.queues[q].settings;
+        let closed = self.hours.get(&settings.hours).is_some_and(|h| !h.is_open(now));
+        if closed {
+            let reason = format!("queue {} closed", self.queues[q].name);
+            let overflow = settings.when_closed == WhenClosed::Overflow && settings.overflow_queue.is_some();
+            self.queues[q].counters.offered += 1;
+            self.calls[cidx].queue = q;
+            self.calls[cidx].record.queue = self.queues[q].name.clone();
+            if overflow {
+                self.overflow(now, cidx, reason);
+            } else {
+                self.end_unanswered(now, cidx, CallOutcome::Closed, reason);
+            }
+            return false;
+        }
         let queue = &self.queues[q];
         let full = queue.waiting.len() >= queue.settings.max_queue_len;
         let nobody = queue.eligible_logged_in == 0;

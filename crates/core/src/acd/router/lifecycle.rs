@@ -253,6 +253,7 @@ impl Router {
             }
             CallOutcome::Abandoned => self.queues[q].counters.abandoned += 1,
             CallOutcome::Rejected => self.queues[q].counters.rejected += 1,
+            CallOutcome::Closed => self.queues[q].counters.closed += 1,
             CallOutcome::Overflowed => self.queues[q].counters.overflowed += 1,
             CallOutcome::Answered => {}
         }

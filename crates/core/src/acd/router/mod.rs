@@ -26,7 +26,7 @@ use slab::Slab;
 
 use super::event::Event;
 use super::model::*;
-use super::settings::{NoAgentsPolicy, QueueSettings, RouterConfig, Strategy};
+use super::settings::{NoAgentsPolicy, QueueSettings, RouterConfig, Strategy, WhenClosed};
 use crate::ids::{AgentId, CallId, CallbackId, CustomerId, QueueName, SkillName};
 use crate::time::{duration_ms, Deadlines, Monotonic, Now, TimerQueue, Timestamp};
 
@@ -244,6 +244,9 @@ pub struct QueueCounters {
     pub short_abandons: u32,
     pub overflowed: u32,
     pub rejected: u32,
+    /// Calls that arrived while the queue's hours said closed.
+    #[serde(default)]
+    pub closed: u32,
     /// Contacts whose wrap-up ended, and their handle time (answer to end
     /// of wrap-up) summed: the average handle time behind wait estimates.
     #[serde(default)]
@@ -471,6 +474,8 @@ pub struct Router {
     presence_grace: Option<Duration>,
     /// Abandons shorter than this count apart ([`RouterConfig::short_abandon`]).
     short_abandon: Duration,
+    /// Hours calendars by id ([`RouterConfig::hours`]).
+    hours: std::collections::BTreeMap<String, crate::hours::OpenHours>,
 }
 
 impl Router {
@@ -564,11 +569,19 @@ impl Router {
                     reason: "must be at least 1".into(),
                 });
             }
-            if let Some(hours) = &q.business_hours {
-                hours.calendar().map_err(|(field, reason)| RouteError::Config {
-                    key: key(&format!("business_hours.{field}")),
-                    reason,
-                })?;
+            for (field, calendar) in [("hours", &q.hours), ("callback_hours", &q.callback_hours)] {
+                if !calendar.is_empty() && !config.hours.contains_key(calendar) {
+                    return Err(RouteError::Config {
+                        key: key(field),
+                        reason: format!("unknown hours calendar {calendar}"),
+                    });
+                }
+            }
+            if !q.hours.is_empty() && q.when_closed == WhenClosed::Overflow && q.overflow_queue.is_none() {
+                return Err(RouteError::Config {
+                    key: key("when_closed"),
+                    reason: "overflow needs an overflow_queue".into(),
+                });
             }
             if q.relaxation
                 .windows(2)
@@ -605,6 +618,7 @@ impl Router {
             next_serial: 0,
             presence_grace: config.presence_grace,
             short_abandon: config.short_abandon,
+            hours: config.hours,
         })
     }
 

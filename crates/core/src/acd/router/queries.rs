@@ -95,6 +95,18 @@ impl Router {
         self.skill_index.contains_key(name)
     }
 
+    /// The hours a queue is open by, if it has any.
+    pub fn queue_hours(&self, name: &QueueName) -> Option<&crate::hours::OpenHours> {
+        let q = self.queue_settings(name)?;
+        self.hours.get(&q.hours)
+    }
+
+    /// The hours a queue's callback deadlines count, if any.
+    pub fn callback_hours(&self, name: &QueueName) -> Option<&crate::hours::OpenHours> {
+        let q = self.queue_settings(name)?;
+        self.hours.get(&q.callback_hours)
+    }
+
     /// The queue's settings, for adapters (wrap-up countdowns, SL thresholds).
     pub fn queue_settings(&self, name: &QueueName) -> Option<&QueueSettings> {
         self.queue_index.get(name).map(|&q| &self.queues[q].settings)

@@ -58,6 +58,7 @@ impl Router {
         self.resolve_queues()?;
         self.presence_grace = config.presence_grace;
         self.short_abandon = config.short_abandon;
+        self.hours = config.hours.clone();
         self.count_eligibility(now);
         let waiting: Vec<CallIdx> = self
             .queues
