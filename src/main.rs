@@ -45,11 +45,16 @@ struct Connection {
 
 impl Connection {
     async fn clients(&self, config: &Config) -> anyhow::Result<hotline::client::Clients> {
+        self.clients_as(config, Role::Supervisor).await
+    }
+
+    /// Clients with the token given, or one minted for `role`.
+    async fn clients_as(&self, config: &Config, role: Role) -> anyhow::Result<hotline::client::Clients> {
         let addr = self.server.unwrap_or(config.server.grpc_listen);
         let token = match &self.token {
             Some(t) => t.clone(),
             None => TokenKeys::new(config.auth.secret.as_bytes()).mint(
-                Role::Supervisor,
+                role,
                 "console",
                 Duration::from_secs(3600),
                 Timestamp::now_wall(),
@@ -79,6 +84,17 @@ enum Loadgen {
         workers: usize,
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         duration: Duration,
+    },
+    /// The admin catalog at a directory's size, on two nodes in this
+    /// process over a redis-server it starts: CSV import time and memory,
+    /// the look-up by number at that size, and how soon an admin write on
+    /// one node is in the other's catalog.
+    Catalog {
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+        /// Admin writes timed from one node to the other.
+        #[arg(long, default_value_t = 50)]
+        writes: usize,
     },
     /// Calls per second the routing engine carries through the store (each
     /// call arrives, is claimed, accepted, hung up and wrapped up), as the
@@ -222,6 +238,9 @@ enum Command {
     /// the result as JSON, the auth secret hidden; exits non-zero naming the
     /// bad key.
     Config,
+    /// The admin catalog (as admin): export it to a file, or import one.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -233,6 +252,31 @@ enum Command {
         /// Lifetime, e.g. 8h.
         #[arg(long, default_value = "8h", value_parser = parse_duration)]
         ttl: Duration,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Write the catalog: every object as JSON Lines (SIP passwords left
+    /// out), or the customer directory as CSV.
+    Export {
+        #[arg(long, value_enum, default_value = "json-lines")]
+        format: hotline::client::catalog::DocFormat,
+        /// The file to write ("-" or none: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Create or replace every object of a file written by export (every
+    /// line is checked first: one bad line and nothing is written).
+    Import {
+        file: PathBuf,
+        /// Default: customers-csv for a .csv file, else json-lines.
+        #[arg(long, value_enum)]
+        format: Option<hotline::client::catalog::DocFormat>,
+        #[command(flatten)]
+        conn: Connection,
     },
 }
 
@@ -361,6 +405,17 @@ fn main() -> anyhow::Result<()> {
                 Ok::<_, anyhow::Error>(())
             })
         }
+        Command::Loadgen(Loadgen::Catalog { customers, writes }) => {
+            hotline::telemetry::init(format, "warn");
+            runtime.block_on(async {
+                println!(
+                    "loadgen catalog: {customers} customers, {writes} timed writes, two nodes on one Redis"
+                );
+                let report = hotline::loadgen::catalog::catalog(&config, customers, writes).await?;
+                println!("{report}");
+                Ok::<_, anyhow::Error>(())
+            })
+        }
         Command::Loadgen(Loadgen::Routing { agents, duration }) => {
             hotline::telemetry::init(format, "warn");
             let mut config = config;
@@ -438,6 +493,41 @@ fn main() -> anyhow::Result<()> {
                     rec.duration_ms as f64 / 1000.0
                 );
                 Ok::<_, anyhow::Error>(())
+            })
+        }
+        Command::Admin(AdminCommand::Export {
+            format: doc,
+            out,
+            conn,
+        }) => {
+            hotline::telemetry::init(format, "warn");
+            runtime.block_on(async {
+                let mut c = conn.clients_as(&config, Role::Admin).await?;
+                let document = hotline::client::catalog::export(&mut c, doc).await?;
+                match out {
+                    Some(path) if path.as_os_str() != "-" => std::fs::write(&path, &document)
+                        .with_context(|| format!("writing {}", path.display()))?,
+                    _ => std::io::Write::write_all(&mut std::io::stdout().lock(), &document)?,
+                }
+                anyhow::Ok(())
+            })
+        }
+        Command::Admin(AdminCommand::Import {
+            file,
+            format: doc,
+            conn,
+        }) => {
+            hotline::telemetry::init(format, "warn");
+            let document = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let doc = doc.unwrap_or_else(|| hotline::client::catalog::DocFormat::of(&file));
+            runtime.block_on(async {
+                let mut c = conn.clients_as(&config, Role::Admin).await?;
+                let s = hotline::client::catalog::import(&mut c, doc, document).await?;
+                println!(
+                    "{} objects: {} created, {} updated, {} unchanged",
+                    s.objects, s.created, s.updated, s.unchanged
+                );
+                anyhow::Ok(())
             })
         }
         Command::Report {

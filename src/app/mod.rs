@@ -18,6 +18,7 @@ pub mod admin;
 pub mod agents;
 pub mod callbacks;
 pub mod calls;
+pub mod catalog_document;
 pub mod reports;
 pub mod supervision;
 

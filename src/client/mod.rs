@@ -1,6 +1,7 @@
 //! Typed clients with a bearer token attached, for the demo, load generators,
 //! CLI tools and tests.
 
+pub mod catalog;
 pub mod softphone;
 
 use std::net::SocketAddr;

@@ -122,7 +122,9 @@ impl Config {
             }
             None => figment.merge(Toml::string(EXAMPLE_TOML)),
         };
-        Self::extract(figment.merge(Env::prefixed("HOTLINE_").split("__").ignore(&["config"])))
+        // HOTLINE_CONFIG names the file and HOTLINE_TOKEN the console
+        // commands' token: neither is a configuration key.
+        Self::extract(figment.merge(Env::prefixed("HOTLINE_").split("__").ignore(&["config", "token"])))
     }
 
     /// Parses a TOML document (no environment), validated.

@@ -359,9 +359,9 @@ pub(super) async fn start_server(
 }
 
 /// A `redis-server` on a free loopback port, killed on drop.
-struct RedisProcess {
+pub(crate) struct RedisProcess {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for RedisProcess {
@@ -372,7 +372,7 @@ impl Drop for RedisProcess {
 }
 
 impl RedisProcess {
-    async fn start(dir: &Path) -> Result<RedisProcess, Error> {
+    pub(crate) async fn start(dir: &Path) -> Result<RedisProcess, Error> {
         let io = |e: std::io::Error| Error::Internal(format!("loadgen: {e}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

@@ -7,8 +7,11 @@
 //! - `sip`: phone-network calls at a rate through the SIP trunk, answered by
 //!   agents' registered SIP phones (sipp on both sides), with failed calls,
 //!   CPU per call-second and recording bandwidth.
+//! - `catalog`: the admin catalog at a directory's size (import time and
+//!   memory, look-up p99, a change's spread to another node).
 
 pub mod calls;
+pub mod catalog;
 pub mod claims;
 pub mod routing;
 pub mod sip;

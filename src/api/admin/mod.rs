@@ -7,6 +7,7 @@ mod convert;
 use tonic::{Request, Response, Status};
 
 use crate::app::admin::etag;
+use crate::app::catalog_document::{Format, MAX_DOCUMENT_BYTES};
 use crate::app::App;
 use crate::auth::principal;
 use crate::error::Error;
@@ -96,6 +97,17 @@ macro_rules! admin_service {
     };
 }
 
+/// Export stream chunks (under gRPC's 4 MiB message limit).
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+fn document_format(f: i32) -> Result<Format, Error> {
+    match proto::DocumentFormat::try_from(f) {
+        Ok(proto::DocumentFormat::JsonLines) => Ok(Format::JsonLines),
+        Ok(proto::DocumentFormat::CustomersCsv) => Ok(Format::CustomersCsv),
+        _ => Err(Error::invalid("format", "must be JSON_LINES or CUSTOMERS_CSV")),
+    }
+}
+
 fn ok<T>(v: T) -> Result<T, Error> {
     Ok(v)
 }
@@ -152,6 +164,53 @@ admin_service! {
     }
 
     methods:
+    type ExportCatalogStream = crate::api::Polled<proto::DocumentChunk>;
+
+    async fn export_catalog(
+        &self,
+        req: Request<proto::ExportCatalogRequest>,
+    ) -> Result<Response<Self::ExportCatalogStream>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let format = document_format(req.get_ref().format).map_err(status)?;
+        let document = self.app.export_catalog(&p, format).map_err(status)?;
+        let chunks: Vec<Result<proto::DocumentChunk, Status>> = document
+            .chunks(CHUNK_BYTES)
+            .map(|c| Ok(proto::DocumentChunk { data: c.to_vec() }))
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+
+    async fn import_catalog(
+        &self,
+        req: Request<tonic::Streaming<proto::ImportChunk>>,
+    ) -> Result<Response<proto::ImportSummary>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let mut chunks = req.into_inner();
+        let mut format = None;
+        let mut document = Vec::new();
+        while let Some(chunk) = chunks.message().await? {
+            if format.is_none() {
+                format = Some(document_format(chunk.format).map_err(status)?);
+            }
+            if document.len() + chunk.data.len() > MAX_DOCUMENT_BYTES {
+                return Err(status(Error::invalid(
+                    "data",
+                    format!("at most {MAX_DOCUMENT_BYTES} bytes"),
+                )));
+            }
+            document.extend_from_slice(&chunk.data);
+        }
+        let format = format.ok_or_else(|| status(Error::invalid("data", "no document was sent")))?;
+        let s = self.app.import_catalog(&p, format, &document).await.map_err(status)?;
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        Ok(Response::new(proto::ImportSummary {
+            objects: n(s.objects),
+            created: n(s.created),
+            updated: n(s.updated),
+            unchanged: n(s.unchanged),
+        }))
+    }
+
     async fn list_audit_entries(
         &self,
         req: Request<proto::ListAuditEntriesRequest>,
