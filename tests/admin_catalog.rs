@@ -364,6 +364,17 @@ async fn only_admins_write_the_catalog_and_supervisors_read_it() {
         .await
         .expect_err("agent");
     assert_eq!(agent.code(), tonic::Code::PermissionDenied);
+    // Agents read the choices their softphone offers.
+    s.clients(Role::Agent, "alice")
+        .admin
+        .list_reason_codes(proto::ListRequest::default())
+        .await
+        .expect("agents read reason codes");
+    s.clients(Role::Agent, "alice")
+        .admin
+        .list_wrap_up_categories(proto::ListRequest::default())
+        .await
+        .expect("and wrap-up categories");
     let listed = s
         .supervisor()
         .admin

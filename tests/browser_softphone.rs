@@ -285,6 +285,22 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         .await
         .expect("bob logs out");
 
+    // An admin adds a not-ready reason: the softphone offers it (its
+    // reasons and categories come from the catalog).
+    rig.server
+        .clients(Role::Admin, "ada")
+        .admin
+        .create_reason_code(proto::CreateReasonCodeRequest {
+            reason_code: Some(proto::ReasonCode {
+                code: "coaching".into(),
+                label: "Coaching session".into(),
+                active: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("reason code");
+
     // The agent signs in (token in the fragment) and goes available once
     // the softphone's audio is up.
     let agent = browser(&driver, &agent_mic).await;
@@ -303,6 +319,12 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
         &agent,
         "document.getElementById('audio-status').textContent === 'Softphone connected'",
         "the softphone's WebRTC session connects",
+    )
+    .await;
+    until(
+        &agent,
+        "[...document.querySelectorAll('#state-select option')].some(o => o.value === 'coaching' && o.textContent === 'Not ready: Coaching session')",
+        "the not-ready menu offers the reason the admin added",
     )
     .await;
     select(&agent, "#state-select", "available").await;

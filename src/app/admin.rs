@@ -22,9 +22,15 @@ use crate::validate::{self, Bounded};
 pub const MAX_PAGE: usize = 1000;
 pub const DEFAULT_PAGE: usize = 50;
 
-/// What a search (a list's filter) looks in, besides the id.
+/// What a search (a list's filter) looks in, besides the id; and who may
+/// list the kind.
 pub trait Searchable {
     fn words(&self) -> Vec<&str>;
+    /// Admins and supervisors read the catalog; agents also read the
+    /// choices their softphone offers (reason codes, wrap-up categories).
+    fn readers() -> &'static [Role] {
+        &[Role::Admin, Role::Supervisor]
+    }
 }
 
 impl Searchable for Skill {
@@ -56,10 +62,16 @@ impl Searchable for ReasonCode {
     fn words(&self) -> Vec<&str> {
         vec![&self.label]
     }
+    fn readers() -> &'static [Role] {
+        &[Role::Admin, Role::Supervisor, Role::Agent]
+    }
 }
 impl Searchable for WrapUpCategory {
     fn words(&self) -> Vec<&str> {
         vec![&self.label]
+    }
+    fn readers() -> &'static [Role] {
+        &[Role::Admin, Role::Supervisor, Role::Agent]
     }
 }
 impl Searchable for Customer {
@@ -158,7 +170,7 @@ impl App {
         page_token: &str,
         filter: &str,
     ) -> Result<Page<O>, Error> {
-        Self::admin_reader(p)?;
+        p.require(O::readers())?;
         let size = match page_size as usize {
             0 => DEFAULT_PAGE,
             n if n > MAX_PAGE => return Err(Error::invalid("page_size", format!("at most {MAX_PAGE}"))),

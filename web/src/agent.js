@@ -54,11 +54,39 @@ async function signIn(token) {
   $("sign-out").disabled = false;
   $("who").textContent = agent.displayName || agent.agentId;
   log(`Signed in as ${agent.agentId}`);
+  await loadChoices();
   render();
   followEvents();
   await startAudio();
   refreshCallbacks();
   setInterval(refreshCallbacks, 15000);
+}
+
+/** The not-ready reasons and wrap-up categories the admin catalog offers
+ * (active ones); the page's built-in lists stay if the catalog has none or
+ * cannot be read (which the desk shows). */
+async function loadChoices() {
+  try {
+    const [reasons, categories] = await Promise.all([
+      desk.api.admin.listReasonCodes({ pageSize: 1000 }),
+      desk.api.admin.listWrapUpCategories({ pageSize: 1000 }),
+    ]);
+    // A catalog that defines none leaves the page's own list.
+    const active = reasons.reasonCodes.filter((r) => r.active);
+    if (active.length) {
+      $("state-select").replaceChildren(
+        h("option", { value: "available" }, "Available"),
+        ...active.map((r) => h("option", { value: r.code }, `Not ready: ${r.label || r.code}`)),
+      );
+    }
+    const kinds = categories.wrapUpCategories.filter((c) => c.active);
+    if (kinds.length) {
+      $("wrapup-category").replaceChildren(...kinds.map((c) => h("option", { value: c.code }, c.label || c.code)));
+    }
+  } catch (err) {
+    showError("desk-error", err);
+    log(`Reason codes and categories could not be read; the built-in lists are shown: ${describe(err)}`);
+  }
 }
 
 /** The agent's events, resumed after a dropped connection. */

@@ -3,6 +3,7 @@
 // token. Shared by the agent, supervisor and caller pages.
 import { createClient, ConnectError } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { AdminService } from "./gen/hotline/v1/admin_pb.js";
 import { AgentService } from "./gen/hotline/v1/agent_pb.js";
 import { CallService } from "./gen/hotline/v1/call_pb.js";
 import { CallbackService } from "./gen/hotline/v1/callback_pb.js";
@@ -29,6 +30,7 @@ export function clients(token) {
   };
   const transport = createGrpcWebTransport({ baseUrl: location.origin, interceptors: [auth] });
   return {
+    admin: createClient(AdminService, transport),
     agent: createClient(AgentService, transport),
     call: createClient(CallService, transport),
     callback: createClient(CallbackService, transport),
