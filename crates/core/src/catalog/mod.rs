@@ -120,11 +120,16 @@ pub trait Object:
     const ID_FIELD: &'static str;
     /// Its id within its kind.
     fn id(&self) -> &str;
-    /// Its meaning checked against the rest of the catalog.
-    fn check(&self, catalog: &Catalog) -> Result<(), Error>;
+    /// Its meaning checked against the rest of the catalog (nothing to
+    /// check by default).
+    fn check(&self, _catalog: &Catalog) -> Result<(), Error> {
+        Ok(())
+    }
     /// What still names object `id` of this kind, if anything (a delete
-    /// is refused while something does).
-    fn used_by(catalog: &Catalog, id: &str) -> Option<String>;
+    /// is refused while something does; nothing names it by default).
+    fn used_by(_catalog: &Catalog, _id: &str) -> Option<String> {
+        None
+    }
     fn table(catalog: &Catalog) -> &std::collections::BTreeMap<String, Versioned<Self>>;
     fn table_mut(catalog: &mut Catalog) -> &mut std::collections::BTreeMap<String, Versioned<Self>>;
     /// Keeps the catalog's look-up indexes in step when an object of this

@@ -182,9 +182,6 @@ impl Object for Skill {
     fn id(&self) -> &str {
         &self.name
     }
-    fn check(&self, _: &Catalog) -> Result<(), Error> {
-        Ok(())
-    }
     fn used_by(c: &Catalog, id: &str) -> Option<String> {
         c.list::<AgentProfile>()
             .filter(|a| a.value.skills.iter().any(|s| s.skill.as_str() == id))
@@ -297,9 +294,6 @@ impl Object for EntryPoint {
         }
         Ok(())
     }
-    fn used_by(_: &Catalog, _: &str) -> Option<String> {
-        None
-    }
     fn table(c: &Catalog) -> &BTreeMap<String, Versioned<Self>> {
         &c.entry_points
     }
@@ -314,12 +308,6 @@ impl Object for ReasonCode {
     fn id(&self) -> &str {
         &self.code
     }
-    fn check(&self, _: &Catalog) -> Result<(), Error> {
-        Ok(())
-    }
-    fn used_by(_: &Catalog, _: &str) -> Option<String> {
-        None
-    }
     fn table(c: &Catalog) -> &BTreeMap<String, Versioned<Self>> {
         &c.reason_codes
     }
@@ -333,12 +321,6 @@ impl Object for WrapUpCategory {
     const KIND: Kind = Kind::WrapUpCategory;
     fn id(&self) -> &str {
         &self.code
-    }
-    fn check(&self, _: &Catalog) -> Result<(), Error> {
-        Ok(())
-    }
-    fn used_by(_: &Catalog, _: &str) -> Option<String> {
-        None
     }
     fn table(c: &Catalog) -> &BTreeMap<String, Versioned<Self>> {
         &c.categories
@@ -382,9 +364,6 @@ impl Object for Customer {
             return Err(Error::invalid("contract_expires", "set without a contract"));
         }
         Ok(())
-    }
-    fn used_by(_: &Catalog, _: &str) -> Option<String> {
-        None
     }
     fn table(c: &Catalog) -> &BTreeMap<String, Versioned<Self>> {
         &c.customers
