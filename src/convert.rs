@@ -71,18 +71,21 @@ fn requirement(r: &Requirement) -> proto::SkillRequirement {
     }
 }
 
+pub fn skill_levels(levels: &[crate::acd::SkillLevel]) -> Vec<proto::SkillLevel> {
+    levels
+        .iter()
+        .map(|s| proto::SkillLevel {
+            skill: s.skill.to_string(),
+            proficiency: u32::from(s.proficiency),
+        })
+        .collect()
+}
+
 pub fn agent(a: &AgentRecord) -> proto::Agent {
     proto::Agent {
         agent_id: a.id.to_string(),
         display_name: a.display_name.clone(),
-        skills: a
-            .skills
-            .iter()
-            .map(|s| proto::SkillLevel {
-                skill: s.skill.to_string(),
-                proficiency: u32::from(s.proficiency),
-            })
-            .collect(),
+        skills: skill_levels(&a.skills),
         state: agent_state(a.state) as i32,
         not_ready_reason: a.not_ready_reason.clone().unwrap_or_default(),
         state_reason: a.state_reason.clone(),

@@ -55,12 +55,14 @@ struct Line {
     object: serde_json::Value,
 }
 
-/// An object read from a document: its kind, id and stored JSON.
+/// An object read from a document: its kind, id and stored JSON, and
+/// whether the catalog held it, and as it is.
 struct Read {
     line: usize,
     kind: Kind,
     id: String,
     body: String,
+    held: Option<bool>,
 }
 
 fn at_line(line: usize, e: Error) -> Error {
@@ -89,6 +91,7 @@ fn admit<T: Object + Bounded>(
     working.check_put(&value).map_err(|e| at_line(line, e))?;
     let body = serde_json::to_string(&value).map_err(|e| Error::Internal(format!("encoding: {e}")))?;
     let id = value.id().to_string();
+    let held = working.get::<T>(&id).map(|v| v.value == value);
     let next = Revision(working.revision().0 + 1);
     working.apply(&id, next, Some(value));
     Ok(Read {
@@ -96,6 +99,7 @@ fn admit<T: Object + Bounded>(
         kind: T::KIND,
         id,
         body,
+        held,
     })
 }
 
@@ -294,8 +298,7 @@ impl App {
         }
         let text =
             std::str::from_utf8(document).map_err(|e| Error::invalid("data", format!("not UTF-8: {e}")))?;
-        let before = self.catalog.read().clone();
-        let mut working = before.clone();
+        let mut working = self.catalog.read().clone();
         let reads = match format {
             Format::JsonLines => json_lines(text, &mut working)?,
             Format::CustomersCsv => customers_csv(text, &mut working)?,
@@ -317,16 +320,13 @@ impl App {
                     ),
                 ));
             }
-            let stored = for_kind!(r.kind, T => {
-                before.get::<T>(&r.id).map(|v| serde_json::to_string(&v.value).unwrap_or_default())
-            });
-            match stored {
+            match r.held {
                 None => summary.created += 1,
-                Some(s) if s == r.body => {
+                Some(true) => {
                     summary.unchanged += 1;
                     continue;
                 }
-                Some(_) => summary.updated += 1,
+                Some(false) => summary.updated += 1,
             }
             writes.push(CatalogWrite {
                 kind: r.kind,

@@ -62,23 +62,7 @@ pub fn skill_out(v: &Versioned<Skill>) -> proto::Skill {
 }
 
 pub fn agent_in(a: proto::AgentProfile) -> Result<AgentProfile, Error> {
-    if a.skills.len() > validate::MAX_SKILLS {
-        return Err(Error::invalid(
-            "skills",
-            format!("at most {}", validate::MAX_SKILLS),
-        ));
-    }
-    let skills = a
-        .skills
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            Ok(hotline_core::acd::SkillLevel {
-                skill: s.skill.as_str().into(),
-                proficiency: validate::proficiency(&format!("skills[{i}].proficiency"), s.proficiency)?,
-            })
-        })
-        .collect::<Result<_, Error>>()?;
+    let skills = validate::skills(&a.skills)?;
     Ok(AgentProfile {
         id: a.id,
         display_name: a.display_name,
@@ -93,14 +77,7 @@ pub fn agent_out(v: &Versioned<AgentProfile>) -> proto::AgentProfile {
     proto::AgentProfile {
         id: a.id.clone(),
         display_name: a.display_name.clone(),
-        skills: a
-            .skills
-            .iter()
-            .map(|s| proto::SkillLevel {
-                skill: s.skill.to_string(),
-                proficiency: u32::from(s.proficiency),
-            })
-            .collect(),
+        skills: crate::convert::skill_levels(&a.skills),
         sip_password: String::new(),
         has_sip_password: !a.sip_password.is_empty(),
         active: a.active,
