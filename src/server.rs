@@ -21,6 +21,7 @@ use crate::api::call::CallApi;
 use crate::api::callback::CallbackApi;
 use crate::api::report::ReportApi;
 use crate::api::supervisor::SupervisorApi;
+use crate::app::catalog_document::MAX_DOCUMENT_BYTES;
 use crate::app::App;
 use crate::auth::{AuthInterceptor, Role, TokenKeys};
 use crate::cluster::directory::MediaDirectory;
@@ -408,8 +409,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             ReportApi { app: ctx.clone() },
             auth.clone(),
         ))
-        .add_service(AdminServiceServer::with_interceptor(
-            AdminApi { app: ctx.clone() },
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            // A catalog document arrives whole in UploadCatalog (browsers
+            // cannot stream a request). The interceptor runs first: only
+            // an authenticated caller gets a body this large read.
+            AdminServiceServer::new(AdminApi { app: ctx.clone() })
+                .max_decoding_message_size(MAX_DOCUMENT_BYTES + 64 * 1024),
             auth.clone(),
         ))
         .add_service(SupervisorServiceServer::with_interceptor(

@@ -188,3 +188,43 @@ async fn the_admin_command_imports_and_exports_files() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_uploads_a_document_larger_than_a_grpc_message_in_one_request_and_only_an_admin_may() {
+    let s = TestServer::start().await;
+    // Over gRPC's usual 4 MiB: 20,000 customers with long names.
+    let mut csv = String::from("id,name,tier,numbers,account_manager,contract,contract_expires\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("c{i},{},regular,+9{i:08},,none,\n", "n".repeat(240)));
+    }
+    assert!(csv.len() > 4 * 1024 * 1024, "{} bytes", csv.len());
+    let upload = |format: proto::DocumentFormat| proto::UploadCatalogRequest {
+        format: format as i32,
+        data: csv.clone().into_bytes(),
+    };
+
+    let refused = s
+        .clients(Role::Supervisor, "sam")
+        .admin
+        .upload_catalog(upload(proto::DocumentFormat::CustomersCsv))
+        .await
+        .expect_err("supervisors read the catalog, they do not import");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused}");
+    let mut anonymous = proto::admin_service_client::AdminServiceClient::new(s.channel.clone());
+    let refused = anonymous
+        .upload_catalog(upload(proto::DocumentFormat::CustomersCsv))
+        .await
+        .expect_err("no token, no import");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused}");
+    assert!(customer(&s, "c0").await.is_none());
+
+    let summary = admin(&s)
+        .admin
+        .upload_catalog(upload(proto::DocumentFormat::CustomersCsv))
+        .await
+        .expect("an admin's upload is imported")
+        .into_inner();
+    assert_eq!((summary.objects, summary.created), (20_000, 20_000));
+    let last = customer(&s, "c19999").await.expect("the last row");
+    assert_eq!(last.numbers, ["+900019999"]);
+}

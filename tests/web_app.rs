@@ -103,7 +103,7 @@ async fn the_web_listener_serves_the_embedded_pages_with_safe_headers() {
         .header("content-type")
         .is_some_and(|t| t.starts_with("text/html")));
     let html = String::from_utf8_lossy(&index.body);
-    for page in ["agent.html", "supervisor.html", "caller.html"] {
+    for page in ["agent.html", "supervisor.html", "admin.html", "caller.html"] {
         assert!(html.contains(page), "the index links {page}");
     }
     let csp = index.header("content-security-policy").expect("a CSP");
@@ -114,7 +114,9 @@ async fn the_web_listener_serves_the_embedded_pages_with_safe_headers() {
         ("/agent.html", "text/html"),
         ("/supervisor.html", "text/html"),
         ("/caller.html", "text/html"),
+        ("/admin.html", "text/html"),
         ("/agent.js", "javascript"),
+        ("/admin.js", "javascript"),
         ("/style.css", "text/css"),
     ] {
         let r = http(addr, "GET", path, &[], b"").await;

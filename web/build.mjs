@@ -9,7 +9,7 @@ const out = process.env.HOTLINE_WEB_OUT || "dist";
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 await build({
-  entryPoints: ["src/agent.js", "src/supervisor.js", "src/caller.js"],
+  entryPoints: ["src/agent.js", "src/supervisor.js", "src/caller.js", "src/admin.js"],
   bundle: true,
   format: "esm",
   // The generated API and the protobuf runtime go in one shared chunk.

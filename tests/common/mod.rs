@@ -1,6 +1,7 @@
 //! A real hotline server on 127.0.0.1:0 per test, with generated tonic clients.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod media;
 pub mod metrics;
 pub mod netns;

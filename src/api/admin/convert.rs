@@ -418,3 +418,13 @@ pub fn audit_out(r: &AuditRecord) -> proto::AuditEntry {
         after_json: shown(&r.after),
     }
 }
+
+pub fn summary_out(s: &crate::app::catalog_document::ImportSummary) -> proto::ImportSummary {
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    proto::ImportSummary {
+        objects: n(s.objects),
+        created: n(s.created),
+        updated: n(s.updated),
+        unchanged: n(s.unchanged),
+    }
+}

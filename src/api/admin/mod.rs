@@ -202,13 +202,18 @@ admin_service! {
         }
         let format = format.ok_or_else(|| status(Error::invalid("data", "no document was sent")))?;
         let s = self.app.import_catalog(&p, format, &document).await.map_err(status)?;
-        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        Ok(Response::new(proto::ImportSummary {
-            objects: n(s.objects),
-            created: n(s.created),
-            updated: n(s.updated),
-            unchanged: n(s.unchanged),
-        }))
+        Ok(Response::new(summary_out(&s)))
+    }
+
+    async fn upload_catalog(
+        &self,
+        req: Request<proto::UploadCatalogRequest>,
+    ) -> Result<Response<proto::ImportSummary>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let r = req.into_inner();
+        let format = document_format(r.format).map_err(status)?;
+        let s = self.app.import_catalog(&p, format, &r.data).await.map_err(status)?;
+        Ok(Response::new(summary_out(&s)))
     }
 
     async fn list_audit_entries(
