@@ -206,10 +206,17 @@ async fn an_admin_adds_an_agent_on_the_admin_page_who_signs_in_on_another_node_a
     // Node b knows zoe once it has read the change (within a second).
     let deadline = Instant::now() + PATIENCE;
     let mut admin_b = b.server.clients(Role::Supervisor, "sam").admin;
+    // (Lists read the node's own copy of the catalog; gets read the store.)
     while admin_b
-        .get_agent_profile(proto::GetRequest { id: "zoe".into() })
+        .list_agent_profiles(proto::ListRequest {
+            filter: "zoe".into(),
+            ..Default::default()
+        })
         .await
-        .is_err()
+        .expect("list")
+        .into_inner()
+        .agents
+        .is_empty()
     {
         assert!(Instant::now() < deadline, "node b reads zoe");
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -97,6 +97,18 @@ fn errors_name_the_offending_key() {
             format!("{BASE}[sip.menus.\"9\"]\noptions = {{ \"12\" = \"nowhere\" }}\n"),
             "sip.menus.9.options.12",
         ),
+        (
+            format!("{BASE}[entry_points]\n\"1\" = \"billing\"\n[sip.menus.\"9\"]\noptions = {{ \"1\" = \"1\" }}\nprompt = \"/etc/passwd\"\n"),
+            "sip.menus.9.prompt",
+        ),
+        (
+            format!("{BASE}[entry_points]\n\"1\" = \"billing\"\n[sip.menus.\"9\"]\noptions = {{ \"1\" = \"1\" }}\nprompt = \"missing.wav\"\n"),
+            "sip.menus.9.prompt",
+        ),
+        (
+            format!("{BASE}[entry_points]\n\"1\" = \"billing\"\n[sip.menus.\"1\"]\noptions = {{ \"1\" = \"1\" }}\n"),
+            "sip.menus.1.options",
+        ),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

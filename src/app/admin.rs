@@ -58,6 +58,11 @@ impl Searchable for EntryPoint {
         vec![&self.queue, &self.description]
     }
 }
+impl Searchable for hotline_core::catalog::KeypadMenu {
+    fn words(&self) -> Vec<&str> {
+        vec![&self.description]
+    }
+}
 impl Searchable for ReasonCode {
     fn words(&self) -> Vec<&str> {
         vec![&self.label]

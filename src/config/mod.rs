@@ -277,10 +277,27 @@ impl Config {
                     format!("{:?} is not in [entry_points]", menu.default),
                 ));
             }
-            if menu.prompt != "builtin" && !Path::new(&menu.prompt).exists() {
+            if self.entry_points.contains_key(number) {
+                return Err(invalid(
+                    at("options"),
+                    "the number is also in [entry_points]; a number is a menu or an entry point",
+                ));
+            }
+            if let Err(e) = crate::validate::prompt_name(&at("prompt"), &menu.prompt) {
+                let reason = match e {
+                    crate::error::Error::InvalidArgument { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                return Err(invalid(at("prompt"), reason));
+            }
+            if menu.prompt != "builtin" && !self.sip.prompts_dir.join(&menu.prompt).is_file() {
                 return Err(invalid(
                     at("prompt"),
-                    format!("file {} does not exist", menu.prompt),
+                    format!(
+                        "no file {} in sip.prompts_dir ({})",
+                        menu.prompt,
+                        self.sip.prompts_dir.display()
+                    ),
                 ));
             }
         }

@@ -167,7 +167,12 @@ pub struct SipConfig {
     /// How long the survey waits for a key.
     pub survey_timeout_secs: u64,
     /// Keypad menus by dialled number: the caller picks an entry point.
+    /// They seed the admin catalog (see the README); after that the
+    /// catalog's menus are the ones played.
     pub menus: BTreeMap<String, MenuConfig>,
+    /// Where keypad menus' own recordings are (a menu's `prompt` names a
+    /// file in this folder). Each node reads its own copy.
+    pub prompts_dir: PathBuf,
     /// The trunks allowed to call in; empty: any source (a lab setup).
     pub trunks: Vec<SipTrunkConfig>,
     /// Per-source request rates.
@@ -262,6 +267,7 @@ impl Default for SipConfig {
             survey: true,
             survey_timeout_secs: 10,
             menus: BTreeMap::new(),
+            prompts_dir: PathBuf::from("/etc/hotline/prompts"),
             trunks: Vec::new(),
             limits: SipLimitsConfig::default(),
             outbound: SipOutboundConfig::default(),
@@ -274,7 +280,8 @@ impl Default for SipConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct MenuConfig {
     /// What the caller hears: "builtin" ("please choose a service on your
-    /// keypad") or a WAV, MP3 or OGG file saying the options.
+    /// keypad") or the name of a WAV, MP3 or OGG file in `prompts_dir`
+    /// saying the options.
     pub prompt: String,
     /// Key -> dialled number of an entry point (which picks the queue).
     pub options: BTreeMap<String, String>,
@@ -296,10 +303,7 @@ impl Default for MenuConfig {
     }
 }
 
-/// A single keypad key: 0-9, * or #.
-pub(super) fn is_key(k: &str) -> bool {
-    k.len() == 1 && k.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-}
+pub(super) use hotline_core::catalog::is_key;
 
 impl SipConfig {
     /// The trunks and limits the guard applies.

@@ -3,7 +3,7 @@
 //! written.
 
 use hotline_core::acd::SkillLevel;
-use hotline_core::catalog::{AgentProfile, Customer, EntryPoint, Kind, Object, Skill};
+use hotline_core::catalog::{AgentProfile, Customer, EntryPoint, KeypadMenu, Kind, Object, Skill};
 use hotline_core::ids::{QueueName, SkillName};
 
 use super::Config;
@@ -62,6 +62,16 @@ pub fn seed_writes(config: &Config) -> Result<Vec<CatalogWrite>, StoreError> {
             number: number.clone(),
             queue: queue.clone(),
             description: String::new(),
+        })?);
+    }
+    for (number, m) in &config.sip.menus {
+        out.push(write(&KeypadMenu {
+            number: number.clone(),
+            description: String::new(),
+            prompt: m.prompt.clone(),
+            options: m.options.clone(),
+            timeout_secs: m.timeout_secs,
+            default_entry_point: m.default.clone(),
         })?);
     }
     for r in &config.reason_codes {

@@ -49,6 +49,7 @@ pub fn initialise() {
         counter!("hotline_requests_closed_total", "on_time" => on_time).increment(0);
     }
     counter!("hotline_recording_bytes_total").increment(0);
+    counter!("hotline_prompts_unreadable_total", "prompt" => "keypad_menu").increment(0);
     for result in ["stored", "failed"] {
         counter!("hotline_recordings_archived_total", "result" => result).increment(0);
     }
@@ -222,6 +223,10 @@ pub fn describe() {
     describe_counter!(
         "hotline_calls_lost_with_node_total",
         "Calls ended because the node holding one party's audio was lost, by party (caller: counted by the routing node; agent: by the call's media node)."
+    );
+    describe_counter!(
+        "hotline_prompts_unreadable_total",
+        "Recordings a caller should have heard that could not be read, by what they were for (keypad_menu); the built-in prompt played instead."
     );
     describe_counter!(
         "hotline_media_unreachable_total",
@@ -482,6 +487,12 @@ pub fn sip_refused(s: &hotline_sip::trunk::TrunkStats) {
             counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);
         }
     }
+}
+
+/// A recording a caller should have heard could not be read, by what it
+/// was for (bounded: `keypad_menu`); a built-in prompt played instead.
+pub fn prompt_unreadable(what: &'static str) {
+    counter!("hotline_prompts_unreadable_total", "prompt" => what).increment(1);
 }
 
 /// Calls ended because the node holding `party`'s audio was lost.

@@ -10,7 +10,7 @@
 //! queued is refused with a final response and never left ringing; the
 //! socket task stops at shutdown, after sending what the core had queued.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +34,6 @@ use crate::acd::{CallOutcome, CallStatus, QueueSettings, WhenClosed};
 use crate::app::calls::{RequestCallback, StartCall};
 use crate::app::App;
 use crate::auth::{Principal, Role};
-use crate::config::MenuConfig;
 use crate::dialer::CallbackDial;
 use crate::error::Error;
 use crate::ids::CallId;
@@ -42,6 +41,7 @@ use crate::media::leg::Leg;
 use crate::media::prompt::Prompt;
 use crate::media::rtp::{KeyPressed, RtpParams, RtpSession};
 use crate::time::MonotonicClock;
+use hotline_core::catalog::KeypadMenu;
 
 /// How long the survey waits for the call's media task to let go of the
 /// caller's leg.
@@ -101,8 +101,6 @@ pub struct GatewaySettings {
     /// Ask for a rating after the agent hangs up.
     pub survey: bool,
     pub survey_timeout_secs: u64,
-    /// Keypad menus by dialled number.
-    pub menus: BTreeMap<String, MenuConfig>,
     /// Where callbacks are dialled, if hotline dials them.
     pub outbound_proxy: Option<SocketAddr>,
     /// Our caller id on callbacks.
@@ -619,17 +617,23 @@ async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Receiver<Calle
 
     // A keypad menu picks the entry point.
     let mut dnis = to_number.clone();
-    if let Some(menu) = cx.settings.menus.get(&to_number) {
-        let prompt = cx.keypad.menus.get(&to_number);
-        let pressed = match prompt {
-            Some(p) => line.ask(&leg, p, Duration::from_secs(menu.timeout_secs)).await,
-            None => None,
-        };
+    // (Read from the catalog per call: menus change while the node runs.)
+    let menu = cx
+        .app
+        .catalog
+        .read()
+        .get::<KeypadMenu>(&to_number)
+        .map(|m| m.value.clone());
+    if let Some(menu) = menu {
+        let prompt = cx.keypad.menu_prompt(&menu.prompt).await;
+        let pressed = line
+            .ask(&leg, &prompt, Duration::from_secs(menu.timeout_secs))
+            .await;
         if line.gone {
             return;
         }
         let chosen = pressed.and_then(|k| menu.options.get(&k.to_string()));
-        match chosen.or((!menu.default.is_empty()).then_some(&menu.default)) {
+        match chosen.or((!menu.default_entry_point.is_empty()).then_some(&menu.default_entry_point)) {
             Some(target) => dnis = target.clone(),
             None => {
                 let _ = cmds.send(refuse(Refusal::Ended)).await;

@@ -3,7 +3,7 @@
 
 use hotline_core::acd::QueueSettings;
 use hotline_core::catalog::{
-    AgentProfile, Customer, EntryPoint, HoursCalendar, ReasonCode, Skill, WrapUpCategory,
+    AgentProfile, Customer, EntryPoint, HoursCalendar, KeypadMenu, ReasonCode, Skill, WrapUpCategory,
 };
 
 use super::{id, label, MAX_LABEL_LEN, MAX_NUMBER_LEN};
@@ -26,6 +26,12 @@ pub const MAX_QUEUE_LEN: usize = 100_000;
 /// Most open spans and closed days of an hours calendar.
 pub const MAX_SPANS: usize = 64;
 pub const MAX_CLOSURES: usize = 1_000;
+/// Most options of a keypad menu: one per key, 0-9, * and #.
+pub const MAX_KEYPAD_OPTIONS: usize = 12;
+/// The longest a keypad menu waits for a key.
+pub const MAX_MENU_TIMEOUT_SECS: u64 = 60;
+/// The longest prompt file name.
+pub const MAX_PROMPT_NAME_LEN: usize = 128;
 
 /// Most objects of one kind (customers: [`MAX_CUSTOMERS`]).
 pub const MAX_OBJECTS: usize = 10_000;
@@ -170,6 +176,59 @@ impl Bounded for EntryPoint {
         catalog_id("queue", &self.queue)?;
         label("description", &self.description, MAX_LABEL_LEN).map(|_| ())
     }
+}
+
+impl Bounded for KeypadMenu {
+    fn bounded(&self) -> Result<(), Error> {
+        catalog_id("number", &self.number)?;
+        label("number", &self.number, MAX_NUMBER_LEN)?;
+        label("description", &self.description, MAX_LABEL_LEN)?;
+        prompt_name("prompt", &self.prompt)?;
+        if self.options.len() > MAX_KEYPAD_OPTIONS {
+            return Err(Error::invalid(
+                "options",
+                format!("at most {MAX_KEYPAD_OPTIONS} (one per key)"),
+            ));
+        }
+        for (key, target) in &self.options {
+            if !hotline_core::catalog::is_key(key) {
+                return Err(Error::invalid(
+                    "options",
+                    format!("{} is not a key: 0-9, * or #", hotline_core::error::quote(key)),
+                ));
+            }
+            catalog_id(&format!("options.{key}"), target)?;
+        }
+        if !self.default_entry_point.is_empty() {
+            catalog_id("default_entry_point", &self.default_entry_point)?;
+        }
+        at_most("timeout_secs", self.timeout_secs, MAX_MENU_TIMEOUT_SECS)
+    }
+}
+
+/// A recording's name: "builtin", or a file name (no folders) in a node's
+/// prompts folder, ending .wav, .mp3 or .ogg.
+pub fn prompt_name(field: &str, name: &str) -> Result<(), Error> {
+    if name == "builtin" {
+        return Ok(());
+    }
+    label(field, name, MAX_PROMPT_NAME_LEN)?;
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let lower = name.to_ascii_lowercase();
+    if !plain || ![".wav", ".mp3", ".ogg"].iter().any(|e| lower.ends_with(e)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{} is not \"builtin\" or a file name (letters, digits, - _ .) ending .wav, .mp3 or .ogg",
+                hotline_core::error::quote(name)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl Bounded for ReasonCode {

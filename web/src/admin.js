@@ -340,7 +340,7 @@ $("tabs").append(
   ...KINDS.map((k) => h("button", { dataset: { tab: k.key }, onclick: () => show(k.key) }, k.title)),
   h("button", { dataset: { tab: "documents" }, onclick: () => show("documents") }, "Import / export"),
   h("button", { dataset: { tab: "audit" }, onclick: () => show("audit") }, "Audit log"));
-$("audit-kind").append(...["skill", "agent", "calendar", "queue", "entry-point", "reason-code", "wrap-up-category", "customer"]
+$("audit-kind").append(...["skill", "agent", "calendar", "queue", "entry-point", "keypad-menu", "reason-code", "wrap-up-category", "customer"]
   .map((k) => h("option", { value: k }, k)));
 $("audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadAudit(true); });
 $("audit-more").addEventListener("click", () => loadAudit(false));

@@ -7,8 +7,8 @@ use hotline_core::acd::{
     NoAgentsPolicy, QueueSettings, RelaxationStep, Strategy, Tier, TierPriority, WhenClosed,
 };
 use hotline_core::catalog::{
-    AgentProfile, Closure, Contract, Customer, EntryPoint, HoursCalendar, OpenSpan, ReasonCode, Skill,
-    Versioned, WrapUpCategory,
+    AgentProfile, Closure, Contract, Customer, EntryPoint, HoursCalendar, KeypadMenu, OpenSpan, ReasonCode,
+    Skill, Versioned, WrapUpCategory,
 };
 use hotline_core::ids::QueueName;
 
@@ -295,6 +295,62 @@ pub fn entry_point_out(v: &Versioned<EntryPoint>) -> proto::EntryPoint {
         number: v.value.number.clone(),
         queue: v.value.queue.clone(),
         description: v.value.description.clone(),
+        etag: etag(v.revision),
+    }
+}
+
+pub fn keypad_menu_in(m: proto::KeypadMenu) -> Result<KeypadMenu, Error> {
+    if m.options.len() > validate::MAX_KEYPAD_OPTIONS {
+        return Err(Error::invalid(
+            "options",
+            format!("at most {} (one per key)", validate::MAX_KEYPAD_OPTIONS),
+        ));
+    }
+    let mut options = std::collections::BTreeMap::new();
+    for (i, o) in m.options.into_iter().enumerate() {
+        if options.insert(o.key.clone(), o.entry_point).is_some() {
+            return Err(Error::invalid(
+                format!("options[{i}].key"),
+                format!("{} is listed twice", hotline_core::error::quote(&o.key)),
+            ));
+        }
+    }
+    let defaults = KeypadMenu::default();
+    Ok(KeypadMenu {
+        number: m.number,
+        description: m.description,
+        // Unset in the message: the defaults.
+        prompt: if m.prompt.is_empty() {
+            defaults.prompt
+        } else {
+            m.prompt
+        },
+        options,
+        timeout_secs: if m.timeout_secs == 0 {
+            defaults.timeout_secs
+        } else {
+            m.timeout_secs
+        },
+        default_entry_point: m.default_entry_point,
+    })
+}
+
+pub fn keypad_menu_out(v: &Versioned<KeypadMenu>) -> proto::KeypadMenu {
+    let m = &v.value;
+    proto::KeypadMenu {
+        number: m.number.clone(),
+        description: m.description.clone(),
+        prompt: m.prompt.clone(),
+        options: m
+            .options
+            .iter()
+            .map(|(key, entry_point)| proto::KeypadOption {
+                key: key.clone(),
+                entry_point: entry_point.clone(),
+            })
+            .collect(),
+        timeout_secs: m.timeout_secs,
+        default_entry_point: m.default_entry_point.clone(),
         etag: etag(v.revision),
     }
 }

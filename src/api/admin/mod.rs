@@ -143,6 +143,13 @@ admin_service! {
         update_entry_point, UpdateEntryPointRequest, delete_entry_point
     }
     {
+        hotline_core::catalog::KeypadMenu, KeypadMenu, keypad_menu, number, keypad_menu_in,
+        keypad_menu_out,
+        list_keypad_menus, ListKeypadMenusResponse, keypad_menus,
+        get_keypad_menu, create_keypad_menu, CreateKeypadMenuRequest,
+        update_keypad_menu, UpdateKeypadMenuRequest, delete_keypad_menu
+    }
+    {
         hotline_core::catalog::ReasonCode, ReasonCode, reason_code, code, |r| ok(reason_code_in(r)),
         reason_code_out,
         list_reason_codes, ListReasonCodesResponse, reason_codes,

@@ -1,6 +1,6 @@
 //! The admin catalog: what operators change while the center runs. Skills,
 //! agents (their skills and whether they may sign in), queues, entry
-//! points, hours calendars, not-ready reason codes, wrap-up categories and
+//! points and their keypad menus, hours calendars, not-ready reason codes, wrap-up categories and
 //! the customer
 //! directory (DOMAIN.md: "tiers are data, re-assigned over time").
 //!
@@ -16,6 +16,8 @@
 //! - every skill an agent or a queue names is in the skill catalog, with a
 //!   proficiency in 1..=10;
 //! - every queue an entry point or an overflow names exists;
+//! - every entry point a keypad menu names exists, and no number is both a
+//!   menu and an entry point;
 //! - a caller number belongs to at most one customer;
 //! - an account manager is a known agent;
 //! - nothing still named by another object can be deleted.
@@ -31,7 +33,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use calendar::{Closure, HoursCalendar, OpenSpan};
-pub use objects::{AgentProfile, Contract, Customer, EntryPoint, ReasonCode, Skill, WrapUpCategory};
+pub use objects::{
+    is_key, AgentProfile, Contract, Customer, EntryPoint, KeypadMenu, ReasonCode, Skill, WrapUpCategory,
+};
 pub use snapshot::Catalog;
 
 use crate::acd::QueueSettings;
@@ -46,6 +50,7 @@ pub enum Kind {
     Calendar,
     Queue,
     EntryPoint,
+    KeypadMenu,
     ReasonCode,
     WrapUpCategory,
     Customer,
@@ -55,12 +60,13 @@ impl Kind {
     /// In dependency order: a kind names only kinds before it (customers
     /// name agents as account managers), so a seed or an import written in
     /// this order never refers forward.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Skill,
         Kind::Agent,
         Kind::Calendar,
         Kind::Queue,
         Kind::EntryPoint,
+        Kind::KeypadMenu,
         Kind::ReasonCode,
         Kind::WrapUpCategory,
         Kind::Customer,
@@ -73,6 +79,7 @@ impl Kind {
             Kind::Calendar => "calendar",
             Kind::Queue => "queue",
             Kind::EntryPoint => "entry-point",
+            Kind::KeypadMenu => "keypad-menu",
             Kind::ReasonCode => "reason-code",
             Kind::WrapUpCategory => "wrap-up-category",
             Kind::Customer => "customer",
@@ -162,6 +169,10 @@ macro_rules! for_kind {
             }
             Kind::EntryPoint => {
                 type $t = EntryPoint;
+                $body
+            }
+            Kind::KeypadMenu => {
+                type $t = KeypadMenu;
                 $body
             }
             Kind::ReasonCode => {

@@ -54,6 +54,45 @@ pub struct EntryPoint {
     pub description: String,
 }
 
+/// A keypad menu on a dialled number ("press 1 for billing, 2 for
+/// repairs"): the key a phone caller presses picks an entry point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeypadMenu {
+    /// The dialled number the menu answers.
+    pub number: String,
+    pub description: String,
+    /// What the caller hears: "builtin" ("please choose a service on your
+    /// keypad") or the file name of a recording in each node's prompts
+    /// folder.
+    pub prompt: String,
+    /// Key (0-9, * or #) -> the number of the entry point it picks.
+    pub options: BTreeMap<String, String>,
+    /// How long to wait for a key after the prompt.
+    pub timeout_secs: u64,
+    /// Where a caller who presses no listed key goes (an entry point's
+    /// number); "" = the call is refused.
+    pub default_entry_point: String,
+}
+
+impl Default for KeypadMenu {
+    fn default() -> Self {
+        KeypadMenu {
+            number: String::new(),
+            description: String::new(),
+            prompt: "builtin".into(),
+            options: BTreeMap::new(),
+            timeout_secs: 8,
+            default_entry_point: String::new(),
+        }
+    }
+}
+
+/// A single keypad key: 0-9, * or #.
+pub fn is_key(k: &str) -> bool {
+    k.len() == 1 && k.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+}
+
 /// A reason an agent gives for not taking calls (lunch, training).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -292,13 +331,73 @@ impl Object for EntryPoint {
         if c.get::<QueueSettings>(&self.queue).is_none() {
             return Err(Error::invalid("queue", format!("unknown queue {}", self.queue)));
         }
+        if c.get::<KeypadMenu>(&self.number).is_some() {
+            return Err(Error::invalid(
+                "number",
+                format!("{} is a keypad menu's number", self.number),
+            ));
+        }
         Ok(())
+    }
+    fn used_by(c: &Catalog, id: &str) -> Option<String> {
+        c.list::<KeypadMenu>()
+            .find(|m| m.value.default_entry_point == id || m.value.options.values().any(|t| t == id))
+            .map(|m| format!("keypad menu {}", m.value.number))
     }
     fn table(c: &Catalog) -> &BTreeMap<String, Versioned<Self>> {
         &c.entry_points
     }
     fn table_mut(c: &mut Catalog) -> &mut BTreeMap<String, Versioned<Self>> {
         &mut c.entry_points
+    }
+}
+
+impl Object for KeypadMenu {
+    const ID_FIELD: &'static str = "number";
+    const KIND: Kind = Kind::KeypadMenu;
+    fn id(&self) -> &str {
+        &self.number
+    }
+    fn check(&self, c: &Catalog) -> Result<(), Error> {
+        if c.get::<EntryPoint>(&self.number).is_some() {
+            return Err(Error::invalid(
+                "number",
+                format!("{} is an entry point's number", self.number),
+            ));
+        }
+        if self.options.is_empty() {
+            return Err(Error::invalid("options", "a menu needs at least one option"));
+        }
+        if self.timeout_secs == 0 {
+            return Err(Error::invalid("timeout_secs", "must be at least 1"));
+        }
+        for (key, target) in &self.options {
+            if !is_key(key) {
+                return Err(Error::invalid(
+                    format!("options.{key}"),
+                    "a key is one of 0-9, * or #",
+                ));
+            }
+            if c.get::<EntryPoint>(target).is_none() {
+                return Err(Error::invalid(
+                    format!("options.{key}"),
+                    format!("unknown entry point {target}"),
+                ));
+            }
+        }
+        if !self.default_entry_point.is_empty() && c.get::<EntryPoint>(&self.default_entry_point).is_none() {
+            return Err(Error::invalid(
+                "default_entry_point",
+                format!("unknown entry point {}", self.default_entry_point),
+            ));
+        }
+        Ok(())
+    }
+    fn table(c: &Catalog) -> &BTreeMap<String, Versioned<Self>> {
+        &c.menus
+    }
+    fn table_mut(c: &mut Catalog) -> &mut BTreeMap<String, Versioned<Self>> {
+        &mut c.menus
     }
 }
 

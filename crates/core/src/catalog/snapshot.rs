@@ -20,6 +20,7 @@ pub struct Catalog {
     pub(super) calendars: BTreeMap<String, Versioned<super::HoursCalendar>>,
     pub(super) queues: BTreeMap<String, Versioned<QueueSettings>>,
     pub(super) entry_points: BTreeMap<String, Versioned<EntryPoint>>,
+    pub(super) menus: BTreeMap<String, Versioned<KeypadMenu>>,
     pub(super) reason_codes: BTreeMap<String, Versioned<ReasonCode>>,
     pub(super) categories: BTreeMap<String, Versioned<WrapUpCategory>>,
     pub(super) customers: BTreeMap<String, Versioned<Customer>>,
