@@ -33,6 +33,7 @@ pub mod sip;
 pub mod status;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;
 pub mod web;
 

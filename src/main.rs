@@ -60,7 +60,9 @@ impl Connection {
                 Timestamp::now_wall(),
             )?,
         };
-        let channel = hotline::client::channel(addr).await?;
+        // TLS as the configured server serves it.
+        let tls = hotline::tls::PeerTls::from_config(&config.tls);
+        let channel = hotline::client::channel_with(addr, &tls).await?;
         Ok(hotline::client::Clients::new(channel, &token)?)
     }
 }
@@ -241,6 +243,17 @@ enum Command {
     /// The admin catalog (as admin): export it to a file, or import one.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Make a certificate authority and a server certificate it signed,
+    /// for TLS on a laptop or in a lab (never for production).
+    DevCert {
+        /// Write ca.pem, cert.pem and key.pem here.
+        #[arg(long, default_value = "dev-cert")]
+        out: PathBuf,
+        /// Host names or addresses the certificate is for, besides
+        /// localhost, 127.0.0.1 and ::1 (repeat for several).
+        #[arg(long)]
+        host: Vec<String>,
+    },
     /// Mint a bearer token from the configured secret.
     Token {
         /// agent, supervisor, admin or telephony.
@@ -562,6 +575,23 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok::<_, anyhow::Error>(())
             })
+        }
+        Command::DevCert { out, host } => {
+            let made = hotline::tls::dev_cert::write(&out, &host)?;
+            println!(
+                "wrote {}, {} and {}",
+                made.ca_file.display(),
+                made.cert_file.display(),
+                made.key_file.display()
+            );
+            println!(
+                "\nServe it (configuration):\n[tls]\ncert_file = {:?}\nkey_file = {:?}\nca_file = {:?}",
+                made.cert_file.display().to_string(),
+                made.key_file.display().to_string(),
+                made.ca_file.display().to_string()
+            );
+            println!("\nBrowsers: import {} as a trusted authority, or start Chromium with\n--ignore-certificate-errors-spki-list={}", made.ca_file.display(), made.spki_sha256);
+            Ok(())
         }
         Command::Token { role, sub, ttl } => {
             let keys = TokenKeys::new(config.auth.secret.as_bytes());

@@ -167,6 +167,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .local_addr()
         .map_err(|e| Error::Unavailable(format!("listener address: {e}")))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tls = crate::tls::ServerTls::from_config(&config.tls)
+        .map_err(|e| Error::Unavailable(format!("TLS: {e}")))?;
+    if let Some(tls) = &tls {
+        tls.spawn_reloader(shutdown_rx.clone());
+    }
+    let http_tls = tls.as_ref().map(|t| t.http.clone());
     // Metrics first, so everything after is counted.
     let metrics_addr = match config
         .metrics
@@ -176,7 +182,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         Some(listen) => {
             let handle = crate::metrics::install(config.queues.values().map(|q| q.service_level_secs))?;
             crate::metrics::events::set_rules(config.report_rules());
-            let bound = crate::metrics::http::serve(listen, handle, shutdown_rx.clone()).await?;
+            let bound =
+                crate::metrics::http::serve(listen, handle, http_tls.clone(), shutdown_rx.clone()).await?;
             info!(%bound, "metrics at /metrics");
             Some(bound)
         }
@@ -279,7 +286,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         )?;
         let cluster_media = ClusterMedia {
             directory: media_directory.clone(),
-            relays: Relays::new(&node_token)?,
+            relays: Relays::new(&node_token, crate::tls::PeerTls::from_config(&config.tls))?,
             lease,
         };
         let node = Node {
@@ -296,6 +303,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             callbacks: config.callbacks.tracker(),
             store: store.clone(),
             node_token,
+            peers: crate::tls::PeerTls::from_config(&config.tls),
             directory: media_directory,
             route: route_tx,
             health: health.clone(),
@@ -423,7 +431,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     let web_addr = match config.web.addr().map_err(|e| Error::Internal(e.to_string()))? {
         Some(listen) => {
             let app = crate::web::router(public.clone(), known.clone());
-            let bound = crate::http::serve(listen, app, "the web app", shutdown_rx.clone()).await?;
+            let bound =
+                crate::http::serve(listen, app, "the web app", http_tls.clone(), shutdown_rx.clone()).await?;
             info!(%bound, "web app (agent, supervisor, caller pages and grpc-web)");
             Some(bound)
         }
@@ -438,8 +447,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         ),
         None => (None, None),
     };
+    let incoming_stop = shutdown_rx.clone();
     let mut stop = shutdown_rx;
-    let transport = tonic::transport::Server::builder()
+    let stop = async move {
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    };
+    let router = tonic::transport::Server::builder()
         .accept_http1(true)
         .layer(crate::deadline::DeadlineLayer)
         .layer(crate::metrics::grpc::GrpcMetricsLayer::new(known))
@@ -447,16 +460,21 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .add_routes(public)
         .add_service(reflection)
         .add_optional_service(cluster_server)
-        .add_optional_service(relay_server)
-        // Accepted connections without Nagle's delay: streams carry audio
-        // (monitoring, the nodes' media relay) and small events.
-        .serve_with_incoming_shutdown(
+        .add_optional_service(relay_server);
+    crate::tls::announce("gRPC", addr, tls.is_some());
+    // Accepted connections without Nagle's delay: streams carry audio
+    // (monitoring, the nodes' media relay) and small events.
+    let transport = match &tls {
+        Some(tls) => {
+            let incoming = crate::tls::TlsIncoming::new(listener, tls.grpc.clone(), "gRPC", incoming_stop)
+                .map_err(|e| Error::Unavailable(format!("gRPC listener: {e}")))?;
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop))
+        }
+        None => tokio::spawn(router.serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            },
-        );
-    let transport = tokio::spawn(transport);
+            stop,
+        )),
+    };
     info!(%addr, "hotline serving gRPC, grpc-web, health and reflection");
     Ok(RunningServer {
         addr,

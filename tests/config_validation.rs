@@ -109,6 +109,7 @@ fn errors_name_the_offending_key() {
             format!("{BASE}[entry_points]\n\"1\" = \"billing\"\n[sip.menus.\"1\"]\noptions = {{ \"1\" = \"1\" }}\n"),
             "sip.menus.1.options",
         ),
+        (format!("{BASE}[tls]\ncert_file = \"cert.pem\"\n"), "tls.key_file"),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::Error;
 use crate::proto::agent_service_client::AgentServiceClient;
@@ -97,7 +97,12 @@ impl Clients {
 
 /// Connects to a hotline server over plain HTTP/2.
 pub async fn channel(addr: SocketAddr) -> Result<Channel, Error> {
-    Endpoint::from_shared(format!("http://{addr}"))
+    channel_with(addr, &crate::tls::PeerTls::default()).await
+}
+
+/// Connects to a hotline server, over TLS when `tls` says so.
+pub async fn channel_with(addr: SocketAddr, tls: &crate::tls::PeerTls) -> Result<Channel, Error> {
+    tls.endpoint(&addr.to_string())
         .map_err(|e| Error::invalid("addr", e.to_string()))?
         .connect()
         .await

@@ -104,6 +104,8 @@ pub struct Node {
     pub store: Arc<RedisStore>,
     /// Token this node presents to the others.
     pub node_token: String,
+    /// How this node reaches the others (TLS when it serves TLS).
+    pub peers: crate::tls::PeerTls,
     /// Where this node's media is; its record there is this node's
     /// address and liveness for its peers' relays.
     pub directory: super::directory::MediaDirectory,
@@ -388,7 +390,9 @@ impl Node {
         addr: &str,
         endpoint: impl FnOnce(tonic::transport::Endpoint) -> tonic::transport::Endpoint,
     ) -> Result<ClusterClient, Error> {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        let channel = self
+            .peers
+            .endpoint(addr)
             .map_err(|e| Error::Internal(format!("node address {addr}: {e}")))?;
         Ok(
             crate::proto::cluster::cluster_client::ClusterClient::with_interceptor(

@@ -82,6 +82,7 @@ pub struct AgentEntry {
 pub struct Config {
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub tls: TlsConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
     pub presence: PresenceConfig,
@@ -300,6 +301,12 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if self.tls.cert_file.as_os_str().is_empty() != self.tls.key_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "tls.key_file",
+                "tls.cert_file and tls.key_file go together (both, or neither for plain text)",
+            ));
         }
         if self.metrics.quality_every_secs == 0 {
             return Err(invalid("metrics.quality_every_secs", "must be at least 1"));

@@ -35,6 +35,21 @@ impl Default for ServerConfig {
     }
 }
 
+/// TLS on every listener (gRPC and grpc-web, the web app, metrics) and
+/// for calls to other nodes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain (PEM) the listeners present; "" = plain text.
+    /// Reloaded when the file changes.
+    pub cert_file: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Certificates (PEM) this node trusts, besides the public roots, when
+    /// it calls other nodes (e.g. `hotline dev-cert`'s ca.pem).
+    pub ca_file: PathBuf,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {

@@ -32,7 +32,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
@@ -83,15 +83,18 @@ pub enum RelayError {
 /// to it.
 pub struct Relays {
     credentials: NodeCredentials,
+    /// Plain or TLS, as this node serves.
+    peers: crate::tls::PeerTls,
     channels: Mutex<HashMap<String, Channel>>,
     /// The agent trunk to each peer (by address), while it works.
     trunks: Mutex<HashMap<String, Arc<TrunkClient>>>,
 }
 
 impl Relays {
-    pub fn new(node_token: &str) -> Result<Self, Error> {
+    pub fn new(node_token: &str, peers: crate::tls::PeerTls) -> Result<Self, Error> {
         Ok(Relays {
             credentials: NodeCredentials::new(node_token)?,
+            peers,
             channels: Mutex::new(HashMap::new()),
             trunks: Mutex::new(HashMap::new()),
         })
@@ -110,7 +113,9 @@ impl Relays {
         let channel = match channels.get(&peer.addr) {
             Some(c) => c.clone(),
             None => {
-                let c = Endpoint::from_shared(format!("http://{}", peer.addr))
+                let c = self
+                    .peers
+                    .endpoint(&peer.addr)
                     .map_err(|e| failed(e.to_string()))?
                     .connect_timeout(Duration::from_secs(1))
                     .tcp_nodelay(true)

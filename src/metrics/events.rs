@@ -50,6 +50,9 @@ pub fn initialise() {
     }
     counter!("hotline_recording_bytes_total").increment(0);
     counter!("hotline_prompts_unreadable_total", "prompt" => "keypad_menu").increment(0);
+    for result in ["ok", "failed"] {
+        counter!("hotline_tls_reloads_total", "result" => result).increment(0);
+    }
     for result in ["stored", "failed"] {
         counter!("hotline_recordings_archived_total", "result" => result).increment(0);
     }
@@ -223,6 +226,10 @@ pub fn describe() {
     describe_counter!(
         "hotline_calls_lost_with_node_total",
         "Calls ended because the node holding one party's audio was lost, by party (caller: counted by the routing node; agent: by the call's media node)."
+    );
+    describe_counter!(
+        "hotline_tls_reloads_total",
+        "Times the TLS certificate files changed, by result: ok (now served) or failed (did not read; the previous certificate still serves)."
     );
     describe_counter!(
         "hotline_prompts_unreadable_total",
@@ -487,6 +494,12 @@ pub fn sip_refused(s: &hotline_sip::trunk::TrunkStats) {
             counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);
         }
     }
+}
+
+/// The TLS certificate files changed and were read (`ok`) or did not read
+/// (`failed`: the previous certificate still serves).
+pub fn tls_reloaded(ok: bool) {
+    counter!("hotline_tls_reloads_total", "result" => if ok { "ok" } else { "failed" }).increment(1);
 }
 
 /// A recording a caller should have heard could not be read, by what it

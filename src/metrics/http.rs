@@ -12,6 +12,7 @@ use crate::error::Error;
 pub async fn serve(
     listen: SocketAddr,
     handle: PrometheusHandle,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
     let app = axum::Router::new().route(
@@ -28,5 +29,5 @@ pub async fn serve(
             }
         }),
     );
-    crate::http::serve(listen, app, "metrics", shutdown).await
+    crate::http::serve(listen, app, "metrics", tls, shutdown).await
 }

@@ -76,27 +76,31 @@ pub fn chromedriver() -> Driver {
 /// A headless Chromium whose microphone plays `audio` (looped), with media
 /// permission granted and loopback ICE candidates allowed.
 pub async fn browser(driver: &Driver, audio: &Path) -> Client {
+    browser_with(driver, audio, &[]).await
+}
+
+/// The same, with more Chromium arguments.
+pub async fn browser_with(driver: &Driver, audio: &Path, extra: &[String]) -> Client {
+    let mut args = vec![
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--use-fake-ui-for-media-stream".into(),
+        "--use-fake-device-for-media-stream".into(),
+        format!("--use-file-for-fake-audio-capture={}", audio.display()),
+        "--allow-loopback-in-peer-connection".into(),
+        "--autoplay-policy=no-user-gesture-required".into(),
+        // The audio service reads the fake capture file: keep it in
+        // the browser process, outside its own sandbox.
+        "--disable-features=AudioServiceOutOfProcess,AudioServiceSandbox".into(),
+        "--window-size=1440,1000".into(),
+    ];
+    args.extend(extra.iter().cloned());
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                format!("--use-file-for-fake-audio-capture={}", audio.display()),
-                "--allow-loopback-in-peer-connection",
-                "--autoplay-policy=no-user-gesture-required",
-                // The audio service reads the fake capture file: keep it in
-                // the browser process, outside its own sandbox.
-                "--disable-features=AudioServiceOutOfProcess,AudioServiceSandbox",
-                "--window-size=1440,1000",
-            ],
-        }),
+        json!({ "binary": CHROMIUM, "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     ClientBuilder::new(connector)

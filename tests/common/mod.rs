@@ -129,7 +129,9 @@ impl TestServer {
             config.web.listen = "127.0.0.1:0".into();
         }
         let server = hotline::server::start(&config).await.expect("server starts");
-        let channel = client::channel(server.addr).await.expect("connects");
+        // Over TLS when the server serves it, trusting its [tls] ca_file.
+        let tls = hotline::tls::PeerTls::from_config(&config.tls);
+        let channel = client::channel_with(server.addr, &tls).await.expect("connects");
         wait_serving(&channel).await;
         TestServer {
             server: Some(server),
