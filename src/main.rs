@@ -61,7 +61,7 @@ impl Connection {
             )?,
         };
         // TLS as the configured server serves it.
-        let tls = hotline::tls::PeerTls::from_config(&config.tls);
+        let tls = config.tls.peers();
         let channel = hotline::client::channel_with(addr, &tls).await?;
         Ok(hotline::client::Clients::new(channel, &token)?)
     }

@@ -167,10 +167,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .local_addr()
         .map_err(|e| Error::Unavailable(format!("listener address: {e}")))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let tls = crate::tls::ServerTls::from_config(&config.tls)
+    let tls = config
+        .tls
+        .server()
         .map_err(|e| Error::Unavailable(format!("TLS: {e}")))?;
     if let Some(tls) = &tls {
-        tls.spawn_reloader(shutdown_rx.clone());
+        tls.spawn_reloader(shutdown_rx.clone(), crate::metrics::events::tls_reloaded);
     }
     let http_tls = tls.as_ref().map(|t| t.http.clone());
     // Metrics first, so everything after is counted.
@@ -286,7 +288,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         )?;
         let cluster_media = ClusterMedia {
             directory: media_directory.clone(),
-            relays: Relays::new(&node_token, crate::tls::PeerTls::from_config(&config.tls))?,
+            relays: Relays::new(&node_token, config.tls.peers())?,
             lease,
         };
         let node = Node {
@@ -303,7 +305,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             callbacks: config.callbacks.tracker(),
             store: store.clone(),
             node_token,
-            peers: crate::tls::PeerTls::from_config(&config.tls),
+            peers: config.tls.peers(),
             directory: media_directory,
             route: route_tx,
             health: health.clone(),

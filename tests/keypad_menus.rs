@@ -69,6 +69,9 @@ async fn phone_call_through_the_menu(rig: &AudioRig, carol: &mut common::Agent, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_menu_added_on_one_node_answers_phone_callers_on_another_and_a_missing_recording_is_not_silence() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("hotline=info")
+        .try_init();
     let redis = RedisServer::start();
     let prompts = tempfile::tempdir().expect("tempdir");
     write_tone_wav(&prompts.path().join("repairs-menu.wav"), 700.0, 1);

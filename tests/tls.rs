@@ -182,11 +182,10 @@ async fn a_changed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // gRPC through a fresh connection trusting the new authority.
-    let tls = hotline::tls::PeerTls::from_config(
-        &hotline::config::Config::from_toml(&tls_config(CONFIG, dir.path()))
-            .expect("config")
-            .tls,
-    );
+    let tls = hotline::config::Config::from_toml(&tls_config(CONFIG, dir.path()))
+        .expect("config")
+        .tls
+        .peers();
     let ch = hotline::client::channel_with(running.addr, &tls)
         .await
         .expect("connects");

@@ -50,6 +50,23 @@ pub struct TlsConfig {
     pub ca_file: PathBuf,
 }
 
+impl TlsConfig {
+    /// The listeners' TLS, or none for plain text.
+    pub fn server(&self) -> Result<Option<crate::tls::ServerTls>, crate::tls::TlsError> {
+        crate::tls::ServerTls::from_files(&self.cert_file, &self.key_file)
+    }
+
+    /// How this process calls hotline servers: over TLS when it serves TLS
+    /// (a cluster is TLS throughout or not at all).
+    pub fn peers(&self) -> crate::tls::PeerTls {
+        if self.cert_file.as_os_str().is_empty() {
+            crate::tls::PeerTls::plain()
+        } else {
+            crate::tls::PeerTls::trusting(self.ca_file.clone())
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {

@@ -26,6 +26,7 @@
 
 pub use hotline_sip::{digest, framing, guard, message, sdp, trunk};
 
+mod caller_line;
 pub mod dialer;
 pub mod gateway;
 mod phone;

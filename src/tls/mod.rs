@@ -32,8 +32,6 @@ use tracing::{info, warn};
 
 pub use accept::{TlsConn, TlsIncoming};
 
-use crate::config::TlsConfig;
-
 /// How often the certificate files are checked for changes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 /// The longest a client may take over its handshake.
@@ -131,9 +129,9 @@ pub struct ServerTls {
 }
 
 impl ServerTls {
-    /// TLS from `config`, or none when it names no certificate.
-    pub fn from_config(config: &TlsConfig) -> Result<Option<ServerTls>, TlsError> {
-        let (cert, key) = (&config.cert_file, &config.key_file);
+    /// TLS serving `cert_file` with `key_file`, or none when both are
+    /// empty (plain text).
+    pub fn from_files(cert: &Path, key: &Path) -> Result<Option<ServerTls>, TlsError> {
         match (cert.as_os_str().is_empty(), key.as_os_str().is_empty()) {
             (true, true) => return Ok(None),
             (false, false) => {}
@@ -144,8 +142,8 @@ impl ServerTls {
             }
         }
         let identity = Arc::new(ReloadingIdentity {
-            cert_file: cert.clone(),
-            key_file: key.clone(),
+            cert_file: cert.to_path_buf(),
+            key_file: key.to_path_buf(),
             current: RwLock::new(Arc::new(load_identity(cert, key)?)),
             read_at: Mutex::new((None, None)),
         });
@@ -170,8 +168,9 @@ impl ServerTls {
     }
 
     /// Checks the certificate files every [`RELOAD_EVERY`] until
-    /// `shutdown`, and serves what they hold once they read.
-    pub fn spawn_reloader(&self, mut shutdown: watch::Receiver<bool>) {
+    /// `shutdown`, and serves what they hold once they read; `reloaded`
+    /// hears each outcome (true: served) for the metrics.
+    pub fn spawn_reloader(&self, mut shutdown: watch::Receiver<bool>, reloaded: fn(bool)) {
         let identity = self.identity.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(RELOAD_EVERY);
@@ -190,11 +189,11 @@ impl ServerTls {
                     None => {}
                     Some(Ok(())) => {
                         info!(cert = %identity.cert_file.display(), "TLS certificate reloaded");
-                        crate::metrics::events::tls_reloaded(true);
+                        reloaded(true);
                     }
                     Some(Err(e)) => {
                         warn!(error = %e, "the TLS certificate files changed but do not read; the previous certificate still serves");
-                        crate::metrics::events::tls_reloaded(false);
+                        reloaded(false);
                     }
                 }
             }
@@ -225,9 +224,16 @@ pub struct PeerTls {
 }
 
 impl PeerTls {
-    pub fn from_config(config: &TlsConfig) -> PeerTls {
+    /// Plain HTTP/2.
+    pub fn plain() -> PeerTls {
+        PeerTls::default()
+    }
+
+    /// TLS, trusting the public roots and `ca_file`'s certificates ("" =
+    /// the public roots only).
+    pub fn trusting(ca_file: PathBuf) -> PeerTls {
         PeerTls {
-            ca_file: (!config.cert_file.as_os_str().is_empty()).then(|| config.ca_file.clone()),
+            ca_file: Some(ca_file),
         }
     }
 

@@ -130,7 +130,7 @@ impl TestServer {
         }
         let server = hotline::server::start(&config).await.expect("server starts");
         // Over TLS when the server serves it, trusting its [tls] ca_file.
-        let tls = hotline::tls::PeerTls::from_config(&config.tls);
+        let tls = config.tls.peers();
         let channel = client::channel_with(server.addr, &tls).await.expect("connects");
         wait_serving(&channel).await;
         TestServer {
