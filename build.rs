@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hotline/v1/callback.proto",
         "proto/hotline/v1/report.proto",
         "proto/hotline/v1/admin.proto",
+        "proto/hotline/v1/session.proto",
         "proto/hotline/cluster/v1/command.proto",
         "proto/hotline/cluster/v1/cluster.proto",
         "proto/hotline/cluster/v1/media.proto",

@@ -45,6 +45,7 @@ use crate::proto::callback_service_server::CallbackServiceServer;
 use crate::proto::cluster::cluster_server::ClusterServer;
 use crate::proto::cluster::media_relay_server::MediaRelayServer;
 use crate::proto::report_service_server::ReportServiceServer;
+use crate::proto::session_service_server::SessionServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
 use crate::store::catalog::MemoryCatalog;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
@@ -253,6 +254,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             node: None,
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
+            turn: Arc::new(config.turn.clone()),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -330,6 +332,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             node: Some(node_id.clone()),
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
+            turn: Arc::new(config.turn.clone()),
         };
         let cluster = (
             ClusterApi {
@@ -424,6 +427,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             // an authenticated caller gets a body this large read.
             AdminServiceServer::new(AdminApi { app: ctx.clone() })
                 .max_decoding_message_size(MAX_DOCUMENT_BYTES + 64 * 1024),
+            auth.clone(),
+        ))
+        .add_service(SessionServiceServer::with_interceptor(
+            crate::api::session::SessionApi { app: ctx.clone() },
             auth.clone(),
         ))
         .add_service(SupervisorServiceServer::with_interceptor(

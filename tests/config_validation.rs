@@ -110,6 +110,9 @@ fn errors_name_the_offending_key() {
             "sip.menus.1.options",
         ),
         (format!("{BASE}[tls]\ncert_file = \"cert.pem\"\n"), "tls.key_file"),
+        (format!("{BASE}[turn]\nurls = [\"http://turn.example\"]\nsecret = \"0123456789abcdef\"\n"), "turn.urls[0]"),
+        (format!("{BASE}[turn]\nurls = [\"turn:turn.example\"]\nsecret = \"short\"\n"), "turn.secret"),
+        (format!("{BASE}[turn]\nrelay_only = true\n"), "turn.relay_only"),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

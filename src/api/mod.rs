@@ -10,6 +10,7 @@ pub mod agent;
 pub mod call;
 pub mod callback;
 pub mod report;
+pub mod session;
 pub mod supervisor;
 
 /// A server stream of what `next` returns every `interval`.

@@ -20,6 +20,7 @@ pub mod callbacks;
 pub mod calls;
 pub mod catalog_document;
 pub mod reports;
+pub mod session;
 pub mod supervision;
 
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct App {
     pub report_rules: Arc<crate::report::ReportRules>,
     /// The scorecard GradeCall uses by default.
     pub scorecard: Arc<crate::quality::Scorecard>,
+    /// The TURN and STUN servers the WebRTC pages are given.
+    pub turn: Arc<crate::config::TurnConfig>,
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.

@@ -46,6 +46,7 @@ pub struct Clients {
     pub callback: crate::proto::callback_service_client::CallbackServiceClient<Authed>,
     pub report: crate::proto::report_service_client::ReportServiceClient<Authed>,
     pub admin: crate::proto::admin_service_client::AdminServiceClient<Authed>,
+    pub session: crate::proto::session_service_client::SessionServiceClient<Authed>,
 }
 
 impl Clients {
@@ -64,7 +65,13 @@ impl Clients {
                 channel.clone(),
                 bearer.clone(),
             ),
-            admin: crate::proto::admin_service_client::AdminServiceClient::with_interceptor(channel, bearer),
+            admin: crate::proto::admin_service_client::AdminServiceClient::with_interceptor(
+                channel.clone(),
+                bearer.clone(),
+            ),
+            session: crate::proto::session_service_client::SessionServiceClient::with_interceptor(
+                channel, bearer,
+            ),
         })
     }
 }

@@ -83,6 +83,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub tls: TlsConfig,
+    pub turn: TurnConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
     pub presence: PresenceConfig,
@@ -306,6 +307,31 @@ impl Config {
             return Err(invalid(
                 "tls.key_file",
                 "tls.cert_file and tls.key_file go together (both, or neither for plain text)",
+            ));
+        }
+        for (i, u) in self.turn.urls.iter().enumerate() {
+            if !(u.starts_with("turn:") || u.starts_with("turns:")) {
+                return Err(invalid(format!("turn.urls[{i}]"), "a turn: or turns: URL"));
+            }
+        }
+        for (i, u) in self.turn.stun_urls.iter().enumerate() {
+            if !u.starts_with("stun:") {
+                return Err(invalid(format!("turn.stun_urls[{i}]"), "a stun: URL"));
+            }
+        }
+        if !self.turn.urls.is_empty() && self.turn.secret.len() < 16 {
+            return Err(invalid(
+                "turn.secret",
+                "at least 16 bytes, shared with the TURN service",
+            ));
+        }
+        if !(60..=86_400).contains(&self.turn.ttl_secs) {
+            return Err(invalid("turn.ttl_secs", "between 60 and 86400"));
+        }
+        if self.turn.relay_only && self.turn.urls.is_empty() {
+            return Err(invalid(
+                "turn.relay_only",
+                "needs turn.urls: relayed candidates come from TURN",
             ));
         }
         if self.metrics.quality_every_secs == 0 {

@@ -35,6 +35,40 @@ impl Default for ServerConfig {
     }
 }
 
+/// TURN (and STUN) servers the WebRTC pages connect through, for agents
+/// and callers behind NAT with no direct path to the server.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TurnConfig {
+    /// turn: / turns: URLs of one TURN service (e.g. coturn), e.g.
+    /// "turn:turn.example.com:3478?transport=udp"; empty: no TURN.
+    pub urls: Vec<String>,
+    /// The secret shared with the TURN service (coturn's
+    /// static-auth-secret): credentials are made from it per request.
+    pub secret: String,
+    /// How long handed-out credentials work: a softphone connects once per
+    /// shift and refreshes its allocation with them, so a shift's length
+    /// (12 hours).
+    pub ttl_secs: u64,
+    /// stun: URLs, handed out as they are.
+    pub stun_urls: Vec<String>,
+    /// Pages use relayed candidates only: no agent's own address is ever
+    /// offered (and media always goes through TURN).
+    pub relay_only: bool,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        TurnConfig {
+            urls: Vec::new(),
+            secret: String::new(),
+            ttl_secs: 43_200,
+            stun_urls: Vec::new(),
+            relay_only: false,
+        }
+    }
+}
+
 /// TLS on every listener (gRPC and grpc-web, the web app, metrics) and
 /// for calls to other nodes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]

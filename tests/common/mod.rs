@@ -10,6 +10,7 @@ pub mod redis;
 pub mod s3;
 pub mod sip;
 pub mod sites;
+pub mod turn;
 
 use std::time::Duration;
 

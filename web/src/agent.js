@@ -241,6 +241,7 @@ async function startAudio() {
     await openMicrophone($("mic").value || undefined);
     await listDevices();
     desk.pc = await connectAudio({
+      api: desk.api,
       stream: desk.stream,
       audioEl: $("remote"),
       send: async (sdp) => {

@@ -8,6 +8,7 @@ import { AgentService } from "./gen/hotline/v1/agent_pb.js";
 import { CallService } from "./gen/hotline/v1/call_pb.js";
 import { CallbackService } from "./gen/hotline/v1/callback_pb.js";
 import { ReportService } from "./gen/hotline/v1/report_pb.js";
+import { SessionService } from "./gen/hotline/v1/session_pb.js";
 import { SupervisorService } from "./gen/hotline/v1/supervisor_pb.js";
 
 export { ConnectError };
@@ -35,6 +36,7 @@ export function clients(token) {
     call: createClient(CallService, transport),
     callback: createClient(CallbackService, transport),
     report: createClient(ReportService, transport),
+    session: createClient(SessionService, transport),
     supervisor: createClient(SupervisorService, transport),
   };
 }
@@ -144,12 +146,35 @@ export function requestId() {
 }
 
 /**
+ * The RTCPeerConnection settings the server gives this user: its STUN and
+ * TURN servers (TURN credentials made for this connection) and whether
+ * only relayed candidates may be used. A server that cannot say leaves
+ * direct connections only, and the console says why.
+ */
+export async function rtcConfiguration(api) {
+  try {
+    const ice = await api.session.getIceServers({});
+    return {
+      iceServers: ice.iceServers.map((s) => ({ urls: s.urls, username: s.username || undefined, credential: s.credential || undefined })),
+      iceTransportPolicy: ice.relayOnly ? "relay" : "all",
+    };
+  } catch (err) {
+    console.warn(`no ICE servers from the server (${describe(err)}); connecting directly`);
+    return { iceServers: [] };
+  }
+}
+
+/**
  * A WebRTC session with hotline: the local microphone out, the remote audio
  * into `audioEl`. Gathers every candidate before sending the offer (hotline
- * answers with all of its own), so one request/response sets it up.
+ * answers with all of its own), so one request/response sets it up. Once
+ * connected, `audioEl.dataset.path` says how: host, srflx or relay.
  */
-export async function connectAudio({ stream, audioEl, send }) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+export async function connectAudio({ api, stream, audioEl, send }) {
+  const pc = new RTCPeerConnection(await rtcConfiguration(api));
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "connected") candidatePath(pc).then((path) => { audioEl.dataset.path = path; });
+  });
   if (stream) {
     for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
   } else {
@@ -165,6 +190,16 @@ export async function connectAudio({ stream, audioEl, send }) {
   const answerSdp = await send(pc.localDescription.sdp);
   await pc.setRemoteDescription({ type: "answer", sdp: answerSdp });
   return pc;
+}
+
+/** The local candidate type of the pair in use: host, srflx or relay. */
+async function candidatePath(pc) {
+  const stats = await pc.getStats();
+  let pairId = null;
+  stats.forEach((r) => { if (r.type === "transport" && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId; });
+  const pair = pairId ? stats.get(pairId) : [...stats.values()].find((r) => r.type === "candidate-pair" && r.nominated && r.state === "succeeded");
+  const local = pair ? stats.get(pair.localCandidateId) : null;
+  return local?.candidateType ?? "unknown";
 }
 
 function gathered(pc) {

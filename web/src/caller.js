@@ -32,6 +32,7 @@ async function call() {
   $("hangup").disabled = false;
   show(started);
   current.pc = await connectAudio({
+    api,
     stream,
     audioEl: $("remote"),
     send: async (sdp) => (await api.call.connectCallerMedia({ callId, offer: { sdp } })).sdp,

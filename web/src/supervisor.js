@@ -239,6 +239,7 @@ async function monitor(callId, mode) {
     });
     if (speaks) {
       session.pc = await connectAudio({
+        api: floor.api,
         stream: session.stream,
         audioEl: $("monitor-audio"),
         send: async (sdp) => {
