@@ -98,6 +98,13 @@ enum Loadgen {
         #[arg(long, default_value_t = 50)]
         writes: usize,
     },
+    /// "Sign out everywhere" across two nodes on one Redis (a
+    /// redis-server on a free port): the time from a revocation on one
+    /// node to the other refusing the subject's token.
+    Revocation {
+        #[arg(long, default_value_t = 50)]
+        revocations: usize,
+    },
     /// Calls per second the routing engine carries through the store (each
     /// call arrives, is claimed, accepted, hung up and wrapped up), as the
     /// routing node of a cluster does.
@@ -291,6 +298,17 @@ enum AdminCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Sign a subject (an agent's id for agents) out everywhere: their
+    /// tokens from sign-ins before now are refused on every node within a
+    /// second, and the agent is logged out.
+    Revoke {
+        subject: String,
+        /// Why, for the audit.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
 }
 
 /// A duration on the command line: plain seconds (`10`) or with units
@@ -429,6 +447,15 @@ fn main() -> anyhow::Result<()> {
                 Ok::<_, anyhow::Error>(())
             })
         }
+        Command::Loadgen(Loadgen::Revocation { revocations }) => {
+            hotline::telemetry::init(format, "warn");
+            runtime.block_on(async {
+                println!("loadgen revocation: {revocations} subjects, two nodes on one Redis");
+                let report = hotline::loadgen::revocation::revocation(&config, revocations).await?;
+                println!("{report}");
+                Ok::<_, anyhow::Error>(())
+            })
+        }
         Command::Loadgen(Loadgen::Routing { agents, duration }) => {
             hotline::telemetry::init(format, "warn");
             let mut config = config;
@@ -539,6 +566,34 @@ fn main() -> anyhow::Result<()> {
                 println!(
                     "{} objects: {} created, {} updated, {} unchanged",
                     s.objects, s.created, s.updated, s.unchanged
+                );
+                anyhow::Ok(())
+            })
+        }
+        Command::Admin(AdminCommand::Revoke {
+            subject,
+            reason,
+            conn,
+        }) => {
+            hotline::telemetry::init(format, "warn");
+            runtime.block_on(async {
+                let mut c = conn.clients_as(&config, Role::Admin).await?;
+                let r = c
+                    .session
+                    .revoke_sessions(hotline::proto::RevokeSessionsRequest {
+                        subject: subject.clone(),
+                        reason,
+                    })
+                    .await?
+                    .into_inner();
+                println!(
+                    "sessions of {subject} revoked at {} ms{}",
+                    r.revoked_at_unix_ms,
+                    if r.agent_logged_out {
+                        "; the agent is logged out"
+                    } else {
+                        ""
+                    }
                 );
                 anyhow::Ok(())
             })

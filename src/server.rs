@@ -23,7 +23,7 @@ use crate::api::report::ReportApi;
 use crate::api::supervisor::SupervisorApi;
 use crate::app::catalog_document::MAX_DOCUMENT_BYTES;
 use crate::app::App;
-use crate::auth::{AuthInterceptor, Role, TokenKeys};
+use crate::auth::{AuthInterceptor, Authenticator, Oidc, Revocations, Role, TokenKeys};
 use crate::cluster::directory::MediaDirectory;
 use crate::cluster::node::{Node, NodeOptions};
 use crate::cluster::protocol::NodeInterceptor;
@@ -48,6 +48,7 @@ use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::session_service_server::SessionServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
 use crate::store::catalog::MemoryCatalog;
+use crate::store::sessions::MemorySessions;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
 use crate::time::Timestamp;
 
@@ -160,7 +161,6 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         warn!("using the public development auth secret; set HOTLINE_AUTH__SECRET for real use");
     }
     let keys = TokenKeys::new(config.auth.secret.as_bytes());
-    let auth = AuthInterceptor::new(keys.clone());
     let listener = TcpListener::bind(config.server.grpc_listen)
         .await
         .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", config.server.grpc_listen)))?;
@@ -220,6 +220,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         let memory = open_memory(config)?;
         let catalog = LiveCatalog::new(Arc::new(MemoryCatalog::open(memory.journal())?), seed);
         catalog.ensure_seeded().await?;
+        let revocations = Revocations::new(Arc::new(MemorySessions::open(memory.journal())?));
         let router_base = config.router_config();
         let mut router = Router::new(catalog.read().router_config(&router_base, crate::admin::zone))?;
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(Arc::new(memory), "memory"));
@@ -255,6 +256,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
             turn: Arc::new(config.turn.clone()),
+            revocations,
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -267,6 +269,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         // answers: a node starts while Redis is away, and serves once it
         // has the catalog (see the cluster's health).
         let catalog = LiveCatalog::new(Arc::new(store.catalog()), seed);
+        let revocations = Revocations::new(Arc::new(store.sessions()));
         let node_id = if config.cluster.node_id.is_empty() {
             format!("node-{}", uuid::Uuid::now_v7().simple())
         } else {
@@ -333,6 +336,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             report_rules: Arc::new(config.report_rules()),
             scorecard: Arc::new(config.quality.scorecard.clone()),
             turn: Arc::new(config.turn.clone()),
+            revocations,
         };
         let cluster = (
             ClusterApi {
@@ -349,6 +353,23 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     // Every node follows the catalog in the store (a change made through
     // any node reaches this one within a poll); ends with the shutdown.
     ctx.catalog.spawn_watcher(shutdown_rx.clone());
+    // Sign-ins revoked before this node started are refused from its
+    // first request; later ones within a poll.
+    ctx.revocations
+        .start(
+            Duration::from_millis(config.auth.revocation_poll_ms),
+            shutdown_rx.clone(),
+        )
+        .await;
+    let oidc = config.oidc.settings(&config.tls.ca_file).map(Oidc::new);
+    if let Some(oidc) = &oidc {
+        oidc.spawn(shutdown_rx.clone());
+    }
+    let auth = AuthInterceptor::new(Authenticator::new(
+        keys.clone(),
+        oidc.clone(),
+        Some(ctx.revocations.clone()),
+    ));
 
     let sip_addr = match sip_listen {
         Some(listen) => Some(
@@ -439,7 +460,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         ));
     let web_addr = match config.web.addr().map_err(|e| Error::Internal(e.to_string()))? {
         Some(listen) => {
-            let app = crate::web::router(public.clone(), known.clone());
+            let app = crate::web::router(public.clone(), known.clone(), oidc.clone());
             let bound =
                 crate::http::serve(listen, app, "the web app", http_tls.clone(), shutdown_rx.clone()).await?;
             info!(%bound, "web app (agent, supervisor, caller pages and grpc-web)");

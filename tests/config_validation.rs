@@ -113,6 +113,21 @@ fn errors_name_the_offending_key() {
         (format!("{BASE}[turn]\nurls = [\"http://turn.example\"]\nsecret = \"0123456789abcdef\"\n"), "turn.urls[0]"),
         (format!("{BASE}[turn]\nurls = [\"turn:turn.example\"]\nsecret = \"short\"\n"), "turn.secret"),
         (format!("{BASE}[turn]\nrelay_only = true\n"), "turn.relay_only"),
+        (
+            format!("{BASE}[oidc]\nissuer = \"http://idp.example.com\"\naudience = \"a\"\nclient_id = \"c\"\n"),
+            "oidc.issuer",
+        ),
+        (format!("{BASE}[oidc]\nissuer = \"https://idp.example.com\"\nclient_id = \"c\"\n"), "oidc.audience"),
+        (
+            format!(
+                "{BASE}[oidc]\nissuer = \"https://idp.example.com\"\naudience = \"a\"\nclient_id = \"c\"\n[oidc.roles]\nnode = \"n\"\n"
+            ),
+            "oidc.roles.node",
+        ),
+        (
+            BASE.replace("0123456789abcdef0123\"", "0123456789abcdef0123\"\nrevocation_poll_ms = 120000"),
+            "auth.revocation_poll_ms",
+        ),
         (format!("{BASE}colour = \"red\"\n"), "colour"),
         (
             format!("{BASE}[entry_points]\n\"1\" = \"nowhere\"\n"),

@@ -56,6 +56,8 @@ pub struct App {
     pub scorecard: Arc<crate::quality::Scorecard>,
     /// The TURN and STUN servers the WebRTC pages are given.
     pub turn: Arc<crate::config::TurnConfig>,
+    /// Revoked sign-ins, enforced by this node's authenticator.
+    pub revocations: crate::auth::Revocations,
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.

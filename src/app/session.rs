@@ -1,6 +1,6 @@
-//! What every signed-in page needs besides its role's service: the ICE
-//! servers its WebRTC connection goes through, with TURN credentials made
-//! for the caller (the TURN REST convention coturn implements: the
+//! What every signed-in page needs besides its role's service, and signing
+//! a subject out everywhere. The ICE servers its WebRTC connection goes
+//! through come with TURN credentials made for the caller (the TURN REST convention coturn implements: the
 //! username carries its expiry and the subject, the password is the
 //! username's HMAC-SHA1 under the secret shared with the TURN service, so
 //! the service checks it without asking hotline).
@@ -10,7 +10,10 @@ use hmac::{Hmac, Mac};
 
 use super::App;
 use crate::auth::{Principal, Role};
+use crate::engine::Command;
 use crate::error::Error;
+use crate::ids::AgentId;
+use crate::store::sessions::Revocation;
 use crate::time::Timestamp;
 
 /// One ICE server as RTCPeerConnection takes it.
@@ -69,6 +72,55 @@ impl App {
             servers,
             relay_only: turn.relay_only,
             expires_at,
+        })
+    }
+}
+
+/// What a revocation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revoked {
+    pub at: Timestamp,
+    /// The subject is an agent, now logged out.
+    pub agent_logged_out: bool,
+}
+
+impl App {
+    /// Signs `subject` out everywhere as of `now` (see
+    /// `crate::auth::revocation`), and logs out the agent of that id.
+    pub async fn revoke_sessions(
+        &self,
+        p: &Principal,
+        subject: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Revoked, Error> {
+        p.require(&[Role::Admin])?;
+        let subject = crate::validate::id("subject", subject)?;
+        let reason = crate::validate::label("reason", reason, crate::validate::MAX_LABEL_LEN)?;
+        self.revocations
+            .revoke(&Revocation {
+                subject: subject.to_string(),
+                at: now,
+                actor: p.sub.clone(),
+                reason: reason.to_string(),
+            })
+            .await?;
+        let logout = Command::Logout {
+            agent: AgentId::new(subject),
+            forced_by: Some(format!("admin {} (sessions revoked)", p.sub)),
+        };
+        let agent_logged_out = match self.engine.execute(None, logout).await {
+            Ok(_) => true,
+            Err(Error::NotFound { .. }) => false,
+            Err(e) => {
+                return Err(Error::Unavailable(format!(
+                    "the sessions of {subject} are revoked, but the agent could not be logged out: {e}"
+                )))
+            }
+        };
+        Ok(Revoked {
+            at: now,
+            agent_logged_out,
         })
     }
 }

@@ -40,8 +40,11 @@ pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
     }
 }
 
+mod oidc;
 mod sections;
 mod seed;
+
+pub use oidc::OidcConfig;
 
 pub use seed::seed_writes;
 
@@ -82,6 +85,7 @@ pub struct AgentEntry {
 pub struct Config {
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub oidc: OidcConfig,
     pub tls: TlsConfig,
     pub turn: TurnConfig,
     pub log: LogConfig,
@@ -357,6 +361,10 @@ impl Config {
             return Err(invalid("cluster.lease_ms", "must be at least 300"));
         }
         self.media.validate()?;
+        self.oidc.validate()?;
+        if !(100..=30_000).contains(&self.auth.revocation_poll_ms) {
+            return Err(invalid("auth.revocation_poll_ms", "between 100 and 30000"));
+        }
         if self.store.redis_timeout_ms == 0 {
             return Err(invalid("store.redis_timeout_ms", "must be at least 1"));
         }

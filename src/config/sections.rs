@@ -101,11 +101,24 @@ impl TlsConfig {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// HS256 secret for bearer tokens; at least 16 bytes.
     pub secret: String,
+    /// How often a node reads the revoked sign-ins: a revocation made on
+    /// another node is enforced here within this time (at most 30 s, so
+    /// "signed out everywhere" holds within a minute).
+    pub revocation_poll_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            secret: String::new(),
+            revocation_poll_ms: 1_000,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -9,10 +9,13 @@
 //!   CPU per call-second and recording bandwidth.
 //! - `catalog`: the admin catalog at a directory's size (import time and
 //!   memory, look-up p99, a change's spread to another node).
+//! - `revocation`: the time "sign out everywhere" takes to reach another
+//!   node.
 
 pub mod calls;
 pub mod catalog;
 pub mod claims;
+pub mod revocation;
 pub mod routing;
 pub mod sip;
 

@@ -53,6 +53,11 @@ pub fn initialise() {
     for result in ["ok", "failed"] {
         counter!("hotline_tls_reloads_total", "result" => result).increment(0);
     }
+    for result in ["ok", "failed"] {
+        counter!("hotline_oidc_key_fetches_total", "result" => result).increment(0);
+    }
+    counter!("hotline_revocation_reads_failed_total").increment(0);
+    counter!("hotline_sessions_revoked_total").increment(0);
     for result in ["stored", "failed"] {
         counter!("hotline_recordings_archived_total", "result" => result).increment(0);
     }
@@ -230,6 +235,18 @@ pub fn describe() {
     describe_counter!(
         "hotline_tls_reloads_total",
         "Times the TLS certificate files changed, by result: ok (now served) or failed (did not read; the previous certificate still serves)."
+    );
+    describe_counter!(
+        "hotline_oidc_key_fetches_total",
+        "Reads of the identity provider's discovery document and signing keys (JWKS), by result: ok, or failed (the keys read before still verify; none before means single sign-on refuses every token)."
+    );
+    describe_counter!(
+        "hotline_revocation_reads_failed_total",
+        "Polls of the revoked sign-ins that the store did not answer; while they fail, a revocation made on another node is not yet enforced here."
+    );
+    describe_counter!(
+        "hotline_sessions_revoked_total",
+        "Subjects whose sign-ins were revoked (\"sign out everywhere\") through this node."
     );
     describe_counter!(
         "hotline_prompts_unreadable_total",
@@ -500,6 +517,21 @@ pub fn sip_refused(s: &hotline_sip::trunk::TrunkStats) {
 /// (`failed`: the previous certificate still serves).
 pub fn tls_reloaded(ok: bool) {
     counter!("hotline_tls_reloads_total", "result" => if ok { "ok" } else { "failed" }).increment(1);
+}
+
+/// The identity provider's keys were read (`ok`) or could not be.
+pub fn oidc_keys_fetched(ok: bool) {
+    counter!("hotline_oidc_key_fetches_total", "result" => if ok { "ok" } else { "failed" }).increment(1);
+}
+
+/// A poll of the revoked sign-ins failed.
+pub fn revocation_read_failed() {
+    counter!("hotline_revocation_reads_failed_total").increment(1);
+}
+
+/// A subject's sign-ins were revoked through this node.
+pub fn sessions_revoked() {
+    counter!("hotline_sessions_revoked_total").increment(1);
 }
 
 /// A recording a caller should have heard could not be read, by what it

@@ -32,10 +32,12 @@ pub enum Table {
     CatalogObjects,
     /// The catalog's audit: zero-padded revision -> JSON `AuditRecord`.
     CatalogAudit,
+    /// Revoked sign-ins: subject -> JSON `Revocation` (`sessions::MemorySessions`).
+    Revocations,
 }
 
 impl Table {
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Callbacks,
         Table::Contacts,
         Table::EndedCalls,
@@ -46,6 +48,7 @@ impl Table {
         Table::AgentDays,
         Table::CatalogObjects,
         Table::CatalogAudit,
+        Table::Revocations,
     ];
 
     fn definition(self) -> TableDefinition<'static, &'static str, &'static str> {
@@ -60,6 +63,7 @@ impl Table {
             Table::AgentDays => "agent_days",
             Table::CatalogObjects => "catalog_objects",
             Table::CatalogAudit => "catalog_audit",
+            Table::Revocations => "revocations",
         })
     }
 }

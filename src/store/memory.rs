@@ -221,8 +221,9 @@ impl MemoryStore {
                         Table::AgentDays => {
                             inner.insert_agent_day(&serde_json::from_str(&json).map_err(corrupt)?)
                         }
-                        // The catalog's own tables (`catalog::MemoryCatalog`).
-                        Table::CatalogObjects | Table::CatalogAudit => break,
+                        // Tables with their own readers (`catalog::MemoryCatalog`,
+                        // `sessions::MemorySessions`).
+                        Table::CatalogObjects | Table::CatalogAudit | Table::Revocations => break,
                     }
                 }
             }

@@ -19,6 +19,7 @@ pub mod journal;
 pub mod memory;
 pub mod metered;
 pub mod redis;
+pub mod sessions;
 
 use async_trait::async_trait;
 

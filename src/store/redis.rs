@@ -305,6 +305,11 @@ impl RedisStore {
         super::catalog::RedisCatalog::new(self.conn(), &self.keys.prefix)
     }
 
+    /// The revoked sign-ins, on this store's connection and namespace.
+    pub fn sessions(&self) -> super::sessions::RedisSessions {
+        super::sessions::RedisSessions::new(self.conn(), &self.keys.prefix)
+    }
+
     /// The fencing token shared with whoever holds the routing role.
     pub fn fence(&self) -> Arc<AtomicU64> {
         self.fence.clone()

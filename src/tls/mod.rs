@@ -69,10 +69,35 @@ pub fn load_identity(cert_file: &Path, key_file: &Path) -> Result<CertifiedKey, 
 
 /// Reads the certificates (PEM) a client trusts besides the public roots.
 pub fn load_roots(ca_file: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| file_error(ca_file, e))?
+    let pem = std::fs::read(ca_file).map_err(|e| file_error(ca_file, e))?;
+    roots_in(ca_file, &pem)
+}
+
+/// The certificates in `pem` (read from `ca_file`); none is an error.
+fn roots_in(ca_file: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let roots = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(ca_file, e))
+        .map_err(|e| file_error(ca_file, e))?;
+    if roots.is_empty() {
+        return Err(file_error(ca_file, "no CERTIFICATE in the file"));
+    }
+    Ok(roots)
+}
+
+/// A client configuration trusting the public roots and `ca_file`'s
+/// certificates ("" = the public roots only), for HTTPS clients (the
+/// identity provider's keys).
+pub fn client_config(ca_file: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !ca_file.as_os_str().is_empty() {
+        for cert in load_roots(ca_file)? {
+            roots.add(cert).map_err(|e| file_error(ca_file, e))?;
+        }
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Settings(e.to_string()))
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
 
 fn provider() -> rustls::crypto::CryptoProvider {
@@ -257,9 +282,7 @@ impl PeerTls {
         if !ca_file.as_os_str().is_empty() {
             let pem = std::fs::read(ca_file).map_err(|e| file_error(ca_file, e))?;
             // Refuse a file that holds no certificate now, not at connect.
-            if load_roots(ca_file)?.is_empty() {
-                return Err(file_error(ca_file, "no CERTIFICATE in the file"));
-            }
+            roots_in(ca_file, &pem)?;
             config = config.ca_certificate(tonic::transport::Certificate::from_pem(pem));
         }
         tonic::transport::Endpoint::from_shared(format!("https://{addr}"))

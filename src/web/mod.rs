@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
 use rust_embed::RustEmbed;
 
+use crate::auth::Oidc;
 use crate::metrics::grpc::{GrpcMetricsLayer, KnownMethods};
 
 /// The built pages (`cd web && npm run build` writes them; they are
@@ -23,14 +24,41 @@ use crate::metrics::grpc::{GrpcMetricsLayer, KnownMethods};
 struct Assets;
 
 /// Headers every page carries: the pages load only their own scripts and
-/// styles, talk only to this origin, and are not framed by other sites.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; \
-     base-uri 'none'; form-action 'none'";
+/// styles, talk only to this origin (and the identity provider's token
+/// endpoint, with single sign-on), and are not framed by other sites.
+fn content_security_policy(oidc: Option<&Oidc>) -> HeaderValue {
+    let mut connect = vec!["'self'".to_string()];
+    if let Some(oidc) = oidc {
+        connect.push(origin(&oidc.settings().issuer));
+        if let Some(pages) = oidc.page_settings() {
+            connect.push(origin(&pages.endpoints.token_endpoint));
+        }
+    }
+    connect.dedup();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         media-src 'self' blob:; connect-src {}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        connect.join(" ")
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
+
+/// `scheme://host[:port]` of `url` (empty when it is no URL: the policy
+/// then allows nothing more).
+fn origin(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(u) => match (u.scheme_str(), u.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+            _ => String::new(),
+        },
+        Err(_) => String::new(),
+    }
+}
 
 /// The pages and grpc-web for `routes` (the public services), counted by
-/// the same gRPC metrics as the native listener.
-pub fn router(routes: tonic::service::Routes, known: KnownMethods) -> axum::Router {
+/// the same gRPC metrics as the native listener; with single sign-on,
+/// `/oidc.json` tells the pages how to sign in.
+pub fn router(routes: tonic::service::Routes, known: KnownMethods, oidc: Option<Oidc>) -> axum::Router {
     routes
         .prepare()
         .into_axum_router()
@@ -42,13 +70,22 @@ pub fn router(routes: tonic::service::Routes, known: KnownMethods) -> axum::Rout
         .fallback_service(
             tower::ServiceBuilder::new()
                 .layer(tower_http::compression::CompressionLayer::new())
-                .service_fn(|req| async move { Ok::<_, std::convert::Infallible>(asset(req).await) }),
+                .service_fn(move |req: Request<Body>| {
+                    let oidc = oidc.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(if req.uri().path() == "/oidc.json" {
+                            sign_in_settings(oidc.as_ref())
+                        } else {
+                            asset(req, content_security_policy(oidc.as_ref())).await
+                        })
+                    }
+                }),
         )
 }
 
 /// One embedded file by its path; `/` is the index. Anything else is 404
 /// (GET and HEAD only: the pages take no form posts).
-async fn asset(req: Request<Body>) -> Response<Body> {
+async fn asset(req: Request<Body>, csp: HeaderValue) -> Response<Body> {
     if req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "the web app serves GET only\n");
     }
@@ -69,6 +106,7 @@ async fn asset(req: Request<Body>) -> Response<Body> {
             StatusCode::NOT_MODIFIED,
             &mime,
             &etag,
+            csp,
         );
     }
     let body = if req.method() == axum::http::Method::HEAD {
@@ -76,10 +114,44 @@ async fn asset(req: Request<Body>) -> Response<Body> {
     } else {
         Body::from(file.data.into_owned())
     };
-    with_headers(Response::new(body), StatusCode::OK, &mime, &etag)
+    with_headers(Response::new(body), StatusCode::OK, &mime, &etag, csp)
 }
 
-fn with_headers(mut res: Response<Body>, status: StatusCode, mime: &str, etag: &str) -> Response<Body> {
+/// `/oidc.json`: the identity provider's endpoints and the pages' client,
+/// 404 without single sign-on, 503 until the provider has been read.
+fn sign_in_settings(oidc: Option<&Oidc>) -> Response<Body> {
+    let Some(oidc) = oidc else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "single sign-on is not configured on this node\n",
+        );
+    };
+    let Some(settings) = oidc.page_settings() else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the identity provider has not been read yet; try again shortly\n",
+        );
+    };
+    match serde_json::to_vec(&settings) {
+        Ok(json) => {
+            let mut res = Response::new(Body::from(json));
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the settings\n"),
+    }
+}
+
+fn with_headers(
+    mut res: Response<Body>,
+    status: StatusCode,
+    mime: &str,
+    etag: &str,
+    csp: HeaderValue,
+) -> Response<Body> {
     *res.status_mut() = status;
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(mime) {
@@ -91,10 +163,7 @@ fn with_headers(mut res: Response<Body>, status: StatusCode, mime: &str, etag: &
     // Revalidate every time: a new build must reach agents at once, and the
     // ETag makes an unchanged file a 304.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

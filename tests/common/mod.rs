@@ -5,6 +5,7 @@ pub mod browser;
 pub mod media;
 pub mod metrics;
 pub mod netns;
+pub mod oidc;
 pub mod process;
 pub mod redis;
 pub mod s3;

@@ -4,7 +4,8 @@
 // changed what. Admins edit; supervisors read (the server enforces both).
 // Every save sends the object's etag: if someone else changed it since it
 // was loaded, the save fails with a conflict and nothing is overwritten.
-import { $, clients, describe, h, initialToken, ms, readToken } from "./api.js";
+import { $, clients, describe, h, initialToken, ms } from "./api.js";
+import { endSso, offerSso } from "./sso.js";
 import { DocumentFormat } from "./gen/hotline/v1/admin_pb.js";
 import { input, same, snake } from "./admin/fields.js";
 import { KINDS } from "./admin/kinds.js";
@@ -21,17 +22,15 @@ const page = {
 };
 
 async function signIn(token) {
-  const claims = readToken(token);
-  if (claims.role !== "admin" && claims.role !== "supervisor") {
-    throw new Error(`this is a ${claims.role || "unknown"} token; the admin page needs an admin (or, to read, a supervisor) token`);
-  }
-  if (claims.exp && claims.exp * 1000 < Date.now()) throw new Error("this token has expired");
   const api = clients(token);
-  await api.admin.listSkills({ pageSize: 1 });
-  sessionStorage.setItem(TOKEN_KEY, token);
+  const me = await api.session.whoAmI({});
+  if (me.role !== "admin" && me.role !== "supervisor") {
+    throw new Error(`this is a ${me.role} sign-in; the admin page needs an admin (or, to read, a supervisor)`);
+  }
+  if (typeof token === "string") sessionStorage.setItem(TOKEN_KEY, token);
   page.api = api;
-  page.canEdit = claims.role === "admin";
-  $("who").textContent = `${claims.sub} (${claims.role})`;
+  page.canEdit = me.role === "admin";
+  $("who").textContent = `${me.subject} (${me.role})`;
   $("signin").hidden = true;
   $("console").hidden = false;
   $("sign-out").disabled = false;
@@ -352,10 +351,14 @@ $("signin-form").addEventListener("submit", (ev) => {
 });
 $("sign-out").addEventListener("click", () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  endSso("admin");
   location.reload();
 });
 const token = initialToken(TOKEN_KEY);
+const signInError = (err) => { $("signin-error").textContent = describe(err); };
 if (token) {
   $("token").value = token;
-  signIn(token).catch((err) => { $("signin-error").textContent = describe(err); });
+  signIn(token).catch(signInError);
+} else {
+  offerSso("admin", { button: $("sso"), signIn, showError: signInError });
 }

@@ -4,9 +4,10 @@
 // Everything the page shows comes from the agent's event stream; buttons
 // only send requests.
 import {
-  $, clients, clock, connectAudio, describe, follow, h, initialToken, label, levelMeter, ms, readToken,
+  $, clients, clock, connectAudio, describe, follow, h, initialToken, label, levelMeter, ms,
   requestId, timeOfDay,
 } from "./api.js";
+import { endSso, offerSso } from "./sso.js";
 import { AgentState, CallStatus, Disposition, Tier } from "./gen/hotline/v1/common_pb.js";
 import { RequestedState } from "./gen/hotline/v1/agent_pb.js";
 import { CallbackStatus } from "./gen/hotline/v1/callback_pb.js";
@@ -40,13 +41,13 @@ function showError(where, err) {
 
 async function signIn(token) {
   showError("signin-error", null);
-  const claims = readToken(token);
-  if (claims.role !== "agent") throw new Error(`this is a ${claims.role || "unknown"} token; the softphone needs an agent token`);
-  if (claims.exp && claims.exp * 1000 < Date.now()) throw new Error("this token has expired");
-  desk.api = clients(token);
-  desk.agentId = claims.sub;
-  const agent = await desk.api.agent.login({ agentId: claims.sub, startAvailable: false, requestId: requestId() });
-  sessionStorage.setItem(TOKEN_KEY, token);
+  const api = clients(token);
+  const me = await api.session.whoAmI({});
+  if (me.role !== "agent") throw new Error(`this is a ${me.role} sign-in; the softphone needs an agent`);
+  desk.api = api;
+  desk.agentId = me.subject;
+  const agent = await desk.api.agent.login({ agentId: me.subject, startAvailable: false, requestId: requestId() });
+  if (typeof token === "string") sessionStorage.setItem(TOKEN_KEY, token);
   desk.agent = agent;
   $("signin").hidden = true;
   $("desk").hidden = false;
@@ -339,6 +340,7 @@ function wire() {
     desk.events?.abort();
     desk.pc?.close();
     sessionStorage.removeItem(TOKEN_KEY);
+    endSso("agent");
     location.reload();
   }));
   const call = () => ({ agentId: desk.agentId, callId: (desk.offer?.call ?? desk.live)?.callId ?? "", requestId: requestId() });
@@ -409,4 +411,6 @@ const token = initialToken(TOKEN_KEY);
 if (token) {
   $("token").value = token;
   signIn(token).catch((err) => showError("signin-error", err));
+} else {
+  offerSso("agent", { button: $("sso"), signIn, showError: (err) => showError("signin-error", err) });
 }

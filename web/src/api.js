@@ -13,20 +13,14 @@ import { SupervisorService } from "./gen/hotline/v1/supervisor_pb.js";
 
 export { ConnectError };
 
-/** What a bearer token says of its holder (the server checks it; the page
- * only reads the subject and role to fill in forms). */
-export function readToken(token) {
-  const parts = token.trim().split(".");
-  if (parts.length !== 3) throw new Error("not a hotline token (expected three dot-separated parts)");
-  const json = atob(parts[1].replace(/-/g, "+").replace(/_/g, "/"));
-  const claims = JSON.parse(json);
-  return { sub: String(claims.sub ?? ""), role: String(claims.role ?? ""), exp: Number(claims.exp ?? 0) };
-}
-
-/** Typed clients for every public service, authenticated with `token`. */
+/** Typed clients for every public service, authenticated with `token`:
+ * a string, or a function giving the token to send now (a single sign-on
+ * session swaps in fresh tokens). Who the holder is comes from
+ * `session.whoAmI`: the server reads the token, the page does not. */
 export function clients(token) {
+  const current = typeof token === "function" ? token : () => token;
   const auth = (next) => async (req) => {
-    req.header.set("authorization", `Bearer ${token.trim()}`);
+    req.header.set("authorization", `Bearer ${current().trim()}`);
     return next(req);
   };
   const transport = createGrpcWebTransport({ baseUrl: location.origin, interceptors: [auth] });

@@ -1,7 +1,7 @@
 // The "call us" test page: a caller's WebRTC call into a queue, for demos
 // and the browser test. The telephony token stands in for the carrier or
 // the website's backend that would start the call in production.
-import { $, clients, clock, connectAudio, describe, initialToken, label, levelMeter, ms, readToken, requestId } from "./api.js";
+import { $, clients, clock, connectAudio, describe, initialToken, label, levelMeter, ms, requestId } from "./api.js";
 import { CallOutcome, CallStatus } from "./gen/hotline/v1/common_pb.js";
 
 const TOKEN_KEY = "hotline.caller.token";
@@ -10,12 +10,12 @@ let current = null; // { api, callId, pc, stream, stopMeter, watch }
 async function call() {
   $("error").textContent = "";
   const token = $("token").value;
-  const claims = readToken(token);
-  if (claims.role !== "telephony" && claims.role !== "admin") {
-    throw new Error(`this is a ${claims.role || "unknown"} token; placing calls needs a telephony token`);
+  const api = clients(token);
+  const me = await api.session.whoAmI({});
+  if (me.role !== "telephony" && me.role !== "admin") {
+    throw new Error(`this is a ${me.role} token; placing calls needs a telephony token`);
   }
   sessionStorage.setItem(TOKEN_KEY, token);
-  const api = clients(token);
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   const started = await api.call.startCall({
     ani: $("ani").value.trim(),

@@ -4,11 +4,12 @@
 // Queues and callbacks come from server streams; agents, calls and reports
 // are polled every few seconds (they are store reads, cheap and bounded).
 import {
-  $, clients, clock, connectAudio, describe, follow, h, initialToken, label, ms, readToken, requestId, timeOfDay,
+  $, clients, clock, connectAudio, describe, follow, h, initialToken, label, ms, requestId, timeOfDay,
 } from "./api.js";
 import { AgentState, CallStatus, Disposition, Tier } from "./gen/hotline/v1/common_pb.js";
 import { MonitorMode } from "./gen/hotline/v1/media_pb.js";
 import { CallbackStatus } from "./gen/hotline/v1/callback_pb.js";
+import { endSso, offerSso } from "./sso.js";
 
 const TOKEN_KEY = "hotline.supervisor.token";
 const POLL_MS = 2000;
@@ -25,16 +26,14 @@ function showError(err) {
 }
 
 async function signIn(token) {
-  const claims = readToken(token);
-  if (claims.role !== "supervisor" && claims.role !== "admin") {
-    throw new Error(`this is a ${claims.role || "unknown"} token; the console needs a supervisor token`);
-  }
   const api = clients(token);
-  // One read proves the token before the console opens.
-  await api.supervisor.listAgents({ pageSize: 1 });
-  sessionStorage.setItem(TOKEN_KEY, token);
+  const me = await api.session.whoAmI({});
+  if (me.role !== "supervisor" && me.role !== "admin") {
+    throw new Error(`this is a ${me.role} sign-in; the console needs a supervisor`);
+  }
+  if (typeof token === "string") sessionStorage.setItem(TOKEN_KEY, token);
   floor.api = api;
-  $("who").textContent = claims.sub;
+  $("who").textContent = me.subject;
   $("signin").hidden = true;
   $("console").hidden = false;
   $("sign-out").disabled = false;
@@ -392,10 +391,14 @@ $("recording-search").addEventListener("submit", (ev) => {
 $("monitor-stop").addEventListener("click", stopMonitor);
 $("sign-out").addEventListener("click", () => {
   sessionStorage.removeItem(TOKEN_KEY);
+  endSso("supervisor");
   location.reload();
 });
 const token = initialToken(TOKEN_KEY);
+const signInError = (err) => { $("signin-error").textContent = describe(err); };
 if (token) {
   $("token").value = token;
-  signIn(token).catch((err) => { $("signin-error").textContent = describe(err); });
+  signIn(token).catch(signInError);
+} else {
+  offerSso("supervisor", { button: $("sso"), signIn, showError: signInError });
 }
