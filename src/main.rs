@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use hotline::auth::{Role, TokenKeys};
 use hotline::config::{Config, LogFormat};
+use hotline::console::Connection;
 use hotline::demo::{self, DemoOptions};
 use hotline::time::Timestamp;
 
@@ -29,42 +30,6 @@ struct Cli {
     store: Option<String>,
     #[command(subcommand)]
     command: Command,
-}
-
-/// How the console commands reach a server.
-#[derive(clap::Args)]
-struct Connection {
-    /// The server (default: server.grpc_listen of the configuration).
-    #[arg(long)]
-    server: Option<std::net::SocketAddr>,
-    /// Bearer token of a supervisor; default: one minted from the configured
-    /// secret for subject `console`.
-    #[arg(long, env = "HOTLINE_TOKEN")]
-    token: Option<String>,
-}
-
-impl Connection {
-    async fn clients(&self, config: &Config) -> anyhow::Result<hotline::client::Clients> {
-        self.clients_as(config, Role::Supervisor).await
-    }
-
-    /// Clients with the token given, or one minted for `role`.
-    async fn clients_as(&self, config: &Config, role: Role) -> anyhow::Result<hotline::client::Clients> {
-        let addr = self.server.unwrap_or(config.server.grpc_listen);
-        let token = match &self.token {
-            Some(t) => t.clone(),
-            None => TokenKeys::new(config.auth.secret.as_bytes()).mint(
-                role,
-                "console",
-                Duration::from_secs(3600),
-                Timestamp::now_wall(),
-            )?,
-        };
-        // TLS as the configured server serves it.
-        let tls = config.tls.peers();
-        let channel = hotline::client::channel_with(addr, &tls).await?;
-        Ok(hotline::client::Clients::new(channel, &token)?)
-    }
 }
 
 fn output(out: &Option<PathBuf>) -> hotline::console::Output<'_> {
@@ -249,7 +214,7 @@ enum Command {
     Config,
     /// The admin catalog (as admin): export it to a file, or import one.
     #[command(subcommand)]
-    Admin(AdminCommand),
+    Admin(hotline::console::admin::AdminCommand),
     /// Make a certificate authority and a server certificate it signed,
     /// for TLS on a laptop or in a lab (never for production).
     DevCert {
@@ -260,6 +225,14 @@ enum Command {
         /// localhost, 127.0.0.1 and ::1 (repeat for several).
         #[arg(long)]
         host: Vec<String>,
+    },
+    /// Print a new recording key line for `[media] recording_keys_file`:
+    /// `<id> <base64 of 32 random bytes>`. Put it first to seal new
+    /// recordings with it; keep the older lines to play older recordings.
+    RecordingKey {
+        /// The key's id (stored in every recording it seals).
+        #[arg(long)]
+        id: String,
     },
     /// Mint a bearer token from the configured secret.
     Token {
@@ -272,42 +245,6 @@ enum Command {
         /// Lifetime, e.g. 8h.
         #[arg(long, default_value = "8h", value_parser = parse_duration)]
         ttl: Duration,
-    },
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Write the catalog: every object as JSON Lines (SIP passwords left
-    /// out), or the customer directory as CSV.
-    Export {
-        #[arg(long, value_enum, default_value = "json-lines")]
-        format: hotline::client::catalog::DocFormat,
-        /// The file to write ("-" or none: standard output).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[command(flatten)]
-        conn: Connection,
-    },
-    /// Create or replace every object of a file written by export (every
-    /// line is checked first: one bad line and nothing is written).
-    Import {
-        file: PathBuf,
-        /// Default: customers-csv for a .csv file, else json-lines.
-        #[arg(long, value_enum)]
-        format: Option<hotline::client::catalog::DocFormat>,
-        #[command(flatten)]
-        conn: Connection,
-    },
-    /// Sign a subject (an agent's id for agents) out everywhere: their
-    /// tokens from sign-ins before now are refused on every node within a
-    /// second, and the agent is logged out.
-    Revoke {
-        subject: String,
-        /// Why, for the audit.
-        #[arg(long, default_value = "")]
-        reason: String,
-        #[command(flatten)]
-        conn: Connection,
     },
 }
 
@@ -535,68 +472,9 @@ fn main() -> anyhow::Result<()> {
                 Ok::<_, anyhow::Error>(())
             })
         }
-        Command::Admin(AdminCommand::Export {
-            format: doc,
-            out,
-            conn,
-        }) => {
+        Command::Admin(cmd) => {
             hotline::telemetry::init(format, "warn");
-            runtime.block_on(async {
-                let mut c = conn.clients_as(&config, Role::Admin).await?;
-                let document = hotline::client::catalog::export(&mut c, doc).await?;
-                match out {
-                    Some(path) if path.as_os_str() != "-" => std::fs::write(&path, &document)
-                        .with_context(|| format!("writing {}", path.display()))?,
-                    _ => std::io::Write::write_all(&mut std::io::stdout().lock(), &document)?,
-                }
-                anyhow::Ok(())
-            })
-        }
-        Command::Admin(AdminCommand::Import {
-            file,
-            format: doc,
-            conn,
-        }) => {
-            hotline::telemetry::init(format, "warn");
-            let document = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let doc = doc.unwrap_or_else(|| hotline::client::catalog::DocFormat::of(&file));
-            runtime.block_on(async {
-                let mut c = conn.clients_as(&config, Role::Admin).await?;
-                let s = hotline::client::catalog::import(&mut c, doc, document).await?;
-                println!(
-                    "{} objects: {} created, {} updated, {} unchanged",
-                    s.objects, s.created, s.updated, s.unchanged
-                );
-                anyhow::Ok(())
-            })
-        }
-        Command::Admin(AdminCommand::Revoke {
-            subject,
-            reason,
-            conn,
-        }) => {
-            hotline::telemetry::init(format, "warn");
-            runtime.block_on(async {
-                let mut c = conn.clients_as(&config, Role::Admin).await?;
-                let r = c
-                    .session
-                    .revoke_sessions(hotline::proto::RevokeSessionsRequest {
-                        subject: subject.clone(),
-                        reason,
-                    })
-                    .await?
-                    .into_inner();
-                println!(
-                    "sessions of {subject} revoked at {} ms{}",
-                    r.revoked_at_unix_ms,
-                    if r.agent_logged_out {
-                        "; the agent is logged out"
-                    } else {
-                        ""
-                    }
-                );
-                anyhow::Ok(())
-            })
+            Ok(runtime.block_on(hotline::console::admin::run(cmd, &config))?)
         }
         Command::Report {
             kind,
@@ -630,6 +508,10 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok::<_, anyhow::Error>(())
             })
+        }
+        Command::RecordingKey { id } => {
+            println!("{}", hotline::media::sealed::new_key_line(&id)?);
+            Ok(())
         }
         Command::DevCert { out, host } => {
             let made = hotline::tls::dev_cert::write(&out, &host)?;

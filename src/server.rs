@@ -47,6 +47,7 @@ use crate::proto::cluster::media_relay_server::MediaRelayServer;
 use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::session_service_server::SessionServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
+use crate::store::audit::{AuditLog, MemoryAudit};
 use crate::store::catalog::MemoryCatalog;
 use crate::store::sessions::MemorySessions;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
@@ -221,6 +222,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         let catalog = LiveCatalog::new(Arc::new(MemoryCatalog::open(memory.journal())?), seed);
         catalog.ensure_seeded().await?;
         let revocations = Revocations::new(Arc::new(MemorySessions::open(memory.journal())?));
+        let audit: Arc<dyn AuditLog> = Arc::new(MemoryAudit::open(memory.journal())?);
         let router_base = config.router_config();
         let mut router = Router::new(catalog.read().router_config(&router_base, crate::admin::zone))?;
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(Arc::new(memory), "memory"));
@@ -257,6 +259,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             scorecard: Arc::new(config.quality.scorecard.clone()),
             turn: Arc::new(config.turn.clone()),
             revocations,
+            audit,
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -270,6 +273,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         // has the catalog (see the cluster's health).
         let catalog = LiveCatalog::new(Arc::new(store.catalog()), seed);
         let revocations = Revocations::new(Arc::new(store.sessions()));
+        let audit: Arc<dyn AuditLog> = Arc::new(store.audit());
         let node_id = if config.cluster.node_id.is_empty() {
             format!("node-{}", uuid::Uuid::now_v7().simple())
         } else {
@@ -337,6 +341,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             scorecard: Arc::new(config.quality.scorecard.clone()),
             turn: Arc::new(config.turn.clone()),
             revocations,
+            audit,
         };
         let cluster = (
             ClusterApi {
@@ -365,11 +370,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     if let Some(oidc) = &oidc {
         oidc.spawn(shutdown_rx.clone());
     }
-    let auth = AuthInterceptor::new(Authenticator::new(
-        keys.clone(),
-        oidc.clone(),
-        Some(ctx.revocations.clone()),
-    ));
+    let auth = AuthInterceptor::new(
+        Authenticator::new(keys.clone(), oidc.clone(), Some(ctx.revocations.clone()))
+            .with_sign_ins(ctx.sign_in_recorder()),
+    );
 
     let sip_addr = match sip_listen {
         Some(listen) => Some(
@@ -454,6 +458,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             crate::api::session::SessionApi { app: ctx.clone() },
             auth.clone(),
         ))
+        .add_service(
+            crate::proto::audit_service_server::AuditServiceServer::with_interceptor(
+                crate::api::audit::AuditApi { app: ctx.clone() },
+                auth.clone(),
+            ),
+        )
         .add_service(SupervisorServiceServer::with_interceptor(
             SupervisorApi { app: ctx },
             auth.clone(),
@@ -546,6 +556,7 @@ fn media_plane(
         flush_every: Duration::from_millis(m.flush_ms),
         announce_every: (m.announce_every_secs > 0).then(|| Duration::from_secs(m.announce_every_secs)),
         agent_audio_grace: Duration::from_millis(m.agent_audio_grace_ms),
+        recording_keys: m.recording_keys().map_err(bad)?,
     };
     let hold = if m.hold_music == "builtin" {
         Prompt::builtin_hold_music(Rate::Narrowband)?

@@ -194,6 +194,7 @@ async fn caller_and_agent_hear_each_other_and_the_call_is_recorded_in_stereo() {
         .clone()
         .get_recording(proto::GetRecordingRequest {
             recording_id: rec.recording_id.clone(),
+            download: false,
         })
         .await
         .expect("get recording")

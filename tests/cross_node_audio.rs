@@ -70,6 +70,7 @@ async fn fetch_recording(rig: &AudioRig, call_id: &str, out: &std::path::Path) -
         .supervisor
         .get_recording(proto::GetRecordingRequest {
             recording_id: call_id.into(),
+            download: false,
         })
         .await
         .expect("get recording through this node")

@@ -247,6 +247,7 @@ async fn bad_signalling_gets_clear_status_codes() {
         .supervisor
         .get_recording(proto::GetRecordingRequest {
             recording_id: "no-such-call".into(),
+            download: false,
         })
         .await
         .unwrap_err();

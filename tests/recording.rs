@@ -31,15 +31,23 @@ fn recordings_go_to_dated_folders_by_call_id() {
         std::path::Path::new("rec"),
         &CallId::new("c-1"),
         Timestamp(1_795_428_000_000),
+        false,
     );
     assert_eq!(p, std::path::Path::new("rec/2026/11/23/c-1.wav"));
+    let sealed = StereoRecorder::path_for(
+        std::path::Path::new("rec"),
+        &CallId::new("c-1"),
+        Timestamp(1_795_428_000_000),
+        true,
+    );
+    assert_eq!(sealed, std::path::Path::new("rec/2026/11/23/c-1.sealed"));
 }
 
 #[test]
 fn caller_is_on_the_left_and_agent_on_the_right() {
     let dir = tempfile::tempdir().unwrap();
-    let path = StereoRecorder::path_for(dir.path(), &CallId::new("c-2"), Timestamp::now_wall());
-    let mut rec = StereoRecorder::create(&path, Rate::Narrowband, Duration::from_secs(1)).unwrap();
+    let path = StereoRecorder::path_for(dir.path(), &CallId::new("c-2"), Timestamp::now_wall(), false);
+    let mut rec = StereoRecorder::create(&path, Rate::Narrowband, Duration::from_secs(1), None).unwrap();
     talk(&mut rec, Rate::Narrowband, 0, 100); // 2 s
     let summary = rec.finish().unwrap();
     assert_eq!(summary.duration, Duration::from_secs(2));
@@ -59,7 +67,7 @@ fn caller_is_on_the_left_and_agent_on_the_right() {
 fn a_recording_cut_off_by_a_crash_still_opens_with_the_audio_up_to_the_last_flush() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.wav");
-    let mut rec = StereoRecorder::create(&path, Rate::Wideband, Duration::from_millis(500)).unwrap();
+    let mut rec = StereoRecorder::create(&path, Rate::Wideband, Duration::from_millis(500), None).unwrap();
     talk(&mut rec, Rate::Wideband, 0, 110); // 2.2 s
                                             // The process dies: no finish, no destructor.
     std::mem::forget(rec);
@@ -75,7 +83,7 @@ fn a_recording_cut_off_by_a_crash_still_opens_with_the_audio_up_to_the_last_flus
 fn a_pci_pause_records_silence_for_its_span_and_is_audited() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pci.wav");
-    let mut rec = StereoRecorder::create(&path, Rate::Narrowband, Duration::from_secs(1)).unwrap();
+    let mut rec = StereoRecorder::create(&path, Rate::Narrowband, Duration::from_secs(1), None).unwrap();
     talk(&mut rec, Rate::Narrowband, 0, 50); // 1 s
     rec.pause("agent alice");
     talk(&mut rec, Rate::Narrowband, 50, 25); // 0.5 s of card number

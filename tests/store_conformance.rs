@@ -95,6 +95,14 @@ async fn redis_store_meets_the_store_contract() {
     hotline::store::conformance::run(&store).await;
 }
 
+#[tokio::test]
+async fn redis_keeps_revocations_and_the_audit_trail_as_the_contract_says() {
+    let server = common::redis::RedisServer::start();
+    let store = redis_store(&server, 1000);
+    hotline::store::sessions::conformance::run(&store.sessions()).await;
+    hotline::store::audit::conformance::run(&store.audit()).await;
+}
+
 async fn evicts_the_oldest_ended_calls_first(store: &dyn Store) {
     use hotline::acd::CallStatus;
     use hotline::store::conformance::sample_call;

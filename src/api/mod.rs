@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod audit;
 pub mod call;
 pub mod callback;
 pub mod report;

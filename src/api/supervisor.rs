@@ -218,7 +218,7 @@ impl SupervisorService for SupervisorApi {
         let p = principal(&req).map_err(status)?;
         let (rec, disposition, data) = self
             .app
-            .recording(&p, &req.get_ref().recording_id)
+            .recording(&p, &req.get_ref().recording_id, req.get_ref().download)
             .await
             .map_err(status)?;
         let meta = convert::recording(&rec, disposition);

@@ -246,6 +246,7 @@ impl App {
         expect: Expect,
         body: Option<String>,
     ) -> Result<Revision, Error> {
+        let deleted = body.is_none();
         let write = CatalogWrite {
             kind,
             id: id.to_string(),
@@ -258,9 +259,23 @@ impl App {
             .catalog_write(&p.sub, Timestamp::now_wall(), &[write])
             .await?;
         self.catalog.refresh().await?;
-        revs.first()
+        let revision = revs
+            .first()
             .copied()
-            .ok_or_else(|| Error::Internal("the store answered no revision".into()))
+            .ok_or_else(|| Error::Internal("the store answered no revision".into()))?;
+        let what = match (expect, deleted) {
+            (_, true) => "deleted",
+            (Expect::Absent, _) => "created",
+            _ => "updated",
+        };
+        self.audit_after(
+            p,
+            crate::store::audit::AuditAction::CatalogChanged,
+            format!("{kind}:{id}"),
+            format!("{what} (revision {revision})"),
+        )
+        .await;
+        Ok(revision)
     }
 
     /// Creates the object `patch` describes: the fields it sets (those

@@ -164,7 +164,10 @@ impl App {
         let reason = validate::label("reason", reason, validate::MAX_LABEL_LEN)?.to_string();
         let why = "set by agent".to_string();
         let cmd = match state {
-            RequestedState::Available => Command::SetAvailable { agent: id, why },
+            RequestedState::Available => Command::SetAvailable {
+                agent: id.clone(),
+                why,
+            },
             RequestedState::NotReady if reason.is_empty() => {
                 return Err(Error::invalid("reason", "is required for NOT_READY"))
             }
@@ -196,20 +199,32 @@ impl App {
         if state == RequestedState::NotReady && reason.is_empty() {
             return Err(Error::invalid("reason", "is required for NOT_READY"));
         }
+        let detail = format!("{state:?} {reason}").trim().to_lowercase();
         let why = format!("forced by supervisor {}", p.sub);
         let cmd = match state {
             RequestedState::LoggedOut => Command::Logout {
-                agent: id,
+                agent: id.clone(),
                 forced_by: Some(format!("supervisor {}", p.sub)),
             },
-            RequestedState::Available => Command::SetAvailable { agent: id, why },
+            RequestedState::Available => Command::SetAvailable {
+                agent: id.clone(),
+                why,
+            },
             RequestedState::NotReady => Command::SetNotReady {
-                agent: id,
+                agent: id.clone(),
                 reason,
                 why,
             },
         };
-        self.agent_command(key, cmd).await
+        let record = self.agent_command(key, cmd).await?;
+        self.audit_after(
+            p,
+            crate::store::audit::AuditAction::AgentStateForced,
+            format!("agent:{id}"),
+            detail,
+        )
+        .await;
+        Ok(record)
     }
 
     /// Acts on an offer or a call of the agent; the call as it is after.
@@ -291,11 +306,20 @@ impl App {
         pause: bool,
     ) -> Result<crate::recording::RecordingRecord, Error> {
         let (agent, call) = self.own_connected_call(p, r).await?;
-        if pause {
-            self.media.pause_recording(&call, agent.as_str()).await
+        let (record, action) = if pause {
+            (
+                self.media.pause_recording(&call, agent.as_str()).await?,
+                crate::store::audit::AuditAction::RecordingPaused,
+            )
         } else {
-            self.media.resume_recording(&call).await
-        }
+            (
+                self.media.resume_recording(&call).await?,
+                crate::store::audit::AuditAction::RecordingResumed,
+            )
+        };
+        self.audit_after(p, action, format!("call:{call}"), String::new())
+            .await;
+        Ok(record)
     }
 
     /// Passes if `call` is the agent's connected call (what pausing its

@@ -225,11 +225,26 @@ impl App {
         }
         let body = ("RescheduleCallback", callback, not_before, deadline);
         let cmd = Command::RescheduleCallback {
-            id,
+            id: id.clone(),
             not_before,
             deadline,
         };
-        self.callback_command(p, request_id, &body, cmd).await
+        let record = self.callback_command(p, request_id, &body, cmd).await?;
+        let detail = format!(
+            "not before {} ms{}",
+            not_before.as_millis(),
+            deadline
+                .map(|d| format!(", deadline {} ms", d.as_millis()))
+                .unwrap_or_default()
+        );
+        self.audit_after(
+            p,
+            crate::store::audit::AuditAction::CallbackRescheduled,
+            format!("callback:{id}"),
+            detail,
+        )
+        .await;
+        Ok(record)
     }
 
     pub async fn cancel_callback(
@@ -240,13 +255,22 @@ impl App {
     ) -> Result<CallbackRecord, Error> {
         p.require(&[Role::Supervisor])?;
         let id = callback_id(callback)?;
-        self.callback_command(
+        let record = self
+            .callback_command(
+                p,
+                request_id,
+                &("CancelCallback", callback),
+                Command::CancelCallback { id: id.clone() },
+            )
+            .await?;
+        self.audit_after(
             p,
-            request_id,
-            &("CancelCallback", callback),
-            Command::CancelCallback { id },
+            crate::store::audit::AuditAction::CallbackCancelled,
+            format!("callback:{id}"),
+            String::new(),
         )
-        .await
+        .await;
+        Ok(record)
     }
 
     /// An agent's attempt to reach the customer, as they (or the SIP

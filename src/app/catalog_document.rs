@@ -352,6 +352,16 @@ impl App {
         }
         self.catalog.refresh().await?;
         info!(actor = %p.sub, objects = summary.objects, created = summary.created, updated = summary.updated, "catalog imported");
+        self.audit_after(
+            p,
+            crate::store::audit::AuditAction::CatalogImported,
+            "catalog:".into(),
+            format!(
+                "{} objects: {} created, {} updated, {} unchanged",
+                summary.objects, summary.created, summary.updated, summary.unchanged
+            ),
+        )
+        .await;
         Ok(summary)
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod audit;
 pub mod callbacks;
 pub mod calls;
 pub mod catalog_document;
@@ -58,6 +59,8 @@ pub struct App {
     pub turn: Arc<crate::config::TurnConfig>,
     /// Revoked sign-ins, enforced by this node's authenticator.
     pub revocations: crate::auth::Revocations,
+    /// The audit trail every sensitive action is written to.
+    pub audit: Arc<dyn crate::store::audit::AuditLog>,
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.

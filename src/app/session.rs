@@ -109,6 +109,13 @@ impl App {
             agent: AgentId::new(subject),
             forced_by: Some(format!("admin {} (sessions revoked)", p.sub)),
         };
+        self.audit_after(
+            p,
+            crate::store::audit::AuditAction::SessionsRevoked,
+            format!("subject:{subject}"),
+            reason.to_string(),
+        )
+        .await;
         let agent_logged_out = match self.engine.execute(None, logout).await {
             Ok(_) => true,
             Err(Error::NotFound { .. }) => false,

@@ -154,6 +154,13 @@ impl App {
         if record.status != CallStatus::Connected {
             return Err(Error::FailedPrecondition(format!("call {call} is not connected")));
         }
+        self.audit_before(
+            p,
+            crate::store::audit::AuditAction::MonitorStarted,
+            format!("call:{call}"),
+            format!("{mode:?}").to_lowercase(),
+        )
+        .await?;
         self.media.monitor(&call, mode, &p.sub, offer).await
     }
 
@@ -198,11 +205,13 @@ impl App {
         Ok((out, next))
     }
 
-    /// A recording's record, its disposition and its audio (the WAV file).
+    /// A recording's record, its disposition and its audio (the WAV
+    /// file), played (or, `download`, kept as a copy): audited first.
     pub async fn recording(
         &self,
         p: &Principal,
         recording_id: &str,
+        download: bool,
     ) -> Result<(RecordingRecord, Option<Disposition>, ByteStream), Error> {
         p.require(&[Role::Supervisor])?;
         let id = CallId::new(validate::id("recording_id", recording_id)?);
@@ -214,6 +223,21 @@ impl App {
                 what: "recording",
                 id: id.to_string(),
             })?;
+        let action = if download {
+            crate::store::audit::AuditAction::RecordingDownloaded
+        } else {
+            crate::store::audit::AuditAction::RecordingPlayed
+        };
+        self.audit_before(
+            p,
+            action,
+            format!("call:{id}"),
+            match &rec.agent {
+                Some(a) => format!("agent {a}"),
+                None => String::new(),
+            },
+        )
+        .await?;
         let data = self.media.recording_chunks(&rec).await?;
         let disposition = self.disposition_of(&rec).await?;
         Ok((rec, disposition, data))
@@ -270,6 +294,13 @@ impl App {
             comments,
         };
         self.store.put_grade(&grade).await?;
+        self.audit_after(
+            p,
+            crate::store::audit::AuditAction::CallGraded,
+            format!("call:{}", grade.call),
+            format!("score {:.1} on {}", grade.score, grade.scorecard.name),
+        )
+        .await;
         Ok(grade)
     }
 

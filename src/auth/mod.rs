@@ -14,8 +14,10 @@
 //! Revocations reach every node within its poll interval (1 s by
 //! default), well inside the minute the security rules promise.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +152,47 @@ pub fn bearer(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Error> {
     Ok(token.trim())
 }
 
+/// Told of each sign-in once per node (the first request with a
+/// subject's token from a sign-in later than any seen here for it), to put
+/// it in the audit trail.
+pub type SignInHook = Arc<dyn Fn(&Verified) + Send + Sync>;
+
+/// Subjects whose latest sign-in this node remembers, at most this many
+/// (then it starts afresh, and may tell of some sign-ins again).
+const MAX_SEEN_SIGN_INS: usize = 100_000;
+
+struct SignIns {
+    hook: SignInHook,
+    /// Subject -> the latest sign-in told of. Looked up by `&str` on every
+    /// request, so a known sign-in costs no allocation.
+    latest: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl SignIns {
+    fn saw(&self, v: &Verified) {
+        let new = {
+            let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+            match latest.get_mut(v.principal.sub.as_str()) {
+                Some(at) if *at >= v.signed_in_at => false,
+                Some(at) => {
+                    *at = v.signed_in_at;
+                    true
+                }
+                None => {
+                    if latest.len() >= MAX_SEEN_SIGN_INS {
+                        latest.clear();
+                    }
+                    latest.insert(v.principal.sub.clone(), v.signed_in_at);
+                    true
+                }
+            }
+        };
+        if new {
+            (self.hook)(v);
+        }
+    }
+}
+
 /// Every way this node accepts a caller: its own HS256 tokens, the
 /// identity provider's tokens when one is configured, and the revocations
 /// both answer to.
@@ -161,6 +204,8 @@ pub struct Authenticator {
     /// None: nothing to consult (tools that build an authenticator without
     /// a store).
     revocations: Option<Revocations>,
+    /// None: sign-ins are not recorded.
+    sign_ins: Option<Arc<SignIns>>,
 }
 
 impl Authenticator {
@@ -169,7 +214,17 @@ impl Authenticator {
             hs256,
             oidc,
             revocations,
+            sign_ins: None,
         }
+    }
+
+    /// Tells `hook` of each sign-in, once per node.
+    pub fn with_sign_ins(mut self, hook: SignInHook) -> Self {
+        self.sign_ins = Some(Arc::new(SignIns {
+            hook,
+            latest: Mutex::default(),
+        }));
+        self
     }
 
     /// Verifies `token` by its algorithm (HS256 is hotline's own; RS256
@@ -189,6 +244,9 @@ impl Authenticator {
         };
         if let Some(revocations) = &self.revocations {
             revocations.check(&verified)?;
+        }
+        if let Some(sign_ins) = &self.sign_ins {
+            sign_ins.saw(&verified);
         }
         Ok(verified.principal)
     }

@@ -1,6 +1,7 @@
 //! Typed clients with a bearer token attached, for the demo, load generators,
 //! CLI tools and tests.
 
+pub mod audit;
 pub mod catalog;
 pub mod softphone;
 
@@ -47,6 +48,7 @@ pub struct Clients {
     pub report: crate::proto::report_service_client::ReportServiceClient<Authed>,
     pub admin: crate::proto::admin_service_client::AdminServiceClient<Authed>,
     pub session: crate::proto::session_service_client::SessionServiceClient<Authed>,
+    pub audit: crate::proto::audit_service_client::AuditServiceClient<Authed>,
 }
 
 impl Clients {
@@ -70,8 +72,10 @@ impl Clients {
                 bearer.clone(),
             ),
             session: crate::proto::session_service_client::SessionServiceClient::with_interceptor(
-                channel, bearer,
+                channel.clone(),
+                bearer.clone(),
             ),
+            audit: crate::proto::audit_service_client::AuditServiceClient::with_interceptor(channel, bearer),
         })
     }
 }

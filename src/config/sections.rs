@@ -579,6 +579,11 @@ pub struct MediaConfig {
     /// `region`, `aws_allow_http`, `access_key_id`, `secret_access_key`);
     /// credentials not given here come from the `AWS_*` environment.
     pub storage_options: BTreeMap<String, String>,
+    /// Seal every new recording (AES-256-GCM under its own data key,
+    /// wrapped by the first key of this file; `hotline recording-key`
+    /// makes a line). Every node needs the same file: any node plays any
+    /// recording. "" = plain WAV files.
+    pub recording_keys_file: PathBuf,
 }
 
 impl Default for MediaConfig {
@@ -596,6 +601,7 @@ impl Default for MediaConfig {
             agent_audio_grace_ms: 3000,
             storage: "local".into(),
             storage_options: BTreeMap::new(),
+            recording_keys_file: PathBuf::new(),
         }
     }
 }
@@ -633,7 +639,20 @@ impl MediaConfig {
             .map_err(|e| invalid("media.storage", e.to_string()))
     }
 
+    /// The recording keys, when recordings are sealed.
+    pub fn recording_keys(
+        &self,
+    ) -> Result<Option<std::sync::Arc<crate::media::sealed::RecordingKeys>>, ConfigError> {
+        if self.recording_keys_file.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        crate::media::sealed::RecordingKeys::load(&self.recording_keys_file)
+            .map(Some)
+            .map_err(|e| invalid("media.recording_keys_file", e.to_string()))
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.recording_keys()?;
         if !(20..=10_000).contains(&self.flush_ms) {
             return Err(invalid("media.flush_ms", "must be 20..=10000"));
         }

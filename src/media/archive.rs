@@ -182,15 +182,15 @@ impl Archive {
     }
 }
 
-/// Every `.wav` file below the spool `root`, as `/`-separated paths
-/// relative to it.
+/// Every recording (`.wav`, or `.sealed`) below the spool `root`, as
+/// `/`-separated paths relative to it.
 pub fn spool_files(root: &FsPath) -> Vec<String> {
     fn walk(dir: &FsPath, root: &FsPath, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, root, out);
-            } else if path.extension().is_some_and(|x| x == "wav") {
+            } else if path.extension().is_some_and(|x| x == "wav" || x == "sealed") {
                 if let Ok(relative) = path.strip_prefix(root) {
                     let parts: Vec<String> = relative
                         .components()

@@ -20,6 +20,7 @@ pub mod relay;
 pub mod resample;
 pub mod retention;
 pub mod rtp;
+pub mod sealed;
 pub mod tone;
 pub mod trunk;
 pub mod webrtc;

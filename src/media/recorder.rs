@@ -1,18 +1,21 @@
 //! Stereo call recording: caller on the left channel, agent on the right,
-//! 16-bit PCM at the call's rate, one WAV file per call under
-//! `ROOT/YYYY/MM/DD/<call-id>.wav`.
+//! 16-bit PCM at the call's rate, one file per call under
+//! `ROOT/YYYY/MM/DD/<call-id>.wav`, or `<call-id>.sealed` when recordings
+//! are sealed (AES-256-GCM, see [`super::sealed`]).
 //!
-//! Invariants: the WAV header is rewritten (hound's `flush`) at least every
-//! `flush_every`, so a process killed mid-call leaves a file that opens and
-//! holds the audio up to the last flush; while paused (PCI: card numbers)
-//! silence is written for the paused span, so timing stays true, and every
-//! pause is kept as an audit record.
+//! Invariants: the WAV header is rewritten (hound's `flush`), or the audio
+//! since the last flush sealed as a segment, at least every `flush_every`,
+//! so a process killed mid-call leaves a file that opens and holds the
+//! audio up to the last flush; while paused (PCI: card numbers) silence is
+//! written for the paused span, so timing stays true, and every pause is
+//! kept as an audit record.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::sealed::{RecordingKeys, SealedWriter};
 use super::{MediaError, Rate};
 use crate::ids::CallId;
 use crate::time::Timestamp;
@@ -34,9 +37,47 @@ pub struct RecordingSummary {
     pub pauses: Vec<PauseRecord>,
 }
 
+/// Where the audio goes.
+enum Sink {
+    Wav(hound::WavWriter<BufWriter<File>>),
+    /// Boxed: its key schedule is far larger than a WAV writer.
+    Sealed(Box<SealedWriter<BufWriter<File>>>),
+}
+
+impl Sink {
+    fn sample_pair(&mut self, l: i16, r: i16) -> Result<(), String> {
+        match self {
+            Sink::Wav(w) => w
+                .write_sample(l)
+                .and_then(|_| w.write_sample(r))
+                .map_err(|e| e.to_string()),
+            Sink::Sealed(w) => {
+                let [a, b] = l.to_le_bytes();
+                let [c, d] = r.to_le_bytes();
+                w.write_pcm(&[a, b, c, d]);
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        match self {
+            Sink::Wav(w) => w.flush().map_err(|e| e.to_string()),
+            Sink::Sealed(w) => w.flush().map_err(|e| e.to_string()),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self {
+            Sink::Wav(w) => w.finalize().map_err(|e| e.to_string()),
+            Sink::Sealed(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
+        }
+    }
+}
+
 pub struct StereoRecorder {
     /// None once finished.
-    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    writer: Option<Sink>,
     path: PathBuf,
     rate: Rate,
     /// Samples per channel written so far.
@@ -51,16 +92,23 @@ pub struct StereoRecorder {
 }
 
 impl StereoRecorder {
-    /// `ROOT/YYYY/MM/DD/<call-id>.wav` for a call that started at `at` (UTC).
-    pub fn path_for(root: &Path, call: &CallId, at: Timestamp) -> PathBuf {
+    /// `ROOT/YYYY/MM/DD/<call-id>.wav` (`.sealed` when `sealed`) for a call
+    /// that started at `at` (UTC).
+    pub fn path_for(root: &Path, call: &CallId, at: Timestamp, sealed: bool) -> PathBuf {
         let when = std::time::UNIX_EPOCH + Duration::from_millis(at.as_millis());
         let stamp = humantime::format_rfc3339(when).to_string();
         let (y, m, d) = (&stamp[0..4], &stamp[5..7], &stamp[8..10]);
-        root.join(y).join(m).join(d).join(format!("{call}.wav"))
+        let ext = if sealed { "sealed" } else { "wav" };
+        root.join(y).join(m).join(d).join(format!("{call}.{ext}"))
     }
 
-    /// Creates the file (and its folders).
-    pub fn create(path: &Path, rate: Rate, flush_every: Duration) -> Result<Self, MediaError> {
+    /// Creates the file (and its folders), sealed under `keys` when given.
+    pub fn create(
+        path: &Path,
+        rate: Rate,
+        flush_every: Duration,
+        keys: Option<&RecordingKeys>,
+    ) -> Result<Self, MediaError> {
         let err = |reason: String| MediaError::Recording {
             path: path.display().to_string(),
             reason,
@@ -74,7 +122,16 @@ impl StereoRecorder {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let writer = hound::WavWriter::create(path, spec).map_err(|e| err(e.to_string()))?;
+        let writer = match keys {
+            None => Sink::Wav(hound::WavWriter::create(path, spec).map_err(|e| err(e.to_string()))?),
+            Some(keys) => {
+                let file = File::create(path).map_err(|e| err(e.to_string()))?;
+                Sink::Sealed(Box::new(
+                    SealedWriter::create(BufWriter::new(file), keys, rate.hz(), 2)
+                        .map_err(|e| err(e.to_string()))?,
+                ))
+            }
+        };
         let flush_every = (u64::from(rate.hz()) * flush_every.as_millis() as u64 / 1000).max(1);
         Ok(StereoRecorder {
             writer: Some(writer),
@@ -113,7 +170,7 @@ impl StereoRecorder {
                     agent.get(i).copied().unwrap_or(0),
                 )
             };
-            if let Err(e) = writer.write_sample(l).and_then(|_| writer.write_sample(r)) {
+            if let Err(e) = writer.sample_pair(l, r) {
                 return Err(self.err(e));
             }
         }
@@ -171,7 +228,7 @@ impl StereoRecorder {
     pub fn finish(mut self) -> Result<RecordingSummary, MediaError> {
         self.resume();
         if let Some(w) = self.writer.take() {
-            w.finalize().map_err(|e| self.err(e))?;
+            w.finish().map_err(|e| self.err(e))?;
         }
         Ok(RecordingSummary {
             path: self.path.clone(),

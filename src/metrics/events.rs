@@ -58,6 +58,7 @@ pub fn initialise() {
     }
     counter!("hotline_revocation_reads_failed_total").increment(0);
     counter!("hotline_sessions_revoked_total").increment(0);
+    counter!("hotline_audit_writes_failed_total").increment(0);
     for result in ["stored", "failed"] {
         counter!("hotline_recordings_archived_total", "result" => result).increment(0);
     }
@@ -243,6 +244,10 @@ pub fn describe() {
     describe_counter!(
         "hotline_revocation_reads_failed_total",
         "Polls of the revoked sign-ins that the store did not answer; while they fail, a revocation made on another node is not yet enforced here."
+    );
+    describe_counter!(
+        "hotline_audit_writes_failed_total",
+        "Audit trail events the store refused: a read of sensitive data was refused with it; a change was made but is missing from the trail (its own record still names who made it)."
     );
     describe_counter!(
         "hotline_sessions_revoked_total",
@@ -527,6 +532,11 @@ pub fn oidc_keys_fetched(ok: bool) {
 /// A poll of the revoked sign-ins failed.
 pub fn revocation_read_failed() {
     counter!("hotline_revocation_reads_failed_total").increment(1);
+}
+
+/// An audit trail event could not be written.
+pub fn audit_write_failed() {
+    counter!("hotline_audit_writes_failed_total").increment(1);
 }
 
 /// A subject's sign-ins were revoked through this node.

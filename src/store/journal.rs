@@ -34,10 +34,13 @@ pub enum Table {
     CatalogAudit,
     /// Revoked sign-ins: subject -> JSON `Revocation` (`sessions::MemorySessions`).
     Revocations,
+    /// The audit trail: zero-padded `ms-seq` -> JSON `AuditEvent`
+    /// (`audit::MemoryAudit`).
+    Audit,
 }
 
 impl Table {
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::Callbacks,
         Table::Contacts,
         Table::EndedCalls,
@@ -49,6 +52,7 @@ impl Table {
         Table::CatalogObjects,
         Table::CatalogAudit,
         Table::Revocations,
+        Table::Audit,
     ];
 
     fn definition(self) -> TableDefinition<'static, &'static str, &'static str> {
@@ -64,6 +68,7 @@ impl Table {
             Table::CatalogObjects => "catalog_objects",
             Table::CatalogAudit => "catalog_audit",
             Table::Revocations => "revocations",
+            Table::Audit => "audit",
         })
     }
 }

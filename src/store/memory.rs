@@ -222,8 +222,10 @@ impl MemoryStore {
                             inner.insert_agent_day(&serde_json::from_str(&json).map_err(corrupt)?)
                         }
                         // Tables with their own readers (`catalog::MemoryCatalog`,
-                        // `sessions::MemorySessions`).
-                        Table::CatalogObjects | Table::CatalogAudit | Table::Revocations => break,
+                        // `sessions::MemorySessions`, `audit::MemoryAudit`).
+                        Table::CatalogObjects | Table::CatalogAudit | Table::Revocations | Table::Audit => {
+                            break
+                        }
                     }
                 }
             }

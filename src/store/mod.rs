@@ -10,6 +10,7 @@
 //! (`*_between`) are oldest first over `[from, to)`. Every backend must pass
 //! [`conformance::run`].
 
+pub mod audit;
 pub mod catalog;
 /// The contract every backend must meet; for tests (`cargo test` enables
 /// it through the `test-support` feature), not in the shipped binary.

@@ -305,6 +305,11 @@ impl RedisStore {
         super::catalog::RedisCatalog::new(self.conn(), &self.keys.prefix)
     }
 
+    /// The audit trail, on this store's connection and namespace.
+    pub fn audit(&self) -> super::audit::RedisAudit {
+        super::audit::RedisAudit::new(self.conn(), &self.keys.prefix)
+    }
+
     /// The revoked sign-ins, on this store's connection and namespace.
     pub fn sessions(&self) -> super::sessions::RedisSessions {
         super::sessions::RedisSessions::new(self.conn(), &self.keys.prefix)

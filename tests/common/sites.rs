@@ -167,6 +167,7 @@ pub async fn fetch_recording(site: &Site, call_id: &str, out: &Path) {
         .supervisor
         .get_recording(proto::GetRecordingRequest {
             recording_id: call_id.into(),
+            download: false,
         })
         .await
         .expect("get recording")

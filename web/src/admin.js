@@ -77,6 +77,7 @@ function show(key) {
   for (const s of document.querySelectorAll("section.tab")) s.hidden = s.dataset.tab !== key;
   history.replaceState(null, "", `#${key}`);
   if (key === "audit") loadAudit(true);
+  else if (key === "trail") loadTrail(true);
   else page.views.get(key)?.reload();
 }
 
@@ -315,6 +316,61 @@ async function loadAudit(fresh) {
   }
 }
 
+// ---- the audit trail (every sensitive action) ----
+
+const TRAIL_ACTIONS = [
+  "monitor-started", "recording-played", "recording-downloaded", "recording-paused", "recording-resumed",
+  "agent-state-forced", "call-graded", "callback-rescheduled", "callback-cancelled", "catalog-changed",
+  "catalog-imported", "signed-in", "sessions-revoked", "customer-exported", "customer-erased",
+];
+const trail = { token: "" };
+
+function trailFilter() {
+  return { actor: $("trail-actor").value.trim(), action: $("trail-action").value, target: $("trail-target").value.trim() };
+}
+
+async function loadTrail(fresh) {
+  if (fresh) {
+    trail.token = "";
+    $("trail-rows").replaceChildren();
+  }
+  try {
+    const res = await page.api.audit.listAuditEvents({ ...trailFilter(), pageSize: PAGE, pageToken: trail.token });
+    trail.token = res.nextPageToken;
+    $("trail-more").hidden = !trail.token;
+    $("trail-rows").append(...res.events.map((e) => h("tr", { dataset: { action: e.action, target: e.target, actor: e.actor } },
+      h("td", {}, new Date(ms(e.atUnixMs)).toLocaleString()),
+      h("td", {}, e.actor),
+      h("td", {}, e.role),
+      h("td", {}, e.action),
+      h("td", {}, e.target),
+      h("td", {}, e.detail),
+      h("td", {}, e.node))));
+    $("trail-error").textContent = "";
+  } catch (err) {
+    $("trail-error").textContent = describe(err);
+  }
+}
+
+/** Every event the filter matches as a JSON Lines download. */
+async function exportTrail() {
+  const lines = [];
+  let pageToken = "";
+  do {
+    const res = await page.api.audit.listAuditEvents({ ...trailFilter(), pageSize: 500, pageToken });
+    for (const e of res.events) {
+      lines.push(JSON.stringify({
+        id: e.id, at_unix_ms: ms(e.atUnixMs), actor: e.actor, role: e.role, action: e.action,
+        target: e.target, detail: e.detail, node: e.node,
+      }));
+    }
+    pageToken = res.nextPageToken;
+  } while (pageToken);
+  const url = URL.createObjectURL(new Blob([lines.map((l) => l + "\n").join("")], { type: "application/jsonl" }));
+  h("a", { href: url, download: "hotline-audit.jsonl" }).click();
+  URL.revokeObjectURL(url);
+}
+
 /** The fields an audited write changed: "tier: regular -> key-account". */
 function change(beforeJson, afterJson) {
   const parse = (t) => { try { return t ? JSON.parse(t) : {}; } catch { return {}; } };
@@ -338,11 +394,16 @@ function change(beforeJson, afterJson) {
 $("tabs").append(
   ...KINDS.map((k) => h("button", { dataset: { tab: k.key }, onclick: () => show(k.key) }, k.title)),
   h("button", { dataset: { tab: "documents" }, onclick: () => show("documents") }, "Import / export"),
-  h("button", { dataset: { tab: "audit" }, onclick: () => show("audit") }, "Audit log"));
+  h("button", { dataset: { tab: "audit" }, onclick: () => show("audit") }, "Audit log"),
+  h("button", { dataset: { tab: "trail" }, onclick: () => show("trail") }, "Audit trail"));
 $("audit-kind").append(...["skill", "agent", "calendar", "queue", "entry-point", "keypad-menu", "reason-code", "wrap-up-category", "customer"]
   .map((k) => h("option", { value: k }, k)));
 $("audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadAudit(true); });
 $("audit-more").addEventListener("click", () => loadAudit(false));
+$("trail-action").append(...TRAIL_ACTIONS.map((a) => h("option", { value: a }, a)));
+$("trail-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadTrail(true); });
+$("trail-more").addEventListener("click", () => loadTrail(false));
+$("trail-export").addEventListener("click", () => exportTrail().catch((err) => { $("trail-error").textContent = describe(err); }));
 $("document-export").addEventListener("click", () => exportDocument(DocumentFormat.JSON_LINES, "catalog.jsonl", "application/jsonl"));
 $("document-import").addEventListener("click", () => importFile($("document-file"), DocumentFormat.JSON_LINES));
 $("signin-form").addEventListener("submit", (ev) => {

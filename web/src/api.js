@@ -5,6 +5,7 @@ import { createClient, ConnectError } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AdminService } from "./gen/hotline/v1/admin_pb.js";
 import { AgentService } from "./gen/hotline/v1/agent_pb.js";
+import { AuditService } from "./gen/hotline/v1/audit_pb.js";
 import { CallService } from "./gen/hotline/v1/call_pb.js";
 import { CallbackService } from "./gen/hotline/v1/callback_pb.js";
 import { ReportService } from "./gen/hotline/v1/report_pb.js";
@@ -27,6 +28,7 @@ export function clients(token) {
   return {
     admin: createClient(AdminService, transport),
     agent: createClient(AgentService, transport),
+    audit: createClient(AuditService, transport),
     call: createClient(CallService, transport),
     callback: createClient(CallbackService, transport),
     report: createClient(ReportService, transport),

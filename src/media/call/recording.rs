@@ -10,14 +10,15 @@ impl CallMedia {
         let now = Timestamp::now_wall();
         let shared = self.shared.clone();
         let root = &shared.settings.recordings_dir;
-        let path = StereoRecorder::path_for(root, &self.call, now);
+        let keys = shared.settings.recording_keys.as_deref();
+        let path = StereoRecorder::path_for(root, &self.call, now, keys.is_some());
         let wideband = |leg: &Leg| leg.rate == Rate::Wideband;
         let rate = match &self.agent_leg {
             Some(agent) if wideband(&self.caller) && wideband(agent) => Rate::Wideband,
             _ => Rate::Narrowband,
         };
         self.rate = rate;
-        let recorder = match StereoRecorder::create(&path, rate, self.shared.settings.flush_every) {
+        let recorder = match StereoRecorder::create(&path, rate, self.shared.settings.flush_every, keys) {
             Ok(r) => r,
             Err(e) => {
                 warn!(call = %self.call, error = %e, "cannot start the recording; the call goes on unrecorded");

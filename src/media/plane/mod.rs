@@ -55,8 +55,12 @@ pub struct MediaSettings {
     pub recordings_dir: PathBuf,
     /// Where finished recordings are kept.
     pub archive: super::archive::Archive,
-    /// Rewrite the WAV header at least this often (what a crash can lose).
+    /// Rewrite the WAV header (or seal a segment) at least this often
+    /// (what a crash can lose).
     pub flush_every: Duration,
+    /// Seal recordings under these keys (and open sealed ones); none:
+    /// plain WAV, and sealed recordings cannot be played here.
+    pub recording_keys: Option<std::sync::Arc<super::sealed::RecordingKeys>>,
     /// Tell waiting callers their place and wait this often; none: never.
     pub announce_every: Option<Duration>,
     /// How long a connected call waits for its agent's audio (a SIP phone's

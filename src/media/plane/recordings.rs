@@ -6,8 +6,9 @@ use super::*;
 
 impl MediaPlane {
     /// Closes the recordings this node left live when it died: each gets its
-    /// duration from what the file holds (the header written at the last
-    /// flush) and stops being live. Run once at start.
+    /// duration from what the file holds (the WAV header written at the
+    /// last flush, or a sealed file's length field) and stops being live.
+    /// Run once at start.
     pub async fn recover_recordings(&self) -> Result<usize, Error> {
         let mut recovered = 0;
         let mut cursor = None;
@@ -22,8 +23,13 @@ impl MediaPlane {
             for mut rec in page.into_iter().filter(|r| r.live && r.node == self.shared.node) {
                 let path = self.recording_path(&rec)?;
                 let duration = tokio::task::spawn_blocking(move || {
-                    hound::WavReader::open(&path)
-                        .map(|r| u64::from(r.duration()) * 1000 / u64::from(r.spec().sample_rate.max(1)))
+                    match crate::media::sealed::sealed_duration_ms(&path) {
+                        Ok(Some(ms)) => Ok(ms),
+                        Err(e) => Err(e.to_string()),
+                        Ok(None) => hound::WavReader::open(&path)
+                            .map(|r| u64::from(r.duration()) * 1000 / u64::from(r.spec().sample_rate.max(1)))
+                            .map_err(|e| e.to_string()),
+                    }
                 })
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?;
@@ -56,7 +62,7 @@ impl MediaPlane {
             let Some(call) = relative
                 .rsplit('/')
                 .next()
-                .and_then(|name| name.strip_suffix(".wav"))
+                .and_then(|name| name.strip_suffix(".wav").or_else(|| name.strip_suffix(".sealed")))
                 .map(CallId::new)
             else {
                 continue;
@@ -114,7 +120,18 @@ impl MediaPlane {
 
     /// A recording's file as a stream of chunks: from the shared archive,
     /// this node's disk, or the node that made it while that node lives.
+    /// A recording as WAV, unsealed here when it is sealed (wherever its
+    /// bytes come from).
     pub async fn recording_chunks(&self, rec: &RecordingRecord) -> Result<ByteStream, Error> {
+        let raw = self.recording_bytes(rec).await?;
+        Ok(crate::media::sealed::unseal(
+            raw,
+            self.shared.settings.recording_keys.clone(),
+        ))
+    }
+
+    /// A recording's bytes as stored (sealed or not).
+    async fn recording_bytes(&self, rec: &RecordingRecord) -> Result<ByteStream, Error> {
         if rec.archived {
             return Ok(self.shared.settings.archive.open(&rec.path).await?);
         }

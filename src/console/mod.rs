@@ -3,14 +3,57 @@
 //! sound device (the `playback` cargo feature, so servers build without
 //! ALSA) or writes a WAV file.
 
+pub mod admin;
+
 use std::path::Path;
+use std::time::Duration;
 
 use futures::StreamExt;
+
+use crate::auth::{Role, TokenKeys};
+use crate::config::Config;
+use crate::time::Timestamp;
 
 use crate::client::Clients;
 use crate::error::Error;
 use crate::proto;
 use crate::proto::monitor_event::Event as MonEv;
+
+/// How the console commands reach a server.
+#[derive(clap::Args)]
+pub struct Connection {
+    /// The server (default: server.grpc_listen of the configuration).
+    #[arg(long)]
+    pub server: Option<std::net::SocketAddr>,
+    /// Bearer token of a supervisor; default: one minted from the configured
+    /// secret for subject `console`.
+    #[arg(long, env = "HOTLINE_TOKEN")]
+    pub token: Option<String>,
+}
+
+impl Connection {
+    pub async fn clients(&self, config: &Config) -> Result<Clients, Error> {
+        self.clients_as(config, Role::Supervisor).await
+    }
+
+    /// Clients with the token given, or one minted for `role`.
+    pub async fn clients_as(&self, config: &Config, role: Role) -> Result<Clients, Error> {
+        let addr = self.server.unwrap_or(config.server.grpc_listen);
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => TokenKeys::new(config.auth.secret.as_bytes()).mint(
+                role,
+                "console",
+                Duration::from_secs(3600),
+                Timestamp::now_wall(),
+            )?,
+        };
+        // TLS as the configured server serves it.
+        let tls = config.tls.peers();
+        let channel = crate::client::channel_with(addr, &tls).await?;
+        Clients::new(channel, &token)
+    }
+}
 
 /// Where audio goes.
 pub enum Output<'a> {
@@ -73,6 +116,8 @@ pub async fn play(c: &mut Clients, recording_id: &str, out: Output<'_>) -> Resul
         .supervisor
         .get_recording(proto::GetRecordingRequest {
             recording_id: recording_id.to_string(),
+            // Written to a file: the supervisor keeps a copy.
+            download: matches!(out, Output::File(_)),
         })
         .await
         .map_err(remote)?
