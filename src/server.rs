@@ -464,6 +464,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                 auth.clone(),
             ),
         )
+        .add_service(
+            crate::proto::privacy_service_server::PrivacyServiceServer::with_interceptor(
+                crate::api::privacy::PrivacyApi { app: ctx.clone() },
+                auth.clone(),
+            ),
+        )
         .add_service(SupervisorServiceServer::with_interceptor(
             SupervisorApi { app: ctx },
             auth.clone(),

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod audit;
 pub mod call;
 pub mod callback;
+pub mod privacy;
 pub mod report;
 pub mod session;
 pub mod supervisor;

@@ -49,6 +49,7 @@ pub struct Clients {
     pub admin: crate::proto::admin_service_client::AdminServiceClient<Authed>,
     pub session: crate::proto::session_service_client::SessionServiceClient<Authed>,
     pub audit: crate::proto::audit_service_client::AuditServiceClient<Authed>,
+    pub privacy: crate::proto::privacy_service_client::PrivacyServiceClient<Authed>,
 }
 
 impl Clients {
@@ -75,7 +76,13 @@ impl Clients {
                 channel.clone(),
                 bearer.clone(),
             ),
-            audit: crate::proto::audit_service_client::AuditServiceClient::with_interceptor(channel, bearer),
+            audit: crate::proto::audit_service_client::AuditServiceClient::with_interceptor(
+                channel.clone(),
+                bearer.clone(),
+            ),
+            privacy: crate::proto::privacy_service_client::PrivacyServiceClient::with_interceptor(
+                channel, bearer,
+            ),
         })
     }
 }

@@ -48,6 +48,17 @@ pub enum AdminCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Write everything held about one customer (directory entry,
+    /// contacts, callbacks, recordings' metadata, grades, survey ratings)
+    /// as one JSON document: a data subject's access request.
+    ExportCustomer {
+        customer_id: String,
+        /// The file to write ("-" or none: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// Sign a subject (an agent's id for agents) out everywhere: their
     /// tokens from sign-ins before now are refused on every node within a
     /// second, and the agent is logged out.
@@ -114,6 +125,20 @@ pub async fn run(cmd: AdminCommand, config: &crate::config::Config) -> Result<()
                 eprintln!("{count} events written to {shown}");
             }
             Ok(())
+        }
+        AdminCommand::ExportCustomer {
+            customer_id,
+            out,
+            conn,
+        } => {
+            let mut c = conn.clients_as(config, Role::Admin).await?;
+            let data = c
+                .privacy
+                .export_customer_data(crate::proto::ExportCustomerDataRequest { customer_id })
+                .await
+                .map_err(|s| crate::status::from_remote(&s))?
+                .into_inner();
+            write_out(out, &data.json)
         }
         AdminCommand::Revoke {
             subject,

@@ -1,0 +1,167 @@
+//! A customer's data rights, end to end on two nodes sharing a real Redis:
+//! everything held about one customer (their directory entry, contacts,
+//! callbacks, grades and survey ratings of their calls) comes out of
+//! either node as one JSON document; only admins may take it, and the
+//! audit trail shows who did.
+
+mod common;
+
+use common::redis::RedisServer;
+use common::{TestServer, SOON};
+use hotline::auth::Role;
+use hotline::proto;
+use tonic::Code;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_exports_everything_held_about_a_customer_from_either_node_and_the_audit_shows_it() {
+    let redis = RedisServer::start();
+    let config = common::media::cluster_config(&redis, "");
+    let a = TestServer::with_config(&config).await;
+    let b = TestServer::with_config(&config).await;
+
+    // smallco (+2000) calls node a; alice answers on node b and wraps up.
+    let mut alice = b.agent("alice").await;
+    let call = a.start_call("+2000", "100").await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+    alice.hangup(&call.call_id).await;
+    alice
+        .wrap_up(&call.call_id, proto::Disposition::Resolved, "billing/question")
+        .await;
+    a.edge()
+        .call
+        .submit_survey(proto::SubmitSurveyRequest {
+            call_id: call.call_id.clone(),
+            satisfaction: 5,
+        })
+        .await
+        .expect("rated");
+    let criterion = |name: &str, weight| proto::ScorecardCriterion {
+        name: name.into(),
+        weight,
+    };
+    a.supervisor()
+        .supervisor
+        .grade_call(proto::GradeCallRequest {
+            call_id: call.call_id.clone(),
+            scorecard: Some(proto::Scorecard {
+                name: "short".into(),
+                total: 10,
+                criteria: vec![criterion("greeting", 4), criterion("solution", 6)],
+            }),
+            grades: ["greeting", "solution"]
+                .map(|c| proto::CriterionGrade {
+                    criterion: c.into(),
+                    grade: "B".into(),
+                })
+                .to_vec(),
+            comments: "friendly".into(),
+        })
+        .await
+        .expect("graded");
+    // Someone else's call is not theirs.
+    let other = a.start_call("+1000", "100").await;
+    let offered = alice.expect_offer(SOON).await;
+    assert_eq!(offered.call_id, other.call_id);
+    alice.accept(&other.call_id).await;
+    alice.hangup(&other.call_id).await;
+    let callback = a
+        .supervisor()
+        .callback
+        .create_callback(proto::CreateCallbackRequest {
+            customer_id: "smallco".into(),
+            queue: "billing".into(),
+            notes: "call back about the invoice".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("booked")
+        .into_inner();
+
+    let exported = b
+        .clients(Role::Admin, "ada")
+        .privacy
+        .export_customer_data(proto::ExportCustomerDataRequest {
+            customer_id: "smallco".into(),
+        })
+        .await
+        .expect("exported")
+        .into_inner();
+    let doc: serde_json::Value = serde_json::from_slice(&exported.json).expect("JSON");
+    assert_eq!(doc["format"], "hotline.customer-data.v1");
+    assert_eq!(doc["customer"]["id"], "smallco");
+    assert_eq!(doc["customer"]["numbers"][0], "+2000");
+    let calls = |list: &str| -> Vec<String> {
+        doc[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list} in {doc}"))
+            .iter()
+            .map(|r| r["call"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        calls("contacts"),
+        std::slice::from_ref(&call.call_id),
+        "their call, not the other"
+    );
+    assert_eq!(doc["contacts"][0]["agent"], "alice");
+    assert_eq!(calls("grades"), std::slice::from_ref(&call.call_id));
+    assert_eq!(doc["grades"][0]["comments"], "friendly");
+    assert_eq!(calls("surveys"), std::slice::from_ref(&call.call_id));
+    assert_eq!(doc["surveys"][0]["satisfaction"], 5);
+    let callbacks = doc["callbacks"].as_array().unwrap();
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(callbacks[0]["id"], callback.callback_id);
+    assert_eq!(doc["truncated"].as_array().map(Vec::len), Some(0));
+
+    // The trail, read on the other node, shows who took it.
+    let trail = a
+        .supervisor()
+        .audit
+        .list_audit_events(proto::ListAuditEventsRequest {
+            action: "customer-exported".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(trail.len(), 1);
+    assert_eq!(
+        (trail[0].actor.as_str(), trail[0].target.as_str()),
+        ("ada", "customer:smallco")
+    );
+
+    // Only admins; unknown and malformed ids are named.
+    let denied = b
+        .supervisor()
+        .privacy
+        .export_customer_data(proto::ExportCustomerDataRequest {
+            customer_id: "smallco".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let mut admin = a.clients(Role::Admin, "ada");
+    let unknown = admin
+        .privacy
+        .export_customer_data(proto::ExportCustomerDataRequest {
+            customer_id: "nobody".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let bad = admin
+        .privacy
+        .export_customer_data(proto::ExportCustomerDataRequest {
+            customer_id: "x".repeat(10_000),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().contains("customer_id") && bad.message().len() < 300,
+        "{}",
+        bad.message()
+    );
+}
