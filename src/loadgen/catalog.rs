@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use hotline_core::catalog::{Catalog, Customer, Revision};
 
-use super::calls::RedisProcess;
 use crate::auth::{Role, TokenKeys};
 use crate::client::Clients;
 use crate::config::Config;
@@ -105,19 +104,8 @@ fn unavailable(e: impl std::fmt::Display) -> Error {
 }
 
 pub async fn catalog(config: &Config, customers: usize, writes: usize) -> Result<CatalogReport, Error> {
-    // Redis keeps nothing on disk here (--save ""); its folder is scratch.
-    let dir = std::env::temp_dir().join(format!("hotline-loadgen-catalog-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(unavailable)?;
-    let redis = RedisProcess::start(&dir).await?;
-    let mut config = config.clone();
-    config.store.url = format!("redis://127.0.0.1:{}/0", redis.port);
-    config.store.namespace = format!("loadgen-catalog-{}", uuid::Uuid::now_v7().simple());
-    config.server.grpc_listen = "127.0.0.1:0".parse().map_err(unavailable)?;
-    config.metrics.listen.clear();
-    config.web.listen.clear();
-    config.sip.listen.clear();
-    let a = crate::server::start(&config).await?;
-    let b = crate::server::start(&config).await?;
+    let nodes = super::TwoNodes::start(config, "catalog").await?;
+    let (a, b, config) = (&nodes.a, &nodes.b, &nodes.config);
     let token = TokenKeys::new(config.auth.secret.as_bytes()).mint(
         Role::Admin,
         "loadgen",
@@ -276,10 +264,7 @@ pub async fn catalog(config: &Config, customers: usize, writes: usize) -> Result
         spreads.push(t.elapsed());
     }
     spreads.sort();
-    a.shutdown().await?;
-    b.shutdown().await?;
-    drop(redis);
-    let _ = std::fs::remove_dir_all(&dir);
+    nodes.stop().await?;
     Ok(CatalogReport {
         customers,
         import,

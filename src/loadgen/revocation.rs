@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::calls::RedisProcess;
 use super::catalog::percentile;
 use crate::auth::{Role, TokenKeys};
 use crate::client::Clients;
@@ -46,18 +45,8 @@ fn unavailable(e: impl std::fmt::Display) -> Error {
 }
 
 pub async fn revocation(config: &Config, revocations: usize) -> Result<RevocationReport, Error> {
-    let dir = std::env::temp_dir().join(format!("hotline-loadgen-revocation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(unavailable)?;
-    let redis = RedisProcess::start(&dir).await?;
-    let mut config = config.clone();
-    config.store.url = format!("redis://127.0.0.1:{}/0", redis.port);
-    config.store.namespace = format!("loadgen-revocation-{}", uuid::Uuid::now_v7().simple());
-    config.server.grpc_listen = "127.0.0.1:0".parse().map_err(unavailable)?;
-    config.metrics.listen.clear();
-    config.web.listen.clear();
-    config.sip.listen.clear();
-    let a = crate::server::start(&config).await?;
-    let b = crate::server::start(&config).await?;
+    let nodes = super::TwoNodes::start(config, "revocation").await?;
+    let (a, b, config) = (&nodes.a, &nodes.b, &nodes.config);
     let keys = TokenKeys::new(config.auth.secret.as_bytes());
     let hour = Duration::from_secs(3600);
     let admin = keys.mint(Role::Admin, "loadgen", hour, Timestamp::now_wall())?;
@@ -102,9 +91,11 @@ pub async fn revocation(config: &Config, revocations: usize) -> Result<Revocatio
         spread.push(revoked.elapsed());
     }
     spread.sort();
+    let poll = Duration::from_millis(config.auth.revocation_poll_ms);
+    nodes.stop().await?;
     Ok(RevocationReport {
         revocations,
-        poll: Duration::from_millis(config.auth.revocation_poll_ms),
+        poll,
         p50: percentile(&spread, 0.5),
         p99: percentile(&spread, 0.99),
         max: spread.last().copied().unwrap_or_default(),
