@@ -299,13 +299,9 @@ pub fn entry_point_out(v: &Versioned<EntryPoint>) -> proto::EntryPoint {
     }
 }
 
+/// A menu as sent; its bounds (how many keys, which) are checked in one
+/// place, `validate::catalog`'s `Bounded`, like every object's.
 pub fn keypad_menu_in(m: proto::KeypadMenu) -> Result<KeypadMenu, Error> {
-    if m.options.len() > validate::MAX_KEYPAD_OPTIONS {
-        return Err(Error::invalid(
-            "options",
-            format!("at most {} (one per key)", validate::MAX_KEYPAD_OPTIONS),
-        ));
-    }
     let mut options = std::collections::BTreeMap::new();
     for (i, o) in m.options.into_iter().enumerate() {
         if options.insert(o.key.clone(), o.entry_point).is_some() {
