@@ -42,8 +42,19 @@ async function signIn(token) {
   show(location.hash.slice(1) || "agents");
 }
 
-/** Every name the forms offer, read again (cheap: ids only in use). */
-async function refreshNames() {
+/** Where each list of names the forms offer comes from, by the kind
+ * whose objects they name. */
+const NAME_SOURCES = {
+  skills: ["listSkills", "skills", "name"],
+  queues: ["listQueues", "queues", "name"],
+  calendars: ["listCalendars", "calendars", "id"],
+  agents: ["listAgentProfiles", "agents", "id"],
+  "entry-points": ["listEntryPoints", "entryPoints", "number"],
+};
+
+/** The names the forms offer, read again: of the kind `only` (after a
+ * save or delete of one of its objects), or of every kind. */
+async function refreshNames(only) {
   const all = async (method, items, id) => {
     const out = [];
     let pageToken = "";
@@ -54,14 +65,9 @@ async function refreshNames() {
     } while (pageToken && out.length < 10000);
     return out;
   };
-  const [skills, queues, calendars, agents, entryPoints] = await Promise.all([
-    all("listSkills", "skills", "name"),
-    all("listQueues", "queues", "name"),
-    all("listCalendars", "calendars", "id"),
-    all("listAgentProfiles", "agents", "id"),
-    all("listEntryPoints", "entryPoints", "number"),
-  ]);
-  Object.assign(page.ctx, { skills, queues, calendars, agents, entryPoints });
+  const kinds = only ? [only].filter((k) => NAME_SOURCES[k]) : Object.keys(NAME_SOURCES);
+  const lists = await Promise.all(kinds.map((k) => all(...NAME_SOURCES[k])));
+  kinds.forEach((k, i) => { page.ctx[NAME_SOURCES[k][1]] = lists[i]; });
 }
 
 function fillTimeZones() {
@@ -203,7 +209,7 @@ function view(kind) {
           if (!paths.length) return said("Nothing changed");
           saved = await page.api.admin[kind.api.update]({ [kind.wrap]: { ...value, etag: item.etag }, updateMask: { paths } });
         }
-        await refreshNames();
+        await refreshNames(kind.key);
         await reload();
         edit(saved);
         said(`Saved ${kind.noun} ${saved[kind.idField]}`);
@@ -216,7 +222,7 @@ function view(kind) {
       try {
         await page.api.admin[kind.api.remove]({ id: item[kind.idField], etag: item.etag });
         editor.hidden = true;
-        await refreshNames();
+        await refreshNames(kind.key);
         await reload();
         said(`Deleted ${kind.noun} ${item[kind.idField]}`);
       } catch (err) {
