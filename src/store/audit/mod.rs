@@ -27,8 +27,8 @@ use crate::time::Timestamp;
 pub use memory::MemoryAudit;
 pub use redis::RedisAudit;
 
-/// Events kept at most; the oldest go first.
-pub const MAX_EVENTS: usize = 10_000_000;
+/// Events kept at most (about 300 bytes each); the oldest go first.
+pub const MAX_EVENTS: usize = 1_000_000;
 /// Events one listing looks through at most.
 pub const SCAN: usize = 5_000;
 
