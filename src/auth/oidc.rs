@@ -208,8 +208,11 @@ impl Oidc {
                 hotline_core::error::quote(sub)
             )));
         }
-        let mut node = Some(&Value::Object(claims.clone()));
-        for part in s.role_claim.split('.') {
+        // Walks the dotted path in place: this runs on every request, so
+        // the claims are not copied to start from a `Value`.
+        let mut parts = s.role_claim.split('.');
+        let mut node = parts.next().and_then(|first| claims.get(first));
+        for part in parts {
             node = node.and_then(|v| v.get(part));
         }
         let values: Vec<&str> = match node {
@@ -380,4 +383,54 @@ async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url:
         }
     }
     serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oidc(role_claim: &str) -> Oidc {
+        Oidc::new(OidcSettings {
+            issuer: "https://idp.example.com".into(),
+            audience: "urn:hotline".into(),
+            subject_claim: "preferred_username".into(),
+            role_claim: role_claim.into(),
+            role_values: vec![("cc-agent".into(), Role::Agent), ("cc-admin".into(), Role::Admin)],
+            refresh: Duration::from_secs(300),
+            leeway: Duration::from_secs(30),
+            ca_file: PathBuf::new(),
+            client_id: "pages".into(),
+            scopes: "openid".into(),
+        })
+    }
+
+    fn claims(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn roles_are_found_down_a_dotted_path_and_the_highest_granted_wins() {
+        let keycloak = claims(serde_json::json!({
+            "preferred_username": "alice", "auth_time": 1_700, "iat": 1_800,
+            "realm_access": { "roles": ["offline_access", "cc-agent", "cc-admin"] },
+        }));
+        let v = oidc("realm_access.roles").principal(&keycloak).unwrap();
+        assert_eq!(
+            (v.principal.sub.as_str(), v.principal.role),
+            ("alice", Role::Admin)
+        );
+        assert_eq!(
+            v.signed_in_at,
+            Timestamp::from_millis(1_700_000),
+            "auth_time, not iat"
+        );
+        let single = claims(serde_json::json!({ "preferred_username": "bob", "iat": 5, "role": "cc-agent" }));
+        assert_eq!(
+            oidc("role").principal(&single).unwrap().principal.role,
+            Role::Agent
+        );
+        let none = claims(serde_json::json!({ "preferred_username": "eve", "iat": 5, "realm_access": {} }));
+        let refused = oidc("realm_access.roles").principal(&none).unwrap_err();
+        assert!(matches!(refused, Error::PermissionDenied(_)), "{refused:?}");
+    }
 }
