@@ -15,11 +15,12 @@
 //!
 //! The adapters are this module's own:
 //!
-//! - [`gateway`]: the UDP socket and TCP listener, the clock, and each trunk
-//!   call's task, which queues the call through the same `CallService` the
-//!   gRPC edge uses (as a telephony principal) and carries its audio on an
-//!   RTP leg of the node's media plane, so a phone caller is bridged,
-//!   recorded and monitored exactly like a web caller;
+//! - [`gateway`]: the UDP socket and TCP listener, the clock, and the one
+//!   task that drives the trunk core;
+//! - `inbound`: each trunk call's task, which queues the call through the
+//!   same `CallService` the gRPC edge uses (as a telephony principal) and
+//!   carries its audio on an RTP leg of the node's media plane, so a phone
+//!   caller is bridged, recorded and monitored exactly like a web caller;
 //! - [`dialer`]: callbacks dialled through the trunk when an agent accepts
 //!   one, bridged to the agent;
 //! - `phone`: agents' registered SIP phones, rung for their offers.
@@ -29,5 +30,6 @@ pub use hotline_sip::{digest, framing, guard, message, sdp, trunk};
 mod caller_line;
 pub mod dialer;
 pub mod gateway;
+mod inbound;
 mod phone;
 pub mod prompts;
