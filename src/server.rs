@@ -74,8 +74,10 @@ pub struct RunningServer {
     pub metrics_addr: Option<SocketAddr>,
     /// Where the web app and grpc-web are served, if configured.
     pub web_addr: Option<SocketAddr>,
-    /// Where the SIP trunk listens (UDP), if configured.
+    /// Where the SIP trunk listens (UDP and TCP), if configured.
     pub sip_addr: Option<SocketAddr>,
+    /// Where the SIP trunk listens for TLS, if configured.
+    pub sip_tls_addr: Option<SocketAddr>,
     /// Signals the engine and the transport to stop.
     shutdown: watch::Sender<bool>,
     health: tonic_health::server::HealthReporter,
@@ -375,7 +377,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             .with_sign_ins(ctx.sign_in_recorder()),
     );
 
-    let sip_addr = match sip_listen {
+    let sip_tls_listen = config
+        .sip
+        .tls_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let sip_addrs = match sip_listen {
         Some(listen) => Some(
             crate::sip::gateway::start(
                 crate::sip::gateway::GatewaySettings {
@@ -395,6 +401,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
                     outbound_proxy,
                     caller_id: config.sip.outbound.caller_id.clone(),
                     ring_timeout_secs: config.sip.outbound.ring_timeout_secs,
+                    tls: match (sip_tls_listen, &tls) {
+                        (Some(listen), Some(tls)) => Some((listen, tls.sip.clone())),
+                        _ => None,
+                    },
+                    require_srtp: config.sip.require_srtp,
                 },
                 config.sip.guard(),
                 crate::sip::prompts::KeypadPrompts::load(config.sip.prompts_dir.clone())?,
@@ -526,7 +537,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         addr,
         metrics_addr,
         web_addr,
-        sip_addr,
+        sip_addr: sip_addrs.map(|a| a.sip),
+        sip_tls_addr: sip_addrs.and_then(|a| a.tls),
         shutdown: shutdown_tx,
         health,
         transport,

@@ -5,107 +5,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hotline::sip::guard::{Guard, Limits, Network, Rate, Trunk};
+use hotline::sip::guard::{Guard, Network, Trunk};
 use hotline::sip::trunk::{
-    Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats, MIN_EXPIRES, T1,
-    T2,
+    Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkStats, MIN_EXPIRES, T1, T2,
 };
-use hotline::time::Monotonic;
 use proptest::prelude::*;
 
-const TRUNK: &str = "192.0.2.9:5060";
-
-fn limits(invites_per_sec: f64, burst: f64) -> Limits {
-    let generous = Rate {
-        per_second: 10_000.0,
-        burst: 10_000.0,
-    };
-    Limits {
-        invite: Rate {
-            per_second: invites_per_sec,
-            burst,
-        },
-        register: generous,
-        options: generous,
-        other: generous,
-    }
-}
-
-fn core_with(guard: Guard) -> TrunkCore {
-    TrunkCore::new(
-        TrunkSettings {
-            local: "192.0.2.1:5060".parse().unwrap(),
-            seed: 7,
-        },
-        guard,
-    )
-}
-
-/// Any source, generous limits.
-fn core() -> TrunkCore {
-    core_with(Guard::new(Vec::new(), limits(10_000.0, 10_000.0)))
-}
-
-fn trunk() -> SocketAddr {
-    TRUNK.parse().unwrap()
-}
-
-const SDP: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-
-fn invite(call_id: &str, branch: &str, body: &str) -> String {
-    format!(
-        "INVITE sip:800100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\nFrom: <sip:+8613800000001@192.0.2.9>;tag=t1\r\nTo: <sip:800100@192.0.2.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:gw@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn request(method: &str, call_id: &str, branch: &str, cseq: u32, to_tag: Option<&str>) -> String {
-    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
-    format!(
-        "{method} sip:hotline@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\nFrom: <sip:+8613800000001@192.0.2.9>;tag=t1\r\nTo: <sip:800100@192.0.2.1>{to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-    )
-}
-
-/// Every datagram the core wants sent, as text.
-fn sent(core: &mut TrunkCore) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Some(t) = core.poll_transmit() {
-        assert_eq!(t.to, trunk(), "answers go back where requests came from");
-        out.push(String::from_utf8(t.bytes).unwrap());
-    }
-    out
-}
-
-fn status(msg: &str) -> &str {
-    msg.split("\r\n").next().unwrap()
-}
-
-fn events(core: &mut TrunkCore) -> Vec<TrunkEvent> {
-    std::iter::from_fn(|| core.poll_event()).collect()
-}
-
-fn to_tag(msg: &str) -> String {
-    let to = msg.lines().find(|l| l.starts_with("To:")).unwrap();
-    to.split(";tag=").nth(1).unwrap().trim().to_string()
-}
-
-/// Runs the core's timers from `from` to `to` in 10 ms steps.
-fn run(core: &mut TrunkCore, from: Monotonic, to: Monotonic) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    let mut now = from;
-    while now <= to {
-        if core.poll_timeout().is_some_and(|at| at <= now) {
-            core.handle_timeout(now);
-            for m in sent(core) {
-                out.push((now.since(from).as_millis() as u64, m));
-            }
-        }
-        now = now.plus(Duration::from_millis(10));
-    }
-    out
-}
-
-const T0: Monotonic = Monotonic(1_000_000);
+mod sip_core;
+use sip_core::*;
 
 fn incoming(core: &mut TrunkCore, call_id: &str) -> SipCallKey {
     core.handle_datagram(T0, trunk(), invite(call_id, "z9hG4bK-a", SDP).as_bytes());
@@ -133,7 +40,7 @@ fn incoming(core: &mut TrunkCore, call_id: &str) -> SipCallKey {
 fn a_queued_call_rings_with_early_media_and_is_answered_until_acknowledged() {
     let mut core = core();
     let key = incoming(&mut core, "c1");
-    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap(), None);
     let ringing = sent(&mut core);
     assert_eq!(status(&ringing[0]), "SIP/2.0 180 Ringing");
     assert!(
@@ -192,7 +99,7 @@ fn a_queued_call_rings_with_early_media_and_is_answered_until_acknowledged() {
 fn an_answer_never_acknowledged_ends_the_call_with_a_bye() {
     let mut core = core();
     let key = incoming(&mut core, "c2");
-    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap(), None);
     core.handle_answer(T0, &key);
     sent(&mut core);
     let out = run(&mut core, T0, T0.plus(T1 * 64 + Duration::from_millis(10)));
@@ -210,7 +117,7 @@ fn an_answer_never_acknowledged_ends_the_call_with_a_bye() {
 fn a_cancel_before_the_answer_is_an_abandon_and_the_invite_ends_487() {
     let mut core = core();
     let key = incoming(&mut core, "c3");
-    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap(), None);
     sent(&mut core);
     core.handle_datagram(
         T0,
@@ -242,7 +149,7 @@ fn a_cancel_before_the_answer_is_an_abandon_and_the_invite_ends_487() {
 fn we_hang_up_with_a_bye_after_the_answer_and_480_before_it() {
     let mut core = core();
     let key = incoming(&mut core, "c4");
-    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap(), None);
     core.handle_answer(T0, &key);
     let tag = to_tag(&sent(&mut core)[1]);
     core.handle_datagram(
@@ -349,7 +256,7 @@ fn info(call_id: &str, to_tag: &str, kind: &str, body: &str) -> String {
 fn keys_sent_by_sip_info_reach_the_call_and_strangers_get_481() {
     let mut core = core();
     let key = incoming(&mut core, "k1");
-    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap());
+    core.handle_accept(T0, &key, "192.0.2.1:30000".parse().unwrap(), None);
     let tag = to_tag(&sent(&mut core)[0]);
     for (kind, body, pressed) in [
         ("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", '5'),
@@ -443,7 +350,9 @@ fn only_trunks_are_answered_within_their_rate_and_call_cap() {
             rate_limited: 5,
             over_capacity: 3,
             malformed: 0,
-            unauthenticated: 0
+            unauthenticated: 0,
+            sdes_not_over_tls: 0,
+            srtp_required: 0,
         }
     );
 }

@@ -1,10 +1,12 @@
 //! What the network sends the SIP core: any datagram into the trunk's
 //! state machine (guard, parser, SDP, dialogs, the registrar, and the
-//! responses to a call we placed), then its timers run. Nothing may panic,
-//! and a call is only announced with a usable RTP address.
+//! responses to a call we placed), over UDP and then over TLS (where SRTP
+//! offers are taken), then its timers run. Nothing may panic, a call is
+//! only announced with a usable RTP address, and SRTP only over TLS.
 #![no_main]
 
 use hotline_sip::guard::{Guard, Limits, Rate};
+use hotline_sip::transport::Transport;
 use hotline_sip::trunk::{Dial, Registrar, TrunkCore, TrunkEvent, TrunkSettings};
 use hotline_time::Monotonic;
 use libfuzzer_sys::fuzz_target;
@@ -26,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
     let mut core = TrunkCore::new(
         TrunkSettings {
             local: "192.0.2.1:5060".parse().unwrap(),
+            tls_local: Some("192.0.2.1:5061".parse().unwrap()),
+            require_srtp: false,
             seed: 1,
         },
         guard,
@@ -52,11 +56,14 @@ fuzz_target!(|data: &[u8]| {
     // an in-dialog request).
     core.handle_datagram(t0, from, data);
     core.handle_datagram(t0, from, data);
+    let over_tls = "192.0.2.9:40001".parse().unwrap();
+    core.handle_message(t0, over_tls, Transport::Tls, data);
     core.handle_timeout(Monotonic(1_000_000 + 64_000));
     while core.poll_transmit().is_some() {}
     while let Some(event) = core.poll_event() {
-        if let TrunkEvent::Incoming { offer, .. } = event {
+        if let TrunkEvent::Incoming { offer, transport, .. } = event {
             assert_ne!(offer.remote.port(), 0);
+            assert!(offer.srtp.is_none() || transport == Transport::Tls);
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {

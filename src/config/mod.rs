@@ -211,6 +211,26 @@ impl Config {
             return Err(invalid("sip.survey_timeout_secs", "must be at least 1"));
         }
         self.sip.outbound.proxy_addr()?;
+        if self.sip.tls_addr()?.is_some() {
+            if self.sip.addr()?.is_none() {
+                return Err(invalid(
+                    "sip.tls_listen",
+                    "needs sip.listen (the trunk's UDP and TCP side)",
+                ));
+            }
+            if self.tls.cert_file.as_os_str().is_empty() {
+                return Err(invalid(
+                    "sip.tls_listen",
+                    "needs [tls] cert_file and key_file (the certificate it serves)",
+                ));
+            }
+        }
+        if self.sip.require_srtp && self.sip.tls_addr()?.is_none() {
+            return Err(invalid(
+                "sip.require_srtp",
+                "needs sip.tls_listen: SRTP keys are taken only over TLS",
+            ));
+        }
         if self.sip.outbound.ring_timeout_secs == 0 {
             return Err(invalid("sip.outbound.ring_timeout_secs", "must be at least 1"));
         }

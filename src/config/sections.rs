@@ -234,6 +234,13 @@ impl WebConfig {
 pub struct SipConfig {
     /// Take trunk calls over UDP here, e.g. "0.0.0.0:5060"; "" = off.
     pub listen: String,
+    /// Take trunk calls over TLS here too, e.g. "0.0.0.0:5061", with the
+    /// node's `[tls]` certificate; "" = off. Only over TLS may a trunk
+    /// offer SRTP (SDES keys travel in its SDP).
+    pub tls_listen: String,
+    /// Refuse trunk calls whose audio is not SRTP (488), so every call's
+    /// audio is encrypted (and every call comes over TLS).
+    pub require_srtp: bool,
     /// The address our SDP gives trunks for RTP; empty: the listen address
     /// (or the first of media.ips, or 127.0.0.1, when listening on every
     /// interface). RTP ports come from media.udp_ports.
@@ -341,6 +348,8 @@ impl Default for SipConfig {
     fn default() -> Self {
         SipConfig {
             listen: String::new(),
+            tls_listen: String::new(),
+            require_srtp: false,
             media_ip: String::new(),
             callback_key: "*".into(),
             survey: true,
@@ -412,6 +421,11 @@ impl SipConfig {
     /// Where to listen, if on.
     pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
         optional_addr("sip.listen", &self.listen)
+    }
+
+    /// Where to listen for SIP over TLS, if on.
+    pub fn tls_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        optional_addr("sip.tls_listen", &self.tls_listen)
     }
 
     /// The RTP address for SDP.

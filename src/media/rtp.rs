@@ -9,6 +9,13 @@
 //! a panic; we send 20 ms G.711 frames with one random SSRC, sequence and
 //! timestamp starting at random values (RFC 3550 5.1); keypad events (RFC
 //! 4733) are reported once per key press, by their event's timestamp.
+//!
+//! SRTP (RFC 3711, keys from SDES): with keys, every packet we send is
+//! encrypted and authenticated with ours, and a packet that fails
+//! authentication or replays an old one under theirs is dropped, counted
+//! (`hotline_srtp_packets_rejected_total`) and, the first time on a leg,
+//! logged as a warning: a wrong key is never a silent call. Our key comes
+//! from the operating system's CSPRNG, one per call.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -18,11 +25,15 @@ use bytes::{Bytes, BytesMut};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::debug;
+use tracing::{debug, warn};
 use webrtc::rtp::header::Header;
 use webrtc::rtp::packet::Packet;
+use webrtc::srtp::context::Context as SrtpContext;
+use webrtc::srtp::option::srtp_replay_protection;
+use webrtc::srtp::protection_profile::ProtectionProfile;
 use webrtc::util::{Marshal, MarshalSize, Unmarshal};
 
+use hotline_sip::sdes::{SrtpKey, SrtpSuite, KEY_LEN};
 use hotline_sip::sdp::AudioOffer;
 
 use super::codec::G711;
@@ -31,6 +42,61 @@ use super::{MediaError, Rate};
 
 /// Keypad events queued for the signalling side before newer ones are dropped.
 const KEYPAD_QUEUE: usize = 32;
+
+/// Packets SRTP remembers for replay protection (RFC 3711 3.3.2's minimum).
+const REPLAY_WINDOW: usize = 64;
+
+/// SRTP on a leg: the suite, the far end's key for what it sends and ours
+/// for what we send.
+#[derive(Clone, Copy, Debug)]
+pub struct SrtpKeys {
+    pub suite: SrtpSuite,
+    pub theirs: SrtpKey,
+    pub ours: SrtpKey,
+}
+
+impl SrtpKeys {
+    fn profile(&self) -> ProtectionProfile {
+        match self.suite {
+            SrtpSuite::AesCm128HmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+            SrtpSuite::AesCm128HmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
+        }
+    }
+
+    /// The context that decrypts what the far end sends.
+    fn inbound(&self) -> Result<SrtpContext, MediaError> {
+        SrtpContext::new(
+            self.theirs.master_key(),
+            self.theirs.master_salt(),
+            self.profile(),
+            Some(srtp_replay_protection(REPLAY_WINDOW)),
+            None,
+        )
+        .map_err(|e| MediaError::Transport(format!("srtp: {e}")))
+    }
+
+    /// The context that encrypts what we send.
+    fn outbound(&self) -> Result<SrtpContext, MediaError> {
+        SrtpContext::new(
+            self.ours.master_key(),
+            self.ours.master_salt(),
+            self.profile(),
+            None,
+            None,
+        )
+        .map_err(|e| MediaError::Transport(format!("srtp: {e}")))
+    }
+}
+
+/// A fresh SRTP master key and salt from the operating system's CSPRNG.
+pub fn draw_srtp_key() -> Result<SrtpKey, MediaError> {
+    use ring::rand::SecureRandom;
+    let mut key = [0u8; KEY_LEN];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| MediaError::Transport("no randomness for an SRTP key".into()))?;
+    Ok(SrtpKey(key))
+}
 
 /// What the RTP leg needs from the offer/answer.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +108,8 @@ pub struct RtpParams {
     pub telephone_event: Option<u8>,
     /// Latch onto the first source that sends (a trunk behind NAT).
     pub latch: bool,
+    /// SRTP keys; none: plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// How our RTP leg carries a SIP peer's audio: to the address its SDP
@@ -54,6 +122,8 @@ impl From<&AudioOffer> for RtpParams {
             codec: offer.codec,
             telephone_event: offer.telephone_event,
             latch: true,
+            // Our key is drawn by whoever accepts the call.
+            srtp: None,
         }
     }
 }
@@ -111,14 +181,19 @@ impl RtpSession {
         let socket = Arc::new(socket);
         let remote = Arc::new(Mutex::new(params.remote));
         let (keys_tx, keys_rx) = mpsc::channel(KEYPAD_QUEUE);
+        let (decrypt, encrypt) = match &params.srtp {
+            Some(keys) => (Some(keys.inbound()?), Some(keys.outbound()?)),
+            None => (None, None),
+        };
         let receive = tokio::spawn(receive(
             socket.clone(),
             Arc::downgrade(&leg),
             params,
             remote.clone(),
             keys_tx,
+            decrypt,
         ));
-        let send = tokio::spawn(send(socket, io, params.codec, remote.clone()));
+        let send = tokio::spawn(send(socket, io, params.codec, remote.clone(), encrypt));
         Ok((
             RtpSession {
                 leg,
@@ -182,9 +257,11 @@ async fn receive(
     params: RtpParams,
     remote: Arc<Mutex<SocketAddr>>,
     keys: mpsc::Sender<KeyPressed>,
+    mut srtp: Option<SrtpContext>,
 ) {
     let mut buf = vec![0u8; 2048];
     let mut latched = false;
+    let mut rejected: u64 = 0;
     let mut keypad = KeypadDecoder::default();
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
@@ -192,19 +269,34 @@ async fn receive(
         };
         let Some(leg) = leg.upgrade() else { break };
         let expected = remote.lock().map(|r| *r).unwrap_or(params.remote);
-        if from != expected {
-            // Until the first packet, the source may differ from the offer:
-            // its port always (NAT), its address too when latching.
-            let may_latch = !latched && (params.latch || from.ip() == expected.ip());
-            if !may_latch {
-                continue;
-            }
+        // Until the first packet, the source may differ from the offer:
+        // its port always (NAT), its address too when latching.
+        let moved = from != expected;
+        if moved && (latched || !(params.latch || from.ip() == expected.ip())) {
+            continue;
+        }
+        let mut raw = match srtp.as_mut() {
+            None => Bytes::copy_from_slice(&buf[..n]),
+            Some(ctx) => match ctx.decrypt_rtp(&buf[..n]) {
+                Ok(plain) => plain,
+                Err(e) => {
+                    // Not latched onto: a stranger's packet moves nothing.
+                    if rejected == 0 {
+                        warn!(leg = %leg.id, error = %e, "an SRTP packet failed authentication (a wrong key, or not SRTP): dropped");
+                    }
+                    rejected += 1;
+                    crate::metrics::events::srtp_packet_rejected();
+                    continue;
+                }
+            },
+        };
+        // Latched only onto a source whose packet authenticated.
+        if moved {
             if let Ok(mut r) = remote.lock() {
                 *r = from;
             }
         }
         latched = true;
-        let mut raw = Bytes::copy_from_slice(&buf[..n]);
         let Ok(packet) = Packet::unmarshal(&mut raw) else {
             continue;
         };
@@ -233,7 +325,13 @@ async fn receive(
     debug!("rtp receive loop ended");
 }
 
-async fn send(socket: Arc<UdpSocket>, mut io: LegTransport, codec: G711, remote: Arc<Mutex<SocketAddr>>) {
+async fn send(
+    socket: Arc<UdpSocket>,
+    mut io: LegTransport,
+    codec: G711,
+    remote: Arc<Mutex<SocketAddr>>,
+    mut srtp: Option<SrtpContext>,
+) {
     let ssrc: u32 = rand::random();
     let mut sequence: u16 = rand::random();
     let mut timestamp: u32 = rand::random();
@@ -258,9 +356,24 @@ async fn send(socket: Arc<UdpSocket>, mut io: LegTransport, codec: G711, remote:
         let Ok(n) = packet.marshal_to(&mut buf) else {
             continue;
         };
+        let sealed;
+        let wire: &[u8] = match srtp.as_mut() {
+            None => &buf[..n],
+            Some(ctx) => match ctx.encrypt_rtp(&buf[..n]) {
+                Ok(b) => {
+                    sealed = b;
+                    &sealed
+                }
+                // Never sent in the clear.
+                Err(e) => {
+                    debug!(error = %e, "SRTP encryption failed: frame dropped");
+                    continue;
+                }
+            },
+        };
         let to = remote.lock().map(|r| *r).ok();
         if let Some(to) = to {
-            let _ = socket.send_to(&buf[..n], to).await;
+            let _ = socket.send_to(wire, to).await;
         }
     }
 }

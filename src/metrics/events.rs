@@ -511,11 +511,19 @@ pub fn sip_refused(s: &hotline_sip::trunk::TrunkStats) {
         ("over_capacity", s.over_capacity),
         ("malformed", s.malformed),
         ("unauthenticated", s.unauthenticated),
+        ("sdes_not_over_tls", s.sdes_not_over_tls),
+        ("srtp_required", s.srtp_required),
     ] {
         if n > 0 {
             counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);
         }
     }
+}
+
+/// An SRTP packet failed authentication (or replayed an old one) and was
+/// dropped.
+pub fn srtp_packet_rejected() {
+    counter!("hotline_srtp_packets_rejected_total").increment(1);
 }
 
 /// The TLS certificate files changed and were read (`ok`) or did not read

@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::dialer::callback_call;
 use super::framing::StreamFramer;
@@ -25,7 +25,9 @@ use super::guard::Guard;
 use super::inbound::trunk_call;
 use super::phone::phone;
 use super::prompts::KeypadPrompts;
+use super::sdes::{SdesCrypto, SrtpKey};
 use super::sdp::AudioOffer;
+use super::transport::Transport;
 use super::trunk::{
     Binding, Dial, Refusal, Registrar, SipCallKey, TrunkCore, TrunkEvent, TrunkSettings, TrunkStats,
 };
@@ -37,6 +39,7 @@ use crate::ids::CallId;
 
 use crate::media::rtp::RtpParams;
 use crate::time::MonotonicClock;
+use crate::tls::{TlsConn, TlsIncoming};
 
 /// Commands a call task sends to the socket task.
 #[derive(Debug)]
@@ -44,6 +47,8 @@ pub(super) enum Command {
     Accept {
         key: SipCallKey,
         local_rtp: SocketAddr,
+        /// Our SRTP key, when the offer was SRTP.
+        srtp: Option<SrtpKey>,
     },
     Reject {
         key: SipCallKey,
@@ -98,10 +103,23 @@ pub struct GatewaySettings {
     pub caller_id: String,
     /// A placed call unanswered this long is given up.
     pub ring_timeout_secs: u64,
+    /// SIP over TLS: where, and the node's TLS configuration (none: off).
+    pub tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    /// Refuse trunk calls without SRTP (488).
+    pub require_srtp: bool,
 }
 
-/// Binds the SIP socket and serves trunk calls until `shutdown`; returns
-/// the bound address.
+/// Where the gateway listens.
+#[derive(Clone, Copy, Debug)]
+pub struct GatewayAddrs {
+    /// UDP and TCP.
+    pub sip: SocketAddr,
+    /// TLS, when on.
+    pub tls: Option<SocketAddr>,
+}
+
+/// Binds the SIP socket (and the TLS listener) and serves trunk calls
+/// until `shutdown`; returns the bound addresses.
 pub async fn start(
     settings: GatewaySettings,
     guard: Guard,
@@ -109,17 +127,33 @@ pub async fn start(
     ctx: App,
     dials: mpsc::Receiver<CallbackDial>,
     shutdown: watch::Receiver<bool>,
-) -> Result<SocketAddr, Error> {
+) -> Result<GatewayAddrs, Error> {
     let (socket, tcp, local) = bind_pair(settings.listen).await?;
+    let tls = match &settings.tls {
+        Some((listen, config)) => {
+            let listener = TcpListener::bind(listen).await.map_err(|e| {
+                Error::Unavailable(format!("cannot listen for SIP over TLS on {listen}: {e}"))
+            })?;
+            let incoming = TlsIncoming::new(listener, config.clone(), "SIP", shutdown.clone())
+                .map_err(|e| Error::Unavailable(format!("SIP over TLS on {listen}: {e}")))?;
+            Some(incoming)
+        }
+        None => None,
+    };
+    let tls_local = tls.as_ref().map(|t| t.local_addr());
     // Contact and Via name an address the trunk can reach.
-    let advertised = if local.ip().is_unspecified() {
-        SocketAddr::new(settings.media_ip, local.port())
-    } else {
-        local
+    let advertise = |a: SocketAddr| {
+        if a.ip().is_unspecified() {
+            SocketAddr::new(settings.media_ip, a.port())
+        } else {
+            a
+        }
     };
     let mut core = TrunkCore::new(
         TrunkSettings {
-            local: advertised,
+            local: advertise(local),
+            tls_local: tls_local.map(advertise),
+            require_srtp: settings.require_srtp,
             seed: rand::random(),
         },
         guard,
@@ -131,8 +165,25 @@ pub async fn start(
         core = core.with_registrar(Registrar::new(accounts));
     }
     info!(%local, "SIP trunk listening (UDP and TCP)");
-    tokio::spawn(run(socket, tcp, core, settings, ctx, keypad, dials, shutdown));
-    Ok(local)
+    if let Some(tls_local) = tls_local {
+        info!(%tls_local, require_srtp = settings.require_srtp, "SIP trunk listening (TLS)");
+    } else if !local.ip().is_loopback() {
+        warn!(%local, "SIP trunk without TLS: signalling is readable on the network and trunks cannot offer SRTP; set [sip] tls_listen");
+    }
+    let listeners = Listeners { socket, tcp, tls };
+    tokio::spawn(run(listeners, core, settings, ctx, keypad, dials, shutdown));
+    Ok(GatewayAddrs {
+        sip: local,
+        tls: tls_local,
+    })
+}
+
+/// The sockets the socket task reads.
+struct Listeners {
+    socket: UdpSocket,
+    tcp: TcpListener,
+    /// SIP over TLS, handshaken.
+    tls: Option<TlsIncoming>,
 }
 
 /// Binds UDP and TCP on the same address and port (RFC 3261 18: both are
@@ -160,9 +211,9 @@ async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener, Socket
     Err(last.unwrap_or_else(|| Error::Unavailable(format!("cannot listen for SIP on {listen}"))))
 }
 
-/// What TCP connections tell the socket task.
+/// What TCP and TLS connections tell the socket task.
 enum Stream {
-    Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
+    Opened(SocketAddr, Transport, mpsc::Sender<Vec<u8>>),
     Message(SocketAddr, Vec<u8>),
     Closed(SocketAddr),
 }
@@ -170,11 +221,18 @@ enum Stream {
 /// Concurrent TCP connections; more are refused (a trunk needs a few).
 const MAX_CONNECTIONS: usize = 1024;
 
-/// One TCP connection: framed messages in, the core's replies out.
-async fn connection(stream: TcpStream, peer: SocketAddr, to_core: mpsc::Sender<Stream>) {
-    let (mut reader, mut writer) = stream.into_split();
+/// One TCP or TLS connection: framed messages in, the core's replies out.
+async fn connection<S>(stream: S, peer: SocketAddr, transport: Transport, to_core: mpsc::Sender<Stream>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
-    if to_core.send(Stream::Opened(peer, out_tx)).await.is_err() {
+    if to_core
+        .send(Stream::Opened(peer, transport, out_tx))
+        .await
+        .is_err()
+    {
         return;
     }
     let write = tokio::spawn(async move {
@@ -213,8 +271,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, to_core: mpsc::Sender<S
 
 #[allow(clippy::too_many_arguments)]
 async fn run(
-    socket: UdpSocket,
-    tcp: TcpListener,
+    listeners: Listeners,
     mut core: TrunkCore,
     settings: GatewaySettings,
     ctx: App,
@@ -222,6 +279,7 @@ async fn run(
     mut dials: mpsc::Receiver<CallbackDial>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Listeners { socket, tcp, mut tls } = listeners;
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
     // Catalog changes (phone accounts added, changed or removed).
     let mut catalog = ctx.catalog.subscribe();
@@ -239,8 +297,9 @@ async fn run(
     let mut phones: HashMap<String, watch::Sender<Option<Binding>>> = HashMap::new();
     // Callback work items being dialled (each is dialled once at a time).
     let mut dialling: std::collections::HashSet<CallId> = std::collections::HashSet::new();
-    // Open TCP connections by peer: replies to a peer go back on its stream.
-    let mut streams: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    // Open TCP and TLS connections by peer: replies to a peer go back on
+    // its stream.
+    let mut streams: HashMap<SocketAddr, (Transport, mpsc::Sender<Vec<u8>>)> = HashMap::new();
     let (stream_tx, mut stream_rx) = mpsc::channel::<Stream>(1024);
     let mut buf = vec![0u8; 65_536];
     let clock = MonotonicClock::new();
@@ -262,16 +321,26 @@ async fn run(
             },
             accepted = tcp.accept() => match accepted {
                 Ok((stream, peer)) if streams.len() < MAX_CONNECTIONS => {
-                    tokio::spawn(connection(stream, peer, stream_tx.clone()));
+                    tokio::spawn(connection(stream, peer, Transport::Tcp, stream_tx.clone()));
                 }
                 Ok((_, peer)) => debug!(%peer, "SIP connection refused: too many open"),
                 Err(e) => debug!(error = %e, "SIP accept"),
             },
-            Some(event) = stream_rx.recv() => match event {
-                Stream::Opened(peer, tx) => {
-                    streams.insert(peer, tx);
+            Some((conn, peer)) = next_tls(&mut tls) => {
+                if streams.len() < MAX_CONNECTIONS {
+                    tokio::spawn(connection(conn, peer, Transport::Tls, stream_tx.clone()));
+                } else {
+                    debug!(%peer, "SIP over TLS connection refused: too many open");
                 }
-                Stream::Message(peer, msg) => core.handle_datagram(clock.now(), peer, &msg),
+            },
+            Some(event) = stream_rx.recv() => match event {
+                Stream::Opened(peer, transport, tx) => {
+                    streams.insert(peer, (transport, tx));
+                }
+                Stream::Message(peer, msg) => {
+                    let transport = streams.get(&peer).map_or(Transport::Tcp, |(t, _)| *t);
+                    core.handle_message(clock.now(), peer, transport, &msg);
+                }
                 Stream::Closed(peer) => {
                     streams.remove(&peer);
                 }
@@ -298,7 +367,7 @@ async fn run(
                         calls.insert(key.clone(), side);
                         let _ = placed.send(key);
                     }
-                    Command::Accept { key, local_rtp } => core.handle_accept(now, &key, local_rtp),
+                    Command::Accept { key, local_rtp, srtp } => core.handle_accept(now, &key, local_rtp, srtp),
                     Command::Reject { key, why } => {
                         calls.remove(&key);
                         core.handle_reject(now, &key, why);
@@ -320,7 +389,7 @@ async fn run(
             // A peer on TCP hears back on its connection (a full one loses
             // the message; SIP over TCP does not retransmit, the peer's
             // transaction times out).
-            if let Some(stream) = streams.get(&t.to) {
+            if let Some((_, stream)) = streams.get(&t.to) {
                 let _ = stream.try_send(t.bytes);
                 continue;
             }
@@ -339,17 +408,20 @@ async fn run(
                     from_number,
                     to_number,
                     source,
+                    transport,
                     offer,
                 } => {
                     let (tx, rx) = mpsc::channel(16);
                     calls.insert(key.clone(), tx);
-                    info!(sip_call = %key, from = %from_number, to = %to_number, %source, "trunk call arriving");
+                    let srtp = offer.srtp.map(|c| c.suite.name());
+                    info!(sip_call = %key, from = %from_number, to = %to_number, %source, transport = transport.via(), srtp, "trunk call arriving");
                     tokio::spawn(trunk_call(
                         TrunkCall {
                             key,
                             from_number,
                             to_number,
                             params: RtpParams::from(&offer),
+                            srtp: offer.srtp,
                         },
                         cx.clone(),
                         rx,
@@ -413,7 +485,7 @@ async fn run(
     }
     while let Some(t) = core.poll_transmit() {
         match streams.get(&t.to) {
-            Some(stream) => {
+            Some((_, stream)) => {
                 let _ = stream.try_send(t.bytes);
             }
             None => {
@@ -430,6 +502,16 @@ pub(super) struct TrunkCall {
     pub from_number: String,
     pub to_number: String,
     pub params: RtpParams,
+    /// The far end's SRTP key (an SRTP offer, over TLS).
+    pub srtp: Option<SdesCrypto>,
+}
+
+/// The next handshaken TLS connection, or never when TLS is off.
+async fn next_tls(tls: &mut Option<TlsIncoming>) -> Option<(TlsConn, SocketAddr)> {
+    match tls {
+        Some(t) => t.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What a call task needs besides its call.

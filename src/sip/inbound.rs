@@ -22,7 +22,7 @@ use crate::acd::{CallOutcome, CallRecord, CallStatus, QueueSettings, WhenClosed}
 use crate::app::calls::{RequestCallback, StartCall};
 use crate::error::Error;
 use crate::media::leg::Leg;
-use crate::media::rtp::RtpSession;
+use crate::media::rtp::{draw_srtp_key, RtpSession, SrtpKeys};
 use hotline_core::catalog::KeypadMenu;
 
 /// The SIP final response for a call the application refused.
@@ -49,13 +49,33 @@ pub(super) async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Rec
         key,
         from_number,
         to_number,
-        params,
+        mut params,
+        srtp,
     } = call;
     let cmds = cx.cmds.clone();
     let refuse = |why| Command::Reject {
         key: key.clone(),
         why,
     };
+    // SRTP: our key for what we send, drawn per call.
+    let mut our_key = None;
+    if let Some(theirs) = srtp {
+        match draw_srtp_key() {
+            Ok(ours) => {
+                our_key = Some(ours);
+                params.srtp = Some(SrtpKeys {
+                    suite: theirs.suite,
+                    theirs: theirs.key,
+                    ours,
+                });
+            }
+            Err(e) => {
+                warn!(sip_call = %key, error = %e, "no SRTP key for a trunk call");
+                let _ = cmds.send(refuse(Refusal::Unavailable)).await;
+                return;
+            }
+        }
+    }
     // The RTP leg first: menus talk to the caller before the call is queued.
     let opened = RtpSession::open(
         format!("rtp-{key}"),
@@ -85,6 +105,7 @@ pub(super) async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Rec
         .send(Command::Accept {
             key: key.clone(),
             local_rtp,
+            srtp: our_key,
         })
         .await;
 

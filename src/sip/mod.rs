@@ -11,11 +11,13 @@
 //!   sans-IO state machine (transactions, retransmissions, dialogs);
 //! - [`guard`]: allow-lists, per-source rate limits and call caps;
 //! - [`digest`]: digest authentication of trunks and agents' phones;
-//! - [`framing`]: SIP messages cut from a TCP stream.
+//! - [`framing`]: SIP messages cut from a TCP or TLS stream;
+//! - [`sdes`]: SRTP keys in the SDP (RFC 4568);
+//! - [`transport`]: UDP, TCP or TLS as Via and Contact name them.
 //!
 //! The adapters are this module's own:
 //!
-//! - [`gateway`]: the UDP socket and TCP listener, the clock, and the one
+//! - [`gateway`]: the UDP socket and the TCP and TLS listeners, the clock, and the one
 //!   task that drives the trunk core;
 //! - `inbound`: each trunk call's task, which queues the call through the
 //!   same `CallService` the gRPC edge uses (as a telephony principal) and
@@ -25,7 +27,7 @@
 //!   one, bridged to the agent;
 //! - `phone`: agents' registered SIP phones, rung for their offers.
 
-pub use hotline_sip::{digest, framing, guard, message, sdp, trunk};
+pub use hotline_sip::{digest, framing, guard, message, sdes, sdp, transport, trunk};
 
 mod caller_line;
 pub mod dialer;

@@ -117,6 +117,11 @@ impl TlsIncoming {
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
+
+    /// The next handshaken connection and its peer; none after shutdown.
+    pub async fn accept(&mut self) -> Option<(TlsConn, SocketAddr)> {
+        self.ready.recv().await
+    }
 }
 
 impl futures::Stream for TlsIncoming {

@@ -151,6 +151,8 @@ pub struct ServerTls {
     pub grpc: Arc<rustls::ServerConfig>,
     /// The web app and metrics: HTTP/1.1.
     pub http: Arc<rustls::ServerConfig>,
+    /// SIP over TLS (RFC 3261 26.2; no ALPN).
+    pub sip: Arc<rustls::ServerConfig>,
 }
 
 impl ServerTls {
@@ -188,6 +190,7 @@ impl ServerTls {
         Ok(Some(ServerTls {
             grpc: build(&[b"h2", b"http/1.1"])?,
             http: build(&[b"http/1.1"])?,
+            sip: build(&[])?,
             identity,
         }))
     }

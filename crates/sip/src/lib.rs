@@ -11,6 +11,8 @@
 //! - [`message`]: SIP messages parsed by `rsip`, reduced to what a user-agent
 //!   acts on; responses and our requests written back;
 //! - [`sdp`]: the audio of an offer (G.711, telephone-event) and our answer;
+//! - [`sdes`]: SRTP keys exchanged in the SDP (RFC 4568), taken over TLS only;
+//! - [`transport`]: UDP, TCP or TLS, as Via and Contact name them;
 //! - [`codec`]: G.711 itself;
 //! - [`trunk`]: the user-agent server and client and the registrar;
 //! - [`guard`]: allow-lists, per-source rate limits, per-trunk call caps;
@@ -22,5 +24,7 @@ pub mod digest;
 pub mod framing;
 pub mod guard;
 pub mod message;
+pub mod sdes;
 pub mod sdp;
+pub mod transport;
 pub mod trunk;

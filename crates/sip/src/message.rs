@@ -12,6 +12,7 @@
 
 use std::net::SocketAddr;
 
+use crate::transport::Transport;
 use rsip::prelude::{HeadersExt, ToTypedHeader, UntypedHeader};
 
 /// Larger datagrams are dropped unread (an INVITE with SDP is ~1 KB; UDP
@@ -379,6 +380,8 @@ pub struct DialogRequest<'a> {
     /// The far end's Contact URI.
     pub target: &'a str,
     pub local: SocketAddr,
+    /// What the Via names (the transport the request goes on).
+    pub transport: Transport,
     pub branch: &'a str,
     /// Our side of the dialog: the INVITE's To value and our tag.
     pub from: &'a str,
@@ -401,8 +404,10 @@ pub struct DialogRequest<'a> {
 pub fn write_request(r: &DialogRequest<'_>) -> Vec<u8> {
     let mut out = format!("{} {} SIP/2.0\r\n", r.method, r.target);
     out.push_str(&format!(
-        "Via: SIP/2.0/UDP {};branch={};rport\r\n",
-        r.local, r.branch
+        "Via: SIP/2.0/{} {};branch={};rport\r\n",
+        r.transport.via(),
+        r.local,
+        r.branch
     ));
     for route in r.route {
         out.push_str(&format!("Route: {route}\r\n"));

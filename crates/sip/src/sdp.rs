@@ -8,11 +8,17 @@
 //! 20 ms (absent means 20), and at most [`MAX_SDP_LEN`] bytes; anything else
 //! is a typed error (a 488 or 400 on the wire), never a panic. The answer
 //! names exactly one codec, plus telephone-event when offered.
+//!
+//! Profiles: RTP/AVP (plain RTP) and RTP/SAVP with an SDES key we can run
+//! ([`crate::sdes`]); a SAVP offer with none is refused, and any other
+//! profile (DTLS, AVPF) is refused rather than answered as plain RTP. The
+//! answer to a SAVP offer is SAVP with our own key for what we send.
 
 use std::io::Cursor;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::codec::G711;
+use crate::sdes::{self, SdesCrypto, SrtpKey};
 
 /// Larger offers are refused before parsing (a trunk's offer is a few
 /// hundred bytes).
@@ -32,6 +38,10 @@ pub enum SdpError {
     BadAddress(String),
     #[error("unsupported packet time {0} ms (we send and take 20 ms)")]
     BadPtime(String),
+    #[error("unsupported media profile {0} (we take RTP/AVP and RTP/SAVP)")]
+    UnsupportedProfile(String),
+    #[error("no SRTP crypto suite we run (we take AES_CM_128_HMAC_SHA1_80 and _32 with one inline key)")]
+    NoCommonCrypto,
 }
 
 /// What a trunk offered for audio, as far as we use it.
@@ -44,6 +54,8 @@ pub struct AudioOffer {
     pub telephone_event: Option<u8>,
     /// The far end sends nothing (`a=sendonly` or `a=inactive`): on hold.
     pub on_hold: bool,
+    /// RTP/SAVP: the far end's SDES key for what it sends (none: plain RTP).
+    pub srtp: Option<SdesCrypto>,
 }
 
 /// The audio stream of an offer.
@@ -58,6 +70,21 @@ pub fn parse_offer(text: &str) -> Result<AudioOffer, SdpError> {
         .iter()
         .find(|m| m.media_name.media == "audio" && m.media_name.port.value != 0)
         .ok_or(SdpError::NoAudio)?;
+    let profile = audio.media_name.protos.join("/");
+    let srtp = match profile.as_str() {
+        "RTP/AVP" => None,
+        "RTP/SAVP" => Some(
+            sdes::choose(
+                audio
+                    .attributes
+                    .iter()
+                    .filter(|a| a.key == "crypto")
+                    .filter_map(|a| a.value.as_deref()),
+            )
+            .ok_or(SdpError::NoCommonCrypto)?,
+        ),
+        other => return Err(SdpError::UnsupportedProfile(other.chars().take(24).collect())),
+    };
     let connection = audio
         .connection_information
         .as_ref()
@@ -110,12 +137,21 @@ pub fn parse_offer(text: &str) -> Result<AudioOffer, SdpError> {
         codec,
         telephone_event,
         on_hold,
+        srtp,
     })
 }
 
 /// Our answer: one codec, telephone-event when offered, 20 ms packets,
-/// audio both ways (`sendonly` back to a far end that holds).
-pub fn answer(local: SocketAddr, offer: &AudioOffer, session_id: u64, version: u64) -> String {
+/// audio both ways (`sendonly` back to a far end that holds); to an SRTP
+/// offer, SAVP with `ours`, our key for what we send (the caller checks
+/// that an SRTP offer has one: without it the answer would be plain RTP).
+pub fn answer(
+    local: SocketAddr,
+    offer: &AudioOffer,
+    session_id: u64,
+    version: u64,
+    ours: Option<&SrtpKey>,
+) -> String {
     let ip_kind = if local.is_ipv4() { "IP4" } else { "IP6" };
     let ip = local.ip();
     let pt = offer.codec.payload_type();
@@ -131,9 +167,14 @@ pub fn answer(local: SocketAddr, offer: &AudioOffer, session_id: u64, version: u
             "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
         ));
     }
+    let mut profile = "RTP/AVP";
+    if let (Some(theirs), Some(ours)) = (&offer.srtp, ours) {
+        profile = "RTP/SAVP";
+        attributes.push_str(&format!("a=crypto:{}\r\n", sdes::attribute(theirs, ours)));
+    }
     let direction = if offer.on_hold { "recvonly" } else { "sendrecv" };
     format!(
-        "v=0\r\no=hotline {session_id} {version} IN {ip_kind} {ip}\r\ns=hotline\r\nc=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{attributes}a=ptime:20\r\na={direction}\r\n",
+        "v=0\r\no=hotline {session_id} {version} IN {ip_kind} {ip}\r\ns=hotline\r\nc=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} {profile} {formats}\r\n{attributes}a=ptime:20\r\na={direction}\r\n",
         port = local.port()
     )
 }
@@ -166,7 +207,13 @@ mod tests {
         assert_eq!(offer.codec, G711::Pcma);
         assert_eq!(offer.telephone_event, Some(101));
         assert!(!offer.on_hold);
-        let answer = answer("198.51.100.1:30000".parse::<SocketAddr>().unwrap(), &offer, 7, 1);
+        let answer = answer(
+            "198.51.100.1:30000".parse::<SocketAddr>().unwrap(),
+            &offer,
+            7,
+            1,
+            None,
+        );
         assert!(answer.contains("m=audio 30000 RTP/AVP 8 101\r\n"), "{answer}");
         assert_eq!(parse_offer(&answer).unwrap().codec, G711::Pcma);
     }
@@ -194,6 +241,55 @@ mod tests {
         assert_eq!(parsed.remote, "198.51.100.1:30002".parse::<SocketAddr>().unwrap());
         assert_eq!(parsed.codec, G711::Pcmu);
         assert_eq!(parsed.telephone_event, Some(TELEPHONE_EVENT_PT));
+    }
+
+    const KEY: &str = "WnD7c1ksDGs+dIefCEo8omPg4uO8DYIinNGL5yxQ";
+
+    #[test]
+    fn a_savp_offer_is_answered_savp_with_our_key_and_its_tag() {
+        let savp = OFFER.replace("RTP/AVP", "RTP/SAVP").replace(
+            "a=ptime:20\r\n",
+            &format!("a=ptime:20\r\na=crypto:1 AEAD_AES_128_GCM inline:AAAA\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
+        );
+        let offer = parse_offer(&savp).unwrap();
+        let theirs = offer.srtp.expect("an SRTP offer");
+        assert_eq!(theirs.tag, 2);
+        let ours = SrtpKey([7; sdes::KEY_LEN]);
+        let answer = answer(
+            "198.51.100.1:30000".parse::<SocketAddr>().unwrap(),
+            &offer,
+            7,
+            1,
+            Some(&ours),
+        );
+        assert!(answer.contains("m=audio 30000 RTP/SAVP 8 101\r\n"), "{answer}");
+        assert!(
+            answer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:"),
+            "{answer}"
+        );
+        assert_eq!(parse_offer(&answer).unwrap().srtp.unwrap().key, ours);
+    }
+
+    #[test]
+    fn a_plain_offer_has_no_srtp_and_its_crypto_lines_are_ignored() {
+        let avp_with_crypto = OFFER.replace(
+            "a=ptime:20\r\n",
+            &format!("a=ptime:20\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
+        );
+        assert_eq!(parse_offer(&avp_with_crypto).unwrap().srtp, None);
+    }
+
+    #[test]
+    fn srtp_we_cannot_run_and_other_profiles_are_refused() {
+        let no_key = OFFER.replace("RTP/AVP", "RTP/SAVP");
+        assert_eq!(parse_offer(&no_key), Err(SdpError::NoCommonCrypto));
+        let gcm_only = no_key.replace(
+            "a=ptime:20\r\n",
+            "a=ptime:20\r\na=crypto:1 AEAD_AES_256_GCM inline:AAAA\r\n",
+        );
+        assert_eq!(parse_offer(&gcm_only), Err(SdpError::NoCommonCrypto));
+        let dtls = OFFER.replace("RTP/AVP", "UDP/TLS/RTP/SAVP");
+        assert!(matches!(parse_offer(&dtls), Err(SdpError::UnsupportedProfile(_))));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Requests within a call's dialog: a re-INVITE, the ACK of our answer,
 //! CANCEL before the answer and BYE after it.
 
+use super::outbound::dialog_parts;
 use super::*;
+use crate::sdp;
 
 impl TrunkCore {
     pub(super) fn handle_reinvite(
@@ -12,12 +14,19 @@ impl TrunkCore {
         req: Request,
     ) {
         let offer = sdp::parse_offer(&String::from_utf8_lossy(&req.body));
-        let contact = self.contact();
+        let Some(transport) = self.calls.get(&key).map(|c| c.transport) else {
+            return;
+        };
+        let contact = self.contact(transport);
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
+        // SRTP keys are set for the call: a re-offer keeps them (same
+        // profile, same key of theirs) or is refused.
+        let same_keys =
+            |o: &sdp::AudioOffer| o.srtp.map(|c| c.key) == call.srtp.map(|(theirs, _)| theirs.key);
         match offer {
-            Ok(offer) => {
+            Ok(offer) if same_keys(&offer) => {
                 call.sdp_version += 1;
                 let local = call.local_sdp.as_deref().and_then(local_rtp_of);
                 let Some(local) = local else {
@@ -25,7 +34,14 @@ impl TrunkCore {
                     self.send(from, bytes);
                     return;
                 };
-                let answer = sdp::answer(local, &offer, session_id(&call.local_tag), call.sdp_version);
+                let ours = call.srtp.map(|(_, ours)| ours);
+                let answer = sdp::answer(
+                    local,
+                    &offer,
+                    session_id(&call.local_tag),
+                    call.sdp_version,
+                    ours.as_ref(),
+                );
                 let bytes =
                     message::write_response(&req, 200, &dialog_parts(&call.local_tag, &contact, &answer));
                 self.await_ack(now, &key, bytes);
@@ -34,7 +50,7 @@ impl TrunkCore {
                     on_hold: offer.on_hold,
                 });
             }
-            Err(_) => {
+            _ => {
                 let bytes = message::write_response(&req, 488, &ResponseParts::default());
                 self.send(from, bytes);
             }

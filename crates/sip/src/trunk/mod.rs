@@ -33,17 +33,20 @@ use rand::{Rng, SeedableRng};
 
 use super::digest::Challenger;
 use super::guard::{Guard, Kind, Verdict};
-use super::message::{self, DialogRequest, Method, Request, Response, ResponseParts};
-use super::sdp::{self, AudioOffer, SdpError};
+use super::message::{self, Method, Request, Response, ResponseParts};
+use super::sdes::{SdesCrypto, SrtpKey};
+use super::sdp::AudioOffer;
+use super::transport::Transport;
 use hotline_time::{Monotonic, TimerQueue};
 
 mod dialog;
 mod outbound;
 mod registrar;
 mod timers;
+mod uas;
 
 pub use outbound::Dial;
-use outbound::{dialog_parts, OutCall};
+use outbound::OutCall;
 pub use registrar::{Binding, Registrar, MAX_EXPIRES, MIN_EXPIRES};
 
 /// RFC 3261 T1 (round-trip estimate) and T2 (maximum retransmit interval).
@@ -72,6 +75,8 @@ pub enum TrunkEvent {
         /// The dialled number (Request-URI user part).
         to_number: String,
         source: SocketAddr,
+        /// How its signalling came (TLS: its SDP keys were not overheard).
+        transport: Transport,
         offer: AudioOffer,
     },
     /// The caller gave up before the answer (CANCEL).
@@ -150,6 +155,11 @@ struct Call {
     state: State,
     invite: Request,
     source: SocketAddr,
+    /// The transport the INVITE came on; the dialog stays on it.
+    transport: Transport,
+    /// SRTP: the far end's key (from its offer) and ours (from the
+    /// adapter), kept so a re-INVITE is answered with the same keys.
+    srtp: Option<(SdesCrypto, SrtpKey)>,
     local_tag: String,
     /// Our SDP, once accepted.
     local_sdp: Option<String>,
@@ -189,6 +199,11 @@ enum Timer {
 pub struct TrunkSettings {
     /// Our address on the trunk, for Contact and Via.
     pub local: SocketAddr,
+    /// Our SIP-over-TLS listener's address, for Contact on TLS calls.
+    pub tls_local: Option<SocketAddr>,
+    /// Refuse trunk calls without SRTP (488): every call's audio is
+    /// encrypted, so every call comes over TLS.
+    pub require_srtp: bool,
     /// Seeds tags and branches (tests pass a fixed one).
     pub seed: u64,
 }
@@ -206,6 +221,10 @@ pub struct TrunkStats {
     pub malformed: u64,
     /// INVITEs without valid credentials from a trunk that needs them (401).
     pub unauthenticated: u64,
+    /// SRTP offers over a transport that exposes their keys (488).
+    pub sdes_not_over_tls: u64,
+    /// Plain RTP offers while SRTP is required (488).
+    pub srtp_required: u64,
 }
 
 pub struct TrunkCore {
@@ -304,8 +323,12 @@ impl TrunkCore {
         self.calls.len()
     }
 
-    fn contact(&self) -> String {
-        format!("sip:hotline@{}", self.settings.local)
+    /// Our Contact on `transport` (TLS has its own listener).
+    fn contact(&self, transport: Transport) -> String {
+        match (transport, self.settings.tls_local) {
+            (Transport::Tls, Some(tls)) => transport.contact(tls),
+            _ => transport.contact(self.settings.local),
+        }
     }
 
     fn token(&mut self) -> String {
@@ -323,6 +346,12 @@ impl TrunkCore {
 
     /// One datagram from `from`.
     pub fn handle_datagram(&mut self, now: Monotonic, from: SocketAddr, bytes: &[u8]) {
+        self.handle_message(now, from, Transport::Udp, bytes);
+    }
+
+    /// One message from `from`: a datagram, or one framed from a TCP or
+    /// TLS connection (replies to `from` go back on that connection).
+    pub fn handle_message(&mut self, now: Monotonic, from: SocketAddr, transport: Transport, bytes: &[u8]) {
         // The guard first, on the request line alone: strangers and floods
         // cost no parsing.
         let kind = if bytes.starts_with(b"INVITE ") {
@@ -358,7 +387,7 @@ impl TrunkCore {
             }
         };
         match message::parse(bytes) {
-            Ok(message::Message::Request(req)) => self.handle_request(now, from, trunk, *req),
+            Ok(message::Message::Request(req)) => self.handle_request(now, from, transport, trunk, *req),
             Ok(message::Message::Response(resp)) => self.handle_response(now, resp),
             Err(e) => {
                 self.stats.malformed += 1;
@@ -383,14 +412,21 @@ impl TrunkCore {
         bytes
     }
 
-    fn handle_request(&mut self, now: Monotonic, from: SocketAddr, trunk: Option<String>, req: Request) {
+    fn handle_request(
+        &mut self,
+        now: Monotonic,
+        from: SocketAddr,
+        transport: Transport,
+        trunk: Option<String>,
+        req: Request,
+    ) {
         let key = SipCallKey(req.call_id.clone());
         if req.method != Method::Register && self.handle_out_request(now, from, &req) {
             return;
         }
         match req.method {
             Method::Register if self.registrar.is_some() => self.handle_register(now, from, req),
-            Method::Invite => self.handle_invite(now, from, trunk, key, req),
+            Method::Invite => self.handle_invite(now, from, transport, trunk, key, req),
             Method::Ack => self.handle_ack(now, key, &req),
             Method::Cancel => self.handle_cancel(now, from, key, req),
             Method::Bye => self.handle_bye(now, from, key, req),
@@ -433,119 +469,6 @@ impl TrunkCore {
                         ..Default::default()
                     },
                 );
-            }
-        }
-    }
-
-    fn handle_invite(
-        &mut self,
-        now: Monotonic,
-        from: SocketAddr,
-        trunk: Option<String>,
-        key: SipCallKey,
-        req: Request,
-    ) {
-        if let Some(call) = self.calls.get_mut(&key) {
-            if call.invite.branch == req.branch {
-                // A retransmission: the last response again.
-                if let Some(last) = call.last_invite_response.clone() {
-                    self.send(from, last);
-                }
-                return;
-            }
-            if req.to_tag.is_some() && req.to_tag.as_deref() == Some(call.local_tag.as_str()) {
-                self.handle_reinvite(now, from, key, req);
-                return;
-            }
-            // Same Call-ID, a new INVITE outside the dialog: a loop or a fork.
-            self.reply(from, &req, 482, ResponseParts::default());
-            return;
-        }
-        if req.to_tag.is_some() {
-            self.reply(from, &req, 481, ResponseParts::default());
-            return;
-        }
-        // A trunk with credentials proves it on every new call.
-        let credentials = trunk
-            .as_deref()
-            .and_then(|t| self.guard.trunk_of(from.ip()).filter(|g| g.name == t))
-            .and_then(|t| t.credentials.clone());
-        if let Some((user, password)) = credentials {
-            let checked =
-                self.challenger
-                    .verify(now, "INVITE", req.authorization.as_deref(), &user, &password);
-            if checked.is_err() {
-                self.stats.unauthenticated += 1;
-                let challenge = self.challenger.challenge(now);
-                let tag = self.token();
-                self.reply(
-                    from,
-                    &req,
-                    401,
-                    ResponseParts {
-                        to_tag: Some(&tag),
-                        www_authenticate: Some(&challenge),
-                        ..Default::default()
-                    },
-                );
-                return;
-            }
-        }
-        let cap = trunk
-            .as_deref()
-            .and_then(|t| self.guard.trunk_of(from.ip()).filter(|g| g.name == t))
-            .map(|t| t.max_calls)
-            .unwrap_or(0);
-        let full = cap > 0 && trunk.as_deref().is_some_and(|t| self.calls_of(t) >= cap);
-        if full {
-            self.stats.over_capacity += 1;
-        }
-        let offer = match &req.content_type {
-            _ if full => Err(SdpError::NoAudio),
-            Some(t) if t.starts_with("application/sdp") => {
-                sdp::parse_offer(&String::from_utf8_lossy(&req.body))
-            }
-            // An INVITE without an offer (offer in the ACK) is not taken from trunks.
-            _ => Err(SdpError::NoAudio),
-        };
-        let local_tag = self.token();
-        match offer {
-            Err(e) => {
-                let code = match e {
-                    _ if full => 503,
-                    SdpError::Malformed(_) | SdpError::TooLarge => 400,
-                    _ => 488,
-                };
-                let bytes = message::write_response(
-                    &req,
-                    code,
-                    &ResponseParts {
-                        to_tag: Some(&local_tag),
-                        ..Default::default()
-                    },
-                );
-                // Kept to absorb the ACK and answer retransmissions.
-                let mut call = Call::new(req, from, local_tag, State::Ended);
-                call.last_invite_response = Some(bytes.clone());
-                self.calls.insert(key.clone(), call);
-                self.await_ack(now, &key, bytes);
-                self.timers.arm(now.plus(T1 * 64), Timer::Forget(key));
-            }
-            Ok(offer) => {
-                let trying = self.reply(from, &req, 100, ResponseParts::default());
-                let event = TrunkEvent::Incoming {
-                    key: key.clone(),
-                    from_number: req.from_user.clone(),
-                    to_number: req.to_user.clone(),
-                    source: from,
-                    offer,
-                };
-                let mut call = Call::new(req, from, local_tag, State::Early);
-                call.last_invite_response = Some(trying);
-                call.announced = true;
-                call.trunk = trunk;
-                self.calls.insert(key, call);
-                self.events.push_back(event);
             }
         }
     }
@@ -616,119 +539,6 @@ impl TrunkCore {
         self.await_ack(now, key, bytes);
         self.timers.arm(now.plus(T1 * 64), Timer::Forget(key.clone()));
     }
-
-    /// The call is queued and its RTP leg listens at `local_rtp`: 180
-    /// Ringing with our SDP (early media: hold music, announcements).
-    pub fn handle_accept(&mut self, _now: Monotonic, key: &SipCallKey, local_rtp: SocketAddr) {
-        let contact = self.contact();
-        let Some(call) = self.calls.get_mut(key) else {
-            return;
-        };
-        if call.state != State::Early {
-            return;
-        }
-        let Ok(offer) = sdp::parse_offer(&String::from_utf8_lossy(&call.invite.body)) else {
-            return;
-        };
-        let answer = sdp::answer(local_rtp, &offer, session_id(&call.local_tag), call.sdp_version);
-        let bytes = message::write_response(
-            &call.invite,
-            180,
-            &dialog_parts(&call.local_tag, &contact, &answer),
-        );
-        call.local_sdp = Some(answer);
-        call.last_invite_response = Some(bytes.clone());
-        let to = call.source;
-        self.send(to, bytes);
-    }
-
-    /// We will not take the call (or it ended on our side before the answer).
-    pub fn handle_reject(&mut self, now: Monotonic, key: &SipCallKey, why: Refusal) {
-        let Some(call) = self.calls.get_mut(key) else {
-            return;
-        };
-        if call.state != State::Early {
-            return;
-        }
-        // The adapter knows: it decided.
-        call.announced = false;
-        self.final_error(now, key, why.code());
-    }
-
-    /// An agent answered: 200 OK, retransmitted until the ACK.
-    pub fn handle_answer(&mut self, now: Monotonic, key: &SipCallKey) {
-        let contact = self.contact();
-        let Some(call) = self.calls.get_mut(key) else {
-            return;
-        };
-        if call.state != State::Early {
-            return;
-        }
-        let Some(answer) = call.local_sdp.clone() else {
-            return;
-        };
-        let bytes = message::write_response(
-            &call.invite,
-            200,
-            &dialog_parts(&call.local_tag, &contact, &answer),
-        );
-        call.state = State::Answered;
-        call.last_invite_response = Some(bytes.clone());
-        self.await_ack(now, key, bytes);
-    }
-
-    /// The call ended on our side: BYE after the answer, 480 before it
-    /// (a call we placed: CANCEL before the answer).
-    pub fn handle_hangup(&mut self, now: Monotonic, key: &SipCallKey) {
-        if self.outbound.contains_key(key) {
-            self.hangup_out(now, key);
-            return;
-        }
-        let Some(call) = self.calls.get(key) else { return };
-        match call.state {
-            State::Early => self.handle_reject(now, key, Refusal::Ended),
-            State::Answered | State::Confirmed => {
-                if let Some(call) = self.calls.get_mut(key) {
-                    call.announced = false;
-                }
-                self.send_bye(now, key);
-                self.end(now, key);
-            }
-            State::Ended => {}
-        }
-    }
-
-    fn send_bye(&mut self, now: Monotonic, key: &SipCallKey) {
-        let branch = format!("z9hG4bK{}", self.token());
-        let local = self.settings.local;
-        let Some(call) = self.calls.get_mut(key) else {
-            return;
-        };
-        call.local_cseq += 1;
-        let target = call
-            .invite
-            .contact
-            .clone()
-            .unwrap_or_else(|| format!("sip:{}", call.source));
-        let bytes = message::write_request(&DialogRequest {
-            method: "BYE",
-            target: &target,
-            local,
-            branch: &branch,
-            from: &call.invite.to,
-            from_tag: &call.local_tag,
-            to: &call.invite.from,
-            call_id: &call.invite.call_id,
-            cseq: call.local_cseq,
-            route: &call.invite.record_route,
-            contact: None,
-            sdp: None,
-        });
-        call.bye = Some((branch, Retransmit::new(bytes.clone(), now)));
-        let to = call.source;
-        self.send(to, bytes);
-        self.timers.arm(now.plus(T1), Timer::Bye(key.clone()));
-    }
 }
 
 impl Call {
@@ -737,6 +547,8 @@ impl Call {
             state,
             invite,
             source,
+            transport: Transport::Udp,
+            srtp: None,
             local_tag,
             local_sdp: None,
             last_invite_response: None,

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use super::{session_id, Retransmit, Timer, TrunkCore, TrunkEvent, T1};
 use crate::message::{DialogRequest, Method, Request, Response, ResponseParts};
 use crate::sdp;
+use crate::transport::Transport;
 use crate::{message, trunk::SipCallKey};
 use hotline_time::Monotonic;
 
@@ -104,6 +105,7 @@ impl OutCall {
     ) -> Vec<u8> {
         let target = self.remote_target.as_deref().unwrap_or(&self.dial.target);
         message::write_request(&DialogRequest {
+            transport: Transport::Udp,
             method,
             target,
             local,
@@ -135,8 +137,9 @@ impl TrunkCore {
         };
         let to = format!("<{}>", dial.target);
         let local_sdp = sdp::offer(dial.local_rtp, session_id(&local_tag), 1);
-        let contact = self.contact();
+        let contact = self.contact(Transport::Udp);
         let bytes = message::write_request(&DialogRequest {
+            transport: Transport::Udp,
             method: "INVITE",
             target: &dial.target,
             local,
@@ -214,6 +217,7 @@ impl TrunkCore {
                 // The ACK of a final error is part of the INVITE's
                 // transaction: its branch, the response's To.
                 let ack = message::write_request(&DialogRequest {
+                    transport: Transport::Udp,
                     method: "ACK",
                     target: &call.dial.target,
                     local: self.settings.local,
@@ -276,6 +280,11 @@ impl TrunkCore {
             }
             _ => Err(sdp::SdpError::NoAudio),
         };
+        // We offered plain RTP: an SRTP answer does not answer it.
+        let answer = answer.and_then(|a| match a.srtp {
+            Some(_) => Err(sdp::SdpError::UnsupportedProfile("RTP/SAVP".into())),
+            None => Ok(a),
+        });
         let wanted = call.announced && !call.cancel_wanted && call.state != State::Ended;
         match answer {
             Ok(answer) if wanted => {
@@ -337,18 +346,20 @@ impl TrunkCore {
             Method::Invite if live => {
                 // A re-INVITE (hold, a new address): answered from our offer.
                 let offer = sdp::parse_offer(&String::from_utf8_lossy(&req.body));
-                let contact = self.contact();
+                let contact = self.contact(Transport::Udp);
                 let (local_rtp, tag) = (call.dial.local_rtp, call.local_tag.clone());
                 match offer {
-                    Ok(offer) => {
-                        let answer = sdp::answer(local_rtp, &offer, session_id(&tag), 2);
+                    // The calls we place are plain RTP: an SRTP re-offer
+                    // would change keys we never set up.
+                    Ok(offer) if offer.srtp.is_none() => {
+                        let answer = sdp::answer(local_rtp, &offer, session_id(&tag), 2, None);
                         self.reply(from, req, 200, dialog_parts(&tag, &contact, &answer));
                         self.events.push_back(TrunkEvent::HoldChanged {
                             key,
                             on_hold: offer.on_hold,
                         });
                     }
-                    Err(_) => {
+                    _ => {
                         self.reply(from, req, 488, ResponseParts::default());
                     }
                 }
@@ -386,6 +397,7 @@ impl TrunkCore {
         // CANCEL matches the INVITE: same Request-URI, branch, Call-ID,
         // From, To and CSeq number.
         let bytes = message::write_request(&DialogRequest {
+            transport: Transport::Udp,
             method: "CANCEL",
             target: &call.dial.target,
             local,
