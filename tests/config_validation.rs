@@ -90,6 +90,14 @@ fn errors_name_the_offending_key() {
         ),
         (format!("{BASE}[sip]\nlisten = \"port 5060\"\n"), "sip.listen"),
         (
+            format!("{BASE}[sip]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n"),
+            "sip.tls_listen",
+        ),
+        (
+            format!("{BASE}[sip]\nlisten = \"127.0.0.1:0\"\nrequire_srtp = true\n"),
+            "sip.require_srtp",
+        ),
+        (
             format!("{BASE}[sip.menus.\"9\"]\noptions = {{ \"1\" = \"nowhere\" }}\n"),
             "sip.menus.9.options.1",
         ),

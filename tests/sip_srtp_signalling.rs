@@ -15,8 +15,7 @@ use sip_core::*;
 const THEIR_KEY: &str = "WnD7c1ksDGs+dIefCEo8omPg4uO8DYIinNGL5yxQ";
 
 fn savp(key: &str) -> String {
-    SDP.replace("RTP/AVP", "RTP/SAVP")
-        + &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n")
+    SDP.replace("RTP/AVP", "RTP/SAVP") + &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n")
 }
 
 fn tls_invite(core: &mut TrunkCore, call_id: &str, body: &str) {
@@ -63,7 +62,10 @@ fn an_srtp_offer_over_tls_is_answered_srtp_with_our_key_and_the_dialog_stays_on_
     for msg in &out {
         assert!(msg.contains("m=audio 30000 RTP/SAVP 0 101"), "{msg}");
         assert!(
-            msg.contains(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}", ours_base64())),
+            msg.contains(&format!(
+                "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}",
+                ours_base64()
+            )),
             "{msg}"
         );
         assert!(!msg.contains(THEIR_KEY), "their key is never sent back: {msg}");
@@ -92,7 +94,11 @@ fn an_srtp_offer_over_tls_is_answered_srtp_with_our_key_and_the_dialog_stays_on_
 #[test]
 fn an_srtp_offer_over_udp_or_tcp_is_refused_because_its_keys_were_readable() {
     let mut core = core();
-    core.handle_datagram(T0, trunk(), invite("s2", "z9hG4bK-u", &savp(THEIR_KEY)).as_bytes());
+    core.handle_datagram(
+        T0,
+        trunk(),
+        invite("s2", "z9hG4bK-u", &savp(THEIR_KEY)).as_bytes(),
+    );
     assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 488 Not Acceptable Here");
     core.handle_message(
         T0,
@@ -145,18 +151,31 @@ fn a_reinvite_keeps_the_calls_keys_or_is_refused() {
     let reinvite = |body: &str, branch: &str| {
         invite("s7", branch, body)
             .replace("SIP/2.0/UDP", "SIP/2.0/TLS")
-            .replace("To: <sip:800100@192.0.2.1>", &format!("To: <sip:800100@192.0.2.1>;tag={tag}"))
+            .replace(
+                "To: <sip:800100@192.0.2.1>",
+                &format!("To: <sip:800100@192.0.2.1>;tag={tag}"),
+            )
             .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
     };
     let hold = savp(THEIR_KEY) + "a=sendonly\r\n";
-    core.handle_message(T0, trunk(), Transport::Tls, reinvite(&hold, "z9hG4bK-h").as_bytes());
+    core.handle_message(
+        T0,
+        trunk(),
+        Transport::Tls,
+        reinvite(&hold, "z9hG4bK-h").as_bytes(),
+    );
     let ok = sent(&mut core);
     assert_eq!(status(&ok[0]), "SIP/2.0 200 OK");
     assert!(ok[0].contains(&format!("inline:{}", ours_base64())), "{}", ok[0]);
     assert!(ok[0].contains("a=recvonly"), "{}", ok[0]);
 
     let rekeyed = savp("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-    core.handle_message(T0, trunk(), Transport::Tls, reinvite(&rekeyed, "z9hG4bK-k").as_bytes());
+    core.handle_message(
+        T0,
+        trunk(),
+        Transport::Tls,
+        reinvite(&rekeyed, "z9hG4bK-k").as_bytes(),
+    );
     assert_eq!(status(&sent(&mut core)[0]), "SIP/2.0 488 Not Acceptable Here");
     core.handle_message(T0, trunk(), Transport::Tls, reinvite(SDP, "z9hG4bK-p").as_bytes());
     assert_eq!(

@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::media::{assert_sides, channel_share, finished_recording, stereo, AudioRig};
 use common::metrics::{counter, scrape};
 use common::sip::{
-    agent_phone, finished, free_udp_port, register_phone, scenario, sipp, sipp_uas, sipp_with, ulaw_tone,
+    agent_phone, baresip, finished, free_udp_port, register_phone, registered, scenario, sipp, sipp_uas,
+    sipp_with, tone_wav, ulaw_tone,
 };
 use common::SOON;
 use hotline::client::softphone::tone;
@@ -561,55 +561,6 @@ async fn an_agent_whose_phone_unregisters_stops_getting_offers() {
             break;
         }
         assert!(Instant::now() < deadline, "dave was set not ready: {record:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// An 8 kHz mono WAV of a tone (what baresip's aufile source plays).
-fn tone_wav(dir: &Path, name: &str, freq: f64, seconds: usize) -> PathBuf {
-    let path = dir.join(name);
-    common::media::write_tone_wav(&path, freq, seconds);
-    path
-}
-
-/// baresip (Debian's `baresip`; the test command installs it) with its own
-/// configuration in `dir`: one account, audio from `wav`, no sound device
-/// (the player is a bridge to nowhere), the given commands run at start;
-/// its output is kept in `dir/baresip.log`.
-fn baresip(dir: &Path, account: &str, wav: &Path, commands: &[&str]) -> Child {
-    let conf = dir.join("baresip");
-    std::fs::create_dir_all(&conf).unwrap();
-    let config = format!(
-        "sip_listen\t127.0.0.1:{port}\naudio_player\taubridge,nowhere\naudio_alert\taubridge,nowhere\naudio_source\taufile,{wav}\nrtp_ports\t30000-39999\nmodule_path\t/usr/lib/baresip/modules\nmodule\tg711.so\nmodule\taufile.so\nmodule\taubridge.so\nmodule_app\taccount.so\nmodule_app\tmenu.so\n",
-        port = free_udp_port(),
-        wav = wav.display()
-    );
-    std::fs::write(conf.join("config"), config).unwrap();
-    std::fs::write(conf.join("accounts"), format!("{account}\n")).unwrap();
-    std::fs::write(conf.join("contacts"), "").unwrap();
-    let log = std::fs::File::create(dir.join("baresip.log")).unwrap();
-    let mut cmd = Command::new("baresip");
-    cmd.current_dir(dir)
-        .args(["-f", &conf.display().to_string(), "-t", "40"]);
-    for c in commands {
-        cmd.args(["-e", c]);
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("baresip is missing: install Debian's baresip package (./scripts/test does)")
-}
-
-/// Waits until baresip's log says its registration was accepted.
-async fn registered(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
-        if log.contains("200 OK") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "baresip registered: {log}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

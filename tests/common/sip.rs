@@ -1,5 +1,5 @@
 //! Real SIP peers for tests: sipp scenarios from `tests/sipp/` as callers,
-//! called customers and agents' phones.
+//! called customers and agents' phones; baresip as a caller or a phone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -183,4 +183,58 @@ pub fn agent_phone(dir: &Path, agent: &str, freq: f64, talk_ms: u64) -> PathBuf 
     let path = dir.join("agent_phone.xml");
     std::fs::write(&path, text).expect("scenario");
     path
+}
+
+/// An 8 kHz mono WAV of a tone (what baresip's aufile source plays).
+pub fn tone_wav(dir: &Path, name: &str, freq: f64, seconds: usize) -> PathBuf {
+    let path = dir.join(name);
+    super::media::write_tone_wav(&path, freq, seconds);
+    path
+}
+
+/// baresip (Debian's `baresip`; the test command installs it) with its own
+/// configuration in `dir`: one account, audio from `wav`, no sound device
+/// (the player is a bridge to nowhere), the given commands run at start;
+/// its output is kept in `dir/baresip.log`.
+pub fn baresip(dir: &Path, account: &str, wav: &Path, commands: &[&str]) -> Child {
+    baresip_with(dir, account, wav, commands, "")
+}
+
+/// [`baresip`] with `extra` configuration lines (modules, TLS trust).
+pub fn baresip_with(dir: &Path, account: &str, wav: &Path, commands: &[&str], extra: &str) -> Child {
+    let conf = dir.join("baresip");
+    std::fs::create_dir_all(&conf).unwrap();
+    let config = format!(
+        "sip_listen\t127.0.0.1:{port}\naudio_player\taubridge,nowhere\naudio_alert\taubridge,nowhere\naudio_source\taufile,{wav}\nrtp_ports\t30000-39999\nmodule_path\t/usr/lib/baresip/modules\nmodule\tg711.so\nmodule\taufile.so\nmodule\taubridge.so\nmodule_app\taccount.so\nmodule_app\tmenu.so\n{extra}",
+        port = free_udp_port(),
+        wav = wav.display()
+    );
+    std::fs::write(conf.join("config"), config).unwrap();
+    std::fs::write(conf.join("accounts"), format!("{account}\n")).unwrap();
+    std::fs::write(conf.join("contacts"), "").unwrap();
+    let log = std::fs::File::create(dir.join("baresip.log")).unwrap();
+    let mut cmd = Command::new("baresip");
+    cmd.current_dir(dir)
+        .args(["-f", &conf.display().to_string(), "-t", "40"]);
+    for c in commands {
+        cmd.args(["-e", c]);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("baresip is missing: install Debian's baresip package (./scripts/test does)")
+}
+
+/// Waits until baresip's log says its registration was accepted.
+pub async fn registered(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
+        if log.contains("200 OK") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "baresip registered: {log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
