@@ -49,7 +49,8 @@ async fn embedded_store_on_disk_meets_the_store_contract_and_keeps_records_acros
     }
     // A new process on the same file: records of lasting value are back.
     let store = MemoryStore::open(&path, 1000).expect("reopens");
-    let live = store.live_callbacks().await.unwrap();
+    let mut live = store.live_callbacks().await.unwrap();
+    live.retain(|cb| cb.id.as_str() != "ecb-live");
     assert_eq!(live.len(), 1, "the open callback survives: {live:?}");
     assert_eq!(
         live[0],
@@ -75,6 +76,21 @@ async fn embedded_store_on_disk_meets_the_store_contract_and_keeps_records_acros
         .await
         .unwrap();
     assert!(!recordings.is_empty(), "recordings' metadata survives");
+    // An erasure is on disk too: nothing comes back under the old keys.
+    assert!(store.contacts_of("erase-cust", 10).await.unwrap().is_empty());
+    assert_eq!(store.contacts_of("erased-0001", 10).await.unwrap().len(), 3);
+    let erased = store
+        .get_call(&"e1".into())
+        .await
+        .unwrap()
+        .expect("the erased call");
+    assert_eq!(erased.ani, hotline::store::erasure::ERASED);
+    let rec = store
+        .get_recording(&"e1".into())
+        .await
+        .unwrap()
+        .expect("its recording");
+    assert!(rec.path.is_empty() && rec.erased_at.is_some(), "{rec:?}");
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ pub fn sample_call(id: &str, queue: &str, enqueued_at: u64) -> CallRecord {
     call
 }
 
-fn sample_contact(
+pub fn sample_contact(
     call: &str,
     customer: &str,
     agent: &str,
@@ -82,6 +82,7 @@ pub async fn run(store: &dyn Store) {
     callbacks_round_trip_filter_page_and_restore_only_live_ones(store).await;
     grades_surveys_and_agent_days_are_read_by_time_range(store).await;
     kept_replies_are_recalled_by_key_until_they_expire(store).await;
+    super::erasure::conformance::erasing_a_customer_blanks_their_ended_records_under_a_pseudonym(store).await;
 }
 
 /// A callback record as the tracker writes it.
@@ -258,6 +259,7 @@ pub fn sample_recording(call: &str, agent: &str, queue: &str, ani: &str, started
         pauses: Vec::new(),
         live: false,
         archived: false,
+        erased_at: None,
     }
 }
 

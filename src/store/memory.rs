@@ -13,6 +13,7 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 
+use super::erasure::{CustomerErasure, Erased};
 use super::journal::{Journal, Table};
 use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError};
 use crate::acd::{AgentRecord, AgentState, CallRecord, CallStatus, ContactRecord};
@@ -369,6 +370,80 @@ impl Store for MemoryStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn erase_customer(&self, e: &CustomerErasure) -> Result<Erased, StoreError> {
+        // The rewritten records, worked out under the read lock...
+        let (contacts, calls, callbacks, recordings) = {
+            let inner = self.read()?;
+            let contacts: Vec<ContactRecord> = e
+                .keys
+                .iter()
+                .filter_map(|k| inner.contacts.get(k))
+                .flatten()
+                .map(|c| e.contact(c))
+                .collect();
+            let calls: Vec<CallRecord> = e
+                .calls
+                .iter()
+                .filter_map(|id| inner.calls.get(id).and_then(|c| e.call(c)))
+                .collect();
+            let callbacks: Vec<CallbackRecord> = e
+                .callbacks
+                .iter()
+                .filter_map(|id| inner.callbacks.get(id).and_then(|c| e.callback(c)))
+                .collect();
+            let recordings: Vec<RecordingRecord> = e
+                .calls
+                .iter()
+                .filter_map(|id| inner.recordings.get(id).and_then(|r| e.recording(r)))
+                .collect();
+            (contacts, calls, callbacks, recordings)
+        };
+        // ...on disk first (each under its own key, so the old one is
+        // overwritten)...
+        for c in &contacts {
+            self.persist(Table::Contacts, contact_key(c), || encode(c), Vec::new())
+                .await?;
+        }
+        for c in &calls {
+            self.persist(Table::EndedCalls, c.id.to_string(), || encode(c), Vec::new())
+                .await?;
+        }
+        for cb in &callbacks {
+            self.persist(Table::Callbacks, cb.id.to_string(), || encode(cb), Vec::new())
+                .await?;
+        }
+        for r in &recordings {
+            self.persist(Table::Recordings, r.call.to_string(), || encode(r), Vec::new())
+                .await?;
+        }
+        // ...then in the maps.
+        let mut inner = self.write()?;
+        for key in &e.keys {
+            inner.contacts.remove(key);
+        }
+        // Oldest first, so the pseudonym's list ends newest first.
+        let mut sorted = contacts.clone();
+        sorted.sort_by_key(|c| c.wrap_up_ended_at);
+        for c in &sorted {
+            inner.insert_contact(c);
+        }
+        for c in &calls {
+            inner.calls.insert(c.id.clone(), c.clone());
+        }
+        for cb in &callbacks {
+            inner.callbacks.insert(cb.id.clone(), cb.clone());
+        }
+        for r in &recordings {
+            inner.insert_recording(r);
+        }
+        Ok(Erased {
+            contacts: contacts.len() as u64,
+            calls: calls.len() as u64,
+            callbacks: callbacks.len() as u64,
+            recordings: recordings.len() as u64,
+        })
     }
 
     async fn put_recording(&self, rec: &RecordingRecord) -> Result<(), StoreError> {

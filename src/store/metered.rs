@@ -137,6 +137,13 @@ impl Store for Metered {
         self.timed("contacts_of", self.inner.contacts_of(customer_key, limit))
             .await
     }
+    async fn erase_customer(
+        &self,
+        erasure: &super::erasure::CustomerErasure,
+    ) -> Result<super::erasure::Erased, StoreError> {
+        self.timed("erase_customer", self.inner.erase_customer(erasure))
+            .await
+    }
     async fn put_recording(&self, rec: &RecordingRecord) -> Result<(), StoreError> {
         self.timed("put_recording", self.inner.put_recording(rec)).await
     }

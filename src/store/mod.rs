@@ -16,6 +16,7 @@ pub mod catalog;
 /// it through the `test-support` feature), not in the shipped binary.
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+pub mod erasure;
 pub mod journal;
 pub mod memory;
 pub mod metered;
@@ -267,4 +268,8 @@ pub trait Store: Send + Sync + 'static {
     async fn keep_reply(&self, key: &str, reply: &str, ttl: std::time::Duration) -> Result<(), StoreError>;
     /// A kept reply that has not expired.
     async fn kept_reply(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Blanks one customer's personal data in their ended records and files
+    /// them under a pseudonym (see [`erasure`]); idempotent.
+    async fn erase_customer(&self, erasure: &erasure::CustomerErasure)
+        -> Result<erasure::Erased, StoreError>;
 }

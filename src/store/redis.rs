@@ -52,6 +52,7 @@ use crate::time::Timestamp;
 use hotline_core::report::AgentDayRecord;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
+mod erase;
 mod writes;
 
 const CONTACTS_PER_CUSTOMER: isize = 200;
@@ -563,6 +564,13 @@ impl Store for RedisStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn erase_customer(
+        &self,
+        erasure: &super::erasure::CustomerErasure,
+    ) -> Result<super::erasure::Erased, StoreError> {
+        self.erase(erasure).await
     }
 
     async fn put_recording(&self, rec: &RecordingRecord) -> Result<(), StoreError> {

@@ -34,6 +34,10 @@ pub struct RecordingRecord {
     /// In the shared recording storage: any node reads it from there.
     #[serde(default)]
     pub archived: bool,
+    /// When its file was deleted at the customer's request (the metadata
+    /// stays, blanked, for reports).
+    #[serde(default)]
+    pub erased_at: Option<Timestamp>,
 }
 
 /// One PCI pause of a recording: who paused it, when, and for how long.

@@ -46,6 +46,7 @@ impl CallMedia {
             pauses: Vec::new(),
             live: true,
             archived: false,
+            erased_at: None,
         };
         self.save(&record).await;
         info!(call = %self.call, path = %path.display(), "recording started");
