@@ -165,3 +165,189 @@ async fn an_admin_exports_everything_held_about_a_customer_from_either_node_and_
         bad.message()
     );
 }
+
+/// The audit events of `action`, read on `node`.
+async fn trail(node: &TestServer, action: &str) -> Vec<proto::AuditEvent> {
+    node.supervisor()
+        .audit
+        .list_audit_events(proto::ListAuditEventsRequest {
+            action: action.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the audit trail")
+        .into_inner()
+        .events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_erases_a_customer_from_another_node_their_recording_is_deleted_and_reports_still_count_the_call(
+) {
+    use common::media::{finished_recording, AudioRig};
+    use hotline::client::softphone::tone;
+    let redis = RedisServer::start();
+    let a = AudioRig::cluster_node(&redis, "").await;
+    let b = AudioRig::cluster_node(&redis, "").await;
+
+    // smallco (+2000) calls node a (their audio and recording are there);
+    // alice answers on node b.
+    let mut alice = b.server.agent("alice").await;
+    alice.not_ready("getting ready").await;
+    let _alice_phone = b.softphone(&mut alice, tone(1000.0, 8000)).await;
+    let call = a.server.start_call("+2000", "100").await;
+    let caller = a.caller(&call.call_id, tone(440.0, 8000)).await;
+    alice.available().await;
+    alice.expect_offer(SOON).await;
+    alice.accept(&call.call_id).await;
+    // They talk (and are recorded) before alice hangs up.
+    common::media::hears(&caller, caller.heard_len(), 1000.0, 1.0, 0.5).await;
+    alice.hangup(&call.call_id).await;
+    alice
+        .wrap_up(&call.call_id, proto::Disposition::Unresolved, "billing/question")
+        .await;
+    drop(caller);
+    let rec = finished_recording(&a, &call.call_id).await;
+    let file = a.recording_file(&rec);
+    assert!(file.exists(), "the recording is on node a's disk");
+    let booked = a
+        .server
+        .supervisor()
+        .callback
+        .create_callback(proto::CreateCallbackRequest {
+            customer_id: "smallco".into(),
+            queue: "billing".into(),
+            notes: "call back about the invoice".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("booked")
+        .into_inner();
+
+    let mut admin = b.server.clients(Role::Admin, "ada");
+    let erase = |confirm: &str| proto::EraseCustomerDataRequest {
+        customer_id: "smallco".into(),
+        confirm_customer_id: confirm.into(),
+    };
+    let unconfirmed = admin
+        .privacy
+        .erase_customer_data(erase("smallc"))
+        .await
+        .unwrap_err();
+    assert_eq!(unconfirmed.code(), Code::InvalidArgument);
+    assert!(
+        unconfirmed.message().contains("confirm_customer_id"),
+        "{unconfirmed}"
+    );
+    // Not while they are on a call.
+    let live = a.server.start_call("+2000", "100").await;
+    let refused = admin
+        .privacy
+        .erase_customer_data(erase("smallco"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused}");
+    assert!(refused.message().contains(&live.call_id), "{refused}");
+    a.server
+        .edge()
+        .call
+        .end_call(proto::EndCallRequest {
+            call_id: live.call_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the caller hangs up");
+    let denied = b
+        .server
+        .supervisor()
+        .privacy
+        .erase_customer_data(erase("smallco"))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let exported = admin
+        .privacy
+        .export_customer_data(proto::ExportCustomerDataRequest {
+            customer_id: "smallco".into(),
+        })
+        .await
+        .expect("exported first");
+    assert!(!exported.into_inner().json.is_empty());
+    let done = admin
+        .privacy
+        .erase_customer_data(erase("smallco"))
+        .await
+        .expect("erased")
+        .into_inner();
+    assert_eq!(done.recordings, 1, "{done:?}");
+    assert_eq!(done.callbacks_cancelled, 1, "{done:?}");
+    assert!(done.contacts >= 1 && done.calls >= 2, "{done:?}");
+
+    // The file is gone from node a's disk, and playing it says why.
+    assert!(!file.exists(), "node b had node a delete {}", file.display());
+    let gone = b
+        .server
+        .supervisor()
+        .supervisor
+        .get_recording(proto::GetRecordingRequest {
+            recording_id: call.call_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::FailedPrecondition);
+    assert!(gone.message().contains("erased"), "{gone}");
+    // Their records no longer name them, but still count.
+    let ended = a.server.get_call(&call.call_id).await;
+    assert_eq!(ended.ani, "erased");
+    assert_eq!(ended.outcome, proto::CallOutcome::Answered as i32);
+    let stored = a
+        .server
+        .supervisor()
+        .supervisor
+        .list_calls(proto::ListCallsRequest {
+            include_ended: true,
+            ..Default::default()
+        })
+        .await
+        .expect("calls")
+        .into_inner()
+        .calls;
+    assert!(
+        stored.iter().all(|c| c.ani != "+2000"),
+        "no call names them, the callback's work item neither: {stored:?}"
+    );
+    let cb = a
+        .server
+        .supervisor()
+        .callback
+        .get_callback(proto::CallbackRef {
+            callback_id: booked.callback_id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("the callback is kept")
+        .into_inner();
+    assert_eq!(cb.number, "erased");
+    assert!(cb.notes.is_empty(), "{cb:?}");
+    // The directory entry is gone: nothing is left to export.
+    let nothing = admin
+        .privacy
+        .export_customer_data(proto::ExportCustomerDataRequest {
+            customer_id: "smallco".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(nothing.code(), Code::NotFound);
+
+    // The trail, read on the other node, shows the export and the erasure.
+    for action in ["customer-exported", "customer-erased"] {
+        let events = trail(&a.server, action).await;
+        assert_eq!(events.len(), 1, "{action}: {events:?}");
+        assert_eq!(
+            (events[0].actor.as_str(), events[0].target.as_str()),
+            ("ada", "customer:smallco"),
+            "{action}"
+        );
+    }
+}

@@ -27,4 +27,26 @@ impl PrivacyService for PrivacyApi {
             json,
         }))
     }
+
+    async fn erase_customer_data(
+        &self,
+        req: Request<proto::EraseCustomerDataRequest>,
+    ) -> Result<Response<proto::CustomerErased>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let done = self
+            .app
+            .erase_customer(&p, &r.customer_id, &r.confirm_customer_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::CustomerErased {
+            customer_id: r.customer_id.clone(),
+            erased_at_unix_ms: i64::try_from(done.at.as_millis()).unwrap_or(i64::MAX),
+            contacts: done.records.contacts,
+            calls: done.records.calls,
+            callbacks: done.records.callbacks,
+            recordings: done.files,
+            callbacks_cancelled: done.callbacks_cancelled,
+        }))
+    }
 }

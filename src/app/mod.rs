@@ -20,6 +20,7 @@ pub mod audit;
 pub mod callbacks;
 pub mod calls;
 pub mod catalog_document;
+pub mod erasure;
 pub mod privacy;
 pub mod reports;
 pub mod session;

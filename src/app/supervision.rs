@@ -223,6 +223,12 @@ impl App {
                 what: "recording",
                 id: id.to_string(),
             })?;
+        if let Some(at) = rec.erased_at {
+            return Err(Error::FailedPrecondition(format!(
+                "recording {id} was erased at the customer's request ({})",
+                at
+            )));
+        }
         let action = if download {
             crate::store::audit::AuditAction::RecordingDownloaded
         } else {

@@ -59,6 +59,18 @@ pub enum AdminCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Erase a customer: their recordings deleted, their number, id and
+    /// notes blanked in every record (kept under a pseudonym for reports),
+    /// their pending callbacks cancelled, their directory entry deleted.
+    /// Cannot be undone.
+    EraseCustomer {
+        customer_id: String,
+        /// The same id again.
+        #[arg(long)]
+        confirm: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// Sign a subject (an agent's id for agents) out everywhere: their
     /// tokens from sign-ins before now are refused on every node within a
     /// second, and the agent is logged out.
@@ -139,6 +151,27 @@ pub async fn run(cmd: AdminCommand, config: &crate::config::Config) -> Result<()
                 .map_err(|s| crate::status::from_remote(&s))?
                 .into_inner();
             write_out(out, &data.json)
+        }
+        AdminCommand::EraseCustomer {
+            customer_id,
+            confirm,
+            conn,
+        } => {
+            let mut c = conn.clients_as(config, Role::Admin).await?;
+            let done = c
+                .privacy
+                .erase_customer_data(crate::proto::EraseCustomerDataRequest {
+                    customer_id,
+                    confirm_customer_id: confirm,
+                })
+                .await
+                .map_err(|s| crate::status::from_remote(&s))?
+                .into_inner();
+            println!(
+                "erased customer {}: {} contacts, {} calls, {} callbacks ({} cancelled), {} recordings deleted",
+                done.customer_id, done.contacts, done.calls, done.callbacks, done.callbacks_cancelled, done.recordings
+            );
+            Ok(())
         }
         AdminCommand::Revoke {
             subject,

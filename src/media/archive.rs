@@ -162,6 +162,18 @@ impl Archive {
         })))
     }
 
+    /// Deletes one archived recording (a customer's erasure); deleting one
+    /// already gone succeeds.
+    pub async fn delete(&self, relative: &str) -> Result<(), ArchiveError> {
+        let Archive::Object { store, prefix, .. } = self else {
+            return Ok(());
+        };
+        match store.delete(&Self::key(prefix, relative)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Deletes archived recordings older than `keep`; (files, bytes).
     pub async fn sweep(&self, now: Timestamp, keep: Duration) -> Result<(u64, u64), ArchiveError> {
         let Archive::Object { store, prefix, .. } = self else {

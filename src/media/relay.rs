@@ -49,8 +49,9 @@ use crate::ids::{AgentId, CallId};
 use crate::proto::cluster::media_relay_client::MediaRelayClient;
 use crate::proto::cluster::media_relay_server::MediaRelay;
 use crate::proto::cluster::{
-    monitor_relay_down, monitor_relay_up, AgentTrunkDown, AgentTrunkUp, FetchRecordingRequest, LegFrame,
-    MonitorOpened, MonitorRelayDown, MonitorRelayUp, OpenMonitor, RecordingChunk,
+    monitor_relay_down, monitor_relay_up, AgentTrunkDown, AgentTrunkUp, DeleteRecordingRequest,
+    DeleteRecordingResponse, FetchRecordingRequest, LegFrame, MonitorOpened, MonitorRelayDown,
+    MonitorRelayUp, OpenMonitor, RecordingChunk,
 };
 use crate::status::status;
 
@@ -224,6 +225,20 @@ impl Relays {
             })
             .await
             .map(|r| r.into_inner())
+            .map_err(|s| refused(peer, s, format!("recording {path}")))
+    }
+}
+
+impl Relays {
+    /// Deletes a recording file that `peer` keeps on its disk.
+    pub async fn delete_recording(&self, peer: &NodeAddr, path: &str) -> Result<bool, RelayError> {
+        let mut client = self.client(peer)?;
+        client
+            .delete_recording(DeleteRecordingRequest {
+                path: path.to_string(),
+            })
+            .await
+            .map(|r| r.into_inner().deleted)
             .map_err(|s| refused(peer, s, format!("recording {path}")))
     }
 }
@@ -468,6 +483,16 @@ impl MediaRelay for RelayService {
         let path = crate::validate::id("path", &path).map_err(status)?;
         let stream = self.plane.local_recording_chunks(path).await.map_err(status)?;
         Ok(Response::new(stream))
+    }
+
+    async fn delete_recording(
+        &self,
+        req: Request<DeleteRecordingRequest>,
+    ) -> Result<Response<DeleteRecordingResponse>, Status> {
+        let path = req.into_inner().path;
+        let path = crate::validate::id("path", &path).map_err(status)?;
+        let deleted = self.plane.delete_local_recording(path).await.map_err(status)?;
+        Ok(Response::new(DeleteRecordingResponse { deleted }))
     }
 }
 

@@ -171,6 +171,53 @@ impl MediaPlane {
         })))
     }
 
+    /// Deletes a finished recording's file wherever it is kept: the shared
+    /// archive, this node's disk, or the disk of the node that made it
+    /// (asked over the cluster). False when there was nothing left to
+    /// delete. A file on a node that is not running cannot be deleted:
+    /// that is an error, so the erasure is not reported done.
+    pub async fn delete_recording(&self, rec: &RecordingRecord) -> Result<bool, Error> {
+        if rec.path.is_empty() {
+            return Ok(false);
+        }
+        if rec.archived {
+            self.shared.settings.archive.delete(&rec.path).await?;
+        }
+        let path = self.recording_path(rec)?;
+        let here = rec.node == self.shared.node || self.shared.cluster.is_none();
+        if here || rec.archived || tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            let local = remove_file(&path).await?;
+            return Ok(rec.archived || local);
+        }
+        let cluster = self
+            .shared
+            .cluster
+            .as_ref()
+            .ok_or_else(|| Error::Internal("not a cluster".into()))?;
+        let peer = match cluster.directory.node(&rec.node).await? {
+            Located::At(peer) => peer,
+            _ => {
+                return Err(Error::FailedPrecondition(format!(
+                    "recording {} is on node {}, which is not running: erase again once it runs",
+                    rec.call, rec.node
+                )))
+            }
+        };
+        cluster
+            .relays
+            .delete_recording(&peer, &rec.path)
+            .await
+            .map_err(|e| Error::Unavailable(format!("deleting recording {}: {e}", rec.call)))
+    }
+
+    /// Deletes a recording file of this node's disk, for a peer.
+    pub(in crate::media) async fn delete_local_recording(&self, relative: &str) -> Result<bool, Error> {
+        let path = self
+            .safe_path(relative)
+            .ok_or_else(|| Error::invalid("path", "must be a relative path under the recordings folder"))?;
+        remove_file(&path).await
+    }
+
     /// A recording file of this node's disk in chunks, for a peer.
     pub(in crate::media) async fn local_recording_chunks(
         &self,
@@ -226,4 +273,13 @@ async fn file_chunks(path: &std::path::Path, what: &str) -> Result<ByteStream, E
             )),
         }
     })))
+}
+
+/// Removes a file; false when it was not there.
+async fn remove_file(path: &std::path::Path) -> Result<bool, Error> {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::Unavailable(format!("deleting {}: {e}", path.display()))),
+    }
 }
