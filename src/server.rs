@@ -360,6 +360,18 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     // Every node follows the catalog in the store (a change made through
     // any node reaches this one within a poll); ends with the shutdown.
     ctx.catalog.spawn_watcher(shutdown_rx.clone());
+    // Records past their retention period are deleted (every node sweeps;
+    // deleting is idempotent).
+    crate::store::retention::Retention {
+        store: ctx.store.clone(),
+        audit: ctx.audit.clone(),
+        policy: config.retention.policy(config.media.retention_days),
+        audit_keep: config.retention.audit(),
+    }
+    .spawn(
+        Duration::from_secs(config.retention.sweep_every_secs),
+        shutdown_rx.clone(),
+    );
     // Sign-ins revoked before this node started are refused from its
     // first request; later ones within a poll.
     ctx.revocations

@@ -89,6 +89,8 @@ fn errors_name_the_offending_key() {
             "sip.trunks[0].password",
         ),
         (format!("{BASE}[sip]\nlisten = \"port 5060\"\n"), "sip.listen"),
+        (format!("{BASE}[retention]\ncontacts_days = 99999999\n"), "retention.contacts_days"),
+        (format!("{BASE}[retention]\nsweep_every_secs = 1\n"), "retention.sweep_every_secs"),
         (
             format!("{BASE}[sip]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n"),
             "sip.tls_listen",

@@ -41,10 +41,12 @@ pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
 }
 
 mod oidc;
+mod retention;
 mod sections;
 mod seed;
 
 pub use oidc::OidcConfig;
+pub use retention::RetentionConfig;
 
 pub use seed::seed_writes;
 
@@ -99,6 +101,7 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     pub reports: ReportsConfig,
     pub quality: QualityConfig,
+    pub retention: RetentionConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -382,6 +385,7 @@ impl Config {
         }
         self.media.validate()?;
         self.oidc.validate()?;
+        self.retention.validate()?;
         if !(100..=30_000).contains(&self.auth.revocation_poll_ms) {
             return Err(invalid("auth.revocation_poll_ms", "between 100 and 30000"));
         }

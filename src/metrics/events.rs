@@ -59,6 +59,15 @@ pub fn initialise() {
     counter!("hotline_revocation_reads_failed_total").increment(0);
     counter!("hotline_sessions_revoked_total").increment(0);
     counter!("hotline_audit_writes_failed_total").increment(0);
+    counter!("hotline_srtp_packets_rejected_total").increment(0);
+    for kind in crate::store::RecordKind::ALL
+        .map(|k| k.as_str())
+        .into_iter()
+        .chain(["audit"])
+    {
+        counter!("hotline_records_pruned_total", "kind" => kind).increment(0);
+        counter!("hotline_retention_failures_total", "kind" => kind).increment(0);
+    }
     for result in ["stored", "failed"] {
         counter!("hotline_recordings_archived_total", "result" => result).increment(0);
     }
@@ -250,6 +259,18 @@ pub fn describe() {
         "Audit trail events the store refused: a read of sensitive data was refused with it; a change was made but is missing from the trail (its own record still names who made it)."
     );
     describe_counter!(
+        "hotline_srtp_packets_rejected_total",
+        "SRTP packets from SIP trunks dropped because they failed authentication or replayed an old one (a wrong key, or not SRTP); the first on a call is also logged."
+    );
+    describe_counter!(
+        "hotline_records_pruned_total",
+        "Stored records deleted by retention, by kind ([retention]; recordings' metadata by [media] retention_days; audit for the trail)."
+    );
+    describe_counter!(
+        "hotline_retention_failures_total",
+        "Retention sweeps that could not delete a kind's old records (the store refused); tried again next sweep."
+    );
+    describe_counter!(
         "hotline_sessions_revoked_total",
         "Subjects whose sign-ins were revoked (\"sign out everywhere\") through this node."
     );
@@ -291,7 +312,7 @@ pub fn describe() {
     );
     describe_counter!(
         "hotline_sip_requests_refused_total",
-        "SIP requests turned away by reason: unknown_source and rate_limited (dropped unanswered), over_capacity (503), malformed (400), unauthenticated (401)."
+        "SIP requests turned away by reason: unknown_source and rate_limited (dropped unanswered), over_capacity (503), malformed (400), unauthenticated (401), sdes_not_over_tls (488: SRTP keys offered where they were readable), srtp_required (488: a plain call while [sip] require_srtp)."
     );
     describe_counter!(
         "hotline_recording_bytes_total",
@@ -518,6 +539,17 @@ pub fn sip_refused(s: &hotline_sip::trunk::TrunkStats) {
             counter!("hotline_sip_requests_refused_total", "reason" => reason).increment(n);
         }
     }
+}
+
+/// Retention deleted `n` records of `kind` (a `RecordKind` label or
+/// `audit`).
+pub fn records_pruned(kind: &'static str, n: u64) {
+    counter!("hotline_records_pruned_total", "kind" => kind).increment(n);
+}
+
+/// Retention could not delete the old records of `kind` this sweep.
+pub fn retention_failed(kind: &'static str) {
+    counter!("hotline_retention_failures_total", "kind" => kind).increment(1);
 }
 
 /// An SRTP packet failed authentication (or replayed an old one) and was

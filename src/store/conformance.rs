@@ -11,6 +11,8 @@ use crate::store::{CallFilter, CallbackFilter, Store};
 use crate::time::Timestamp;
 use hotline_core::report::AgentDayRecord;
 
+mod retention;
+
 /// A minimal agent record for the suite.
 pub fn sample_agent(id: &str) -> AgentRecord {
     AgentRecord {
@@ -83,6 +85,8 @@ pub async fn run(store: &dyn Store) {
     grades_surveys_and_agent_days_are_read_by_time_range(store).await;
     kept_replies_are_recalled_by_key_until_they_expire(store).await;
     super::erasure::conformance::erasing_a_customer_blanks_their_ended_records_under_a_pseudonym(store).await;
+    // Last: it deletes every earlier check's old records.
+    retention::records_past_their_period_are_deleted_in_batches_and_live_ones_kept(store).await;
 }
 
 /// A callback record as the tracker writes it.

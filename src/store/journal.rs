@@ -158,6 +158,25 @@ impl Journal {
         .map_err(|e| StoreError::Unavailable(format!("embedded store writer: {e}")))?
     }
 
+    /// Removes `keys` of `table` in one committed transaction.
+    pub async fn remove(&self, table: Table, keys: Vec<String>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let journal = self.clone();
+        tokio::task::spawn_blocking(move || {
+            journal.write_blocking(|txn| {
+                let mut t = txn.open_table(table.definition())?;
+                for k in &keys {
+                    t.remove(k.as_str())?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("embedded store writer: {e}")))?
+    }
+
     /// Writes (some) and removes (none) rows of several tables in one
     /// committed transaction, on this thread: for a caller that must hold
     /// its own lock until the rows are on disk (the catalog's revisions).

@@ -13,6 +13,8 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 
+mod prune;
+
 use super::erasure::{CustomerErasure, Erased};
 use super::journal::{Journal, Table};
 use super::{CallCursor, CallFilter, CallbackCursor, CallbackFilter, Store, StoreError};
@@ -370,6 +372,15 @@ impl Store for MemoryStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn prune(
+        &self,
+        kind: super::RecordKind,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.prune_kind(kind, before, limit).await
     }
 
     async fn erase_customer(&self, e: &CustomerErasure) -> Result<Erased, StoreError> {

@@ -137,6 +137,14 @@ impl Store for Metered {
         self.timed("contacts_of", self.inner.contacts_of(customer_key, limit))
             .await
     }
+    async fn prune(
+        &self,
+        kind: super::RecordKind,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.timed("prune", self.inner.prune(kind, before, limit)).await
+    }
     async fn erase_customer(
         &self,
         erasure: &super::erasure::CustomerErasure,

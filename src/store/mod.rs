@@ -21,6 +21,7 @@ pub mod journal;
 pub mod memory;
 pub mod metered;
 pub mod redis;
+pub mod retention;
 pub mod sessions;
 
 use async_trait::async_trait;
@@ -124,6 +125,55 @@ pub type CallbackCursor = (Timestamp, CallbackId);
 /// Position after which a call listing continues: calls are listed newest
 /// first by (enqueued_at, id).
 pub type CallCursor = (Timestamp, CallId);
+
+/// The kinds of stored records retention trims, each by its own time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// By the end of wrap-up (contact log and per-customer lists).
+    Contacts,
+    /// Ended calls, by when they ended.
+    Calls,
+    /// Callbacks no longer live, by when they were created.
+    Callbacks,
+    /// By when graded.
+    Grades,
+    /// By when rated.
+    Surveys,
+    /// By the day.
+    AgentDays,
+    /// Listening-in sessions, by when they started.
+    MonitorSessions,
+    /// Finished recordings' metadata, by when they started (the files
+    /// follow `[media] retention_days`).
+    Recordings,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 8] = [
+        RecordKind::Contacts,
+        RecordKind::Calls,
+        RecordKind::Callbacks,
+        RecordKind::Grades,
+        RecordKind::Surveys,
+        RecordKind::AgentDays,
+        RecordKind::MonitorSessions,
+        RecordKind::Recordings,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Contacts => "contacts",
+            RecordKind::Calls => "calls",
+            RecordKind::Callbacks => "callbacks",
+            RecordKind::Grades => "grades",
+            RecordKind::Surveys => "surveys",
+            RecordKind::AgentDays => "agent_days",
+            RecordKind::MonitorSessions => "monitor_sessions",
+            RecordKind::Recordings => "recordings",
+        }
+    }
+}
 
 /// One write of the routing engine, sent with others by
 /// [`Store::write_batch`].
@@ -268,6 +318,10 @@ pub trait Store: Send + Sync + 'static {
     async fn keep_reply(&self, key: &str, reply: &str, ttl: std::time::Duration) -> Result<(), StoreError>;
     /// A kept reply that has not expired.
     async fn kept_reply(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Deletes at most `limit` records of `kind` older than `before`
+    /// (retention), never a live one; how many it deleted. Called again
+    /// while it deletes `limit`.
+    async fn prune(&self, kind: RecordKind, before: Timestamp, limit: usize) -> Result<u64, StoreError>;
     /// Blanks one customer's personal data in their ended records and files
     /// them under a pseudonym (see [`erasure`]); idempotent.
     async fn erase_customer(&self, erasure: &erasure::CustomerErasure)

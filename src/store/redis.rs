@@ -53,6 +53,7 @@ use hotline_core::report::AgentDayRecord;
 
 /// Contacts kept per customer; enough for ownership and FCR windows.
 mod erase;
+mod prune;
 mod writes;
 
 const CONTACTS_PER_CUSTOMER: isize = 200;
@@ -564,6 +565,15 @@ impl Store for RedisStore {
         out.sort_by_key(|c| std::cmp::Reverse(c.wrap_up_ended_at));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn prune(
+        &self,
+        kind: super::RecordKind,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.prune_kind(kind, before, limit).await
     }
 
     async fn erase_customer(

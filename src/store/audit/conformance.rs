@@ -79,4 +79,46 @@ pub async fn run(log: &dyn AuditLog) {
     let targets: Vec<&str> = page.iter().map(|e| e.target.as_str()).collect();
     assert_eq!(targets, ["agent:a19", "agent:a16", "agent:a13", "agent:a10"]);
     assert_eq!(page[0].detail, "ada on agent:a19", "events come back whole");
+
+    retention_deletes_the_events_before_a_time(log).await;
+}
+
+/// Everything before a millisecond goes (by the event's id, the time it
+/// was appended), the rest stays.
+async fn retention_deletes_the_events_before_a_time(log: &dyn AuditLog) {
+    let now = || Timestamp::now_wall().as_millis();
+    let first = log
+        .audit_append(&event("ada", AuditAction::CustomerErased, "customer:old", now()))
+        .await
+        .unwrap();
+    let (cut, _) = parse_id(&first).expect("an id");
+    // Appended until the log's clock has moved past the first one's
+    // millisecond (a few appends at most).
+    let last = loop {
+        let id = log
+            .audit_append(&event(
+                "ada",
+                AuditAction::CustomerExported,
+                "customer:new",
+                now(),
+            ))
+            .await
+            .unwrap();
+        if parse_id(&id).is_some_and(|(ms, _)| ms > cut) {
+            break id;
+        }
+    };
+    let pruned = log.audit_prune(Timestamp(cut + 1)).await.unwrap();
+    assert!(pruned >= 31, "the 30 older events and the first went: {pruned}");
+    let (left, _) = log
+        .audit_events(&AuditQuery::default(), None, 10_000)
+        .await
+        .unwrap();
+    assert!(
+        !left.is_empty()
+            && left
+                .iter()
+                .all(|e| parse_id(&e.id).is_some_and(|(ms, _)| ms > cut))
+    );
+    assert_eq!(left[0].id, last, "the newest stays");
 }

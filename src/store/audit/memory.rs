@@ -60,6 +60,22 @@ impl MemoryAudit {
 
 #[async_trait]
 impl AuditLog for MemoryAudit {
+    async fn audit_prune(&self, before: crate::time::Timestamp) -> Result<u64, StoreError> {
+        let mut inner = self.inner.lock().map_err(poisoned)?;
+        let old: Vec<(u64, u64)> = inner
+            .events
+            .range(..(before.as_millis(), 0))
+            .map(|(k, _)| *k)
+            .collect();
+        if let Some(j) = &self.journal {
+            j.write_now(old.iter().map(|k| (Table::Audit, key(*k), None)).collect())?;
+        }
+        for k in &old {
+            inner.events.remove(k);
+        }
+        Ok(old.len() as u64)
+    }
+
     async fn audit_append(&self, event: &AuditEvent) -> Result<String, StoreError> {
         let mut inner = self.inner.lock().map_err(poisoned)?;
         let ms = event.at.as_millis();

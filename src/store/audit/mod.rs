@@ -157,6 +157,9 @@ pub trait AuditLog: Send + Sync + 'static {
         before: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEvent>, Option<String>), StoreError>;
+
+    /// Deletes the events from before `before` (retention); how many.
+    async fn audit_prune(&self, before: crate::time::Timestamp) -> Result<u64, StoreError>;
 }
 
 /// `ms-seq` as a pair that orders like the log.

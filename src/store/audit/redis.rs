@@ -33,6 +33,17 @@ impl RedisAudit {
 
 #[async_trait]
 impl AuditLog for RedisAudit {
+    async fn audit_prune(&self, before: crate::time::Timestamp) -> Result<u64, StoreError> {
+        // Stream ids are `ms-seq`: everything before `before` ms goes.
+        ::redis::cmd("XTRIM")
+            .arg(&self.key)
+            .arg("MINID")
+            .arg(format!("{}-0", before.as_millis()))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("trimming the audit trail: {e}")))
+    }
+
     async fn audit_append(&self, event: &AuditEvent) -> Result<String, StoreError> {
         let mut stored = event.clone();
         stored.id = String::new();
