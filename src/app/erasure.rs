@@ -56,18 +56,7 @@ impl App {
                 "must repeat customer_id: an erasure cannot be undone",
             ));
         }
-        let customer = self
-            .catalog
-            .read()
-            .customer(id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: "customer",
-                id: id.to_string(),
-            })?;
-        let keys: Vec<String> = std::iter::once(customer.id.clone())
-            .chain(customer.numbers.iter().cloned())
-            .collect();
+        let (_, keys) = self.directory_customer(id)?;
         let theirs =
             |ani: &str, customer: Option<&str>| customer == Some(id) || keys.iter().any(|k| k == ani);
 

@@ -18,6 +18,7 @@ use crate::store::audit::AuditAction;
 use crate::store::CallbackFilter;
 use crate::time::Timestamp;
 use crate::validate;
+use hotline_core::catalog::Customer;
 
 /// Records of one kind exported per customer key, at most.
 pub const MAX_EXPORTED: usize = 10_000;
@@ -30,13 +31,9 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Value, Error> {
 }
 
 impl App {
-    /// The customer's data as a JSON document, and when it was taken.
-    pub async fn export_customer(
-        &self,
-        p: &Principal,
-        customer_id: &str,
-    ) -> Result<(Vec<u8>, Timestamp), Error> {
-        p.require(&[Role::Admin])?;
+    /// A customer of the directory, and the keys their records are filed
+    /// under: their id, then each of their numbers.
+    pub(super) fn directory_customer(&self, customer_id: &str) -> Result<(Customer, Vec<String>), Error> {
         let id = validate::id("customer_id", customer_id)?;
         let customer = self
             .catalog
@@ -47,6 +44,21 @@ impl App {
                 what: "customer",
                 id: id.to_string(),
             })?;
+        let keys = std::iter::once(customer.id.clone())
+            .chain(customer.numbers.iter().cloned())
+            .collect();
+        Ok((customer, keys))
+    }
+
+    /// The customer's data as a JSON document, and when it was taken.
+    pub async fn export_customer(
+        &self,
+        p: &Principal,
+        customer_id: &str,
+    ) -> Result<(Vec<u8>, Timestamp), Error> {
+        p.require(&[Role::Admin])?;
+        let (customer, keys) = self.directory_customer(customer_id)?;
+        let id = customer.id.as_str();
         self.audit_before(
             p,
             AuditAction::CustomerExported,
@@ -54,9 +66,6 @@ impl App {
             String::new(),
         )
         .await?;
-        let keys: Vec<String> = std::iter::once(customer.id.clone())
-            .chain(customer.numbers.iter().cloned())
-            .collect();
         let mut truncated = Vec::new();
 
         let mut contacts = Vec::new();

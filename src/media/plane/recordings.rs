@@ -3,6 +3,7 @@
 //! reading a recording back as chunks.
 
 use super::*;
+use crate::cluster::directory::NodeAddr;
 
 impl MediaPlane {
     /// Closes the recordings this node left live when it died: each gets its
@@ -130,6 +131,23 @@ impl MediaPlane {
         ))
     }
 
+    /// The cluster, and the running node whose disk holds `rec`'s file
+    /// (FAILED_PRECONDITION when that node is not running).
+    async fn node_of(&self, rec: &RecordingRecord) -> Result<(&ClusterMedia, NodeAddr), Error> {
+        let cluster = self
+            .shared
+            .cluster
+            .as_ref()
+            .ok_or_else(|| Error::Internal("not a cluster".into()))?;
+        match cluster.directory.node(&rec.node).await? {
+            Located::At(peer) => Ok((cluster, peer)),
+            _ => Err(Error::FailedPrecondition(format!(
+                "recording {} is on node {}, which is not running",
+                rec.call, rec.node
+            ))),
+        }
+    }
+
     /// A recording's bytes as stored (sealed or not).
     async fn recording_bytes(&self, rec: &RecordingRecord) -> Result<ByteStream, Error> {
         if rec.archived {
@@ -144,20 +162,7 @@ impl MediaPlane {
             )
             .await;
         }
-        let cluster = self
-            .shared
-            .cluster
-            .as_ref()
-            .ok_or_else(|| Error::Internal("not a cluster".into()))?;
-        let peer = match cluster.directory.node(&rec.node).await? {
-            Located::At(peer) => peer,
-            _ => {
-                return Err(Error::FailedPrecondition(format!(
-                    "recording {} is on node {}, which is not running",
-                    rec.call, rec.node
-                )))
-            }
-        };
+        let (cluster, peer) = self.node_of(rec).await?;
         let stream = cluster
             .relays
             .fetch_recording(&peer, &rec.path)
@@ -189,20 +194,7 @@ impl MediaPlane {
             let local = remove_file(&path).await?;
             return Ok(rec.archived || local);
         }
-        let cluster = self
-            .shared
-            .cluster
-            .as_ref()
-            .ok_or_else(|| Error::Internal("not a cluster".into()))?;
-        let peer = match cluster.directory.node(&rec.node).await? {
-            Located::At(peer) => peer,
-            _ => {
-                return Err(Error::FailedPrecondition(format!(
-                    "recording {} is on node {}, which is not running: erase again once it runs",
-                    rec.call, rec.node
-                )))
-            }
-        };
+        let (cluster, peer) = self.node_of(rec).await?;
         cluster
             .relays
             .delete_recording(&peer, &rec.path)

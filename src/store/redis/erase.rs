@@ -12,9 +12,7 @@
 use redis::AsyncCommands;
 
 use super::{decode, encode, unavailable, RedisStore, CONTACTS_PER_CUSTOMER};
-use crate::acd::{CallRecord, ContactRecord};
-use crate::callback::CallbackRecord;
-use crate::recording::RecordingRecord;
+use crate::acd::ContactRecord;
 use crate::store::erasure::{CustomerErasure, Erased};
 use crate::store::StoreError;
 
@@ -58,39 +56,36 @@ impl RedisStore {
             erased.contacts = moved.len() as u64;
         }
         for id in &e.calls {
-            let key = self.keys.call(id.as_str());
-            if let Some(json) = conn.get::<_, Option<String>>(&key).await.map_err(unavailable)? {
-                let call: CallRecord = decode(&key, &json)?;
-                if let Some(blanked) = e.call(&call) {
-                    conn.set::<_, _, ()>(&key, encode(&blanked)?)
-                        .await
-                        .map_err(unavailable)?;
-                    erased.calls += 1;
-                }
-            }
-            let key = self.keys.recording(id.as_str());
-            if let Some(json) = conn.get::<_, Option<String>>(&key).await.map_err(unavailable)? {
-                let rec: RecordingRecord = decode(&key, &json)?;
-                if let Some(blanked) = e.recording(&rec) {
-                    conn.set::<_, _, ()>(&key, encode(&blanked)?)
-                        .await
-                        .map_err(unavailable)?;
-                    erased.recordings += 1;
-                }
-            }
+            erased.calls += self.rewrite(&self.keys.call(id.as_str()), |c| e.call(c)).await?;
+            erased.recordings += self
+                .rewrite(&self.keys.recording(id.as_str()), |r| e.recording(r))
+                .await?;
         }
         for id in &e.callbacks {
-            let key = self.keys.callback(id.as_str());
-            if let Some(json) = conn.get::<_, Option<String>>(&key).await.map_err(unavailable)? {
-                let cb: CallbackRecord = decode(&key, &json)?;
-                if let Some(blanked) = e.callback(&cb) {
-                    conn.set::<_, _, ()>(&key, encode(&blanked)?)
-                        .await
-                        .map_err(unavailable)?;
-                    erased.callbacks += 1;
-                }
-            }
+            erased.callbacks += self
+                .rewrite(&self.keys.callback(id.as_str()), |c| e.callback(c))
+                .await?;
         }
         Ok(erased)
+    }
+
+    /// The record at `key` replaced by what `blank` makes of it (none:
+    /// left alone); 1 when it was rewritten.
+    async fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        blank: impl Fn(&T) -> Option<T>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let Some(json) = conn.get::<_, Option<String>>(key).await.map_err(unavailable)? else {
+            return Ok(0);
+        };
+        let Some(blanked) = blank(&decode::<T>(key, &json)?) else {
+            return Ok(0);
+        };
+        conn.set::<_, _, ()>(key, encode(&blanked)?)
+            .await
+            .map_err(unavailable)?;
+        Ok(1)
     }
 }
