@@ -7,15 +7,18 @@
 //! dump of what it decoded has the agent's tone (baresip decrypted ours).
 //!
 //! Debian's sipp (`sip-tester` 3.6.1) is built without TLS and SRTP, so
-//! sipp cannot place this call; baresip does.
+//! sipp cannot place that call itself; baresip does. sipp's own scenario
+//! does go over TLS through stunnel (Debian's `stunnel4`, verifying the
+//! certificate), with plain RTP, as a trunk that offers TLS but not SRTP.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::media::{assert_sides, finished_recording, holds, pcm, AudioRig};
-use common::sip::{baresip_with, tone_wav};
+use common::sip::{baresip_with, finished, scenario, sipp_with, tone_wav, ulaw_tone};
 use common::{CONFIG, SOON};
 use hotline::client::softphone::tone;
 use hotline::proto;
@@ -123,5 +126,107 @@ async fn baresip_calls_over_tls_with_srtp_and_both_sides_hear_each_other_and_it_
         CALLER_HZ,
         AGENT_HZ,
         ("baresip over TLS and SRTP", "the agent"),
+    );
+}
+
+/// stunnel in client mode: plain TCP on a loopback port to TLS at `to`,
+/// verifying hotline's certificate against `dir`'s `ca.pem`; killed when
+/// dropped.
+struct TlsTunnel {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for TlsTunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TlsTunnel {
+    async fn start(dir: &Path, to: std::net::SocketAddr) -> TlsTunnel {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let conf = dir.join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[sip]\nclient = yes\naccept = 127.0.0.1:{port}\nconnect = {to}\nCAfile = {}\nverifyChain = yes\ncheckHost = localhost\n",
+                dir.join("ca.pem").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("stunnel4")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stunnel4 is missing: install Debian's stunnel4 package (./scripts/test does)");
+        // Ready once it listens.
+        let deadline = Instant::now() + SOON;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "stunnel listens on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        TlsTunnel { child, port }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sipp_call_over_tls_is_answered_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rig, tls) = tls_rig(dir.path(), "").await;
+    let mut carol = rig.server.agent("carol").await;
+    let _phone = rig.softphone(&mut carol, tone(AGENT_HZ, 8000)).await;
+    let tunnel = TlsTunnel::start(dir.path(), tls).await;
+    let audio = ulaw_tone(dir.path(), CALLER_HZ, 10);
+    let caller = sipp_with(
+        &scenario(dir.path(), "caller.xml", &audio),
+        "200",
+        std::net::SocketAddr::from(([127, 0, 0, 1], tunnel.port)),
+        dir.path(),
+        &["-t", "t1"],
+    );
+    let offered = carol.expect_offer(Duration::from_secs(10)).await;
+    carol.accept(&offered.call_id).await;
+    // The caller is heard before the agent hangs up.
+    let deadline = Instant::now() + SOON;
+    loop {
+        let live = rig
+            .server
+            .supervisor()
+            .supervisor
+            .list_recordings(proto::ListRecordingsRequest::default())
+            .await
+            .expect("recordings")
+            .into_inner()
+            .recordings
+            .into_iter()
+            .find(|r| r.call_id == offered.call_id);
+        // A second of 8 kHz 16-bit stereo on disk.
+        let written = live
+            .and_then(|r| std::fs::metadata(rig.recording_file(&r)).ok())
+            .map_or(0, |m| m.len());
+        if written >= 44 + 32_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a second of the call is recorded ({written} bytes)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    carol.hangup(&offered.call_id).await;
+    let (ok, errors) = finished(caller, Duration::from_secs(30)).await;
+    assert!(ok, "sipp's call over TLS ran to its end: {errors}");
+    let rec = finished_recording(&rig, &offered.call_id).await;
+    assert_sides(
+        &rig.recording_file(&rec),
+        CALLER_HZ,
+        AGENT_HZ,
+        ("sipp over TLS", "the agent"),
     );
 }
