@@ -90,6 +90,13 @@ impl Retention {
 
     /// Sweeps now and then every `every`, until `shutdown`.
     pub fn spawn(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        for kind in RecordKind::ALL
+            .map(RecordKind::as_str)
+            .into_iter()
+            .chain(["audit"])
+        {
+            crate::metrics::events::retention_series(kind);
+        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
