@@ -74,3 +74,7 @@ string_id!(
     /// A callback promised to a customer.
     CallbackId
 );
+string_id!(
+    /// A case (a complaint, a repair request, an inquiry).
+    CaseId
+);

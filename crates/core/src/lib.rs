@@ -45,6 +45,8 @@
 //! - [`ids`], [`time`], [`error`]: newtype ids, protocol time, the domain error.
 //! - [`acd`]: the skill-based router (queues, tiers, relaxation, offers).
 //! - [`callback`]: the 4-hour callback promise (calendar, deadline tracker).
+//! - [`case`]: complaints, repair requests and inquiries, judged, owned and
+//!   followed up until the customer is satisfied.
 //! - [`desk`]: callbacks as routed work, between the router and the tracker.
 //! - [`fcr`], [`quality`], [`report`], [`staffing`]: first-call resolution,
 //!   grading and surveys, report figures, agents' time in state.
@@ -58,6 +60,7 @@
 pub mod acd;
 pub mod agent_event;
 pub mod callback;
+pub mod case;
 pub mod catalog;
 pub mod command;
 pub mod desk;
