@@ -346,3 +346,37 @@ async fn the_redis_catalog_meets_the_catalog_contract() {
     let store = redis_store(&server, 10);
     hotline::store::catalog::conformance::run(&store.catalog()).await;
 }
+
+#[tokio::test]
+async fn cases_meet_their_contract_in_memory_on_disk_across_a_reopen_and_on_redis() {
+    use hotline::store::cases::{conformance, CaseStore, MemoryCases};
+    use hotline::store::journal::Journal;
+    conformance::run(&MemoryCases::open(None).unwrap()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hotline.redb");
+    conformance::run(&MemoryCases::open(Some(Journal::open(&path).unwrap())).unwrap()).await;
+    let reopened = MemoryCases::open(Some(Journal::open(&path).unwrap())).unwrap();
+    let kept = reopened.get_case(&"k1".into()).await.unwrap().expect("kept");
+    assert_eq!(
+        kept.status,
+        hotline_core::case::CaseStatus::Assigned,
+        "the last write is what comes back"
+    );
+    let (noted, _) = kept
+        .apply(
+            hotline_core::case::CaseCommand::AddNote {
+                note: "after the restart".into(),
+            },
+            "sue",
+            hotline::time::Timestamp(6_000),
+        )
+        .unwrap();
+    reopened
+        .put_case(&noted, Some(hotline::store::cases::version(&kept)))
+        .await
+        .expect("its version came back too");
+
+    let server = common::redis::RedisServer::start();
+    conformance::run(&redis_store(&server, 1_000).cases()).await;
+}

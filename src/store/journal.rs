@@ -37,10 +37,12 @@ pub enum Table {
     /// The audit trail: zero-padded `ms-seq` -> JSON `AuditEvent`
     /// (`audit::MemoryAudit`).
     Audit,
+    /// Cases: id -> JSON `CaseRecord` (`cases::MemoryCases`).
+    Cases,
 }
 
 impl Table {
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Callbacks,
         Table::Contacts,
         Table::EndedCalls,
@@ -53,6 +55,7 @@ impl Table {
         Table::CatalogAudit,
         Table::Revocations,
         Table::Audit,
+        Table::Cases,
     ];
 
     fn definition(self) -> TableDefinition<'static, &'static str, &'static str> {
@@ -69,6 +72,7 @@ impl Table {
             Table::CatalogAudit => "catalog_audit",
             Table::Revocations => "revocations",
             Table::Audit => "audit",
+            Table::Cases => "cases",
         })
     }
 }

@@ -226,9 +226,11 @@ impl MemoryStore {
                         }
                         // Tables with their own readers (`catalog::MemoryCatalog`,
                         // `sessions::MemorySessions`, `audit::MemoryAudit`).
-                        Table::CatalogObjects | Table::CatalogAudit | Table::Revocations | Table::Audit => {
-                            break
-                        }
+                        Table::CatalogObjects
+                        | Table::CatalogAudit
+                        | Table::Revocations
+                        | Table::Audit
+                        | Table::Cases => break,
                     }
                 }
             }

@@ -11,6 +11,7 @@
 //! [`conformance::run`].
 
 pub mod audit;
+pub mod cases;
 pub mod catalog;
 /// The contract every backend must meet; for tests (`cargo test` enables
 /// it through the `test-support` feature), not in the shipped binary.

@@ -312,6 +312,11 @@ impl RedisStore {
         super::audit::RedisAudit::new(self.conn(), &self.keys.prefix)
     }
 
+    /// The cases, on this store's connection and namespace.
+    pub fn cases(&self) -> super::cases::RedisCases {
+        super::cases::RedisCases::new(self.conn(), &self.keys.prefix)
+    }
+
     /// The revoked sign-ins, on this store's connection and namespace.
     pub fn sessions(&self) -> super::sessions::RedisSessions {
         super::sessions::RedisSessions::new(self.conn(), &self.keys.prefix)

@@ -1,0 +1,124 @@
+//! Cases in this process, journalled to the embedded store's file when it
+//! has one (on disk before they are in the maps).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{version, CaseCursor, CaseFilter, CaseStore};
+use crate::store::journal::{Journal, Table};
+use crate::store::StoreError;
+use crate::time::Timestamp;
+use hotline_core::case::CaseRecord;
+use hotline_core::ids::{CaseId, CustomerId};
+
+#[derive(Default)]
+struct Inner {
+    cases: HashMap<CaseId, CaseRecord>,
+    /// (opened, id) of every case, for newest-first listing.
+    order: BTreeSet<(Timestamp, CaseId)>,
+    /// The same, of the cases not closed.
+    open: BTreeSet<(Timestamp, CaseId)>,
+    /// The same, per customer.
+    by_customer: HashMap<CustomerId, BTreeSet<(Timestamp, CaseId)>>,
+}
+
+impl Inner {
+    fn insert(&mut self, c: &CaseRecord) {
+        let key = (c.opened_at, c.id.clone());
+        self.order.insert(key.clone());
+        self.by_customer
+            .entry(c.customer.clone())
+            .or_default()
+            .insert(key.clone());
+        if c.is_open() {
+            self.open.insert(key);
+        } else {
+            self.open.remove(&key);
+        }
+        self.cases.insert(c.id.clone(), c.clone());
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryCases {
+    /// Held across the (short, blocking) journal write, so the version
+    /// check and the write are one step.
+    inner: Mutex<Inner>,
+    journal: Option<Journal>,
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Unavailable("embedded cases: a writer panicked".into())
+}
+
+impl MemoryCases {
+    /// Cases kept in `journal`'s file (reloaded from it), or in memory only.
+    pub fn open(journal: Option<Journal>) -> Result<Self, StoreError> {
+        let mut inner = Inner::default();
+        if let Some(j) = &journal {
+            for (key, json) in j.load(Table::Cases)? {
+                let c: CaseRecord = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                    key: format!("cases/{key}"),
+                    reason: e.to_string(),
+                })?;
+                inner.insert(&c);
+            }
+        }
+        Ok(MemoryCases {
+            inner: Mutex::new(inner),
+            journal,
+        })
+    }
+}
+
+#[async_trait]
+impl CaseStore for MemoryCases {
+    async fn put_case(&self, case: &CaseRecord, read: Option<u64>) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(poisoned)?;
+        let stored = inner.cases.get(&case.id).map(version);
+        if stored != read {
+            return Err(StoreError::Conflict(match stored {
+                Some(v) => format!("case {} moved on to version {v}", case.id),
+                None => format!("case {} is not stored", case.id),
+            }));
+        }
+        if let Some(j) = &self.journal {
+            let json = serde_json::to_string(case)
+                .map_err(|e| StoreError::Unavailable(format!("cannot encode a case: {e}")))?;
+            j.write_now(vec![(Table::Cases, case.id.to_string(), Some(json))])?;
+        }
+        inner.insert(case);
+        Ok(())
+    }
+
+    async fn get_case(&self, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        Ok(self.inner.lock().map_err(poisoned)?.cases.get(id).cloned())
+    }
+
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&CaseCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseRecord>, StoreError> {
+        let inner = self.inner.lock().map_err(poisoned)?;
+        let empty = BTreeSet::new();
+        let index = match (&filter.customer, filter.open_only) {
+            (Some(c), _) => inner.by_customer.get(c).unwrap_or(&empty),
+            (None, true) => &inner.open,
+            (None, false) => &inner.order,
+        };
+        let keys: Box<dyn Iterator<Item = &(Timestamp, CaseId)>> = match after {
+            Some(cursor) => Box::new(index.range(..cursor.clone()).rev()),
+            None => Box::new(index.iter().rev()),
+        };
+        Ok(keys
+            .filter_map(|(_, id)| inner.cases.get(id))
+            .filter(|c| filter.matches(c))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}

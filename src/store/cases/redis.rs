@@ -1,0 +1,165 @@
+//! Cases in Redis: `{NS}:case:<id>` (JSON) and `{NS}:case:<id>:v` (its
+//! version), indexed by opened time in `{NS}:cases`, `{NS}:cases:open`
+//! and `{NS}:cases:customer:<id>` (sorted sets of ids). One Lua script
+//! checks the version and writes the record and its indexes together.
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::{version, CaseCursor, CaseFilter, CaseStore};
+use crate::store::StoreError;
+use hotline_core::case::CaseRecord;
+use hotline_core::ids::CaseId;
+
+/// KEYS: case, version, cases, open cases, the customer's cases.
+/// ARGV: json, version read ('' for a new case), new version, opened ms,
+/// id, open ('1' or '0').
+const PUT_CASE: &str = r#"
+local v = redis.call('GET', KEYS[2])
+if ARGV[2] == '' then
+  if v then return redis.error_reply('CONFLICT case ' .. ARGV[5] .. ' exists') end
+elseif v ~= ARGV[2] then
+  return redis.error_reply('CONFLICT case ' .. ARGV[5] .. ' moved on to version ' .. tostring(v))
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+else
+  redis.call('ZREM', KEYS[4], ARGV[5])
+end
+return 1
+"#;
+
+/// Index entries read at a time while listing.
+const PAGE: usize = 200;
+
+pub struct RedisCases {
+    conn: ConnectionManager,
+    /// `{NS}`.
+    tag: String,
+    put: Script,
+}
+
+fn unavailable(e: ::redis::RedisError) -> StoreError {
+    match e.code() {
+        Some("CONFLICT") => StoreError::Conflict(e.detail().unwrap_or("case moved on").to_string()),
+        _ => StoreError::Unavailable(format!("redis: {e}")),
+    }
+}
+
+impl RedisCases {
+    /// The cases under `tag` (`{NS}`, the store's hash tag).
+    pub(crate) fn new(conn: ConnectionManager, tag: &str) -> Self {
+        RedisCases {
+            conn,
+            tag: tag.to_string(),
+            put: Script::new(PUT_CASE),
+        }
+    }
+
+    fn case_key(&self, id: &str) -> String {
+        format!("{}:case:{id}", self.tag)
+    }
+}
+
+#[async_trait]
+impl CaseStore for RedisCases {
+    async fn put_case(&self, case: &CaseRecord, read: Option<u64>) -> Result<(), StoreError> {
+        let json = serde_json::to_string(case)
+            .map_err(|e| StoreError::Unavailable(format!("cannot encode a case: {e}")))?;
+        let id = case.id.as_str();
+        let key = self.case_key(id);
+        self.put
+            .key(&key)
+            .key(format!("{key}:v"))
+            .key(format!("{}:cases", self.tag))
+            .key(format!("{}:cases:open", self.tag))
+            .key(format!("{}:cases:customer:{}", self.tag, case.customer))
+            .arg(json)
+            .arg(read.map(|v| v.to_string()).unwrap_or_default())
+            .arg(version(case))
+            .arg(case.opened_at.as_millis())
+            .arg(id)
+            .arg(if case.is_open() { "1" } else { "0" })
+            .invoke_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_case(&self, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        let key = self.case_key(id.as_str());
+        let json: Option<String> = self.conn.clone().get(&key).await.map_err(unavailable)?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+                key,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&CaseCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseRecord>, StoreError> {
+        let index = match (&filter.customer, filter.open_only) {
+            (Some(c), _) => format!("{}:cases:customer:{c}", self.tag),
+            (None, true) => format!("{}:cases:open", self.tag),
+            (None, false) => format!("{}:cases", self.tag),
+        };
+        let max = after.map_or("+inf".to_string(), |(t, _)| t.as_millis().to_string());
+        let mut out = Vec::new();
+        let mut skip = 0;
+        let mut conn = self.conn.clone();
+        while out.len() < limit {
+            // Newest first from the cursor's time; ids at that very time
+            // that are not before the cursor's id are stepped over.
+            let page: Vec<(String, u64)> = ::redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(&max)
+                .arg("-inf")
+                .arg("BYSCORE")
+                .arg("REV")
+                .arg("LIMIT")
+                .arg(skip)
+                .arg(PAGE)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            skip += page.len();
+            let last = page.len() < PAGE;
+            let ids: Vec<String> = page
+                .into_iter()
+                .filter(|(id, at)| {
+                    after.is_none_or(|(t, cursor)| *at < t.as_millis() || id.as_str() < cursor.as_str())
+                })
+                .map(|(id, _)| id)
+                .collect();
+            if !ids.is_empty() {
+                let keys: Vec<String> = ids.iter().map(|id| self.case_key(id)).collect();
+                let found: Vec<Option<String>> = conn.mget(&keys).await.map_err(unavailable)?;
+                for (key, json) in keys.into_iter().zip(found) {
+                    let Some(json) = json else { continue };
+                    let c: CaseRecord = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                        key,
+                        reason: e.to_string(),
+                    })?;
+                    if filter.matches(&c) && out.len() < limit {
+                        out.push(c);
+                    }
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
