@@ -48,6 +48,7 @@ use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::session_service_server::SessionServiceServer;
 use crate::proto::supervisor_service_server::SupervisorServiceServer;
 use crate::store::audit::{AuditLog, MemoryAudit};
+use crate::store::cases::{CaseStore, MemoryCases};
 use crate::store::catalog::MemoryCatalog;
 use crate::store::sessions::MemorySessions;
 use crate::store::{MemoryStore, RedisOptions, RedisStore, Store};
@@ -225,6 +226,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         catalog.ensure_seeded().await?;
         let revocations = Revocations::new(Arc::new(MemorySessions::open(memory.journal())?));
         let audit: Arc<dyn AuditLog> = Arc::new(MemoryAudit::open(memory.journal())?);
+        let cases: Arc<dyn CaseStore> = Arc::new(MemoryCases::open(memory.journal())?);
         let router_base = config.router_config();
         let mut router = Router::new(catalog.read().router_config(&router_base, crate::admin::zone))?;
         let store: Arc<dyn Store> = Arc::new(crate::store::Metered::new(Arc::new(memory), "memory"));
@@ -262,6 +264,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             turn: Arc::new(config.turn.clone()),
             revocations,
             audit,
+            cases,
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -276,6 +279,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         let catalog = LiveCatalog::new(Arc::new(store.catalog()), seed);
         let revocations = Revocations::new(Arc::new(store.sessions()));
         let audit: Arc<dyn AuditLog> = Arc::new(store.audit());
+        let cases: Arc<dyn CaseStore> = Arc::new(store.cases());
         let node_id = if config.cluster.node_id.is_empty() {
             format!("node-{}", uuid::Uuid::now_v7().simple())
         } else {
@@ -344,6 +348,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             turn: Arc::new(config.turn.clone()),
             revocations,
             audit,
+            cases,
         };
         let cluster = (
             ClusterApi {
@@ -365,8 +370,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     crate::store::retention::Retention {
         store: ctx.store.clone(),
         audit: ctx.audit.clone(),
+        cases: ctx.cases.clone(),
         policy: config.retention.policy(config.media.retention_days),
         audit_keep: config.retention.audit(),
+        cases_keep: config.retention.cases(),
     }
     .spawn(
         Duration::from_secs(config.retention.sweep_every_secs),

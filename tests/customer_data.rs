@@ -265,6 +265,42 @@ async fn an_admin_erases_a_customer_from_another_node_their_recording_is_deleted
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
+    // Not while one of their cases is open; once it is closed, it is
+    // blanked with the rest. (Cases are written straight to the shared
+    // store here: the case service comes with its issue.)
+    let cases = hotline::store::RedisStore::connect(&hotline::store::RedisOptions {
+        url: redis.url(),
+        namespace: "cluster".into(),
+        max_ended_calls: 1_000,
+        response_timeout: std::time::Duration::from_secs(2),
+    })
+    .expect("redis")
+    .cases();
+    use hotline::store::cases::CaseStore;
+    let complaint = hotline::store::cases::conformance::sample_case("late-fee", "smallco", 1_000);
+    cases.put_case(&complaint, None).await.unwrap();
+    let open_case = admin
+        .privacy
+        .erase_customer_data(erase("smallco"))
+        .await
+        .unwrap_err();
+    assert_eq!(open_case.code(), Code::FailedPrecondition, "{open_case}");
+    assert!(open_case.message().contains("late-fee"), "{open_case}");
+    let (answered, _) = complaint
+        .apply(
+            hotline_core::case::CaseCommand::Judge {
+                stands: false,
+                answer: "the fee was for a late March payment".into(),
+            },
+            "sue",
+            hotline::time::Timestamp(2_000),
+        )
+        .unwrap();
+    cases
+        .put_case(&answered, Some(hotline::store::cases::version(&complaint)))
+        .await
+        .unwrap();
+
     let exported = admin
         .privacy
         .export_customer_data(proto::ExportCustomerDataRequest {
@@ -280,6 +316,21 @@ async fn an_admin_erases_a_customer_from_another_node_their_recording_is_deleted
         .expect("erased")
         .into_inner();
     assert_eq!(done.recordings, 1, "{done:?}");
+    assert_eq!(done.cases, 1, "{done:?}");
+    let blanked = cases
+        .get_case(&"late-fee".into())
+        .await
+        .unwrap()
+        .expect("the case is kept");
+    assert_eq!(
+        (blanked.contact.as_str(), blanked.summary.as_str()),
+        ("erased", "erased")
+    );
+    assert_ne!(blanked.customer.as_str(), "smallco");
+    assert_eq!(
+        blanked.category, "billing/late-fee",
+        "what it was about still counts"
+    );
     assert_eq!(done.callbacks_cancelled, 1, "{done:?}");
     assert!(done.contacts >= 1 && done.calls >= 2, "{done:?}");
 

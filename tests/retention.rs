@@ -39,9 +39,26 @@ async fn both_nodes_delete_records_past_their_period_and_keep_new_and_live_ones(
     let mut closed = sample_callback("ret-cb-closed", "billing", long_ago, CallbackStatus::Reached);
     closed.request_closed_at = Some(Timestamp(long_ago + 1));
     store.put_callback(&closed).await.unwrap();
+    // A case closed long ago goes; one opened long ago and still open stays.
+    use hotline::store::cases::CaseStore;
+    let cases = store.cases();
+    let (answered, _) =
+        hotline::store::cases::conformance::sample_case("ret-case-closed", "smallco", long_ago)
+            .apply(
+                hotline_core::case::CaseCommand::Judge {
+                    stands: false,
+                    answer: "answered".into(),
+                },
+                "sue",
+                Timestamp(long_ago + 1),
+            )
+            .unwrap();
+    cases.put_case(&answered, None).await.unwrap();
+    let still_open = hotline::store::cases::conformance::sample_case("ret-case-open", "smallco", long_ago);
+    cases.put_case(&still_open, None).await.unwrap();
 
     let config = format!(
-        "{}\n[retention]\ncontacts_days = 30\ncallbacks_days = 30\nsweep_every_secs = 60\n",
+        "{}\n[retention]\ncontacts_days = 30\ncallbacks_days = 30\ncases_days = 30\nsweep_every_secs = 60\n",
         common::media::cluster_config(&redis, "")
     );
     let a = TestServer::with_config(&config).await;
@@ -73,12 +90,13 @@ async fn both_nodes_delete_records_past_their_period_and_keep_new_and_live_ones(
             .await
             .unwrap()
             .is_none();
-        if contacts == ["ret-new"] && callback_gone {
+        let case_gone = cases.get_case(&"ret-case-closed".into()).await.unwrap().is_none();
+        if contacts == ["ret-new"] && callback_gone && case_gone {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the nodes' first sweep deleted the old contact and callback: {contacts:?}, callback gone {callback_gone}"
+            "the nodes' first sweep deleted the old contact, callback and closed case: {contacts:?}, callback gone {callback_gone}, case gone {case_gone}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -89,6 +107,10 @@ async fn both_nodes_delete_records_past_their_period_and_keep_new_and_live_ones(
             .unwrap()
             .is_some(),
         "a live callback is kept"
+    );
+    assert!(
+        cases.get_case(&"ret-case-open".into()).await.unwrap().is_some(),
+        "an open case is kept, however old"
     );
     let mut pruned = 0.0;
     for node in [&a, &b] {

@@ -47,6 +47,7 @@ impl PrivacyService for PrivacyApi {
             callbacks: done.records.callbacks,
             recordings: done.files,
             callbacks_cancelled: done.callbacks_cancelled,
+            cases: done.records.cases,
         }))
     }
 }

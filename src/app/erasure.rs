@@ -1,21 +1,23 @@
 //! Erasing a customer (the right to erasure): their recordings' files
-//! deleted, their personal fields blanked and their records filed under a
-//! random pseudonym (`store::erasure`), their callbacks still to be made
-//! cancelled, their directory entry deleted.
+//! deleted, their personal fields blanked and their records (closed cases
+//! too) filed under a random pseudonym (`store::erasure`), their callbacks
+//! still to be made cancelled, their directory entry deleted.
 //!
 //! Invariants: admin only, with the id typed twice; in the audit trail
 //! before anything is changed (refused if the trail cannot be written);
-//! never while the customer is on a call (its record would be written again with
-//! their number when it ends); the directory entry goes last, so an
-//! erasure cut short (a recording on a node that is down, the store
-//! unreachable) is finished by running it again, and is never reported
-//! done when it was not.
+//! never while the customer is on a call (its record would be written
+//! again with their number when it ends) or has an open case; the
+//! directory entry goes last, so an erasure cut short (a recording on a
+//! node that is down, the store unreachable) is finished by running it
+//! again, and is never reported done when it was not.
 
 use super::App;
 use crate::auth::{Principal, Role};
 use crate::error::Error;
+use crate::ids::CustomerId;
 use crate::ids::{CallId, CallbackId};
 use crate::store::audit::AuditAction;
+use crate::store::cases::CaseFilter;
 use crate::store::erasure::{CustomerErasure, Erased};
 use crate::store::{CallFilter, CallbackFilter};
 use crate::time::Timestamp;
@@ -29,6 +31,8 @@ const MAX_CALLS_SCANNED: usize = 2_000_000;
 const PAGE: usize = 1_000;
 /// Callbacks read per customer key, at most.
 const MAX_CALLBACKS: usize = 10_000;
+/// Cases read per customer, at most.
+const MAX_CASES: usize = 10_000;
 
 /// What an erasure did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,6 +96,20 @@ impl App {
             }
         }
 
+        // Their cases: none may be open (a complaint still being worked
+        // needs its customer); closed ones are blanked below.
+        let filter = CaseFilter {
+            customer: Some(CustomerId::new(id)),
+            ..Default::default()
+        };
+        let cases = self.cases.list_cases(&filter, None, MAX_CASES).await?;
+        if let Some(open) = cases.iter().find(|c| c.is_open()) {
+            return Err(Error::FailedPrecondition(format!(
+                "customer {id} has open case {}: erase once it is closed",
+                open.id
+            )));
+        }
+
         // Nothing has changed yet: the erasure is in the trail before
         // anything does.
         self.audit_before(
@@ -144,7 +162,13 @@ impl App {
             callbacks,
             at,
         };
-        let records = self.store.erase_customer(&erasure).await?;
+        let mut records = self.store.erase_customer(&erasure).await?;
+        for case in &cases {
+            self.cases
+                .put_case(&erasure.case(case), Some(crate::store::cases::version(case)))
+                .await?;
+            records.cases += 1;
+        }
         self.delete_object::<Customer>(p, id, None).await?;
         tracing::info!(
             customer = %id,

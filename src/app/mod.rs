@@ -63,6 +63,8 @@ pub struct App {
     pub revocations: crate::auth::Revocations,
     /// The audit trail every sensitive action is written to.
     pub audit: Arc<dyn crate::store::audit::AuditLog>,
+    /// Complaints, repair requests and inquiries.
+    pub cases: Arc<dyn crate::store::cases::CaseStore>,
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.

@@ -31,6 +31,9 @@ pub struct RetentionConfig {
     pub monitor_sessions_days: u64,
     /// The audit trail.
     pub audit_days: u64,
+    /// Closed cases (complaints, repair requests, inquiries), by when they
+    /// closed; open ones are kept however old.
+    pub cases_days: u64,
     /// How often each node sweeps (at start, then this often).
     pub sweep_every_secs: u64,
 }
@@ -49,13 +52,14 @@ impl Default for RetentionConfig {
             monitor_sessions_days: reports,
             // Seven years, as audit records are commonly kept.
             audit_days: 2_557,
+            cases_days: reports,
             sweep_every_secs: 3_600,
         }
     }
 }
 
 impl RetentionConfig {
-    fn fields(&self) -> [(&'static str, u64); 8] {
+    fn fields(&self) -> [(&'static str, u64); 9] {
         [
             ("retention.contacts_days", self.contacts_days),
             ("retention.calls_days", self.calls_days),
@@ -65,6 +69,7 @@ impl RetentionConfig {
             ("retention.agent_days_days", self.agent_days_days),
             ("retention.monitor_sessions_days", self.monitor_sessions_days),
             ("retention.audit_days", self.audit_days),
+            ("retention.cases_days", self.cases_days),
         ]
     }
 
@@ -100,6 +105,11 @@ impl RetentionConfig {
         .into_iter()
         .filter_map(|(kind, d)| days(d).map(|keep| (kind, keep)))
         .collect()
+    }
+
+    /// How long closed cases are kept; none: for ever.
+    pub fn cases(&self) -> Option<Duration> {
+        (self.cases_days > 0).then(|| Duration::from_secs(self.cases_days * 86_400))
     }
 
     /// How long the audit trail is kept; none: for ever.

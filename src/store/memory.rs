@@ -456,6 +456,7 @@ impl Store for MemoryStore {
             calls: calls.len() as u64,
             callbacks: callbacks.len() as u64,
             recordings: recordings.len() as u64,
+            cases: 0,
         })
     }
 

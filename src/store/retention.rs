@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::audit::AuditLog;
+use super::cases::CaseStore;
 use super::{RecordKind, Store};
 use crate::time::Timestamp;
 
@@ -36,6 +37,9 @@ pub struct Retention {
     pub policy: Vec<(RecordKind, Duration)>,
     /// The audit trail's period; none: for ever.
     pub audit_keep: Option<Duration>,
+    pub cases: Arc<dyn CaseStore>,
+    /// Closed cases' period; none: for ever.
+    pub cases_keep: Option<Duration>,
 }
 
 /// What one sweep deleted, by kind (`audit` for the trail).
@@ -81,6 +85,27 @@ impl Retention {
                     crate::metrics::events::retention_failed("audit");
                 }
             }
+        }
+        if let Some(keep) = self.cases_keep {
+            let before = cutoff(now, keep);
+            let mut total = 0;
+            for _ in 0..MAX_BATCHES {
+                match self.cases.prune_closed(before, BATCH).await {
+                    Ok(n) => {
+                        total += n;
+                        if n < BATCH as u64 {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "retention: could not delete old closed cases; trying again next sweep");
+                        crate::metrics::events::retention_failed("cases");
+                        break;
+                    }
+                }
+            }
+            crate::metrics::events::records_pruned("cases", total);
+            swept.insert("cases", total);
         }
         if swept.values().any(|n| *n > 0) {
             info!(?swept, "retention: deleted records past their period");

@@ -140,4 +140,22 @@ pub async fn run(store: &dyn CaseStore) {
         store.get_case(&k1.id).await.unwrap().map(|c| c.status),
         Some(CaseStatus::Assigned)
     );
+
+    // Retention: closed cases before a time go, open ones stay however old.
+    assert_eq!(
+        store.prune_closed(Timestamp(4_000), 10).await.unwrap(),
+        0,
+        "k5 closed later"
+    );
+    assert_eq!(store.prune_closed(Timestamp(5_000), 10).await.unwrap(), 1);
+    assert_eq!(store.get_case(&CaseId::new("k5")).await.unwrap(), None);
+    assert_eq!(
+        ids(store.list_cases(&CaseFilter::default(), None, 100).await.unwrap()),
+        ["k4", "k3", "k2", "k1"]
+    );
+    assert_eq!(
+        store.prune_closed(Timestamp(u64::MAX), 10).await.unwrap(),
+        0,
+        "the rest are open"
+    );
 }

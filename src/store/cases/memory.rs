@@ -93,6 +93,34 @@ impl CaseStore for MemoryCases {
         Ok(())
     }
 
+    async fn prune_closed(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        let mut inner = self.inner.lock().map_err(poisoned)?;
+        let old: Vec<CaseRecord> = inner
+            .cases
+            .values()
+            .filter(|c| c.closed_at.is_some_and(|t| t < before))
+            .take(limit)
+            .cloned()
+            .collect();
+        if let Some(j) = &self.journal {
+            j.write_now(
+                old.iter()
+                    .map(|c| (Table::Cases, c.id.to_string(), None))
+                    .collect(),
+            )?;
+        }
+        for c in &old {
+            let key = (c.opened_at, c.id.clone());
+            inner.order.remove(&key);
+            inner.open.remove(&key);
+            if let Some(set) = inner.by_customer.get_mut(&c.customer) {
+                set.remove(&key);
+            }
+            inner.cases.remove(&c.id);
+        }
+        Ok(old.len() as u64)
+    }
+
     async fn get_case(&self, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
         Ok(self.inner.lock().map_err(poisoned)?.cases.get(id).cloned())
     }

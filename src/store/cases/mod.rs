@@ -71,4 +71,7 @@ pub trait CaseStore: Send + Sync + 'static {
         after: Option<&CaseCursor>,
         limit: usize,
     ) -> Result<Vec<CaseRecord>, StoreError>;
+    /// Deletes at most `limit` cases closed before `before` (retention);
+    /// how many. Open cases are kept however old.
+    async fn prune_closed(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError>;
 }

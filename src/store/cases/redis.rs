@@ -1,7 +1,8 @@
 //! Cases in Redis: `{NS}:case:<id>` (JSON) and `{NS}:case:<id>:v` (its
 //! version), indexed by opened time in `{NS}:cases`, `{NS}:cases:open`
-//! and `{NS}:cases:customer:<id>` (sorted sets of ids). One Lua script
-//! checks the version and writes the record and its indexes together.
+//! and `{NS}:cases:customer:<id>`, and by closing time in
+//! `{NS}:cases:closed` (sorted sets of ids). One Lua script checks the
+//! version and writes the record and its indexes together.
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
@@ -9,12 +10,14 @@ use redis::{AsyncCommands, Script};
 
 use super::{version, CaseCursor, CaseFilter, CaseStore};
 use crate::store::StoreError;
+use crate::time::Timestamp;
 use hotline_core::case::CaseRecord;
 use hotline_core::ids::CaseId;
 
-/// KEYS: case, version, cases, open cases, the customer's cases.
+/// KEYS: case, version, cases, open cases, the customer's cases, closed
+/// cases.
 /// ARGV: json, version read ('' for a new case), new version, opened ms,
-/// id, open ('1' or '0').
+/// id, open ('1' or '0'), closed ms ('' while open).
 const PUT_CASE: &str = r#"
 local v = redis.call('GET', KEYS[2])
 if ARGV[2] == '' then
@@ -30,6 +33,9 @@ if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 else
   redis.call('ZREM', KEYS[4], ARGV[5])
+end
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[5])
 end
 return 1
 "#;
@@ -79,15 +85,62 @@ impl CaseStore for RedisCases {
             .key(format!("{}:cases", self.tag))
             .key(format!("{}:cases:open", self.tag))
             .key(format!("{}:cases:customer:{}", self.tag, case.customer))
+            .key(format!("{}:cases:closed", self.tag))
             .arg(json)
             .arg(read.map(|v| v.to_string()).unwrap_or_default())
             .arg(version(case))
             .arg(case.opened_at.as_millis())
             .arg(id)
             .arg(if case.is_open() { "1" } else { "0" })
+            .arg(
+                case.closed_at
+                    .map(|t| t.as_millis().to_string())
+                    .unwrap_or_default(),
+            )
             .invoke_async::<()>(&mut self.conn.clone())
             .await
             .map_err(unavailable)
+    }
+
+    async fn prune_closed(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        let closed = format!("{}:cases:closed", self.tag);
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = ::redis::cmd("ZRANGE")
+            .arg(&closed)
+            .arg("-inf")
+            .arg(format!("({}", before.as_millis()))
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.case_key(id)).collect();
+        let found: Vec<Option<String>> = conn.mget(&keys).await.map_err(unavailable)?;
+        let mut tx = ::redis::pipe();
+        tx.atomic();
+        for ((id, key), json) in ids.iter().zip(&keys).zip(found) {
+            if let Some(c) = json.and_then(|j| serde_json::from_str::<CaseRecord>(&j).ok()) {
+                tx.zrem(format!("{}:cases:customer:{}", self.tag, c.customer), id)
+                    .ignore();
+            }
+            tx.del(key)
+                .ignore()
+                .del(format!("{key}:v"))
+                .ignore()
+                .zrem(format!("{}:cases", self.tag), id)
+                .ignore()
+                .zrem(format!("{}:cases:open", self.tag), id)
+                .ignore()
+                .zrem(&closed, id)
+                .ignore();
+        }
+        tx.query_async::<()>(&mut conn).await.map_err(unavailable)?;
+        Ok(ids.len() as u64)
     }
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {

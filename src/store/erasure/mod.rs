@@ -17,6 +17,9 @@
 //!   and rewrites blanked records to themselves, so a run cut short is
 //!   finished by running it again.
 //!
+//! Cases live in their own store: [`CustomerErasure::case`] blanks one,
+//! and the application writes it back there.
+//!
 //! Grades and survey ratings name only the call, whose record is blanked:
 //! they are kept as they are. The audit trail is kept whole (it says who
 //! erased whom, and the law asks for that record).
@@ -29,9 +32,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::acd::{CallRecord, CallStatus, ContactRecord};
 use crate::callback::CallbackRecord;
-use crate::ids::{CallId, CallbackId};
+use crate::ids::{CallId, CallbackId, CustomerId};
 use crate::recording::RecordingRecord;
 use crate::time::Timestamp;
+use hotline_core::case::CaseRecord;
 
 /// What a blanked number or name reads as.
 pub const ERASED: &str = "erased";
@@ -59,6 +63,8 @@ pub struct Erased {
     pub calls: u64,
     pub callbacks: u64,
     pub recordings: u64,
+    /// Cases (blanked by the application, in the case store).
+    pub cases: u64,
 }
 
 impl CustomerErasure {
@@ -98,6 +104,32 @@ impl CustomerErasure {
         out.details.customer_key = self.pseudonym.clone();
         out.details.notes = None;
         Some(out)
+    }
+
+    /// The case without the customer's contact, words or id (filed under
+    /// the pseudonym), its notes and answers blanked; what it was about
+    /// (kind, category, target, status, times, rating) is kept.
+    pub fn case(&self, c: &CaseRecord) -> CaseRecord {
+        use hotline_core::case::{CaseChange, Judgement};
+        let mut out = c.clone();
+        out.customer = CustomerId::new(&self.pseudonym);
+        out.contact = ERASED.into();
+        out.summary = ERASED.into();
+        out.wanted = ERASED.into();
+        if let Judgement::DoesNotStand { answer } = &mut out.judgement {
+            *answer = ERASED.into();
+        }
+        if out.fix.is_some() {
+            out.fix = Some(ERASED.into());
+        }
+        for entry in &mut out.timeline {
+            match &mut entry.change {
+                CaseChange::NoteAdded { note } => *note = ERASED.into(),
+                CaseChange::Resolved { fix } => *fix = ERASED.into(),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// The recording's metadata with its file gone: no number, customer
