@@ -126,7 +126,7 @@ async fn every_sensitive_action_on_either_node_lands_in_one_trail_read_from_the_
         .expect("revoked");
 
     // Read on the other node from where each happened.
-    let forced = trail(&b, of("agent-state-forced")).await;
+    let forced = b.audit_events("agent-state-forced").await;
     assert_eq!(forced.len(), 1, "{forced:?}");
     assert_eq!(
         (
@@ -137,19 +137,19 @@ async fn every_sensitive_action_on_either_node_lands_in_one_trail_read_from_the_
         ("sup", "supervisor", "agent:alice")
     );
     assert!(forced[0].detail.contains("coaching"), "{}", forced[0].detail);
-    let graded = trail(&b, of("call-graded")).await;
+    let graded = b.audit_events("call-graded").await;
     assert_eq!(graded[0].target, format!("call:{}", call.call_id));
     assert!(graded[0].detail.contains("on short"), "{}", graded[0].detail);
-    let cancelled = trail(&a, of("callback-cancelled")).await;
+    let cancelled = a.audit_events("callback-cancelled").await;
     assert_eq!(cancelled[0].target, format!("callback:{}", booked.callback_id));
-    let changed = trail(&a, of("catalog-changed")).await;
+    let changed = a.audit_events("catalog-changed").await;
     assert!(
         changed
             .iter()
             .any(|e| e.target == "skill:german" && e.actor == "ada" && e.detail.starts_with("created")),
         "{changed:?}"
     );
-    let revoked = trail(&b, of("sessions-revoked")).await;
+    let revoked = b.audit_events("sessions-revoked").await;
     assert_eq!(revoked[0].target, "subject:mallory");
     assert_eq!(revoked[0].detail, "left the company");
     // Each subject's first request on each node is its sign-in there.

@@ -115,17 +115,7 @@ async fn an_admin_exports_everything_held_about_a_customer_from_either_node_and_
     assert_eq!(doc["truncated"].as_array().map(Vec::len), Some(0));
 
     // The trail, read on the other node, shows who took it.
-    let trail = a
-        .supervisor()
-        .audit
-        .list_audit_events(proto::ListAuditEventsRequest {
-            action: "customer-exported".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let trail = a.audit_events("customer-exported").await;
     assert_eq!(trail.len(), 1);
     assert_eq!(
         (trail[0].actor.as_str(), trail[0].target.as_str()),
@@ -164,20 +154,6 @@ async fn an_admin_exports_everything_held_about_a_customer_from_either_node_and_
         "{}",
         bad.message()
     );
-}
-
-/// The audit events of `action`, read on `node`.
-async fn trail(node: &TestServer, action: &str) -> Vec<proto::AuditEvent> {
-    node.supervisor()
-        .audit
-        .list_audit_events(proto::ListAuditEventsRequest {
-            action: action.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("the audit trail")
-        .into_inner()
-        .events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +369,7 @@ async fn an_admin_erases_a_customer_from_another_node_their_recording_is_deleted
 
     // The trail, read on the other node, shows the export and the erasure.
     for action in ["customer-exported", "customer-erased"] {
-        let events = trail(&a.server, action).await;
+        let events = a.server.audit_events(action).await;
         assert_eq!(events.len(), 1, "{action}: {events:?}");
         assert_eq!(
             (events[0].actor.as_str(), events[0].target.as_str()),

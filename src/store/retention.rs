@@ -55,57 +55,19 @@ impl Retention {
         let mut swept = Swept::new();
         for (kind, keep) in &self.policy {
             let before = cutoff(now, *keep);
-            let mut total = 0;
-            for _ in 0..MAX_BATCHES {
-                match self.store.prune(*kind, before, BATCH).await {
-                    Ok(n) => {
-                        total += n;
-                        if n < BATCH as u64 {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        warn!(kind = kind.as_str(), error = %e, "retention: could not delete old records; trying again next sweep");
-                        crate::metrics::events::retention_failed(kind.as_str());
-                        break;
-                    }
-                }
-            }
-            crate::metrics::events::records_pruned(kind.as_str(), total);
-            swept.insert(kind.as_str(), total);
+            let n = drain(kind.as_str(), || self.store.prune(*kind, before, BATCH)).await;
+            swept.insert(kind.as_str(), n);
         }
         if let Some(keep) = self.audit_keep {
-            match self.audit.audit_prune(cutoff(now, keep)).await {
-                Ok(n) => {
-                    crate::metrics::events::records_pruned("audit", n);
-                    swept.insert("audit", n);
-                }
-                Err(e) => {
-                    warn!(error = %e, "retention: could not trim the audit trail; trying again next sweep");
-                    crate::metrics::events::retention_failed("audit");
-                }
-            }
+            // One trim takes all (a second finds nothing and ends it).
+            let before = cutoff(now, keep);
+            let n = drain("audit", || self.audit.audit_prune(before)).await;
+            swept.insert("audit", n);
         }
         if let Some(keep) = self.cases_keep {
             let before = cutoff(now, keep);
-            let mut total = 0;
-            for _ in 0..MAX_BATCHES {
-                match self.cases.prune_closed(before, BATCH).await {
-                    Ok(n) => {
-                        total += n;
-                        if n < BATCH as u64 {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "retention: could not delete old closed cases; trying again next sweep");
-                        crate::metrics::events::retention_failed("cases");
-                        break;
-                    }
-                }
-            }
-            crate::metrics::events::records_pruned("cases", total);
-            swept.insert("cases", total);
+            let n = drain("cases", || self.cases.prune_closed(before, BATCH)).await;
+            swept.insert("cases", n);
         }
         if swept.values().any(|n| *n > 0) {
             info!(?swept, "retention: deleted records past their period");
@@ -134,4 +96,33 @@ impl Retention {
             }
         });
     }
+}
+
+/// Runs `batch` (a deletion of at most [`BATCH`] records of `kind`) until
+/// one deletes fewer, at most [`MAX_BATCHES`] times; how many it deleted,
+/// counted. A failure is warned and counted, and the kind waits for the
+/// next sweep.
+async fn drain<F, Fut>(kind: &'static str, mut batch: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, super::StoreError>>,
+{
+    let mut total = 0;
+    for _ in 0..MAX_BATCHES {
+        match batch().await {
+            Ok(n) => {
+                total += n;
+                if n < BATCH as u64 {
+                    break;
+                }
+            }
+            Err(e) => {
+                warn!(kind, error = %e, "retention: could not delete old records; trying again next sweep");
+                crate::metrics::events::retention_failed(kind);
+                break;
+            }
+        }
+    }
+    crate::metrics::events::records_pruned(kind, total);
+    total
 }

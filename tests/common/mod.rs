@@ -160,6 +160,21 @@ impl TestServer {
         self.clients(Role::Supervisor, "sup")
     }
 
+    /// The audit trail's events of `action` (every action when empty),
+    /// newest first, read by a supervisor on this node.
+    pub async fn audit_events(&self, action: &str) -> Vec<proto::AuditEvent> {
+        self.supervisor()
+            .audit
+            .list_audit_events(proto::ListAuditEventsRequest {
+                action: action.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("the audit trail")
+            .into_inner()
+            .events
+    }
+
     /// Logs an agent in (directory skills), opens its event stream and makes
     /// it available.
     pub async fn agent(&self, id: &str) -> Agent {

@@ -57,10 +57,15 @@ impl RedisStore {
             let page = self.older(index, before, skip, limit).await?;
             skip += page.len();
             let last = page.len() < limit;
-            for id in page {
-                let k = key(&id);
-                match conn.get::<_, Option<String>>(&k).await.map_err(unavailable)? {
-                    Some(json) if !done(&decode::<T>(&k, &json)?) => {}
+            if page.is_empty() {
+                break;
+            }
+            // The page's records in one round trip.
+            let keys: Vec<String> = page.iter().map(|id| key(id)).collect();
+            let records: Vec<Option<String>> = conn.mget(&keys).await.map_err(unavailable)?;
+            for ((id, k), json) in page.into_iter().zip(&keys).zip(records) {
+                match json {
+                    Some(json) if !done(&decode::<T>(k, &json)?) => {}
                     // A record already gone leaves only its index entry.
                     _ => out.push(id),
                 }
