@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hotline/v1/session.proto",
         "proto/hotline/v1/audit.proto",
         "proto/hotline/v1/privacy.proto",
+        "proto/hotline/v1/case.proto",
         "proto/hotline/cluster/v1/command.proto",
         "proto/hotline/cluster/v1/cluster.proto",
         "proto/hotline/cluster/v1/media.proto",

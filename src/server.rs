@@ -265,6 +265,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             revocations,
             audit,
             cases,
+            case_rules: Arc::new(config.cases.clone()),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -349,6 +350,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             revocations,
             audit,
             cases,
+            case_rules: Arc::new(config.cases.clone()),
         };
         let cluster = (
             ClusterApi {
@@ -491,6 +493,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         .add_service(
             crate::proto::audit_service_server::AuditServiceServer::with_interceptor(
                 crate::api::audit::AuditApi { app: ctx.clone() },
+                auth.clone(),
+            ),
+        )
+        .add_service(
+            crate::proto::case_service_server::CaseServiceServer::with_interceptor(
+                crate::api::case::CaseApi { app: ctx.clone() },
                 auth.clone(),
             ),
         )

@@ -468,6 +468,171 @@ async fn every_oversized_string_is_refused_naming_its_field_with_a_short_message
     ] {
         assert_refused(&mut failures, field, boxed(sv.grade_call(req))).await;
     }
+    // The case service (a supervisor's requests; agents' go through the
+    // same checks).
+    let mut cases = s.supervisor();
+    let open = |f: &dyn Fn(&mut proto::OpenCaseRequest)| {
+        let mut r = proto::OpenCaseRequest {
+            kind: proto::CaseKind::Complaint as i32,
+            customer_id: "smallco".into(),
+            category: "billing".into(),
+            summary: "s".into(),
+            ..Default::default()
+        };
+        f(&mut r);
+        r
+    };
+    let target = |name: String| {
+        Some(proto::CaseTarget {
+            kind: proto::CaseTargetKind::Team as i32,
+            name,
+        })
+    };
+    let opens: Vec<(&str, proto::OpenCaseRequest)> = vec![
+        ("customer_id", open(&|r| r.customer_id = h())),
+        ("call_id", open(&|r| r.call_id = h())),
+        ("contact", open(&|r| r.contact = h())),
+        ("channel", open(&|r| r.channel = h())),
+        ("category", open(&|r| r.category = h())),
+        ("target.name", open(&|r| r.target = target(h()))),
+        ("wanted", open(&|r| r.wanted = h())),
+        ("summary", open(&|r| r.summary = h())),
+        ("request_id", open(&|r| r.request_id = h())),
+    ];
+    for (field, req) in opens {
+        assert_refused(&mut failures, field, boxed(cases.case.open_case(req))).await;
+    }
+    let case = cases
+        .case
+        .open_case(open(&|_| {}))
+        .await
+        .expect("a case to change")
+        .into_inner()
+        .case_id;
+    let c = &mut cases.case;
+    assert_refused(
+        &mut failures,
+        "case_id",
+        boxed(c.get_case(proto::CaseRef { case_id: h() })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "answer",
+        boxed(c.judge_case(proto::JudgeCaseRequest {
+            case_id: case.clone(),
+            answer: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "note",
+        boxed(c.add_case_note(proto::AddCaseNoteRequest {
+            case_id: case.clone(),
+            note: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "callback_id",
+        boxed(c.link_case(proto::LinkCaseRequest {
+            case_id: case.clone(),
+            callback_id: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "customer_id",
+        boxed(c.list_cases(proto::ListCasesRequest {
+            customer_id: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "owner_agent_id",
+        boxed(c.list_cases(proto::ListCasesRequest {
+            owner_agent_id: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "page_token",
+        boxed(c.list_cases(proto::ListCasesRequest {
+            page_token: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    c.judge_case(proto::JudgeCaseRequest {
+        case_id: case.clone(),
+        stands: true,
+        ..Default::default()
+    })
+    .await
+    .expect("stands");
+    for (field, team, owner) in [("team", h(), "bob".to_string()), ("owner_agent_id", "t".into(), h())] {
+        assert_refused(
+            &mut failures,
+            field,
+            boxed(c.assign_case(proto::AssignCaseRequest {
+                case_id: case.clone(),
+                team,
+                owner_agent_id: owner,
+                ..Default::default()
+            })),
+        )
+        .await;
+    }
+    c.assign_case(proto::AssignCaseRequest {
+        case_id: case.clone(),
+        team: "billing".into(),
+        owner_agent_id: "bob".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("assigned");
+    assert_refused(
+        &mut failures,
+        "notes",
+        boxed(c.schedule_case_follow_up(proto::ScheduleCaseFollowUpRequest {
+            case_id: case.clone(),
+            queue: "billing".into(),
+            notes: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "queue",
+        boxed(c.schedule_case_follow_up(proto::ScheduleCaseFollowUpRequest {
+            case_id: case.clone(),
+            queue: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "fix",
+        boxed(c.resolve_case(proto::ResolveCaseRequest {
+            case_id: case.clone(),
+            fix: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod audit;
 pub mod call;
 pub mod callback;
+pub mod case;
 pub mod privacy;
 pub mod report;
 pub mod session;

@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 use crate::validate;
 
 /// Longest category or notes.
-const MAX_TEXT_LEN: usize = 2000;
+pub const MAX_TEXT_LEN: usize = 2000;
 
 /// A callback a supervisor (or the telephony edge) promises.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -73,6 +73,16 @@ impl App {
 
     pub async fn create_callback(&self, p: &Principal, r: CreateCallback) -> Result<CallbackRecord, Error> {
         p.require(&[Role::Supervisor, Role::Telephony])?;
+        self.book_callback(p, r).await
+    }
+
+    /// Books a callback for `p`, whose right to was checked by the caller
+    /// (a supervisor's request, a case owner's follow-up).
+    pub(crate) async fn book_callback(
+        &self,
+        p: &Principal,
+        r: CreateCallback,
+    ) -> Result<CallbackRecord, Error> {
         let queue = QueueName::new(validate::id("queue", &r.queue)?);
         let (customer, tier, known_number) = if r.customer_id.is_empty() {
             (None, None, None)

@@ -19,6 +19,7 @@ pub mod agents;
 pub mod audit;
 pub mod callbacks;
 pub mod calls;
+pub mod cases;
 pub mod catalog_document;
 pub mod erasure;
 pub mod privacy;
@@ -65,6 +66,8 @@ pub struct App {
     pub audit: Arc<dyn crate::store::audit::AuditLog>,
     /// Complaints, repair requests and inquiries.
     pub cases: Arc<dyn crate::store::cases::CaseStore>,
+    /// Cases' default due times.
+    pub case_rules: Arc<crate::config::CasesConfig>,
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.

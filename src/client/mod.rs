@@ -50,6 +50,7 @@ pub struct Clients {
     pub session: crate::proto::session_service_client::SessionServiceClient<Authed>,
     pub audit: crate::proto::audit_service_client::AuditServiceClient<Authed>,
     pub privacy: crate::proto::privacy_service_client::PrivacyServiceClient<Authed>,
+    pub case: crate::proto::case_service_client::CaseServiceClient<Authed>,
 }
 
 impl Clients {
@@ -81,8 +82,10 @@ impl Clients {
                 bearer.clone(),
             ),
             privacy: crate::proto::privacy_service_client::PrivacyServiceClient::with_interceptor(
-                channel, bearer,
+                channel.clone(),
+                bearer.clone(),
             ),
+            case: crate::proto::case_service_client::CaseServiceClient::with_interceptor(channel, bearer),
         })
     }
 }

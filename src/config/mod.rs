@@ -40,11 +40,13 @@ pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
     }
 }
 
+mod cases;
 mod oidc;
 mod retention;
 mod sections;
 mod seed;
 
+pub use cases::CasesConfig;
 pub use oidc::OidcConfig;
 pub use retention::RetentionConfig;
 
@@ -102,6 +104,7 @@ pub struct Config {
     pub reports: ReportsConfig,
     pub quality: QualityConfig,
     pub retention: RetentionConfig,
+    pub cases: CasesConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -386,6 +389,7 @@ impl Config {
         self.media.validate()?;
         self.oidc.validate()?;
         self.retention.validate()?;
+        self.cases.validate()?;
         if !(100..=30_000).contains(&self.auth.revocation_poll_ms) {
             return Err(invalid("auth.revocation_poll_ms", "between 100 and 30000"));
         }

@@ -13,6 +13,7 @@
 //! requires); every server in it shares it, and each serves `/metrics` on its
 //! own listener (`metrics.listen`, default port 9464).
 
+pub mod cases;
 pub mod events;
 pub mod grpc;
 pub mod http;
@@ -82,6 +83,8 @@ fn build(service_levels_secs: Vec<u64>) -> Result<PrometheusHandle, metrics_expo
     metrics::set_global_recorder(recorder)?;
     events::describe();
     events::initialise();
+    cases::describe();
+    cases::initialise();
     metrics::gauge!("hotline_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }

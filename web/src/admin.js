@@ -327,7 +327,7 @@ async function loadAudit(fresh) {
 const TRAIL_ACTIONS = [
   "monitor-started", "recording-played", "recording-downloaded", "recording-paused", "recording-resumed",
   "agent-state-forced", "call-graded", "callback-rescheduled", "callback-cancelled", "catalog-changed",
-  "catalog-imported", "signed-in", "sessions-revoked", "customer-exported", "customer-erased",
+  "catalog-imported", "signed-in", "sessions-revoked", "customer-exported", "customer-erased", "case-changed",
 ];
 const trail = { token: "" };
 

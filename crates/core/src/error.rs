@@ -106,3 +106,15 @@ impl From<RouteError> for Error {
         }
     }
 }
+
+impl From<crate::case::CaseError> for Error {
+    fn from(e: crate::case::CaseError) -> Self {
+        use crate::case::CaseError;
+        match e {
+            CaseError::BadRating(_) => Error::invalid("satisfaction", e.to_string()),
+            CaseError::DueInThePast { .. } => Error::invalid("due_unix_ms", e.to_string()),
+            CaseError::NoAnswer => Error::invalid("answer", e.to_string()),
+            CaseError::Closed(_) | CaseError::WrongStatus { .. } => Error::FailedPrecondition(e.to_string()),
+        }
+    }
+}

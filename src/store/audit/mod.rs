@@ -51,10 +51,13 @@ pub enum AuditAction {
     SessionsRevoked,
     CustomerExported,
     CustomerErased,
+    /// A case was opened or changed (the change is named in the detail;
+    /// the case's own timeline has every word).
+    CaseChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::MonitorStarted,
         AuditAction::RecordingPlayed,
         AuditAction::RecordingDownloaded,
@@ -70,6 +73,7 @@ impl AuditAction {
         AuditAction::SessionsRevoked,
         AuditAction::CustomerExported,
         AuditAction::CustomerErased,
+        AuditAction::CaseChanged,
     ];
 
     /// Its kebab-case name, as stored, filtered on and exported.
@@ -90,6 +94,7 @@ impl AuditAction {
             AuditAction::SessionsRevoked => "sessions-revoked",
             AuditAction::CustomerExported => "customer-exported",
             AuditAction::CustomerErased => "customer-erased",
+            AuditAction::CaseChanged => "case-changed",
         }
     }
 

@@ -12,9 +12,9 @@
 //! - a customer's cases, and the open cases, are found without a scan;
 //! - listings are newest opened first, paged by (opened, id).
 //!
-//! Nothing writes cases yet (the case service is the next step of their
-//! issue); before anything does, a customer's erasure must blank their
-//! cases and retention must sweep closed ones, like every other record.
+//! The case service (`app::cases`) writes them; a customer's erasure
+//! blanks their closed cases and retention sweeps closed ones, like every
+//! other record.
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::time::Timestamp;
 use hotline_core::case::{CaseRecord, CaseStatus};
-use hotline_core::ids::{CaseId, CustomerId};
+use hotline_core::ids::{AgentId, CaseId, CustomerId};
 
 pub use memory::MemoryCases;
 pub use redis::RedisCases;
@@ -42,6 +42,8 @@ pub struct CaseFilter {
     pub open_only: bool,
     /// Any of these statuses (all when empty).
     pub statuses: Vec<CaseStatus>,
+    /// Only cases this agent owns.
+    pub owner: Option<AgentId>,
 }
 
 impl CaseFilter {
@@ -49,6 +51,7 @@ impl CaseFilter {
         self.customer.as_ref().is_none_or(|id| &c.customer == id)
             && (!self.open_only || c.is_open())
             && (self.statuses.is_empty() || self.statuses.contains(&c.status))
+            && self.owner.as_ref().is_none_or(|o| c.owner.as_ref() == Some(o))
     }
 }
 

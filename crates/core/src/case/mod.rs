@@ -40,6 +40,18 @@ pub enum CaseKind {
     Inquiry,
 }
 
+impl CaseKind {
+    pub const ALL: [CaseKind; 3] = [CaseKind::Complaint, CaseKind::Repair, CaseKind::Inquiry];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::Complaint => "complaint",
+            CaseKind::Repair => "repair",
+            CaseKind::Inquiry => "inquiry",
+        }
+    }
+}
+
 /// Where a case is in its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -109,6 +121,10 @@ pub struct TimelineEntry {
     /// The principal who made the change.
     pub by: String,
     pub change: CaseChange,
+    /// The client's retry key of the request that made it (principal and
+    /// request id): a retried request finds its change already here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// What one command changed (past tense).
@@ -139,6 +155,36 @@ pub enum CaseChange {
         satisfied: bool,
     },
     Closed,
+}
+
+impl CaseChange {
+    /// Every change's name, for bounded metric labels.
+    pub const NAMES: [&'static str; 9] = [
+        "opened",
+        "judged",
+        "assigned",
+        "started",
+        "note-added",
+        "linked",
+        "resolved",
+        "rated",
+        "closed",
+    ];
+
+    /// Its kebab-case name (as serialised, shown on timelines and counted).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseChange::Opened => "opened",
+            CaseChange::Judged { .. } => "judged",
+            CaseChange::Assigned { .. } => "assigned",
+            CaseChange::Started => "started",
+            CaseChange::NoteAdded { .. } => "note-added",
+            CaseChange::Linked { .. } => "linked",
+            CaseChange::Resolved { .. } => "resolved",
+            CaseChange::Rated { .. } => "rated",
+            CaseChange::Closed => "closed",
+        }
+    }
 }
 
 /// A case as the store keeps it and the API shows it.
@@ -273,9 +319,18 @@ impl CaseRecord {
                 at: now,
                 by: by.to_string(),
                 change: CaseChange::Opened,
+                request: None,
             }],
             closed_at: None,
             updated_at: now,
+        }
+    }
+
+    /// Marks the timeline's entries from `from` on as made by `request`
+    /// (a client's retry key), so a retry finds them.
+    pub fn stamp_request(&mut self, from: usize, request: &str) {
+        for e in self.timeline.iter_mut().skip(from) {
+            e.request = Some(request.to_string());
         }
     }
 
@@ -399,6 +454,7 @@ impl CaseRecord {
                 at: now,
                 by: by.to_string(),
                 change,
+                request: None,
             }));
         next.updated_at = now;
         Ok((next, first))

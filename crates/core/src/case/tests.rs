@@ -244,3 +244,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_change_is_named_as_it_is_serialised() {
+    let changes = [
+        CaseChange::Opened,
+        CaseChange::Judged { stands: true },
+        CaseChange::Assigned {
+            team: "t".into(),
+            owner: AgentId::new("a"),
+            due: Timestamp(1),
+        },
+        CaseChange::Started,
+        CaseChange::NoteAdded { note: "n".into() },
+        CaseChange::Linked {
+            link: CaseLink::Call(CallId::new("c")),
+        },
+        CaseChange::Resolved { fix: "f".into() },
+        CaseChange::Rated {
+            satisfaction: 5,
+            satisfied: true,
+        },
+        CaseChange::Closed,
+    ];
+    let names: Vec<&str> = changes.iter().map(CaseChange::name).collect();
+    assert_eq!(names, CaseChange::NAMES);
+    for c in &changes {
+        let json = serde_json::to_value(c).expect("serialises");
+        assert_eq!(json["change"], c.name());
+    }
+}

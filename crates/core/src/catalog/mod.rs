@@ -34,7 +34,8 @@ use serde::{Deserialize, Serialize};
 
 pub use calendar::{Closure, HoursCalendar, OpenSpan};
 pub use objects::{
-    is_key, AgentProfile, Contract, Customer, EntryPoint, KeypadMenu, ReasonCode, Skill, WrapUpCategory,
+    is_key, AgentProfile, Contract, Cover, Customer, EntryPoint, KeypadMenu, ReasonCode, Skill,
+    WrapUpCategory,
 };
 pub use snapshot::Catalog;
 

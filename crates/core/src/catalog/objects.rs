@@ -155,6 +155,28 @@ impl Contract {
     }
 }
 
+/// Whether a customer's maintenance cover holds on a given day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cover {
+    /// No contract and no free period: paid service is quoted.
+    None,
+    /// A free period or contract that holds.
+    Active(Contract),
+    /// It ended before the day asked about: to renew.
+    Expired(Contract),
+}
+
+impl Cover {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cover::None => "none",
+            Cover::Active(_) => "active",
+            Cover::Expired(_) => "expired",
+        }
+    }
+}
+
 /// A customer of the directory, found by id or by any of their numbers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -170,6 +192,17 @@ pub struct Customer {
     pub contract: Contract,
     /// The last day the cover holds (none: open-ended or no cover).
     pub contract_expires: Option<jiff::civil::Date>,
+}
+
+impl Customer {
+    /// Their cover on `day` (the expiry day itself is covered).
+    pub fn cover(&self, day: jiff::civil::Date) -> Cover {
+        match (self.contract, self.contract_expires) {
+            (Contract::None, _) => Cover::None,
+            (c, Some(last)) if last < day => Cover::Expired(c),
+            (c, _) => Cover::Active(c),
+        }
+    }
 }
 
 impl Default for Customer {

@@ -278,3 +278,20 @@ fn impossible_or_overlapping_hours_name_the_field() {
     cal.open[0].days.push("funday".into());
     assert_eq!(field_of(c.check_put(&cal).unwrap_err()), "open[0].days");
 }
+
+#[test]
+fn a_customers_cover_holds_through_its_last_day_and_is_expired_after() {
+    use super::{Contract, Cover, Customer};
+    let day = |s: &str| s.parse::<jiff::civil::Date>().expect("date");
+    let mut c = Customer {
+        contract: Contract::Contract,
+        contract_expires: Some(day("2026-11-30")),
+        ..Default::default()
+    };
+    assert_eq!(c.cover(day("2026-11-30")), Cover::Active(Contract::Contract));
+    assert_eq!(c.cover(day("2026-12-01")), Cover::Expired(Contract::Contract));
+    c.contract_expires = None;
+    assert_eq!(c.cover(day("2030-01-01")), Cover::Active(Contract::Contract));
+    c.contract = Contract::None;
+    assert_eq!(c.cover(day("2026-11-30")), Cover::None);
+}
