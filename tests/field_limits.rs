@@ -580,7 +580,10 @@ async fn every_oversized_string_is_refused_naming_its_field_with_a_short_message
     })
     .await
     .expect("stands");
-    for (field, team, owner) in [("team", h(), "bob".to_string()), ("owner_agent_id", "t".into(), h())] {
+    for (field, team, owner) in [
+        ("team", h(), "bob".to_string()),
+        ("owner_agent_id", "t".into(), h()),
+    ] {
         assert_refused(
             &mut failures,
             field,
