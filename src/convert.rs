@@ -359,6 +359,8 @@ pub fn agent_event(e: &hotline_core::agent_event::AgentEvent) -> proto::AgentEve
             call: Some(call(c)),
             expires_at_unix_ms: ms(*expires_at),
             previous_contacts: previous_contacts.iter().map(contact_summary).collect(),
+            // Added by the agent's edge from the cases it follows.
+            open_cases: Vec::new(),
         }),
         K::OfferRescinded { call, reason } => Ev::OfferRescinded(proto::OfferRescinded {
             call_id: call.to_string(),

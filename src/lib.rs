@@ -14,6 +14,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cases;
 pub mod client;
 pub mod cluster;
 pub mod config;

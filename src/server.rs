@@ -264,6 +264,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             turn: Arc::new(config.turn.clone()),
             revocations,
             audit,
+            live_cases: crate::cases::LiveCases::new(cases.clone()),
             cases,
             case_rules: Arc::new(config.cases.clone()),
         };
@@ -349,6 +350,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             turn: Arc::new(config.turn.clone()),
             revocations,
             audit,
+            live_cases: crate::cases::LiveCases::new(cases.clone()),
             cases,
             case_rules: Arc::new(config.cases.clone()),
         };
@@ -367,6 +369,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
     // Every node follows the catalog in the store (a change made through
     // any node reaches this one within a poll); ends with the shutdown.
     ctx.catalog.spawn_watcher(shutdown_rx.clone());
+    // Every node follows case changes (boards, offers) and fires their due
+    // times (marked once, whichever node gets there first).
+    ctx.live_cases
+        .start(
+            Duration::from_secs(config.callbacks.warn_before_secs),
+            shutdown_rx.clone(),
+        )
+        .await;
     // Records past their retention period are deleted (every node sweeps;
     // deleting is idempotent).
     crate::store::retention::Retention {

@@ -14,6 +14,7 @@ use common::{TestServer, SOON};
 use hotline::auth::Role;
 use hotline::client::Clients;
 use hotline::proto;
+use hotline::proto::agent_event::Event as Ev;
 use hotline::time::Timestamp;
 use tonic::Code;
 
@@ -153,6 +154,32 @@ async fn complaint_is_worked_until_the_customer_is_satisfied(
     let first = restart(first).await;
     let mut bob = first.clients(Role::Agent, "bob");
     assert_eq!(get(&mut bob, &id).await, assigned);
+
+    // The customer calls again: bob, the case's owner, is offered the call
+    // first (alice is free too), with the open case and its timeline.
+    let mut bob_desk = first.agent("bob").await;
+    let _alice_desk = first.agent("alice").await;
+    let again = first.start_call("+2000", "100").await;
+    assert_eq!(again.preferred_agent_id, "bob", "the case's owner");
+    let offer = bob_desk
+        .wait_for(SOON, |e| match e {
+            Ev::CallOffered(o) => Some(o.clone()),
+            _ => None,
+        })
+        .await
+        .expect("offered to the owner");
+    assert_eq!(
+        offer.call.as_ref().map(|c| c.call_id.as_str()),
+        Some(again.call_id.as_str())
+    );
+    assert_eq!(offer.open_cases.len(), 1, "{:?}", offer.open_cases);
+    assert_eq!(offer.open_cases[0].case_id, id);
+    assert_eq!(changes(&offer.open_cases[0]), ["opened", "judged", "assigned"]);
+    bob_desk.accept(&again.call_id).await;
+    bob_desk.hangup(&again.call_id).await;
+    bob_desk
+        .wrap_up(&again.call_id, proto::Disposition::Resolved, "billing/late-fee")
+        .await;
 
     // Bob books the follow-up through the callback machinery.
     let followed = bob

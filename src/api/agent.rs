@@ -14,6 +14,33 @@ use crate::proto::agent_service_server::AgentService;
 use crate::status::status;
 use crate::{convert, validate};
 
+/// Most open cases shown with an offer.
+const OFFER_CASES: usize = 5;
+
+/// An offer shows the customer's open cases, most urgent first, from the
+/// cases this node follows (no store round trip while the phone rings).
+fn with_open_cases(
+    app: &App,
+    e: &hotline_core::agent_event::AgentEvent,
+    mut out: proto::AgentEvent,
+) -> proto::AgentEvent {
+    use hotline_core::agent_event::AgentEventKind as K;
+    if let (K::CallOffered { call, .. }, Some(proto::agent_event::Event::CallOffered(offered))) =
+        (&e.kind, out.event.as_mut())
+    {
+        if let Some(customer) = &call.customer {
+            offered.open_cases = app
+                .live_cases
+                .of_customer(customer)
+                .iter()
+                .take(OFFER_CASES)
+                .map(|c| crate::api::case::case_proto(app, c))
+                .collect();
+        }
+    }
+    out
+}
+
 pub struct AgentApi {
     pub app: App,
 }
@@ -119,9 +146,14 @@ impl AgentService for AgentApi {
             .agent_events(&p, &req.get_ref().agent_id, Device::Client)
             .await
             .map_err(status)?;
-        Ok(Response::new(Box::pin(futures::StreamExt::map(stream, |item| {
-            item.map(|e| convert::agent_event(&e)).map_err(status)
-        }))))
+        let app = self.app.clone();
+        Ok(Response::new(Box::pin(futures::StreamExt::map(
+            stream,
+            move |item| {
+                item.map(|e| with_open_cases(&app, &e, convert::agent_event(&e)))
+                    .map_err(status)
+            },
+        ))))
     }
 
     async fn accept(&self, req: Request<proto::CallActionRequest>) -> Result<Response<proto::Call>, Status> {

@@ -97,6 +97,8 @@ fn detail(c: &CaseChange) -> String {
             link: CaseLink::Callback(b),
         } => format!("callback {b}"),
         CaseChange::Resolved { fix } => fix.clone(),
+        CaseChange::DueWarned { due } => format!("due {due}"),
+        CaseChange::DueBreached { due } => format!("was due {due}"),
         CaseChange::Rated {
             satisfaction,
             satisfied,
@@ -107,10 +109,10 @@ fn detail(c: &CaseChange) -> String {
     }
 }
 
-impl CaseApi {
-    /// A case on the wire, with the customer's maintenance cover as the
-    /// directory has it today.
-    fn case(&self, c: &CaseRecord) -> proto::Case {
+/// A case on the wire, with the customer's maintenance cover as the
+/// directory has it today.
+pub fn case_proto(app: &App, c: &CaseRecord) -> proto::Case {
+    {
         let (calls, callbacks) = links(c);
         let (verdict, answer) = match &c.judgement {
             Judgement::Pending => (proto::Verdict::Pending, String::new()),
@@ -118,22 +120,22 @@ impl CaseApi {
             Judgement::DoesNotStand { answer } => (proto::Verdict::DoesNotStand, answer.clone()),
         };
         let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-        let (cover, contract_kind, contract_expires) =
-            match self.app.catalog.read().customer(c.customer.as_str()) {
-                Some(customer) => (
-                    match customer.cover(today) {
-                        Cover::None => proto::ContractCover::None,
-                        Cover::Active(_) => proto::ContractCover::Active,
-                        Cover::Expired(_) => proto::ContractCover::Expired,
-                    },
-                    customer.contract.as_str().to_string(),
-                    customer
-                        .contract_expires
-                        .map(|d| d.to_string())
-                        .unwrap_or_default(),
-                ),
-                None => (proto::ContractCover::Unspecified, String::new(), String::new()),
-            };
+        let (cover, contract_kind, contract_expires) = match app.catalog.read().customer(c.customer.as_str())
+        {
+            Some(customer) => (
+                match customer.cover(today) {
+                    Cover::None => proto::ContractCover::None,
+                    Cover::Active(_) => proto::ContractCover::Active,
+                    Cover::Expired(_) => proto::ContractCover::Expired,
+                },
+                customer.contract.as_str().to_string(),
+                customer
+                    .contract_expires
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            ),
+            None => (proto::ContractCover::Unspecified, String::new(), String::new()),
+        };
         proto::Case {
             case_id: c.id.to_string(),
             kind: kind_to(c.kind) as i32,
@@ -173,7 +175,30 @@ impl CaseApi {
             contract: cover as i32,
             contract_kind,
             contract_expires,
+            due_warned: c.due_warned,
+            overdue: crate::cases::board::is_overdue(c, crate::time::Timestamp::now_wall()),
+            due_outcome: match c.due_met {
+                None => proto::DueOutcome::Unspecified,
+                Some(true) => proto::DueOutcome::Met,
+                Some(false) => proto::DueOutcome::Missed,
+            } as i32,
         }
+    }
+}
+
+fn tallies(t: &std::collections::BTreeMap<String, crate::cases::board::Tally>) -> Vec<proto::CaseTally> {
+    t.iter()
+        .map(|(name, t)| proto::CaseTally {
+            name: name.clone(),
+            open: t.open,
+            overdue: t.overdue,
+        })
+        .collect()
+}
+
+impl CaseApi {
+    fn case(&self, c: &CaseRecord) -> proto::Case {
+        case_proto(&self.app, c)
     }
 
     fn reply(&self, r: Result<CaseRecord, Error>) -> Result<Response<proto::Case>, Status> {
@@ -330,6 +355,34 @@ impl CaseService for CaseApi {
         let r = req.get_ref();
         let change = CaseChangeRequest::Resolve { fix: r.fix.clone() };
         self.change(&req, &r.case_id, change, &r.request_id).await
+    }
+
+    type WatchCasesStream = crate::api::Polled<proto::CaseBoard>;
+
+    async fn watch_cases(
+        &self,
+        req: Request<proto::WatchCasesRequest>,
+    ) -> Result<Response<Self::WatchCasesStream>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let interval = validate::stream_interval(req.get_ref().interval_ms).map_err(status)?;
+        let live = self.app.watch_cases(&p).map_err(status)?;
+        let app = self.app.clone();
+        Ok(Response::new(crate::api::polled(interval, move || {
+            let b = crate::cases::board::board(live.snapshot(), crate::time::Timestamp::now_wall());
+            let board = proto::CaseBoard {
+                at_unix_ms: convert::ms(b.at),
+                open: b.open,
+                unassigned: b.unassigned,
+                overdue: b.overdue,
+                due_soon: b.due_soon,
+                awaiting_confirmation: b.awaiting_confirmation,
+                reopened: b.reopened,
+                by_category: tallies(&b.by_category),
+                by_target: tallies(&b.by_target),
+                attention: b.attention.iter().map(|c| case_proto(&app, c)).collect(),
+            };
+            std::future::ready(Some(board))
+        })))
     }
 
     async fn rate_case(&self, req: Request<proto::RateCaseRequest>) -> Result<Response<proto::Case>, Status> {

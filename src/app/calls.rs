@@ -55,6 +55,25 @@ impl App {
         self.call_now(&id, live).await
     }
 
+    /// The agent of the customer's last contact, when it left the issue
+    /// open. A courtesy: a history the store cannot give (down, or a
+    /// record it cannot read) routes the caller without a preferred agent
+    /// rather than turning them away.
+    async fn last_contact_owner(&self, customer_key: &str) -> Option<crate::ids::AgentId> {
+        match self.store.contacts_of(customer_key, 1).await {
+            Ok(contacts) => contacts
+                .into_iter()
+                .next()
+                .filter(|c| c.leaves_issue_open())
+                .map(|c| c.agent),
+            Err(e) => {
+                warn!(customer = %customer_key, error = %e, "the caller's last contact could not be read; routed without its owner");
+                crate::metrics::events::owner_lookup_failed();
+                None
+            }
+        }
+    }
+
     /// Queues a caller; a retry of the same request (by request id) is the
     /// same call, through any node and after any takeover.
     pub async fn start_call(&self, p: &Principal, r: StartCall) -> Result<CallRecord, Error> {
@@ -86,20 +105,15 @@ impl App {
             .as_ref()
             .map(CustomerId::to_string)
             .unwrap_or_else(|| ani.to_string());
-        // A courtesy: a history the store cannot give (down, or a record it
-        // cannot read) routes the caller without a preferred agent rather
-        // than turning them away.
-        let preferred = match self.store.contacts_of(&customer_key, 1).await {
-            Ok(contacts) => contacts
-                .into_iter()
-                .next()
-                .filter(|c| c.leaves_issue_open())
-                .map(|c| c.agent),
-            Err(e) => {
-                warn!(customer = %customer_key, error = %e, "the caller's last contact could not be read; routed without its owner");
-                crate::metrics::events::owner_lookup_failed();
-                None
-            }
+        // The owner of the customer's most urgent open case comes first
+        // (ownership by case, from the cases this node follows); else the
+        // owner of their last unresolved contact.
+        let case_owner = customer
+            .as_ref()
+            .and_then(|c| self.live_cases.of_customer(c).into_iter().find_map(|k| k.owner));
+        let preferred = match case_owner {
+            Some(owner) => Some(owner),
+            None => self.last_contact_owner(&customer_key).await,
         };
         // A request id names the call: a retry (through any node, after any
         // takeover) names the same call, so it cannot make a second one

@@ -344,10 +344,17 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
+        self.live_cases.observe(&case);
         crate::metrics::cases::case_changed(case.kind, "opened");
         self.audit_after(p, AuditAction::CaseChanged, format!("case:{id}"), "opened".into())
             .await;
         Ok(case)
+    }
+
+    /// The open cases to watch on the supervisors' board.
+    pub fn watch_cases(&self, p: &Principal) -> Result<crate::cases::LiveCases, Error> {
+        p.require(&[Role::Supervisor])?;
+        Ok(self.live_cases.clone())
     }
 
     pub async fn get_case(&self, p: &Principal, id: &str) -> Result<CaseRecord, Error> {
@@ -493,8 +500,12 @@ impl App {
             }
             match self.cases.put_case(&next, Some(version(&case))).await {
                 Ok(()) => {
+                    self.live_cases.observe(&next);
                     for e in &next.timeline[case.timeline.len()..] {
                         crate::metrics::cases::case_changed(next.kind, e.change.name());
+                    }
+                    if let (None, Some(met)) = (case.due_met, next.due_met) {
+                        crate::metrics::cases::due_counted(next.kind, met);
                     }
                     self.audit_after(
                         p,

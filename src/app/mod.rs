@@ -66,6 +66,8 @@ pub struct App {
     pub audit: Arc<dyn crate::store::audit::AuditLog>,
     /// Complaints, repair requests and inquiries.
     pub cases: Arc<dyn crate::store::cases::CaseStore>,
+    /// The open cases as this node follows them (boards, offers, routing).
+    pub live_cases: crate::cases::LiveCases,
     /// Cases' default due times.
     pub case_rules: Arc<crate::config::CasesConfig>,
 }

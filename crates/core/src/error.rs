@@ -114,7 +114,9 @@ impl From<crate::case::CaseError> for Error {
             CaseError::BadRating(_) => Error::invalid("satisfaction", e.to_string()),
             CaseError::DueInThePast { .. } => Error::invalid("due_unix_ms", e.to_string()),
             CaseError::NoAnswer => Error::invalid("answer", e.to_string()),
-            CaseError::Closed(_) | CaseError::WrongStatus { .. } => Error::FailedPrecondition(e.to_string()),
+            CaseError::Closed(_) | CaseError::WrongStatus { .. } | CaseError::DueNotRunning(_) => {
+                Error::FailedPrecondition(e.to_string())
+            }
         }
     }
 }

@@ -158,4 +158,39 @@ pub async fn run(store: &dyn CaseStore) {
         0,
         "the rest are open"
     );
+
+    // The change feed: each case once, at its latest write, in write order
+    // (k1 was written last, when assigned; k5 went with retention).
+    let fed = |changes: Vec<(u64, CaseRecord)>| {
+        let at: Vec<u64> = changes.iter().map(|(at, _)| *at).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "positions rise: {at:?}");
+        ids(changes.into_iter().map(|(_, c)| c).collect())
+    };
+    let head = store.feed_head().await.unwrap();
+    let all = store.changes_since(0, 100).await.unwrap();
+    assert_eq!(all.last().map(|(at, _)| *at), Some(head));
+    assert_eq!(fed(all.clone()), ["k2", "k3", "k4", "k1"]);
+    assert_eq!(
+        fed(store.changes_since(0, 2).await.unwrap()),
+        ["k2", "k3"],
+        "paged"
+    );
+    assert_eq!(fed(store.changes_since(all[2].0, 100).await.unwrap()), ["k1"]);
+    let k3 = store.get_case(&CaseId::new("k3")).await.unwrap().unwrap();
+    let (noted, _) = k3
+        .apply(
+            CaseCommand::AddNote {
+                note: "called".into(),
+            },
+            "bob",
+            Timestamp(6_000),
+        )
+        .unwrap();
+    store.put_case(&noted, Some(version(&k3))).await.unwrap();
+    let since = store.changes_since(head, 100).await.unwrap();
+    assert_eq!(since.len(), 1);
+    assert_eq!(since[0].1, noted, "the case as written");
+    assert!(since[0].0 > head);
+    assert_eq!(store.feed_head().await.unwrap(), since[0].0);
+    assert!(store.changes_since(since[0].0, 100).await.unwrap().is_empty());
 }

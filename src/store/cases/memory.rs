@@ -1,7 +1,7 @@
 //! Cases in this process, journalled to the embedded store's file when it
 //! has one (on disk before they are in the maps).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -22,6 +22,12 @@ struct Inner {
     open: BTreeSet<(Timestamp, CaseId)>,
     /// The same, per customer.
     by_customer: HashMap<CustomerId, BTreeSet<(Timestamp, CaseId)>>,
+    /// The change feed: each case at its latest write's position.
+    feed: BTreeMap<u64, CaseId>,
+    /// Each case's position in `feed`.
+    fed_at: HashMap<CaseId, u64>,
+    /// The last position given.
+    head: u64,
 }
 
 impl Inner {
@@ -38,6 +44,11 @@ impl Inner {
             self.open.remove(&key);
         }
         self.cases.insert(c.id.clone(), c.clone());
+        self.head += 1;
+        if let Some(old) = self.fed_at.insert(c.id.clone(), self.head) {
+            self.feed.remove(&old);
+        }
+        self.feed.insert(self.head, c.id.clone());
     }
 }
 
@@ -117,8 +128,25 @@ impl CaseStore for MemoryCases {
                 set.remove(&key);
             }
             inner.cases.remove(&c.id);
+            if let Some(at) = inner.fed_at.remove(&c.id) {
+                inner.feed.remove(&at);
+            }
         }
         Ok(old.len() as u64)
+    }
+
+    async fn feed_head(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.lock().map_err(poisoned)?.head)
+    }
+
+    async fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<(u64, CaseRecord)>, StoreError> {
+        let inner = self.inner.lock().map_err(poisoned)?;
+        Ok(inner
+            .feed
+            .range(after.saturating_add(1)..)
+            .filter_map(|(&at, id)| inner.cases.get(id).map(|c| (at, c.clone())))
+            .take(limit)
+            .collect())
     }
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {

@@ -10,7 +10,11 @@
 //!   refused with `Conflict` if the stored case moved on, so two
 //!   supervisors' changes never silently overwrite each other;
 //! - a customer's cases, and the open cases, are found without a scan;
-//! - listings are newest opened first, paged by (opened, id).
+//! - listings are newest opened first, paged by (opened, id);
+//! - every write takes the next position of the store's change feed, and
+//!   a case is found in the feed at its latest write: a node follows every
+//!   case change made anywhere by reading the feed after the position it
+//!   last read (`changes_since`), without a scan.
 //!
 //! The case service (`app::cases`) writes them; a customer's erasure
 //! blanks their closed cases and retention sweeps closed ones, like every
@@ -74,6 +78,11 @@ pub trait CaseStore: Send + Sync + 'static {
         after: Option<&CaseCursor>,
         limit: usize,
     ) -> Result<Vec<CaseRecord>, StoreError>;
+    /// The feed's last position (0 before any write).
+    async fn feed_head(&self) -> Result<u64, StoreError>;
+    /// Cases written after position `after`, at their latest write, in
+    /// feed order (at most `limit`), each with that write's position.
+    async fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<(u64, CaseRecord)>, StoreError>;
     /// Deletes at most `limit` cases closed before `before` (retention);
     /// how many. Open cases are kept however old.
     async fn prune_closed(&self, before: Timestamp, limit: usize) -> Result<u64, StoreError>;

@@ -19,13 +19,19 @@
 //!   order, naming who made them (a judgement that closes the case, and a
 //!   satisfied rating, are followed by `Closed`); a refused one appends
 //!   nothing;
-//! - a rating is 1 to 5; `reopened` counts each unsatisfied rating.
+//! - a rating is 1 to 5; `reopened` counts each unsatisfied rating;
+//! - a due time runs while the case is assigned, in progress or reopened:
+//!   it is warned and breached at most once each (new due times start
+//!   afresh), and counted met or missed once, at the first resolution
+//!   after it was set ([`deadlines`] fires them; the record keeps what
+//!   fired, so nothing fires twice across nodes or restarts).
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AgentId, CallId, CallbackId, CaseId, CustomerId};
 use crate::time::Timestamp;
 
+pub mod deadlines;
 #[cfg(test)]
 mod tests;
 
@@ -155,11 +161,19 @@ pub enum CaseChange {
         satisfied: bool,
     },
     Closed,
+    /// The due time is near and the case is not resolved.
+    DueWarned {
+        due: Timestamp,
+    },
+    /// The due time passed with the case not resolved.
+    DueBreached {
+        due: Timestamp,
+    },
 }
 
 impl CaseChange {
     /// Every change's name, for bounded metric labels.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 11] = [
         "opened",
         "judged",
         "assigned",
@@ -169,6 +183,8 @@ impl CaseChange {
         "resolved",
         "rated",
         "closed",
+        "due-warned",
+        "due-breached",
     ];
 
     /// Its kebab-case name (as serialised, shown on timelines and counted).
@@ -183,6 +199,8 @@ impl CaseChange {
             CaseChange::Resolved { .. } => "resolved",
             CaseChange::Rated { .. } => "rated",
             CaseChange::Closed => "closed",
+            CaseChange::DueWarned { .. } => "due-warned",
+            CaseChange::DueBreached { .. } => "due-breached",
         }
     }
 }
@@ -221,6 +239,16 @@ pub struct CaseRecord {
     pub timeline: Vec<TimelineEntry>,
     pub closed_at: Option<Timestamp>,
     pub updated_at: Timestamp,
+    /// The due time's warning fired (reset by a new due time).
+    #[serde(default)]
+    pub due_warned: bool,
+    /// The due time passed unresolved (reset by a new due time).
+    #[serde(default)]
+    pub due_breached: bool,
+    /// Resolved by the due time or not: set at the first resolution after
+    /// the due time was set.
+    #[serde(default)]
+    pub due_met: Option<bool>,
 }
 
 /// What a new case says.
@@ -265,6 +293,12 @@ pub enum CaseCommand {
     Rate {
         satisfaction: u8,
     },
+    /// The deadline tracker's warning (`breached` false) or breach of the
+    /// due time `due`.
+    MarkDue {
+        due: Timestamp,
+        breached: bool,
+    },
 }
 
 /// Why a command does not apply.
@@ -284,6 +318,9 @@ pub enum CaseError {
     DueInThePast { due: Timestamp, now: Timestamp },
     #[error("an answer to the customer is needed when a complaint does not stand")]
     NoAnswer,
+    /// The due time moved, stopped running or already fired: nothing to mark.
+    #[error("case {0} has no such due time running")]
+    DueNotRunning(CaseId),
 }
 
 /// Ratings at or above this close a case; below, it reopens (the manuals:
@@ -323,6 +360,9 @@ impl CaseRecord {
             }],
             closed_at: None,
             updated_at: now,
+            due_warned: false,
+            due_breached: false,
+            due_met: None,
         }
     }
 
@@ -337,6 +377,16 @@ impl CaseRecord {
     /// Still to be worked or confirmed.
     pub fn is_open(&self) -> bool {
         self.status != CaseStatus::Closed
+    }
+
+    /// The due time while it runs: assigned, in progress or reopened.
+    pub fn running_due(&self) -> Option<Timestamp> {
+        matches!(
+            self.status,
+            CaseStatus::Assigned | CaseStatus::InProgress | CaseStatus::Reopened
+        )
+        .then_some(self.due)
+        .flatten()
     }
 
     fn refuse(&self, action: &'static str) -> CaseError {
@@ -392,6 +442,11 @@ impl CaseRecord {
                 }
                 next.team = Some(team.clone());
                 next.owner = Some(owner.clone());
+                if self.due != Some(due) {
+                    next.due_warned = false;
+                    next.due_breached = false;
+                    next.due_met = None;
+                }
                 next.due = Some(due);
                 if self.status == Open {
                     next.status = Assigned;
@@ -421,6 +476,9 @@ impl CaseRecord {
                 }
                 next.status = Resolved;
                 next.fix = Some(fix.clone());
+                if let (Some(due), None) = (self.due, self.due_met) {
+                    next.due_met = Some(now <= due);
+                }
                 changes.push(CaseChange::Resolved { fix });
             }
             CaseCommand::Rate { satisfaction } => {
@@ -445,6 +503,23 @@ impl CaseRecord {
                 });
                 if satisfied {
                     changes.push(CaseChange::Closed);
+                }
+            }
+            CaseCommand::MarkDue { due, breached } => {
+                let fired = if breached {
+                    self.due_breached
+                } else {
+                    self.due_warned
+                };
+                if self.running_due() != Some(due) || fired {
+                    return Err(CaseError::DueNotRunning(self.id.clone()));
+                }
+                if breached {
+                    next.due_breached = true;
+                    changes.push(CaseChange::DueBreached { due });
+                } else {
+                    next.due_warned = true;
+                    changes.push(CaseChange::DueWarned { due });
                 }
             }
         }

@@ -203,7 +203,32 @@ fn command() -> impl Strategy<Value = CaseCommand> {
         }),
         Just(CaseCommand::Resolve { fix: "fixed".into() }),
         (0u8..8).prop_map(|satisfaction| CaseCommand::Rate { satisfaction }),
+        (0u64..20, any::<bool>()).prop_map(|(h, breached)| CaseCommand::MarkDue { due: at(h), breached }),
     ]
+}
+
+/// Each due time is warned and breached at most once, and only the due
+/// time then set.
+fn due_alerts_fire_once_per_due_time(case: &CaseRecord) -> Result<(), TestCaseError> {
+    let (mut due, mut warned, mut breached) = (None, 0, 0);
+    for e in &case.timeline {
+        match &e.change {
+            CaseChange::Assigned { due: d, .. } if due != Some(*d) => {
+                (due, warned, breached) = (Some(*d), 0, 0);
+            }
+            CaseChange::DueWarned { due: d } => {
+                prop_assert_eq!(Some(*d), due);
+                warned += 1;
+            }
+            CaseChange::DueBreached { due: d } => {
+                prop_assert_eq!(Some(*d), due);
+                breached += 1;
+            }
+            _ => {}
+        }
+        prop_assert!(warned <= 1 && breached <= 1, "{:?}", case.timeline);
+    }
+    Ok(())
 }
 
 proptest! {
@@ -237,6 +262,10 @@ proptest! {
                         prop_assert_eq!(&next.judgement, &Judgement::Stands);
                         prop_assert!(next.owner.is_some() && next.due.is_some());
                     }
+                    if let CaseCommand::MarkDue { due, .. } = cmd {
+                        prop_assert_eq!(case.running_due(), Some(due));
+                    }
+                    due_alerts_fire_once_per_due_time(&next)?;
                     case = next;
                 }
             }
@@ -266,6 +295,8 @@ fn every_change_is_named_as_it_is_serialised() {
             satisfied: true,
         },
         CaseChange::Closed,
+        CaseChange::DueWarned { due: Timestamp(1) },
+        CaseChange::DueBreached { due: Timestamp(1) },
     ];
     let names: Vec<&str> = changes.iter().map(CaseChange::name).collect();
     assert_eq!(names, CaseChange::NAMES);

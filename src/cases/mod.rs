@@ -1,0 +1,307 @@
+//! Cases as this node follows them: every open case, kept current from the
+//! store's change feed, and their due times on the deadline tracker
+//! (`hotline_core::case::deadlines`).
+//!
+//! Invariants:
+//! - [`LiveCases`] holds every case not closed, each at the newest version
+//!   this node has seen: a change written through any node reaches it
+//!   within a poll ([`POLL_EVERY`]), one written through this node at once
+//!   ([`LiveCases::observe`]); an older version never replaces a newer one;
+//! - every node runs the tracker over the cases it holds and marks what
+//!   fires on the stored case (read, apply, write naming the version read):
+//!   the record says what fired, so a due time is warned and breached once
+//!   across all nodes and restarts, and only the node whose mark was
+//!   written counts and logs it;
+//! - when the feed or a mark cannot be read or written, the node says so
+//!   (a warning and `hotline_case_feed_failures_total`) and tries again at
+//!   the next poll: a mark that did not land fires again.
+
+pub mod board;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::store::cases::{version, CaseFilter, CaseStore};
+use crate::store::StoreError;
+use crate::time::Timestamp;
+use hotline_core::case::deadlines::{CaseDeadlineEvent, CaseDeadlines};
+use hotline_core::case::{CaseCommand, CaseRecord};
+use hotline_core::ids::{CaseId, CustomerId};
+
+/// How often a node reads the feed: the most a change made through
+/// another node waits before this one shows it.
+pub const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// Feed entries and open cases read per round trip.
+const PAGE: usize = 500;
+
+/// Who the timeline names for the tracker's marks.
+pub const TRACKER: &str = "deadline tracker";
+
+/// This node's view of the open cases. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct LiveCases {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Open cases by id. A std lock: held only to read or apply, never
+    /// across an await.
+    open: RwLock<HashMap<CaseId, CaseRecord>>,
+    /// Bumped on every change applied, for whoever waits on one.
+    changed: watch::Sender<u64>,
+    store: Arc<dyn CaseStore>,
+}
+
+impl LiveCases {
+    pub fn new(store: Arc<dyn CaseStore>) -> Self {
+        LiveCases {
+            shared: Arc::new(Shared {
+                open: RwLock::new(HashMap::new()),
+                changed: watch::channel(0).0,
+                store,
+            }),
+        }
+    }
+
+    /// A case as written (here or elsewhere): held if open, dropped if
+    /// closed; ignored when this node already holds a newer version.
+    pub fn observe(&self, case: &CaseRecord) {
+        let Ok(mut open) = self.shared.open.write() else {
+            return;
+        };
+        if open
+            .get(&case.id)
+            .is_some_and(|held| version(held) > version(case))
+        {
+            return;
+        }
+        if case.is_open() {
+            open.insert(case.id.clone(), case.clone());
+        } else {
+            open.remove(&case.id);
+        }
+        drop(open);
+        self.shared.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Every open case, as of now.
+    pub fn snapshot(&self) -> Vec<CaseRecord> {
+        self.shared
+            .open
+            .read()
+            .map(|open| open.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A customer's open cases, most urgent first (priority, then the
+    /// earliest due, then the newest).
+    pub fn of_customer(&self, customer: &CustomerId) -> Vec<CaseRecord> {
+        let mut cases: Vec<CaseRecord> = self
+            .shared
+            .open
+            .read()
+            .map(|open| {
+                open.values()
+                    .filter(|c| &c.customer == customer)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        cases.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(
+                    a.due
+                        .unwrap_or(Timestamp(u64::MAX))
+                        .cmp(&b.due.unwrap_or(Timestamp(u64::MAX))),
+                )
+                .then(b.opened_at.cmp(&a.opened_at))
+        });
+        cases
+    }
+
+    /// Reads the open cases (so the node serves with them known), then
+    /// follows the store's feed and runs the due-time tracker until
+    /// shutdown.
+    pub async fn start(
+        &self,
+        warn_before: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut follower = Follower {
+            live: self.clone(),
+            tracker: CaseDeadlines::new(warn_before),
+            position: None,
+            failing: false,
+            unmarked: Vec::new(),
+        };
+        follower.round().await;
+        tokio::spawn(async move {
+            loop {
+                let wake = follower
+                    .tracker
+                    .poll_timeout()
+                    .map(|at| at.since(Timestamp::now_wall()))
+                    .map_or(POLL_EVERY, |d| d.min(POLL_EVERY));
+                tokio::select! {
+                    changed = shutdown.changed() => {
+                        if changed.is_err() || *shutdown.borrow() {
+                            break;
+                        }
+                    }
+                    _ = tokio::time::sleep(wake) => {}
+                }
+                follower.round().await;
+            }
+        })
+    }
+}
+
+/// The task that keeps [`LiveCases`] current and fires due times.
+struct Follower {
+    live: LiveCases,
+    tracker: CaseDeadlines,
+    /// The feed position read up to; none until the open cases were loaded.
+    position: Option<u64>,
+    /// Whether the last round failed (a warning is logged once per streak).
+    failing: bool,
+    /// Cases whose mark could not be written, as stored.
+    unmarked: Vec<CaseRecord>,
+}
+
+impl Follower {
+    async fn round(&mut self) {
+        let outcome = match self.catch_up().await {
+            Ok(()) => self.fire().await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                info!("cases are read from the store again");
+            }
+            Ok(()) => {}
+            Err(e) => {
+                crate::metrics::cases::feed_failed();
+                if !self.failing {
+                    self.failing = true;
+                    warn!(error = %e, "cannot follow case changes in the store; boards and due times wait for it");
+                }
+            }
+        }
+    }
+
+    fn show(&mut self, case: &CaseRecord) {
+        self.live.observe(case);
+        self.tracker.handle_case(Timestamp::now_wall(), case);
+    }
+
+    /// Loads the open cases once, then reads the feed past the position.
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        let store = self.live.shared.store.clone();
+        let mut position = match self.position {
+            Some(p) => p,
+            None => {
+                // The head first: a case changed while the open ones are
+                // read is read again from the feed.
+                let head = store.feed_head().await?;
+                let filter = CaseFilter {
+                    open_only: true,
+                    ..Default::default()
+                };
+                let mut after = None;
+                loop {
+                    let page = store.list_cases(&filter, after.as_ref(), PAGE).await?;
+                    for c in &page {
+                        self.show(c);
+                    }
+                    match page.last() {
+                        Some(last) if page.len() == PAGE => after = Some((last.opened_at, last.id.clone())),
+                        _ => break,
+                    }
+                }
+                self.position = Some(head);
+                head
+            }
+        };
+        loop {
+            let page = store.changes_since(position, PAGE).await?;
+            for (at, c) in &page {
+                self.show(c);
+                position = *at;
+            }
+            self.position = Some(position);
+            if page.len() < PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Fires the due times that came up, marking each on its case.
+    async fn fire(&mut self) -> Result<(), StoreError> {
+        for case in std::mem::take(&mut self.unmarked) {
+            self.show(&case);
+        }
+        let now = Timestamp::now_wall();
+        self.tracker.handle_timeout(now);
+        let events: Vec<CaseDeadlineEvent> = std::iter::from_fn(|| self.tracker.poll_event()).collect();
+        let mut result = Ok(());
+        for event in events {
+            let (id, due, breached) = match event {
+                CaseDeadlineEvent::DueSoon { id, due } => (id, due, false),
+                CaseDeadlineEvent::Overdue { id, due } => (id, due, true),
+            };
+            if let Err(e) = self.mark(&id, due, breached, now).await {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Marks a warning or breach on the stored case, unless another node
+    /// did or the due time moved.
+    async fn mark(
+        &mut self,
+        id: &CaseId,
+        due: Timestamp,
+        breached: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let store = self.live.shared.store.clone();
+        loop {
+            let Some(case) = store.get_case(id).await? else {
+                return Ok(());
+            };
+            let Ok((next, _)) = case.apply(CaseCommand::MarkDue { due, breached }, TRACKER, now) else {
+                // Fired elsewhere, resolved, or given a new due time.
+                self.show(&case);
+                return Ok(());
+            };
+            match store.put_case(&next, Some(version(&case))).await {
+                Ok(()) => {
+                    crate::metrics::cases::due_alert(next.kind, breached);
+                    let owner = next.owner.as_ref().map(|o| o.to_string()).unwrap_or_default();
+                    if breached {
+                        warn!(case = %id, %owner, due = %due, "a case is overdue");
+                    } else {
+                        info!(case = %id, %owner, due = %due, "a case is due soon");
+                    }
+                    self.show(&next);
+                    return Ok(());
+                }
+                // Changed meanwhile: look again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => {
+                    // Not marked: shown as stored next round, it fires again.
+                    self.unmarked.push(case);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
