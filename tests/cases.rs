@@ -274,6 +274,81 @@ async fn complaint_is_worked_until_the_customer_is_satisfied(
     let on_case = trail.iter().filter(|e| e.target == format!("case:{id}")).count();
     assert_eq!(on_case, 9, "opened and eight changes: {trail:?}");
 
+    // The reports count it: one complaint, resolved twice, reopened once,
+    // closed with a 5; against the billing team, owned by bob.
+    let range = (now_ms() - HOUR_MS, now_ms() + HOUR_MS);
+    let stats = first
+        .supervisor()
+        .report
+        .get_case_stats(proto::CaseStatsRequest {
+            from_unix_ms: range.0,
+            to_unix_ms: range.1,
+            kind: proto::CaseKind::Complaint as i32,
+        })
+        .await
+        .expect("case stats")
+        .into_inner();
+    let total = stats.total.expect("a total");
+    assert_eq!((total.opened, total.resolved, total.closed), (1, 1, 1));
+    assert_eq!((total.reopens, total.reopened_cases), (1, 1));
+    assert_eq!(total.reopen_rate, Some(1.0));
+    assert_eq!(total.satisfaction_average, Some(5.0));
+    assert_eq!(total.not_standing, 0);
+    assert!(total.average_time_to_resolve_ms > 0);
+    assert_eq!((total.due_met, total.due_missed), (1, 0), "resolved within 48 h");
+    let keys = |g: &[proto::CaseFigures]| g.iter().map(|f| (f.key.clone(), f.opened)).collect::<Vec<_>>();
+    assert_eq!(keys(&stats.by_category), [("billing/late-fee".to_string(), 1)]);
+    assert_eq!(keys(&stats.by_target), [("team:billing".to_string(), 1)]);
+    assert_eq!(keys(&stats.by_owner), [("bob".to_string(), 1)]);
+    let agents = first
+        .supervisor()
+        .report
+        .get_agent_stats(proto::ReportRequest {
+            from_unix_ms: range.0,
+            to_unix_ms: range.1,
+        })
+        .await
+        .expect("agent stats")
+        .into_inner();
+    let bob_row = agents
+        .agents
+        .iter()
+        .find(|a| a.agent_id == "bob")
+        .expect("bob's row");
+    let owned = bob_row
+        .cases
+        .as_ref()
+        .and_then(|c| c.owned.clone())
+        .expect("bob's cases");
+    assert_eq!((owned.opened, owned.reopens, owned.closed), (1, 1, 1));
+    // And as CSV for a spreadsheet.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args([
+            "report",
+            "cases",
+            "--csv",
+            "-",
+            "--server",
+            &first.server.as_ref().expect("running").addr.to_string(),
+            "--token",
+            &first.token(Role::Supervisor, "sup-cli"),
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).expect("UTF-8");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("group,opened,not_standing,resolved,closed,reopens,reopen_rate_pct"),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("owner:bob,1,0,1,1,1,100.0,0,1,0,")),
+        "resolved within its due time: {csv}"
+    );
+
     // Archived: nothing changes it any more.
     let mut sup = first.supervisor();
     let refused = sup
@@ -389,6 +464,23 @@ async fn a_complaint_that_does_not_stand_closes_with_its_answer() {
         .expect("listed")
         .into_inner();
     assert!(open.cases.is_empty(), "{:?}", open.cases);
+    // Counted apart in the reports.
+    let stats = sup
+        .report
+        .get_case_stats(proto::CaseStatsRequest {
+            from_unix_ms: now_ms() - HOUR_MS,
+            to_unix_ms: now_ms() + HOUR_MS,
+            kind: 0,
+        })
+        .await
+        .expect("case stats")
+        .into_inner();
+    let total = stats.total.expect("a total");
+    assert_eq!(
+        (total.opened, total.not_standing, total.resolved, total.closed),
+        (1, 1, 0, 0)
+    );
+    assert_eq!(total.reopen_rate, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

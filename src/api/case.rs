@@ -19,7 +19,7 @@ pub struct CaseApi {
     pub app: App,
 }
 
-fn kind_from(k: i32) -> Result<CaseKind, Error> {
+pub fn kind_from(k: i32) -> Result<CaseKind, Error> {
     match proto::CaseKind::try_from(k) {
         Ok(proto::CaseKind::Complaint) => Ok(CaseKind::Complaint),
         Ok(proto::CaseKind::Repair) => Ok(CaseKind::Repair),

@@ -11,9 +11,42 @@ use crate::proto;
 use crate::proto::report_service_server::ReportService;
 use crate::report::Common;
 use crate::status::status;
+use hotline_core::case::report::{AgentCaseFigures, CaseFigures};
 
 pub struct ReportApi {
     pub app: App,
+}
+
+/// A group's case figures on the wire.
+pub fn case_figures(key: &str, f: &CaseFigures) -> proto::CaseFigures {
+    proto::CaseFigures {
+        key: key.to_string(),
+        opened: f.opened,
+        not_standing: f.not_standing,
+        resolved: f.resolved,
+        closed: f.closed,
+        reopens: f.reopens,
+        reopened_cases: f.reopened_cases,
+        reopen_rate: f.reopen_rate(),
+        overdue: f.overdue,
+        due_met: f.due_met,
+        due_missed: f.due_missed,
+        average_time_to_resolve_ms: f.average_time_to_resolve_ms().unwrap_or(0) as i64,
+        satisfaction_average: f.satisfaction_average(),
+        rated_at_closing: f.rated_at_closing,
+    }
+}
+
+fn agent_cases(f: AgentCaseFigures) -> proto::AgentCaseFigures {
+    proto::AgentCaseFigures {
+        complaints_against: f.complaints_against,
+        complaints_against_stood: f.complaints_against_stood,
+        owned: Some(case_figures("", &f.owned)),
+    }
+}
+
+fn groups<K: AsRef<str>>(m: &std::collections::BTreeMap<K, CaseFigures>) -> Vec<proto::CaseFigures> {
+    m.iter().map(|(k, f)| case_figures(k.as_ref(), f)).collect()
 }
 
 pub fn fcr(r: &FcrRow) -> proto::FcrFigures {
@@ -89,23 +122,32 @@ impl ReportService for ReportApi {
     ) -> Result<Response<proto::AgentStatsReport>, Status> {
         let p = principal(&req).map_err(status)?;
         let r = req.get_ref();
-        let rows = self
+        let (rows, mut cases) = self
             .app
             .agent_stats(&p, r.from_unix_ms, r.to_unix_ms)
             .await
             .map_err(status)?;
         let rules = self.app.report_rules();
+        let mut agents: Vec<proto::AgentReportRow> = rows
+            .iter()
+            .map(|a| proto::AgentReportRow {
+                agent_id: a.agent.to_string(),
+                occupancy: a.occupancy,
+                staffed_ms: a.staffed.as_millis() as i64,
+                common: Some(common(&a.common)),
+                cases: Some(agent_cases(cases.remove(a.agent.as_str()).unwrap_or_default())),
+            })
+            .collect();
+        // Agents with case figures only (a complaint against someone who
+        // took no call in the range).
+        agents.extend(cases.into_iter().map(|(agent_id, f)| proto::AgentReportRow {
+            agent_id,
+            cases: Some(agent_cases(f)),
+            ..Default::default()
+        }));
         Ok(Response::new(proto::AgentStatsReport {
-            agents: rows
-                .iter()
-                .map(|a| proto::AgentReportRow {
-                    agent_id: a.agent.to_string(),
-                    occupancy: a.occupancy,
-                    staffed_ms: a.staffed.as_millis() as i64,
-                    common: Some(common(&a.common)),
-                })
-                .collect(),
-            rules: rules.describe(),
+            agents,
+            rules: format!("{}; {}", rules.describe(), hotline_core::case::report::RULES),
         }))
     }
 
@@ -137,6 +179,31 @@ impl ReportService for ReportApi {
             rows: rows.iter().map(fcr).collect(),
             window_days: (rules.fcr_window.as_secs() / 86_400) as u32,
             rules: rules.describe(),
+        }))
+    }
+
+    async fn get_case_stats(
+        &self,
+        req: Request<proto::CaseStatsRequest>,
+    ) -> Result<Response<proto::CaseStatsReport>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let kind = match r.kind {
+            0 => None,
+            k => Some(crate::api::case::kind_from(k).map_err(status)?),
+        };
+        let report = self
+            .app
+            .case_stats(&p, r.from_unix_ms, r.to_unix_ms, kind)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::CaseStatsReport {
+            total: Some(case_figures("", &report.total)),
+            by_kind: groups(&report.by_kind),
+            by_category: groups(&report.by_category),
+            by_target: groups(&report.by_target),
+            by_owner: groups(&report.by_owner),
+            rules: hotline_core::case::report::RULES.to_string(),
         }))
     }
 }

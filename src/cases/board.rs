@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::time::Timestamp;
-use hotline_core::case::{CaseRecord, CaseStatus, CaseTarget};
+pub use hotline_core::case::report::target_key;
+use hotline_core::case::{CaseRecord, CaseStatus};
 
 /// Most cases listed for attention.
 pub const ATTENTION: usize = 50;
@@ -41,16 +42,6 @@ pub struct CaseBoard {
 /// Whether a case is past its running due time at `now`.
 pub fn is_overdue(c: &CaseRecord, now: Timestamp) -> bool {
     c.running_due().is_some_and(|due| due < now)
-}
-
-/// How a case's target is shown and counted.
-pub fn target_key(t: Option<&CaseTarget>) -> String {
-    match t {
-        Some(CaseTarget::Agent(a)) => format!("agent:{a}"),
-        Some(CaseTarget::Team(n)) => format!("team:{n}"),
-        Some(CaseTarget::Product(n)) => format!("product:{n}"),
-        None => "none".into(),
-    }
 }
 
 /// The board of `cases` (the open ones) at `now`.
@@ -101,7 +92,7 @@ pub fn board(cases: Vec<CaseRecord>, now: Timestamp) -> CaseBoard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hotline_core::case::{CaseCommand, CaseKind, NewCase};
+    use hotline_core::case::{CaseCommand, CaseKind, CaseTarget, NewCase};
     use hotline_core::ids::{AgentId, CaseId, CustomerId};
 
     fn case(id: &str, category: &str, target: Option<CaseTarget>) -> CaseRecord {

@@ -13,6 +13,9 @@ pub enum ReportKind {
     Queues,
     Agents,
     Fcr,
+    /// Cases opened in the range, in total and by kind, category, target
+    /// and owner.
+    Cases,
 }
 
 /// How FCR rows are grouped.
@@ -74,6 +77,40 @@ fn common_cells(c: Option<&proto::CommonFigures>) -> Vec<String> {
     v.push(num(c.quality_average));
     v.push(num(c.satisfaction_average));
     v
+}
+
+/// The columns of a group of case figures.
+const CASES: [&str; 12] = [
+    "opened",
+    "not_standing",
+    "resolved",
+    "closed",
+    "reopens",
+    "reopen_rate_pct",
+    "overdue",
+    "due_met",
+    "due_missed",
+    "time_to_resolve_s",
+    "satisfaction",
+    "rated",
+];
+
+fn case_cells(f: Option<&proto::CaseFigures>) -> Vec<String> {
+    let f = f.cloned().unwrap_or_default();
+    vec![
+        f.opened.to_string(),
+        f.not_standing.to_string(),
+        f.resolved.to_string(),
+        f.closed.to_string(),
+        f.reopens.to_string(),
+        pct(f.reopen_rate),
+        f.overdue.to_string(),
+        f.due_met.to_string(),
+        f.due_missed.to_string(),
+        secs(f.average_time_to_resolve_ms),
+        num(f.satisfaction_average),
+        f.rated_at_closing.to_string(),
+    ]
 }
 
 const COMMON: [&str; 10] = [
@@ -152,15 +189,57 @@ pub async fn fetch(
                 .into_inner();
             let mut header = strings(&["agent", "occupancy_pct", "staffed_s"]);
             header.extend(strings(&COMMON));
+            header.extend(strings(&["complaints_against", "complaints_stood"]));
+            header.extend(CASES.iter().map(|c| format!("owned_{c}")));
             let rows = r
                 .agents
                 .iter()
                 .map(|a| {
                     let mut row = vec![a.agent_id.clone(), pct(a.occupancy), secs(a.staffed_ms)];
                     row.extend(common_cells(a.common.as_ref()));
+                    let cases = a.cases.clone().unwrap_or_default();
+                    row.push(cases.complaints_against.to_string());
+                    row.push(cases.complaints_against_stood.to_string());
+                    row.extend(case_cells(cases.owned.as_ref()));
                     row
                 })
                 .collect();
+            Ok(Table {
+                header,
+                rows,
+                rules: r.rules,
+            })
+        }
+        ReportKind::Cases => {
+            let r = c
+                .report
+                .get_case_stats(proto::CaseStatsRequest {
+                    from_unix_ms: from_ms,
+                    to_unix_ms: to_ms,
+                    kind: proto::CaseKind::Unspecified as i32,
+                })
+                .await
+                .map_err(remote)?
+                .into_inner();
+            let mut header = strings(&["group"]);
+            header.extend(strings(&CASES));
+            let mut rows = vec![{
+                let mut row = vec!["total".to_string()];
+                row.extend(case_cells(r.total.as_ref()));
+                row
+            }];
+            for (prefix, groups) in [
+                ("kind", &r.by_kind),
+                ("category", &r.by_category),
+                ("target", &r.by_target),
+                ("owner", &r.by_owner),
+            ] {
+                for g in groups {
+                    let mut row = vec![format!("{prefix}:{}", g.key)];
+                    row.extend(case_cells(Some(g)));
+                    rows.push(row);
+                }
+            }
             Ok(Table {
                 header,
                 rows,

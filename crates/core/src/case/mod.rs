@@ -32,6 +32,7 @@ use crate::ids::{AgentId, CallId, CallbackId, CaseId, CustomerId};
 use crate::time::Timestamp;
 
 pub mod deadlines;
+pub mod report;
 #[cfg(test)]
 mod tests;
 
