@@ -267,6 +267,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             live_cases: crate::cases::LiveCases::new(cases.clone()),
             cases,
             case_rules: Arc::new(config.cases.clone()),
+            callback_rules: config.callbacks.tracker(),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -353,6 +354,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             live_cases: crate::cases::LiveCases::new(cases.clone()),
             cases,
             case_rules: Arc::new(config.cases.clone()),
+            callback_rules: config.callbacks.tracker(),
         };
         let cluster = (
             ClusterApi {

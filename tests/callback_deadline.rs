@@ -326,6 +326,10 @@ fn a_request_closed_more_than_2_hours_after_its_work_ended_counts_late() {
     assert_eq!(
         events,
         vec![
+            CallbackEvent::CloseDeadlineWarned {
+                id: id("late"),
+                close_deadline: at(12, 30)
+            },
             CallbackEvent::CloseDeadlineBreached {
                 id: id("late"),
                 close_deadline: at(12, 30)

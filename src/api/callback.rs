@@ -72,6 +72,7 @@ fn board(b: &crate::engine::callbacks::CallbackBoard) -> proto::CallbackBoard {
                     AlertKind::Warned => proto::CallbackAlertKind::Warned,
                     AlertKind::Breached => proto::CallbackAlertKind::Breached,
                     AlertKind::CloseLate => proto::CallbackAlertKind::CloseLate,
+                    AlertKind::CloseSoon => proto::CallbackAlertKind::CloseSoon,
                 } as i32,
                 at_unix_ms: convert::ms(a.at),
                 deadline_unix_ms: convert::ms(a.deadline),

@@ -176,6 +176,7 @@ pub fn case_proto(app: &App, c: &CaseRecord) -> proto::Case {
             contract_kind,
             contract_expires,
             due_warned: c.due_warned,
+            milestones: Vec::new(),
             overdue: crate::cases::board::is_overdue(c, crate::time::Timestamp::now_wall()),
             due_outcome: match c.due_met {
                 None => proto::DueOutcome::Unspecified,
@@ -196,13 +197,58 @@ fn tallies(t: &std::collections::BTreeMap<String, crate::cases::board::Tally>) -
         .collect()
 }
 
+/// A follow-up callback's milestones: the callback by its deadline, and
+/// once the work is done, the close within the close rule.
+fn milestones(
+    cb: &crate::callback::CallbackRecord,
+    close_within: std::time::Duration,
+) -> Vec<proto::CaseMilestone> {
+    let outcome = |met: Option<bool>| match met {
+        None => proto::DueOutcome::Unspecified,
+        Some(true) => proto::DueOutcome::Met,
+        Some(false) => proto::DueOutcome::Missed,
+    } as i32;
+    let mut out = vec![proto::CaseMilestone {
+        name: "callback".into(),
+        callback_id: cb.id.to_string(),
+        due_unix_ms: convert::ms(cb.deadline),
+        warned: cb.warned,
+        breached: cb.breached,
+        outcome: outcome(cb.met),
+    }];
+    if let Some(due) = cb.close_deadline(close_within) {
+        out.push(proto::CaseMilestone {
+            name: "close".into(),
+            callback_id: cb.id.to_string(),
+            due_unix_ms: convert::ms(due),
+            warned: cb.close_warned,
+            breached: cb.close_breached,
+            outcome: outcome(cb.request_closed_at.map(|t| t <= due)),
+        });
+    }
+    out
+}
+
 impl CaseApi {
     fn case(&self, c: &CaseRecord) -> proto::Case {
         case_proto(&self.app, c)
     }
 
-    fn reply(&self, r: Result<CaseRecord, Error>) -> Result<Response<proto::Case>, Status> {
-        Ok(Response::new(self.case(&r.map_err(status)?)))
+    /// One case with its follow-ups' milestones.
+    async fn case_with_milestones(&self, c: &CaseRecord) -> Result<proto::Case, Error> {
+        let mut out = self.case(c);
+        for cb in self.app.case_callbacks(c).await? {
+            out.milestones
+                .extend(milestones(&cb, self.app.callback_rules.close_within));
+        }
+        Ok(out)
+    }
+
+    async fn reply(&self, r: Result<CaseRecord, Error>) -> Result<Response<proto::Case>, Status> {
+        let case = r.map_err(status)?;
+        Ok(Response::new(
+            self.case_with_milestones(&case).await.map_err(status)?,
+        ))
     }
 
     async fn change<T>(
@@ -214,6 +260,7 @@ impl CaseApi {
     ) -> Result<Response<proto::Case>, Status> {
         let p = principal(req).map_err(status)?;
         self.reply(self.app.change_case(&p, case_id, change, request_id).await)
+            .await
     }
 }
 
@@ -235,12 +282,13 @@ impl CaseService for CaseApi {
             priority: r.priority,
             request_id: r.request_id.clone(),
         };
-        self.reply(self.app.open_case(&p, open).await)
+        self.reply(self.app.open_case(&p, open).await).await
     }
 
     async fn get_case(&self, req: Request<proto::CaseRef>) -> Result<Response<proto::Case>, Status> {
         let p = principal(&req).map_err(status)?;
         self.reply(self.app.get_case(&p, &req.get_ref().case_id).await)
+            .await
     }
 
     async fn list_cases(
@@ -346,6 +394,7 @@ impl CaseService for CaseApi {
             request_id: r.request_id.clone(),
         };
         self.reply(self.app.schedule_case_follow_up(&p, &r.case_id, follow_up).await)
+            .await
     }
 
     async fn resolve_case(

@@ -224,6 +224,7 @@ impl App {
             at: crate::time::Timestamp::now_wall(),
         };
         self.store.put_survey(&survey).await?;
+        self.rate_cases_from_survey(p, &call, satisfaction).await;
         Ok(())
     }
 

@@ -22,6 +22,7 @@
 //!   the audit trail once made.
 
 use serde::Serialize;
+use tracing::warn;
 
 use super::{request_key, App};
 use crate::auth::{Principal, Role};
@@ -351,6 +352,21 @@ impl App {
         Ok(case)
     }
 
+    /// The callbacks linked to a case (one since deleted by retention is
+    /// left out).
+    pub async fn case_callbacks(
+        &self,
+        c: &CaseRecord,
+    ) -> Result<Vec<crate::callback::CallbackRecord>, Error> {
+        let mut out = Vec::new();
+        for link in &c.links {
+            if let CaseLink::Callback(id) = link {
+                out.extend(self.store.get_callback(id).await?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The open cases to watch on the supervisors' board.
     pub fn watch_cases(&self, p: &Principal) -> Result<crate::cases::LiveCases, Error> {
         p.require(&[Role::Supervisor])?;
@@ -482,16 +498,29 @@ impl App {
         request_id: &str,
     ) -> Result<CaseRecord, Error> {
         p.require(&[Role::Agent, Role::Supervisor])?;
-        let id = case_id(id)?;
+        self.apply_case_change(p, &case_id(id)?, r, request_id, may_change)
+            .await
+    }
+
+    /// [`Self::change_case`] once the principal's role was checked;
+    /// `allowed` says whether it may make the change on the case as read.
+    async fn apply_case_change(
+        &self,
+        p: &Principal,
+        id: &CaseId,
+        r: CaseChangeRequest,
+        request_id: &str,
+        allowed: fn(&Principal, &CaseRecord, &CaseChangeRequest) -> Result<(), Error>,
+    ) -> Result<CaseRecord, Error> {
         let key = request_key(p, request_id, &("ChangeCase", id.as_str(), &r))?;
         for _ in 0..ATTEMPTS {
-            let case = self.stored_case(&id).await?;
+            let case = self.stored_case(id).await?;
             if let Some(k) = &key {
                 if replayed(&case, k)? {
                     return Ok(case);
                 }
             }
-            may_change(p, &case, &r)?;
+            allowed(p, &case, &r)?;
             let now = Timestamp::now_wall();
             let cmd = self.case_command(&case, &r, now).await?;
             let (mut next, change) = case.apply(cmd, &p.sub, now)?;
@@ -523,6 +552,38 @@ impl App {
         Err(Error::Aborted(format!(
             "case {id} kept changing under this request; try again"
         )))
+    }
+
+    /// A keypad survey's rating of a call is the customer's confirmation
+    /// of their resolved cases the call (or the callback it made) is
+    /// linked to: 4 or 5 closes them, less reopens them. What cannot be
+    /// applied is warned and counted; the survey itself stands.
+    pub(crate) async fn rate_cases_from_survey(
+        &self,
+        p: &Principal,
+        call: &crate::acd::CallRecord,
+        satisfaction: u8,
+    ) {
+        let Some(customer) = &call.customer else { return };
+        let links: Vec<CaseLink> = std::iter::once(CaseLink::Call(call.id.clone()))
+            .chain(call.callback.as_ref().map(|w| CaseLink::Callback(w.id.clone())))
+            .collect();
+        let resolved: Vec<CaseId> = self
+            .live_cases
+            .of_customer(customer)
+            .into_iter()
+            .filter(|c| c.status == CaseStatus::Resolved && c.links.iter().any(|l| links.contains(l)))
+            .map(|c| c.id)
+            .collect();
+        for id in resolved {
+            let rate = CaseChangeRequest::Rate {
+                satisfaction: u32::from(satisfaction),
+            };
+            if let Err(e) = self.apply_case_change(p, &id, rate, "", |_, _, _| Ok(())).await {
+                crate::metrics::cases::survey_rating_failed();
+                warn!(case = %id, call = %call.id, error = %e, "the keypad survey's rating could not be applied to the case; an agent can record it");
+            }
+        }
     }
 
     /// Books a callback to the case's customer through the callback

@@ -68,6 +68,9 @@ pub struct App {
     pub cases: Arc<dyn crate::store::cases::CaseStore>,
     /// The open cases as this node follows them (boards, offers, routing).
     pub live_cases: crate::cases::LiveCases,
+    /// The callback promise's timing (a case's milestones are its
+    /// follow-ups' deadlines).
+    pub callback_rules: crate::callback::TrackerSettings,
     /// Cases' default due times.
     pub case_rules: Arc<crate::config::CasesConfig>,
 }

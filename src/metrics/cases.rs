@@ -20,6 +20,10 @@ pub fn describe() {
         "Cases' due times met or missed, counted at the first resolution after each was set, by kind."
     );
     describe_counter!(
+        "hotline_case_survey_ratings_failed_total",
+        "Keypad survey ratings that could not be applied to the resolved cases their call is linked to (the survey itself is kept)."
+    );
+    describe_counter!(
         "hotline_case_feed_failures_total",
         "Rounds in which this node could not read case changes from the store or write a due-time mark."
     );
@@ -39,6 +43,7 @@ pub fn initialise() {
         }
     }
     counter!("hotline_case_feed_failures_total").absolute(0);
+    counter!("hotline_case_survey_ratings_failed_total").absolute(0);
 }
 
 /// A case of `kind` went through `change` (one of [`CaseChange::NAMES`]).
@@ -63,4 +68,9 @@ pub fn due_counted(kind: CaseKind, met: bool) {
 /// The case feed could not be read, or a due-time mark written.
 pub fn feed_failed() {
     counter!("hotline_case_feed_failures_total").increment(1);
+}
+
+/// A keypad survey's rating could not be applied to a linked case.
+pub fn survey_rating_failed() {
+    counter!("hotline_case_survey_ratings_failed_total").increment(1);
 }

@@ -111,6 +111,7 @@ pub fn sample_callback(id: &str, queue: &str, created: u64, status: CallbackStat
         },
         work_done_at: None,
         request_closed_at: None,
+        close_warned: false,
         close_breached: false,
         updated_at: Timestamp(created),
     }

@@ -34,6 +34,8 @@ pub enum AlertKind {
     Warned,
     Breached,
     CloseLate,
+    /// The request's close deadline is near.
+    CloseSoon,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -600,6 +602,9 @@ impl CallbackDesk {
             CallbackEvent::CloseDeadlineBreached { id, close_deadline } => {
                 (id, AlertKind::CloseLate, *close_deadline)
             }
+            CallbackEvent::CloseDeadlineWarned { id, close_deadline } => {
+                (id, AlertKind::CloseSoon, *close_deadline)
+            }
             _ => return,
         };
         self.next_alert += 1;
@@ -628,6 +633,9 @@ impl CallbackDesk {
             }
             CallbackEvent::CloseDeadlineBreached { id, close_deadline } => {
                 warn!(callback = %id, %close_deadline, "request not closed within 2 hours of the work ending")
+            }
+            CallbackEvent::CloseDeadlineWarned { id, close_deadline } => {
+                warn!(callback = %id, %close_deadline, "request to close within 30 minutes and still open")
             }
             CallbackEvent::CallbackClosed { id, status, met } => {
                 info!(callback = %id, ?status, met, "callback closed")

@@ -77,7 +77,7 @@ wire_enum!(origin_to, origin_from, CallbackOrigin, pb::CallbackOrigin, "origin",
     Requested => Requested, Abandoned => Abandoned, WrapUp => WrapUp, Api => Api,
 });
 wire_enum!(alert_to, alert_from, AlertKind, pb::AlertKind, "alert kind", {
-    Warned => Warned, Breached => Breached, CloseLate => CloseLate,
+    Warned => Warned, Breached => Breached, CloseLate => CloseLate, CloseSoon => CloseSoon,
 });
 
 /// An optional enum: 0 is "none".
@@ -357,6 +357,7 @@ pub(super) fn callback_to(v: &CallbackRecord) -> pb::CallbackRecord {
         work_done_at: v.work_done_at.map(ms),
         request_closed_at: v.request_closed_at.map(ms),
         close_breached: v.close_breached,
+        close_warned: v.close_warned,
         updated_at: ms(v.updated_at),
     }
 }
@@ -388,6 +389,7 @@ pub(super) fn callback_from(v: pb::CallbackRecord) -> Result<CallbackRecord, Wir
         work_done_at: v.work_done_at.map(at),
         request_closed_at: v.request_closed_at.map(at),
         close_breached: v.close_breached,
+        close_warned: v.close_warned,
         updated_at: at(v.updated_at),
     })
 }

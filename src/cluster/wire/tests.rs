@@ -77,6 +77,7 @@ fn callback() -> CallbackRecord {
         details: details(),
         work_done_at: Some(Timestamp(10_000)),
         request_closed_at: None,
+        close_warned: false,
         close_breached: false,
         updated_at: Timestamp(10_000),
     }

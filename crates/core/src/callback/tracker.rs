@@ -14,8 +14,9 @@
 //!   missed, and the counters say how many of each;
 //! - callbacks ready to dial come out earliest deadline first;
 //! - the 2-hour close rule runs on the same timers: once the agent marks the
-//!   work done, the request must be closed within `close_within`, and it is
-//!   counted closed on time or late exactly once;
+//!   work done, the request must be closed within `close_within`, is warned
+//!   `warn_before` ahead and breached at it (each once), and is counted
+//!   closed on time or late exactly once;
 //! - closed callbacks leave memory (the store keeps them), so the tracker
 //!   holds only what can still fire;
 //! - records live in a slab and timers name slots, not ids: a timer entry is
@@ -145,6 +146,10 @@ pub struct CallbackRecord {
     /// When the request was closed.
     #[serde(default)]
     pub request_closed_at: Option<Timestamp>,
+    /// Set when the close deadline came within `warn_before` with the
+    /// request still open.
+    #[serde(default)]
+    pub close_warned: bool,
     /// Set when the close deadline passed with the request still open.
     #[serde(default)]
     pub close_breached: bool,
@@ -178,6 +183,12 @@ pub enum CallbackEvent {
         status: CallbackStatus,
         met: bool,
     },
+    /// The request's close deadline is `warn_before` away and it is still
+    /// open.
+    CloseDeadlineWarned {
+        id: CallbackId,
+        close_deadline: Timestamp,
+    },
     /// The work is done and the request is still open `close_within` later.
     CloseDeadlineBreached {
         id: CallbackId,
@@ -194,7 +205,8 @@ enum Timer {
     Due,
     Warn,
     Breach,
-    /// The 2-hour close rule.
+    /// The 2-hour close rule: its warning, and its breach.
+    CloseWarn,
     CloseBreach,
 }
 
@@ -390,6 +402,7 @@ impl CallbackTracker {
             details,
             work_done_at: None,
             request_closed_at: None,
+            close_warned: false,
             close_breached: false,
             updated_at: now,
         };
@@ -447,6 +460,9 @@ impl CallbackTracker {
         let r = &self.records[slot];
         let mut out = Vec::with_capacity(3);
         if let Some(at) = r.close_deadline(self.settings.close_within) {
+            if r.request_closed_at.is_none() && !r.close_warned {
+                out.push((self.warn_at(at), Timer::CloseWarn, slot));
+            }
             if r.request_closed_at.is_none() && !r.close_breached {
                 out.push((at, Timer::CloseBreach, slot));
             }
@@ -696,6 +712,12 @@ impl CallbackTracker {
                     self.counters.breached += 1;
                     self.events
                         .push_back(CallbackEvent::CallbackBreached { id, deadline });
+                }
+                Timer::CloseWarn => {
+                    r.close_warned = true;
+                    let close_deadline = r.close_deadline(self.settings.close_within).unwrap_or(at);
+                    self.events
+                        .push_back(CallbackEvent::CloseDeadlineWarned { id, close_deadline });
                 }
                 Timer::CloseBreach => {
                     r.close_breached = true;
