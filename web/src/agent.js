@@ -11,6 +11,7 @@ import { endSso, offerSso } from "./sso.js";
 import { AgentState, CallStatus, Disposition, Tier } from "./gen/hotline/v1/common_pb.js";
 import { RequestedState } from "./gen/hotline/v1/agent_pb.js";
 import { CallbackStatus } from "./gen/hotline/v1/callback_pb.js";
+import { CaseKind, CaseStatus } from "./gen/hotline/v1/case_pb.js";
 
 const TOKEN_KEY = "hotline.agent.token";
 
@@ -19,7 +20,7 @@ const desk = {
   api: null,
   agentId: "",
   agent: null,
-  offer: null, // { call, expiresAt, previous }
+  offer: null, // { call, expiresAt, previous, cases }
   live: null, // Call
   wrapUp: null, // { callId, deadline, ani }
   muted: false,
@@ -109,7 +110,12 @@ function onEvent(ev) {
       desk.agent = e.value.agent;
       break;
     case "callOffered":
-      desk.offer = { call: e.value.call, expiresAt: ms(e.value.expiresAtUnixMs), previous: e.value.previousContacts };
+      desk.offer = {
+        call: e.value.call,
+        expiresAt: ms(e.value.expiresAtUnixMs),
+        previous: e.value.previousContacts,
+        cases: e.value.openCases,
+      };
       log(`Offered a call from ${e.value.call.ani || "unknown number"}`);
       break;
     case "offerRescinded":
@@ -137,6 +143,23 @@ function onEvent(ev) {
       break;
   }
   render();
+}
+
+const COVER = { 1: "no maintenance contract", 2: "maintenance contract active", 3: "maintenance contract expired" };
+
+/** One of the caller's open cases: what it is, where it stands, and its
+ * timeline. */
+function caseCard(c) {
+  const due = ms(c.dueUnixMs);
+  const when = due ? ` · due ${new Date(due).toLocaleString()}${c.overdue ? " (overdue)" : ""}` : "";
+  const cover = COVER[c.contract] ? ` · ${COVER[c.contract]}` : "";
+  const steps = c.timeline.map((t) =>
+    h("li", {}, h("time", {}, new Date(ms(t.atUnixMs)).toLocaleString()), ` ${t.change} by ${t.by}${t.detail ? `: ${t.detail}` : ""}`));
+  return h("div", { class: `case${c.overdue ? " overdue" : ""}`, "data-case": c.caseId },
+    h("p", {}, h("strong", {}, `${label(CaseKind, c.kind)}: ${c.category}`), ` · ${label(CaseStatus, c.status)}`,
+      c.ownerAgentId ? ` · owner ${c.ownerAgentId}` : "", when, cover),
+    h("p", { class: "muted" }, c.summary),
+    h("ol", { class: "timeline" }, ...steps));
 }
 
 function render() {
@@ -178,6 +201,8 @@ function render() {
         h("td", {}, p.category || "-"), h("td", { class: dispositionClass(p.disposition) }, label(Disposition, p.disposition)),
         h("td", {}, p.agentId)));
     $("offer-history").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", class: "muted" }, "First contact"))]));
+    const cases = offer.cases.map(caseCard);
+    $("offer-cases").replaceChildren(...(cases.length ? cases : [h("p", { class: "muted" }, "None")]));
   }
 
   const live = desk.live;

@@ -8,6 +8,7 @@ import { AgentService } from "./gen/hotline/v1/agent_pb.js";
 import { AuditService } from "./gen/hotline/v1/audit_pb.js";
 import { CallService } from "./gen/hotline/v1/call_pb.js";
 import { CallbackService } from "./gen/hotline/v1/callback_pb.js";
+import { CaseService } from "./gen/hotline/v1/case_pb.js";
 import { ReportService } from "./gen/hotline/v1/report_pb.js";
 import { SessionService } from "./gen/hotline/v1/session_pb.js";
 import { SupervisorService } from "./gen/hotline/v1/supervisor_pb.js";
@@ -31,6 +32,7 @@ export function clients(token) {
     audit: createClient(AuditService, transport),
     call: createClient(CallService, transport),
     callback: createClient(CallbackService, transport),
+    case: createClient(CaseService, transport),
     report: createClient(ReportService, transport),
     session: createClient(SessionService, transport),
     supervisor: createClient(SupervisorService, transport),

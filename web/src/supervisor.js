@@ -9,6 +9,7 @@ import {
 import { AgentState, CallStatus, Disposition, Tier } from "./gen/hotline/v1/common_pb.js";
 import { MonitorMode } from "./gen/hotline/v1/media_pb.js";
 import { CallbackStatus } from "./gen/hotline/v1/callback_pb.js";
+import { CaseStatus } from "./gen/hotline/v1/case_pb.js";
 import { endSso, offerSso } from "./sso.js";
 
 const TOKEN_KEY = "hotline.supervisor.token";
@@ -39,6 +40,7 @@ async function signIn(token) {
   $("sign-out").disabled = false;
   watchQueues();
   watchCallbacks();
+  watchCases();
   poll();
   setInterval(poll, POLL_MS);
   refreshQuality();
@@ -314,6 +316,35 @@ async function refreshCallbackList() {
   } catch (err) {
     showError(err);
   }
+}
+
+// ---- cases ----
+
+function watchCases() {
+  follow((signal) => floor.api.case.watchCases({ intervalMs: 2000 }, { signal }), renderCaseBoard,
+    { onError: showError, retryMs: 5000 });
+}
+
+function renderCaseBoard(b) {
+  $("case-board").replaceChildren(
+    figure("Overdue", b.overdue, b.overdue > 0 ? "bad" : "ok"),
+    figure("Due soon", b.dueSoon, b.dueSoon > 0 ? "warn" : "ok"),
+    figure("Unassigned", b.unassigned, b.unassigned > 0 ? "warn" : "ok"),
+    figure("Awaiting confirmation", b.awaitingConfirmation, "pending"),
+    figure("Reopened", b.reopened, b.reopened > 0 ? "warn" : "ok"),
+    figure("Open", b.open, "pending"));
+  const rows = b.attention.map((c) => {
+    const due = ms(c.dueUnixMs);
+    const left = due - Date.now();
+    return h("tr", { class: c.overdue ? "overdue" : c.dueWarned ? "soon" : "", "data-case": c.caseId },
+      h("td", {}, c.caseId), h("td", {}, c.category), h("td", {}, c.target?.name || "-"),
+      h("td", {}, c.ownerAgentId || "-"),
+      h("td", {}, due ? `${timeOfDay(due)} (${left < 0 ? `${clock(-left)} late` : clock(left)})` : "-"),
+      h("td", {}, c.overdue ? "Overdue" : label(CaseStatus, c.status)));
+  });
+  $("cases").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "6", class: "muted" }, "Nothing wants attention"))]));
+  $("case-categories").replaceChildren(...b.byCategory.map((t) =>
+    h("tr", { class: t.overdue > 0 ? "overdue" : "" }, h("td", {}, t.name), h("td", {}, String(t.open)), h("td", {}, String(t.overdue)))));
 }
 
 // ---- resolution and quality ----
