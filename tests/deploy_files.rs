@@ -111,6 +111,7 @@ fn the_dashboards_read_the_provisioned_datasource_and_the_shipped_rules() {
         uids,
         [
             "hotline-callbacks",
+            "hotline-cases",
             "hotline-quality",
             "hotline-queues",
             "hotline-system"

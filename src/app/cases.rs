@@ -532,6 +532,9 @@ impl App {
                     self.live_cases.observe(&next);
                     for e in &next.timeline[case.timeline.len()..] {
                         crate::metrics::cases::case_changed(next.kind, e.change.name());
+                        if let hotline_core::case::CaseChange::Rated { satisfied: false, .. } = e.change {
+                            crate::metrics::cases::reopened(next.kind);
+                        }
                     }
                     if let (None, Some(met)) = (case.due_met, next.due_met) {
                         crate::metrics::cases::due_counted(next.kind, met);

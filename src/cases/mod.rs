@@ -29,7 +29,7 @@ use crate::store::cases::{version, CaseFilter, CaseStore};
 use crate::store::StoreError;
 use crate::time::Timestamp;
 use hotline_core::case::deadlines::{CaseDeadlineEvent, CaseDeadlines};
-use hotline_core::case::{CaseCommand, CaseRecord};
+use hotline_core::case::{CaseCommand, CaseKind, CaseRecord};
 use hotline_core::ids::{CaseId, CustomerId};
 
 /// How often a node reads the feed: the most a change made through
@@ -96,6 +96,20 @@ impl LiveCases {
             .read()
             .map(|open| open.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// (kind, open, overdue at `now`) for every kind.
+    pub fn counts(&self, now: Timestamp) -> Vec<(CaseKind, u32, u32)> {
+        let mut out: Vec<(CaseKind, u32, u32)> = CaseKind::ALL.iter().map(|&k| (k, 0, 0)).collect();
+        if let Ok(open) = self.shared.open.read() {
+            for c in open.values() {
+                if let Some(row) = out.iter_mut().find(|r| r.0 == c.kind) {
+                    row.1 += 1;
+                    row.2 += u32::from(board::is_overdue(c, now));
+                }
+            }
+        }
+        out
     }
 
     /// A customer's open cases, most urgent first (priority, then the
@@ -180,6 +194,7 @@ impl Follower {
             Ok(()) => self.fire().await,
             Err(e) => Err(e),
         };
+        crate::metrics::cases::case_gauges(&self.live.counts(Timestamp::now_wall()));
         match outcome {
             Ok(()) if self.failing => {
                 self.failing = false;

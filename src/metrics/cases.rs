@@ -2,11 +2,23 @@
 //! three kinds, the core's named changes), due times warned, breached, met
 //! and missed, and the feed's failures.
 
-use metrics::{counter, describe_counter};
+use metrics::{counter, describe_counter, describe_gauge, gauge};
 
 use hotline_core::case::{CaseChange, CaseKind};
 
 pub fn describe() {
+    describe_gauge!(
+        "hotline_cases_open",
+        "Cases not closed, by kind, as this node follows them (every node reports the same cases: read max across nodes)."
+    );
+    describe_gauge!(
+        "hotline_cases_overdue",
+        "Open cases past their due time and not resolved, by kind (every node reports the same cases: read max across nodes)."
+    );
+    describe_counter!(
+        "hotline_case_reopens_total",
+        "Cases reopened by the customer's unsatisfied rating, by kind."
+    );
     describe_counter!(
         "hotline_case_changes_total",
         "Changes to cases (complaints, repair requests, inquiries), by kind and change: opened, judged, assigned, started, note-added, linked, resolved, rated, closed, due-warned, due-breached."
@@ -38,6 +50,7 @@ pub fn initialise() {
         for alert in ["warned", "breached"] {
             counter!("hotline_case_due_alerts_total", "kind" => kind.as_str(), "alert" => alert).absolute(0);
         }
+        counter!("hotline_case_reopens_total", "kind" => kind.as_str()).absolute(0);
         for outcome in ["met", "missed"] {
             counter!("hotline_case_due_total", "kind" => kind.as_str(), "outcome" => outcome).absolute(0);
         }
@@ -73,4 +86,17 @@ pub fn feed_failed() {
 /// A keypad survey's rating could not be applied to a linked case.
 pub fn survey_rating_failed() {
     counter!("hotline_case_survey_ratings_failed_total").increment(1);
+}
+
+/// A customer's unsatisfied rating reopened a case.
+pub fn reopened(kind: CaseKind) {
+    counter!("hotline_case_reopens_total", "kind" => kind.as_str()).increment(1);
+}
+
+/// The open and overdue cases of each kind, as this node follows them.
+pub fn case_gauges(counts: &[(CaseKind, u32, u32)]) {
+    for &(kind, open, overdue) in counts {
+        gauge!("hotline_cases_open", "kind" => kind.as_str()).set(f64::from(open));
+        gauge!("hotline_cases_overdue", "kind" => kind.as_str()).set(f64::from(overdue));
+    }
 }
