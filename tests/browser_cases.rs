@@ -159,5 +159,7 @@ async fn the_agent_sees_the_callers_open_case_on_the_offer_and_the_console_shows
     assert!(tiles.contains("Overdue"), "{tiles}");
     let categories = text(&console, "#case-categories").await;
     assert!(categories.contains("billing/late-fee"), "{categories}");
+    let targets = text(&console, "#case-targets").await;
+    assert!(targets.contains("team:billing"), "{targets}");
     screenshot(&console, "console-cases-board.png").await;
 }

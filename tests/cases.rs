@@ -64,14 +64,29 @@ async fn resolve(c: &mut Clients, id: &str, fix: &str) -> proto::Case {
         .into_inner()
 }
 
+/// When the agent opens the case.
+#[derive(Clone, Copy, PartialEq)]
+enum Opened {
+    DuringTheCall,
+    InTheWrapUp,
+}
+
 /// smallco (+2000) calls billing on `caller_node`; alice answers on
-/// `agent_node` and, during the call, opens a complaint about a late fee
-/// against the billing team, wanting a refund. Returns the call and case.
-async fn complaint_from_a_call(caller_node: &TestServer, agent_node: &TestServer) -> (String, proto::Case) {
+/// `agent_node` and opens a complaint about a late fee against the billing
+/// team, wanting a refund, during the call or in its wrap-up. Returns the
+/// call and case.
+async fn complaint_from_a_call(
+    caller_node: &TestServer,
+    agent_node: &TestServer,
+    when: Opened,
+) -> (String, proto::Case) {
     let mut alice = agent_node.agent("alice").await;
     let call = caller_node.start_call("+2000", "100").await;
     alice.expect_offer(SOON).await;
     alice.accept(&call.call_id).await;
+    if when == Opened::InTheWrapUp {
+        alice.hangup(&call.call_id).await;
+    }
     let case = alice
         .c
         .case
@@ -88,9 +103,11 @@ async fn complaint_from_a_call(caller_node: &TestServer, agent_node: &TestServer
             ..Default::default()
         })
         .await
-        .expect("opened during the call")
+        .expect("opened from the call")
         .into_inner();
-    alice.hangup(&call.call_id).await;
+    if when == Opened::DuringTheCall {
+        alice.hangup(&call.call_id).await;
+    }
     alice
         .wrap_up(&call.call_id, proto::Disposition::Unresolved, "billing/late-fee")
         .await;
@@ -104,7 +121,7 @@ async fn complaint_is_worked_until_the_customer_is_satisfied(
     other: Option<&TestServer>,
     restart: impl AsyncFnOnce(TestServer) -> TestServer,
 ) {
-    let (call_id, case) = complaint_from_a_call(&first, other.unwrap_or(&first)).await;
+    let (call_id, case) = complaint_from_a_call(&first, other.unwrap_or(&first), Opened::InTheWrapUp).await;
     let id = case.case_id.clone();
     assert_eq!(case.customer_id, "smallco");
     assert_eq!(case.contact, "+2000", "reached at the number they called from");
@@ -486,7 +503,7 @@ async fn a_complaint_that_does_not_stand_closes_with_its_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_open_cases_for_their_own_calls_and_work_only_the_cases_they_own() {
     let s = TestServer::start().await;
-    let (_, case) = complaint_from_a_call(&s, &s).await;
+    let (_, case) = complaint_from_a_call(&s, &s, Opened::DuringTheCall).await;
     let id = case.case_id.clone();
     let mut bob = s.clients(Role::Agent, "bob");
     let mut alice = s.clients(Role::Agent, "alice");
@@ -677,7 +694,11 @@ async fn bad_case_input_is_refused_by_name_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repair_request_shows_the_customers_maintenance_cover_from_the_directory() {
-    let s = TestServer::start().await;
+    let config = format!(
+        "{}\n[cases]\ncategory_due_hours = {{ \"repairs/boiler\" = 4 }}\n",
+        common::CONFIG
+    );
+    let s = TestServer::with_config(&config).await;
     let mut admin = s.clients(Role::Admin, "ada");
     for (id, contract, expires) in [("acme", "contract", "2020-01-31"), ("initech", "free-period", "")] {
         admin
@@ -727,4 +748,46 @@ async fn a_repair_request_shows_the_customers_maintenance_cover_from_the_directo
     assert_eq!(free.contract_kind, "free-period");
     let none = repair_for("smallco").await;
     assert_eq!(none.contract, proto::ContractCover::None as i32);
+
+    // Its category's target sets its due time; listings filter by kind,
+    // category and team.
+    let before = now_ms();
+    let assigned = sup
+        .case
+        .assign_case(proto::AssignCaseRequest {
+            case_id: none.case_id.clone(),
+            team: "field".into(),
+            owner_agent_id: "carol".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("assigned")
+        .into_inner();
+    let due_in = assigned.due_unix_ms - before;
+    assert!(
+        (4 * HOUR_MS - 60_000..=4 * HOUR_MS + 60_000).contains(&due_in),
+        "the boiler category's 4 h, not the repair kind's 24 h: {due_in} ms"
+    );
+    let list = |kind: proto::CaseKind, category: &str, team: &str| proto::ListCasesRequest {
+        kind: kind as i32,
+        category: category.into(),
+        team: team.into(),
+        ..Default::default()
+    };
+    let mut count = async |r: proto::ListCasesRequest| {
+        sup.case
+            .list_cases(r)
+            .await
+            .expect("listed")
+            .into_inner()
+            .cases
+            .len()
+    };
+    assert_eq!(count(list(proto::CaseKind::Repair, "", "")).await, 3);
+    assert_eq!(count(list(proto::CaseKind::Complaint, "", "")).await, 0);
+    assert_eq!(
+        count(list(proto::CaseKind::Unspecified, "repairs/boiler", "")).await,
+        3
+    );
+    assert_eq!(count(list(proto::CaseKind::Unspecified, "", "field")).await, 1);
 }

@@ -566,6 +566,24 @@ async fn every_oversized_string_is_refused_naming_its_field_with_a_short_message
     .await;
     assert_refused(
         &mut failures,
+        "category",
+        boxed(c.list_cases(proto::ListCasesRequest {
+            category: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
+        "team",
+        boxed(c.list_cases(proto::ListCasesRequest {
+            team: h(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_refused(
+        &mut failures,
         "page_token",
         boxed(c.list_cases(proto::ListCasesRequest {
             page_token: h(),

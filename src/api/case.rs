@@ -313,6 +313,12 @@ impl CaseService for CaseApi {
                 ListCases {
                     customer_id: r.customer_id.clone(),
                     owner_agent_id: r.owner_agent_id.clone(),
+                    kind: match r.kind {
+                        0 => None,
+                        k => Some(kind_from(k).map_err(status)?),
+                    },
+                    category: r.category.clone(),
+                    team: r.team.clone(),
                     statuses,
                     open_only: r.open_only,
                     page_size: r.page_size,

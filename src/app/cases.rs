@@ -68,6 +68,9 @@ pub struct OpenCase {
 pub struct ListCases {
     pub customer_id: String,
     pub owner_agent_id: String,
+    pub kind: Option<CaseKind>,
+    pub category: String,
+    pub team: String,
     pub statuses: Vec<CaseStatus>,
     pub open_only: bool,
     pub page_size: u32,
@@ -397,11 +400,18 @@ impl App {
                 "agents list a customer's cases (customer_id) or their own (owner_agent_id)".into(),
             ));
         }
+        let text = |field: &str, v: &str, max: usize| -> Result<Option<String>, Error> {
+            validate::label(field, v, max)?;
+            Ok((!v.is_empty()).then(|| v.to_string()))
+        };
         let filter = CaseFilter {
             customer,
             open_only: r.open_only,
             statuses: r.statuses,
             owner,
+            kind: r.kind,
+            category: text("category", &r.category, validate::MAX_LABEL_LEN)?,
+            team: text("team", &r.team, validate::MAX_ID_LEN)?,
         };
         let cases = self.cases.list_cases(&filter, after.as_ref(), size).await?;
         let next = validate::page_token(
@@ -440,7 +450,8 @@ impl App {
                 CaseCommand::Assign {
                     team: validate::id("team", team)?.to_string(),
                     owner: AgentId::new(owner),
-                    due: due.unwrap_or_else(|| now.plus(self.case_rules.due_within(case.kind))),
+                    due: due
+                        .unwrap_or_else(|| now.plus(self.case_rules.due_within(case.kind, &case.category))),
                 }
             }
             CaseChangeRequest::Start => CaseCommand::Start,

@@ -1,6 +1,7 @@
 //! `[cases]`: the default due times of cases (complaints, repair requests,
 //! inquiries), from when they are assigned. An assignment may name its own.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,9 @@ pub struct CasesConfig {
     /// the work are the callback's own deadlines).
     pub repair_due_hours: u64,
     pub inquiry_due_hours: u64,
+    /// Targets of particular categories, overriding their kind's
+    /// ("billing/late-fee" = 24).
+    pub category_due_hours: BTreeMap<String, u64>,
 }
 
 impl Default for CasesConfig {
@@ -29,6 +33,7 @@ impl Default for CasesConfig {
             complaint_due_hours: 48,
             repair_due_hours: 24,
             inquiry_due_hours: 24,
+            category_due_hours: BTreeMap::new(),
         }
     }
 }
@@ -44,12 +49,23 @@ impl CasesConfig {
                 return Err(invalid(field, format!("must be 1 to {MAX_HOURS} hours")));
             }
         }
+        for (category, &hours) in &self.category_due_hours {
+            let field = "cases.category_due_hours";
+            if category.is_empty() || category.len() > crate::validate::MAX_LABEL_LEN {
+                return Err(invalid(field, "a category is 1 to 256 bytes"));
+            }
+            if !(1..=MAX_HOURS).contains(&hours) {
+                return Err(invalid(field, format!("must be 1 to {MAX_HOURS} hours")));
+            }
+        }
         Ok(())
     }
 
-    /// How long after assignment a case of `kind` is due by default.
-    pub fn due_within(&self, kind: CaseKind) -> Duration {
+    /// How long after assignment a case of `kind` in `category` is due by
+    /// default.
+    pub fn due_within(&self, kind: CaseKind, category: &str) -> Duration {
         let hours = match kind {
+            _ if self.category_due_hours.contains_key(category) => self.category_due_hours[category],
             CaseKind::Complaint => self.complaint_due_hours,
             CaseKind::Repair => self.repair_due_hours,
             CaseKind::Inquiry => self.inquiry_due_hours,

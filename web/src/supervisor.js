@@ -343,8 +343,10 @@ function renderCaseBoard(b) {
       h("td", {}, c.overdue ? "Overdue" : label(CaseStatus, c.status)));
   });
   $("cases").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "6", class: "muted" }, "Nothing wants attention"))]));
-  $("case-categories").replaceChildren(...b.byCategory.map((t) =>
-    h("tr", { class: t.overdue > 0 ? "overdue" : "" }, h("td", {}, t.name), h("td", {}, String(t.open)), h("td", {}, String(t.overdue)))));
+  const tally = (t) =>
+    h("tr", { class: t.overdue > 0 ? "overdue" : "" }, h("td", {}, t.name), h("td", {}, String(t.open)), h("td", {}, String(t.overdue)));
+  $("case-categories").replaceChildren(...b.byCategory.map(tally));
+  $("case-targets").replaceChildren(...b.byTarget.map(tally));
 }
 
 // ---- resolution and quality ----

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::time::Timestamp;
-use hotline_core::case::{CaseRecord, CaseStatus};
+use hotline_core::case::{CaseKind, CaseRecord, CaseStatus};
 use hotline_core::ids::{AgentId, CaseId, CustomerId};
 
 pub use memory::MemoryCases;
@@ -48,6 +48,10 @@ pub struct CaseFilter {
     pub statuses: Vec<CaseStatus>,
     /// Only cases this agent owns.
     pub owner: Option<AgentId>,
+    pub kind: Option<CaseKind>,
+    pub category: Option<String>,
+    /// Only cases handed to this team.
+    pub team: Option<String>,
 }
 
 impl CaseFilter {
@@ -56,6 +60,9 @@ impl CaseFilter {
             && (!self.open_only || c.is_open())
             && (self.statuses.is_empty() || self.statuses.contains(&c.status))
             && self.owner.as_ref().is_none_or(|o| c.owner.as_ref() == Some(o))
+            && self.kind.is_none_or(|k| c.kind == k)
+            && self.category.as_ref().is_none_or(|k| &c.category == k)
+            && self.team.as_ref().is_none_or(|t| c.team.as_ref() == Some(t))
     }
 }
 
