@@ -8,9 +8,9 @@ mod common;
 use common::browser::{
     browser, chromedriver, screenshot, select, text, tone_file, until, web, AGENT_HZ, ONE_AT_A_TIME,
 };
+use common::cases;
 use common::media::AudioRig;
 use hotline::auth::Role;
-use hotline::proto;
 use hotline::time::Timestamp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,41 +27,10 @@ async fn the_agent_sees_the_callers_open_case_on_the_offer_and_the_console_shows
     // smallco complained about a late fee; it stands and is alice's, due
     // in 4 seconds.
     let mut sup = rig.server.supervisor();
-    let case = sup
-        .case
-        .open_case(proto::OpenCaseRequest {
-            kind: proto::CaseKind::Complaint as i32,
-            customer_id: "smallco".into(),
-            category: "billing/late-fee".into(),
-            target: Some(proto::CaseTarget {
-                kind: proto::CaseTargetKind::Team as i32,
-                name: "billing".into(),
-            }),
-            wanted: "a refund".into(),
-            summary: "charged a late fee for a payment made on time".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("opened")
-        .into_inner();
-    let id = case.case_id;
-    sup.case
-        .judge_case(proto::JudgeCaseRequest {
-            case_id: id.clone(),
-            stands: true,
-            ..Default::default()
-        })
-        .await
-        .expect("stands");
+    let id = cases::open(&mut sup, cases::complaint("smallco")).await.case_id;
+    cases::judge(&mut sup, &id, true, "").await.expect("stands");
     let due = Timestamp::now_wall().as_millis() as i64 + 4_000;
-    sup.case
-        .assign_case(proto::AssignCaseRequest {
-            case_id: id.clone(),
-            team: "billing".into(),
-            owner_agent_id: "alice".into(),
-            due_unix_ms: due,
-            request_id: String::new(),
-        })
+    cases::assign(&mut sup, &id, "billing", "alice", due)
         .await
         .expect("assigned");
 

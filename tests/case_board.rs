@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::redis::RedisServer;
-use common::{TestServer, SOON};
+use common::{cases, TestServer, SOON};
 use hotline::auth::Role;
 use hotline::proto;
 use hotline::time::Timestamp;
@@ -55,22 +55,17 @@ async fn an_overdue_case_shows_on_every_nodes_board_and_is_marked_once() {
     let mut on_b = watch(&b).await;
 
     let mut sup = a.supervisor();
-    let case = sup
-        .case
-        .open_case(proto::OpenCaseRequest {
-            kind: proto::CaseKind::Repair as i32,
-            customer_id: "smallco".into(),
-            category: "repairs/boiler".into(),
+    let case = cases::open(
+        &mut sup,
+        proto::OpenCaseRequest {
             target: Some(proto::CaseTarget {
                 kind: proto::CaseTargetKind::Product as i32,
                 name: "boiler".into(),
             }),
-            summary: "no hot water".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("opened")
-        .into_inner();
+            ..cases::repair("smallco")
+        },
+    )
+    .await;
     let id = case.case_id.clone();
     let unassigned = board_where(&mut on_b, SOON, "the new case", |b| b.unassigned == 1).await;
     assert_eq!(unassigned.open, 1);
@@ -82,14 +77,7 @@ async fn an_overdue_case_shows_on_every_nodes_board_and_is_marked_once() {
     // Due in 1.5 s: warned at once (closer than the 30-minute warning),
     // breached when it passes.
     let due = now_ms() + 1_500;
-    sup.case
-        .assign_case(proto::AssignCaseRequest {
-            case_id: id.clone(),
-            team: "field".into(),
-            owner_agent_id: "carol".into(),
-            due_unix_ms: due,
-            request_id: String::new(),
-        })
+    cases::assign(&mut sup, &id, "field", "carol", due)
         .await
         .expect("assigned");
     let soon = board_where(&mut on_b, SOON, "the case due soon", |b| b.due_soon == 1).await;
@@ -106,12 +94,7 @@ async fn an_overdue_case_shows_on_every_nodes_board_and_is_marked_once() {
         assert_eq!(late.by_category[0].overdue, 1);
     }
     // Both nodes hold the marked case: neither tracker fires it again.
-    let marked = sup
-        .case
-        .get_case(proto::CaseRef { case_id: id.clone() })
-        .await
-        .expect("the case")
-        .into_inner();
+    let marked = cases::get(&mut sup, &id).await;
     let alerts: Vec<(&str, &str)> = marked
         .timeline
         .iter()
@@ -129,17 +112,7 @@ async fn an_overdue_case_shows_on_every_nodes_board_and_is_marked_once() {
     assert!(marked.due_warned && marked.overdue);
 
     // Carol resolves it late: missed.
-    let resolved = b
-        .clients(Role::Agent, "carol")
-        .case
-        .resolve_case(proto::ResolveCaseRequest {
-            case_id: id.clone(),
-            fix: "replaced the pump".into(),
-            request_id: String::new(),
-        })
-        .await
-        .expect("resolved")
-        .into_inner();
+    let resolved = cases::resolve(&mut b.clients(Role::Agent, "carol"), &id, "replaced the pump").await;
     assert_eq!(resolved.due_outcome, proto::DueOutcome::Missed as i32);
     assert!(!resolved.overdue, "no longer running against its due time");
     let awaiting = board_where(&mut on_a, SOON, "the case awaiting confirmation", |b| {

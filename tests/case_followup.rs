@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{TestServer, SOON};
+use common::{cases, TestServer, SOON};
 use hotline::auth::Role;
 use hotline::callback::{AttemptOutcome, CallbackEvent, CallbackRecord, CallbackTracker, TrackerSettings};
 use hotline::ids::CallbackId;
@@ -86,26 +86,8 @@ fn a_repair_requests_4_hour_and_2_hour_milestones_are_warned_and_breached_on_a_s
 async fn a_repair_case_shows_its_follow_ups_milestones_as_they_are_warned_and_breached() {
     let s = TestServer::start().await;
     let mut sup = s.supervisor();
-    let case = sup
-        .case
-        .open_case(proto::OpenCaseRequest {
-            kind: proto::CaseKind::Repair as i32,
-            customer_id: "smallco".into(),
-            category: "repairs/boiler".into(),
-            summary: "no hot water".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("opened")
-        .into_inner();
-    let id = case.case_id.clone();
-    sup.case
-        .assign_case(proto::AssignCaseRequest {
-            case_id: id.clone(),
-            team: "field".into(),
-            owner_agent_id: "carol".into(),
-            ..Default::default()
-        })
+    let id = cases::open(&mut sup, cases::repair("smallco")).await.case_id;
+    cases::assign(&mut sup, &id, "field", "carol", 0)
         .await
         .expect("assigned");
     // The technician's callback, due in 1.5 s (warned at once: closer
@@ -130,12 +112,7 @@ async fn a_repair_case_shows_its_follow_ups_milestones_as_they_are_warned_and_br
     assert_eq!(milestone.callback_id, booked.callback_ids[0]);
     let end = tokio::time::Instant::now() + SOON;
     let breached = loop {
-        let now = sup
-            .case
-            .get_case(proto::CaseRef { case_id: id.clone() })
-            .await
-            .expect("the case")
-            .into_inner();
+        let now = cases::get(&mut sup, &id).await;
         if now.milestones.first().is_some_and(|m| m.breached) {
             break now.milestones[0].clone();
         }
@@ -169,48 +146,13 @@ async fn a_repair_case_shows_its_follow_ups_milestones_as_they_are_warned_and_br
 async fn the_keypad_surveys_rating_of_a_linked_call_confirms_or_reopens_the_resolved_case() {
     let s = TestServer::start().await;
     let mut sup = s.supervisor();
-    let case = sup
-        .case
-        .open_case(proto::OpenCaseRequest {
-            kind: proto::CaseKind::Complaint as i32,
-            customer_id: "smallco".into(),
-            category: "billing/late-fee".into(),
-            summary: "a late fee".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("opened")
-        .into_inner();
-    let id = case.case_id;
-    sup.case
-        .judge_case(proto::JudgeCaseRequest {
-            case_id: id.clone(),
-            stands: true,
-            ..Default::default()
-        })
-        .await
-        .expect("stands");
-    sup.case
-        .assign_case(proto::AssignCaseRequest {
-            case_id: id.clone(),
-            team: "billing".into(),
-            owner_agent_id: "alice".into(),
-            ..Default::default()
-        })
+    let id = cases::open(&mut sup, cases::complaint("smallco")).await.case_id;
+    cases::judge(&mut sup, &id, true, "").await.expect("stands");
+    cases::assign(&mut sup, &id, "billing", "alice", 0)
         .await
         .expect("assigned");
     let mut alice = s.agent("alice").await;
-    let resolve = |fix: &str| proto::ResolveCaseRequest {
-        case_id: id.clone(),
-        fix: fix.into(),
-        request_id: String::new(),
-    };
-    alice
-        .c
-        .case
-        .resolve_case(resolve("refunded"))
-        .await
-        .expect("resolved");
+    cases::resolve(&mut alice.c, &id, "refunded").await;
 
     // The customer is called (here they call in), the call is linked to
     // the case, and the keypad survey after it rates 2, then 5.
@@ -241,12 +183,7 @@ async fn the_keypad_surveys_rating_of_a_linked_call_confirms_or_reopens_the_reso
             })
             .await
             .expect("the survey is kept");
-        let case = sup
-            .case
-            .get_case(proto::CaseRef { case_id: id.clone() })
-            .await
-            .expect("the case")
-            .into_inner();
+        let case = cases::get(&mut sup, &id).await;
         status_after.push((case.status, case.satisfaction));
         let rated = case
             .timeline
@@ -256,12 +193,7 @@ async fn the_keypad_surveys_rating_of_a_linked_call_confirms_or_reopens_the_reso
             .expect("rated");
         assert_eq!(rated.by, "edge", "the survey's principal");
         if rating == 2 {
-            alice
-                .c
-                .case
-                .resolve_case(resolve("refund re-sent"))
-                .await
-                .expect("reworked");
+            cases::resolve(&mut alice.c, &id, "refund re-sent").await;
         }
     }
     assert_eq!(

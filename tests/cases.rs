@@ -32,36 +32,12 @@ fn status(c: &proto::Case) -> proto::CaseStatus {
     proto::CaseStatus::try_from(c.status).expect("a status")
 }
 
-async fn get(c: &mut Clients, id: &str) -> proto::Case {
-    c.case
-        .get_case(proto::CaseRef { case_id: id.into() })
-        .await
-        .expect("the case")
-        .into_inner()
-}
+use common::cases::{assign, get, judge, resolve};
 
 async fn rate(c: &mut Clients, id: &str, satisfaction: u32, request_id: &str) -> proto::Case {
-    c.case
-        .rate_case(proto::RateCaseRequest {
-            case_id: id.into(),
-            satisfaction,
-            request_id: request_id.into(),
-        })
+    common::cases::rate(c, id, satisfaction, request_id)
         .await
         .expect("rated")
-        .into_inner()
-}
-
-async fn resolve(c: &mut Clients, id: &str, fix: &str) -> proto::Case {
-    c.case
-        .resolve_case(proto::ResolveCaseRequest {
-            case_id: id.into(),
-            fix: fix.into(),
-            request_id: String::new(),
-        })
-        .await
-        .expect("resolved")
-        .into_inner()
 }
 
 /// When the agent opens the case.
@@ -91,16 +67,9 @@ async fn complaint_from_a_call(
         .c
         .case
         .open_case(proto::OpenCaseRequest {
-            kind: proto::CaseKind::Complaint as i32,
             call_id: call.call_id.clone(),
-            category: "billing/late-fee".into(),
-            target: Some(proto::CaseTarget {
-                kind: proto::CaseTargetKind::Team as i32,
-                name: "billing".into(),
-            }),
-            wanted: "a refund of the late fee".into(),
-            summary: "charged a late fee for a payment made on time".into(),
-            ..Default::default()
+            // The customer comes from the call.
+            ..common::cases::complaint("")
         })
         .await
         .expect("opened from the call")
@@ -136,29 +105,12 @@ async fn complaint_is_worked_until_the_customer_is_satisfied(
 
     // A supervisor judges it and hands it to bob in billing.
     let mut sup = first.supervisor();
-    let judged = sup
-        .case
-        .judge_case(proto::JudgeCaseRequest {
-            case_id: id.clone(),
-            stands: true,
-            ..Default::default()
-        })
-        .await
-        .expect("judged")
-        .into_inner();
+    let judged = judge(&mut sup, &id, true, "").await.expect("judged");
     assert_eq!(judged.verdict, proto::Verdict::Stands as i32);
     let before = now_ms();
-    let assigned = sup
-        .case
-        .assign_case(proto::AssignCaseRequest {
-            case_id: id.clone(),
-            team: "billing".into(),
-            owner_agent_id: "bob".into(),
-            ..Default::default()
-        })
+    let assigned = assign(&mut sup, &id, "billing", "bob", 0)
         .await
-        .expect("assigned")
-        .into_inner();
+        .expect("assigned");
     assert_eq!(status(&assigned), proto::CaseStatus::Assigned);
     assert_eq!(assigned.owner_agent_id, "bob");
     let due_in = assigned.due_unix_ms - before;
@@ -419,44 +371,16 @@ async fn a_complaint_is_worked_until_the_customer_is_satisfied_on_two_nodes_acro
 async fn a_complaint_that_does_not_stand_closes_with_its_answer() {
     let s = TestServer::start().await;
     let mut sup = s.supervisor();
-    let case = sup
-        .case
-        .open_case(proto::OpenCaseRequest {
-            kind: proto::CaseKind::Complaint as i32,
-            customer_id: "bigco".into(),
-            category: "billing/late-fee".into(),
-            summary: "charged twice".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("opened")
-        .into_inner();
+    let case = common::cases::open(&mut sup, common::cases::complaint("bigco")).await;
     assert_eq!(case.contact, "+1000", "the customer's first number");
     assert_eq!(case.channel, "api");
     assert_eq!(case.priority, 3, "a key account's weight");
     let id = case.case_id;
-    let judge = |stands, answer: &str| proto::JudgeCaseRequest {
-        case_id: id.clone(),
-        stands,
-        answer: answer.into(),
-        request_id: String::new(),
-    };
-    let missing = sup
-        .case
-        .judge_case(judge(false, " "))
-        .await
-        .expect_err("no answer");
+    let missing = judge(&mut sup, &id, false, " ").await.expect_err("no answer");
     assert_eq!(missing.code(), Code::InvalidArgument);
     assert!(missing.message().starts_with("answer"), "{}", missing.message());
-    let closed = sup
-        .case
-        .judge_case(judge(
-            false,
-            "the second charge was a card authorisation, released in 3 days",
-        ))
-        .await
-        .expect("judged")
-        .into_inner();
+    let answer = "the second charge was a card authorisation, released in 3 days";
+    let closed = judge(&mut sup, &id, false, answer).await.expect("judged");
     assert_eq!(status(&closed), proto::CaseStatus::Closed);
     assert_eq!(closed.verdict, proto::Verdict::DoesNotStand as i32);
     assert!(closed.answer.starts_with("the second charge"));
@@ -509,13 +433,7 @@ async fn agents_open_cases_for_their_own_calls_and_work_only_the_cases_they_own(
     let mut alice = s.clients(Role::Agent, "alice");
 
     // Only supervisors judge and assign.
-    let judged = alice
-        .case
-        .judge_case(proto::JudgeCaseRequest {
-            case_id: id.clone(),
-            stands: true,
-            ..Default::default()
-        })
+    let judged = judge(&mut alice, &id, true, "")
         .await
         .expect_err("agents do not judge");
     assert_eq!(judged.code(), Code::PermissionDenied);
@@ -585,13 +503,7 @@ async fn agents_open_cases_for_their_own_calls_and_work_only_the_cases_they_own(
 async fn bad_case_input_is_refused_by_name_and_loses_nothing() {
     let s = TestServer::start().await;
     let mut sup = s.supervisor();
-    let open = |customer: &str| proto::OpenCaseRequest {
-        kind: proto::CaseKind::Repair as i32,
-        customer_id: customer.into(),
-        category: "repairs/boiler".into(),
-        summary: "no hot water".into(),
-        ..Default::default()
-    };
+    let open = common::cases::repair;
     let unknown = sup
         .case
         .open_case(open("nobody"))
@@ -614,60 +526,29 @@ async fn bad_case_input_is_refused_by_name_and_loses_nothing() {
     let e = sup.case.open_case(urgent).await.expect_err("priority");
     assert!(e.message().starts_with("priority"), "{}", e.message());
 
-    let case = sup
-        .case
-        .open_case(open("smallco"))
-        .await
-        .expect("opened")
-        .into_inner();
+    let case = common::cases::open(&mut sup, open("smallco")).await;
     let id = case.case_id.clone();
-    let assign = |due: i64| proto::AssignCaseRequest {
-        case_id: id.clone(),
-        team: "field".into(),
-        owner_agent_id: "carol".into(),
-        due_unix_ms: due,
-        request_id: String::new(),
-    };
-    let past = sup
-        .case
-        .assign_case(assign(now_ms() - 60_000))
+    let past = assign(&mut sup, &id, "field", "carol", now_ms() - 60_000)
         .await
         .expect_err("due in the past");
     assert_eq!(past.code(), Code::InvalidArgument);
     assert!(past.message().starts_with("due_unix_ms"), "{}", past.message());
-    let nobody = proto::AssignCaseRequest {
-        owner_agent_id: "zed".into(),
-        ..assign(0)
-    };
-    let e = sup.case.assign_case(nobody).await.expect_err("unknown owner");
+    let e = assign(&mut sup, &id, "field", "zed", 0)
+        .await
+        .expect_err("unknown owner");
     assert_eq!(e.code(), Code::NotFound);
     let due = now_ms() + 2 * HOUR_MS;
-    let assigned = sup
-        .case
-        .assign_case(assign(due))
+    let assigned = assign(&mut sup, &id, "field", "carol", due)
         .await
-        .expect("assigned")
-        .into_inner();
+        .expect("assigned");
     assert_eq!(assigned.due_unix_ms, due);
     let mut carol = s.clients(Role::Agent, "carol");
-    let e = carol
-        .case
-        .rate_case(proto::RateCaseRequest {
-            case_id: id.clone(),
-            satisfaction: 6,
-            request_id: String::new(),
-        })
+    let e = common::cases::rate(&mut carol, &id, 6, "")
         .await
         .expect_err("out of 1..5");
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("satisfaction"), "{}", e.message());
-    let e = carol
-        .case
-        .rate_case(proto::RateCaseRequest {
-            case_id: id.clone(),
-            satisfaction: 4,
-            request_id: String::new(),
-        })
+    let e = common::cases::rate(&mut carol, &id, 4, "")
         .await
         .expect_err("not resolved yet");
     assert_eq!(e.code(), Code::FailedPrecondition);
@@ -719,16 +600,7 @@ async fn a_repair_request_shows_the_customers_maintenance_cover_from_the_directo
     let mut repair_for = async |customer: &str| {
         let deadline = tokio::time::Instant::now() + SOON;
         loop {
-            let opened = sup
-                .case
-                .open_case(proto::OpenCaseRequest {
-                    kind: proto::CaseKind::Repair as i32,
-                    customer_id: customer.into(),
-                    category: "repairs/boiler".into(),
-                    summary: "no hot water".into(),
-                    ..Default::default()
-                })
-                .await;
+            let opened = sup.case.open_case(common::cases::repair(customer)).await;
             match opened {
                 Ok(c) => return c.into_inner(),
                 // The directory change reaches this node within a poll.
@@ -752,17 +624,9 @@ async fn a_repair_request_shows_the_customers_maintenance_cover_from_the_directo
     // Its category's target sets its due time; listings filter by kind,
     // category and team.
     let before = now_ms();
-    let assigned = sup
-        .case
-        .assign_case(proto::AssignCaseRequest {
-            case_id: none.case_id.clone(),
-            team: "field".into(),
-            owner_agent_id: "carol".into(),
-            ..Default::default()
-        })
+    let assigned = assign(&mut sup, &none.case_id, "field", "carol", 0)
         .await
-        .expect("assigned")
-        .into_inner();
+        .expect("assigned");
     let due_in = assigned.due_unix_ms - before;
     assert!(
         (4 * HOUR_MS - 60_000..=4 * HOUR_MS + 60_000).contains(&due_in),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cases;
 pub mod media;
 pub mod metrics;
 pub mod netns;
