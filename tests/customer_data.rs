@@ -78,6 +78,9 @@ async fn an_admin_exports_everything_held_about_a_customer_from_either_node_and_
         .expect("booked")
         .into_inner();
 
+    // A complaint they made.
+    let case = common::cases::open(&mut a.supervisor(), common::cases::complaint("smallco")).await;
+
     let exported = b
         .clients(Role::Admin, "ada")
         .privacy
@@ -112,6 +115,8 @@ async fn an_admin_exports_everything_held_about_a_customer_from_either_node_and_
     let callbacks = doc["callbacks"].as_array().unwrap();
     assert_eq!(callbacks.len(), 1);
     assert_eq!(callbacks[0]["id"], callback.callback_id);
+    assert_eq!(doc["cases"][0]["id"], case.case_id, "their case, with every word");
+    assert_eq!(doc["cases"][0]["summary"], case.summary);
     assert_eq!(doc["truncated"].as_array().map(Vec::len), Some(0));
 
     // The trail, read on the other node, shows who took it.

@@ -92,6 +92,17 @@ impl App {
             callbacks.extend(found);
         }
 
+        // Their cases (complaints, repair requests, inquiries), with every
+        // word and the timeline.
+        let case_filter = crate::store::cases::CaseFilter {
+            customer: Some(crate::ids::CustomerId::new(&customer.id)),
+            ..Default::default()
+        };
+        let cases = self.cases.list_cases(&case_filter, None, MAX_EXPORTED).await?;
+        if cases.len() >= MAX_EXPORTED {
+            truncated.push("cases".into());
+        }
+
         let calls: std::collections::HashSet<CallId> = contacts.iter().map(|c| c.call.clone()).collect();
         let mut recordings = Vec::new();
         for call in &calls {
@@ -131,6 +142,7 @@ impl App {
             "recordings": encode(&recordings)?,
             "grades": encode(&grades)?,
             "surveys": encode(&surveys)?,
+            "cases": encode(&cases)?,
             "truncated": truncated,
         });
         let bytes = serde_json::to_vec_pretty(&document)
