@@ -34,6 +34,9 @@ async fn demo_answers_calls_and_reports_a_service_level() {
     // Open wrap-ups became callbacks, and first-call resolution is reported.
     assert!(text.contains("callbacks"), "{report}");
     assert!(text.contains("first-call resolution"), "{report}");
+    // Open wrap-ups of known customers became cases.
+    assert!(text.contains("cases"), "{report}");
+    assert!(report.cases.1 + report.cases.2 == report.cases.0, "{report}");
     assert!(
         report.callbacks_met + report.callbacks_missed + report.callbacks_open <= report.callbacks_created,
         "{report}"

@@ -538,6 +538,28 @@ async fn simulated_agent(
                     2..=4 => (proto::Disposition::Resolved, "billing/question"),
                     _ => (proto::Disposition::Resolved, "general/information"),
                 };
+                // What is left open becomes a case, for callers the
+                // directory knows: a fault to repair, a billing dispute.
+                let kind = match disposition {
+                    proto::Disposition::Unresolved => Some(proto::CaseKind::Repair),
+                    proto::Disposition::CallbackNeeded => Some(proto::CaseKind::Complaint),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    let opened = c
+                        .case
+                        .open_case(proto::OpenCaseRequest {
+                            kind: kind as i32,
+                            call_id: w.call_id.clone(),
+                            category: category.into(),
+                            summary: "raised on the call".into(),
+                            ..Default::default()
+                        })
+                        .await;
+                    if let Err(e) = opened {
+                        debug!(agent = %id, error = %e, "no case for this caller");
+                    }
+                }
                 let _ = c
                     .agent
                     .complete_wrap_up(proto::CompleteWrapUpRequest {

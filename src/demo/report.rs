@@ -42,6 +42,9 @@ pub struct DemoReport {
     /// First-call resolution over the demo, all queues: (contacts, declared
     /// resolved, issues, observed resolved so far, provisional).
     pub fcr: (u32, u32, u32, u32, bool),
+    /// Cases the agents opened from open wrap-ups of known customers:
+    /// (all, complaints, repair requests).
+    pub cases: (u32, u32, u32),
 }
 
 fn tier_name(t: i32) -> String {
@@ -234,6 +237,22 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
         r.fcr.3 += row.observed_resolved;
         r.fcr.4 |= row.provisional;
     }
+    let cases = sup
+        .report
+        .get_case_stats(proto::CaseStatsRequest {
+            from_unix_ms: now - 24 * 3_600_000,
+            to_unix_ms: now + 1,
+            kind: proto::CaseKind::Unspecified as i32,
+        })
+        .await
+        .map_err(|s| crate::status::from_remote(&s))?
+        .into_inner();
+    let of_kind = |k: &str| cases.by_kind.iter().find(|f| f.key == k).map_or(0, |f| f.opened);
+    r.cases = (
+        cases.total.map_or(0, |t| t.opened),
+        of_kind("complaint"),
+        of_kind("repair"),
+    );
     r.wait_by_tier = waits
         .into_iter()
         .map(|(t, (n, sum))| (t, (n, if n == 0 { 0.0 } else { sum / f64::from(n) })))
@@ -289,6 +308,11 @@ impl fmt::Display for DemoReport {
             pct(declared, contacts),
             pct(observed, issues),
             if provisional { ", provisional until the repeat window closes" } else { "" }
+        )?;
+        let (cases, complaints, repairs) = self.cases;
+        writeln!(
+            f,
+            "  cases          {cases:>6}  opened from open wrap-ups of known customers ({complaints} complaints, {repairs} repair requests)"
         )?;
         Ok(())
     }
