@@ -18,7 +18,7 @@
 
 pub mod board;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -49,20 +49,44 @@ pub struct LiveCases {
 }
 
 struct Shared {
-    /// Open cases by id. A std lock: held only to read or apply, never
-    /// across an await.
-    open: RwLock<HashMap<CaseId, CaseRecord>>,
-    /// Bumped on every change applied, for whoever waits on one.
-    changed: watch::Sender<u64>,
+    /// A std lock: held only to read or apply, never across an await.
+    open: RwLock<Open>,
     store: Arc<dyn CaseStore>,
+}
+
+/// The open cases, and an index by customer: routing looks a caller's up
+/// on every call.
+#[derive(Default)]
+struct Open {
+    cases: HashMap<CaseId, CaseRecord>,
+    by_customer: HashMap<CustomerId, HashSet<CaseId>>,
+}
+
+impl Open {
+    fn insert(&mut self, case: &CaseRecord) {
+        self.by_customer
+            .entry(case.customer.clone())
+            .or_default()
+            .insert(case.id.clone());
+        self.cases.insert(case.id.clone(), case.clone());
+    }
+
+    fn remove(&mut self, id: &CaseId) {
+        let Some(case) = self.cases.remove(id) else { return };
+        if let Some(ids) = self.by_customer.get_mut(&case.customer) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_customer.remove(&case.customer);
+            }
+        }
+    }
 }
 
 impl LiveCases {
     pub fn new(store: Arc<dyn CaseStore>) -> Self {
         LiveCases {
             shared: Arc::new(Shared {
-                open: RwLock::new(HashMap::new()),
-                changed: watch::channel(0).0,
+                open: RwLock::new(Open::default()),
                 store,
             }),
         }
@@ -75,18 +99,17 @@ impl LiveCases {
             return;
         };
         if open
+            .cases
             .get(&case.id)
             .is_some_and(|held| version(held) > version(case))
         {
             return;
         }
         if case.is_open() {
-            open.insert(case.id.clone(), case.clone());
+            open.insert(case);
         } else {
             open.remove(&case.id);
         }
-        drop(open);
-        self.shared.changed.send_modify(|n| *n += 1);
     }
 
     /// Every open case, as of now.
@@ -94,7 +117,7 @@ impl LiveCases {
         self.shared
             .open
             .read()
-            .map(|open| open.values().cloned().collect())
+            .map(|open| open.cases.values().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -102,7 +125,7 @@ impl LiveCases {
     pub fn counts(&self, now: Timestamp) -> Vec<(CaseKind, u32, u32)> {
         let mut out: Vec<(CaseKind, u32, u32)> = CaseKind::ALL.iter().map(|&k| (k, 0, 0)).collect();
         if let Ok(open) = self.shared.open.read() {
-            for c in open.values() {
+            for c in open.cases.values() {
                 if let Some(row) = out.iter_mut().find(|r| r.0 == c.kind) {
                     row.1 += 1;
                     row.2 += u32::from(board::is_overdue(c, now));
@@ -120,9 +143,11 @@ impl LiveCases {
             .open
             .read()
             .map(|open| {
-                open.values()
-                    .filter(|c| &c.customer == customer)
-                    .cloned()
+                open.by_customer
+                    .get(customer)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| open.cases.get(id).cloned())
                     .collect()
             })
             .unwrap_or_default();
@@ -318,5 +343,44 @@ impl Follower {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::cases::conformance::sample_case;
+    use crate::store::cases::MemoryCases;
+
+    #[test]
+    fn a_newer_version_replaces_an_older_one_never_the_reverse_and_closed_cases_leave() {
+        let live = LiveCases::new(Arc::new(MemoryCases::open(None).expect("memory")));
+        let smallco = CustomerId::new("smallco");
+        let first = sample_case("k1", "smallco", 1_000);
+        let (noted, _) = first
+            .apply(CaseCommand::AddNote { note: "n".into() }, "bob", Timestamp(2_000))
+            .expect("noted");
+        live.observe(&noted);
+        live.observe(&first);
+        assert_eq!(
+            live.of_customer(&smallco),
+            std::slice::from_ref(&noted),
+            "the older read is ignored"
+        );
+        live.observe(&sample_case("k2", "bigco", 1_500));
+        assert_eq!(live.snapshot().len(), 2);
+        let (closed, _) = noted
+            .apply(
+                CaseCommand::Judge {
+                    stands: false,
+                    answer: "it was due".into(),
+                },
+                "sue",
+                Timestamp(3_000),
+            )
+            .expect("closed");
+        live.observe(&closed);
+        assert!(live.of_customer(&smallco).is_empty(), "closed cases leave");
+        assert_eq!(live.counts(Timestamp(4_000))[0], (CaseKind::Complaint, 1, 0));
     }
 }
