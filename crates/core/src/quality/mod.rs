@@ -7,6 +7,8 @@
 //! (weights positive and summing to the total, names unique), and a grade
 //! covers every criterion of its scorecard exactly once.
 
+pub mod signals;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AgentId, CallId, QueueName};
