@@ -74,5 +74,6 @@ pub mod recording;
 pub mod report;
 pub mod staffing;
 pub mod time;
+pub mod workforce;
 
 pub use error::Error;
