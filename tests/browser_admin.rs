@@ -12,8 +12,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::browser::{
-    browser, chromedriver, click, screenshot, select, text, tone_file, type_into, until, web, AGENT_HZ,
-    ONE_AT_A_TIME, PATIENCE,
+    browser, chromedriver, click, go_available, screenshot, select, text, tone_file, type_into, until, web,
+    AGENT_HZ, ONE_AT_A_TIME, PATIENCE,
 };
 use common::media::{hears, tail_power, AudioRig};
 use common::redis::RedisServer;
@@ -242,13 +242,7 @@ async fn an_admin_adds_an_agent_on_the_admin_page_who_signs_in_on_another_node_a
     )
     .await;
     assert_eq!(text(&agent, "#who").await, "Zoe Li");
-    select(&agent, "#state-select", "available").await;
-    until(
-        &agent,
-        "document.getElementById('state').textContent === 'Available'",
-        "zoe is available",
-    )
-    .await;
+    go_available(&agent).await;
 
     // smallco calls the vip line on node a: zoe gets it, as a key account.
     let call = a.server.start_call("+2000", "500").await;

@@ -6,7 +6,8 @@
 mod common;
 
 use common::browser::{
-    browser, chromedriver, screenshot, select, text, tone_file, until, web, AGENT_HZ, ONE_AT_A_TIME,
+    browser, chromedriver, go_available, open_agent_page, screenshot, text, tone_file, until, web, AGENT_HZ,
+    ONE_AT_A_TIME,
 };
 use common::cases;
 use common::media::AudioRig;
@@ -37,29 +38,8 @@ async fn the_agent_sees_the_callers_open_case_on_the_offer_and_the_console_shows
     // Alice's softphone page: signed in, audio up, available.
     let agent = browser(&driver, &mic).await;
     let token = rig.server.token(Role::Agent, "alice");
-    agent
-        .goto(&format!("http://{web}/agent.html#token={token}"))
-        .await
-        .expect("agent page");
-    until(
-        &agent,
-        "!document.getElementById('desk').hidden",
-        "the agent desk opens",
-    )
-    .await;
-    until(
-        &agent,
-        "document.getElementById('audio-status').textContent === 'Softphone connected'",
-        "the softphone connects",
-    )
-    .await;
-    select(&agent, "#state-select", "available").await;
-    until(
-        &agent,
-        "document.getElementById('state').textContent === 'Available'",
-        "the agent is available",
-    )
-    .await;
+    open_agent_page(&agent, web, &token).await;
+    go_available(&agent).await;
 
     // smallco calls: the offer shows their open case and its timeline.
     rig.server.start_call("+2000", "100").await;

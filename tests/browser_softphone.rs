@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::browser::{
-    browser, chromedriver, click, free_port, screenshot, select, text, tone_file, until, web, AGENT_HZ,
-    CALLER_HZ, ONE_AT_A_TIME, PATIENCE,
+    browser, chromedriver, click, free_port, go_available, open_agent_page, screenshot, select, text,
+    tone_file, until, web, AGENT_HZ, CALLER_HZ, ONE_AT_A_TIME, PATIENCE,
 };
 use common::media::{assert_sides, channel_share, finished_recording, AudioRig};
 use fantoccini::{Client, Locator};
@@ -108,35 +108,14 @@ async fn a_browser_agent_takes_a_browser_callers_call_while_a_supervisor_listens
     // the softphone's audio is up.
     let agent = browser(&driver, &agent_mic).await;
     let token = rig.server.token(Role::Agent, "alice");
-    agent
-        .goto(&format!("http://{web}/agent.html#token={token}"))
-        .await
-        .expect("agent page");
-    until(
-        &agent,
-        "!document.getElementById('desk').hidden",
-        "the agent desk opens",
-    )
-    .await;
-    until(
-        &agent,
-        "document.getElementById('audio-status').textContent === 'Softphone connected'",
-        "the softphone's WebRTC session connects",
-    )
-    .await;
+    open_agent_page(&agent, web, &token).await;
     until(
         &agent,
         "[...document.querySelectorAll('#state-select option')].some(o => o.value === 'coaching' && o.textContent === 'Not ready: Coaching session')",
         "the not-ready menu offers the reason the admin added",
     )
     .await;
-    select(&agent, "#state-select", "available").await;
-    until(
-        &agent,
-        "document.getElementById('state').textContent === 'Available'",
-        "the agent is available",
-    )
-    .await;
+    go_available(&agent).await;
     assert_eq!(
         rig.server.agent_record("alice").await.state,
         proto::AgentState::Available as i32

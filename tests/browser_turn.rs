@@ -12,7 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::browser::{
-    browser, chromedriver, click, select, text, tone_file, until, web, AGENT_HZ, CALLER_HZ, ONE_AT_A_TIME,
+    browser, chromedriver, click, go_available, text, tone_file, until, web, AGENT_HZ, CALLER_HZ,
+    ONE_AT_A_TIME,
 };
 use common::media::{assert_sides, finished_recording, AudioRig};
 use common::turn::Turn;
@@ -69,13 +70,7 @@ async fn relay_only_browsers_talk_through_coturn_with_credentials_hotline_made()
         "the agent's audio path is the relay",
     )
     .await;
-    select(&agent, "#state-select", "available").await;
-    until(
-        &agent,
-        "document.getElementById('state').textContent === 'Available'",
-        "the agent is available",
-    )
-    .await;
+    go_available(&agent).await;
 
     let caller = browser(&driver, &caller_mic).await;
     let token = rig.server.token(Role::Telephony, "web-widget");

@@ -108,9 +108,7 @@ impl App {
         // The owner of the customer's most urgent open case comes first
         // (ownership by case, from the cases this node follows); else the
         // owner of their last unresolved contact.
-        let case_owner = customer
-            .as_ref()
-            .and_then(|c| self.live_cases.of_customer(c).into_iter().find_map(|k| k.owner));
+        let case_owner = customer.as_ref().and_then(|c| self.live_cases.owner_for(c));
         let preferred = match case_owner {
             Some(owner) => Some(owner),
             None => self.last_contact_owner(&customer_key).await,

@@ -30,7 +30,7 @@ use crate::store::StoreError;
 use crate::time::Timestamp;
 use hotline_core::case::deadlines::{CaseDeadlineEvent, CaseDeadlines};
 use hotline_core::case::{CaseCommand, CaseKind, CaseRecord};
-use hotline_core::ids::{CaseId, CustomerId};
+use hotline_core::ids::{AgentId, CaseId, CustomerId};
 
 /// How often a node reads the feed: the most a change made through
 /// another node waits before this one shows it.
@@ -38,6 +38,10 @@ pub const POLL_EVERY: Duration = Duration::from_millis(200);
 
 /// Feed entries and open cases read per round trip.
 const PAGE: usize = 500;
+
+/// Tries at a mark that keeps losing to other changes before it waits for
+/// the next round.
+const MARK_ATTEMPTS: usize = 5;
 
 /// Who the timeline names for the tracker's marks.
 pub const TRACKER: &str = "deadline tracker";
@@ -62,7 +66,26 @@ struct Open {
     by_customer: HashMap<CustomerId, HashSet<CaseId>>,
 }
 
+/// Urgency order: higher priority first, then the earliest due time (a
+/// case without one last), then the newest.
+fn most_urgent(a: &CaseRecord, b: &CaseRecord) -> std::cmp::Ordering {
+    let due = |c: &CaseRecord| c.due.unwrap_or(Timestamp(u64::MAX));
+    b.priority
+        .cmp(&a.priority)
+        .then(due(a).cmp(&due(b)))
+        .then(b.opened_at.cmp(&a.opened_at))
+}
+
 impl Open {
+    /// The customer's open cases, in no order.
+    fn of<'a>(&'a self, customer: &CustomerId) -> impl Iterator<Item = &'a CaseRecord> + 'a {
+        self.by_customer
+            .get(customer)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.cases.get(id))
+    }
+
     fn insert(&mut self, case: &CaseRecord) {
         self.by_customer
             .entry(case.customer.clone())
@@ -135,33 +158,25 @@ impl LiveCases {
         out
     }
 
-    /// A customer's open cases, most urgent first (priority, then the
-    /// earliest due, then the newest).
+    /// A customer's open cases, most urgent first.
     pub fn of_customer(&self, customer: &CustomerId) -> Vec<CaseRecord> {
-        let mut cases: Vec<CaseRecord> = self
-            .shared
-            .open
-            .read()
-            .map(|open| {
-                open.by_customer
-                    .get(customer)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|id| open.cases.get(id).cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        cases.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(
-                    a.due
-                        .unwrap_or(Timestamp(u64::MAX))
-                        .cmp(&b.due.unwrap_or(Timestamp(u64::MAX))),
-                )
-                .then(b.opened_at.cmp(&a.opened_at))
-        });
-        cases
+        let Ok(open) = self.shared.open.read() else {
+            return Vec::new();
+        };
+        let mut cases: Vec<&CaseRecord> = open.of(customer).collect();
+        cases.sort_by(|a, b| most_urgent(a, b));
+        cases.into_iter().cloned().collect()
+    }
+
+    /// The owner of the customer's most urgent open case that has one:
+    /// whom the customer's calls are offered to first. Read on every call,
+    /// so nothing is copied.
+    pub fn owner_for(&self, customer: &CustomerId) -> Option<AgentId> {
+        let open = self.shared.open.read().ok()?;
+        open.of(customer)
+            .filter(|c| c.owner.is_some())
+            .min_by(|a, b| most_urgent(a, b))
+            .and_then(|c| c.owner.clone())
     }
 
     /// Reads the open cases (so the node serves with them known), then
@@ -313,7 +328,8 @@ impl Follower {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let store = self.live.shared.store.clone();
-        loop {
+        let mut lost = None;
+        for _ in 0..MARK_ATTEMPTS {
             let Some(case) = store.get_case(id).await? else {
                 return Ok(());
             };
@@ -335,7 +351,7 @@ impl Follower {
                     return Ok(());
                 }
                 // Changed meanwhile: look again.
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => lost = Some(case),
                 Err(e) => {
                     // Not marked: shown as stored next round, it fires again.
                     self.unmarked.push(case);
@@ -343,6 +359,10 @@ impl Follower {
                 }
             }
         }
+        // Changed under every try: shown as last read next round, it fires
+        // again then.
+        self.unmarked.extend(lost);
+        Ok(())
     }
 }
 
@@ -382,5 +402,56 @@ mod tests {
         live.observe(&closed);
         assert!(live.of_customer(&smallco).is_empty(), "closed cases leave");
         assert_eq!(live.counts(Timestamp(4_000))[0], (CaseKind::Complaint, 1, 0));
+    }
+
+    #[test]
+    fn a_customers_calls_go_to_the_owner_of_their_most_urgent_owned_case() {
+        let live = LiveCases::new(Arc::new(MemoryCases::open(None).expect("memory")));
+        let smallco = CustomerId::new("smallco");
+        let assign = |id: &str, priority: u32, owner: &str, due: u64| {
+            let mut c = sample_case(id, "smallco", 1_000);
+            c.priority = priority;
+            let cmd = CaseCommand::Assign {
+                team: "billing".into(),
+                owner: AgentId::new(owner),
+                due: Timestamp(due),
+            };
+            let judged = c
+                .apply(
+                    CaseCommand::Judge {
+                        stands: true,
+                        answer: String::new(),
+                    },
+                    "sue",
+                    Timestamp(1_000),
+                )
+                .expect("stands")
+                .0;
+            judged.apply(cmd, "sue", Timestamp(1_000)).expect("assigned").0
+        };
+        assert_eq!(live.owner_for(&smallco), None);
+        // The most urgent case has no owner yet: the next one's owner.
+        let mut unowned = sample_case("k0", "smallco", 2_000);
+        unowned.priority = 9;
+        live.observe(&unowned);
+        live.observe(&assign("k1", 1, "bob", 90_000));
+        live.observe(&assign("k2", 1, "carol", 50_000));
+        assert_eq!(
+            live.owner_for(&smallco),
+            Some(AgentId::new("carol")),
+            "the earlier due time"
+        );
+        live.observe(&assign("k3", 4, "dave", 99_000));
+        assert_eq!(
+            live.owner_for(&smallco),
+            Some(AgentId::new("dave")),
+            "the higher priority"
+        );
+        let ids: Vec<String> = live
+            .of_customer(&smallco)
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        assert_eq!(ids, ["k0", "k3", "k2", "k1"]);
     }
 }

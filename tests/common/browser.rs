@@ -226,3 +226,35 @@ pub async fn type_into(page: &Client, css: &str, value: &str) {
         .await
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
 }
+
+/// Opens agent `token`'s softphone page at `web` and waits until its desk
+/// shows and its WebRTC audio is up.
+pub async fn open_agent_page(page: &Client, web: SocketAddr, token: &str) {
+    page.goto(&format!("http://{web}/agent.html#token={token}"))
+        .await
+        .expect("agent page");
+    until(
+        page,
+        "!document.getElementById('desk').hidden",
+        "the agent desk opens",
+    )
+    .await;
+    until(
+        page,
+        "document.getElementById('audio-status').textContent === 'Softphone connected'",
+        "the softphone's WebRTC session connects",
+    )
+    .await;
+}
+
+/// Makes the agent on `page` available from its state menu, and waits
+/// until the page says so.
+pub async fn go_available(page: &Client) {
+    select(page, "#state-select", "available").await;
+    until(
+        page,
+        "document.getElementById('state').textContent === 'Available'",
+        "the agent is available",
+    )
+    .await;
+}
