@@ -40,7 +40,7 @@ pub mod web;
 
 // The domain core, a crate of its own so the compiler keeps it free of
 // I/O; its modules keep their places in this crate's paths.
-pub use hotline_core::{acd, callback, error, fcr, ids, quality, recording, time};
+pub use hotline_core::{acd, callback, error, fcr, ids, quality, recording, time, workforce};
 
 pub use error::Error;
 

@@ -68,11 +68,17 @@ pub struct Outlook {
     pub agents: u32,
     /// The probability a call waits at all.
     pub wait_probability: f64,
+    /// The probability a caller hangs up before an answer (0 under
+    /// Erlang C, whose callers wait as long as it takes).
+    pub abandon_probability: f64,
     /// The share answered within the threshold.
     pub service_level: f64,
-    /// Average speed of answer, over all calls.
+    /// Average wait, over all calls (Erlang C: the average speed of
+    /// answer; Erlang A: callers who gave up count with the time they
+    /// waited).
     pub asa: Duration,
-    /// Traffic / agents (1 when they cannot keep up).
+    /// Share of the agents' time spent on calls (1 when they cannot keep
+    /// up).
     pub occupancy: f64,
 }
 
@@ -86,6 +92,7 @@ pub fn outlook(agents: u32, demand: &Demand, threshold: Duration) -> Outlook {
         return Outlook {
             agents,
             wait_probability: if idle { 0.0 } else { 1.0 },
+            abandon_probability: 0.0,
             service_level: if idle { 1.0 } else { 0.0 },
             asa: if idle { Duration::ZERO } else { Duration::MAX },
             occupancy: if idle { 0.0 } else { 1.0 },
@@ -96,6 +103,7 @@ pub fn outlook(agents: u32, demand: &Demand, threshold: Duration) -> Outlook {
     Outlook {
         agents,
         wait_probability: c,
+        abandon_probability: 0.0,
         service_level,
         asa: Duration::from_secs_f64(c * handle / (n - a)),
         occupancy: a / n,
@@ -116,18 +124,76 @@ pub struct Target {
 /// The most agents ever proposed: a demand needing more is a typo.
 pub const MAX_AGENTS: u32 = 100_000;
 
-/// The fewest agents meeting `target` for `demand`, and their outlook.
-pub fn agents_needed(demand: &Demand, target: &Target) -> Outlook {
-    let a = demand.traffic();
-    let mut n = (a.floor() as u32).saturating_add(1).max(1);
-    loop {
-        let o = outlook(n, demand, target.threshold);
-        if (o.service_level >= target.service_level && o.occupancy <= target.max_occupancy) || n >= MAX_AGENTS
-        {
-            return o;
-        }
-        n += 1;
+/// How callers behave while they wait.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Model {
+    /// Callers wait as long as it takes (Erlang C).
+    WaitForever,
+    /// Callers give up after an exponentially distributed patience of this
+    /// mean (Erlang A).
+    Abandon { patience: Duration },
+}
+
+/// The outlook for `agents` serving `demand` under `model`.
+pub fn outlook_under(model: Model, agents: u32, demand: &Demand, threshold: Duration) -> Outlook {
+    match model {
+        Model::WaitForever => outlook(agents, demand, threshold),
+        Model::Abandon { patience } => super::abandon::outlook(agents, demand, patience, threshold),
     }
+}
+
+/// The fewest agents whose outlook under `model` `meets`, and that
+/// outlook; `MAX_AGENTS` when none does. `meets` must hold for every
+/// number above one it holds for (more agents never serve worse), so the
+/// answer is found by doubling, then halving: a few outlooks, not one per
+/// agent.
+pub fn fewest_agents(
+    model: Model,
+    demand: &Demand,
+    threshold: Duration,
+    meets: impl Fn(&Outlook) -> bool,
+) -> Outlook {
+    // Under Erlang C fewer agents than the traffic never keep up; under
+    // Erlang A they can (callers leave), so the search starts at one.
+    let low = match model {
+        Model::WaitForever => (demand.traffic().floor() as u32).saturating_add(1).max(1),
+        Model::Abandon { .. } => 1,
+    }
+    .min(MAX_AGENTS);
+    let at = |n: u32| outlook_under(model, n, demand, threshold);
+    let first = at(low);
+    if meets(&first) {
+        return first;
+    }
+    // `fails` never meets; `holds` meets (or is the cap).
+    let (mut fails, mut step) = (low, 1u32);
+    let mut holds = loop {
+        let n = fails.saturating_add(step).min(MAX_AGENTS);
+        let o = at(n);
+        if meets(&o) || n == MAX_AGENTS {
+            break o;
+        }
+        fails = n;
+        step = step.saturating_mul(2);
+    };
+    while holds.agents - fails > 1 {
+        let mid = fails + (holds.agents - fails) / 2;
+        let o = at(mid);
+        if meets(&o) {
+            holds = o;
+        } else {
+            fails = mid;
+        }
+    }
+    holds
+}
+
+/// The fewest agents meeting `target` for `demand` under `model`, and
+/// their outlook.
+pub fn agents_needed(model: Model, demand: &Demand, target: &Target) -> Outlook {
+    fewest_agents(model, demand, target.threshold, |o| {
+        o.service_level >= target.service_level && o.occupancy <= target.max_occupancy
+    })
 }
 
 #[cfg(test)]
@@ -176,7 +242,7 @@ mod tests {
             service_level: 0.8,
             max_occupancy: 1.0,
         };
-        let o = agents_needed(&demand, &target);
+        let o = agents_needed(Model::WaitForever, &demand, &target);
         assert_eq!(o.agents, 14);
         close(o.wait_probability, 0.174, 0.0005, "probability of waiting");
         close(o.service_level, 0.888, 0.0005, "service level");
@@ -197,13 +263,17 @@ mod tests {
             service_level: 0.8,
             max_occupancy: 0.65,
         };
-        assert_eq!(agents_needed(&demand, &capped).agents, 16, "10 / 16 = 0.625");
+        assert_eq!(
+            agents_needed(Model::WaitForever, &demand, &capped).agents,
+            16,
+            "10 / 16 = 0.625"
+        );
         let overloaded = outlook(10, &demand, Duration::from_secs(20));
         assert_eq!(
             (overloaded.wait_probability, overloaded.service_level),
             (1.0, 0.0)
         );
         let idle = Demand { calls: 0.0, ..demand };
-        assert_eq!(agents_needed(&idle, &capped).agents, 1);
+        assert_eq!(agents_needed(Model::WaitForever, &idle, &capped).agents, 1);
     }
 }
