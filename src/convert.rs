@@ -254,6 +254,8 @@ pub fn queue_stats(q: &QueueView) -> proto::QueueStats {
             f64::from(c.answered_within_threshold) / f64::from(denominator)
         },
         service_level_threshold_secs: u32::try_from(q.service_level_threshold_secs).unwrap_or(u32::MAX),
+        // From the staffing board, which the routing core does not hold.
+        staffing: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod sip;
+pub mod staffing;
 pub mod status;
 pub mod store;
 pub mod telemetry;

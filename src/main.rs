@@ -178,7 +178,7 @@ enum Command {
     },
     /// Print a contact-center report from a running server (or write CSV).
     Report {
-        /// queues, agents or fcr.
+        /// queues, agents, fcr, cases or staffing.
         #[arg(value_enum)]
         kind: hotline::report::cli::ReportKind,
         /// Start of the range: RFC 3339 ("2026-11-23T00:00:00Z"); default: 24 hours ago.
@@ -190,6 +190,13 @@ enum Command {
         /// How FCR rows are grouped.
         #[arg(long, value_enum, default_value = "queue")]
         by: hotline::report::cli::FcrBy,
+        /// The staffing plan's day, YYYY-MM-DD in the center's zone
+        /// (staffing.time_zone); default: today there.
+        #[arg(long)]
+        date: Option<String>,
+        /// Only this queue (staffing).
+        #[arg(long, default_value = "")]
+        queue: String,
         /// Write CSV to this file ("-" for standard output) instead of a table.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -481,6 +488,8 @@ fn main() -> anyhow::Result<()> {
             from,
             to,
             by,
+            date,
+            queue,
             csv,
             conn,
         } => {
@@ -495,7 +504,20 @@ fn main() -> anyhow::Result<()> {
             let from_ms = from.map(ms).unwrap_or(to_ms - 24 * 3_600_000);
             runtime.block_on(async {
                 let mut c = conn.clients(&config).await?;
-                let table = hotline::report::cli::fetch(&mut c, kind, from_ms, to_ms, by).await?;
+                let date = date.unwrap_or_else(|| {
+                    let zone = jiff::tz::db()
+                        .get(&config.staffing.time_zone)
+                        .unwrap_or(jiff::tz::TimeZone::UTC);
+                    jiff::Timestamp::now().to_zoned(zone).date().to_string()
+                });
+                let ask = hotline::report::cli::Ask {
+                    from_ms,
+                    to_ms,
+                    by,
+                    date,
+                    queue,
+                };
+                let table = hotline::report::cli::fetch(&mut c, kind, &ask).await?;
                 match csv {
                     Some(path) if path.as_os_str() == "-" => table.write_csv(std::io::stdout().lock())?,
                     Some(path) => {

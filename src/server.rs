@@ -79,6 +79,10 @@ pub struct RunningServer {
     pub sip_addr: Option<SocketAddr>,
     /// Where the SIP trunk listens for TLS, if configured.
     pub sip_tls_addr: Option<SocketAddr>,
+    /// The records this node reads and writes (the demo seeds history).
+    pub store: Arc<dyn crate::store::Store>,
+    /// The node's staffing board.
+    pub staffing: crate::staffing::LiveStaffing,
     /// Signals the engine and the transport to stop.
     shutdown: watch::Sender<bool>,
     health: tonic_health::server::HealthReporter,
@@ -268,6 +272,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             cases,
             case_rules: Arc::new(config.cases.clone()),
             callback_rules: config.callbacks.tracker(),
+            staffing: crate::staffing::LiveStaffing::new(&config.staffing),
         };
         (ctx, None, Some(engine_task), None)
     } else {
@@ -355,6 +360,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             cases,
             case_rules: Arc::new(config.cases.clone()),
             callback_rules: config.callbacks.tracker(),
+            staffing: crate::staffing::LiveStaffing::new(&config.staffing),
         };
         let cluster = (
             ClusterApi {
@@ -379,6 +385,15 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
             shutdown_rx.clone(),
         )
         .await;
+    let (store_handle, staffing) = (ctx.store.clone(), ctx.staffing.clone());
+    // Every node computes each queue's staffing from the shared records.
+    ctx.staffing.spawn(
+        ctx.store.clone(),
+        ctx.engine.clone(),
+        ctx.catalog.clone(),
+        ctx.report_rules.short_abandon,
+        shutdown_rx.clone(),
+    );
     // Records past their retention period are deleted (every node sweeps;
     // deleting is idempotent).
     crate::store::retention::Retention {
@@ -578,6 +593,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, Error> {
         web_addr,
         sip_addr: sip_addrs.map(|a| a.sip),
         sip_tls_addr: sip_addrs.and_then(|a| a.tls),
+        store: store_handle,
+        staffing,
         shutdown: shutdown_tx,
         health,
         transport,

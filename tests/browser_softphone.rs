@@ -446,8 +446,19 @@ async fn the_supervisor_wallboard_shows_the_floor_under_demo_load() {
         "live calls",
     )
     .await;
+    // Staffing: required against on duty, with what the agents on duty give.
+    until(
+        &page,
+        "Number(document.querySelector(\".queue-tile[data-queue='billing'] .staffing .on-duty .value\")?.textContent) > 0",
+        "billing's agents on duty",
+    )
+    .await;
     let billing = text(&page, ".queue-tile[data-queue='billing']").await;
     assert!(billing.contains("Service level"), "{billing}");
+    assert!(
+        billing.contains("Required") && billing.contains("Expected SL"),
+        "{billing}"
+    );
     assert!(billing.contains("On call"), "{billing}");
     screenshot(&page, "supervisor-wallboard.png").await;
     let _ = page.close().await;

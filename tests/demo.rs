@@ -19,7 +19,43 @@ async fn demo_answers_calls_and_reports_a_service_level() {
         status_every: None,
         ..Default::default()
     };
-    let report = hotline::demo::run(config, opts).await.expect("demo runs");
+    let metrics_port = common::process::free_port();
+    let opts = hotline::demo::DemoOptions {
+        metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port))),
+        ..opts
+    };
+    let demo = tokio::spawn(hotline::demo::run(config, opts));
+    // While it runs, /metrics shows each queue's required and on-duty agents.
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if tokio::net::TcpStream::connect(metrics).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the demo serves /metrics");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let text = common::metrics::scrape(metrics).await;
+        let on_duty = common::metrics::value(&text, "hotline_staffing_on_duty_agents{queue=\"billing\"}");
+        let required = common::metrics::value(&text, "hotline_staffing_required_agents{queue=\"billing\"}");
+        if on_duty.is_some_and(|n| n > 0.0) && required.is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no staffing on /metrics: required {required:?}, on duty {on_duty:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = demo.await.expect("demo task").expect("demo runs");
+    // The live board showed required against on duty per queue.
+    assert!(
+        report
+            .staffing
+            .get("billing")
+            .is_some_and(|&(required, on_duty)| required >= 1 && on_duty >= 1),
+        "{report}"
+    );
+    assert!(report.to_string().contains("required /"), "{report}");
     assert!(report.offered >= 5, "{report}");
     assert!(report.answered >= 3, "{report}");
     assert_eq!(

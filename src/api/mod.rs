@@ -14,6 +14,7 @@ pub mod case;
 pub mod privacy;
 pub mod report;
 pub mod session;
+pub mod staffing;
 pub mod supervisor;
 
 /// A server stream of what `next` returns every `interval`.

@@ -206,4 +206,18 @@ impl ReportService for ReportApi {
             rules: hotline_core::case::report::RULES.to_string(),
         }))
     }
+
+    async fn get_staffing_plan(
+        &self,
+        req: Request<proto::StaffingPlanRequest>,
+    ) -> Result<Response<proto::StaffingPlan>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let r = req.get_ref();
+        let plan = self
+            .app
+            .staffing_plan(&p, &r.date, &r.queue)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(crate::api::staffing::day_plan(&plan)))
+    }
 }

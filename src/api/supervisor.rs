@@ -80,9 +80,19 @@ impl SupervisorService for SupervisorApi {
             let (app, p) = (app.clone(), p.clone());
             async move {
                 let (at, queues) = app.queue_views(&p).await.ok()?;
+                let board = app.staffing.board();
                 Some(proto::QueueSnapshot {
                     at_unix_ms: convert::ms(at),
-                    queues: queues.iter().map(convert::queue_stats).collect(),
+                    queues: queues
+                        .iter()
+                        .map(|q| proto::QueueStats {
+                            staffing: board
+                                .queues
+                                .get(&q.name)
+                                .map(|s| crate::api::staffing::queue_staffing(&board, s)),
+                            ..convert::queue_stats(q)
+                        })
+                        .collect(),
                 })
             }
         })))

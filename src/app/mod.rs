@@ -73,6 +73,8 @@ pub struct App {
     pub callback_rules: crate::callback::TrackerSettings,
     /// Cases' default due times.
     pub case_rules: Arc<crate::config::CasesConfig>,
+    /// Each queue's staffing now and ahead, as this node follows it.
+    pub staffing: crate::staffing::LiveStaffing,
 }
 
 /// The idempotency key of a request: none when `request_id` is empty.

@@ -130,6 +130,40 @@ impl App {
         Ok(out)
     }
 
+    /// A day's interval plan for every queue, or the one named.
+    pub async fn staffing_plan(
+        &self,
+        p: &Principal,
+        date: &str,
+        queue: &str,
+    ) -> Result<crate::staffing::plan::DayPlan, Error> {
+        p.require(&[Role::Supervisor])?;
+        let date = crate::staffing::plan::date(date)?;
+        let queues: Vec<crate::acd::QueueSettings> = {
+            let catalog = self.catalog.read();
+            catalog
+                .list::<crate::acd::QueueSettings>()
+                .map(|q| q.value.clone())
+                .filter(|q| queue.is_empty() || q.name.as_ref().is_some_and(|n| n.as_str() == queue))
+                .collect()
+        };
+        if queues.is_empty() && !queue.is_empty() {
+            return Err(Error::NotFound {
+                what: "queue",
+                id: crate::validate::id("queue", queue)?.to_string(),
+            });
+        }
+        crate::staffing::plan::day_plan(
+            self.store.as_ref(),
+            &self.staffing.config,
+            &queues,
+            self.report_rules.short_abandon,
+            date,
+            Timestamp::now_wall(),
+        )
+        .await
+    }
+
     pub async fn first_call_resolution(
         &self,
         p: &Principal,

@@ -45,10 +45,12 @@ mod oidc;
 mod retention;
 mod sections;
 mod seed;
+mod staffing;
 
 pub use cases::CasesConfig;
 pub use oidc::OidcConfig;
 pub use retention::RetentionConfig;
+pub use staffing::StaffingConfig;
 
 pub use seed::seed_writes;
 
@@ -105,6 +107,7 @@ pub struct Config {
     pub quality: QualityConfig,
     pub retention: RetentionConfig,
     pub cases: CasesConfig,
+    pub staffing: StaffingConfig,
     /// The skill catalog.
     pub skills: Vec<String>,
     pub queues: BTreeMap<String, QueueSettings>,
@@ -390,6 +393,7 @@ impl Config {
         self.oidc.validate()?;
         self.retention.validate()?;
         self.cases.validate()?;
+        self.staffing.validate()?;
         if !(100..=30_000).contains(&self.auth.revocation_poll_ms) {
             return Err(invalid("auth.revocation_poll_ms", "between 100 and 30000"));
         }

@@ -14,6 +14,7 @@
 //! each other, and every answered call leaves a stereo recording in
 //! `media.recordings_dir` (`recordings/` by default).
 
+mod history;
 mod report;
 
 use std::collections::HashMap;
@@ -97,6 +98,8 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     config.sip.listen.clear();
     // A demo lasts minutes: the quality gauges refresh fast enough to move.
     config.metrics.quality_every_secs = config.metrics.quality_every_secs.min(5);
+    // ...and so does staffing (required against on duty per queue).
+    config.staffing.refresh_secs = config.staffing.refresh_secs.min(2);
     // Everyone is on this machine: media stays on loopback.
     config.media.include_loopback = true;
     config.media.ips = vec!["127.0.0.1".into()];
@@ -116,6 +119,12 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     let endpoint = loopback(AudioCodec::Pcmu)?;
     let server = crate::server::start(&config).await?;
     let addr = server.addr;
+    // A past week around this time of day, so staffing forecasts at once.
+    let queues: Vec<String> = config.queues.keys().cloned().collect();
+    let agent = config.agents.first().map(|a| a.id.clone()).unwrap_or_default();
+    let started_ms = Timestamp::now_wall().as_millis() as i64;
+    history::seed(server.store.as_ref(), &queues, &agent, Timestamp::now_wall()).await?;
+    server.staffing.reread();
     if let (Some(m), Some(_)) = (server.metrics_addr, opts.status_every) {
         println!("metrics: http://{m}/metrics");
     }
@@ -152,9 +161,16 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     // Let agents log in before the first caller.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let status = opts
-        .status_every
-        .map(|every| tokio::spawn(print_status(supervisor.clone(), every, config.clone())));
+    let busiest = report::Busiest::default();
+    let staffing = tokio::spawn(report::watch_staffing(supervisor.clone(), busiest.clone()));
+    let status = opts.status_every.map(|every| {
+        tokio::spawn(print_status(
+            supervisor.clone(),
+            every,
+            config.clone(),
+            started_ms,
+        ))
+    });
 
     let mut rng = SmallRng::seed_from_u64(opts.seed);
     let numbers: Vec<String> = config.customers.iter().flat_map(|c| c.numbers.clone()).collect();
@@ -230,14 +246,21 @@ pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoReport, Er
     if let Some(s) = status {
         s.abort();
     }
-    let report = report::collect(supervisor, &config).await;
+    staffing.abort();
+    let busiest = busiest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let report = report::collect(supervisor, &config, started_ms)
+        .await
+        .map(|mut r| {
+            r.staffing = busiest;
+            r
+        });
     server.shutdown().await?;
     report
 }
 
 /// Prints a status line every `every`: the queues live, and the call counts
 /// tallied from the calls exactly as the final report tallies them.
-async fn print_status(mut sup: Clients, every: Duration, config: Config) {
+async fn print_status(mut sup: Clients, every: Duration, config: Config, since_ms: i64) {
     let req = proto::WatchQueuesRequest {
         interval_ms: u32::try_from(every.as_millis())
             .unwrap_or(2000)
@@ -249,9 +272,10 @@ async fn print_status(mut sup: Clients, every: Duration, config: Config) {
     let mut stream = stream.into_inner();
     let started = std::time::Instant::now();
     while let Some(Ok(snap)) = stream.next().await {
-        let Ok(calls) = sup.all_calls().await else {
+        let Ok(mut calls) = sup.all_calls().await else {
             continue;
         };
+        calls.retain(|c| c.enqueued_at_unix_ms >= since_ms);
         let tally = report::Tally::of(&calls, &config);
         let mut states: HashMap<i32, u32> = HashMap::new();
         if let Ok(page) = sup

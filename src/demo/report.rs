@@ -45,6 +45,39 @@ pub struct DemoReport {
     /// Cases the agents opened from open wrap-ups of known customers:
     /// (all, complaints, repair requests).
     pub cases: (u32, u32, u32),
+    /// Per queue, at the moment most agents were on duty: (agents
+    /// required, agents on duty), from the live staffing board.
+    pub staffing: BTreeMap<String, (u32, u32)>,
+}
+
+/// Each queue's staffing at its busiest moment: (agents required, agents
+/// on duty) when most agents were on duty.
+pub(super) type Busiest = std::sync::Arc<std::sync::Mutex<BTreeMap<String, (u32, u32)>>>;
+
+/// Follows the queue board (until aborted), keeping each queue's busiest
+/// moment in `busiest`.
+pub(super) async fn watch_staffing(mut sup: Clients, busiest: Busiest) {
+    use tokio_stream::StreamExt;
+    let Ok(stream) = sup
+        .supervisor
+        .watch_queues(proto::WatchQueuesRequest { interval_ms: 500 })
+        .await
+    else {
+        return;
+    };
+    let mut stream = stream.into_inner();
+    while let Some(Ok(snap)) = stream.next().await {
+        let mut seen = busiest.lock().unwrap_or_else(|p| p.into_inner());
+        for q in snap.queues {
+            let Some(s) = q.staffing else { continue };
+            let e = seen
+                .entry(q.queue)
+                .or_insert((s.required_agents, s.on_duty_agents));
+            if s.on_duty_agents >= e.1 {
+                *e = (s.required_agents, s.on_duty_agents);
+            }
+        }
+    }
 }
 
 fn tier_name(t: i32) -> String {
@@ -153,8 +186,11 @@ impl Tally {
     }
 }
 
-pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoReport, Error> {
-    let calls = sup.all_calls().await?;
+/// The demo's report over the calls queued since `since_ms` (the seeded
+/// past week is history, not the demo's calls).
+pub(super) async fn collect(mut sup: Clients, config: &Config, since_ms: i64) -> Result<DemoReport, Error> {
+    let mut calls = sup.all_calls().await?;
+    calls.retain(|c| c.enqueued_at_unix_ms >= since_ms);
     let t = Tally::of(&calls, config);
     let mut r = DemoReport {
         offered: t.offered,
@@ -223,7 +259,7 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
     let fcr = sup
         .report
         .get_first_call_resolution(proto::FcrRequest {
-            from_unix_ms: now - 24 * 3_600_000,
+            from_unix_ms: since_ms,
             to_unix_ms: now + 1,
             group_by: proto::FcrGroupBy::Queue as i32,
         })
@@ -240,7 +276,7 @@ pub(super) async fn collect(mut sup: Clients, config: &Config) -> Result<DemoRep
     let cases = sup
         .report
         .get_case_stats(proto::CaseStatsRequest {
-            from_unix_ms: now - 24 * 3_600_000,
+            from_unix_ms: since_ms,
             to_unix_ms: now + 1,
             kind: proto::CaseKind::Unspecified as i32,
         })
@@ -313,6 +349,20 @@ impl fmt::Display for DemoReport {
         writeln!(
             f,
             "  cases          {cases:>6}  opened from open wrap-ups of known customers ({complaints} complaints, {repairs} repair requests)"
+        )?;
+        let staffing: Vec<String> = self
+            .staffing
+            .iter()
+            .map(|(q, (required, on_duty))| format!("{q} {required} required / {on_duty} on duty"))
+            .collect();
+        writeln!(
+            f,
+            "  staffing (busiest moment): {}",
+            if staffing.is_empty() {
+                "-".to_string()
+            } else {
+                staffing.join(", ")
+            }
         )?;
         Ok(())
     }

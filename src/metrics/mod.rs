@@ -17,6 +17,7 @@ pub mod cases;
 pub mod events;
 pub mod grpc;
 pub mod http;
+pub mod staffing;
 
 use std::sync::OnceLock;
 
@@ -85,6 +86,8 @@ fn build(service_levels_secs: Vec<u64>) -> Result<PrometheusHandle, metrics_expo
     events::initialise();
     cases::describe();
     cases::initialise();
+    staffing::describe();
+    staffing::initialise();
     metrics::gauge!("hotline_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }

@@ -16,6 +16,23 @@ pub enum ReportKind {
     /// Cases opened in the range, in total and by kind, category, target
     /// and owner.
     Cases,
+    /// A day's interval plan per queue (`--date`, `--queue`): forecast,
+    /// agents required by Erlang C and A, what came; then the forecast's
+    /// error over the week before, against the naive forecast.
+    Staffing,
+}
+
+/// What a report is asked for.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    /// `[from_ms, to_ms)`, for range reports.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub by: FcrBy,
+    /// The staffing plan's day, "YYYY-MM-DD" (the center's zone).
+    pub date: String,
+    /// Only this queue (staffing); empty: every queue.
+    pub queue: String,
 }
 
 /// How FCR rows are grouped.
@@ -127,13 +144,8 @@ const COMMON: [&str; 10] = [
 ];
 
 /// Fetches one report over `[from_ms, to_ms)`.
-pub async fn fetch(
-    c: &mut Clients,
-    kind: ReportKind,
-    from_ms: i64,
-    to_ms: i64,
-    by: FcrBy,
-) -> Result<Table, Error> {
+pub async fn fetch(c: &mut Clients, kind: ReportKind, ask: &Ask) -> Result<Table, Error> {
+    let (from_ms, to_ms, by) = (ask.from_ms, ask.to_ms, ask.by);
     let range = proto::ReportRequest {
         from_unix_ms: from_ms,
         to_unix_ms: to_ms,
@@ -245,6 +257,18 @@ pub async fn fetch(
                 rows,
                 rules: r.rules,
             })
+        }
+        ReportKind::Staffing => {
+            let r = c
+                .report
+                .get_staffing_plan(proto::StaffingPlanRequest {
+                    date: ask.date.clone(),
+                    queue: ask.queue.clone(),
+                })
+                .await
+                .map_err(remote)?
+                .into_inner();
+            Ok(super::staffing::table(&r))
         }
         ReportKind::Fcr => {
             let group_by = match by {

@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod gauges;
 pub mod source;
+pub mod staffing;
 
 pub use hotline_core::report::*;

@@ -119,6 +119,12 @@ impl Bounded for QueueSettings {
             at_most(field, v, MAX_QUEUE_SECS)?;
         }
         at_most("max_queue_len", self.max_queue_len as u64, MAX_QUEUE_LEN as u64)?;
+        if !(1..=100).contains(&self.service_level_target_percent) {
+            return Err(Error::invalid(
+                "service_level_target_percent",
+                format!("must be 1 to 100, not {}", self.service_level_target_percent),
+            ));
+        }
         at_most(
             "max_consecutive_misses",
             u64::from(self.max_consecutive_misses),

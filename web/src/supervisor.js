@@ -71,10 +71,30 @@ function renderWallboard(snap) {
         chip("On call", count(AgentState.ON_CALL) + count(AgentState.RESERVED), "on_call"),
         chip("Wrap-up", count(AgentState.WRAP_UP), "wrap_up"),
         chip("Not ready", count(AgentState.NOT_READY), "not_ready")),
+      staffingLine(q.staffing),
       h("div", { class: "today muted" },
         `Offered ${q.offeredToday} | answered ${q.answeredToday} | abandoned ${q.abandonedToday}`));
   });
   $("wallboard").replaceChildren(...(tiles.length ? tiles : [h("p", { class: "muted" }, "No queues configured")]));
+}
+
+// Agents needed now against agents on duty, what each gives, and the
+// next hour's requirement (empty until the node's first staffing refresh).
+function staffingLine(s) {
+  if (!s) return h("div", { class: "staffing muted" }, "Staffing: computing");
+  const pct = (v) => `${Math.round(v * 100)}%`;
+  const short = s.onDutyAgents < s.requiredAgents;
+  const basis = s.fromForecast ? `forecast ${s.forecastCalls.toFixed(1)} calls` : `${s.observedCalls} calls in the last ${s.intervalMinutes} min`;
+  const model = s.model === "erlang-a" ? `Erlang A, patience ${s.patienceSecs} s` : "Erlang C";
+  const ahead = s.ahead.map((a) => `${new Date(ms(a.startUnixMs)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} ${a.requiredAgents}`).join(" · ");
+  return h("div", { class: `staffing${short ? " short" : ""}` },
+    h("div", { class: "figures" },
+      figure("Required", s.requiredAgents, "required"),
+      figure("On duty", s.onDutyAgents, short ? "bad on-duty" : "on-duty"),
+      figure(`Expected SL (target ${s.serviceLevelTargetPercent}%)`, s.onDuty ? pct(s.onDuty.serviceLevel) : "-", "expected-sl")),
+    h("div", { class: "muted" },
+      `${basis}, AHT ${s.handleSecs} s, ${model}; with ${s.requiredAgents}: SL ${pct(s.required?.serviceLevel ?? 0)}, ASA ${s.required?.asaSecs ?? 0} s, occupancy ${pct(s.required?.occupancy ?? 0)}`),
+    ahead ? h("div", { class: "muted ahead" }, `Next hour: ${ahead}`) : null);
 }
 
 function figure(name, value, cls) {

@@ -140,6 +140,11 @@ pub fn queue_in(q: proto::Queue) -> Result<QueueSettings, Error> {
         max_consecutive_misses: q.max_consecutive_misses,
         reoffer_delay_secs: q.reoffer_delay_secs,
         service_level_secs: q.service_level_secs,
+        // Unset in the message (proto3's zero): the default.
+        service_level_target_percent: match q.service_level_target_percent {
+            0 => QueueSettings::default().service_level_target_percent,
+            p => p,
+        },
         callback_deadline_secs: q.callback_deadline_secs,
         callback_urgent_before_secs: q.callback_urgent_before_secs,
         callback_max_attempts: small("callback_max_attempts", u64::from(q.callback_max_attempts))?,
@@ -199,6 +204,7 @@ pub fn queue_out(v: &Versioned<QueueSettings>) -> proto::Queue {
         max_consecutive_misses: q.max_consecutive_misses,
         reoffer_delay_secs: q.reoffer_delay_secs,
         service_level_secs: q.service_level_secs,
+        service_level_target_percent: q.service_level_target_percent,
         callback_deadline_secs: q.callback_deadline_secs,
         callback_urgent_before_secs: q.callback_urgent_before_secs,
         callback_max_attempts: q.callback_max_attempts,

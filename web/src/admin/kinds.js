@@ -70,7 +70,7 @@ export const KINDS = [
       ["Queue", (q) => q.name],
       ["Needs", (q) => q.requiredSkills.map((r) => `${r.skill} ${r.minProficiency}+${r.optional ? " (optional)" : ""}`).join(", ")],
       ["Strategy", (q) => q.strategy],
-      ["Service level", (q) => `${q.serviceLevelSecs} s`],
+      ["Service level", (q) => `${q.serviceLevelTargetPercent || 80}% in ${q.serviceLevelSecs} s`],
       ["Hours", (q) => (q.hours ? `${q.hours} (closed: ${q.whenClosed})` : "always open")],
     ],
     fields: [
@@ -120,6 +120,7 @@ export const KINDS = [
       secs("reofferDelaySecs", "Re-offer delay (s)", "Offers"),
       secs("wrapUpSecs", "Wrap-up time (s)", "Offers"),
       secs("serviceLevelSecs", "Service-level threshold (s)", "Limits"),
+      { name: "serviceLevelTargetPercent", label: "Service-level target (% within the threshold; staffing plans for it)", type: "int", min: 1, maxValue: 100, default: 80, section: "Limits" },
       secs("maxQueueLen", "Most calls waiting", "Limits"),
       secs("maxWaitSecs", "Longest wait (s, 0 = none)", "Limits"),
       { name: "overflowQueue", label: "Overflow to", type: "choice", options: queues, none: "(none: the call ends)", section: "Limits" },

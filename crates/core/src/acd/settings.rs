@@ -128,6 +128,9 @@ pub struct QueueSettings {
     pub reoffer_delay_secs: u64,
     /// Service level counts calls answered within this many seconds.
     pub service_level_secs: u64,
+    /// The share of calls (percent) to answer within `service_level_secs`:
+    /// what staffing plans for (80 answered within 20 s by default).
+    pub service_level_target_percent: u32,
     /// A callback's deadline: this long after it is created (4 hours).
     pub callback_deadline_secs: u64,
     /// In the last this-many seconds before its deadline a callback goes
@@ -183,6 +186,7 @@ impl Default for QueueSettings {
             max_consecutive_misses: 3,
             reoffer_delay_secs: 10,
             service_level_secs: 20,
+            service_level_target_percent: 80,
             callback_deadline_secs: 4 * 3600,
             callback_urgent_before_secs: 30 * 60,
             callback_max_attempts: 3,

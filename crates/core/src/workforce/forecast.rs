@@ -84,6 +84,9 @@ pub struct Forecaster<'a> {
     history: &'a BTreeMap<Timestamp, IntervalFigures>,
     /// Where the history begins: earlier intervals are unknown.
     since: Timestamp,
+    /// Where it ends: intervals not over by then are unknown (a plan for
+    /// tomorrow reads today only up to now).
+    until: Timestamp,
 }
 
 impl<'a> Forecaster<'a> {
@@ -98,7 +101,14 @@ impl<'a> Forecaster<'a> {
             settings,
             history,
             since: grid.start_of(since),
+            until: Timestamp(u64::MAX),
         }
+    }
+
+    /// Intervals not over by `until` are unknown.
+    pub fn known_until(mut self, until: Timestamp) -> Self {
+        self.until = until;
+        self
     }
 
     /// The interval at the same local time `days` days before `start`.
@@ -109,7 +119,8 @@ impl<'a> Forecaster<'a> {
             .to_zoned(self.settings.zone.clone());
         let earlier = zoned.checked_sub(jiff::Span::new().days(i64::from(days))).ok()?;
         let ms = u64::try_from(earlier.timestamp().as_millisecond()).ok()?;
-        Some(self.grid.start_of(Timestamp(ms))).filter(|&t| t >= self.since)
+        Some(self.grid.start_of(Timestamp(ms)))
+            .filter(|&t| t >= self.since && t.plus(self.grid.length()) <= self.until)
     }
 
     fn figures(&self, start: Timestamp) -> IntervalFigures {

@@ -123,16 +123,43 @@ pub fn interval_figures(
     short_abandon: Duration,
     now: Timestamp,
 ) -> QueueIntervals {
+    tally(calls, contacts, short_abandon, now, |t| Some(grid.start_of(t)))
+}
+
+/// Each queue's figures over `[from, to)` as one window (calls queued and
+/// contacts answered in it), counting waits up to `now`.
+pub fn window_figures(
+    calls: &[CallRecord],
+    contacts: &[ContactRecord],
+    from: Timestamp,
+    to: Timestamp,
+    short_abandon: Duration,
+    now: Timestamp,
+) -> BTreeMap<QueueName, IntervalFigures> {
+    tally(calls, contacts, short_abandon, now, |t| {
+        (t >= from && t < to).then_some(from)
+    })
+    .into_iter()
+    .filter_map(|(q, mut slots)| Some((q, slots.remove(&from)?)))
+    .collect()
+}
+
+/// Counts calls and contacts into the slot `slot` puts their time in (none:
+/// left out).
+fn tally(
+    calls: &[CallRecord],
+    contacts: &[ContactRecord],
+    short_abandon: Duration,
+    now: Timestamp,
+    slot: impl Fn(Timestamp) -> Option<Timestamp>,
+) -> QueueIntervals {
     let mut out = QueueIntervals::new();
     for c in calls.iter().filter(|c| c.callback.is_none()) {
         if matches!(c.outcome, Some(CallOutcome::Rejected) | Some(CallOutcome::Closed)) {
             continue;
         }
-        let f = out
-            .entry(c.queue.clone())
-            .or_default()
-            .entry(grid.start_of(c.enqueued_at))
-            .or_default();
+        let Some(at) = slot(c.enqueued_at) else { continue };
+        let f = out.entry(c.queue.clone()).or_default().entry(at).or_default();
         f.offered += 1;
         let waited_until = match c.outcome {
             Some(CallOutcome::Answered) => c.answered_at,
@@ -149,11 +176,8 @@ pub fn interval_figures(
         }
     }
     for c in contacts {
-        let f = out
-            .entry(c.queue.clone())
-            .or_default()
-            .entry(grid.start_of(c.answered_at))
-            .or_default();
+        let Some(at) = slot(c.answered_at) else { continue };
+        let f = out.entry(c.queue.clone()).or_default().entry(at).or_default();
         f.handled += 1;
         f.handle_ms += c.wrap_up_ended_at.since(c.answered_at).as_millis() as u64;
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::erlang::Target;
 use super::forecast::{ForecastSettings, Forecaster};
-use super::intervals::{interval_figures, Grid, IntervalFigures};
+use super::intervals::{interval_figures, window_figures, Grid, IntervalFigures};
 use super::plan::{staff, PlanRules};
 use super::synthetic;
 use crate::acd::{CallOutcome, CallRecord};
@@ -50,6 +50,11 @@ fn the_forecast_follows_the_daily_shape_and_reads_only_known_days() {
     assert_eq!(e.handle, Some(Duration::from_secs(240)));
     // The first day has nothing earlier: no forecast rather than zero.
     assert_eq!(f.forecast(Timestamp(MONDAY.as_millis() + 3_600_000)), None);
+    // Days not over yet are unknown too: planning day 8's 10:45 at noon
+    // on day 2 reads days 1 and 2 only.
+    let early = Forecaster::new(Grid::QUARTER_HOUR, &settings, &history, MONDAY)
+        .known_until(Timestamp(MONDAY.as_millis() + DAY_MS + 12 * 3_600_000));
+    assert_eq!(early.forecast(at(10)).map(|e| e.samples), Some(2));
 }
 
 #[test]
@@ -122,6 +127,18 @@ fn interval_figures_count_demand_the_agents_could_serve() {
     assert_eq!(first.waited_ms, 92_000);
     assert_eq!(first.patience(), Some(Duration::from_secs(92)));
     assert_eq!(billing[&Timestamp(MONDAY.as_millis() + 900_000)].offered, 1);
+    // A window need not line up with the grid: the last 15 minutes from
+    // 00:10 hold the second interval's call only.
+    let from = Timestamp(MONDAY.as_millis() + 10 * 60_000);
+    let w = window_figures(
+        &calls,
+        &[],
+        from,
+        from.plus(Duration::from_secs(900)),
+        Duration::from_secs(5),
+        MONDAY,
+    );
+    assert_eq!(w[&crate::ids::QueueName::new("billing")].offered, 1);
 }
 
 #[test]
