@@ -297,6 +297,29 @@ pub fn recording(
         node: r.node.clone(),
         live: r.live,
         archived: r.archived,
+        signals: r.signals.as_ref().map(quality_signals),
+    }
+}
+
+pub fn quality_signals(s: &crate::quality::signals::QualitySignals) -> proto::QualitySignals {
+    proto::QualitySignals {
+        duration_ms: s.duration_ms,
+        caller_talk_ms: s.caller_talk_ms,
+        agent_talk_ms: s.agent_talk_ms,
+        overtalk_ms: s.overtalk_ms,
+        longest_silence_ms: s.longest_silence_ms,
+        longest_silence_at_ms: s.longest_silence_at_ms,
+        agent_talk_share: s.agent_share().unwrap_or(0.0),
+        holds: s
+            .holds
+            .iter()
+            .map(|h| proto::HoldSignal {
+                start_ms: h.start_ms,
+                end_ms: h.end_ms,
+                agent_spoke_after_ms: h.agent_spoke_after_ms,
+                flag: h.flag.as_str().into(),
+            })
+            .collect(),
     }
 }
 
@@ -311,6 +334,21 @@ pub fn monitor_audit(s: &crate::recording::MonitorSessionRecord) -> proto::Monit
     }
 }
 
+pub fn scorecard(card: &crate::quality::Scorecard) -> proto::Scorecard {
+    proto::Scorecard {
+        name: card.name.clone(),
+        total: card.total,
+        criteria: card
+            .criteria
+            .iter()
+            .map(|c| proto::ScorecardCriterion {
+                name: c.name.clone(),
+                weight: c.weight,
+            })
+            .collect(),
+    }
+}
+
 pub fn grade(g: &crate::quality::GradeRecord) -> proto::CallGrade {
     proto::CallGrade {
         grade_id: g.id.clone(),
@@ -319,19 +357,7 @@ pub fn grade(g: &crate::quality::GradeRecord) -> proto::CallGrade {
         queue: g.queue.to_string(),
         supervisor: g.supervisor.clone(),
         graded_at_unix_ms: ms(g.graded_at),
-        scorecard: Some(proto::Scorecard {
-            name: g.scorecard.name.clone(),
-            total: g.scorecard.total,
-            criteria: g
-                .scorecard
-                .criteria
-                .iter()
-                .map(|c| proto::ScorecardCriterion {
-                    name: c.name.clone(),
-                    weight: c.weight,
-                })
-                .collect(),
-        }),
+        scorecard: Some(scorecard(&g.scorecard)),
         grades: g
             .grades
             .iter()

@@ -9,9 +9,11 @@ use std::time::Duration;
 use hotline::acd::{CallOutcome, CallStatus, ContactRecord, Disposition, Tier};
 use hotline::callback::CallbackStatus;
 use hotline::ids::{AgentId, CallId, QueueName};
+use hotline::quality::signals::{HoldFlag, HoldSignal, QualitySignals};
 use hotline::quality::SurveyRecord;
+use hotline::recording::RecordingRecord;
 use hotline::report::{agent_stats, queue_stats, AgentDayRecord, ReportInput, ReportRules};
-use hotline::store::conformance::{sample_call, sample_callback};
+use hotline::store::conformance::{sample_call, sample_callback, sample_recording};
 use hotline::time::Timestamp;
 
 const H: u64 = 3_600_000;
@@ -53,6 +55,39 @@ fn contact(call: &str, answered: u64, wrap_end: u64) -> ContactRecord {
         wrap_up_ended_at: t(wrap_end),
         hold_ms: 0,
         callback: None,
+    }
+}
+
+fn signals(
+    agent_ms: u64,
+    caller_ms: u64,
+    overtalk_ms: u64,
+    silence_ms: u64,
+    holds: &[HoldFlag],
+) -> QualitySignals {
+    QualitySignals {
+        duration_ms: 180_000,
+        caller_talk_ms: caller_ms,
+        agent_talk_ms: agent_ms,
+        overtalk_ms,
+        longest_silence_ms: silence_ms,
+        longest_silence_at_ms: 0,
+        holds: holds
+            .iter()
+            .map(|&flag| HoldSignal {
+                start_ms: 10_000,
+                end_ms: 18_000,
+                agent_spoke_after_ms: None,
+                flag,
+            })
+            .collect(),
+    }
+}
+
+fn recording(call: &str, answered: u64, s: QualitySignals) -> RecordingRecord {
+    RecordingRecord {
+        signals: Some(s),
+        ..sample_recording(call, "ann", "sales", "+1", t(answered).as_millis())
     }
 }
 
@@ -110,6 +145,29 @@ fn queue_and_agent_figures_follow_the_written_rules() {
             },
         ],
         agent_days: vec![day],
+        recordings: vec![
+            recording(
+                "a1",
+                10,
+                signals(30_000, 90_000, 6_000, 12_000, &[HoldFlag::ApologyToCheck]),
+            ),
+            recording(
+                "a2",
+                30,
+                signals(
+                    50_000,
+                    30_000,
+                    2_000,
+                    4_000,
+                    &[HoldFlag::NoApology, HoldFlag::Fine],
+                ),
+            ),
+            // Not analysed: counts nowhere in the signal figures.
+            RecordingRecord {
+                signals: None,
+                ..recording("ab", 20, QualitySignals::default())
+            },
+        ],
     };
     let (from, to, now) = (Timestamp(DAY), Timestamp(2 * DAY), Timestamp(2 * DAY));
     let q = &queue_stats(now, from, to, &rules(), &input)[0];
@@ -133,7 +191,16 @@ fn queue_and_agent_figures_follow_the_written_rules() {
     );
     assert_eq!(q.common.satisfaction_average, Some(3.5));
     assert_eq!(q.common.fcr.contacts, 2);
+    // Signals: talk share over all talk (80 of 200 s), means per analysed
+    // recording, long holds by flag.
+    let s = &q.common.signals;
+    assert_eq!(s.analysed, 2);
+    assert_eq!(s.agent_talk_share, Some(0.4));
+    assert_eq!(s.mean_overtalk, Some(Duration::from_secs(4)));
+    assert_eq!(s.mean_longest_silence, Some(Duration::from_secs(8)));
+    assert_eq!((s.long_holds_to_check, s.long_holds_without_apology), (1, 1));
     let a = &agent_stats(now, from, to, &rules(), &input)[0];
+    assert_eq!(a.common.signals, *s, "all of them are ann's");
     assert_eq!(a.agent.as_str(), "ann");
     assert_eq!(a.occupancy, Some(0.25), "not-ready time is not staffed time");
     assert_eq!(a.common.handled, 2);

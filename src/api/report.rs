@@ -75,6 +75,19 @@ fn common(c: &Common) -> proto::CommonFigures {
         graded: c.graded,
         satisfaction_average: c.satisfaction_average,
         surveys: c.surveys,
+        signals: Some(signal_figures(&c.signals)),
+    }
+}
+
+fn signal_figures(s: &hotline_core::report::SignalFigures) -> proto::SignalFigures {
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    proto::SignalFigures {
+        analysed: s.analysed,
+        agent_talk_share: s.agent_talk_share,
+        mean_overtalk_ms: s.mean_overtalk.map(ms),
+        mean_longest_silence_ms: s.mean_longest_silence.map(ms),
+        long_holds_to_check: s.long_holds_to_check,
+        long_holds_without_apology: s.long_holds_without_apology,
     }
 }
 

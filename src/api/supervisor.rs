@@ -287,6 +287,31 @@ impl SupervisorService for SupervisorApi {
         let grade = self.app.grade_call(&p, grade).await.map_err(status)?;
         Ok(Response::new(convert::grade(&grade)))
     }
+
+    async fn get_grading_sheet(
+        &self,
+        req: Request<proto::GetGradingSheetRequest>,
+    ) -> Result<Response<proto::GradingSheet>, Status> {
+        let p = principal(&req).map_err(status)?;
+        let sheet = self
+            .app
+            .grading_sheet(&p, &req.get_ref().recording_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::GradingSheet {
+            recording: Some(convert::recording(&sheet.recording, sheet.disposition)),
+            scorecard: Some(convert::scorecard(&sheet.scorecard)),
+            suggestions: sheet
+                .suggestions
+                .iter()
+                .map(|s| proto::GradeSuggestion {
+                    criterion: s.criterion.clone(),
+                    grade: s.grade.as_str().into(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+        }))
+    }
 }
 
 fn audio_frame(f: &crate::media::call::StereoFrame) -> proto::AudioFrame {

@@ -52,6 +52,14 @@ pub struct GradeCall {
     pub comments: String,
 }
 
+/// What grading a recording starts from.
+pub struct GradingSheet {
+    pub recording: RecordingRecord,
+    pub disposition: Option<Disposition>,
+    pub scorecard: Scorecard,
+    pub suggestions: Vec<crate::quality::suggest::Suggestion>,
+}
+
 impl App {
     /// A page of agents (in `state` only, if given) and the next page's token.
     pub async fn list_agents(
@@ -273,6 +281,35 @@ impl App {
             entries.last().map(|s| (s.started_at, s.id.as_str())),
         );
         Ok((entries, next))
+    }
+
+    /// What grading a recording starts from: its record (with its
+    /// disposition), the configured scorecard, and the grades its signals
+    /// suggest.
+    pub async fn grading_sheet(&self, p: &Principal, recording_id: &str) -> Result<GradingSheet, Error> {
+        p.require(&[Role::Supervisor])?;
+        let id = CallId::new(validate::id("recording_id", recording_id)?);
+        let recording = self
+            .store
+            .get_recording(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "recording",
+                id: id.to_string(),
+            })?;
+        let disposition = self.disposition_of(&recording).await?;
+        let scorecard = self.scorecard.as_ref().clone();
+        let suggestions = recording
+            .signals
+            .as_ref()
+            .map(|s| crate::quality::suggest::suggest(&scorecard, s))
+            .unwrap_or_default();
+        Ok(GradingSheet {
+            recording,
+            disposition,
+            scorecard,
+            suggestions,
+        })
     }
 
     /// Grades an answered call on a scorecard and stores the grade.

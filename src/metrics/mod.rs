@@ -17,6 +17,7 @@ pub mod cases;
 pub mod events;
 pub mod grpc;
 pub mod http;
+pub mod quality;
 pub mod staffing;
 
 use std::sync::OnceLock;
@@ -88,6 +89,8 @@ fn build(service_levels_secs: Vec<u64>) -> Result<PrometheusHandle, metrics_expo
     cases::initialise();
     staffing::describe();
     staffing::initialise();
+    quality::describe();
+    quality::initialise();
     metrics::gauge!("hotline_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }

@@ -93,6 +93,12 @@ fn common_cells(c: Option<&proto::CommonFigures>) -> Vec<String> {
     v.extend(fcr_cells(c.fcr.as_ref()));
     v.push(num(c.quality_average));
     v.push(num(c.satisfaction_average));
+    let s = c.signals.unwrap_or_default();
+    v.push(s.analysed.to_string());
+    v.push(pct(s.agent_talk_share));
+    v.push(s.mean_overtalk_ms.map(secs).unwrap_or_default());
+    v.push((s.long_holds_to_check + s.long_holds_without_apology).to_string());
+    v.push(s.long_holds_without_apology.to_string());
     v
 }
 
@@ -130,7 +136,7 @@ fn case_cells(f: Option<&proto::CaseFigures>) -> Vec<String> {
     ]
 }
 
-const COMMON: [&str; 10] = [
+const COMMON: [&str; 15] = [
     "handled",
     "aht_s",
     "callbacks_met",
@@ -141,6 +147,11 @@ const COMMON: [&str; 10] = [
     "fcr_status",
     "quality",
     "satisfaction",
+    "recordings_analysed",
+    "agent_talk_pct",
+    "mean_overtalk_s",
+    "long_holds",
+    "long_holds_no_apology",
 ];
 
 /// Fetches one report over `[from_ms, to_ms)`.

@@ -71,7 +71,25 @@ pub async fn load(
             break;
         }
     }
+    let mut recordings = Vec::new();
+    let rec_filter = crate::recording::RecordingFilter {
+        from: Some(from),
+        to: Some(to),
+        ..Default::default()
+    };
+    let mut after = None;
+    loop {
+        let page = store.list_recordings(&rec_filter, after.as_ref(), 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.started_at, last.call.clone()));
+        let done = page.len() < 1000;
+        recordings.extend(page);
+        if done || recordings.len() >= MAX_RECORDS {
+            break;
+        }
+    }
     Ok(ReportInput {
+        recordings: full("recordings", recordings)?,
         calls: full("calls", calls)?,
         contacts: full("contacts", contacts)?,
         callbacks: full("callbacks", callbacks)?,

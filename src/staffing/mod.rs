@@ -228,8 +228,11 @@ impl Follower {
             now.as_millis()
                 .saturating_sub(u64::from(self.config.history_days) * 86_400_000),
         ));
+        if first {
+            self.history.clear();
+        }
         for slots in self.history.values_mut() {
-            slots.retain(|&start, _| start >= oldest && (first || start < settled));
+            slots.retain(|&start, _| start >= oldest && start < settled);
         }
         for (queue, slots) in interval_figures(&self.grid, &calls, &contacts, self.short_abandon, now) {
             self.history

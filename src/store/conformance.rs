@@ -265,6 +265,7 @@ pub fn sample_recording(call: &str, agent: &str, queue: &str, ani: &str, started
         live: false,
         archived: false,
         erased_at: None,
+        signals: None,
     }
 }
 

@@ -11,6 +11,7 @@ import { MonitorMode } from "./gen/hotline/v1/media_pb.js";
 import { CallbackStatus } from "./gen/hotline/v1/callback_pb.js";
 import { CaseStatus } from "./gen/hotline/v1/case_pb.js";
 import { endSso, offerSso } from "./sso.js";
+import { openGrading, signalCells } from "./grading.js";
 
 const TOKEN_KEY = "hotline.supervisor.token";
 const POLL_MS = 2000;
@@ -389,6 +390,17 @@ async function refreshQuality() {
         h("td", {}, c?.satisfactionAverage !== undefined ? `${c.satisfactionAverage.toFixed(1)} / 5` : "-"));
     });
     $("quality").replaceChildren(...rows);
+    const agents = await floor.api.report.getAgentStats({ fromUnixMs: BigInt(from.getTime()), toUnixMs: BigInt(Date.now()) });
+    $("agent-quality").replaceChildren(...agents.agents.map((a) => {
+      const c = a.common;
+      const s = c?.signals;
+      return h("tr", { dataset: { agent: a.agentId } },
+        h("td", {}, a.agentId),
+        h("td", {}, String(c?.handled ?? 0)),
+        h("td", { class: "quality" }, c?.qualityAverage !== undefined ? `${c.qualityAverage.toFixed(0)} / 100 (${c.graded} graded)` : "-"),
+        h("td", {}, s?.agentTalkShare !== undefined ? pct(s.agentTalkShare) : "-"),
+        h("td", {}, s ? String(s.longHoldsToCheck + s.longHoldsWithoutApology) : "-"));
+    }));
   } catch (err) {
     showError(err);
   }
@@ -409,8 +421,19 @@ async function searchRecordings() {
       h("td", {}, r.ani), h("td", {}, r.queue), h("td", {}, r.agentId),
       h("td", {}, r.live ? "live" : clock(ms(r.durationMs))),
       h("td", {}, label(Disposition, r.disposition)),
-      h("td", {}, r.live ? "" : h("button", { class: "small", onclick: () => play(r.recordingId) }, "Play"))));
-    $("recordings").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "7", class: "muted" }, "No recordings match"))]));
+      ...signalCells(r),
+      h("td", {}, r.live ? "" : [
+        h("button", { class: "small", onclick: () => play(r.recordingId) }, "Play"),
+        h("button", { class: "small grade", onclick: () => grade(r.recordingId) }, "Grade")])));
+    $("recordings").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "11", class: "muted" }, "No recordings match"))]));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function grade(recordingId) {
+  try {
+    await openGrading(floor.api, recordingId, { play, showError, onGraded: refreshQuality });
   } catch (err) {
     showError(err);
   }

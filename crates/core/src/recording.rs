@@ -38,6 +38,10 @@ pub struct RecordingRecord {
     /// stays, blanked, for reports).
     #[serde(default)]
     pub erased_at: Option<Timestamp>,
+    /// Talk, overtalk, silence and holds, read from the finished audio
+    /// (none while live, or when they could not be read).
+    #[serde(default)]
+    pub signals: Option<crate::quality::signals::QualitySignals>,
 }
 
 /// One PCI pause of a recording: who paused it, when, and for how long.

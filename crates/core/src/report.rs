@@ -14,7 +14,11 @@
 //! - occupancy = (reserved + on call + wrap-up) / (that + available), from
 //!   agents' time in state per UTC day (days overlapping the range count whole);
 //! - a callback counts in the range it was created in, met or missed once
-//!   closed (cancelled ones neither).
+//!   closed (cancelled ones neither);
+//! - quality signals count the finished recordings started in the range
+//!   whose signals were read: talk share = agent talk / (agent + caller
+//!   talk) over them all; overtalk and the longest silence as means per
+//!   recording; holds over 6 s counted by their flag.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -25,7 +29,9 @@ use crate::acd::{AgentState, CallOutcome, CallRecord, ContactRecord};
 use crate::callback::CallbackRecord;
 use crate::fcr::{Contact, FcrRow, FcrScorer, GroupBy};
 use crate::ids::{AgentId, QueueName};
+use crate::quality::signals::HoldFlag;
 use crate::quality::{GradeRecord, SurveyRecord};
+use crate::recording::RecordingRecord;
 use crate::time::Timestamp;
 
 /// An agent's time in each state over one UTC day, in milliseconds.
@@ -86,6 +92,50 @@ pub struct ReportInput {
     pub grades: Vec<GradeRecord>,
     pub surveys: Vec<SurveyRecord>,
     pub agent_days: Vec<AgentDayRecord>,
+    /// Recordings started in the range.
+    pub recordings: Vec<RecordingRecord>,
+}
+
+/// Quality signals over a row's analysed recordings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SignalFigures {
+    pub analysed: u32,
+    /// Agent talk over all talk, 0..=1; none with no talk.
+    pub agent_talk_share: Option<f64>,
+    pub mean_overtalk: Option<Duration>,
+    pub mean_longest_silence: Option<Duration>,
+    /// Holds over the limit: the agent spoke soon after (an apology to
+    /// check), and did not.
+    pub long_holds_to_check: u32,
+    pub long_holds_without_apology: u32,
+}
+
+impl SignalFigures {
+    fn of<'a>(recordings: impl Iterator<Item = &'a RecordingRecord>) -> SignalFigures {
+        let mut f = SignalFigures::default();
+        let (mut agent, mut caller, mut overtalk, mut silence) = (0u64, 0u64, 0u64, 0u64);
+        for s in recordings.filter_map(|r| r.signals.as_ref()) {
+            f.analysed += 1;
+            agent += s.agent_talk_ms;
+            caller += s.caller_talk_ms;
+            overtalk += s.overtalk_ms;
+            silence += s.longest_silence_ms;
+            for h in &s.holds {
+                match h.flag {
+                    HoldFlag::Fine => {}
+                    HoldFlag::ApologyToCheck => f.long_holds_to_check += 1,
+                    HoldFlag::NoApology => f.long_holds_without_apology += 1,
+                }
+            }
+        }
+        if f.analysed > 0 {
+            let n = u64::from(f.analysed);
+            f.agent_talk_share = (agent + caller > 0).then(|| agent as f64 / (agent + caller) as f64);
+            f.mean_overtalk = Some(Duration::from_millis(overtalk / n));
+            f.mean_longest_silence = Some(Duration::from_millis(silence / n));
+        }
+        f
+    }
 }
 
 /// Figures shared by queue and agent rows.
@@ -102,6 +152,7 @@ pub struct Common {
     pub graded: u32,
     pub satisfaction_average: Option<f64>,
     pub surveys: u32,
+    pub signals: SignalFigures,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -199,6 +250,7 @@ struct Select<'a> {
     callback: &'a dyn Fn(&CallbackRecord) -> bool,
     grade: &'a dyn Fn(&GradeRecord) -> bool,
     survey: &'a dyn Fn(&SurveyRecord) -> bool,
+    recording: &'a dyn Fn(&RecordingRecord) -> bool,
 }
 
 /// Fills the figures shared by queue and agent rows for the records `select` picks.
@@ -208,6 +260,7 @@ fn common(from: Timestamp, to: Timestamp, input: &ReportInput, fcr: FcrRow, sele
         callback,
         grade,
         survey,
+        recording,
     } = select;
     let handled: Vec<&ContactRecord> = input
         .contacts
@@ -243,6 +296,12 @@ fn common(from: Timestamp, to: Timestamp, input: &ReportInput, fcr: FcrRow, sele
         graded,
         satisfaction_average,
         surveys,
+        signals: SignalFigures::of(
+            input
+                .recordings
+                .iter()
+                .filter(|r| in_range(r.started_at, from, to) && recording(r)),
+        ),
     }
 }
 
@@ -321,6 +380,7 @@ pub fn queue_stats(
                 callback: &|c| c.details.queue.as_ref() == Some(q),
                 grade: &|g| &g.queue == q && in_range(g.graded_at, from, to),
                 survey: &|s| &s.queue == q && in_range(s.at, from, to),
+                recording: &|r| &r.queue == q,
             },
         );
         r.common.fcr.key = q.to_string();
@@ -344,6 +404,14 @@ pub fn agent_stats(
         agents.entry(g.agent.clone()).or_default();
     }
     for a in input.surveys.iter().filter_map(|s| s.agent.as_ref()) {
+        agents.entry(a.clone()).or_default();
+    }
+    for a in input
+        .recordings
+        .iter()
+        .filter(|r| r.signals.is_some())
+        .filter_map(|r| r.agent.as_ref())
+    {
         agents.entry(a.clone()).or_default();
     }
     // Whole days overlapping the range.
@@ -376,6 +444,7 @@ pub fn agent_stats(
                     callback: &|c| last_agent(c).as_ref() == Some(&a),
                     grade: &|g| g.agent == a && in_range(g.graded_at, from, to),
                     survey: &|s| s.agent.as_ref() == Some(&a) && in_range(s.at, from, to),
+                    recording: &|r| r.agent.as_ref() == Some(&a),
                 },
             );
             common.fcr.key = a.to_string();

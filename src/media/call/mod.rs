@@ -44,6 +44,9 @@ use crate::ids::{AgentId, CallId};
 use crate::time::Timestamp;
 
 mod recording;
+mod signals;
+
+use signals::SignalFeed;
 
 /// One 20 ms slice of a call as a listener receives it.
 #[derive(Clone, Debug)]
@@ -100,6 +103,8 @@ struct Recording {
     paused_at: Option<Timestamp>,
     /// Bytes already counted in the metrics.
     reported_bytes: u64,
+    /// The quality signals' extractor, fed what is recorded.
+    signals: Option<SignalFeed>,
 }
 
 pub(super) struct CallMedia {
@@ -624,6 +629,17 @@ impl CallMedia {
         }
         if self.phase != Phase::Waiting {
             if let Some(rec) = self.recording.as_mut() {
+                if let Some(feed) = rec.signals.as_mut() {
+                    // What the file holds: silence while paused (PCI).
+                    let at_ms = crate::time::duration_ms(rec.recorder.duration());
+                    let held = self.phase == Phase::Held;
+                    if rec.paused_at.is_some() {
+                        let quiet = vec![0i16; left.len().max(right.len())];
+                        feed.push(&quiet, &quiet, held, at_ms);
+                    } else {
+                        feed.push(&left, &right, held, at_ms);
+                    }
+                }
                 if let Err(e) = rec.recorder.write(&left, &right) {
                     warn!(call = %self.call, error = %e, "recording write failed; closing the recording");
                     self.close_recording().await;

@@ -47,6 +47,7 @@ impl CallMedia {
             live: true,
             archived: false,
             erased_at: None,
+            signals: None,
         };
         self.save(&record).await;
         info!(call = %self.call, path = %path.display(), "recording started");
@@ -55,6 +56,7 @@ impl CallMedia {
             record,
             paused_at: None,
             reported_bytes: 0,
+            signals: Some(SignalFeed::start(rate.hz())),
         });
     }
 
@@ -88,6 +90,12 @@ impl CallMedia {
         match rec.recorder.finish() {
             Ok(summary) => rec.record.duration_ms = crate::time::duration_ms(summary.duration),
             Err(e) => warn!(call = %self.call, error = %e, "finishing the recording"),
+        }
+        if let Some(feed) = rec.signals.take() {
+            rec.record.signals = feed.finish(rec.record.duration_ms, self.call.as_str()).await;
+            if let Some(s) = &rec.record.signals {
+                crate::metrics::quality::recording_analysed(rec.record.queue.as_str(), s);
+            }
         }
         rec.record.live = false;
         info!(call = %self.call, duration_ms = rec.record.duration_ms, "recording finished");

@@ -8,6 +8,7 @@
 //! covers every criterion of its scorecard exactly once.
 
 pub mod signals;
+pub mod suggest;
 
 use serde::{Deserialize, Serialize};
 

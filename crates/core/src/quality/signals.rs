@@ -68,6 +68,18 @@ pub enum HoldFlag {
     NoApology,
 }
 
+impl HoldFlag {
+    pub const NAMES: [&'static str; 3] = ["fine", "apology-to-check", "no-apology"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldFlag::Fine => Self::NAMES[0],
+            HoldFlag::ApologyToCheck => Self::NAMES[1],
+            HoldFlag::NoApology => Self::NAMES[2],
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldSignal {
     pub start_ms: u64,
