@@ -12,13 +12,10 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{
-    browser, chromedriver, click, screenshot, select, text, tone_file, until, web, AGENT_HZ, CALLER_HZ,
-    ONE_AT_A_TIME,
+    browser, chromedriver, click, screenshot, select, text, tone_file, until, web, ONE_AT_A_TIME,
 };
-use common::media::{finished_recording, AudioRig};
-use common::SOON;
+use common::media::{call_with_a_hold, finished_recording, AudioRig};
 use hotline::auth::Role;
-use hotline::client::softphone::tone;
 use hotline::proto;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,32 +26,8 @@ async fn a_supervisor_grades_a_recording_with_its_signals_and_the_grade_counts_f
 
     // alice and a caller talk, alice holds the caller for about 7 s and
     // speaks again as the hold ends.
-    let mut alice = s.agent("alice").await;
-    alice.not_ready("getting ready").await;
-    let _alice_phone = rig.softphone(&mut alice, tone(AGENT_HZ, 8000)).await;
-    let call = s.start_call("+2000", "100").await;
-    let _caller = rig.caller(&call.call_id, tone(CALLER_HZ, 8000)).await;
-    alice.available().await;
-    alice.expect_offer(SOON).await;
-    alice.accept(&call.call_id).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    alice
-        .c
-        .agent
-        .hold(alice.action(&call.call_id))
-        .await
-        .expect("held");
-    // The hold's length is what the grader is shown: it is waited out.
-    tokio::time::sleep(Duration::from_millis(7_000)).await;
-    alice
-        .c
-        .agent
-        .resume(alice.action(&call.call_id))
-        .await
-        .expect("resumed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    alice.hangup(&call.call_id).await;
-    let rec = finished_recording(&rig, &call.call_id).await;
+    let (call_id, _) = call_with_a_hold(&rig, Duration::from_millis(7_000)).await;
+    let rec = finished_recording(&rig, &call_id).await;
     assert!(rec.signals.is_some(), "the recording has its signals");
 
     // The console lists the recording with its signals.

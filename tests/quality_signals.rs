@@ -8,16 +8,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::media::{finished_recording, AudioRig};
+use common::media::{call_with_a_hold, finished_recording, AudioRig};
 use common::redis::RedisServer;
-use common::SOON;
-use hotline::client::softphone::tone;
 use hotline::proto;
 
-const CALLER_HZ: f64 = 440.0;
-const AGENT_HZ: f64 = 1000.0;
 /// Longer than the manuals' 6 seconds.
 const HOLD: Duration = Duration::from_millis(7_000);
 
@@ -26,40 +22,10 @@ async fn a_long_hold_is_flagged_for_the_grader_on_every_node() {
     let redis = RedisServer::start();
     let a = AudioRig::cluster_node(&redis, "").await;
     let b = AudioRig::cluster_node(&redis, "").await;
-    let s = &a.server;
-    let mut alice = s.agent("alice").await;
-    alice.not_ready("getting ready").await;
-    let _alice_phone = a.softphone(&mut alice, tone(AGENT_HZ, 8000)).await;
-    let call = s.start_call("+2000", "100").await;
-    let _caller = a.caller(&call.call_id, tone(CALLER_HZ, 8000)).await;
-    alice.available().await;
-    alice.expect_offer(SOON).await;
-    alice.accept(&call.call_id).await;
-
-    // A second of talk, the hold, and the agent speaks the moment it ends
-    // (the tone never stops).
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let held = Instant::now();
-    alice
-        .c
-        .agent
-        .hold(alice.action(&call.call_id))
-        .await
-        .expect("held");
-    // The hold's length is what is under test: it is waited out.
-    tokio::time::sleep(HOLD).await;
-    alice
-        .c
-        .agent
-        .resume(alice.action(&call.call_id))
-        .await
-        .expect("resumed");
-    let held_for = held.elapsed();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    alice.hangup(&call.call_id).await;
+    let (call_id, held_for) = call_with_a_hold(&a, HOLD).await;
 
     // Node B lists the recording with its signals.
-    let rec = finished_recording(&b, &call.call_id).await;
+    let rec = finished_recording(&b, &call_id).await;
     let signals = rec.signals.clone().expect("signals with the recording");
     assert!(signals.caller_talk_ms > 2_000, "{signals:?}");
     assert!(signals.agent_talk_ms > 2_000, "{signals:?}");
@@ -95,7 +61,7 @@ async fn a_long_hold_is_flagged_for_the_grader_on_every_node() {
         .into_inner();
     assert_eq!(
         sheet.recording.as_ref().map(|r| r.call_id.as_str()),
-        Some(call.call_id.as_str())
+        Some(call_id.as_str())
     );
     let card = sheet.scorecard.expect("the scorecard");
     assert!(card.criteria.iter().any(|c| c.name == "hold-apology"));

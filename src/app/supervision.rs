@@ -222,15 +222,8 @@ impl App {
         download: bool,
     ) -> Result<(RecordingRecord, Option<Disposition>, ByteStream), Error> {
         p.require(&[Role::Supervisor])?;
-        let id = CallId::new(validate::id("recording_id", recording_id)?);
-        let rec = self
-            .store
-            .get_recording(&id)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "recording",
-                id: id.to_string(),
-            })?;
+        let rec = self.stored_recording(recording_id).await?;
+        let id = rec.call.clone();
         if let Some(at) = rec.erased_at {
             return Err(Error::FailedPrecondition(format!(
                 "recording {id} was erased at the customer's request ({})",
@@ -283,20 +276,25 @@ impl App {
         Ok((entries, next))
     }
 
-    /// What grading a recording starts from: its record (with its
-    /// disposition), the configured scorecard, and the grades its signals
-    /// suggest.
-    pub async fn grading_sheet(&self, p: &Principal, recording_id: &str) -> Result<GradingSheet, Error> {
-        p.require(&[Role::Supervisor])?;
+    /// The stored record of the recording a request's `recording_id`
+    /// names; INVALID_ARGUMENT or NOT_FOUND naming it.
+    async fn stored_recording(&self, recording_id: &str) -> Result<RecordingRecord, Error> {
         let id = CallId::new(validate::id("recording_id", recording_id)?);
-        let recording = self
-            .store
+        self.store
             .get_recording(&id)
             .await?
             .ok_or_else(|| Error::NotFound {
                 what: "recording",
                 id: id.to_string(),
-            })?;
+            })
+    }
+
+    /// What grading a recording starts from: its record (with its
+    /// disposition), the configured scorecard, and the grades its signals
+    /// suggest.
+    pub async fn grading_sheet(&self, p: &Principal, recording_id: &str) -> Result<GradingSheet, Error> {
+        p.require(&[Role::Supervisor])?;
+        let recording = self.stored_recording(recording_id).await?;
         let disposition = self.disposition_of(&recording).await?;
         let scorecard = self.scorecard.as_ref().clone();
         let suggestions = recording

@@ -81,12 +81,16 @@ impl SoftPhone {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut n = 0u64;
+            let (mut up, mut down) = (None, None);
             while !leg.is_closed() {
                 tick.tick().await;
                 // Sources and listeners work at 8 kHz; the leg may be wideband.
-                leg.send_frame(resample::convert(&source(n), Rate::Narrowband, leg.rate));
+                leg.send_frame(
+                    resample::Converter::between(&mut up, Rate::Narrowband, leg.rate).convert(&source(n)),
+                );
                 n += 1;
-                let frame = resample::convert(&leg.pop_frame(), leg.rate, Rate::Narrowband);
+                let frame = resample::Converter::between(&mut down, leg.rate, Rate::Narrowband)
+                    .convert(&leg.pop_frame());
                 if let Ok(mut h) = sink.lock() {
                     h.hear(&frame, Instant::now(), keep_audio);
                 }

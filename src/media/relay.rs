@@ -458,6 +458,8 @@ impl MediaRelay for RelayService {
                 leg: leg.clone(),
                 frames: frames_tx,
                 sequence: 0,
+                inbound: None,
+                outbound: None,
             }))
             .await
             .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))

@@ -2,14 +2,94 @@
 //! for calls whose legs differ (an Opus softphone bridged to a G.711 caller)
 //! and prompts decoded at 8 kHz played to wideband legs.
 //!
-//! Down: a 2:1 decimation behind a short half-band low-pass (so tones above
-//! 4 kHz do not fold back into the voice band). Up: linear interpolation.
-//! Frames are converted independently (a 20 ms frame is long enough that
-//! the edges are inaudible at voice quality).
+//! A stream (one leg's audio in one direction, a prompt) converts through a
+//! [`Converter`]: rubato's FFT resampler, whose anti-aliasing filter keeps
+//! its state from one 20 ms frame to the next, so frame edges add nothing
+//! (a filter applied one frame at a time smears each edge into the
+//! signal). It delays the stream by a few milliseconds.
+//!
+//! [`convert`] is the stateless fallback for frames of another length: a
+//! 2:1 decimation behind a short half-band low-pass, or linear
+//! interpolation.
+
+use audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
 
 use super::Rate;
 
-/// `frame` at `from`, converted to `to`.
+/// One stream's conversion from one rate to another, 20 ms at a time.
+pub struct Converter {
+    from: Rate,
+    to: Rate,
+    /// None when the rates are equal (a copy), or if the resampler could
+    /// not be built (the stateless conversion is used). Boxed: it is large.
+    fft: Option<Box<Fft<f32>>>,
+    input: Vec<f32>,
+    output: Vec<f32>,
+}
+
+impl Converter {
+    pub fn new(from: Rate, to: Rate) -> Converter {
+        let fft = (from != to)
+            .then(|| {
+                Fft::<f32>::new(
+                    from.hz() as usize,
+                    to.hz() as usize,
+                    from.frame_len(),
+                    1,
+                    FixedSync::Both,
+                )
+                .ok()
+                .map(Box::new)
+            })
+            .flatten();
+        Converter {
+            from,
+            to,
+            fft,
+            input: vec![0.0; from.frame_len()],
+            output: vec![0.0; to.frame_len()],
+        }
+    }
+
+    /// This converter, or a fresh one when the rates changed.
+    pub fn between(slot: &mut Option<Converter>, from: Rate, to: Rate) -> &mut Converter {
+        if slot.as_ref().is_none_or(|c| c.from != from || c.to != to) {
+            *slot = Some(Converter::new(from, to));
+        }
+        slot.get_or_insert_with(|| Converter::new(from, to))
+    }
+
+    /// One frame at the source rate, at the target rate.
+    pub fn convert(&mut self, frame: &[i16]) -> Vec<i16> {
+        let Some(fft) = self.fft.as_mut() else {
+            return convert(frame, self.from, self.to);
+        };
+        if frame.len() != self.input.len() {
+            return convert(frame, self.from, self.to);
+        }
+        for (x, &s) in self.input.iter_mut().zip(frame) {
+            *x = f32::from(s) / 32_768.0;
+        }
+        let (frames_in, frames_out) = (self.input.len(), self.output.len());
+        let done = match (
+            InterleavedSlice::new(&self.input[..], 1, frames_in),
+            InterleavedSlice::new_mut(&mut self.output[..], 1, frames_out),
+        ) {
+            (Ok(input), Ok(mut output)) => fft.process_into_buffer(&input, &mut output, None).is_ok(),
+            _ => false,
+        };
+        if !done {
+            return convert(frame, self.from, self.to);
+        }
+        self.output
+            .iter()
+            .map(|&x| (x * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16)
+            .collect()
+    }
+}
+
+/// `frame` at `from`, converted to `to`, without state (frame by frame).
 pub fn convert(frame: &[i16], from: Rate, to: Rate) -> Vec<i16> {
     match (from, to) {
         (Rate::Narrowband, Rate::Wideband) => up(frame),
@@ -60,8 +140,53 @@ mod tests {
         assert_eq!(convert(&nb, Rate::Narrowband, Rate::Narrowband), nb);
     }
 
+    /// Signal to noise and distortion of a tone: its power over the rest.
+    fn sinad(samples: &[i16], freq: f64, rate: u32) -> f64 {
+        let share = goertzel(samples, freq, rate);
+        10.0 * (share / (1.0 - share).max(1e-12)).log10()
+    }
+
+    #[test]
+    fn a_converter_keeps_its_filter_across_frames_and_beats_frame_by_frame() {
+        for (from, to, freq) in [
+            (Rate::Wideband, Rate::Narrowband, 1000.0),
+            (Rate::Narrowband, Rate::Wideband, 1000.0),
+            (Rate::Wideband, Rate::Narrowband, 3000.0),
+        ] {
+            let n = from.frame_len();
+            let mut c = Converter::new(from, to);
+            let (mut kept, mut framewise) = (Vec::new(), Vec::new());
+            for f in 0..100 {
+                let frame = sine(freq, from.hz(), f * n, n, 8000);
+                let out = c.convert(&frame);
+                assert_eq!(out.len(), to.frame_len());
+                kept.extend(out);
+                framewise.extend(convert(&frame, from, to));
+            }
+            // Past the converter's start-up.
+            let skip = 10 * to.frame_len();
+            let (a, b) = (
+                sinad(&kept[skip..], freq, to.hz()),
+                sinad(&framewise[skip..], freq, to.hz()),
+            );
+            assert!(a > 40.0, "{from:?} -> {to:?} {freq} Hz: {a:.1} dB");
+            assert!(
+                a > b + 10.0,
+                "{from:?} -> {to:?} {freq} Hz: kept {a:.1} dB, frame by frame {b:.1} dB"
+            );
+        }
+        let mut same = Converter::new(Rate::Narrowband, Rate::Narrowband);
+        assert_eq!(same.convert(&[1, 2, 3]), vec![1, 2, 3]);
+    }
+
     #[test]
     fn empty_and_odd_frames_are_fine() {
+        let mut c = Converter::new(Rate::Wideband, Rate::Narrowband);
+        assert_eq!(
+            c.convert(&[5, 5, 5]).len(),
+            1,
+            "another length: the stateless way"
+        );
         assert!(convert(&[], Rate::Wideband, Rate::Narrowband).is_empty());
         assert!(convert(&[], Rate::Narrowband, Rate::Wideband).is_empty());
         assert_eq!(convert(&[5, 5, 5], Rate::Wideband, Rate::Narrowband).len(), 1);

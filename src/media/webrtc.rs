@@ -439,6 +439,8 @@ async fn attach_audio(
                 .unwrap_or(codec);
             let Ok(mut decoder) = theirs.decoder() else { return };
             tokio::spawn(async move {
+                // The track's rate conversion, its filter state kept.
+                let mut converter: Option<resample::Converter> = None;
                 while let Ok((packet, _)) = remote.read_rtp().await {
                     let Some(leg) = weak.upgrade() else { break };
                     // Comfort noise and the like arrive empty.
@@ -447,7 +449,8 @@ async fn attach_audio(
                     }
                     // A corrupt packet is lost audio, concealed like any other.
                     if let Ok(pcm) = decoder.decode(&packet.payload) {
-                        let pcm = resample::convert(&pcm, theirs.rate(), leg.rate);
+                        let pcm = resample::Converter::between(&mut converter, theirs.rate(), leg.rate)
+                            .convert(&pcm);
                         leg.push_inbound(
                             InboundPacket {
                                 sequence: packet.header.sequence_number,

@@ -282,3 +282,40 @@ pub async fn finished_recording(rig: &AudioRig, call_id: &str) -> proto::Recordi
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// alice (1 kHz) takes a caller's (440 Hz) call to billing on `rig`,
+/// talks for a second, holds the caller for `hold` (waited out: the hold's
+/// length is what the caller of this is testing), resumes and talks a
+/// second more, then hangs up. Returns the call id and how long the hold
+/// lasted between the two requests.
+pub async fn call_with_a_hold(rig: &AudioRig, hold: Duration) -> (String, Duration) {
+    use hotline::client::softphone::tone;
+    let s = &rig.server;
+    let mut alice = s.agent("alice").await;
+    alice.not_ready("getting ready").await;
+    let _alice_phone = rig.softphone(&mut alice, tone(1000.0, 8000)).await;
+    let call = s.start_call("+2000", "100").await;
+    let _caller = rig.caller(&call.call_id, tone(440.0, 8000)).await;
+    alice.available().await;
+    alice.expect_offer(super::SOON).await;
+    alice.accept(&call.call_id).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = std::time::Instant::now();
+    alice
+        .c
+        .agent
+        .hold(alice.action(&call.call_id))
+        .await
+        .expect("held");
+    tokio::time::sleep(hold).await;
+    alice
+        .c
+        .agent
+        .resume(alice.action(&call.call_id))
+        .await
+        .expect("resumed");
+    let held_for = held.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    alice.hangup(&call.call_id).await;
+    (call.call_id, held_for)
+}

@@ -35,7 +35,8 @@ use super::plane::{AgentAudioProblem, Shared};
 use super::prompt::PromptPlayer;
 use super::record::{MonitorMode, PauseAudit, RecordingRecord};
 use super::recorder::StereoRecorder;
-use super::{resample, Rate};
+use super::resample::Converter;
+use super::Rate;
 use crate::acd::{CallRecord, CallStatus};
 use crate::cluster::CallStream;
 use crate::engine::Command;
@@ -46,7 +47,18 @@ use crate::time::Timestamp;
 mod recording;
 mod signals;
 
+use recording::Recording;
 use signals::SignalFeed;
+
+/// The call's streams that may change rate, each with its converter.
+#[derive(Default)]
+struct Conversions {
+    caller_in: Option<Converter>,
+    caller_out: Option<Converter>,
+    agent_in: Option<Converter>,
+    agent_out: Option<Converter>,
+    hold: Option<Converter>,
+}
 
 /// One 20 ms slice of a call as a listener receives it.
 #[derive(Clone, Debug)]
@@ -82,6 +94,9 @@ pub struct MonitorTap {
     pub leg: Option<Arc<Leg>>,
     pub frames: mpsc::Sender<StereoFrame>,
     pub sequence: u64,
+    /// The supervisor's audio to the call's rate, and back.
+    pub inbound: Option<Converter>,
+    pub outbound: Option<Converter>,
 }
 
 /// Requests to a call's task.
@@ -94,17 +109,6 @@ pub enum Control {
         reply: oneshot::Sender<Result<RecordingRecord, Error>>,
     },
     AddMonitor(MonitorTap),
-}
-
-struct Recording {
-    recorder: StereoRecorder,
-    record: RecordingRecord,
-    /// Wall-clock start of the pause in progress.
-    paused_at: Option<Timestamp>,
-    /// Bytes already counted in the metrics.
-    reported_bytes: u64,
-    /// The quality signals' extractor, fed what is recorded.
-    signals: Option<SignalFeed>,
 }
 
 pub(super) struct CallMedia {
@@ -125,6 +129,8 @@ pub(super) struct CallMedia {
     next_announcement: Option<tokio::time::Instant>,
     recording: Option<Recording>,
     monitors: Vec<MonitorTap>,
+    /// Each stream's rate conversion, its filter state kept across ticks.
+    conversions: Conversions,
     /// Who the call is, for the recording's metadata.
     last: Option<CallRecord>,
     /// The routing core was told the caller hung up.
@@ -198,6 +204,7 @@ impl CallMedia {
             announcing: None,
             next_announcement: None,
             recording: None,
+            conversions: Conversions::default(),
             monitors: Vec::new(),
             last: None,
             hangup_sent: false,
@@ -570,22 +577,26 @@ impl CallMedia {
         // Everything is mixed at the call's rate; legs and prompts of
         // another rate are converted on the way in and out.
         let rate = self.rate;
-        let from = |leg: &Leg| resample::convert(&leg.pop_frame(), leg.rate, rate);
-        let caller = from(&self.caller);
+        let from = |slot: &mut Option<Converter>, leg: &Leg| {
+            Converter::between(slot, leg.rate, rate).convert(&leg.pop_frame())
+        };
+        let conv = &mut self.conversions;
+        let caller = from(&mut conv.caller_in, &self.caller);
         let agent = match (&self.agent_leg, self.phase) {
-            (Some(leg), Phase::Talking | Phase::Held) => Some(from(leg)),
+            (Some(leg), Phase::Talking | Phase::Held) => Some(from(&mut conv.agent_in, leg)),
             _ => None,
         };
         let silence = vec![0i16; rate.frame_len()];
         self.monitors.retain(|tap| !tap.frames.is_closed());
         let said: Vec<(MonitorMode, Vec<i16>)> = self
             .monitors
-            .iter()
+            .iter_mut()
             .map(|m| {
-                (
-                    m.mode,
-                    m.leg.as_deref().map(from).unwrap_or_else(|| silence.clone()),
-                )
+                let heard = match m.leg.as_deref() {
+                    Some(leg) => from(&mut m.inbound, leg),
+                    None => silence.clone(),
+                };
+                (m.mode, heard)
             })
             .collect();
         let said_refs: Vec<(MonitorMode, &[i16])> = said.iter().map(|(m, f)| (*m, f.as_slice())).collect();
@@ -593,7 +604,8 @@ impl CallMedia {
             silence.clone()
         } else {
             let prompt_rate = self.shared.hold.rate();
-            resample::convert(&self.hold_frame(), prompt_rate, rate)
+            let frame = self.hold_frame();
+            Converter::between(&mut self.conversions.hold, prompt_rate, rate).convert(&frame)
         };
         let out = mix(
             self.phase,
@@ -605,17 +617,19 @@ impl CallMedia {
                 hold: &hold,
             },
         );
-        let to = |leg: &Leg, frame: &[i16]| leg.send_frame(resample::convert(frame, rate, leg.rate));
-        to(&self.caller, &out.to_caller);
+        let to = |slot: &mut Option<Converter>, leg: &Leg, frame: &[i16]| {
+            leg.send_frame(Converter::between(slot, rate, leg.rate).convert(frame))
+        };
+        to(&mut self.conversions.caller_out, &self.caller, &out.to_caller);
         if let Some(leg) = &self.agent_leg {
             if self.phase != Phase::Waiting {
-                to(leg, &out.to_agent);
+                to(&mut self.conversions.agent_out, leg, &out.to_agent);
             }
         }
         let (left, right) = out.recorded;
         for (tap, heard) in self.monitors.iter_mut().zip(out.to_supervisors) {
             if let Some(leg) = &tap.leg {
-                to(leg, &heard);
+                to(&mut tap.outbound, leg, &heard);
             }
             let frame = StereoFrame {
                 sequence: tap.sequence,
@@ -629,18 +643,7 @@ impl CallMedia {
         }
         if self.phase != Phase::Waiting {
             if let Some(rec) = self.recording.as_mut() {
-                if let Some(feed) = rec.signals.as_mut() {
-                    // What the file holds: silence while paused (PCI).
-                    let at_ms = crate::time::duration_ms(rec.recorder.duration());
-                    let held = self.phase == Phase::Held;
-                    if rec.paused_at.is_some() {
-                        let quiet = vec![0i16; left.len().max(right.len())];
-                        feed.push(&quiet, &quiet, held, at_ms);
-                    } else {
-                        feed.push(&left, &right, held, at_ms);
-                    }
-                }
-                if let Err(e) = rec.recorder.write(&left, &right) {
+                if let Err(e) = rec.write(&left, &right, self.phase == Phase::Held) {
                     warn!(call = %self.call, error = %e, "recording write failed; closing the recording");
                     self.close_recording().await;
                 }

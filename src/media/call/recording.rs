@@ -3,6 +3,40 @@
 
 use super::*;
 
+/// A call's recording in progress.
+pub(super) struct Recording {
+    pub(super) recorder: StereoRecorder,
+    pub(super) record: RecordingRecord,
+    /// Wall-clock start of the pause in progress.
+    pub(super) paused_at: Option<Timestamp>,
+    /// Bytes already counted in the metrics.
+    pub(super) reported_bytes: u64,
+    /// The quality signals' extractor, fed what is recorded.
+    pub(super) signals: Option<SignalFeed>,
+}
+
+impl Recording {
+    /// Writes one tick of both parties (silence while paused) and hands
+    /// what the file holds to the signals' extractor.
+    pub(super) fn write(
+        &mut self,
+        caller: &[i16],
+        agent: &[i16],
+        held: bool,
+    ) -> Result<(), super::super::MediaError> {
+        if let Some(feed) = self.signals.as_mut() {
+            let at_ms = crate::time::duration_ms(self.recorder.duration());
+            if self.paused_at.is_some() {
+                let quiet = vec![0i16; caller.len().max(agent.len())];
+                feed.push(&quiet, &quiet, held, at_ms);
+            } else {
+                feed.push(caller, agent, held, at_ms);
+            }
+        }
+        self.recorder.write(caller, agent)
+    }
+}
+
 impl CallMedia {
     pub(super) async fn start_recording(&mut self) {
         let Some(call) = self.last.clone() else { return };

@@ -483,6 +483,8 @@ impl MediaPlane {
                     leg,
                     frames: frames_tx,
                     sequence: 0,
+                    inbound: None,
+                    outbound: None,
                 }))
                 .await
                 .map_err(|_| Error::FailedPrecondition(format!("call {call} has ended")))?,
