@@ -16,7 +16,6 @@ use common::browser::{
 };
 use common::media::{call_with_a_hold, finished_recording, AudioRig};
 use hotline::auth::Role;
-use hotline::proto;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_grades_a_recording_with_its_signals_and_the_grade_counts_for_the_agent() {
@@ -117,23 +116,7 @@ async fn a_supervisor_grades_a_recording_with_its_signals_and_the_grade_counts_f
     )
     .await;
     screenshot(&page, "supervisor-agent-quality.png").await;
-    let now = hotline::time::Timestamp::now_wall().as_millis() as i64;
-    let report = s
-        .supervisor()
-        .report
-        .get_agent_stats(proto::ReportRequest {
-            from_unix_ms: now - 3_600_000,
-            to_unix_ms: now + 1,
-        })
-        .await
-        .expect("agent stats")
-        .into_inner();
-    let common = report
-        .agents
-        .iter()
-        .find(|r| r.agent_id == "alice")
-        .and_then(|r| r.common.clone())
-        .expect("alice's row");
+    let common = s.agent_report_row("alice").await.common.expect("alice's figures");
     assert_eq!(common.graded, 1);
     let score = common.quality_average.expect("a quality average");
     assert!(

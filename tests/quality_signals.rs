@@ -89,23 +89,7 @@ async fn a_long_hold_is_flagged_for_the_grader_on_every_node() {
     assert_eq!(refused.code(), tonic::Code::NotFound);
 
     // Node B's agent report adds it up.
-    let now = hotline::time::Timestamp::now_wall().as_millis() as i64;
-    let report = b
-        .server
-        .supervisor()
-        .report
-        .get_agent_stats(proto::ReportRequest {
-            from_unix_ms: now - 3_600_000,
-            to_unix_ms: now + 1,
-        })
-        .await
-        .expect("agent stats")
-        .into_inner();
-    let row = report
-        .agents
-        .iter()
-        .find(|r| r.agent_id == "alice")
-        .expect("alice's row");
+    let row = b.server.agent_report_row("alice").await;
     let figures = row
         .common
         .as_ref()

@@ -19,14 +19,14 @@ fn full<T>(what: &str, v: Vec<T>) -> Result<Vec<T>, Error> {
     Ok(v)
 }
 
-/// Everything the reports read for `[from, to)`; contacts one FCR window
-/// past `to`, so repeats of contacts in the range are seen.
-pub async fn load(
+/// The calls queued in `[from, to)`, newest first, at most `limit` (the
+/// caller tells a full read from a cut one by its length).
+pub async fn calls_between(
     store: &dyn Store,
-    rules: &ReportRules,
     from: Timestamp,
     to: Timestamp,
-) -> Result<ReportInput, Error> {
+    limit: usize,
+) -> Result<Vec<crate::acd::CallRecord>, Error> {
     let mut calls = Vec::new();
     let filter = CallFilter {
         queue: None,
@@ -47,10 +47,22 @@ pub async fn load(
                 calls.push(c);
             }
         }
-        if done || calls.len() >= MAX_RECORDS {
+        if done || calls.len() >= limit {
             break;
         }
     }
+    Ok(calls)
+}
+
+/// Everything the reports read for `[from, to)`; contacts one FCR window
+/// past `to`, so repeats of contacts in the range are seen.
+pub async fn load(
+    store: &dyn Store,
+    rules: &ReportRules,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<ReportInput, Error> {
+    let calls = calls_between(store, from, to, MAX_RECORDS).await?;
     let contacts = store
         .contacts_between(from, to.plus(rules.fcr_window), MAX_RECORDS)
         .await?;

@@ -3,16 +3,12 @@
 
 use crate::acd::{CallRecord, ContactRecord};
 use crate::error::Error;
-use crate::ids::CallId;
-use crate::store::{CallFilter, Store};
+use crate::store::Store;
 use crate::time::Timestamp;
 
 /// Records read per kind at most; a range holding more is refused rather
 /// than silently cut (a plan over a partial history would understaff).
 pub const MAX_RECORDS: usize = 2_000_000;
-
-/// Calls read per round trip.
-const PAGE: usize = 1000;
 
 /// The calls queued in `[from, to)` and the contacts answered in it.
 pub async fn load(
@@ -20,30 +16,9 @@ pub async fn load(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<(Vec<CallRecord>, Vec<ContactRecord>), Error> {
-    let mut calls = Vec::new();
-    let filter = CallFilter {
-        queue: None,
-        include_ended: true,
-    };
-    // Newest first from just before `to` (no id sorts before "").
-    let mut cursor = Some((to, CallId::new("")));
-    'pages: loop {
-        let page = store.list_calls(&filter, cursor.as_ref(), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        cursor = Some((last.enqueued_at, last.id.clone()));
-        let done = page.len() < PAGE;
-        for c in page {
-            if c.enqueued_at < from {
-                break 'pages;
-            }
-            calls.push(c);
-        }
-        if calls.len() > MAX_RECORDS {
-            return Err(too_many("calls"));
-        }
-        if done {
-            break;
-        }
+    let calls = crate::report::source::calls_between(store, from, to, MAX_RECORDS + 1).await?;
+    if calls.len() > MAX_RECORDS {
+        return Err(too_many("calls"));
     }
     let contacts = store.contacts_between(from, to, MAX_RECORDS + 1).await?;
     if contacts.len() > MAX_RECORDS {

@@ -254,6 +254,24 @@ impl TestServer {
             .decisions
     }
 
+    /// `id`'s row of the agent report over the last hour.
+    pub async fn agent_report_row(&self, id: &str) -> proto::AgentReportRow {
+        let now = Timestamp::now_wall().as_millis() as i64;
+        self.supervisor()
+            .report
+            .get_agent_stats(proto::ReportRequest {
+                from_unix_ms: now - 3_600_000,
+                to_unix_ms: now + 1,
+            })
+            .await
+            .expect("agent stats")
+            .into_inner()
+            .agents
+            .into_iter()
+            .find(|r| r.agent_id == id)
+            .unwrap_or_else(|| panic!("{id}'s row in the agent report"))
+    }
+
     pub async fn agent_record(&self, id: &str) -> proto::Agent {
         let list = self
             .supervisor()

@@ -195,14 +195,8 @@ impl Line {
 #[cfg(test)]
 mod tests {
     use super::super::erlang::{self, agents_needed, fewest_agents, Model, Target};
+    use super::super::tests::close;
     use super::*;
-
-    fn close(got: f64, want: f64, tolerance: f64, what: &str) {
-        assert!(
-            (got - want).abs() <= tolerance,
-            "{what}: {got}, expected {want} ± {tolerance}"
-        );
-    }
 
     /// `traffic` Erlangs as calls per hour with handle time `handle_secs`.
     fn demand(traffic: f64, handle_secs: u64) -> Demand {

@@ -198,14 +198,8 @@ pub fn agents_needed(model: Model, demand: &Demand, target: &Target) -> Outlook 
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::close;
     use super::*;
-
-    fn close(got: f64, want: f64, tolerance: f64, what: &str) {
-        assert!(
-            (got - want).abs() <= tolerance,
-            "{what}: {got}, expected {want} ± {tolerance}"
-        );
-    }
 
     /// Standard Erlang B tables (as printed in teletraffic handbooks and
     /// vendors' traffic tables) give the traffic `N` trunks carry at a 1%

@@ -9,6 +9,14 @@ use super::synthetic;
 use crate::acd::{CallOutcome, CallRecord};
 use crate::time::Timestamp;
 
+/// `got` is within `tolerance` of `want`, or the test fails naming `what`.
+pub(super) fn close(got: f64, want: f64, tolerance: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: {got}, expected {want} ± {tolerance}"
+    );
+}
+
 /// Monday 2026-01-05 00:00 UTC.
 const MONDAY: Timestamp = Timestamp(1_767_571_200_000);
 const DAY_MS: u64 = 86_400_000;
