@@ -7,18 +7,28 @@ use crate::config::LogFormat;
 /// The WebRTC stack logs 5 to 7 WARN lines on every normal call (each
 /// closed connection's teardown: a hung-up call is not a warning); only its
 /// errors are shown, unless RUST_LOG names one of its targets.
-const QUIET_MEDIA_STACK: &str =
-    "webrtc=error,webrtc_ice=error,webrtc_dtls=error,webrtc_srtp=error,webrtc_mdns=error,webrtc_sctp=error,webrtc_data=error,webrtc_util=error,interceptor=error";
+const QUIET_MEDIA_STACK: &str = "rtc=error,rtc_ice=error,rtc_dtls=error,rtc_srtp=error,rtc_stun=error,rtc_mdns=error,rtc_sctp=error,rtc_datachannel=error,rtc_interceptor=error,rtc_rtp=error,rtc_rtcp=error,rtc_sdp=error,rtc_shared=error,rtc_turn=error";
 
 /// The filter directives: RUST_LOG if set, else `default_filter`, with the
 /// media stack held to errors unless RUST_LOG asks for it by name (for
-/// example `RUST_LOG=info,webrtc_ice=debug`).
+/// example `RUST_LOG=info,rtc_ice=debug`).
 fn directives(rust_log: Option<&str>, default_filter: &str) -> String {
     match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(user) if user.contains("webrtc") => user.to_string(),
+        Some(user) if names_media_stack(user) => user.to_string(),
         Some(user) => format!("{user},{QUIET_MEDIA_STACK}"),
         None => format!("{default_filter},{QUIET_MEDIA_STACK}"),
     }
+}
+
+/// Whether a filter names one of the WebRTC stack's targets (`rtc`,
+/// `rtc_ice`, ...).
+fn names_media_stack(filter: &str) -> bool {
+    filter.split(',').any(|d| {
+        d.trim() == "rtc"
+            || d.trim().starts_with("rtc=")
+            || d.trim().starts_with("rtc_")
+            || d.trim().starts_with("rtc::")
+    })
 }
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
@@ -57,8 +67,8 @@ mod tests {
             .with_writer(move || Writer(sink.clone()))
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            tracing::warn!(target: "webrtc_ice::agent::agent_internal", "teardown of a normal call");
-            tracing::warn!(target: "webrtc::peer_connection", "closed");
+            tracing::warn!(target: "rtc_ice::agent::agent_internal", "teardown of a normal call");
+            tracing::warn!(target: "rtc::peer_connection", "closed");
             tracing::warn!(target: "hotline::media", "audio could not reach the agent");
         });
         let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
@@ -94,7 +104,7 @@ mod tests {
 
     #[test]
     fn rust_log_naming_the_media_stack_shows_it() {
-        let out = written(Some("info,webrtc_ice=warn"));
+        let out = written(Some("info,rtc_ice=warn"));
         assert!(out.contains("teardown of a normal call"), "{out}");
     }
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 
 /// Crates the sans-IO cores must never depend on, directly or through
 /// another crate: an async runtime, gRPC, Redis, WAV and WebRTC.
-const FORBIDDEN_IN_CORES: &[&str] = &["tokio", "tonic", "redis", "hound", "webrtc"];
+const FORBIDDEN_IN_CORES: &[&str] = &["tokio", "tonic", "redis", "hound", "webrtc", "rtc"];
 
 /// The longest source file, in lines.
 const MAX_LINES: usize = 800;

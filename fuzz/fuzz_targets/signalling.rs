@@ -14,5 +14,5 @@ fuzz_target!(|data: &[u8]| {
     }
     // What AddIceCandidate hands to the ICE agent.
     let line = text.strip_prefix("candidate:").unwrap_or(text);
-    let _ = webrtc::ice::candidate::candidate_base::unmarshal_candidate(line);
+    let _ = rtc::ice::candidate::unmarshal_candidate(line);
 });

@@ -291,7 +291,7 @@ impl App {
         &self,
         p: &Principal,
         agent_id: &str,
-        candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
+        candidate: crate::media::webrtc::RTCIceCandidateInit,
     ) -> Result<(), Error> {
         let agent = self.acting_agent(p, agent_id)?;
         self.media.softphone_candidate(&agent, candidate).await

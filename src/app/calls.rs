@@ -261,7 +261,7 @@ impl App {
         &self,
         p: &Principal,
         call_id: &str,
-        candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
+        candidate: crate::media::webrtc::RTCIceCandidateInit,
     ) -> Result<(), Error> {
         p.require(&[Role::Telephony])?;
         let call = App::call_id(call_id)?;

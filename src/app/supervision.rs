@@ -177,7 +177,7 @@ impl App {
         &self,
         p: &Principal,
         session_id: &str,
-        candidate: webrtc::ice_transport::ice_candidate::RTCIceCandidateInit,
+        candidate: crate::media::webrtc::RTCIceCandidateInit,
     ) -> Result<(), Error> {
         p.require(&[Role::Supervisor])?;
         let session = validate::id("session_id", session_id)?;

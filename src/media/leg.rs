@@ -133,9 +133,9 @@ impl DivertTo {
 enum Outbound {
     /// The leg's transport takes them from its own queue.
     Own(mpsc::Sender<Vec<i16>>),
-    /// An agent trunk's queue, shared by every leg it relays, tagged with
-    /// this leg's channel.
-    Trunk {
+    /// A queue shared by many legs (an agent trunk's, a media shard's),
+    /// tagged with this leg's channel there.
+    Shared {
         channel: u32,
         to: mpsc::Sender<(u32, Vec<i16>)>,
     },
@@ -145,7 +145,7 @@ impl Outbound {
     fn try_send(&self, frame: Vec<i16>) -> bool {
         match self {
             Outbound::Own(to) => to.try_send(frame).is_ok(),
-            Outbound::Trunk { channel, to } => to.try_send((*channel, frame)).is_ok(),
+            Outbound::Shared { channel, to } => to.try_send((*channel, frame)).is_ok(),
         }
     }
 }
@@ -185,8 +185,23 @@ impl Leg {
         channel: u32,
         to: mpsc::Sender<(u32, Vec<i16>)>,
     ) -> Arc<Leg> {
-        let outbound = Outbound::Trunk { channel, to };
-        Self::with_outbound(id, LegKind::Relay, rate, codec, jitter_frames, outbound)
+        Self::multiplexed(id, LegKind::Relay, rate, codec, jitter_frames, channel, to)
+    }
+
+    /// A leg whose outbound frames go to a queue shared with other legs
+    /// (a transport that serves many, such as a media shard), tagged with
+    /// `channel`.
+    pub fn multiplexed(
+        id: String,
+        kind: LegKind,
+        rate: Rate,
+        codec: String,
+        jitter_frames: usize,
+        channel: u32,
+        to: mpsc::Sender<(u32, Vec<i16>)>,
+    ) -> Arc<Leg> {
+        let outbound = Outbound::Shared { channel, to };
+        Self::with_outbound(id, kind, rate, codec, jitter_frames, outbound)
     }
 
     fn with_outbound(

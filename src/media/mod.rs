@@ -23,6 +23,7 @@ pub mod rtp;
 pub mod sealed;
 pub mod tone;
 pub mod trunk;
+pub mod udp;
 pub mod webrtc;
 
 /// Audio sample rates hotline carries.

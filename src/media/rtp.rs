@@ -22,16 +22,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use rtc::rtp::header::Header;
+use rtc::rtp::packet::Packet;
+use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
+use rtc::srtp::context::Context as SrtpContext;
+use rtc::srtp::option::srtp_replay_protection;
+use rtc::srtp::protection_profile::ProtectionProfile;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
-use webrtc::rtp::header::Header;
-use webrtc::rtp::packet::Packet;
-use webrtc::srtp::context::Context as SrtpContext;
-use webrtc::srtp::option::srtp_replay_protection;
-use webrtc::srtp::protection_profile::ProtectionProfile;
-use webrtc::util::{Marshal, MarshalSize, Unmarshal};
 
 use hotline_sip::sdes::{SrtpKey, SrtpSuite, KEY_LEN};
 use hotline_sip::sdp::AudioOffer;
@@ -71,6 +71,7 @@ impl SrtpKeys {
             self.profile(),
             Some(srtp_replay_protection(REPLAY_WINDOW)),
             None,
+            srtp_crypto(),
         )
         .map_err(|e| MediaError::Transport(format!("srtp: {e}")))
     }
@@ -83,9 +84,15 @@ impl SrtpKeys {
             self.profile(),
             None,
             None,
+            srtp_crypto(),
         )
         .map_err(|e| MediaError::Transport(format!("srtp: {e}")))
     }
+}
+
+/// The SRTP ciphers (ring, with RustCrypto's AES counter mode).
+fn srtp_crypto() -> &'static dyn rtc::crypto::RTCCrypto {
+    &rtc::crypto::providers::RingCrypto
 }
 
 /// A fresh SRTP master key and salt from the operating system's CSPRNG.
@@ -278,7 +285,7 @@ async fn receive(
         let mut raw = match srtp.as_mut() {
             None => Bytes::copy_from_slice(&buf[..n]),
             Some(ctx) => match ctx.decrypt_rtp(&buf[..n]) {
-                Ok(plain) => plain,
+                Ok(plain) => plain.freeze(),
                 Err(e) => {
                     // Not latched onto: a stranger's packet moves nothing.
                     if rejected == 0 {

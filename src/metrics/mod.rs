@@ -17,6 +17,7 @@ pub mod cases;
 pub mod events;
 pub mod grpc;
 pub mod http;
+pub mod media_io;
 pub mod quality;
 pub mod staffing;
 
@@ -91,6 +92,8 @@ fn build(service_levels_secs: Vec<u64>) -> Result<PrometheusHandle, metrics_expo
     staffing::initialise();
     quality::describe();
     quality::initialise();
+    media_io::describe();
+    media_io::initialise();
     metrics::gauge!("hotline_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }

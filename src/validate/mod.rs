@@ -143,17 +143,18 @@ pub fn offer<'a>(field: &str, offer: Option<&'a proto::SessionOffer>) -> Result<
 /// A trickled ICE candidate, as the media layer takes it.
 pub fn candidate(
     c: Option<&proto::IceCandidate>,
-) -> Result<webrtc::ice_transport::ice_candidate::RTCIceCandidateInit, Error> {
+) -> Result<rtc::peer_connection::transport::RTCIceCandidateInit, Error> {
     let c = c.ok_or_else(|| Error::invalid("candidate", "required"))?;
     if c.candidate.len() > 1024 || c.sdp_mid.len() > 64 || c.username_fragment.len() > 256 {
         return Err(Error::invalid("candidate", "too long"));
     }
     let mline = u16::try_from(c.sdp_mline_index).ok();
-    Ok(webrtc::ice_transport::ice_candidate::RTCIceCandidateInit {
+    Ok(rtc::peer_connection::transport::RTCIceCandidateInit {
         candidate: c.candidate.clone(),
         sdp_mid: (!c.sdp_mid.is_empty()).then(|| c.sdp_mid.clone()),
         sdp_mline_index: mline,
         username_fragment: (!c.username_fragment.is_empty()).then(|| c.username_fragment.clone()),
+        url: None,
     })
 }
 

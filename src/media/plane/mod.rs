@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::webrtc::RTCIceCandidateInit;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
-use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
 
 use super::announce::Announcer;
 use super::call::{CallMedia, Control, MonitorTap, StereoFrame, TAP_BUFFER};

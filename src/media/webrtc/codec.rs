@@ -1,0 +1,214 @@
+//! The audio codecs a WebRTC leg carries, and the offer check that picks
+//! one before anything is built.
+//!
+//! Invariants: an offer longer than [`MAX_SDP_LEN`] is refused before it is
+//! parsed; the chosen codec is the first of ours the offer has, so a
+//! preference order set by the operator holds.
+
+use std::io::Cursor;
+
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_PCMU};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
+
+use super::super::codec::G711;
+use super::super::opus::{OpusDecoder, OpusEncoder};
+use super::super::{MediaError, Rate};
+pub use crate::validate::MAX_SDP_LEN;
+
+/// The audio codecs a leg can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AudioCodec {
+    /// G.711 u-law, 8 kHz: the phone network's codec.
+    Pcmu,
+    /// Opus, carried at 16 kHz (wideband).
+    Opus,
+}
+
+/// Both, wideband first.
+pub(super) const DEFAULT_CODECS: [AudioCodec; 2] = [AudioCodec::Opus, AudioCodec::Pcmu];
+
+impl AudioCodec {
+    pub fn name(self) -> &'static str {
+        match self {
+            AudioCodec::Pcmu => "PCMU/8000",
+            AudioCodec::Opus => "opus/48000/2",
+        }
+    }
+
+    pub(super) fn rtp_codec(self) -> RTCRtpCodec {
+        match self {
+            AudioCodec::Pcmu => RTCRtpCodec {
+                mime_type: MIME_TYPE_PCMU.to_owned(),
+                clock_rate: 8000,
+                channels: 1,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: vec![],
+            },
+            AudioCodec::Opus => RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48000,
+                channels: 2,
+                // In-band FEC both ways: the decoder recovers a lost frame
+                // from the next packet (media::opus).
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
+        }
+    }
+
+    pub(super) fn parameters(self) -> RTCRtpCodecParameters {
+        RTCRtpCodecParameters {
+            rtp_codec: self.rtp_codec(),
+            payload_type: self.payload_type(),
+        }
+    }
+
+    /// The RTP timestamp clock (Opus always counts at 48 kHz).
+    pub(super) fn clock_rate(self) -> u32 {
+        match self {
+            AudioCodec::Pcmu => 8000,
+            AudioCodec::Opus => 48000,
+        }
+    }
+
+    /// Our payload type (the one we offer).
+    pub(super) fn payload_type(self) -> u8 {
+        match self {
+            AudioCodec::Pcmu => 0,
+            AudioCodec::Opus => 111,
+        }
+    }
+
+    /// The rate of the PCM this codec's legs carry.
+    pub fn rate(self) -> Rate {
+        match self {
+            AudioCodec::Pcmu => Rate::Narrowband,
+            AudioCodec::Opus => Rate::Wideband,
+        }
+    }
+
+    /// RTP timestamp units in one 20 ms frame.
+    pub(super) fn frame_ticks(self) -> u32 {
+        self.clock_rate() / 50
+    }
+
+    /// The codec an SDP rtpmap value ("PCMU/8000", "opus/48000/2") names.
+    fn from_rtpmap(map: &str) -> Option<AudioCodec> {
+        let map = map.to_ascii_lowercase();
+        match map.as_str() {
+            "pcmu/8000" | "pcmu/8000/1" => Some(AudioCodec::Pcmu),
+            "opus/48000/2" | "opus/48000" => Some(AudioCodec::Opus),
+            _ => None,
+        }
+    }
+
+    pub(super) fn from_mime(mime: &str) -> Option<AudioCodec> {
+        if mime.eq_ignore_ascii_case(MIME_TYPE_PCMU) {
+            Some(AudioCodec::Pcmu)
+        } else if mime.eq_ignore_ascii_case(MIME_TYPE_OPUS) {
+            Some(AudioCodec::Opus)
+        } else {
+            None
+        }
+    }
+
+    pub(super) fn encoder(self) -> Result<Encoder, MediaError> {
+        Ok(match self {
+            AudioCodec::Pcmu => Encoder::Pcmu,
+            AudioCodec::Opus => Encoder::Opus(OpusEncoder::new(Rate::Wideband)?),
+        })
+    }
+
+    pub(super) fn decoder(self) -> Result<Decoder, MediaError> {
+        Ok(match self {
+            AudioCodec::Pcmu => Decoder::Pcmu,
+            AudioCodec::Opus => Decoder::Opus(OpusDecoder::new(Rate::Wideband)?),
+        })
+    }
+}
+
+/// One direction's codec state (Opus keeps some; G.711 none).
+pub(super) enum Encoder {
+    Pcmu,
+    Opus(OpusEncoder),
+}
+
+impl Encoder {
+    pub(super) fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, MediaError> {
+        match self {
+            Encoder::Pcmu => Ok(G711::Pcmu.encode(pcm)),
+            Encoder::Opus(e) => e.encode(pcm),
+        }
+    }
+}
+
+pub(super) enum Decoder {
+    Pcmu,
+    Opus(OpusDecoder),
+}
+
+impl Decoder {
+    pub(super) fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, MediaError> {
+        match self {
+            Decoder::Pcmu => Ok(G711::Pcmu.decode(payload)),
+            Decoder::Opus(d) => d.decode(payload),
+        }
+    }
+}
+
+/// Checks an offer before anything is built: it parses, it has an audio
+/// section, and that section offers a codec hotline carries. Returns the
+/// codec hotline will use (Opus when offered, else PCMU).
+pub fn check_offer(sdp: &str) -> Result<AudioCodec, MediaError> {
+    choose_codec(sdp, &DEFAULT_CODECS)
+}
+
+/// The first of `ours` (in our order of preference) that the offer has.
+pub(super) fn choose_codec(sdp: &str, ours: &[AudioCodec]) -> Result<AudioCodec, MediaError> {
+    if sdp.len() > MAX_SDP_LEN {
+        return Err(MediaError::Sdp(format!("longer than {MAX_SDP_LEN} bytes")));
+    }
+    let parsed = rtc::sdp::SessionDescription::unmarshal(&mut Cursor::new(sdp))
+        .map_err(|e| MediaError::Sdp(e.to_string()))?;
+    let audio: Vec<_> = parsed
+        .media_descriptions
+        .iter()
+        .filter(|m| m.media_name.media == "audio")
+        .collect();
+    if audio.is_empty() {
+        return Err(MediaError::Sdp("no audio section (m=audio)".into()));
+    }
+    let mut offered = Vec::new();
+    let mut usable = Vec::new();
+    for m in &audio {
+        for pt in &m.media_name.formats {
+            let rtpmap = m
+                .attributes
+                .iter()
+                .filter(|a| a.key == "rtpmap")
+                .filter_map(|a| a.value.as_deref())
+                .find_map(|v| v.strip_prefix(pt.as_str()).and_then(|r| r.strip_prefix(' ')));
+            let name = match (pt.as_str(), rtpmap) {
+                (_, Some(map)) => map.to_string(),
+                ("0", None) => "PCMU/8000".to_string(),
+                (other, None) => format!("payload type {other}"),
+            };
+            if let Some(codec) = AudioCodec::from_rtpmap(&name) {
+                usable.push(codec);
+            }
+            offered.push(name);
+        }
+    }
+    ours.iter().find(|c| usable.contains(c)).copied().ok_or_else(|| {
+        let ours: Vec<&str> = ours.iter().map(|c| c.name()).collect();
+        MediaError::NoCommonCodec(format!(
+            "offered {}; hotline carries {}",
+            if offered.is_empty() {
+                "nothing".to_string()
+            } else {
+                offered.join(", ")
+            },
+            ours.join(" or ")
+        ))
+    })
+}

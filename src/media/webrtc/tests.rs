@@ -1,0 +1,126 @@
+//! The media shards against real peers on loopback: many connections
+//! share a shard's socket, audio flows each way on every one, and a
+//! stranger's datagrams reach none of them.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::*;
+
+fn loopback(codec: AudioCodec) -> WebRtcSettings {
+    WebRtcSettings {
+        udp_ports: None,
+        ips: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        include_loopback: true,
+        jitter_frames: 3,
+        codecs: vec![codec],
+    }
+}
+
+/// The port of every host candidate in an SDP.
+fn candidate_ports(sdp: &str) -> Vec<u16> {
+    sdp.lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .filter_map(|l| l.split_whitespace().nth(5)?.parse().ok())
+        .collect()
+}
+
+/// Sends `frame` on `from` until `to` has taken in `frames` that are not
+/// silence, or gives up after five seconds.
+async fn carries(from: &Leg, to: &Leg, frame: &[i16]) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut heard = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    while tokio::time::Instant::now() < deadline {
+        tick.tick().await;
+        from.send_frame(frame.to_vec());
+        if to.pop_frame().iter().any(|s| s.unsigned_abs() > 1000) {
+            heard += 1;
+            if heard >= 5 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_share_a_shards_socket_and_each_carries_audio_both_ways() {
+    let server = WebRtcEndpoint::new(&loopback(AudioCodec::Pcmu)).expect("server");
+    let client = WebRtcEndpoint::new(&loopback(AudioCodec::Pcmu)).expect("client");
+    let mut ports = HashSet::new();
+    let mut pairs = Vec::new();
+    for i in 0..8 {
+        let (phone, offer) = client.offer(format!("phone-{i}")).await.expect("offer");
+        let (leg, answer) = server.answer(format!("leg-{i}"), &offer).await.expect("answer");
+        ports.extend(candidate_ports(&answer));
+        phone.accept_answer(&answer).await.expect("accept");
+        assert!(
+            phone.connected(Duration::from_secs(10)).await,
+            "connection {i} comes up"
+        );
+        assert!(
+            leg.connected(Duration::from_secs(10)).await,
+            "connection {i} comes up"
+        );
+        pairs.push((phone, leg));
+    }
+    assert!(
+        ports.len() <= server.shards.len(),
+        "8 connections on {} ports, one per shard at most: {ports:?}",
+        ports.len()
+    );
+    let loud: Vec<i16> = (0..160).map(|i| if i % 2 == 0 { 8000 } else { -8000 }).collect();
+    for (i, (phone, leg)) in pairs.iter().enumerate() {
+        assert!(
+            carries(&phone.leg, &leg.leg, &loud).await,
+            "the server hears phone {i}"
+        );
+        assert!(
+            carries(&leg.leg, &phone.leg, &loud).await,
+            "phone {i} hears the server"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_datagrams_reach_no_connection() {
+    let server = WebRtcEndpoint::new(&loopback(AudioCodec::Pcmu)).expect("server");
+    let client = WebRtcEndpoint::new(&loopback(AudioCodec::Pcmu)).expect("client");
+    let (phone, offer) = client.offer("phone".into()).await.expect("offer");
+    let (leg, answer) = server.answer("leg".into(), &offer).await.expect("answer");
+    phone.accept_answer(&answer).await.expect("accept");
+    assert!(phone.connected(Duration::from_secs(10)).await);
+    // A stranger sends what looks like RTP, and an ICE check naming no
+    // connection, to every port the server offered.
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let mut check = vec![0u8, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42];
+    check.extend([7u8; 12]);
+    for port in candidate_ports(&answer) {
+        for _ in 0..50 {
+            let mut rtp = vec![0x80u8, 0, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4];
+            rtp.extend([0x7Fu8; 160]);
+            stranger.send_to(&rtp, ("127.0.0.1", port)).await.expect("send");
+            stranger.send_to(&check, ("127.0.0.1", port)).await.expect("send");
+        }
+    }
+    let quiet = vec![0i16; 160];
+    let loud: Vec<i16> = (0..160).map(|i| if i % 2 == 0 { 8000 } else { -8000 }).collect();
+    // The connection still carries its own party, and nothing else: while
+    // the phone sends silence, the leg hears silence.
+    assert!(carries(&phone.leg, &leg.leg, &loud).await);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for _ in 0..25 {
+        tick.tick().await;
+        phone.leg.send_frame(quiet.clone());
+    }
+    for _ in 0..10 {
+        tick.tick().await;
+        phone.leg.send_frame(quiet.clone());
+        assert!(
+            leg.leg.pop_frame().iter().all(|s| s.unsigned_abs() < 100),
+            "only the party's silence"
+        );
+    }
+    assert!(!leg.leg.is_closed());
+}
