@@ -214,9 +214,13 @@ async fn a_real_prometheus_scraping_the_demo_answers_the_wallboard_queries() {
         missing.is_empty(),
         "read by the dashboards but not in the demo's scrape: {missing:?}"
     );
-    // Media moved: audio packets in, recordings written.
+    // Media moved: audio packets in (read in batches by the media
+    // shards), recordings written.
     for series in [
         "hotline_media_packets_received_total{transport=\"webrtc\"}",
+        "hotline_media_datagrams_received_total{transport=\"webrtc\"}",
+        "hotline_media_recv_calls_total{transport=\"webrtc\"}",
+        "hotline_media_datagrams_sent_total{transport=\"webrtc\"}",
         "hotline_recording_bytes_total",
     ] {
         let v = last_scrape

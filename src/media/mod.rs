@@ -16,6 +16,7 @@ pub mod prompt;
 /// Recording and monitoring records (in the core: the store keeps them).
 pub use hotline_core::recording as record;
 pub mod recorder;
+pub mod recording_writer;
 pub mod relay;
 pub mod resample;
 pub mod retention;

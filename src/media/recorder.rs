@@ -187,6 +187,32 @@ impl StereoRecorder {
         Ok(())
     }
 
+    /// Appends interleaved caller/agent samples (a writer task's batch;
+    /// silence for a pause is already in it).
+    pub fn write_interleaved(&mut self, samples: &[i16]) -> Result<(), MediaError> {
+        let writer = self.writer.as_mut().ok_or_else(|| MediaError::Recording {
+            path: String::new(),
+            reason: "recording already finished".into(),
+        })?;
+        for pair in samples.chunks_exact(2) {
+            if let Err(e) = writer.sample_pair(pair[0], pair[1]) {
+                return Err(self.err(e));
+            }
+        }
+        let n = (samples.len() / 2) as u64;
+        self.written += n;
+        self.unflushed += n;
+        if self.unflushed >= self.flush_every {
+            self.unflushed = 0;
+            if let Some(w) = self.writer.as_mut() {
+                if let Err(e) = w.flush() {
+                    return Err(self.err(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Starts a PCI pause (a second pause while paused changes nothing).
     pub fn pause(&mut self, by: &str) {
         if self.paused.is_none() {

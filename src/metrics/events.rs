@@ -49,6 +49,7 @@ pub fn initialise() {
         counter!("hotline_requests_closed_total", "on_time" => on_time).increment(0);
     }
     counter!("hotline_recording_bytes_total").increment(0);
+    counter!("hotline_recordings_failed_total").absolute(0);
     counter!("hotline_prompts_unreadable_total", "prompt" => "keypad_menu").increment(0);
     for result in ["ok", "failed"] {
         counter!("hotline_tls_reloads_total", "result" => result).increment(0);
@@ -310,6 +311,10 @@ pub fn describe() {
         "hotline_recording_bytes_total",
         Unit::Bytes,
         "Audio bytes written to call recordings."
+    );
+    describe_counter!(
+        "hotline_recordings_failed_total",
+        "Recordings that could not start or ended before their call (the disk refused a write, or fell 10 s behind); each is also logged as a warning, and the call goes on unrecorded."
     );
     describe_gauge!(
         "hotline_fcr_declared_ratio",
@@ -690,6 +695,11 @@ pub fn leg_silent(leg: &'static str, silent: bool) {
 pub fn recording_archived(stored: bool) {
     let result = if stored { "stored" } else { "failed" };
     counter!("hotline_recordings_archived_total", "result" => result).increment(1);
+}
+
+/// A recording could not start, or ended before its call.
+pub fn recording_failed() {
+    counter!("hotline_recordings_failed_total").increment(1);
 }
 
 /// Bytes appended to recordings.

@@ -35,6 +35,7 @@ use super::plane::{AgentAudioProblem, Shared};
 use super::prompt::PromptPlayer;
 use super::record::{MonitorMode, PauseAudit, RecordingRecord};
 use super::recorder::StereoRecorder;
+use super::recording_writer::QueuedRecorder;
 use super::resample::Converter;
 use super::Rate;
 use crate::acd::{CallRecord, CallStatus};
@@ -645,6 +646,7 @@ impl CallMedia {
             if let Some(rec) = self.recording.as_mut() {
                 if let Err(e) = rec.write(&left, &right, self.phase == Phase::Held) {
                     warn!(call = %self.call, error = %e, "recording write failed; closing the recording");
+                    crate::metrics::events::recording_failed();
                     self.close_recording().await;
                 }
             }

@@ -5,7 +5,7 @@ use super::*;
 
 /// A call's recording in progress.
 pub(super) struct Recording {
-    pub(super) recorder: StereoRecorder,
+    pub(super) recorder: QueuedRecorder,
     pub(super) record: RecordingRecord,
     /// Wall-clock start of the pause in progress.
     pub(super) paused_at: Option<Timestamp>,
@@ -52,10 +52,11 @@ impl CallMedia {
             _ => Rate::Narrowband,
         };
         self.rate = rate;
-        let recorder = match StereoRecorder::create(&path, rate, self.shared.settings.flush_every, keys) {
+        let recorder = match QueuedRecorder::create(&path, rate, self.shared.settings.flush_every, keys) {
             Ok(r) => r,
             Err(e) => {
                 warn!(call = %self.call, error = %e, "cannot start the recording; the call goes on unrecorded");
+                crate::metrics::events::recording_failed();
                 return;
             }
         };
@@ -121,7 +122,7 @@ impl CallMedia {
                 });
             }
         }
-        match rec.recorder.finish() {
+        match rec.recorder.finish().await {
             Ok(summary) => rec.record.duration_ms = crate::time::duration_ms(summary.duration),
             Err(e) => warn!(call = %self.call, error = %e, "finishing the recording"),
         }
