@@ -228,7 +228,11 @@ impl CallMedia {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let caller = self.caller.clone();
-        let mut clock = tokio::time::interval(Duration::from_millis(20));
+        // Every call on the node ticks on the wall clock's 20 ms grid: their
+        // frames reach the media shards together and leave in full batches
+        // (and a relayed agent's node knows when they come).
+        let first = super::trunk::aligned_tick(tokio::time::Instant::now());
+        let mut clock = tokio::time::interval_at(first, Duration::from_millis(20));
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut rewatching: Option<Rewatch> = None;
         loop {
