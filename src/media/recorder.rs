@@ -75,20 +75,99 @@ impl Sink {
     }
 }
 
+/// A recording's length and its PCI pauses, counted in samples per
+/// channel: one bookkeeping for the file's writer and for the call's side
+/// of a recording written by a writer task.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    rate: Rate,
+    /// Samples per channel recorded so far.
+    written: u64,
+    /// The pause in progress: who, and where it began.
+    paused: Option<(String, u64)>,
+    pauses: Vec<PauseRecord>,
+}
+
+impl Timeline {
+    pub fn new(rate: Rate) -> Self {
+        Timeline {
+            rate,
+            written: 0,
+            paused: None,
+            pauses: Vec::new(),
+        }
+    }
+
+    /// `samples` more per channel were recorded.
+    pub fn advance(&mut self, samples: u64) {
+        self.written += samples;
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.is_some()
+    }
+
+    /// Starts a PCI pause (a second pause while paused changes nothing).
+    pub fn pause(&mut self, by: &str) {
+        if self.paused.is_none() {
+            self.paused = Some((by.to_string(), self.written));
+        }
+    }
+
+    /// Ends the pause in progress, returning its audit record.
+    pub fn resume(&mut self) -> Option<PauseRecord> {
+        let (by, from) = self.paused.take()?;
+        let record = PauseRecord {
+            by,
+            at: self.offset(from),
+            length: self.offset(self.written - from),
+        };
+        self.pauses.push(record.clone());
+        Some(record)
+    }
+
+    fn offset(&self, samples: u64) -> Duration {
+        Duration::from_micros(samples * 1_000_000 / u64::from(self.rate.hz()))
+    }
+
+    /// Audio bytes recorded so far (16-bit stereo; the header aside).
+    pub fn bytes_written(&self) -> u64 {
+        self.written * 4
+    }
+
+    /// Length recorded so far.
+    pub fn duration(&self) -> Duration {
+        self.offset(self.written)
+    }
+
+    /// What the finished recording at `path` holds (a pause in progress
+    /// ends with it).
+    pub fn summary(&mut self, path: &Path) -> RecordingSummary {
+        self.resume();
+        RecordingSummary {
+            path: path.to_path_buf(),
+            duration: self.duration(),
+            pauses: self.pauses.clone(),
+        }
+    }
+}
+
 pub struct StereoRecorder {
     /// None once finished.
     writer: Option<Sink>,
     path: PathBuf,
-    rate: Rate,
-    /// Samples per channel written so far.
-    written: u64,
+    timeline: Timeline,
     /// Samples per channel since the header was last rewritten.
     unflushed: u64,
     /// Rewrite the header after this many samples per channel.
     flush_every: u64,
-    /// The pause in progress: who, and where it began.
-    paused: Option<(String, u64)>,
-    pauses: Vec<PauseRecord>,
+}
+
+fn finished() -> MediaError {
+    MediaError::Recording {
+        path: String::new(),
+        reason: "recording already finished".into(),
+    }
 }
 
 impl StereoRecorder {
@@ -136,12 +215,9 @@ impl StereoRecorder {
         Ok(StereoRecorder {
             writer: Some(writer),
             path: path.to_path_buf(),
-            rate,
-            written: 0,
+            timeline: Timeline::new(rate),
             unflushed: 0,
             flush_every,
-            paused: None,
-            pauses: Vec::new(),
         })
     }
 
@@ -156,11 +232,8 @@ impl StereoRecorder {
     /// with silence); writes silence instead while paused.
     pub fn write(&mut self, caller: &[i16], agent: &[i16]) -> Result<(), MediaError> {
         let n = caller.len().max(agent.len());
-        let paused = self.paused.is_some();
-        let writer = self.writer.as_mut().ok_or_else(|| MediaError::Recording {
-            path: String::new(),
-            reason: "recording already finished".into(),
-        })?;
+        let paused = self.timeline.is_paused();
+        let writer = self.writer.as_mut().ok_or_else(finished)?;
         for i in 0..n {
             let (l, r) = if paused {
                 (0, 0)
@@ -174,33 +247,25 @@ impl StereoRecorder {
                 return Err(self.err(e));
             }
         }
-        self.written += n as u64;
-        self.unflushed += n as u64;
-        if self.unflushed >= self.flush_every {
-            self.unflushed = 0;
-            if let Some(w) = self.writer.as_mut() {
-                if let Err(e) = w.flush() {
-                    return Err(self.err(e));
-                }
-            }
-        }
-        Ok(())
+        self.written(n as u64)
     }
 
     /// Appends interleaved caller/agent samples (a writer task's batch;
     /// silence for a pause is already in it).
     pub fn write_interleaved(&mut self, samples: &[i16]) -> Result<(), MediaError> {
-        let writer = self.writer.as_mut().ok_or_else(|| MediaError::Recording {
-            path: String::new(),
-            reason: "recording already finished".into(),
-        })?;
+        let writer = self.writer.as_mut().ok_or_else(finished)?;
         for pair in samples.chunks_exact(2) {
             if let Err(e) = writer.sample_pair(pair[0], pair[1]) {
                 return Err(self.err(e));
             }
         }
-        let n = (samples.len() / 2) as u64;
-        self.written += n;
+        self.written((samples.len() / 2) as u64)
+    }
+
+    /// `n` samples per channel went in: counted, and the header rewritten
+    /// when `flush_every` has passed.
+    fn written(&mut self, n: u64) -> Result<(), MediaError> {
+        self.timeline.advance(n);
         self.unflushed += n;
         if self.unflushed >= self.flush_every {
             self.unflushed = 0;
@@ -215,35 +280,22 @@ impl StereoRecorder {
 
     /// Starts a PCI pause (a second pause while paused changes nothing).
     pub fn pause(&mut self, by: &str) {
-        if self.paused.is_none() {
-            self.paused = Some((by.to_string(), self.written));
-        }
+        self.timeline.pause(by);
     }
 
     /// Ends the pause in progress, returning its audit record.
     pub fn resume(&mut self) -> Option<PauseRecord> {
-        let (by, from) = self.paused.take()?;
-        let record = PauseRecord {
-            by,
-            at: self.offset(from),
-            length: self.offset(self.written - from),
-        };
-        self.pauses.push(record.clone());
-        Some(record)
-    }
-
-    fn offset(&self, samples: u64) -> Duration {
-        Duration::from_micros(samples * 1_000_000 / u64::from(self.rate.hz()))
+        self.timeline.resume()
     }
 
     /// Audio bytes written so far (16-bit stereo; the header aside).
     pub fn bytes_written(&self) -> u64 {
-        self.written * 4
+        self.timeline.bytes_written()
     }
 
     /// Length recorded so far.
     pub fn duration(&self) -> Duration {
-        self.offset(self.written)
+        self.timeline.duration()
     }
 
     pub fn path(&self) -> &Path {
@@ -252,14 +304,10 @@ impl StereoRecorder {
 
     /// Closes the file with a final header.
     pub fn finish(mut self) -> Result<RecordingSummary, MediaError> {
-        self.resume();
+        let summary = self.timeline.summary(&self.path);
         if let Some(w) = self.writer.take() {
             w.finish().map_err(|e| self.err(e))?;
         }
-        Ok(RecordingSummary {
-            path: self.path.clone(),
-            duration: self.duration(),
-            pauses: self.pauses.clone(),
-        })
+        Ok(summary)
     }
 }

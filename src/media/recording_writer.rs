@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::recorder::{PauseRecord, RecordingSummary, StereoRecorder};
+use super::recorder::{PauseRecord, RecordingSummary, StereoRecorder, Timeline};
 use super::sealed::RecordingKeys;
 use super::{MediaError, Rate};
 
@@ -40,7 +40,6 @@ const QUEUE: usize = 8;
 /// The call's side of a recording written by a writer task.
 pub struct QueuedRecorder {
     path: PathBuf,
-    rate: Rate,
     /// Interleaved caller/agent samples not yet handed over.
     batch: Vec<i16>,
     /// Interleaved samples per handoff, and the most the batch may hold.
@@ -50,11 +49,9 @@ pub struct QueuedRecorder {
     /// The writer's first error, read by the tick.
     failed: Arc<Mutex<Option<String>>>,
     writer: JoinHandle<Result<(), MediaError>>,
-    /// Samples per channel so far.
-    written: u64,
-    /// The pause in progress: who, and where it began.
-    paused: Option<(String, u64)>,
-    pauses: Vec<PauseRecord>,
+    /// What has been recorded, pauses included (the writer keeps its own
+    /// count of what reached the file).
+    timeline: Timeline,
 }
 
 impl QueuedRecorder {
@@ -75,16 +72,13 @@ impl QueuedRecorder {
         let writer = tokio::spawn(write(file, batches, failed.clone()));
         Ok(QueuedRecorder {
             path: path.to_path_buf(),
-            rate,
             batch: Vec::with_capacity(handoff),
             handoff,
             backlog,
             to_writer,
             failed,
             writer,
-            written: 0,
-            paused: None,
-            pauses: Vec::new(),
+            timeline: Timeline::new(rate),
         })
     }
 
@@ -103,7 +97,7 @@ impl QueuedRecorder {
             return Err(self.err(e));
         }
         let n = caller.len().max(agent.len());
-        if self.paused.is_some() {
+        if self.timeline.is_paused() {
             self.batch.resize(self.batch.len() + 2 * n, 0);
         } else {
             for i in 0..n {
@@ -111,7 +105,7 @@ impl QueuedRecorder {
                 self.batch.push(agent.get(i).copied().unwrap_or(0));
             }
         }
-        self.written += n as u64;
+        self.timeline.advance(n as u64);
         if self.batch.len() >= self.handoff {
             let full = std::mem::replace(&mut self.batch, Vec::with_capacity(self.handoff));
             match self.to_writer.try_send(full) {
@@ -137,47 +131,29 @@ impl QueuedRecorder {
 
     /// Starts a PCI pause (a second pause while paused changes nothing).
     pub fn pause(&mut self, by: &str) {
-        if self.paused.is_none() {
-            self.paused = Some((by.to_string(), self.written));
-        }
+        self.timeline.pause(by);
     }
 
     /// Ends the pause in progress, returning its audit record.
     pub fn resume(&mut self) -> Option<PauseRecord> {
-        let (by, from) = self.paused.take()?;
-        let record = PauseRecord {
-            by,
-            at: self.offset(from),
-            length: self.offset(self.written - from),
-        };
-        self.pauses.push(record.clone());
-        Some(record)
-    }
-
-    fn offset(&self, samples: u64) -> Duration {
-        Duration::from_micros(samples * 1_000_000 / u64::from(self.rate.hz()))
+        self.timeline.resume()
     }
 
     /// Audio bytes recorded so far (16-bit stereo; the header aside).
     pub fn bytes_written(&self) -> u64 {
-        self.written * 4
+        self.timeline.bytes_written()
     }
 
     /// Length recorded so far.
     pub fn duration(&self) -> Duration {
-        self.offset(self.written)
+        self.timeline.duration()
     }
 
     /// Hands over the rest, waits for the writer to close the file with a
     /// final header.
     pub async fn finish(mut self) -> Result<RecordingSummary, MediaError> {
-        self.resume();
         let rest = std::mem::take(&mut self.batch);
-        let summary = RecordingSummary {
-            path: self.path.clone(),
-            duration: self.duration(),
-            pauses: self.pauses.clone(),
-        };
+        let summary = self.timeline.summary(&self.path);
         if !rest.is_empty() && self.to_writer.send(rest).await.is_err() {
             return Err(self.err("the recording's writer stopped"));
         }
