@@ -268,30 +268,39 @@ impl Connection {
 
     /// Takes everything the state machine has for the world: datagrams
     /// into `out`, events (state changes, new tracks), received audio into
-    /// the leg; and asks for its next deadline.
-    pub fn drain(&mut self, out: &mut Vec<Datagram>) -> Drained {
+    /// the leg; and asks for its next deadline. `wrote_only`: nothing but
+    /// frames went in since the last drain, so only datagrams can come out.
+    ///
+    /// Every poll of the state machine runs its whole handler pipeline, so
+    /// a drain polls no more than its input can have produced: one more
+    /// round only after an event (a state change can queue handshake
+    /// records) or, before media flows, after a read.
+    pub fn drain(&mut self, out: &mut Vec<Datagram>, wrote_only: bool) -> Drained {
         let mut drained = Drained::default();
         loop {
-            let mut progressed = false;
             while let Some(d) = self.pc.poll_write() {
-                progressed = true;
                 out.push(Datagram {
                     local: d.transport.local_addr,
                     peer: d.transport.peer_addr,
                     bytes: d.message,
                 });
             }
+            if wrote_only {
+                break;
+            }
+            let mut again = false;
             while let Some(event) = self.pc.poll_event() {
-                progressed = true;
+                again = true;
                 drained.ended |= self.on_event(event);
             }
+            let connected = *self.state.borrow() == RTCPeerConnectionState::Connected;
             while let Some(message) = self.pc.poll_read() {
-                progressed = true;
+                again |= !connected;
                 if let RTCMessage::RtpPacket(track, packet) = message.message {
                     self.on_rtp(&track, packet, message.now);
                 }
             }
-            if !progressed {
+            if !again {
                 break;
             }
         }
@@ -380,7 +389,7 @@ impl Connection {
         self.leg.close();
         let _ = self.pc.close();
         let _ = self.state.send(RTCPeerConnectionState::Closed);
-        self.drain(out);
+        self.drain(out, false);
     }
 }
 

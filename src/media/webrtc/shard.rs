@@ -146,8 +146,9 @@ struct Shard {
     by_peer: HashMap<(SockId, SocketAddr), ConnKey>,
     by_ufrag: HashMap<String, ConnKey>,
     timers: BinaryHeap<Reverse<(Instant, ConnKey)>>,
-    /// Connections that took input since their outputs were drained.
-    touched: Vec<ConnKey>,
+    /// Connections that took input since their outputs were drained, and
+    /// whether that input was only frames to send (a cheaper drain).
+    touched: Vec<(ConnKey, bool)>,
     outbox: Vec<Datagram>,
     readiness: FuturesUnordered<BoxFuture<'static, SockId>>,
     recv: RecvBatch,
@@ -211,7 +212,7 @@ pub(super) async fn run(setup: ShardSetup) {
                     let key = ConnKey(tag);
                     if let Some(conn) = shard.conns.get_mut(&key) {
                         conn.c.send_frame(now, &frame);
-                        shard.touched.push(key);
+                        shard.touched.push((key, true));
                     }
                 }
             }
@@ -296,7 +297,7 @@ impl Shard {
                         .and_then(|d| conn.c.pc.set_remote_description(now, d))
                         .map_err(|e| MediaError::Sdp(e.to_string())),
                 };
-                self.touched.push(key);
+                self.touched.push((key, false));
                 let _ = reply.send(result);
             }
             Command::AddCandidate {
@@ -315,7 +316,7 @@ impl Shard {
                         .add_remote_candidate(candidate)
                         .map_err(|e| MediaError::Ice(e.to_string())),
                 };
-                self.touched.push(key);
+                self.touched.push((key, false));
                 let _ = reply.send(result);
             }
         }
@@ -418,7 +419,7 @@ impl Shard {
                 scheduled: None,
             },
         );
-        self.touched.push(key);
+        self.touched.push((key, false));
     }
 
     fn drop_socket(&mut self, id: SockId) {
@@ -486,7 +487,7 @@ impl Shard {
                         match key.and_then(|k| Some((k, self.conns.get_mut(&k)?))) {
                             Some((k, conn)) => {
                                 conn.c.receive(now, local, from, bytes);
-                                self.touched.push(k);
+                                self.touched.push((k, false));
                             }
                             None => unknown += 1,
                         }
@@ -520,7 +521,7 @@ impl Shard {
                 if conn.scheduled == Some(at) {
                     conn.scheduled = None;
                     conn.c.timeout(now);
-                    self.touched.push(key);
+                    self.touched.push((key, false));
                 }
             }
         }
@@ -529,14 +530,16 @@ impl Shard {
     /// Takes every touched connection's outputs and sends the datagrams.
     fn flush(&mut self) {
         let mut touched = std::mem::take(&mut self.touched);
+        // By key, a connection's other inputs before its frames (false
+        // sorts first), so the first entry per key says how to drain it.
         touched.sort_unstable();
-        touched.dedup();
-        for key in touched.drain(..) {
+        touched.dedup_by_key(|(key, _)| *key);
+        for (key, wrote_only) in touched.drain(..) {
             let Some(conn) = self.conns.get_mut(&key) else {
                 continue;
             };
             let from = self.outbox.len();
-            let drained = conn.c.drain(&mut self.outbox);
+            let drained = conn.c.drain(&mut self.outbox, wrote_only);
             if conn.c.deadline != conn.scheduled {
                 if let Some(at) = conn.c.deadline {
                     self.timers.push(Reverse((at, key)));
