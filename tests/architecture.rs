@@ -47,21 +47,38 @@ fn dependency_tree(package: &str) -> Vec<String> {
         .collect()
 }
 
+/// The crates of `package`'s dependency tree named in `forbidden`.
+fn forbidden_in(package: &str, forbidden: &[&str]) -> Vec<String> {
+    let tree = dependency_tree(package);
+    assert!(tree.iter().any(|c| c == package), "{package} is in the workspace");
+    tree.into_iter()
+        .filter(|c| {
+            forbidden
+                .iter()
+                .any(|f| c == f || c.starts_with(&format!("{f}-")))
+        })
+        .collect()
+}
+
 #[test]
 fn the_sans_io_crates_depend_on_no_runtime_grpc_redis_wav_or_webrtc_crate() {
     for package in ["hotline-core", "hotline-sip", "hotline-time"] {
-        let tree = dependency_tree(package);
-        assert!(tree.iter().any(|c| c == package), "{package} is in the workspace");
-        let found: Vec<&String> = tree
-            .iter()
-            .filter(|c| {
-                FORBIDDEN_IN_CORES
-                    .iter()
-                    .any(|f| c == f || c.starts_with(&format!("{f}-")))
-            })
-            .collect();
+        let found = forbidden_in(package, FORBIDDEN_IN_CORES);
         assert!(found.is_empty(), "{package} depends on {found:?}");
     }
+}
+
+#[test]
+fn the_webrtc_answerer_is_sans_io_over_rtc_alone() {
+    // rtc is its protocol parts (itself sans-IO); nothing may bring in a
+    // runtime, or the async webrtc crate with its task per connection.
+    let forbidden: Vec<&str> = FORBIDDEN_IN_CORES
+        .iter()
+        .copied()
+        .filter(|c| *c != "rtc")
+        .collect();
+    let found = forbidden_in("hotline-webrtc-lite", &forbidden);
+    assert!(found.is_empty(), "hotline-webrtc-lite depends on {found:?}");
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

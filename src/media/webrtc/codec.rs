@@ -6,12 +6,15 @@
 //! preference order set by the operator holds.
 
 use std::io::Cursor;
+use std::time::Instant;
 
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_PCMU};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
 
 use super::super::codec::G711;
+use super::super::leg::{InboundPacket, Leg};
 use super::super::opus::{OpusDecoder, OpusEncoder};
+use super::super::resample::Converter;
 use super::super::{MediaError, Rate};
 pub use crate::validate::MAX_SDP_LEN;
 
@@ -102,6 +105,15 @@ impl AudioCodec {
         }
     }
 
+    /// The codec a payload type carries, by its rtpmap value, or by the
+    /// static assignment (0 is PCMU) where the offer gave none.
+    pub(super) fn of_payload(pt: u8, rtpmap: Option<&str>) -> Option<AudioCodec> {
+        match rtpmap {
+            Some(map) => AudioCodec::from_rtpmap(map),
+            None => (pt == AudioCodec::Pcmu.payload_type()).then_some(AudioCodec::Pcmu),
+        }
+    }
+
     pub(super) fn from_mime(mime: &str) -> Option<AudioCodec> {
         if mime.eq_ignore_ascii_case(MIME_TYPE_PCMU) {
             Some(AudioCodec::Pcmu)
@@ -153,6 +165,46 @@ impl Decoder {
             Decoder::Pcmu => Ok(G711::Pcmu.decode(payload)),
             Decoder::Opus(d) => d.decode(payload),
         }
+    }
+}
+
+/// What arrives in one payload type: its codec and decoder, and the rate
+/// conversion to the leg's rate (its filter state kept across packets).
+pub(super) struct Incoming {
+    codec: AudioCodec,
+    decoder: Decoder,
+    converter: Option<Converter>,
+}
+
+impl Incoming {
+    pub(super) fn new(codec: AudioCodec) -> Option<Incoming> {
+        Some(Incoming {
+            codec,
+            decoder: codec.decoder().ok()?,
+            converter: None,
+        })
+    }
+
+    /// Decodes one packet's payload into `leg`'s jitter buffer.
+    pub(super) fn push(&mut self, leg: &Leg, header: &rtc::rtp::Header, payload: &[u8], arrival: Instant) {
+        // Comfort noise and the like arrive empty; a corrupt packet is lost
+        // audio, concealed like any other.
+        if payload.is_empty() {
+            return;
+        }
+        let Ok(pcm) = self.decoder.decode(payload) else {
+            return;
+        };
+        let pcm = Converter::between(&mut self.converter, self.codec.rate(), leg.rate).convert(&pcm);
+        leg.push_inbound(
+            InboundPacket {
+                sequence: header.sequence_number,
+                timestamp: header.timestamp,
+                clock_rate: self.codec.clock_rate(),
+                arrival,
+            },
+            pcm,
+        );
     }
 }
 

@@ -30,24 +30,19 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::watch;
 use tracing::debug;
 
-use super::super::leg::{InboundPacket, Leg};
-use super::super::resample::Converter;
+use super::super::leg::Leg;
 use super::super::MediaError;
-use super::codec::{AudioCodec, Decoder, Encoder};
+use super::codec::{AudioCodec, Encoder, Incoming};
 
 /// No packets for this long: the connection is disconnected...
-const ICE_DISCONNECTED: Duration = Duration::from_secs(3);
+pub(super) const ICE_DISCONNECTED: Duration = Duration::from_secs(3);
 /// ...and this much longer: failed, and the leg is closed.
-const ICE_FAILED: Duration = Duration::from_secs(4);
+pub(super) const ICE_FAILED: Duration = Duration::from_secs(4);
 /// Consent checks while no media flows, so silence is not a failure.
 const ICE_KEEPALIVE: Duration = Duration::from_secs(1);
 
 /// A datagram to send: from which of our addresses, to whom, what.
-pub(super) struct Datagram {
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
-    pub bytes: BytesMut,
-}
+pub(super) use hotline_webrtc_lite::Datagram;
 
 /// What we send: one audio track.
 struct Outgoing {
@@ -60,14 +55,6 @@ struct Outgoing {
     /// The payload type the answer gave our codec, looked up once media
     /// can flow (a browser may number Opus differently from us).
     payload_type: Option<u8>,
-}
-
-/// What arrives in one payload type: its codec and decoder, and the rate
-/// conversion to the leg's rate (its filter state kept across packets).
-struct Incoming {
-    codec: AudioCodec,
-    decoder: Decoder,
-    converter: Option<Converter>,
 }
 
 pub(super) struct Connection {
@@ -146,7 +133,7 @@ impl Connection {
         let sender = pc.add_track(track).map_err(rtc_err)?;
         for (i, addr) in candidates.iter().enumerate() {
             pc.add_local_candidate(RTCIceCandidateInit {
-                candidate: host_candidate(i, *addr),
+                candidate: hotline_webrtc_lite::host_candidate(i, *addr),
                 ..Default::default()
             })
             .map_err(rtc_err)?;
@@ -331,40 +318,14 @@ impl Connection {
     }
 
     fn on_rtp(&mut self, track: &str, packet: rtc::rtp::Packet, arrival: Instant) {
-        // Comfort noise and the like arrive empty.
-        if packet.payload.is_empty() {
-            return;
-        }
         let pt = packet.header.payload_type;
         if !self.incoming.contains_key(&pt) {
-            let codec = self.codec_of(track, pt);
-            let incoming = codec.and_then(|codec| {
-                Some(Incoming {
-                    codec,
-                    decoder: codec.decoder().ok()?,
-                    converter: None,
-                })
-            });
+            let incoming = self.codec_of(track, pt).and_then(Incoming::new);
             self.incoming.insert(pt, incoming);
         }
-        let Some(Some(incoming)) = self.incoming.get_mut(&pt) else {
-            return;
-        };
-        // A corrupt packet is lost audio, concealed like any other.
-        let Ok(pcm) = incoming.decoder.decode(&packet.payload) else {
-            return;
-        };
-        let pcm =
-            Converter::between(&mut incoming.converter, incoming.codec.rate(), self.leg.rate).convert(&pcm);
-        self.leg.push_inbound(
-            InboundPacket {
-                sequence: packet.header.sequence_number,
-                timestamp: packet.header.timestamp,
-                clock_rate: incoming.codec.clock_rate(),
-                arrival,
-            },
-            pcm,
-        );
+        if let Some(Some(incoming)) = self.incoming.get_mut(&pt) {
+            incoming.push(&self.leg, &packet.header, &packet.payload, arrival);
+        }
     }
 
     /// What payload type `pt` of `track` carries, as negotiated.
@@ -391,18 +352,4 @@ impl Connection {
         let _ = self.state.send(RTCPeerConnectionState::Closed);
         self.drain(out, false);
     }
-}
-
-/// A host candidate line for one of our sockets.
-fn host_candidate(index: usize, addr: SocketAddr) -> String {
-    // Priority per RFC 8445 5.1.2.1: host type preference 126, local
-    // preference falling with the index, component 1.
-    let local_preference = 65535u32.saturating_sub(index as u32);
-    let priority = (126u32 << 24) | (local_preference << 8) | 255;
-    format!(
-        "candidate:{} 1 udp {priority} {} {} typ host",
-        index + 1,
-        addr.ip(),
-        addr.port()
-    )
 }

@@ -1,11 +1,14 @@
 //! The WebRTC adapter: turns a client's SDP offer into a [`Leg`].
 //!
-//! Built on webrtc-rs' sans-IO core (`rtc`): each peer connection is one
-//! state machine (ICE, DTLS-SRTP as WebRTC requires, RTCP reports) with no
-//! sockets or tasks of its own. A node runs one media shard per core
-//! ([`shard`]); a shard owns its UDP sockets, reads and writes them in
-//! batches, and drives every connection on them. The answer carries the
-//! shard's host candidates, so the server never needs to trickle.
+//! Every connection is a sans-IO state machine with no sockets or tasks of
+//! its own. A browser's offer is answered by `hotline-webrtc-lite`
+//! ([`lite`]): ICE-lite, DTLS-SRTP and SRTP in place. Where hotline offers
+//! (its own softphones: demo, load generation, tests), the connection is
+//! webrtc-rs' full `rtc` peer connection ([`connection`]). A node runs one
+//! media shard per core ([`shard`]); a shard owns its UDP sockets, reads
+//! and writes them in batches, and drives every connection on them. The
+//! answer carries the shard's host candidates, so the server never needs
+//! to trickle.
 //!
 //! Invariants: an offer is checked (parsable, has audio, shares a codec)
 //! before any connection is made, so bad input costs nothing; a failed or
@@ -15,6 +18,7 @@
 
 mod codec;
 mod connection;
+mod lite;
 mod shard;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -99,6 +103,7 @@ impl WebRtcEndpoint {
             .map_err(|_| MediaError::Transport("WebRTC media needs a running tokio runtime".into()))?;
         let count = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let mut shards = Vec::with_capacity(count);
+        let identity = Arc::new(hotline_webrtc_lite::Identity::generate()?);
         let mut port_cursor = settings.udp_ports.map(|(lo, _)| lo);
         for index in 0..count {
             let mut sockets = Vec::new();
@@ -110,7 +115,6 @@ impl WebRtcEndpoint {
             let (closes, closes_rx) = mpsc::unbounded_channel();
             runtime.spawn(shard::run(ShardSetup {
                 index,
-                codecs: codecs.clone(),
                 sockets,
                 client_ips: ips.clone(),
                 commands: commands_rx,
@@ -118,6 +122,7 @@ impl WebRtcEndpoint {
                 frames: frames_rx,
                 frames_tx: frames,
                 jitter_frames: settings.jitter_frames.max(1),
+                identity: identity.clone(),
             }));
             shards.push(ShardHandle { commands, closes });
         }

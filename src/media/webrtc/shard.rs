@@ -39,8 +39,10 @@ use super::super::leg::{Leg, LegKind};
 use super::super::udp::{self, RecvBatch};
 use super::super::MediaError;
 use super::codec::AudioCodec;
-use super::connection::{Connection, Datagram};
+use super::connection::{Connection, Datagram, Drained};
+use super::lite::LiteConnection;
 use crate::metrics::media_io::WebRtcShardEvent;
+use hotline_webrtc_lite::Identity;
 
 /// Frames in flight to one shard before a frame is dropped (two ticks of
 /// 500 two-party calls).
@@ -96,7 +98,6 @@ pub(super) struct Opened {
 /// What a shard is given to start.
 pub(super) struct ShardSetup {
     pub index: usize,
-    pub codecs: Vec<AudioCodec>,
     /// The shard's shared sockets, one per address it offers.
     pub sockets: Vec<std::net::UdpSocket>,
     /// Addresses client connections bind their own sockets on.
@@ -109,6 +110,8 @@ pub(super) struct ShardSetup {
     /// Where the legs this shard makes queue their frames.
     pub frames_tx: mpsc::Sender<(u32, Vec<i16>)>,
     pub jitter_frames: usize,
+    /// The certificate answers prove themselves with.
+    pub identity: Arc<Identity>,
 }
 
 struct Sock {
@@ -118,8 +121,80 @@ struct Sock {
     owner: Option<ConnKey>,
 }
 
+/// A connection of either kind: the lean answerer for browsers' offers,
+/// rtc's full peer connection where this side offered.
+enum Peer {
+    Lite(Box<LiteConnection>),
+    Full(Box<Connection>),
+}
+
+impl Peer {
+    fn leg(&self) -> &Arc<Leg> {
+        match self {
+            Peer::Lite(c) => &c.leg,
+            Peer::Full(c) => &c.leg,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Peer::Lite(c) => c.deadline,
+            Peer::Full(c) => c.deadline,
+        }
+    }
+
+    fn frames_failed(&self) -> u64 {
+        match self {
+            Peer::Lite(c) => c.frames_failed,
+            Peer::Full(c) => c.frames_failed,
+        }
+    }
+
+    fn local_ufrag(&self) -> Option<String> {
+        match self {
+            Peer::Lite(c) => c.local_ufrag(),
+            Peer::Full(c) => c.local_ufrag(),
+        }
+    }
+
+    fn receive(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, bytes: &[u8]) {
+        match self {
+            Peer::Lite(c) => c.receive(now, local, peer, bytes),
+            Peer::Full(c) => c.receive(now, local, peer, bytes),
+        }
+    }
+
+    fn send_frame(&mut self, now: Instant, frame: &[i16]) {
+        match self {
+            Peer::Lite(c) => c.send_frame(now, frame),
+            Peer::Full(c) => c.send_frame(now, frame),
+        }
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        match self {
+            Peer::Lite(c) => c.timeout(now),
+            Peer::Full(c) => c.timeout(now),
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<Datagram>, wrote_only: bool) -> Drained {
+        match self {
+            Peer::Lite(c) => c.drain(out),
+            Peer::Full(c) => c.drain(out, wrote_only),
+        }
+    }
+
+    fn close(&mut self, out: &mut Vec<Datagram>) {
+        match self {
+            Peer::Lite(c) => c.close(out),
+            Peer::Full(c) => c.close(out),
+        }
+    }
+}
+
 struct Conn {
-    c: Connection,
+    c: Peer,
     /// Sockets of its own (a client connection's).
     own: Vec<SockId>,
     /// Shared-socket sources routed to it.
@@ -131,10 +206,10 @@ struct Conn {
 
 struct Shard {
     index: usize,
-    codecs: Vec<AudioCodec>,
     client_ips: Vec<IpAddr>,
     frames_tx: mpsc::Sender<(u32, Vec<i16>)>,
     jitter_frames: usize,
+    identity: Arc<Identity>,
     next_key: u32,
     next_sock: u32,
     sockets: HashMap<SockId, Sock>,
@@ -158,7 +233,6 @@ struct Shard {
 pub(super) async fn run(setup: ShardSetup) {
     let ShardSetup {
         index,
-        codecs,
         sockets,
         client_ips,
         mut commands,
@@ -166,13 +240,14 @@ pub(super) async fn run(setup: ShardSetup) {
         mut frames,
         frames_tx,
         jitter_frames,
+        identity,
     } = setup;
     let mut shard = Shard {
         index,
-        codecs,
         client_ips,
         frames_tx,
         jitter_frames,
+        identity,
         next_key: 0,
         next_sock: 0,
         sockets: HashMap::new(),
@@ -291,10 +366,13 @@ impl Shard {
                 let _ = reply.send(self.offer(now, id, codec));
             }
             Command::AcceptAnswer { key, sdp, reply } => {
-                let result = match self.conns.get_mut(&key) {
+                let result = match self.conns.get_mut(&key).map(|c| &mut c.c) {
                     None => Err(MediaError::Transport("the connection is gone".into())),
-                    Some(conn) => RTCSessionDescription::answer(sdp)
-                        .and_then(|d| conn.c.pc.set_remote_description(now, d))
+                    Some(Peer::Lite(_)) => Err(MediaError::Sdp(
+                        "this connection answered; it takes no answer".into(),
+                    )),
+                    Some(Peer::Full(c)) => RTCSessionDescription::answer(sdp)
+                        .and_then(|d| c.pc.set_remote_description(now, d))
                         .map_err(|e| MediaError::Sdp(e.to_string())),
                 };
                 self.touched.push((key, false));
@@ -305,16 +383,19 @@ impl Shard {
                 candidate,
                 reply,
             } => {
-                let result = match self.conns.get_mut(&key) {
+                let result = match self.conns.get_mut(&key).map(|c| &mut c.c) {
                     None => Err(MediaError::Ice("the connection is gone".into())),
+                    // ICE-lite takes checks, never makes them: the
+                    // browser's candidates reach us as its checks' sources,
+                    // so a candidate is only checked for sense.
+                    Some(Peer::Lite(_)) => check_candidate(&candidate.candidate),
                     // A browser's mDNS name cannot be resolved here; its
                     // checks reach us anyway, so the candidate is not needed.
-                    Some(_) if is_mdns(&candidate.candidate) => Ok(()),
-                    Some(conn) => conn
-                        .c
-                        .pc
-                        .add_remote_candidate(candidate)
-                        .map_err(|e| MediaError::Ice(e.to_string())),
+                    Some(Peer::Full(_)) if is_mdns(&candidate.candidate) => Ok(()),
+                    Some(Peer::Full(c)) => {
+                        c.pc.add_remote_candidate(candidate)
+                            .map_err(|e| MediaError::Ice(e.to_string()))
+                    }
                 };
                 self.touched.push((key, false));
                 let _ = reply.send(result);
@@ -347,17 +428,9 @@ impl Shard {
         }
         let key = self.new_key();
         let leg = self.leg(key, id, codec);
-        let (mut c, state) = Connection::new(&self.codecs, codec, leg.clone(), &self.shared, now)?;
-        let sdp_err = |e: rtc::shared::error::Error| MediaError::Sdp(e.to_string());
-        let offer = RTCSessionDescription::offer(offer).map_err(sdp_err)?;
-        c.pc.set_remote_description(now, offer).map_err(sdp_err)?;
-        let answer = c.pc.create_answer(None).map_err(sdp_err)?;
-        c.pc.set_local_description(now, answer).map_err(sdp_err)?;
-        let sdp =
-            c.pc.local_description()
-                .map(|d| d.sdp)
-                .ok_or_else(|| MediaError::Transport("no local description after negotiation".into()))?;
-        self.insert_as(key, c, Vec::new());
+        let (c, sdp, state) =
+            LiteConnection::answer(&self.identity, &offer, codec, leg.clone(), &self.shared, now)?;
+        self.insert_as(key, Peer::Lite(Box::new(c)), Vec::new());
         Ok(Opened { key, sdp, state, leg })
     }
 
@@ -392,7 +465,7 @@ impl Shard {
         })();
         match opened {
             Ok((c, sdp, state)) => {
-                self.insert_as(key, c, ids);
+                self.insert_as(key, Peer::Full(Box::new(c)), ids);
                 Ok(Opened { key, sdp, state, leg })
             }
             Err(e) => {
@@ -404,7 +477,7 @@ impl Shard {
         }
     }
 
-    fn insert_as(&mut self, key: ConnKey, c: Connection, own: Vec<SockId>) {
+    fn insert_as(&mut self, key: ConnKey, c: Peer, own: Vec<SockId>) {
         let ufrag = c.local_ufrag();
         if let Some(u) = &ufrag {
             self.by_ufrag.insert(u.clone(), key);
@@ -441,7 +514,7 @@ impl Shard {
         let Some(conn) = self.conns.remove(&key) else {
             return;
         };
-        conn.c.leg.close();
+        conn.c.leg().close();
         for peer in conn.peers {
             if self.by_peer.get(&peer) == Some(&key) {
                 self.by_peer.remove(&peer);
@@ -455,8 +528,8 @@ impl Shard {
         for id in conn.own {
             self.drop_socket(id);
         }
-        if conn.c.frames_failed > 0 {
-            debug!(shard = self.index, leg = %conn.c.leg.id, frames = conn.c.frames_failed, "frames not sent");
+        if conn.c.frames_failed() > 0 {
+            debug!(shard = self.index, leg = %conn.c.leg().id, frames = conn.c.frames_failed(), "frames not sent");
         }
     }
 
@@ -540,11 +613,12 @@ impl Shard {
             };
             let from = self.outbox.len();
             let drained = conn.c.drain(&mut self.outbox, wrote_only);
-            if conn.c.deadline != conn.scheduled {
-                if let Some(at) = conn.c.deadline {
+            let deadline = conn.c.deadline();
+            if deadline != conn.scheduled {
+                if let Some(at) = deadline {
                     self.timers.push(Reverse((at, key)));
                 }
-                conn.scheduled = conn.c.deadline;
+                conn.scheduled = deadline;
             }
             // Where a connection sends on a shared socket, the answers come
             // from: route them back to it.
@@ -609,6 +683,17 @@ fn stun_ufrag(bytes: &[u8]) -> Option<String> {
     let username = message.get(rtc::stun::attributes::ATTR_USERNAME).ok()?;
     let username = std::str::from_utf8(&username).ok()?;
     Some(username.split(':').next()?.to_string())
+}
+
+/// A trickled candidate parses (the empty end-of-candidates one included).
+fn check_candidate(candidate: &str) -> Result<(), MediaError> {
+    let value = candidate.strip_prefix("candidate:").unwrap_or(candidate);
+    if value.is_empty() {
+        return Ok(());
+    }
+    rtc::ice::candidate::unmarshal_candidate(value)
+        .map(|_| ())
+        .map_err(|e| MediaError::Ice(e.to_string()))
 }
 
 fn is_mdns(candidate: &str) -> bool {

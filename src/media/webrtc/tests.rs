@@ -124,3 +124,60 @@ async fn a_strangers_datagrams_reach_no_connection() {
     }
     assert!(!leg.leg.is_closed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_certificate_is_not_the_offers_fingerprint_never_connects() {
+    let server = WebRtcEndpoint::new(&loopback(AudioCodec::Pcmu)).expect("server");
+    let client = WebRtcEndpoint::new(&loopback(AudioCodec::Pcmu)).expect("client");
+    let (phone, offer) = client.offer("phone".into()).await.expect("offer");
+    // Someone rewrote the offer's fingerprint on its way (or the DTLS peer
+    // is not the one that offered).
+    let forged: String = offer
+        .lines()
+        .map(|l| match l.strip_prefix("a=fingerprint:sha-256 ") {
+            Some(fp) => format!(
+                "a=fingerprint:sha-256 {}\r\n",
+                fp.replace(|c: char| c.is_ascii_hexdigit(), "0")
+            ),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(forged, offer);
+    let (leg, answer) = server.answer("leg".into(), &forged).await.expect("answer");
+    phone.accept_answer(&answer).await.expect("accept");
+    assert!(
+        !leg.connected(Duration::from_secs(5)).await,
+        "no media with a certificate the offer did not name"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_that_asks_to_be_the_dtls_server_gets_us_as_its_client() {
+    let server = WebRtcEndpoint::new(&loopback(AudioCodec::Opus)).expect("server");
+    let client = WebRtcEndpoint::new(&loopback(AudioCodec::Opus)).expect("client");
+    let (phone, offer) = client.offer("phone".into()).await.expect("offer");
+    let passive = offer.replace("a=setup:actpass", "a=setup:passive");
+    assert_ne!(passive, offer);
+    let (leg, answer) = server.answer("leg".into(), &passive).await.expect("answer");
+    assert!(answer.contains("a=setup:active"), "{answer}");
+    phone.accept_answer(&answer).await.expect("accept");
+    assert!(
+        leg.connected(Duration::from_secs(10)).await,
+        "the server side comes up"
+    );
+    assert!(
+        phone.connected(Duration::from_secs(10)).await,
+        "the phone side comes up"
+    );
+    let loud: Vec<i16> = (0..320)
+        .map(|i| ((i as f32 * 0.2).sin() * 8000.0) as i16)
+        .collect();
+    assert!(
+        carries(&phone.leg, &leg.leg, &loud).await,
+        "the server hears the phone"
+    );
+    assert!(
+        carries(&leg.leg, &phone.leg, &loud).await,
+        "the phone hears the server"
+    );
+}
