@@ -208,3 +208,87 @@ async fn a_node_that_stops_routing_zeroes_its_live_gauges() {
     let text = handle.render();
     assert_eq!(value(&text, waiting), Some(0.0), "{text}");
 }
+
+/// The value of the first series of `name` whose labels include `label`.
+fn labelled(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Scrapes until `enough` holds of the scrape, or ten seconds pass.
+async fn scrape_until(addr: std::net::SocketAddr, enough: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(addr).await;
+        if enough(&text) || tokio::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What could not be done shows on the scrape, not only in the log: a
+/// recording that cannot start (its folder replaced by a file), and
+/// datagrams a stranger sends to the media ports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_cannot_start_and_a_strangers_datagrams_are_counted() {
+    use common::media::AudioRig;
+    use hotline::client::softphone::tone;
+    // Below the kernel's ephemeral range, so no test's OS-chosen port is in it.
+    let (low, high) = (23_100u16, 23_139u16);
+    let rig = AudioRig::start_with(&format!("udp_ports = \"{low}-{high}\"")).await;
+    let addr = rig
+        .server
+        .server
+        .as_ref()
+        .unwrap()
+        .metrics_addr
+        .expect("metrics listener");
+    let before = scrape(addr).await;
+    let failed_before = value(&before, "hotline_recordings_failed_total").unwrap_or(0.0);
+    let dropped = |t: &str| {
+        labelled(
+            t,
+            "hotline_media_datagrams_dropped_total",
+            "reason=\"unknown_source\"",
+        )
+    };
+    let dropped_before = dropped(&before);
+
+    // The recordings folder is gone, a file in its place.
+    std::fs::remove_dir_all(&rig.recordings).ok();
+    std::fs::write(&rig.recordings, b"not a folder").expect("write");
+    let mut alice = rig.server.agent("alice").await;
+    alice.not_ready("getting ready").await;
+    let _phone = rig.softphone(&mut alice, tone(1000.0, 8000)).await;
+    let call = rig.server.start_call("+704", "100").await;
+    let _caller = rig.caller(&call.call_id, tone(440.0, 8000)).await;
+    alice.available().await;
+    alice.expect_offer(common::SOON).await;
+    alice.accept(&call.call_id).await;
+
+    // A stranger sends RTP-shaped datagrams to every media port.
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let mut rtp = vec![0x80u8, 0, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4];
+    rtp.extend([0x7Fu8; 160]);
+    for port in low..=high {
+        for _ in 0..5 {
+            stranger.send_to(&rtp, ("127.0.0.1", port)).await.expect("send");
+        }
+    }
+    let after = scrape_until(addr, |t| {
+        value(t, "hotline_recordings_failed_total").unwrap_or(0.0) > failed_before
+            && dropped(t) >= dropped_before + 5.0
+    })
+    .await;
+    assert!(
+        value(&after, "hotline_recordings_failed_total").unwrap_or(0.0) > failed_before,
+        "the recording that could not start is counted: {after}"
+    );
+    assert!(
+        dropped(&after) >= dropped_before + 5.0,
+        "the stranger's datagrams are counted as dropped: {after}"
+    );
+}
