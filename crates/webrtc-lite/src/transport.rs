@@ -118,10 +118,19 @@ pub struct Transport {
     failure: Option<String>,
     /// The last authenticated packet: liveness.
     last_heard: Instant,
+    /// When liveness is next checked. It moves only when checked, not with
+    /// every packet, so a connection's deadline stays put while media
+    /// flows (the driver's timer heap is not touched per packet).
+    check_at: Instant,
+    /// The DTLS association's retransmission timer, as last asked (it
+    /// changes only on DTLS input and timeouts; asking costs a lookup).
+    dtls_timer: Option<Instant>,
     /// The latest time handed in (a hang-up's goodbye is stamped with it).
     now: Instant,
     /// Datagrams waiting for the caller's next drain.
     pending: Vec<Datagram>,
+    /// A packet being sealed (kept to spare an allocation a packet).
+    scratch: Vec<u8>,
 }
 
 impl Transport {
@@ -183,8 +192,11 @@ impl Transport {
             state: State::New,
             failure: None,
             last_heard: now,
+            check_at: now + SILENCE_FAILS,
+            dtls_timer: None,
             now,
             pending: Vec::new(),
+            scratch: Vec::with_capacity(256),
         };
         Ok((transport, sdp))
     }
@@ -204,7 +216,8 @@ impl Transport {
     }
 
     fn is(&self, local: SocketAddr, peer: SocketAddr) -> bool {
-        self.validated.contains(&(local, peer))
+        // Media comes from the selected pair: asked first.
+        self.selected == Some((local, peer)) || self.validated.contains(&(local, peer))
     }
 
     /// A datagram arrived (demultiplexed by its first byte, RFC 7983).
@@ -299,6 +312,7 @@ impl Transport {
     }
 
     fn take_dtls_output(&mut self, local: SocketAddr) {
+        self.dtls_timer = self.dtls_peer.and_then(|p| self.dtls.poll_timeout(&p));
         while let Some(t) = self.dtls.poll_transmit() {
             self.pending.push(Datagram {
                 local,
@@ -401,11 +415,16 @@ impl Transport {
         if self.state != State::Connected {
             return Err(Error::NotConnected);
         }
-        let mut plain = header.marshal().map_err(|e| Error::Srtp(e.to_string()))?;
+        let plain = &mut self.scratch;
+        plain.clear();
+        plain.resize(header.marshal_size(), 0);
+        header
+            .marshal_to(&mut plain[..])
+            .map_err(|e| Error::Srtp(e.to_string()))?;
         plain.extend_from_slice(payload);
         let bytes = srtp
             .outbound
-            .encrypt_rtp_with_header(&plain, header)
+            .encrypt_rtp_with_header(plain, header)
             .map_err(|e| Error::Srtp(e.to_string()))?;
         self.pending.push(Datagram { local, peer, bytes });
         Ok(())
@@ -417,20 +436,26 @@ impl Transport {
         if matches!(self.state, State::Failed | State::Closed) {
             return;
         }
-        if now.saturating_duration_since(self.last_heard) >= SILENCE_FAILS {
-            self.fail(format!(
-                "no packet from the peer for {} s",
-                SILENCE_FAILS.as_secs()
-            ));
-            return;
+        if now >= self.check_at {
+            if now.saturating_duration_since(self.last_heard) >= SILENCE_FAILS {
+                self.fail(format!(
+                    "no packet from the peer for {} s",
+                    SILENCE_FAILS.as_secs()
+                ));
+                return;
+            }
+            self.check_at = self.last_heard + SILENCE_FAILS;
         }
         if let Some(peer) = self.dtls_peer {
-            if let Err(e) = self.dtls.handle_timeout(peer, now) {
-                self.fail(format!("DTLS handshake: {e}"));
+            if self.dtls_timer.is_some_and(|t| now >= t) {
+                if let Err(e) = self.dtls.handle_timeout(peer, now) {
+                    self.fail(format!("DTLS handshake: {e}"));
+                }
             }
             let local = self.selected.or_else(|| self.validated.last().copied());
-            if let Some((local, _)) = local {
-                self.take_dtls_output(local);
+            match local {
+                Some((local, _)) => self.take_dtls_output(local),
+                None => self.dtls_timer = self.dtls.poll_timeout(&peer),
             }
         }
     }
@@ -440,9 +465,7 @@ impl Transport {
         if matches!(self.state, State::Failed | State::Closed) {
             return None;
         }
-        let silence = self.last_heard + SILENCE_FAILS;
-        let dtls = self.dtls_peer.and_then(|p| self.dtls.poll_timeout(&p));
-        Some(dtls.map_or(silence, |d| d.min(silence)))
+        Some(self.dtls_timer.map_or(self.check_at, |d| d.min(self.check_at)))
     }
 
     /// Moves what waits to be sent into `out`.
@@ -591,6 +614,22 @@ mod tests {
         assert!(matches!(t.send_rtp(&header, &[0; 160]), Err(Error::NotConnected)));
         let deadline = t.poll_timeout().expect("the liveness deadline");
         assert_eq!(deadline, now + SILENCE_FAILS);
+        // A check heard half way keeps the connection; the deadline moves
+        // only once it comes.
+        let half = now + SILENCE_FAILS / 2;
+        let username = format!("{}:them", t.ufrag());
+        let pwd = t.pwd.clone();
+        t.receive(
+            half,
+            addr("127.0.0.1:4000"),
+            addr("127.0.0.1:5000"),
+            &check(&username, &pwd, true),
+        );
+        assert_eq!(t.poll_timeout(), Some(deadline));
+        t.handle_timeout(deadline);
+        assert_eq!(t.state(), State::New, "heard from within the last 7 s");
+        let deadline = t.poll_timeout().expect("the next check");
+        assert_eq!(deadline, half + SILENCE_FAILS);
         t.handle_timeout(deadline - Duration::from_millis(1));
         assert_eq!(t.state(), State::New);
         t.handle_timeout(deadline);
