@@ -100,6 +100,20 @@ async fn a_phone_caller_is_answered_by_a_webrtc_agent_and_recorded_on_the_left()
         AGENT_HZ,
         ("the phone caller", "the agent"),
     );
+    // The RTP leg's shard counted what it moved (a read and a send a
+    // datagram: the call has a port of its own).
+    let metrics = rig.server.server.as_ref().unwrap().metrics_addr.expect("metrics");
+    let text = scrape(metrics).await;
+    for series in [
+        "hotline_media_datagrams_received_total{transport=\"rtp\"}",
+        "hotline_media_datagrams_sent_total{transport=\"rtp\"}",
+        "hotline_media_recv_calls_total{transport=\"rtp\"}",
+    ] {
+        assert!(
+            counter(&text, series) >= 50.0,
+            "{series} moved with two seconds of audio: {text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

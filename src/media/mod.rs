@@ -21,6 +21,7 @@ pub mod relay;
 pub mod resample;
 pub mod retention;
 pub mod rtp;
+mod rtp_shard;
 pub mod sealed;
 pub mod tone;
 pub mod trunk;

@@ -1,6 +1,9 @@
 //! Plain RTP (RFC 3550) legs for phone-network calls: G.711 over UDP from a
 //! SIP trunk, into the same [`Leg`] the bridge, recorder and monitors use.
 //!
+//! Legs are carried by media shards ([`super::rtp_shard`]), a task per
+//! core for all of them.
+//!
 //! Invariants: one UDP socket per leg, bound before the SDP answer names
 //! it; packets are taken only from the address the offer named, or, for a
 //! trunk behind NAT, from the first source that sends (symmetric RTP
@@ -18,26 +21,21 @@
 //! from the operating system's CSPRNG, one per call.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use rtc::rtp::header::Header;
-use rtc::rtp::packet::Packet;
-use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
 use rtc::srtp::context::Context as SrtpContext;
 use rtc::srtp::option::srtp_replay_protection;
 use rtc::srtp::protection_profile::ProtectionProfile;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tracing::{debug, warn};
 
 use hotline_sip::sdes::{SrtpKey, SrtpSuite, KEY_LEN};
 use hotline_sip::sdp::AudioOffer;
 
 use super::codec::G711;
-use super::leg::{InboundPacket, Leg, LegKind, LegTransport};
+use super::leg::{Leg, LegKind};
+pub use super::rtp_shard::RtpEngine;
+use super::rtp_shard::{Command, LegKey, Opening};
 use super::{MediaError, Rate};
 
 /// Keypad events queued for the signalling side before newer ones are dropped.
@@ -135,13 +133,13 @@ impl From<&AudioOffer> for RtpParams {
     }
 }
 
-/// One RTP leg: its socket, its tasks, and the keypad events it heard.
+/// One RTP leg, carried by a media shard ([`super::rtp_shard`]).
 pub struct RtpSession {
     pub leg: Arc<Leg>,
     pub local: SocketAddr,
-    /// Where we send now (the offer's address, then the latched source).
-    remote: Arc<Mutex<SocketAddr>>,
-    tasks: Vec<JoinHandle<()>>,
+    key: LegKey,
+    /// Its shard's commands (retarget, close).
+    shard: mpsc::UnboundedSender<Command>,
 }
 
 /// A key pressed on the far end's keypad (RFC 4733 event 0-15: 0-9, *, #, A-D).
@@ -152,6 +150,7 @@ impl RtpSession {
     /// Binds a socket on `ip` (a port from `ports`, or any) and starts
     /// carrying audio. Keypad events go to the returned receiver.
     pub async fn open(
+        engine: &RtpEngine,
         id: String,
         ip: IpAddr,
         ports: Option<(u16, u16)>,
@@ -159,13 +158,14 @@ impl RtpSession {
         jitter_frames: usize,
     ) -> Result<(RtpSession, mpsc::Receiver<KeyPressed>), MediaError> {
         let socket = bind(ip, ports).await?;
-        Self::start(id, socket, params, jitter_frames)
+        Self::start(engine, id, socket, params, jitter_frames)
     }
 
     /// Starts carrying audio on a socket bound earlier with [`bind`] (a call
     /// we place offers the port before the far end's answer says how to
     /// send).
     pub fn start(
+        engine: &RtpEngine,
         id: String,
         socket: UdpSocket,
         params: RtpParams,
@@ -178,35 +178,41 @@ impl RtpSession {
             G711::Pcmu => "PCMU/8000",
             G711::Pcma => "PCMA/8000",
         };
-        let (leg, io) = Leg::new(
+        let (decrypt, encrypt) = match &params.srtp {
+            Some(keys) => (Some(keys.inbound()?), Some(keys.outbound()?)),
+            None => (None, None),
+        };
+        let shard = engine.shard();
+        let key = shard.new_key();
+        let leg = Leg::multiplexed(
             id,
             LegKind::Rtp,
             Rate::Narrowband,
             codec_name.into(),
             jitter_frames,
+            key,
+            shard.frames.clone(),
         );
-        let socket = Arc::new(socket);
-        let remote = Arc::new(Mutex::new(params.remote));
         let (keys_tx, keys_rx) = mpsc::channel(KEYPAD_QUEUE);
-        let (decrypt, encrypt) = match &params.srtp {
-            Some(keys) => (Some(keys.inbound()?), Some(keys.outbound()?)),
-            None => (None, None),
-        };
-        let receive = tokio::spawn(receive(
-            socket.clone(),
-            Arc::downgrade(&leg),
+        let opening = Opening {
+            key,
+            socket,
+            leg: leg.clone(),
             params,
-            remote.clone(),
-            keys_tx,
+            keys: keys_tx,
             decrypt,
-        ));
-        let send = tokio::spawn(send(socket, io, params.codec, remote.clone(), encrypt));
+            encrypt,
+        };
+        shard
+            .commands
+            .send(Command::Open(Box::new(opening)))
+            .map_err(|_| MediaError::Transport("the RTP shard stopped".into()))?;
         Ok((
             RtpSession {
                 leg,
                 local,
-                remote,
-                tasks: vec![receive, send],
+                key,
+                shard: shard.commands.clone(),
             },
             keys_rx,
         ))
@@ -214,17 +220,17 @@ impl RtpSession {
 
     /// The far end moved its media (a re-INVITE with a new address).
     pub fn retarget(&self, remote: SocketAddr) {
-        if let Ok(mut r) = self.remote.lock() {
-            *r = remote;
-        }
+        let _ = self.shard.send(Command::Retarget {
+            key: self.key,
+            remote,
+        });
     }
 
     /// Hangs up: the leg closes and the socket is released.
     pub fn close(&self) {
         self.leg.close();
-        for t in &self.tasks {
-            t.abort();
-        }
+        // Closing twice is harmless; a stopped shard closed everything.
+        let _ = self.shard.send(Command::Close { key: self.key });
     }
 }
 
@@ -256,133 +262,6 @@ pub async fn bind(ip: IpAddr, ports: Option<(u16, u16)>) -> Result<UdpSocket, Me
     Err(MediaError::Transport(format!(
         "no free RTP port in {low}-{high} on {ip}"
     )))
-}
-
-async fn receive(
-    socket: Arc<UdpSocket>,
-    leg: std::sync::Weak<Leg>,
-    params: RtpParams,
-    remote: Arc<Mutex<SocketAddr>>,
-    keys: mpsc::Sender<KeyPressed>,
-    mut srtp: Option<SrtpContext>,
-) {
-    let mut buf = vec![0u8; 2048];
-    let mut latched = false;
-    let mut rejected: u64 = 0;
-    let mut keypad = KeypadDecoder::default();
-    loop {
-        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-            break;
-        };
-        let Some(leg) = leg.upgrade() else { break };
-        let expected = remote.lock().map(|r| *r).unwrap_or(params.remote);
-        // Until the first packet, the source may differ from the offer:
-        // its port always (NAT), its address too when latching.
-        let moved = from != expected;
-        if moved && (latched || !(params.latch || from.ip() == expected.ip())) {
-            continue;
-        }
-        let mut raw = match srtp.as_mut() {
-            None => Bytes::copy_from_slice(&buf[..n]),
-            Some(ctx) => match ctx.decrypt_rtp(&buf[..n]) {
-                Ok(plain) => plain.freeze(),
-                Err(e) => {
-                    // Not latched onto: a stranger's packet moves nothing.
-                    if rejected == 0 {
-                        warn!(leg = %leg.id, error = %e, "an SRTP packet failed authentication (a wrong key, or not SRTP): dropped");
-                    }
-                    rejected += 1;
-                    crate::metrics::events::srtp_packet_rejected();
-                    continue;
-                }
-            },
-        };
-        // Latched only onto a source whose packet authenticated.
-        if moved {
-            if let Ok(mut r) = remote.lock() {
-                *r = from;
-            }
-        }
-        latched = true;
-        let Ok(packet) = Packet::unmarshal(&mut raw) else {
-            continue;
-        };
-        let h = &packet.header;
-        if h.version != 2 {
-            continue;
-        }
-        if h.payload_type == params.codec.payload_type() {
-            let pcm = params.codec.decode(&packet.payload);
-            leg.push_inbound(
-                InboundPacket {
-                    sequence: h.sequence_number,
-                    timestamp: h.timestamp,
-                    clock_rate: 8000,
-                    arrival: Instant::now(),
-                },
-                pcm,
-            );
-        } else if Some(h.payload_type) == params.telephone_event {
-            if let Some(key) = keypad.handle(h.timestamp, &packet.payload) {
-                // A full queue loses the key press, never the audio.
-                let _ = keys.try_send(key);
-            }
-        }
-    }
-    debug!("rtp receive loop ended");
-}
-
-async fn send(
-    socket: Arc<UdpSocket>,
-    mut io: LegTransport,
-    codec: G711,
-    remote: Arc<Mutex<SocketAddr>>,
-    mut srtp: Option<SrtpContext>,
-) {
-    let ssrc: u32 = rand::random();
-    let mut sequence: u16 = rand::random();
-    let mut timestamp: u32 = rand::random();
-    let mut buf = BytesMut::with_capacity(256);
-    while let Some(frame) = io.outbound.recv().await {
-        let payload = Bytes::from(codec.encode(&frame));
-        let packet = Packet {
-            header: Header {
-                version: 2,
-                payload_type: codec.payload_type(),
-                sequence_number: sequence,
-                timestamp,
-                ssrc,
-                ..Default::default()
-            },
-            payload,
-        };
-        sequence = sequence.wrapping_add(1);
-        timestamp = timestamp.wrapping_add(frame.len() as u32);
-        buf.clear();
-        buf.resize(packet.marshal_size(), 0);
-        let Ok(n) = packet.marshal_to(&mut buf) else {
-            continue;
-        };
-        let sealed;
-        let wire: &[u8] = match srtp.as_mut() {
-            None => &buf[..n],
-            Some(ctx) => match ctx.encrypt_rtp(&buf[..n]) {
-                Ok(b) => {
-                    sealed = b;
-                    &sealed
-                }
-                // Never sent in the clear.
-                Err(e) => {
-                    debug!(error = %e, "SRTP encryption failed: frame dropped");
-                    continue;
-                }
-            },
-        };
-        let to = remote.lock().map(|r| *r).ok();
-        if let Some(to) = to {
-            let _ = socket.send_to(wire, to).await;
-        }
-    }
 }
 
 /// RFC 4733 events to key presses: a press is sent as several packets (and

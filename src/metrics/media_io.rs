@@ -4,13 +4,31 @@
 
 use metrics::{counter, describe_counter};
 
-/// What a WebRTC media shard did with datagrams.
+/// Which media a shard carries: the metrics' bounded `transport` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WebRtcShardEvent {
-    /// One `recvmmsg` returned this many.
-    BatchReceived { datagrams: usize },
-    /// One batch of this many went out (`sendmmsg`).
-    BatchSent { datagrams: usize },
+pub enum MediaTransport {
+    WebRtc,
+    Rtp,
+}
+
+impl MediaTransport {
+    const ALL: [MediaTransport; 2] = [MediaTransport::WebRtc, MediaTransport::Rtp];
+
+    fn label(self) -> &'static str {
+        match self {
+            MediaTransport::WebRtc => "webrtc",
+            MediaTransport::Rtp => "rtp",
+        }
+    }
+}
+
+/// What a media shard did with datagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// `calls` reads (`recvmmsg`, or one datagram each) took `datagrams`.
+    Received { calls: usize, datagrams: usize },
+    /// `calls` sends (`sendmmsg`, or one datagram each) took `datagrams`.
+    Sent { calls: usize, datagrams: usize },
     /// From a source no connection knows, and not an ICE check naming one.
     UnknownDropped { datagrams: usize },
     /// The kernel would not take them (a full send buffer, an unreachable
@@ -18,27 +36,25 @@ pub enum WebRtcShardEvent {
     SendFailed { datagrams: usize },
 }
 
-const TRANSPORT: &str = "webrtc";
-
-impl WebRtcShardEvent {
-    pub fn emit(self) {
+impl SocketEvent {
+    pub fn emit(self, transport: MediaTransport) {
+        let t = transport.label();
         match self {
-            WebRtcShardEvent::BatchReceived { datagrams } => {
-                counter!("hotline_media_recv_calls_total", "transport" => TRANSPORT).increment(1);
-                counter!("hotline_media_datagrams_received_total", "transport" => TRANSPORT)
+            SocketEvent::Received { calls, datagrams } => {
+                counter!("hotline_media_recv_calls_total", "transport" => t).increment(calls as u64);
+                counter!("hotline_media_datagrams_received_total", "transport" => t)
                     .increment(datagrams as u64);
             }
-            WebRtcShardEvent::BatchSent { datagrams } => {
-                counter!("hotline_media_send_calls_total", "transport" => TRANSPORT).increment(1);
-                counter!("hotline_media_datagrams_sent_total", "transport" => TRANSPORT)
+            SocketEvent::Sent { calls, datagrams } => {
+                counter!("hotline_media_send_calls_total", "transport" => t).increment(calls as u64);
+                counter!("hotline_media_datagrams_sent_total", "transport" => t).increment(datagrams as u64);
+            }
+            SocketEvent::UnknownDropped { datagrams } => {
+                counter!("hotline_media_datagrams_dropped_total", "transport" => t, "reason" => "unknown_source")
                     .increment(datagrams as u64);
             }
-            WebRtcShardEvent::UnknownDropped { datagrams } => {
-                counter!("hotline_media_datagrams_dropped_total", "transport" => TRANSPORT, "reason" => "unknown_source")
-                    .increment(datagrams as u64);
-            }
-            WebRtcShardEvent::SendFailed { datagrams } => {
-                counter!("hotline_media_datagrams_dropped_total", "transport" => TRANSPORT, "reason" => "send_failed")
+            SocketEvent::SendFailed { datagrams } => {
+                counter!("hotline_media_datagrams_dropped_total", "transport" => t, "reason" => "send_failed")
                     .increment(datagrams as u64);
             }
         }
@@ -56,7 +72,7 @@ pub fn describe() {
     );
     describe_counter!(
         "hotline_media_send_calls_total",
-        "Batches of media datagrams sent (sendmmsg: up to 32 per system call), by transport."
+        "Batches of media datagrams sent (sendmmsg: up to 32 per system call; RTP: one, each call has its own port), by transport."
     );
     describe_counter!(
         "hotline_media_datagrams_sent_total",
@@ -64,21 +80,23 @@ pub fn describe() {
     );
     describe_counter!(
         "hotline_media_datagrams_dropped_total",
-        "Media datagrams dropped, by transport and reason: unknown_source (no connection knows the sender and it is not an ICE check naming one), send_failed (the kernel would not take it now, or the peer is unreachable)."
+        "Media datagrams dropped, by transport and reason: unknown_source (no connection knows the sender and it is not an ICE check naming one; for RTP, not the leg's peer), send_failed (the kernel would not take it now, or the peer is unreachable)."
     );
 }
 
 pub fn initialise() {
-    for reason in ["unknown_source", "send_failed"] {
-        counter!("hotline_media_datagrams_dropped_total", "transport" => TRANSPORT, "reason" => reason)
-            .absolute(0);
-    }
-    for name in [
-        "hotline_media_recv_calls_total",
-        "hotline_media_datagrams_received_total",
-        "hotline_media_send_calls_total",
-        "hotline_media_datagrams_sent_total",
-    ] {
-        counter!(name, "transport" => TRANSPORT).absolute(0);
+    for t in MediaTransport::ALL.map(MediaTransport::label) {
+        for reason in ["unknown_source", "send_failed"] {
+            counter!("hotline_media_datagrams_dropped_total", "transport" => t, "reason" => reason)
+                .absolute(0);
+        }
+        for name in [
+            "hotline_media_recv_calls_total",
+            "hotline_media_datagrams_received_total",
+            "hotline_media_send_calls_total",
+            "hotline_media_datagrams_sent_total",
+        ] {
+            counter!(name, "transport" => t).absolute(0);
+        }
     }
 }

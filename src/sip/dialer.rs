@@ -97,6 +97,7 @@ pub(super) async fn callback_call(d: CallbackDial, proxy: SocketAddr, cx: CallCo
         }
     };
     let session = match RtpSession::start(
+        &cx.rtp,
         format!("rtp-{key}"),
         socket,
         RtpParams::from(&answer),

@@ -37,7 +37,7 @@ use crate::dialer::CallbackDial;
 use crate::error::Error;
 use crate::ids::CallId;
 
-use crate::media::rtp::RtpParams;
+use crate::media::rtp::{RtpEngine, RtpParams};
 use crate::time::MonotonicClock;
 use crate::tls::{TlsConn, TlsIncoming};
 
@@ -287,6 +287,7 @@ async fn run(
     catalog.mark_changed();
     let cx = CallContext {
         app: ctx,
+        rtp: Arc::new(RtpEngine::start()),
         settings,
         keypad: Arc::new(keypad),
         cmds: cmd_tx,
@@ -518,6 +519,8 @@ async fn next_tls(tls: &mut Option<TlsIncoming>) -> Option<(TlsConn, SocketAddr)
 #[derive(Clone)]
 pub(super) struct CallContext {
     pub app: App,
+    /// The shards that carry this gateway's RTP legs.
+    pub rtp: Arc<RtpEngine>,
     pub settings: GatewaySettings,
     pub keypad: Arc<KeypadPrompts>,
     pub cmds: mpsc::Sender<Command>,

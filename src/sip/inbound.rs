@@ -78,6 +78,7 @@ pub(super) async fn trunk_call(call: TrunkCall, cx: CallContext, side: mpsc::Rec
     }
     // The RTP leg first: menus talk to the caller before the call is queued.
     let opened = RtpSession::open(
+        &cx.rtp,
         format!("rtp-{key}"),
         cx.settings.media_ip,
         cx.settings.rtp_ports,

@@ -184,6 +184,7 @@ async fn ring(
         }
     };
     let session = match RtpSession::start(
+        &cx.rtp,
         format!("phone-{key}"),
         socket,
         RtpParams::from(&answer),

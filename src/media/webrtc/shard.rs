@@ -41,7 +41,7 @@ use super::super::MediaError;
 use super::codec::AudioCodec;
 use super::connection::{Connection, Datagram, Drained};
 use super::lite::LiteConnection;
-use crate::metrics::media_io::WebRtcShardEvent;
+use crate::metrics::media_io::{MediaTransport, SocketEvent};
 use hotline_webrtc_lite::Identity;
 
 /// Frames in flight to one shard before a frame is dropped (two ticks of
@@ -546,7 +546,11 @@ impl Shard {
             match self.recv.recv(&io) {
                 Ok(0) => break,
                 Ok(n) => {
-                    WebRtcShardEvent::BatchReceived { datagrams: n }.emit();
+                    SocketEvent::Received {
+                        calls: 1,
+                        datagrams: n,
+                    }
+                    .emit(MediaTransport::WebRtc);
                     let mut unknown = 0;
                     for (from, bytes) in self.recv.datagrams() {
                         let key = owner
@@ -566,7 +570,7 @@ impl Shard {
                         }
                     }
                     if unknown > 0 {
-                        WebRtcShardEvent::UnknownDropped { datagrams: unknown }.emit();
+                        SocketEvent::UnknownDropped { datagrams: unknown }.emit(MediaTransport::WebRtc);
                     }
                     if n < udp::BATCH {
                         break;
@@ -655,17 +659,18 @@ impl Shard {
                 .get(&first.local)
                 .and_then(|id| self.sockets.get(id))
             else {
-                WebRtcShardEvent::SendFailed { datagrams: n }.emit();
+                SocketEvent::SendFailed { datagrams: n }.emit(MediaTransport::WebRtc);
                 continue;
             };
             let packets: Vec<(SocketAddr, &[u8])> = group.iter().map(|d| (d.peer, &d.bytes[..])).collect();
             let failed = udp::send_batch(&sock.io, &packets);
-            WebRtcShardEvent::BatchSent {
+            SocketEvent::Sent {
+                calls: 1,
                 datagrams: n - failed,
             }
-            .emit();
+            .emit(MediaTransport::WebRtc);
             if failed > 0 {
-                WebRtcShardEvent::SendFailed { datagrams: failed }.emit();
+                SocketEvent::SendFailed { datagrams: failed }.emit(MediaTransport::WebRtc);
             }
         }
         self.outbox.clear();
