@@ -160,17 +160,17 @@ fn payload_types(m: &MediaDescription) -> Vec<(u8, Option<String>)> {
     m.media_name
         .formats
         .iter()
-        .filter_map(|pt| {
-            let number: u8 = pt.parse().ok()?;
-            let rtpmap = m
-                .attributes
-                .iter()
-                .filter(|a| a.key == "rtpmap")
-                .filter_map(|a| a.value.as_deref())
-                .find_map(|v| v.strip_prefix(pt.as_str()).and_then(|r| r.strip_prefix(' ')));
-            Some((number, rtpmap.map(str::to_string)))
-        })
+        .filter_map(|pt| Some((pt.parse().ok()?, rtpmap(m, pt).map(str::to_string))))
         .collect()
+}
+
+/// The rtpmap value ("opus/48000/2") a section gives payload type `pt`.
+pub fn rtpmap<'a>(m: &'a MediaDescription, pt: &str) -> Option<&'a str> {
+    m.attributes
+        .iter()
+        .filter(|a| a.key == "rtpmap")
+        .filter_map(|a| a.value.as_deref())
+        .find_map(|v| v.strip_prefix(pt).and_then(|r| r.strip_prefix(' ')))
 }
 
 /// Our side of the connection, as the answer describes it.

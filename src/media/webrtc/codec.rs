@@ -234,13 +234,7 @@ pub(super) fn choose_codec(sdp: &str, ours: &[AudioCodec]) -> Result<AudioCodec,
     let mut usable = Vec::new();
     for m in &audio {
         for pt in &m.media_name.formats {
-            let rtpmap = m
-                .attributes
-                .iter()
-                .filter(|a| a.key == "rtpmap")
-                .filter_map(|a| a.value.as_deref())
-                .find_map(|v| v.strip_prefix(pt.as_str()).and_then(|r| r.strip_prefix(' ')));
-            let name = match (pt.as_str(), rtpmap) {
+            let name = match (pt.as_str(), hotline_webrtc_lite::answer::rtpmap(m, pt)) {
                 (_, Some(map)) => map.to_string(),
                 ("0", None) => "PCMU/8000".to_string(),
                 (other, None) => format!("payload type {other}"),

@@ -227,6 +227,8 @@ struct Shard {
     outbox: Vec<Datagram>,
     readiness: FuturesUnordered<BoxFuture<'static, SockId>>,
     recv: RecvBatch,
+    /// Datagrams that could not be sent (warned about the first time).
+    sends_failed: u64,
 }
 
 /// Runs a shard until the endpoint that owns it is dropped.
@@ -261,6 +263,7 @@ pub(super) async fn run(setup: ShardSetup) {
         outbox: Vec::new(),
         readiness: FuturesUnordered::new(),
         recv: RecvBatch::default(),
+        sends_failed: 0,
     };
     for socket in sockets {
         match shard.add_socket(socket, None) {
@@ -659,7 +662,12 @@ impl Shard {
                 .get(&first.local)
                 .and_then(|id| self.sockets.get(id))
             else {
-                SocketEvent::SendFailed { datagrams: n }.emit(MediaTransport::WebRtc);
+                send_failed(
+                    &mut self.sends_failed,
+                    self.index,
+                    n,
+                    "from an address this shard has no socket for",
+                );
                 continue;
             };
             let packets: Vec<(SocketAddr, &[u8])> = group.iter().map(|d| (d.peer, &d.bytes[..])).collect();
@@ -670,11 +678,32 @@ impl Shard {
             }
             .emit(MediaTransport::WebRtc);
             if failed > 0 {
-                SocketEvent::SendFailed { datagrams: failed }.emit(MediaTransport::WebRtc);
+                send_failed(
+                    &mut self.sends_failed,
+                    self.index,
+                    failed,
+                    "the kernel would not take them",
+                );
             }
         }
         self.outbox.clear();
     }
+}
+
+/// Datagrams that could not be sent: counted, and the first time on a
+/// shard (`so_far` is its tally), a warning: a call losing packets is never
+/// silent.
+fn send_failed(so_far: &mut u64, shard: usize, datagrams: usize, why: &str) {
+    SocketEvent::SendFailed { datagrams }.emit(MediaTransport::WebRtc);
+    if *so_far == 0 {
+        warn!(
+            shard,
+            datagrams,
+            why,
+            "media datagrams could not be sent (counted in hotline_media_datagrams_dropped_total)"
+        );
+    }
+    *so_far += datagrams as u64;
 }
 
 /// The username fragment an ICE check is addressed to ("ours:theirs").
