@@ -204,10 +204,10 @@ impl LiteConnection {
         Drained { ended }
     }
 
-    /// Hangs up: a DTLS close_notify to the peer, and the leg closes.
+    /// Hangs up: a DTLS close_notify to the peer; the drain sees the
+    /// transport closed and closes the leg.
     pub fn close(&mut self, out: &mut Vec<Datagram>) {
         self.transport.close();
         self.drain(out);
-        self.leg.close();
     }
 }
