@@ -2,8 +2,9 @@
 //! jitter buffer turns reordered, duplicated, late and lost packets into a
 //! steady stream of frames in order.
 
+use bytes::Bytes;
 use hotline::media::codec::G711;
-use hotline::media::jitter::JitterBuffer;
+use hotline::media::jitter::{Decode, JitterBuffer};
 use hotline::media::tone::{goertzel, sine};
 
 #[test]
@@ -57,6 +58,58 @@ fn a_lost_frame_is_concealed_then_silence_follows_a_long_gap() {
     let s = jb.stats();
     assert_eq!(s.lost, 5);
     assert_eq!(s.late, 1, "6 arrived after its slot");
+}
+
+/// A decoder whose packets are one byte, the sample value, and which says
+/// what it was asked: 7000 for a frame rebuilt from FEC, 3000 concealed.
+#[derive(Default)]
+struct Asked {
+    concealed: usize,
+    recovered: usize,
+}
+
+impl Decode for Asked {
+    fn decode(&mut self, packet: &[u8]) -> Option<Vec<i16>> {
+        Some(vec![i16::from(packet[0]); 160])
+    }
+    fn recover(&mut self, next: &[u8]) -> Option<Vec<i16>> {
+        // Odd packets carry a copy of the one before.
+        (next[0] % 2 == 1).then(|| {
+            self.recovered += 1;
+            vec![7000; 160]
+        })
+    }
+    fn conceal(&mut self) -> Option<Vec<i16>> {
+        self.concealed += 1;
+        Some(vec![3000; 160])
+    }
+}
+
+#[test]
+fn coded_frames_are_decoded_at_playout_and_losses_left_to_the_decoder() {
+    let mut jb = JitterBuffer::new(1, 160);
+    let mut d = Asked::default();
+    let packet = |n: u8| Bytes::copy_from_slice(&[n]);
+    jb.push_coded(0, packet(10));
+    assert_eq!(jb.pop_with(Some(&mut d)), frame(10));
+    // 1 is lost and 2 (even) carries no copy: concealed by the decoder.
+    jb.push_coded(2, packet(12));
+    assert_eq!(jb.pop_with(Some(&mut d)), frame(3000));
+    assert_eq!(jb.pop_with(Some(&mut d)), frame(12));
+    // 3 is lost and 4... is odd-valued: rebuilt from its copy.
+    jb.push_coded(4, packet(13));
+    assert_eq!(jb.pop_with(Some(&mut d)), frame(7000));
+    assert_eq!(jb.pop_with(Some(&mut d)), frame(13));
+    let s = jb.stats();
+    assert_eq!((s.lost, s.recovered), (2, 1), "{s:?}");
+    assert_eq!((d.concealed, d.recovered), (1, 1));
+    // A long gap: the decoder conceals half a second, then silence
+    // without asking it (its own concealment has faded by then).
+    for _ in 0..40 {
+        jb.pop_with(Some(&mut d));
+    }
+    assert_eq!(d.concealed, 1 + 25);
+    assert_eq!(jb.pop_with(Some(&mut d)), frame(0));
 }
 
 #[test]

@@ -192,6 +192,7 @@ fn the_dashboards_read_the_provisioned_datasource_and_the_shipped_rules() {
                 "hotline_grpc_request_seconds_bucket",
                 "hotline_engine_job_seconds_bucket",
                 "hotline_media_packets_lost_total",
+                "hotline_media_frames_recovered_total",
                 "hotline_media_jitter_seconds_bucket",
                 "hotline_store_operation_seconds_bucket",
                 "hotline_store_reconnects_total",

@@ -6,6 +6,11 @@
 //! most once; playout starts once `depth` frames are buffered and then lags
 //! arrival by about that much; a missing frame is concealed by repeating the
 //! last one at falling volume for up to `MAX_CONCEALED` frames, then silence;
+//! with a decoder ([`Decode`], for a codec such as Opus whose packets are
+//! held coded and decoded at playout), a missing frame is instead
+//! recovered from the next packet's in-band FEC when that is buffered, or
+//! concealed by the decoder itself (so its state follows the stream) for
+//! up to `MAX_DECODER_CONCEALED` frames, then silence;
 //! a packet arriving after its slot was played is dropped (late); the buffer
 //! never holds more than `4 * depth` frames (it skips ahead instead, so clock
 //! drift cannot grow the delay without bound).
@@ -15,6 +20,26 @@ use std::time::Duration;
 
 /// Consecutive frames concealed by repetition before falling silent.
 const MAX_CONCEALED: u32 = 3;
+
+/// Consecutive frames a decoder conceals before we stop asking it: by then
+/// (0.5 s) libopus' own concealment has faded to silence.
+const MAX_DECODER_CONCEALED: u32 = 25;
+
+/// A frame as it waits: audio, or a packet decoded at playout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Pcm(Vec<i16>),
+    Coded(bytes::Bytes),
+}
+
+/// A codec that decodes at playout and conceals its own losses.
+pub trait Decode {
+    fn decode(&mut self, packet: &[u8]) -> Option<Vec<i16>>;
+    /// The lost frame before `next`, from `next`'s in-band FEC.
+    fn recover(&mut self, next: &[u8]) -> Option<Vec<i16>>;
+    /// A lost frame, concealed from the stream so far.
+    fn conceal(&mut self) -> Option<Vec<i16>>;
+}
 
 /// What the buffer saw, for media metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,13 +52,15 @@ pub struct JitterStats {
     pub duplicates: u64,
     /// Frames skipped to catch up when the buffer overfilled.
     pub skipped: u64,
+    /// Lost frames rebuilt from the next packet's in-band FEC.
+    pub recovered: u64,
 }
 
 pub struct JitterBuffer {
     depth: usize,
     frame_len: usize,
     /// Frames by extended (wrap-free) sequence number.
-    frames: BTreeMap<u64, Vec<i16>>,
+    frames: BTreeMap<u64, Frame>,
     /// Extended sequence number of the next frame to play; none before start.
     next: Option<u64>,
     /// Highest extended sequence number seen, to unwrap 16-bit numbers.
@@ -95,8 +122,17 @@ impl JitterBuffer {
         ext
     }
 
-    /// A packet arrived.
+    /// A packet's audio arrived.
     pub fn push(&mut self, seq: u16, samples: Vec<i16>) {
+        self.push_frame(seq, Frame::Pcm(samples));
+    }
+
+    /// A packet arrived, to be decoded at playout.
+    pub fn push_coded(&mut self, seq: u16, packet: bytes::Bytes) {
+        self.push_frame(seq, Frame::Coded(packet));
+    }
+
+    fn push_frame(&mut self, seq: u16, frame: Frame) {
         let ext = self.extend(seq);
         if self.next.is_some_and(|n| ext < n) {
             self.stats.late += 1;
@@ -107,7 +143,7 @@ impl JitterBuffer {
             return;
         }
         self.stats.received += 1;
-        self.frames.insert(ext, samples);
+        self.frames.insert(ext, frame);
         // Overfilled (the sender's clock runs fast, or a burst): skip ahead.
         while self.frames.len() > 4 * self.depth {
             if let Some((&first, _)) = self.frames.iter().next() {
@@ -122,6 +158,12 @@ impl JitterBuffer {
 
     /// The next frame for the playout clock.
     pub fn pop(&mut self) -> Vec<i16> {
+        self.pop_with(None)
+    }
+
+    /// The next frame, coded frames decoded (and losses recovered or
+    /// concealed) by `decoder`.
+    pub fn pop_with(&mut self, mut decoder: Option<&mut dyn Decode>) -> Vec<i16> {
         let next = match self.next {
             Some(n) => n,
             None => {
@@ -135,7 +177,13 @@ impl JitterBuffer {
             }
         };
         self.next = Some(next + 1);
-        match self.frames.remove(&next) {
+        let decoded = match self.frames.remove(&next) {
+            Some(Frame::Pcm(pcm)) => Some(pcm),
+            // A packet the decoder cannot read is a frame lost.
+            Some(Frame::Coded(packet)) => decoder.as_deref_mut().and_then(|d| d.decode(&packet)),
+            None => None,
+        };
+        match decoded {
             Some(frame) => {
                 self.stats.played += 1;
                 self.concealed_run = 0;
@@ -145,6 +193,23 @@ impl JitterBuffer {
             None => {
                 self.stats.lost += 1;
                 self.concealed_run += 1;
+                if let Some(d) = decoder {
+                    if let Some(Frame::Coded(after)) = self.frames.get(&(next + 1)) {
+                        if let Some(frame) = d.recover(after) {
+                            self.stats.recovered += 1;
+                            self.concealed_run = 0;
+                            self.last = frame.clone();
+                            return frame;
+                        }
+                    }
+                    if self.concealed_run <= MAX_DECODER_CONCEALED {
+                        if let Some(frame) = d.conceal() {
+                            return frame;
+                        }
+                    } else {
+                        return vec![0; self.frame_len];
+                    }
+                }
                 if self.concealed_run > MAX_CONCEALED {
                     return vec![0; self.frame_len];
                 }

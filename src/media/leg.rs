@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
-use super::jitter::{InterarrivalJitter, JitterBuffer, JitterStats};
+use super::jitter::{Decode, InterarrivalJitter, JitterBuffer, JitterStats};
+use super::opus::OpusDecoder;
 use super::Rate;
 use crate::metrics::events::MediaReport;
 
@@ -84,6 +85,9 @@ struct Inbound {
     divert: Option<Diversion>,
     /// Numbers diversions, so an old relay ending never undoes a newer one.
     diversions: u64,
+    /// For Opus packets, held coded and decoded at playout so a loss is
+    /// recovered (in-band FEC) or concealed by libopus; made at the first.
+    opus: Option<OpusDecoder>,
 }
 
 struct Diversion {
@@ -223,6 +227,7 @@ impl Leg {
                 reported: JitterStats::default(),
                 divert: None,
                 diversions: 0,
+                opus: None,
             }),
             created: Instant::now(),
             outbound,
@@ -254,6 +259,40 @@ impl Leg {
             }
             inbound.buffer.push(packet.sequence, samples);
         }
+    }
+
+    /// The transport received one Opus packet: held coded, decoded at
+    /// playout at the leg's rate. While diverted, it is decoded now (the
+    /// node it goes to buffers audio).
+    pub fn push_inbound_opus(&self, packet: InboundPacket, payload: bytes::Bytes) {
+        let Ok(mut inbound) = self.inbound.lock() else {
+            return;
+        };
+        if inbound.opus.is_none() {
+            match OpusDecoder::new(self.rate) {
+                Ok(d) => inbound.opus = Some(d),
+                Err(e) => {
+                    // Cannot happen at the rates legs run at; if it did,
+                    // the party would be unheard, so say so.
+                    tracing::warn!(leg = %self.id, error = %e, "opus audio cannot be decoded; the party is not heard");
+                    return;
+                }
+            }
+        }
+        if inbound.divert.is_some() {
+            let pcm = inbound.opus.as_mut().and_then(|d| d.decode(&payload).ok());
+            drop(inbound);
+            if let Some(pcm) = pcm {
+                self.push_inbound(packet, pcm);
+            }
+            return;
+        }
+        inbound.jitter.on_packet(
+            packet.arrival.duration_since(self.created),
+            packet.timestamp,
+            packet.clock_rate,
+        );
+        inbound.buffer.push_coded(packet.sequence, payload);
     }
 
     /// Sends this party's packets to `to`'s receiver from now on (the relay
@@ -318,6 +357,7 @@ impl Leg {
             received: now.received.saturating_sub(before.received),
             lost: now.lost.saturating_sub(before.lost),
             late: now.late.saturating_sub(before.late),
+            recovered: now.recovered.saturating_sub(before.recovered),
             jitter_seconds: inbound.jitter.seconds(),
         }
     }
@@ -326,7 +366,10 @@ impl Leg {
     /// nothing arrived in time).
     pub fn pop_frame(&self) -> Vec<i16> {
         match self.inbound.lock() {
-            Ok(mut inbound) => inbound.buffer.pop(),
+            Ok(mut inbound) => {
+                let Inbound { buffer, opus, .. } = &mut *inbound;
+                buffer.pop_with(opus.as_mut().map(|d| d as &mut dyn Decode))
+            }
             Err(_) => vec![0; self.rate.frame_len()],
         }
     }

@@ -56,6 +56,30 @@ pub fn tone_share(samples: &[i16], freq: f64, rate: u32, window: usize) -> f64 {
     toned as f64 / stretches as f64
 }
 
+/// Frame `f` (20 ms at 16 kHz) of a voice-like sound: a glottal buzz whose
+/// pitch glides between 100 and 180 Hz, shaped by two formants and spoken
+/// in syllables (four a second). Speech codecs code it as voiced speech,
+/// and repeating the last frame cannot follow its pitch or level.
+pub fn voice_frame(f: usize) -> Vec<i16> {
+    let formant = |hz: f64, centre: f64, width: f64| 1.0 / (1.0 + ((hz - centre) / width).powi(2));
+    (f * 320..(f + 1) * 320)
+        .map(|n| {
+            let t = n as f64 / 16_000.0;
+            // The pitch 140 + 40 sin(2 pi 0.7 t), and its phase (integrated).
+            let f0 = 140.0 + 40.0 * (2.0 * PI * 0.7 * t).sin();
+            let phase = 2.0 * PI * (140.0 * t - 40.0 / (2.0 * PI * 0.7) * (2.0 * PI * 0.7 * t).cos());
+            let mut v = 0.0;
+            for k in (1..40).take_while(|&k| f0 * f64::from(k) <= 7000.0) {
+                let hz = f0 * f64::from(k);
+                let gain = (formant(hz, 700.0, 150.0) + 0.5 * formant(hz, 1200.0, 200.0)) / f64::from(k);
+                v += gain * (phase * f64::from(k)).sin();
+            }
+            let syllables = 0.55 + 0.45 * (2.0 * PI * 4.0 * t).sin();
+            (v * syllables * 9000.0) as i16
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

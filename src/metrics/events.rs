@@ -216,7 +216,11 @@ pub fn describe() {
     );
     describe_counter!(
         "hotline_media_packets_lost_total",
-        "Audio frames that never arrived in time to be played (concealed), by transport."
+        "Audio frames that never arrived in time to be played (concealed, or rebuilt from in-band FEC), by transport."
+    );
+    describe_counter!(
+        "hotline_media_frames_recovered_total",
+        "Lost Opus frames rebuilt from the copy the next packet carried (in-band FEC) rather than concealed, by transport."
     );
     describe_counter!(
         "hotline_media_packets_late_total",
@@ -507,6 +511,8 @@ pub struct MediaReport {
     pub received: u64,
     pub lost: u64,
     pub late: u64,
+    /// Of the lost, those rebuilt from the next packet's in-band FEC.
+    pub recovered: u64,
     /// The RFC 3550 interarrival jitter now, if packets arrived.
     pub jitter_seconds: Option<f64>,
 }
@@ -516,6 +522,7 @@ pub fn media(report: &MediaReport) {
     counter!("hotline_media_packets_received_total", "transport" => t).increment(report.received);
     counter!("hotline_media_packets_lost_total", "transport" => t).increment(report.lost);
     counter!("hotline_media_packets_late_total", "transport" => t).increment(report.late);
+    counter!("hotline_media_frames_recovered_total", "transport" => t).increment(report.recovered);
     if let Some(j) = report.jitter_seconds {
         histogram!("hotline_media_jitter_seconds", "transport" => t).record(j);
     }

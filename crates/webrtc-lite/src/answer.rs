@@ -61,6 +61,8 @@ pub struct Offer {
     /// The accepted section's payload types, each with its rtpmap value
     /// ("opus/48000/2") where the offer gave one.
     pub payload_types: Vec<(u8, Option<String>)>,
+    /// The accepted section's format parameters (a=fmtp), by payload type.
+    fmtp: Vec<(u8, String)>,
     /// The offer bundles its sections (a=group:BUNDLE).
     pub bundled: bool,
     sections: Vec<Section>,
@@ -118,6 +120,10 @@ impl Offer {
             return Err(Error::Sdp("no audio section offers a codec we carry".into()));
         };
         let m = &session.media_descriptions[index];
+        let fmtp = payload_types
+            .iter()
+            .filter_map(|(pt, _)| Some((*pt, format_value(m, "fmtp", &pt.to_string())?.to_string())))
+            .collect();
         let missing = |what: &str| Error::Sdp(format!("the audio section has no a={what}"));
         let ice_ufrag = either(m, &session, "ice-ufrag").ok_or_else(|| missing("ice-ufrag"))?;
         let fingerprint = either(m, &session, "fingerprint").ok_or_else(|| missing("fingerprint"))?;
@@ -149,9 +155,18 @@ impl Offer {
             mid: sections[index].mid.clone(),
             direction,
             payload_types,
+            fmtp,
             bundled: attribute(&session.attributes, "group").is_some_and(|g| g.starts_with("BUNDLE")),
             sections,
         })
+    }
+}
+
+impl Offer {
+    /// The format parameters the offer gave payload type `pt`
+    /// ("minptime=10;useinbandfec=1"), if any.
+    pub fn fmtp(&self, pt: u8) -> Option<&str> {
+        self.fmtp.iter().find(|(p, _)| *p == pt).map(|(_, v)| v.as_str())
     }
 }
 
@@ -166,9 +181,15 @@ fn payload_types(m: &MediaDescription) -> Vec<(u8, Option<String>)> {
 
 /// The rtpmap value ("opus/48000/2") a section gives payload type `pt`.
 pub fn rtpmap<'a>(m: &'a MediaDescription, pt: &str) -> Option<&'a str> {
+    format_value(m, "rtpmap", pt)
+}
+
+/// The value of a section's per-format attribute `key` (rtpmap, fmtp) for
+/// payload type `pt`: what follows "pt ".
+fn format_value<'a>(m: &'a MediaDescription, key: &str, pt: &str) -> Option<&'a str> {
     m.attributes
         .iter()
-        .filter(|a| a.key == "rtpmap")
+        .filter(|a| a.key == key)
         .filter_map(|a| a.value.as_deref())
         .find_map(|v| v.strip_prefix(pt).and_then(|r| r.strip_prefix(' ')))
 }
@@ -271,7 +292,8 @@ mod tests {
         m=audio 9 UDP/TLS/RTP/SAVPF 111 0 126\r\nc=IN IP4 0.0.0.0\r\n\
         a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
         a=fingerprint:sha-256 AB:CD:EF\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n\
-        a=rtpmap:111 opus/48000/2\r\na=rtpmap:126 telephone-event/8000\r\n\
+        a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+        a=rtpmap:126 telephone-event/8000\r\n\
         m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n";
 
     fn opus(_: u8, rtpmap: Option<&str>) -> bool {
@@ -291,6 +313,8 @@ mod tests {
         assert!(!offer.we_connect);
         assert_eq!(offer.payload_types[0], (111, Some("opus/48000/2".to_string())));
         assert_eq!(offer.payload_types[1], (0, None));
+        assert_eq!(offer.fmtp(111), Some("minptime=10;useinbandfec=1"));
+        assert_eq!(offer.fmtp(0), None);
         let candidates = ["127.0.0.1:4000".parse().expect("address")];
         let sdp = answer(
             &offer,

@@ -13,7 +13,7 @@ use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
 
 use super::super::codec::G711;
 use super::super::leg::{InboundPacket, Leg};
-use super::super::opus::{OpusDecoder, OpusEncoder};
+use super::super::opus::OpusEncoder;
 use super::super::resample::Converter;
 use super::super::{MediaError, Rate};
 pub use crate::validate::MAX_SDP_LEN;
@@ -51,8 +51,9 @@ impl AudioCodec {
                 mime_type: MIME_TYPE_OPUS.to_owned(),
                 clock_rate: 48000,
                 channels: 2,
-                // In-band FEC both ways: the decoder recovers a lost frame
-                // from the next packet (media::opus).
+                // In-band FEC both ways: our decoder rebuilds a lost frame
+                // from the next packet, and we send it to a peer that says
+                // the same (media::opus).
                 sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
                 rtcp_feedback: vec![],
             },
@@ -127,14 +128,7 @@ impl AudioCodec {
     pub(super) fn encoder(self) -> Result<Encoder, MediaError> {
         Ok(match self {
             AudioCodec::Pcmu => Encoder::Pcmu,
-            AudioCodec::Opus => Encoder::Opus(OpusEncoder::new(Rate::Wideband)?),
-        })
-    }
-
-    pub(super) fn decoder(self) -> Result<Decoder, MediaError> {
-        Ok(match self {
-            AudioCodec::Pcmu => Decoder::Pcmu,
-            AudioCodec::Opus => Decoder::Opus(OpusDecoder::new(Rate::Wideband)?),
+            AudioCodec::Opus => Encoder::Opus(Box::new(OpusEncoder::new(Rate::Wideband)?)),
         })
     }
 }
@@ -142,7 +136,8 @@ impl AudioCodec {
 /// One direction's codec state (Opus keeps some; G.711 none).
 pub(super) enum Encoder {
     Pcmu,
-    Opus(OpusEncoder),
+    /// Boxed: libopus' encoder state is a few kilobytes.
+    Opus(Box<OpusEncoder>),
 }
 
 impl Encoder {
@@ -152,59 +147,53 @@ impl Encoder {
             Encoder::Opus(e) => e.encode(pcm),
         }
     }
-}
 
-pub(super) enum Decoder {
-    Pcmu,
-    Opus(OpusDecoder),
-}
-
-impl Decoder {
-    pub(super) fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, MediaError> {
-        match self {
-            Decoder::Pcmu => Ok(G711::Pcmu.decode(payload)),
-            Decoder::Opus(d) => d.decode(payload),
+    /// Follows the peer's `a=fmtp` parameters for the payload type we send
+    /// (Opus adds in-band FEC for a peer that uses it).
+    pub(super) fn follow_peer(&mut self, fmtp: &str) {
+        if let Encoder::Opus(e) = self {
+            e.follow_peer(fmtp);
         }
     }
 }
 
-/// What arrives in one payload type: its codec and decoder, and the rate
+/// What arrives in one payload type: its codec, and for G.711 the rate
 /// conversion to the leg's rate (its filter state kept across packets).
+/// Opus is decoded by the leg at playout (so libopus repairs losses) and
+/// straight at the leg's rate.
 pub(super) struct Incoming {
     codec: AudioCodec,
-    decoder: Decoder,
     converter: Option<Converter>,
 }
 
 impl Incoming {
-    pub(super) fn new(codec: AudioCodec) -> Option<Incoming> {
-        Some(Incoming {
+    pub(super) fn new(codec: AudioCodec) -> Incoming {
+        Incoming {
             codec,
-            decoder: codec.decoder().ok()?,
             converter: None,
-        })
+        }
     }
 
-    /// Decodes one packet's payload into `leg`'s jitter buffer.
+    /// Hands one packet's payload to `leg`'s jitter buffer.
     pub(super) fn push(&mut self, leg: &Leg, header: &rtc::rtp::Header, payload: &[u8], arrival: Instant) {
-        // Comfort noise and the like arrive empty; a corrupt packet is lost
-        // audio, concealed like any other.
+        // Comfort noise and the like arrive empty.
         if payload.is_empty() {
             return;
         }
-        let Ok(pcm) = self.decoder.decode(payload) else {
-            return;
+        let packet = InboundPacket {
+            sequence: header.sequence_number,
+            timestamp: header.timestamp,
+            clock_rate: self.codec.clock_rate(),
+            arrival,
         };
-        let pcm = Converter::between(&mut self.converter, self.codec.rate(), leg.rate).convert(&pcm);
-        leg.push_inbound(
-            InboundPacket {
-                sequence: header.sequence_number,
-                timestamp: header.timestamp,
-                clock_rate: self.codec.clock_rate(),
-                arrival,
-            },
-            pcm,
-        );
+        match self.codec {
+            AudioCodec::Opus => leg.push_inbound_opus(packet, bytes::Bytes::copy_from_slice(payload)),
+            AudioCodec::Pcmu => {
+                let pcm = G711::Pcmu.decode(payload);
+                let pcm = Converter::between(&mut self.converter, self.codec.rate(), leg.rate).convert(&pcm);
+                leg.push_inbound(packet, pcm);
+            }
+        }
     }
 }
 

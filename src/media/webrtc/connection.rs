@@ -211,11 +211,12 @@ impl Connection {
                     .codecs
                     .iter()
                     .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&mime))
-                    .map(|c| c.payload_type);
-                let Some(pt) = negotiated else {
+                    .map(|c| (c.payload_type, c.rtp_codec.sdp_fmtp_line.clone()));
+                let Some((pt, fmtp)) = negotiated else {
                     self.frames_failed += 1;
                     return;
                 };
+                out.encoder.follow_peer(&fmtp);
                 out.payload_type = Some(pt);
                 pt
             }
@@ -320,7 +321,7 @@ impl Connection {
     fn on_rtp(&mut self, track: &str, packet: rtc::rtp::Packet, arrival: Instant) {
         let pt = packet.header.payload_type;
         if !self.incoming.contains_key(&pt) {
-            let incoming = self.codec_of(track, pt).and_then(Incoming::new);
+            let incoming = self.codec_of(track, pt).map(Incoming::new);
             self.incoming.insert(pt, incoming);
         }
         if let Some(Some(incoming)) = self.incoming.get_mut(&pt) {

@@ -97,17 +97,16 @@ impl LiteConnection {
             candidates,
             now,
         )?;
-        let incoming = ours
-            .iter()
-            .filter_map(|pt| Some((*pt, Incoming::new(codec)?)))
-            .collect();
+        let incoming = ours.iter().map(|pt| (*pt, Incoming::new(codec))).collect();
+        let mut encoder = codec.encoder()?;
+        encoder.follow_peer(offer.fmtp(payload_type).unwrap_or_default());
         let (state, state_rx) = watch::channel(RTCPeerConnectionState::New);
         let mut connection = LiteConnection {
             leg,
             transport,
             out: Outgoing {
                 codec,
-                encoder: codec.encoder()?,
+                encoder,
                 payload_type,
                 ssrc,
                 sequence: rand::random(),

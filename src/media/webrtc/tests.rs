@@ -181,3 +181,79 @@ async fn an_offer_that_asks_to_be_the_dtls_server_gets_us_as_its_client() {
         "the phone hears the server"
     );
 }
+
+/// Relays datagrams between a phone and `server` (the phone talks to the
+/// relay's port instead), dropping every tenth Opus packet the phone sends.
+/// Returns the relay's port.
+async fn lossy_relay(server: SocketAddr) -> u16 {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut phone = None;
+        let mut opus = 0u64;
+        let mut buf = vec![0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let to = if from == server {
+                match phone {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                phone = Some(from);
+                // RTP (version 2) with our Opus payload type: SRTP keeps
+                // the header in the clear.
+                if n > 12 && buf[0] >> 6 == 2 && buf[1] & 0x7f == AudioCodec::Opus.payload_type() {
+                    opus += 1;
+                    if opus % 10 == 5 {
+                        continue;
+                    }
+                }
+                server
+            };
+            let _ = socket.send_to(&buf[..n], to).await;
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_lost_on_the_way_is_rebuilt_from_the_next_packets_fec() {
+    let server = WebRtcEndpoint::new(&loopback(AudioCodec::Opus)).expect("server");
+    let client = WebRtcEndpoint::new(&loopback(AudioCodec::Opus)).expect("client");
+    let (phone, offer) = client.offer("phone".into()).await.expect("offer");
+    assert!(offer.contains("useinbandfec=1"), "{offer}");
+    let (leg, answer) = server.answer("leg".into(), &offer).await.expect("answer");
+    assert!(answer.contains("useinbandfec=1"), "{answer}");
+    // The phone reaches the server only through the relay.
+    let mut relayed = answer.clone();
+    for port in candidate_ports(&answer) {
+        let relay = lossy_relay(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await;
+        relayed = relayed.replace(&format!(" {port} typ host"), &format!(" {relay} typ host"));
+    }
+    assert_ne!(relayed, answer);
+    phone.accept_answer(&relayed).await.expect("accept");
+    assert!(leg.connected(Duration::from_secs(10)).await);
+    assert!(phone.connected(Duration::from_secs(10)).await);
+    // Three seconds of speech: the phone's encoder adds FEC because the
+    // answer said the server uses it; the server's leg rebuilds the lost.
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut heard = 0;
+    for f in 0..150 {
+        tick.tick().await;
+        phone.leg.send_frame(crate::media::tone::voice_frame(f));
+        if leg.leg.pop_frame().iter().any(|s| s.unsigned_abs() > 1000) {
+            heard += 1;
+        }
+    }
+    let stats = leg.leg.inbound_stats();
+    assert!(heard > 100, "the server hears the phone ({heard} frames)");
+    assert!(stats.lost >= 5, "the relay lost packets: {stats:?}");
+    assert!(
+        stats.recovered > 0 && stats.recovered <= stats.lost,
+        "lost frames rebuilt from FEC: {stats:?}"
+    );
+    assert!(
+        leg.leg.take_report().recovered > 0,
+        "and reported for the metrics"
+    );
+}
