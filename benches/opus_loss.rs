@@ -12,79 +12,14 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
-use hotline::media::jitter::{Decode, JitterBuffer};
 use hotline::media::opus::{OpusDecoder, OpusEncoder};
 use hotline::media::tone::voice_frame;
 use hotline::media::Rate;
 
-/// How lost frames are filled in.
-#[derive(Clone, Copy, PartialEq)]
-enum Fill {
-    Repeat,
-    Conceal,
-    Recover,
-}
+#[path = "support/opus_playout.rs"]
+mod playout;
 
-/// The decoder's concealment without its FEC.
-struct NoFec<'a>(&'a mut OpusDecoder);
-
-impl Decode for NoFec<'_> {
-    fn decode(&mut self, packet: &[u8]) -> Option<Vec<i16>> {
-        Decode::decode(self.0, packet)
-    }
-    fn recover(&mut self, _: &[u8]) -> Option<Vec<i16>> {
-        None
-    }
-    fn conceal(&mut self) -> Option<Vec<i16>> {
-        Decode::conceal(self.0)
-    }
-}
-
-/// Plays `packets` through a 3-frame jitter buffer with `lost` missing.
-fn play(packets: &[Vec<u8>], lost: &[bool], fill: Fill) -> Vec<i16> {
-    let mut buffer = JitterBuffer::new(3, 320);
-    let mut dec = OpusDecoder::new(Rate::Wideband).expect("decoder");
-    let mut out = Vec::new();
-    for (i, p) in packets.iter().enumerate() {
-        if !lost[i] {
-            if fill == Fill::Repeat {
-                buffer.push(i as u16, dec.decode(p).unwrap_or_default());
-            } else {
-                buffer.push_coded(i as u16, Bytes::copy_from_slice(p));
-            }
-        }
-        if i >= 3 {
-            out.extend(match fill {
-                Fill::Repeat => buffer.pop(),
-                Fill::Conceal => buffer.pop_with(Some(&mut NoFec(&mut dec))),
-                Fill::Recover => buffer.pop_with(Some(&mut dec)),
-            });
-        }
-    }
-    out
-}
-
-/// SNR in dB of `heard` against `reference` over the frames `lost` marks.
-fn snr_over_lost(reference: &[i16], heard: &[i16], lost: &[bool]) -> f64 {
-    let (mut signal, mut error) = (0f64, 0f64);
-    for (f, _) in lost.iter().enumerate().filter(|(_, &l)| l) {
-        for i in f * 320..((f + 1) * 320).min(reference.len()).min(heard.len()) {
-            let r = f64::from(reference[i]);
-            signal += r * r;
-            error += (r - f64::from(heard[i])).powi(2);
-        }
-    }
-    10.0 * (signal / error.max(1.0)).log10()
-}
-
-fn encode(frames: usize, fec: bool) -> Vec<Vec<u8>> {
-    let mut enc = OpusEncoder::new(Rate::Wideband).expect("encoder");
-    enc.follow_peer(if fec { "useinbandfec=1" } else { "" });
-    (0..frames)
-        .map(|f| enc.encode(&voice_frame(f)).expect("encodes"))
-        .collect()
-}
+use playout::{play, snr_over_lost, voice, Fill};
 
 fn per_frame(runs: usize, mut f: impl FnMut(usize)) -> f64 {
     let started = Instant::now();
@@ -97,8 +32,8 @@ fn per_frame(runs: usize, mut f: impl FnMut(usize)) -> f64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let frames = if full { 3000 } else { 100 };
-    let plain = encode(frames, false);
-    let with_fec = encode(frames, true);
+    let plain = voice(frames, "");
+    let with_fec = voice(frames, "useinbandfec=1");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut random = move || {
         seed ^= seed << 13;
@@ -115,10 +50,10 @@ fn main() {
             println!("{percent}% lost: no frame lost in so short a run");
             continue;
         }
-        let reference = play(&with_fec, &vec![false; frames], Fill::Recover);
-        let repeat = snr_over_lost(&reference, &play(&with_fec, &lost, Fill::Repeat), &lost);
-        let conceal = snr_over_lost(&reference, &play(&with_fec, &lost, Fill::Conceal), &lost);
-        let recover = snr_over_lost(&reference, &play(&with_fec, &lost, Fill::Recover), &lost);
+        let (reference, _) = play(&with_fec, &vec![false; frames], Fill::Recover);
+        let repeat = snr_over_lost(&reference, &play(&with_fec, &lost, Fill::Repeat).0, &lost);
+        let conceal = snr_over_lost(&reference, &play(&with_fec, &lost, Fill::Conceal).0, &lost);
+        let recover = snr_over_lost(&reference, &play(&with_fec, &lost, Fill::Recover).0, &lost);
         println!(
             "{percent}% lost ({} frames): repeated {repeat:.1} dB, concealed by libopus {conceal:.1} dB, with in-band FEC {recover:.1} dB",
             lost.iter().filter(|&&l| l).count()
