@@ -132,7 +132,8 @@ impl JitterBuffer {
         self.push_frame(seq, Frame::Coded(packet));
     }
 
-    fn push_frame(&mut self, seq: u16, frame: Frame) {
+    /// A packet arrived, as audio or to be decoded at playout.
+    pub fn push_frame(&mut self, seq: u16, frame: Frame) {
         let ext = self.extend(seq);
         if self.next.is_some_and(|n| ext < n) {
             self.stats.late += 1;
@@ -193,31 +194,41 @@ impl JitterBuffer {
             None => {
                 self.stats.lost += 1;
                 self.concealed_run += 1;
-                if let Some(d) = decoder {
-                    if let Some(Frame::Coded(after)) = self.frames.get(&(next + 1)) {
-                        if let Some(frame) = d.recover(after) {
-                            self.stats.recovered += 1;
-                            self.concealed_run = 0;
-                            self.last = frame.clone();
-                            return frame;
-                        }
-                    }
-                    if self.concealed_run <= MAX_DECODER_CONCEALED {
-                        if let Some(frame) = d.conceal() {
-                            return frame;
-                        }
-                    } else {
-                        return vec![0; self.frame_len];
-                    }
+                match decoder {
+                    Some(d) => self.filled_by(d, next),
+                    None => self.repeated(),
                 }
-                if self.concealed_run > MAX_CONCEALED {
-                    return vec![0; self.frame_len];
-                }
-                // Repeat the last frame, halving its volume each time.
-                let shift = self.concealed_run;
-                self.last.iter().map(|&s| s >> shift).collect()
             }
         }
+    }
+
+    /// A lost frame filled by the decoder: rebuilt from the next packet's
+    /// in-band FEC when that is buffered and has it, else concealed while
+    /// the run of losses is short, else silence.
+    fn filled_by(&mut self, d: &mut dyn Decode, lost: u64) -> Vec<i16> {
+        if let Some(Frame::Coded(next)) = self.frames.get(&(lost + 1)) {
+            if let Some(frame) = d.recover(next) {
+                self.stats.recovered += 1;
+                self.concealed_run = 0;
+                return frame;
+            }
+        }
+        if self.concealed_run <= MAX_DECODER_CONCEALED {
+            if let Some(frame) = d.conceal() {
+                return frame;
+            }
+        }
+        vec![0; self.frame_len]
+    }
+
+    /// A lost frame filled by repeating the last, halving its volume each
+    /// time, then silence.
+    fn repeated(&self) -> Vec<i16> {
+        if self.concealed_run > MAX_CONCEALED {
+            return vec![0; self.frame_len];
+        }
+        let shift = self.concealed_run;
+        self.last.iter().map(|&s| s >> shift).collect()
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
-use super::jitter::{Decode, InterarrivalJitter, JitterBuffer, JitterStats};
+use super::jitter::{Decode, Frame, InterarrivalJitter, JitterBuffer, JitterStats};
 use super::opus::OpusDecoder;
 use super::Rate;
 use crate::metrics::events::MediaReport;
@@ -241,36 +241,34 @@ impl Leg {
     /// The transport received one packet's audio: sequence number, RTP
     /// timestamp and clock rate (for the jitter estimate), when it arrived.
     pub fn push_inbound(&self, packet: InboundPacket, samples: Vec<i16>) {
-        if let Ok(mut inbound) = self.inbound.lock() {
-            inbound.jitter.on_packet(
-                packet.arrival.duration_since(self.created),
-                packet.timestamp,
-                packet.clock_rate,
-            );
-            if let Some(d) = &inbound.divert {
-                match d.to.try_send(packet, samples) {
-                    Ok(()) | Err(Refused::Full) => {}
-                    Err(Refused::Closed(packet, samples)) => {
-                        inbound.divert = None;
-                        inbound.buffer.push(packet.sequence, samples);
-                    }
-                }
-                return;
-            }
-            inbound.buffer.push(packet.sequence, samples);
-        }
+        self.push_frame(packet, Frame::Pcm(samples));
     }
 
-    /// The transport received one Opus packet: held coded, decoded at
-    /// playout at the leg's rate. While diverted, it is decoded now (the
-    /// node it goes to buffers audio).
+    /// The transport received one Opus packet: held coded and decoded at
+    /// playout, at the leg's rate, so libopus repairs a loss.
     pub fn push_inbound_opus(&self, packet: InboundPacket, payload: bytes::Bytes) {
-        let Ok(mut inbound) = self.inbound.lock() else {
+        self.push_frame(packet, Frame::Coded(payload));
+    }
+
+    fn push_frame(&self, packet: InboundPacket, frame: Frame) {
+        let Ok(mut guard) = self.inbound.lock() else {
             return;
         };
-        if inbound.opus.is_none() {
+        let Inbound {
+            jitter,
+            buffer,
+            divert,
+            opus,
+            ..
+        } = &mut *guard;
+        jitter.on_packet(
+            packet.arrival.duration_since(self.created),
+            packet.timestamp,
+            packet.clock_rate,
+        );
+        if matches!(frame, Frame::Coded(_)) && opus.is_none() {
             match OpusDecoder::new(self.rate) {
-                Ok(d) => inbound.opus = Some(d),
+                Ok(d) => *opus = Some(d),
                 Err(e) => {
                     // Cannot happen at the rates legs run at; if it did,
                     // the party would be unheard, so say so.
@@ -279,20 +277,25 @@ impl Leg {
                 }
             }
         }
-        if inbound.divert.is_some() {
-            let pcm = inbound.opus.as_mut().and_then(|d| d.decode(&payload).ok());
-            drop(inbound);
-            if let Some(pcm) = pcm {
-                self.push_inbound(packet, pcm);
-            }
+        let Some(d) = divert else {
+            buffer.push_frame(packet.sequence, frame);
             return;
+        };
+        // The node the packets go to buffers audio: Opus is decoded now.
+        let samples = match frame {
+            Frame::Pcm(samples) => samples,
+            Frame::Coded(payload) => match opus.as_mut().map(|o| o.decode(&payload)) {
+                Some(Ok(samples)) => samples,
+                _ => return,
+            },
+        };
+        match d.to.try_send(packet, samples) {
+            Ok(()) | Err(Refused::Full) => {}
+            Err(Refused::Closed(packet, samples)) => {
+                *divert = None;
+                buffer.push(packet.sequence, samples);
+            }
         }
-        inbound.jitter.on_packet(
-            packet.arrival.duration_since(self.created),
-            packet.timestamp,
-            packet.clock_rate,
-        );
-        inbound.buffer.push_coded(packet.sequence, payload);
     }
 
     /// Sends this party's packets to `to`'s receiver from now on (the relay

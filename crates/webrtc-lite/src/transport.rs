@@ -550,6 +550,19 @@ mod tests {
         m.raw
     }
 
+    /// The peer at 127.0.0.1:5000 sends a nominating check, with our
+    /// password, to our 127.0.0.1:4000.
+    fn hear_valid_check(t: &mut Transport, at: Instant) {
+        let username = format!("{}:them", t.ufrag());
+        let pwd = t.pwd.clone();
+        t.receive(
+            at,
+            addr("127.0.0.1:4000"),
+            addr("127.0.0.1:5000"),
+            &check(&username, &pwd, true),
+        );
+    }
+
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("address")
     }
@@ -558,21 +571,14 @@ mod tests {
     fn a_check_with_our_password_is_answered_and_validates_its_source() {
         let now = Instant::now();
         let mut t = answered(now);
-        let username = format!("{}:them", t.ufrag());
-        let pwd = t.pwd.clone();
-        t.receive(
-            now,
-            addr("127.0.0.1:4000"),
-            addr("127.0.0.1:5000"),
-            &check(&username, &pwd, true),
-        );
+        hear_valid_check(&mut t, now);
         let mut out = Vec::new();
         t.drain(&mut out);
         assert_eq!(out.len(), 1, "one response");
         let mut response = Message::new();
         response.unmarshal_binary(&out[0].bytes).expect("a STUN response");
         assert_eq!(response.typ, BINDING_SUCCESS);
-        MessageIntegrity::check(&mut response, pwd.as_bytes(), crypto()).expect("signed with our password");
+        MessageIntegrity::check(&mut response, t.pwd.as_bytes(), crypto()).expect("signed with our password");
         assert_eq!(out[0].peer, addr("127.0.0.1:5000"));
         assert_eq!(t.selected, Some((addr("127.0.0.1:4000"), addr("127.0.0.1:5000"))));
     }
@@ -617,14 +623,7 @@ mod tests {
         // A check heard half way keeps the connection; the deadline moves
         // only once it comes.
         let half = now + SILENCE_FAILS / 2;
-        let username = format!("{}:them", t.ufrag());
-        let pwd = t.pwd.clone();
-        t.receive(
-            half,
-            addr("127.0.0.1:4000"),
-            addr("127.0.0.1:5000"),
-            &check(&username, &pwd, true),
-        );
+        hear_valid_check(&mut t, half);
         assert_eq!(t.poll_timeout(), Some(deadline));
         t.handle_timeout(deadline);
         assert_eq!(t.state(), State::New, "heard from within the last 7 s");
